@@ -1,0 +1,180 @@
+"""The config file: services, environments, people and policy, validated at start.
+
+Errors name the key that is wrong (``services.backend.environments[1]: ...``) so an operator
+can fix the file without reading code. Relative paths in the file are relative to the file's
+own folder.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "Environment",
+    "Person",
+    "Schedule",
+    "Service",
+    "load_config",
+    "parse_config",
+]
+
+_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+_PLACEHOLDERS = {"{service}", "{version}", "{environment}", "{sha}", "{previous_version}"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Person(_Strict):
+    slack: str | None = None
+    email: str | None = None
+
+
+class Service(_Strict):
+    repo: str
+    deploy: list[str] = Field(min_length=1)
+    rollback: list[str] | None = None
+    timeout_s: float = Field(default=900, gt=0)
+    environments: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholders_are_whole_words(self) -> "Service":
+        for field in ("deploy", "rollback"):
+            argv = getattr(self, field) or []
+            for arg in argv:
+                for found in re.findall(r"\{[^}]*\}", arg):
+                    if found not in _PLACEHOLDERS:
+                        raise ValueError(
+                            f"{field}: unknown placeholder {found}; "
+                            f"use {', '.join(sorted(_PLACEHOLDERS))}"
+                        )
+        return self
+
+
+class Environment(_Strict):
+    approval: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    min_approvals: int = Field(default=1, ge=1)
+    self_approval: bool = False
+    approval_timeout_s: float = Field(default=3600, gt=0)
+    approval_channel: str | None = None
+
+
+class Schedule(_Strict):
+    name: str = Field(pattern=_NAME)
+    cron: str
+    timezone: str = "UTC"
+    instruction: str = Field(min_length=1)
+    report_to: str | None = None
+    missed: Literal["skip", "run_once"] = "skip"
+
+
+class Config(_Strict):
+    people: dict[str, Person] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(min_length=1)
+    environments: dict[str, Environment] = Field(min_length=1)
+    schedules: list[Schedule] = Field(default_factory=list)
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Config":
+        for kind, names in (
+            ("people", self.people),
+            ("services", self.services),
+            ("environments", self.environments),
+        ):
+            for name in names:
+                if not re.match(_NAME, name):
+                    raise ValueError(
+                        f"{kind}.{name}: names are lower-case letters, digits, '-' or '_'"
+                    )
+        for sname, service in self.services.items():
+            for i, env in enumerate(service.environments):
+                if env not in self.environments:
+                    raise ValueError(
+                        f"services.{sname}.environments[{i}]: unknown environment {env!r} "
+                        f"(defined: {', '.join(sorted(self.environments))})"
+                    )
+        for ename, env in self.environments.items():
+            for i, person in enumerate(env.approvers):
+                if person not in self.people:
+                    raise ValueError(
+                        f"environments.{ename}.approvers[{i}]: {person!r} is not in [people]"
+                    )
+            if env.approval and not env.approvers:
+                raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")
+            if env.approval and env.min_approvals > len(env.approvers):
+                raise ValueError(
+                    f"environments.{ename}.min_approvals: {env.min_approvals} approvals "
+                    f"needed but only {len(env.approvers)} approvers named"
+                )
+        return self
+
+    # -- lookups used by policy, grammar and the loop ------------------------------------
+
+    def person_for(self, actor: str) -> str | None:
+        """The [people] name behind a channel identity such as ``slack:U0ALICE``."""
+        channel, _, ident = actor.partition(":")
+        if channel in ("terminal", "api"):
+            return ident if ident in self.people else None
+        for name, person in self.people.items():
+            if channel == "slack" and person.slack == ident:
+                return name
+            if channel == "email" and person.email and person.email.lower() == ident.lower():
+                return name
+        return None
+
+    def argv_path(self, arg: str) -> str:
+        """Resolve ``./x`` and ``../x`` relative to the config file's folder."""
+        if arg.startswith(("./", "../")):
+            return str((self.base_dir / arg).resolve())
+        return arg
+
+    def repo_location(self, service: str) -> str:
+        repo = self.services[service].repo
+        if "://" in repo or repo.startswith("git@"):
+            return repo
+        path = Path(repo)
+        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    raw["base_dir"] = base_dir
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = _location(tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg}" if loc else msg)
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from exc
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    return parse_config(text, base_dir=path.resolve().parent, source=str(path))

@@ -1,0 +1,44 @@
+"""The error tree: one base class, each subclass named for what went wrong."""
+
+__all__ = [
+    "AgentUnavailable",
+    "ConfigError",
+    "DeploybotError",
+    "InvalidIntent",
+    "LeaseLost",
+    "ThreadConflict",
+    "ThreadNotFound",
+    "ToolFailed",
+]
+
+
+class DeploybotError(Exception):
+    """Base of every error deploybot raises on purpose."""
+
+
+class ConfigError(DeploybotError):
+    """The config file or the environment is wrong; the message names the key."""
+
+
+class ThreadNotFound(DeploybotError):
+    """No thread with that id."""
+
+
+class ThreadConflict(DeploybotError):
+    """Compare-and-set lost: another writer saved the thread first."""
+
+
+class LeaseLost(DeploybotError):
+    """This worker no longer holds the thread's lease; it must stop touching the thread."""
+
+
+class InvalidIntent(DeploybotError):
+    """The model proposed something outside its authority (unknown service, bad shape)."""
+
+
+class AgentUnavailable(DeploybotError):
+    """The model could not be reached (overloaded, rate-limited, timed out)."""
+
+
+class ToolFailed(DeploybotError):
+    """A lookup (git, history) failed; the message is safe to show and to prompt with."""

@@ -1,0 +1,180 @@
+"""Events: the append-only facts a thread is made of (past tense or noun-shaped).
+
+Every event has an ``id`` (inbound events keep their channel's id so a redelivery is
+recognised) and ``at`` (UTC). Events where a person acts carry ``actor``: channel + id, such
+as ``slack:U0ALICE``, ``email:alice@example.com`` or ``terminal:carol``.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.intents import Intent
+from bot.plan import DeployRecord, Plan, Tag
+
+__all__ = [
+    "ApprovalDecided",
+    "ApprovalRefused",
+    "ApprovalRequested",
+    "CronFired",
+    "DeployFinished",
+    "DeployInterrupted",
+    "DeployStarted",
+    "ErrorRecorded",
+    "Event",
+    "HistoryListed",
+    "IntentChosen",
+    "LockChanged",
+    "MessageSent",
+    "PlanProposed",
+    "TagsListed",
+    "UserMessage",
+    "WebhookReceived",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    at: datetime
+
+
+class UserMessage(_Event):
+    type: Literal["user_message"] = "user_message"
+    actor: str
+    text: str
+
+
+class CronFired(_Event):
+    type: Literal["cron_fired"] = "cron_fired"
+    schedule: str
+    instruction: str
+
+
+class WebhookReceived(_Event):
+    type: Literal["webhook_received"] = "webhook_received"
+    name: str
+    instruction: str
+
+
+class TagsListed(_Event):
+    type: Literal["tags_listed"] = "tags_listed"
+    service: str
+    tags: list[Tag]
+
+
+class HistoryListed(_Event):
+    type: Literal["history_listed"] = "history_listed"
+    service: str
+    environment: str
+    deploys: list[DeployRecord]
+
+
+class IntentChosen(_Event):
+    type: Literal["intent_chosen"] = "intent_chosen"
+    intent: Intent
+    source: Literal["grammar", "model", "system"]
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class PlanProposed(_Event):
+    type: Literal["plan_proposed"] = "plan_proposed"
+    plan: Plan
+
+
+class ApprovalRequested(_Event):
+    type: Literal["approval_requested"] = "approval_requested"
+    plan_hash: str
+    approvers: list[str]
+    min_approvals: int
+    expires_at: datetime
+
+
+class ApprovalDecided(_Event):
+    type: Literal["approval_decided"] = "approval_decided"
+    plan_hash: str
+    actor: str
+    person: str
+    decision: Literal["approve", "reject"]
+    reason: str | None = None
+
+
+class ApprovalRefused(_Event):
+    """Someone tried to decide and policy said no; kept for the audit trail."""
+
+    type: Literal["approval_refused"] = "approval_refused"
+    actor: str
+    reason: str
+
+
+class DeployStarted(_Event):
+    type: Literal["deploy_started"] = "deploy_started"
+    plan_hash: str
+    idempotency_key: str
+    fencing_token: int
+
+
+class DeployFinished(_Event):
+    type: Literal["deploy_finished"] = "deploy_finished"
+    plan_hash: str
+    result: Literal["succeeded", "failed", "timed_out"]
+    exit_code: int | None
+    duration_s: float
+    output_tail: str
+
+
+class DeployInterrupted(_Event):
+    """A deploy was started and its worker died before recording the result."""
+
+    type: Literal["deploy_interrupted"] = "deploy_interrupted"
+    plan_hash: str
+
+
+class ErrorRecorded(_Event):
+    type: Literal["error_recorded"] = "error_recorded"
+    kind: Literal["invalid_output", "invalid_intent", "model_unavailable", "tool_failed",
+                  "locked", "refused"]
+    message: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class MessageSent(_Event):
+    """A message to the people in the thread; recorded before the outbox delivers it."""
+
+    type: Literal["message_sent"] = "message_sent"
+    text: str
+    purpose: Literal["info", "question", "approval_request", "result", "error"] = "info"
+
+
+class LockChanged(_Event):
+    type: Literal["lock_changed"] = "lock_changed"
+    service: str
+    environment: str
+    action: Literal["acquired", "released"]
+    fencing_token: int
+
+
+Event = Annotated[
+    UserMessage
+    | CronFired
+    | WebhookReceived
+    | TagsListed
+    | HistoryListed
+    | IntentChosen
+    | PlanProposed
+    | ApprovalRequested
+    | ApprovalDecided
+    | ApprovalRefused
+    | DeployStarted
+    | DeployFinished
+    | DeployInterrupted
+    | ErrorRecorded
+    | MessageSent
+    | LockChanged,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,64 @@
+"""The plan: exactly what a human approves, and the hash an approval is bound to."""
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Plan", "Tag", "DeployRecord"]
+
+
+class Tag(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sha: str
+    subject: str | None = None
+
+
+class DeployRecord(BaseModel):
+    """One finished deploy of a service to an environment, as kept in the history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thread_id: str
+    kind: Literal["deploy", "rollback"]
+    version: str
+    sha: str
+    requester: str
+    approvers: list[str] = []
+    result: Literal["succeeded", "failed", "timed_out"]
+    at: str  # ISO 8601, UTC
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["deploy", "rollback"]
+    service: str
+    environment: str
+    version: str
+    sha: str
+    subject: str | None = None
+    previous_version: str | None = None
+    requester: str
+
+    @property
+    def plan_hash(self) -> str:
+        fields = self.model_dump(mode="json")
+        blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def short_id(self) -> str:
+        return self.plan_hash[:4]
+
+    def describe(self) -> str:
+        commit = self.sha[:7]
+        if self.subject:
+            commit += f', "{self.subject}"'
+        now = f" (now {self.previous_version})" if self.previous_version else " (first deploy)"
+        verb = "roll back" if self.kind == "rollback" else ""
+        head = f"{verb} " if verb else ""
+        return f"{head}{self.service} {self.version} ({commit}) -> {self.environment}{now}"

@@ -1,0 +1,169 @@
+"""The thread: the only state. Status and everything else is derived from its events."""
+
+from datetime import datetime
+from typing import Literal, assert_never
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.events import (
+    ApprovalDecided,
+    ApprovalRefused,
+    ApprovalRequested,
+    CronFired,
+    DeployFinished,
+    DeployInterrupted,
+    DeployStarted,
+    ErrorRecorded,
+    Event,
+    HistoryListed,
+    IntentChosen,
+    LockChanged,
+    MessageSent,
+    PlanProposed,
+    TagsListed,
+    UserMessage,
+    WebhookReceived,
+)
+from bot.intents import AskHuman, Deploy, Done, ListDeploys, ListTags, Rollback
+from bot.origin import Origin
+from bot.plan import Plan
+
+__all__ = ["OpenApproval", "Status", "Thread", "derive_status"]
+
+Status = Literal["running", "awaiting_human", "awaiting_approval", "done", "failed"]
+
+
+class OpenApproval(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    request: ApprovalRequested
+    approved_by: list[str]
+
+
+class Thread(BaseModel):
+    id: str
+    origin: Origin
+    agent: Literal["deploy", "rollback"] = "deploy"
+    created_at: datetime
+    events: list[Event] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def status(self) -> Status:
+        return derive_status(self.events)
+
+    def has_event(self, event_id: str) -> bool:
+        return any(e.id == event_id for e in self.events)
+
+    def requester(self) -> str | None:
+        """The actor of the first request (a person, a schedule or a webhook)."""
+        for event in self.events:
+            match event:
+                case UserMessage(actor=actor):
+                    return actor
+                case CronFired(schedule=name):
+                    return f"schedule:{name}"
+                case WebhookReceived(name=name):
+                    return f"webhook:{name}"
+                case _:
+                    continue
+        return None
+
+    def plan(self, plan_hash: str) -> Plan | None:
+        for event in reversed(self.events):
+            if isinstance(event, PlanProposed) and event.plan.plan_hash == plan_hash:
+                return event.plan
+        return None
+
+    def open_approval(self) -> OpenApproval | None:
+        """The newest approval request, unless it was decided or a newer plan replaced it."""
+        approved: list[str] = []
+        for event in reversed(self.events):
+            match event:
+                case ApprovalDecided(decision="reject"):
+                    return None
+                case ApprovalDecided(person=person):
+                    approved.append(person)
+                case ApprovalRequested():
+                    plan = self.plan(event.plan_hash)
+                    if plan is None or self.started(event.plan_hash):
+                        return None
+                    return OpenApproval(plan=plan, request=event, approved_by=approved[::-1])
+                case PlanProposed():
+                    return None  # a newer plan supersedes any older request
+                case _:
+                    continue
+        return None
+
+    def started(self, plan_hash: str) -> bool:
+        return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)
+
+    def unfinished_deploy(self) -> DeployStarted | None:
+        """A deploy_started with no deploy_finished or deploy_interrupted after it."""
+        open_start: DeployStarted | None = None
+        for event in self.events:
+            if isinstance(event, DeployStarted):
+                open_start = event
+            elif isinstance(event, DeployFinished | DeployInterrupted):
+                open_start = None
+        return open_start
+
+    def consecutive_errors(self) -> int:
+        count = 0
+        for event in reversed(self.events):
+            if isinstance(event, ErrorRecorded):
+                count += 1
+            elif isinstance(event, MessageSent | TagsListed | HistoryListed):
+                continue
+            else:
+                break
+        return count
+
+
+def derive_status(events: list[Event]) -> Status:
+    """Fold the events into a status (factor 5: nothing stored beside the events)."""
+    status: Status = "running"
+    needed = 0
+    for event in events:
+        match event:
+            case UserMessage() | CronFired() | WebhookReceived():
+                status = "running"
+            case IntentChosen(intent=intent):
+                match intent:
+                    case AskHuman():
+                        status = "awaiting_human"
+                    case Done():
+                        status = "done"
+                    case ListTags() | ListDeploys() | Deploy() | Rollback():
+                        status = "running"
+                    case _:
+                        assert_never(intent)
+            case ApprovalRequested(min_approvals=min_approvals):
+                status, needed = "awaiting_approval", min_approvals
+            case ApprovalDecided(decision="reject"):
+                status = "done"
+            case ApprovalDecided():
+                needed -= 1
+                if status == "awaiting_approval" and needed <= 0:
+                    status = "running"
+            case DeployStarted():
+                status = "running"
+            case DeployFinished(result="succeeded"):
+                status = "done"
+            case DeployFinished():
+                status = "failed"
+            case DeployInterrupted():
+                status = "awaiting_human"
+            case ErrorRecorded(kind="model_unavailable" | "locked" | "refused"):
+                status = "awaiting_human"
+            case ErrorRecorded():
+                status = "running"
+            case (
+                TagsListed() | HistoryListed() | PlanProposed() | ApprovalRefused()
+                | MessageSent() | LockChanged()
+            ):
+                pass
+            case _:
+                assert_never(event)
+    return status
