@@ -102,18 +102,18 @@ class Config(_Strict):
                         f"services.{sname}.environments[{i}]: unknown environment {env!r} "
                         f"(defined: {', '.join(sorted(self.environments))})"
                     )
-        for ename, env in self.environments.items():
-            for i, person in enumerate(env.approvers):
+        for ename, envc in self.environments.items():
+            for i, person in enumerate(envc.approvers):
                 if person not in self.people:
                     raise ValueError(
                         f"environments.{ename}.approvers[{i}]: {person!r} is not in [people]"
                     )
-            if env.approval and not env.approvers:
+            if envc.approval and not envc.approvers:
                 raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")
-            if env.approval and env.min_approvals > len(env.approvers):
+            if envc.approval and envc.min_approvals > len(envc.approvers):
                 raise ValueError(
-                    f"environments.{ename}.min_approvals: {env.min_approvals} approvals "
-                    f"needed but only {len(env.approvers)} approvers named"
+                    f"environments.{ename}.min_approvals: {envc.min_approvals} approvals "
+                    f"needed but only {len(envc.approvers)} approvers named"
                 )
         return self
 

@@ -21,6 +21,7 @@ __all__ = [
     "DeployFinished",
     "DeployInterrupted",
     "DeployStarted",
+    "ErrorKind",
     "ErrorRecorded",
     "Event",
     "HistoryListed",
@@ -28,6 +29,7 @@ __all__ = [
     "LockChanged",
     "MessageSent",
     "PlanProposed",
+    "Purpose",
     "TagsListed",
     "UserMessage",
     "WebhookReceived",
@@ -134,13 +136,20 @@ class DeployInterrupted(_Event):
     plan_hash: str
 
 
+ErrorKind = Literal[
+    "invalid_output", "invalid_intent", "model_unavailable", "tool_failed", "locked", "refused"
+]
+
+
 class ErrorRecorded(_Event):
     type: Literal["error_recorded"] = "error_recorded"
-    kind: Literal["invalid_output", "invalid_intent", "model_unavailable", "tool_failed",
-                  "locked", "refused"]
+    kind: ErrorKind
     message: str
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+Purpose = Literal["info", "question", "approval_request", "result", "error"]
 
 
 class MessageSent(_Event):
@@ -148,7 +157,7 @@ class MessageSent(_Event):
 
     type: Literal["message_sent"] = "message_sent"
     text: str
-    purpose: Literal["info", "question", "approval_request", "result", "error"] = "info"
+    purpose: Purpose = "info"
 
 
 class LockChanged(_Event):

@@ -4,7 +4,31 @@ Keys that belong to one thread share the hash tag ``{<thread id>}`` so that mult
 scripts touching a thread also work on Redis Cluster.
 """
 
-__all__ = ["Keys"]
+from typing import Any
+
+__all__ = ["Keys", "StreamEntry", "stream_entries", "text"]
+
+StreamEntry = tuple[str, dict[bytes, bytes]]
+
+
+def text(value: object) -> str:
+    """A Redis reply (bytes with ``decode_responses=False``) as ``str``."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def stream_entries(reply: Any) -> list[StreamEntry]:
+    """Entries of an XREADGROUP reply (first stream) or an XAUTOCLAIM/XRANGE list.
+
+    Deleted entries (XAUTOCLAIM reports them with no fields) are left out.
+    """
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3 shape
+        reply = list(reply.items())
+    first = reply[0]
+    if isinstance(first, list | tuple) and len(first) == 2 and isinstance(first[1], list):
+        reply = first[1]  # [[stream, entries]]
+    return [(text(eid), dict(fields)) for eid, fields in reply if fields]
 
 
 class Keys:
@@ -44,10 +68,10 @@ class Keys:
         return f"{self.prefix}:outbox:{channel}"
 
     def env_lock(self, service: str, environment: str) -> str:
-        return f"{self.prefix}:lock:{service}:{environment}"
+        return f"{self.prefix}:{{env:{service}:{environment}}}:lock"
 
     def fence(self, service: str, environment: str) -> str:
-        return f"{self.prefix}:fence:{service}:{environment}"
+        return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 
     def history(self, service: str, environment: str) -> str:
         return f"{self.prefix}:history:{service}:{environment}"

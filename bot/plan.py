@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Plan", "Tag", "DeployRecord"]
+__all__ = ["DeployRecord", "Plan", "Tag"]
 
 
 class Tag(BaseModel):

@@ -1,0 +1,151 @@
+"""The wiring: the one place that builds clients and connects bot/, agents/ and channels/.
+
+Nothing connects at import time; ``bootstrap()`` is called by the entry points (and tests,
+which pass their own clock, ids, agents or Redis).
+"""
+
+import secrets as _secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anthropic
+from redis.asyncio import Redis
+
+from agents.deploy import DeployAgent
+from agents.fallback import CommandsOnlyAgent
+from agents.planner import ClaudePlanner
+from agents.rollback import RollbackAgent
+from bot.agent import Agent
+from bot.config import Config, load_config
+from bot.demo import default_data_dir, ensure_demo
+from bot.deployer import CommandDeployer
+from bot.envlock import EnvLock
+from bot.history import DeployHistory
+from bot.inbound import InboundQueue
+from bot.keys import Keys
+from bot.lookups import Lookups
+from bot.outbox import Outbox
+from bot.runner import Runner
+from bot.settings import Settings
+from bot.store import ThreadStore
+from bot.worker import Worker
+
+__all__ = ["App", "bootstrap", "config_path", "new_id", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return _secrets.token_hex(6)
+
+
+@dataclass
+class App:
+    settings: Settings
+    config: Config
+    config_file: Path
+    redis: "Redis"
+    embedded: bool
+    model_enabled: bool
+    keys: Keys
+    store: ThreadStore
+    queue: InboundQueue
+    outbox: Outbox
+    history: DeployHistory
+    env_lock: EnvLock
+    lookups: Lookups
+    runner: Runner
+    worker: Worker
+    agents: Mapping[str, Agent]
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def config_path(settings: Settings) -> Path:
+    """The config file: ``DEPLOYBOT_CONFIG``, else the demo set-up made on first use."""
+    if settings.deploybot_config is not None:
+        return settings.deploybot_config
+    return ensure_demo(data_dir=default_data_dir())
+
+
+def _redis(settings: Settings) -> tuple["Redis", bool]:
+    if settings.redis_url:
+        return Redis.from_url(settings.redis_url, health_check_interval=30), False
+    import fakeredis  # embedded, in-process store for local use
+
+    return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()), True
+
+
+def build_agents(
+    settings: Settings, config: Config, *, clock: Callable[[], datetime]
+) -> tuple[dict[str, Agent], bool]:
+    key = settings.anthropic_api_key
+    if key is None or not key.get_secret_value():
+        fallback = CommandsOnlyAgent(config=config)
+        return {"deploy": fallback, "rollback": fallback}, False
+    client = anthropic.AsyncAnthropic(
+        api_key=key.get_secret_value(), base_url=settings.anthropic_base_url, max_retries=2,
+        timeout=60,
+    )
+    planner = ClaudePlanner(client=client, model=settings.anthropic_model)
+    secrets = settings.secrets()
+    return {
+        "deploy": DeployAgent(planner=planner, config=config, secrets=secrets, clock=clock),
+        "rollback": RollbackAgent(planner=planner, config=config, secrets=secrets, clock=clock),
+    }, True
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    config_file: Path | None = None,
+    consumer: str | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    ids: Callable[[], str] = new_id,
+    agents: Mapping[str, Agent] | None = None,
+    redis: "Redis | None" = None,
+    concurrency: int = 32,
+    lock_wait_s: float = 300,
+) -> App:
+    path = config_file or config_path(settings)
+    config = load_config(path)
+    if redis is None:
+        redis, embedded = _redis(settings)
+    else:
+        embedded = False
+    keys = Keys(settings.deploybot_key_prefix)
+    if agents is None:
+        agents, model_enabled = build_agents(settings, config, clock=clock)
+    else:
+        model_enabled = True
+    store = ThreadStore(redis=redis, keys=keys)
+    queue = InboundQueue(redis=redis, keys=keys)
+    outbox = Outbox(redis=redis, keys=keys)
+    history = DeployHistory(redis=redis, keys=keys)
+    env_lock = EnvLock(redis=redis, keys=keys)
+    lookups = Lookups(
+        redis=redis, keys=keys, config=config, history=history,
+        tags_cache_s=settings.deploybot_tags_cache_s,
+    )
+    deployer = CommandDeployer(config=config, secrets=settings.secrets())
+    runner = Runner(
+        config=config, agents=agents, lookups=lookups, history=history, env_lock=env_lock,
+        deployer=deployer, store=store, keys=keys, clock=clock, new_id=ids,
+        lock_wait_s=lock_wait_s,
+    )
+    worker = Worker(
+        queue=queue, store=store, runner=runner, outbox=outbox,
+        consumer=consumer or f"worker-{ids()}", clock=clock, new_id=ids,
+        concurrency=concurrency, lease_ttl_ms=settings.deploybot_lease_ttl_ms,
+    )
+    return App(
+        settings=settings, config=config, config_file=path, redis=redis, embedded=embedded,
+        model_enabled=model_enabled, keys=keys, store=store, queue=queue, outbox=outbox,
+        history=history, env_lock=env_lock, lookups=lookups, runner=runner, worker=worker,
+        agents=agents,
+    )

@@ -1,0 +1,205 @@
+"""The ``deploybot`` command: entry points only; everything is built by ``bootstrap()``."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agents.render import thread_to_prompt
+from bot.bootstrap import App, bootstrap, config_path, utc_now
+from bot.bootstrap import new_id as make_id
+from bot.config import load_config
+from bot.errors import ConfigError
+from bot.redact import redact
+from bot.settings import Settings
+from channels.terminal import TerminalChannel
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deploybot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--config", type=Path, help="config file (default: DEPLOYBOT_CONFIG "
+                      "or the built-in demo)")
+    chat.add_argument("--user", help="who you are: a name from [people]")
+    worker = sub.add_parser("worker", help="advance threads from the inbound stream")
+    worker.add_argument("--concurrency", type=int, default=32)
+    threads = sub.add_parser("threads", help="inspect threads")
+    tsub = threads.add_subparsers(dest="threads_command", required=True)
+    tlist = tsub.add_parser("list", help="recent threads and their status")
+    tlist.add_argument("--limit", type=int, default=20)
+    show = tsub.add_parser("show", help="one thread's events")
+    show.add_argument("id")
+    show.add_argument("--prompt", action="store_true",
+                      help="print exactly what the model would see next")
+    sub.add_parser("check-config", help="validate the config and the environment")
+    for name, what in (("run", "everything in one process"), ("web", "the HTTP server"),
+                       ("mail", "the email listener"), ("clock", "the scheduler")):
+        sub.add_parser(name, help=f"{what} (not available yet)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"deploybot: bad environment: {exc}", file=sys.stderr)
+        return 2
+    try:
+        match args.command:
+            case "chat":
+                return asyncio.run(_chat(settings, config=args.config, user=args.user))
+            case "worker":
+                return asyncio.run(_worker(settings, concurrency=args.concurrency))
+            case "threads":
+                return asyncio.run(_threads(settings, args))
+            case "check-config":
+                return _check_config(settings)
+            case _:
+                print(f"deploybot {args.command}: not available in this version yet; "
+                      "use 'deploybot chat' or 'deploybot worker'.", file=sys.stderr)
+                return 2
+    except ConfigError as exc:
+        print(f"deploybot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _banner(app: App) -> str:
+    if app.embedded:
+        store = "embedded store (state is lost on exit; set REDIS_URL to keep it)."
+    else:
+        url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
+        store = f"Redis at {url}."
+    if app.model_enabled:
+        model = f"Claude ({app.settings.anthropic_model}) reads free text; type 'help'."
+    else:
+        model = "No ANTHROPIC_API_KEY: exact commands only; type 'help'."
+    return f"deploybot: {store} {model}"
+
+
+def _default_user(app: App) -> str:
+    login = os.environ.get("USER", "")
+    if login in app.config.people:
+        return login
+    approvers = {p for env in app.config.environments.values() for p in env.approvers}
+    requesters = [p for p in app.config.people if p not in approvers]
+    return (requesters or list(app.config.people) or ["me"])[0]
+
+
+async def _chat(settings: Settings, *, config: Path | None, user: str | None) -> int:
+    app = bootstrap(settings, config_file=config, consumer=f"chat-{make_id()}")
+    try:
+        interactive = sys.stdin.isatty()
+        channel = TerminalChannel(
+            config=app.config, queue=app.queue, worker=app.worker, outbox=app.outbox,
+            store=app.store, user=(user or _default_user(app)).lower(), out=sys.stdout,
+            clock=utc_now, new_id=make_id, echo=not interactive,
+        )
+        print(_banner(app), flush=True)
+        if warning := channel.whoami_warning():
+            print(f"({warning})", flush=True)
+        if interactive:
+            async def ask(prompt: str) -> str | None:
+                try:
+                    return await asyncio.to_thread(input, prompt)
+                except EOFError:
+                    return None
+
+            await channel.run(ask)
+        else:
+            await channel.run(sys.stdin)
+        return 0
+    finally:
+        await app.close()
+
+
+async def _worker(settings: Settings, *, concurrency: int) -> int:
+    if not settings.redis_url:
+        print("deploybot worker: REDIS_URL is required (workers share state through Redis).",
+              file=sys.stderr)
+        return 2
+    app = bootstrap(settings, concurrency=concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
+    try:
+        await app.worker.run(stop=stop)
+    finally:
+        await app.close()
+    return 0
+
+
+async def _threads(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.redis_url:
+        print("deploybot threads: set REDIS_URL (the embedded store lives only inside "
+              "'deploybot chat').", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    try:
+        if args.threads_command == "list":
+            for tid in await app.store.recent_ids(limit=args.limit):
+                thread = await app.store.load(tid)
+                if thread is None:
+                    continue
+                first = next((getattr(e, "text", "") for e in thread.events
+                              if e.type == "user_message"), "")
+                print(f"{thread.id}  {thread.status:<17} {thread.created_at:%Y-%m-%d %H:%M}  "
+                      f"{thread.origin.kind:<8} {first[:60]}")
+            return 0
+        thread = await app.store.load(args.id)
+        if thread is None:
+            print(f"deploybot: no thread {args.id}", file=sys.stderr)
+            return 1
+        if args.prompt:
+            print(thread_to_prompt(thread, config=app.config, now=utc_now(),
+                                   secrets=settings.secrets()))
+            return 0
+        print(json.dumps({"id": thread.id, "status": thread.status,
+                          "origin": thread.origin.model_dump(mode="json"),
+                          "agent": thread.agent}, indent=None))
+        for event in thread.events:
+            print(event.model_dump_json(exclude_defaults=True))
+        return 0
+    finally:
+        await app.close()
+
+
+def _check_config(settings: Settings) -> int:
+    problems: list[str] = []
+    notes: list[str] = []
+    path = config_path(settings)
+    config = load_config(path)  # raises ConfigError naming the key
+    notes.append(f"config {path}: {len(config.services)} services, "
+                 f"{len(config.environments)} environments, {len(config.people)} people")
+    for name, service in config.services.items():
+        for argv in (service.deploy, service.rollback or []):
+            if argv and argv[0].startswith(("./", "../", "/")):
+                exe = Path(config.argv_path(argv[0]))
+                if not exe.exists():
+                    problems.append(f"services.{name}: {exe} does not exist")
+                elif not os.access(exe, os.X_OK):
+                    problems.append(f"services.{name}: {exe} is not executable")
+    if not settings.redis_url:
+        notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
+    if settings.anthropic_api_key is None:
+        notes.append("ANTHROPIC_API_KEY not set: exact commands only")
+    for line in notes:
+        print(f"ok: {line}")
+    for line in problems:
+        print(f"problem: {line}")
+    return 1 if problems else 0

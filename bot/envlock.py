@@ -1,0 +1,82 @@
+"""One deploy at a time per service and environment: a lease with a fencing token.
+
+The lock is visible: its value says which thread holds it, who asked, why and since when.
+The fencing token only ever grows, so a deploy script (or the system it talks to) can refuse
+a stale holder that lost the lock while paused.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from bot.keys import Keys
+
+__all__ = ["EnvLock", "LockHolder"]
+
+_ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then return {0, cur} end
+local token = redis.call('INCR', KEYS[2])
+local value = string.gsub(ARGV[1], '"fencing_token":0', '"fencing_token":' .. token, 1)
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return {token, value}
+"""
+
+_RENEW = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+_RELEASE = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+class LockHolder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    thread_id: str
+    who: str
+    why: str
+    since: datetime
+    fencing_token: int = 0
+
+
+class EnvLock:
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def _key_pair(self, service: str, environment: str) -> list[str]:
+        return [self._keys.env_lock(service, environment), self._keys.fence(service, environment)]
+
+    async def acquire(
+        self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int
+    ) -> tuple[bool, LockHolder]:
+        """``(True, holder-with-token)`` or ``(False, current holder)``."""
+        value = holder.model_copy(update={"fencing_token": 0}).model_dump_json()
+        token, stored = await self._acquire(
+            keys=self._key_pair(service, environment), args=[value, ttl_ms]
+        )
+        return int(token) > 0, LockHolder.model_validate_json(stored)
+
+    async def renew(self, *, service: str, environment: str, token: int, ttl_ms: int) -> bool:
+        key = self._keys.env_lock(service, environment)
+        return bool(await self._renew(keys=[key], args=[token, ttl_ms]))
+
+    async def release(self, *, service: str, environment: str, token: int) -> bool:
+        key = self._keys.env_lock(service, environment)
+        return bool(await self._release(keys=[key], args=[token]))
+
+    async def holder(self, *, service: str, environment: str) -> LockHolder | None:
+        raw = await self._redis.get(self._keys.env_lock(service, environment))
+        return LockHolder.model_validate_json(raw) if raw else None

@@ -1,0 +1,52 @@
+"""Deploy history per service and environment: what ran, who asked, who approved, result."""
+
+from redis.asyncio import Redis
+
+from bot.keys import Keys
+from bot.plan import DeployRecord
+
+__all__ = ["DeployHistory", "current_version", "last_good_before"]
+
+
+class DeployHistory:
+    def __init__(self, *, redis: "Redis", keys: Keys, keep: int = 100) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._keep = keep
+
+    async def record(self, *, service: str, environment: str, record: DeployRecord) -> None:
+        key = self._keys.history(service, environment)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.lpush(key, record.model_dump_json())
+        pipe.ltrim(key, 0, self._keep - 1)
+        await pipe.execute()
+
+    async def recent(
+        self, *, service: str, environment: str, limit: int = 10
+    ) -> list[DeployRecord]:
+        """Newest first."""
+        raw = await self._redis.lrange(self._keys.history(service, environment), 0, limit - 1)
+        return [DeployRecord.model_validate_json(r) for r in raw]
+
+
+def current_version(history: list[DeployRecord]) -> str | None:
+    """The version live now: the newest successful deploy or rollback."""
+    for record in history:
+        if record.result == "succeeded":
+            return record.version
+    return None
+
+
+def last_good_before(history: list[DeployRecord]) -> str | None:
+    """The version to roll back to.
+
+    After a failed deploy, the last version that succeeded (what was live before it);
+    otherwise the newest successful version other than the one live now.
+    """
+    if history and history[0].result != "succeeded":
+        return current_version(history)
+    current = current_version(history)
+    for record in history:
+        if record.result == "succeeded" and record.version != current:
+            return record.version
+    return None

@@ -1,0 +1,88 @@
+"""Read-only lookups the loop and the prompt need: tags (cached briefly) and deploy history.
+
+Also the pure ``build_plan``: an intent plus what the lookups found becomes the exact plan
+a human approves, or a short reason why it cannot.
+"""
+
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+
+from bot.config import Config
+from bot.errors import ToolFailed
+from bot.history import DeployHistory, current_version, last_good_before
+from bot.intents import Deploy, Rollback
+from bot.keys import Keys
+from bot.plan import DeployRecord, Plan, Tag
+from bot.tags import list_tags
+
+__all__ = ["Lookups", "build_plan"]
+
+_TAGS_SHOWN = 10
+_TagList = TypeAdapter(list[Tag])
+
+
+class Lookups:
+    def __init__(
+        self, *, redis: "Redis", keys: Keys, config: Config, history: DeployHistory,
+        tags_cache_s: float = 10,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._config = config
+        self._history = history
+        self._tags_cache_s = tags_cache_s
+
+    async def tags(self, service: str) -> list[Tag]:
+        """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
+        key = self._keys.tags_cache(service)
+        if self._tags_cache_s > 0:
+            cached = await self._redis.get(key)
+            if cached:
+                return _TagList.validate_json(cached)
+        tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
+        if self._tags_cache_s > 0:
+            await self._redis.set(
+                key, _TagList.dump_json(tags), px=int(self._tags_cache_s * 1000)
+            )
+        return tags
+
+    async def history(self, service: str, environment: str) -> list[DeployRecord]:
+        return await self._history.recent(service=service, environment=environment, limit=5)
+
+
+def build_plan(
+    intent: Deploy | Rollback, *, tags: list[Tag], history: list[DeployRecord], requester: str
+) -> Plan:
+    """Raise ``ToolFailed`` with a message fit for a person (and the model) when impossible."""
+    by_name = {t.name: t for t in tags}
+    live = current_version(history)
+    if isinstance(intent, Deploy):
+        if not tags:
+            raise ToolFailed(f"{intent.service} has no tags to deploy.")
+        if intent.version is None:
+            tag = tags[0]
+        elif intent.version in by_name:
+            tag = by_name[intent.version]
+        else:
+            newest = ", ".join(t.name for t in tags[:3])
+            raise ToolFailed(
+                f"{intent.service} has no tag {intent.version}; newest: {newest}. "
+                "Nothing was deployed."
+            )
+        kind = "deploy"
+    else:
+        target = intent.version or last_good_before(history)
+        if target is None:
+            raise ToolFailed(
+                f"There is no earlier successful deploy of {intent.service} to "
+                f"{intent.environment} to roll back to. Nothing was changed."
+            )
+        if target not in by_name:
+            raise ToolFailed(f"{intent.service} has no tag {target} to roll back to.")
+        tag = by_name[target]
+        kind = "rollback"
+    return Plan(
+        kind=kind, service=intent.service, environment=intent.environment, version=tag.name,
+        sha=tag.sha, subject=tag.subject, previous_version=live, requester=requester,
+    )
+

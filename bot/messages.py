@@ -1,0 +1,137 @@
+"""What the bot says: plain-text messages built from plans, results and threads (pure)."""
+
+from bot.config import Config
+from bot.events import DeployFinished, IntentChosen, PlanProposed
+from bot.plan import DeployRecord, Plan
+from bot.thread import Thread
+
+__all__ = [
+    "approval_progress_text",
+    "approval_request_text",
+    "deploys_text",
+    "help_text",
+    "interrupted_text",
+    "rejected_text",
+    "result_text",
+    "status_text",
+]
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+def approval_request_text(
+    plan: Plan, *, approvers: list[str], min_approvals: int, timeout_s: float
+) -> str:
+    excluded = f" (not {plan.requester})" if plan.requester not in approvers else ""
+    noun = "approval" if min_approvals == 1 else "approvals"
+    return (
+        f"Plan #{plan.short_id}: {plan.describe()}.\n"
+        f"{plan.environment} needs {min_approvals} {noun} from: {', '.join(approvers)}"
+        f"{excluded}. Expires in {_minutes(timeout_s)}.\n"
+        f"Reply 'approve' or 'reject <reason>'."
+    )
+
+
+def approval_progress_text(plan: Plan, *, approved_by: list[str], needed: int,
+                           waiting_on: list[str]) -> str:
+    return (
+        f"Approved by {', '.join(approved_by)} ({len(approved_by)} of {needed}). "
+        f"Plan #{plan.short_id} still needs {needed - len(approved_by)} more from: "
+        f"{', '.join(waiting_on)}."
+    )
+
+
+def rejected_text(plan: Plan, *, person: str, reason: str | None) -> str:
+    why = f": {reason}" if reason else ""
+    return f"Plan #{plan.short_id} rejected by {person}{why}. Nothing was deployed."
+
+
+def result_text(plan: Plan, finished: DeployFinished) -> str:
+    verb = "Rolling back" if plan.kind == "rollback" else "Deploying"
+    head = f"{verb} {plan.service} {plan.version} to {plan.environment} ..."
+    lines = [line for line in finished.output_tail.splitlines() if line.strip()]
+    tail = f' Last output: "{lines[-1].strip()}".' if lines else ""
+    match finished.result:
+        case "succeeded":
+            return f"{head} ok in {finished.duration_s:.1f} s.{tail}"
+        case "failed":
+            hint = ""
+            if plan.previous_version and plan.kind == "deploy":
+                hint = (
+                    f"\n{plan.environment} may be broken. To go back to "
+                    f"{plan.previous_version}: rollback {plan.service} in {plan.environment}"
+                )
+            return (
+                f"{head} FAILED (exit {finished.exit_code}) after {finished.duration_s:.1f} s."
+                f"{tail}{hint}"
+            )
+        case "timed_out":
+            return (
+                f"{head} TIMED OUT after {finished.duration_s:.0f} s and was stopped; "
+                f"check {plan.environment}.{tail}"
+            )
+
+
+def interrupted_text(plan: Plan | None, plan_hash: str) -> str:
+    what = plan.describe() if plan else f"plan #{plan_hash[:4]}"
+    return (
+        f"Outcome unknown: the deploy ({what}) started, but the worker running it stopped "
+        "before it reported a result. I will not run it again on my own. Please check the "
+        "environment, then ask for a new deploy if needed."
+    )
+
+
+def help_text(config: Config) -> str:
+    services = ", ".join(sorted(config.services))
+    envs = ", ".join(sorted(config.environments))
+    return (
+        "I understand these commands:\n"
+        "  deploy <service> [version] to <environment>   (no version: the newest tag)\n"
+        "  rollback <service> in <environment> [to <version>]\n"
+        "  approve | reject <reason>\n"
+        "  deploys <service> in <environment>   (recent deploys)\n"
+        "  status | help\n"
+        f"Services: {services}. Environments: {envs}."
+    )
+
+
+def status_text(thread: Thread) -> str:
+    status = thread.status.replace("_", " ")
+    plan: Plan | None = None
+    last_intent = None
+    for event in thread.events:
+        if isinstance(event, PlanProposed):
+            plan = event.plan
+        elif isinstance(event, IntentChosen):
+            last_intent = event.intent.intent
+    parts = [f"Thread {thread.id}: {status}."]
+    if plan:
+        parts.append(f"Plan #{plan.short_id}: {plan.describe()}.")
+    open_approval = thread.open_approval()
+    if open_approval:
+        got = ", ".join(open_approval.approved_by) or "nobody yet"
+        parts.append(
+            f"Approved by {got}; expires {open_approval.request.expires_at:%H:%M} UTC."
+        )
+    elif plan is None and last_intent:
+        parts.append(f"Last step: {last_intent}.")
+    elif plan is None:
+        return "Nothing is in progress in this thread. Type 'help' to see what I can do."
+    return " ".join(parts)
+
+
+def deploys_text(service: str, environment: str, deploys: list[DeployRecord]) -> str:
+    if not deploys:
+        return f"No deploys of {service} to {environment} yet."
+    lines = [f"Recent deploys of {service} to {environment}:"]
+    for record in deploys[:10]:
+        approved = f", approved by {', '.join(record.approvers)}" if record.approvers else ""
+        verb = " (rollback)" if record.kind == "rollback" else ""
+        lines.append(
+            f"  {record.version}{verb} {record.result}, asked by {record.requester}"
+            f"{approved}, {record.at[:16].replace('T', ' ')} UTC"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""The outbox: messages recorded in a thread, delivered by a retrying deliverer.
+
+One stream per channel (``deploybot:outbox:slack``, ``...:terminal:<session>``). A message
+id is added to the thread's delivered set after it is sent, and a message already in the set
+is skipped, so a retry after a crash does not send it twice (within what the channel allows:
+a crash between sending and recording can still repeat one message).
+"""
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.channel import OutboundMessage, Sender
+from bot.events import MessageSent
+from bot.keys import Keys, stream_entries, text
+from bot.origin import outbox_channel
+from bot.thread import Thread
+
+__all__ = ["Outbox"]
+
+log = logging.getLogger("deploybot.outbox")
+
+
+class Outbox:
+    group = "deliverers"
+
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def enqueue(self, thread: Thread, messages: list[MessageSent]) -> None:
+        if not messages:
+            return
+        stream = self._keys.outbox(outbox_channel(thread.origin))
+        pipe = self._redis.pipeline(transaction=False)
+        for message in messages:
+            out = OutboundMessage(
+                thread_id=thread.id,
+                message_id=message.id,
+                origin=thread.origin,
+                text=message.text,
+                purpose=message.purpose,
+            )
+            pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
+        await pipe.execute()
+
+    async def undelivered(self, thread: Thread) -> list[MessageSent]:
+        done = await self._redis.smembers(self._keys.delivered(thread.id))
+        sent = {text(d) for d in done}
+        return [e for e in thread.events if isinstance(e, MessageSent) and e.id not in sent]
+
+    async def ensure_group(self, channel: str) -> None:
+        try:
+            await self._redis.xgroup_create(
+                self._keys.outbox(channel), self.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def deliver_some(
+        self, *, channel: str, sender: Sender, consumer: str, block_ms: int | None,
+        retry_idle_ms: int = 5_000, count: int = 50,
+    ) -> int:
+        """Deliver what is waiting (and retry what failed earlier); returns how many sent."""
+        stream = self._keys.outbox(channel)
+        claimed = await self._redis.xautoclaim(
+            stream, self.group, consumer, retry_idle_ms, "0-0", count=count
+        )
+        entries = stream_entries(claimed[1])
+        fresh = await self._redis.xreadgroup(
+            self.group, consumer, {stream: ">"}, count=count, block=None if entries else block_ms
+        )
+        entries.extend(stream_entries(fresh))
+        sent = 0
+        for entry_id, fields in entries:
+            message = OutboundMessage.model_validate_json(fields[b"m"])
+            delivered_key = self._keys.delivered(message.thread_id)
+            if not await self._redis.sismember(delivered_key, message.message_id):
+                try:
+                    await sender.send(message)
+                except Exception as exc:  # the channel failed: leave it pending, retry later
+                    log.warning("delivery to %s failed, will retry: %s", channel, exc)
+                    continue
+                sent += 1
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.sadd(delivered_key, message.message_id)
+            pipe.expire(delivered_key, 30 * 86400)
+            pipe.xack(stream, self.group, entry_id)
+            pipe.xdel(stream, entry_id)
+            await pipe.execute()
+        return sent
+
+    async def pending(self, channel: str) -> int:
+        """Messages enqueued and not yet delivered."""
+        return int(await self._redis.xlen(self._keys.outbox(channel)))
+
+    async def run(self, *, channel: str, sender: Sender, consumer: str) -> None:
+        await self.ensure_group(channel)
+        while True:
+            try:
+                sent = await self.deliver_some(
+                    channel=channel, sender=sender, consumer=consumer, block_ms=1000
+                )
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("outbox %s: redis unavailable (%s); retrying", channel, exc)
+                await asyncio.sleep(1)
+                continue
+            if not sent:
+                await asyncio.sleep(0.05)

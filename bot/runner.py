@@ -1,0 +1,292 @@
+"""The imperative shell around ``bot.loop``: do the I/O a step names, append what happened.
+
+Deploys follow write-ahead order: take the environment lock, save ``deploy_started`` and
+claim the plan's idempotency key in one atomic step, run, save ``deploy_finished``, release.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Literal, assert_never
+
+from bot.agent import Agent, AgentFailure, Decision
+from bot.config import Config
+from bot.deployer import CommandDeployer, DeployResult
+from bot.envlock import EnvLock, LockHolder
+from bot.errors import ThreadConflict, ToolFailed
+from bot.events import (
+    ApprovalDecided,
+    DeployFinished,
+    DeployStarted,
+    ErrorKind,
+    ErrorRecorded,
+    Event,
+    HistoryListed,
+    IntentChosen,
+    LockChanged,
+    PlanProposed,
+    TagsListed,
+)
+from bot.history import DeployHistory
+from bot.intents import ListDeploys, ListTags
+from bot.keys import Keys
+from bot.lookups import Lookups, build_plan
+from bot.loop import Apply, Decide, Execute, Lookup, Pause, Prefetch, ResolvePlan, next_step
+from bot.plan import DeployRecord, Plan
+from bot.store import ClaimTaken, ThreadStore
+from bot.thread import Thread
+
+__all__ = ["Keepalive", "Runner"]
+
+log = logging.getLogger("deploybot.runner")
+
+Keepalive = Callable[[], Awaitable[bool]]
+"""Renews the worker's hold on the thread (lease, stream entry); False when it was lost."""
+
+
+class Runner:
+    def __init__(
+        self, *, config: Config, agents: Mapping[str, Agent], lookups: Lookups,
+        history: DeployHistory, env_lock: EnvLock, deployer: CommandDeployer,
+        store: ThreadStore, keys: Keys, clock: Callable[[], datetime],
+        new_id: Callable[[], str], lock_ttl_ms: int = 30_000, lock_wait_s: float = 300,
+        max_steps: int = 30,
+    ) -> None:
+        self.config = config
+        self._agents = agents
+        self._lookups = lookups
+        self._history = history
+        self._env_lock = env_lock
+        self._deployer = deployer
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+        self._new_id = new_id
+        self._lock_ttl_ms = lock_ttl_ms
+        self._lock_wait_s = lock_wait_s
+        self._max_steps = max_steps
+
+    async def advance(self, thread: Thread, *, keepalive: Keepalive) -> None:
+        """Run steps until the thread pauses. May save the thread (write-ahead points)."""
+        for _ in range(self._max_steps):
+            step = next_step(thread, config=self.config, now=self._clock(), new_id=self._new_id)
+            match step:
+                case Pause():
+                    return
+                case Apply(events=events):
+                    thread.events.extend(events)
+                case Decide():
+                    thread.events.append(await self._decide(thread))
+                case Prefetch(services=services):
+                    thread.events.extend(await self._prefetch(services))
+                    thread.events.append(await self._decide(thread))
+                case Lookup(intent=intent):
+                    thread.events.append(await self._lookup(intent))
+                case ResolvePlan():
+                    thread.events.append(await self._resolve(step))
+                case Execute(plan=plan):
+                    await self._execute(thread, plan, keepalive=keepalive)
+                case _:
+                    assert_never(step)
+        thread.events.append(self._error("tool_failed", "stopped after too many steps"))
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _error(
+        self, kind: ErrorKind, message: str, *, input_tokens: int = 0, output_tokens: int = 0
+    ) -> ErrorRecorded:
+        return ErrorRecorded(
+            id=self._new_id(), at=self._clock(), kind=kind, message=message,
+            input_tokens=input_tokens, output_tokens=output_tokens,
+        )
+
+    async def _decide(self, thread: Thread) -> Event:
+        agent = self._agents[thread.agent]
+        result = await agent.decide(thread)
+        match result:
+            case Decision():
+                return IntentChosen(
+                    id=self._new_id(), at=self._clock(), intent=result.intent, source="model",
+                    model=result.model, input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                )
+            case AgentFailure():
+                return self._error(
+                    result.kind, result.message, input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                )
+            case _:
+                assert_never(result)
+
+    async def _prefetch(self, services: list[str]) -> list[Event]:
+        """Factor 13: tags and recent deploys, recorded so the prompt can show them."""
+        events: list[Event] = []
+        for service in services:
+            try:
+                tags = await self._lookups.tags(service)
+            except ToolFailed as exc:
+                log.warning("prefetch of %s tags failed: %s", service, exc)
+            else:
+                events.append(TagsListed(
+                    id=self._new_id(), at=self._clock(), service=service, tags=tags[:10]
+                ))
+            for env in self.config.services[service].environments:
+                deploys = await self._lookups.history(service, env)
+                if deploys:
+                    events.append(HistoryListed(
+                        id=self._new_id(), at=self._clock(), service=service, environment=env,
+                        deploys=deploys,
+                    ))
+        return events
+
+    async def _lookup(self, intent: ListTags | ListDeploys) -> Event:
+        match intent:
+            case ListTags(service=service):
+                try:
+                    tags = await self._lookups.tags(service)
+                except ToolFailed as exc:
+                    return self._error("tool_failed", str(exc))
+                return TagsListed(
+                    id=self._new_id(), at=self._clock(), service=service, tags=tags[:10]
+                )
+            case ListDeploys(service=service, environment=environment):
+                deploys = await self._lookups.history(service, environment)
+                return HistoryListed(
+                    id=self._new_id(), at=self._clock(), service=service,
+                    environment=environment, deploys=deploys,
+                )
+            case _:
+                assert_never(intent)
+
+    async def _resolve(self, step: ResolvePlan) -> Event:
+        intent = step.intent
+        try:
+            tags = await self._lookups.tags(intent.service)
+            history = await self._lookups.history(intent.service, intent.environment)
+            plan = build_plan(intent, tags=tags, history=history, requester=step.requester)
+        except ToolFailed as exc:
+            return self._error("tool_failed", str(exc))
+        return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan)
+
+    async def _execute(self, thread: Thread, plan: Plan, *, keepalive: Keepalive) -> None:
+        token = await self._take_lock(thread, plan, keepalive=keepalive)
+        if token is None:
+            return
+        key = f"{thread.id}:{plan.plan_hash}"
+        started = DeployStarted(
+            id=self._new_id(), at=self._clock(), plan_hash=plan.plan_hash, idempotency_key=key,
+            fencing_token=token,
+        )
+        acquired = self._lock_event(plan, "acquired", token)
+        thread.events.extend([acquired, started])
+        try:
+            await self._store.save(thread, claim=self._keys.idempotency(thread.id, plan.plan_hash))
+        except (ClaimTaken, ThreadConflict) as exc:
+            del thread.events[-2:]
+            await self._env_lock.release(
+                service=plan.service, environment=plan.environment, token=token
+            )
+            if isinstance(exc, ThreadConflict):
+                raise
+            thread.events.append(self._error(
+                "refused", f"Plan #{plan.short_id} has already been started once in this "
+                "thread; it is never run twice. Ask for a new deploy if needed.",
+            ))
+            return
+        result = await self._run_with_keepalive(plan, key, token, keepalive=keepalive)
+        finished = DeployFinished(
+            id=self._new_id(), at=self._clock(), plan_hash=plan.plan_hash, result=result.result,
+            exit_code=result.exit_code, duration_s=result.duration_s,
+            output_tail=result.output_tail,
+        )
+        await self._save_finished(thread, finished)
+        await self._history.record(
+            service=plan.service, environment=plan.environment,
+            record=DeployRecord(
+                thread_id=thread.id, kind=plan.kind, version=plan.version, sha=plan.sha,
+                requester=plan.requester, approvers=_approvers(thread, plan),
+                result=result.result, at=finished.at.isoformat(),
+            ),
+        )
+        await self._env_lock.release(
+            service=plan.service, environment=plan.environment, token=token
+        )
+        thread.events.append(self._lock_event(plan, "released", token))
+
+    def _lock_event(
+        self, plan: Plan, action: Literal["acquired", "released"], token: int
+    ) -> LockChanged:
+        return LockChanged(
+            id=self._new_id(), at=self._clock(), service=plan.service,
+            environment=plan.environment, action=action, fencing_token=token,
+        )
+
+    async def _take_lock(self, thread: Thread, plan: Plan, *, keepalive: Keepalive) -> int | None:
+        """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
+        holder = LockHolder(
+            thread_id=thread.id, who=plan.requester,
+            why=f"{plan.kind} {plan.service} {plan.version}", since=self._clock(),
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait_s
+        while True:
+            ok, current = await self._env_lock.acquire(
+                service=plan.service, environment=plan.environment, holder=holder,
+                ttl_ms=self._lock_ttl_ms,
+            )
+            if ok:
+                return current.fencing_token
+            if loop.time() >= deadline:
+                thread.events.append(self._error("locked", (
+                    f"{plan.service} in {plan.environment} is busy: {current.why} for "
+                    f"{current.who} since {current.since:%H:%M} UTC (thread {current.thread_id})."
+                    f" Plan #{plan.short_id} did not run; ask again when it is free."
+                )))
+                return None
+            await keepalive()
+            await asyncio.sleep(0.5)
+
+    async def _run_with_keepalive(
+        self, plan: Plan, key: str, token: int, *, keepalive: Keepalive
+    ) -> DeployResult:
+        interval_s = self._lock_ttl_ms / 3000
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                await keepalive()
+                await self._env_lock.renew(
+                    service=plan.service, environment=plan.environment, token=token,
+                    ttl_ms=self._lock_ttl_ms,
+                )
+
+        beater = asyncio.create_task(beat())
+        try:
+            return await self._deployer.run(plan=plan, idempotency_key=key, fencing_token=token)
+        finally:
+            beater.cancel()
+
+    async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
+        """Record the result; if another worker wrote meanwhile, re-append onto its version."""
+        thread.events.append(finished)
+        for _ in range(5):
+            try:
+                await self._store.save(thread)
+                return
+            except ThreadConflict:
+                fresh = await self._store.load(thread.id)
+                if fresh is None:
+                    raise
+                fresh.events.append(finished)
+                thread.events[:] = fresh.events
+                thread.version = fresh.version
+        log.error("could not save deploy result for thread %s", thread.id)
+
+
+def _approvers(thread: Thread, plan: Plan) -> list[str]:
+    return [
+        e.person for e in thread.events
+        if isinstance(e, ApprovalDecided) and e.plan_hash == plan.plan_hash
+        and e.decision == "approve"
+    ]

@@ -1,0 +1,131 @@
+"""The thread store: threads in Redis, saved by compare-and-set on their version.
+
+A thread is one hash ``{v: version, d: zlib(JSON)}``. Saving is a Lua script that checks the
+version and, when asked, claims an idempotency key in the same atomic step, so "record
+deploy_started" and "nobody else has started this plan" can never come apart. The per-thread
+lease (one worker advances a thread at a time) is taken in the same round trip as the load.
+"""
+
+import zlib
+from collections.abc import Sequence
+from typing import cast
+
+from redis.asyncio import Redis
+
+from bot.errors import ThreadConflict
+from bot.keys import Keys, text
+from bot.thread import Thread
+
+__all__ = ["ClaimTaken", "ThreadStore"]
+
+_LEASE_AND_LOAD = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('HMGET', KEYS[2], 'v', 'd')
+"""
+
+_SAVE = """
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+if ARGV[4] ~= '' then
+  if not redis.call('SET', KEYS[2], ARGV[4], 'NX') then return -1 end
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+return 1
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ClaimTaken(Exception):
+    """The idempotency key was already claimed: this plan has been started before."""
+
+
+def _encode(thread: Thread) -> bytes:
+    return zlib.compress(thread.model_dump_json(exclude={"version"}).encode(), 6)
+
+
+def _decode(version: bytes, blob: bytes) -> Thread:
+    thread = Thread.model_validate_json(zlib.decompress(blob))
+    thread.version = int(version)
+    return thread
+
+
+class ThreadStore:
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._lease_and_load = redis.register_script(_LEASE_AND_LOAD)
+        self._save = redis.register_script(_SAVE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def load(self, thread_id: str) -> Thread | None:
+        got = await self._redis.hmget(self._keys.thread(thread_id), ["v", "d"])
+        version, blob = cast(Sequence[bytes | None], got)
+        if version is None or blob is None:
+            return None
+        return _decode(version, blob)
+
+    async def lease_and_load(
+        self, thread_id: str, *, token: str, ttl_ms: int
+    ) -> tuple[bool, Thread | None]:
+        """Take (or extend) the thread's lease and load it. ``(False, None)``: someone else
+        holds the lease."""
+        keys = [self._keys.lease(thread_id), self._keys.thread(thread_id)]
+        got = await self._lease_and_load(keys=keys, args=[token, ttl_ms])
+        if got is None:
+            return False, None
+        version, blob = cast(Sequence[bytes | None], got)
+        if version is None or blob is None:
+            return True, None
+        return True, _decode(version, blob)
+
+    async def renew_lease(self, thread_id: str, *, token: str, ttl_ms: int) -> bool:
+        return bool(await self._renew(keys=[self._keys.lease(thread_id)], args=[token, ttl_ms]))
+
+    async def release_lease(self, thread_id: str, *, token: str) -> None:
+        await self._release(keys=[self._keys.lease(thread_id)], args=[token])
+
+    async def save(self, thread: Thread, *, claim: str | None = None) -> None:
+        """Save if nobody saved since ``thread.version`` was loaded; bump the version.
+
+        ``claim``: an idempotency key (see ``Keys.idempotency``) to claim atomically with the
+        save; ``ClaimTaken`` if it already exists.
+        """
+        new_version = thread.version + 1
+        claim_key = claim or self._keys.thread(thread.id)
+        result = await self._save(
+            keys=[self._keys.thread(thread.id), claim_key],
+            args=[thread.version, new_version, _encode(thread), thread.id if claim else ""],
+        )
+        if result == 0:
+            raise ThreadConflict(f"thread {thread.id} changed since version {thread.version}")
+        if result == -1:
+            raise ClaimTaken(claim)
+        thread.version = new_version
+        if new_version == 1:
+            await self._redis.zadd(
+                self._keys.thread_index(), {thread.id: thread.created_at.timestamp()}
+            )
+
+    async def recent_ids(self, *, limit: int = 50) -> list[str]:
+        ids = await self._redis.zrevrange(self._keys.thread_index(), 0, limit - 1)
+        return [text(i) for i in ids]
+
+    async def memory_bytes(self, thread_id: str) -> int:
+        """Bytes Redis uses for the thread's own key (for the benchmark)."""
+        used = await self._redis.memory_usage(self._keys.thread(thread_id))
+        return int(used or 0)

@@ -1,0 +1,196 @@
+"""The worker: read the inbound stream, advance threads, save, hand replies to the outbox.
+
+Many threads run at once (bounded); one worker advances a given thread at a time (a renewed
+lease); the stream entry is acknowledged only after the thread is saved. A worker that dies
+leaves its entries pending, and another takes them over (XAUTOCLAIM) once they have been idle
+longer than a lease lives.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.errors import ThreadConflict
+from bot.events import MessageSent
+from bot.inbound import Delivery, InboundQueue
+from bot.outbox import Outbox
+from bot.runner import Runner
+from bot.store import ThreadStore
+from bot.thread import Thread
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("deploybot.worker")
+
+
+class Worker:
+    def __init__(
+        self, *, queue: InboundQueue, store: ThreadStore, runner: Runner, outbox: Outbox,
+        consumer: str, clock: Callable[[], datetime], new_id: Callable[[], str],
+        concurrency: int = 32, lease_ttl_ms: int = 15_000, max_deliveries: int = 5,
+    ) -> None:
+        self._queue = queue
+        self._store = store
+        self._runner = runner
+        self._outbox = outbox
+        self.consumer = consumer
+        self._clock = clock
+        self._new_id = new_id
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._lease_ttl_ms = lease_ttl_ms
+        self._max_deliveries = max_deliveries
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- driving -------------------------------------------------------------------------
+
+    async def run(self, *, stop: asyncio.Event | None = None) -> None:
+        """Work until ``stop`` is set (forever by default)."""
+        stop = stop or asyncio.Event()
+        await self._queue.ensure_group()
+        reclaim_every = 0
+        while not stop.is_set():
+            try:
+                if reclaim_every <= 0:
+                    self._spawn(await self._queue.reclaim(
+                        consumer=self.consumer, min_idle_ms=self._lease_ttl_ms, count=50
+                    ))
+                    reclaim_every = 10
+                reclaim_every -= 1
+                free = self._concurrency - len(self._tasks)
+                if free <= 0:
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                got = await self._queue.read(consumer=self.consumer, count=free, block_ms=500)
+            except (ConnectionError, OSError) as exc:
+                log.warning("redis unavailable (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
+                continue
+            if got:
+                self._spawn(got)
+            else:
+                await asyncio.sleep(0.01)  # fakeredis does not block on an empty stream
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    async def run_until_idle(self, *, reclaim: bool = True) -> int:
+        """Process everything waiting now, including what it leads to; for the terminal
+        channel and tests. Returns how many entries were handled."""
+        await self._queue.ensure_group()
+        handled = 0
+        while True:
+            batch: list[Delivery] = []
+            if reclaim:
+                batch += await self._queue.reclaim(
+                    consumer=self.consumer, min_idle_ms=self._lease_ttl_ms, count=50
+                )
+            batch += await self._queue.read(consumer=self.consumer, count=50, block_ms=None)
+            if not batch and not self._tasks:
+                return handled
+            handled += len(batch)
+            self._spawn(batch)
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+
+    def _spawn(self, deliveries: list[Delivery]) -> None:
+        """One task per thread, handling its entries in stream order."""
+        by_thread: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            tid = delivery.envelope.thread_id if delivery.envelope else f"?{delivery.entry_id}"
+            by_thread.setdefault(tid, []).append(delivery)
+        for group in by_thread.values():
+            task = asyncio.create_task(self._handle_all(group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle_all(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            try:
+                await self.handle(delivery)
+            except Exception:
+                # Left pending: reclaimed and retried later, dead-lettered if it keeps failing.
+                log.exception("entry %s failed; it will be retried", delivery.entry_id)
+
+    # -- one entry -----------------------------------------------------------------------
+
+    async def handle(self, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        if envelope is None:
+            await self._queue.dead_letter(delivery, reason="not a valid inbound envelope")
+            return
+        if delivery.deliveries > self._max_deliveries:
+            await self._give_up(delivery, reason=f"failed {delivery.deliveries - 1} times")
+            return
+        token = f"{self.consumer}:{self._new_id()}"
+        thread_id = envelope.thread_id
+        while True:
+            got, thread = await self._store.lease_and_load(
+                thread_id, token=token, ttl_ms=self._lease_ttl_ms
+            )
+            if got:
+                break
+            # Another worker is advancing this thread (maybe a long deploy): wait our turn,
+            # keeping the entry ours so nobody reclaims it meanwhile.
+            await asyncio.sleep(0.2)
+            await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
+        try:
+            async with self._slots:
+                await self._advance(delivery, thread, token=token)
+        finally:
+            await self._store.release_lease(thread_id, token=token)
+
+    async def _advance(self, delivery: Delivery, thread: Thread | None, *, token: str) -> None:
+        envelope = delivery.envelope
+        assert envelope is not None
+        if thread is None:
+            if envelope.origin is None:
+                await self._queue.dead_letter(delivery, reason=f"no thread {envelope.thread_id}")
+                return
+            thread = Thread(
+                id=envelope.thread_id, origin=envelope.origin, agent=envelope.agent,
+                created_at=self._clock(),
+            )
+        redelivered = thread.has_event(envelope.event.id) or delivery.deliveries > 1
+        loaded = len(thread.events)
+        if not thread.has_event(envelope.event.id):
+            thread.events.append(envelope.event)
+
+        async def keepalive() -> bool:
+            ok = await self._store.renew_lease(thread.id, token=token, ttl_ms=self._lease_ttl_ms)
+            await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
+            return ok
+
+        try:
+            await self._runner.advance(thread, keepalive=keepalive)
+            if len(thread.events) != loaded or thread.version == 0:
+                await self._store.save(thread)
+        except ThreadConflict:
+            log.info("thread %s changed under us; entry %s retried", thread.id, delivery.entry_id)
+            raise
+        new = [e for e in thread.events[loaded:] if isinstance(e, MessageSent)]
+        if redelivered:
+            new = await self._outbox.undelivered(thread)
+        await self._outbox.enqueue(thread, new)
+        await self._queue.ack([delivery.entry_id])
+
+    async def _give_up(self, delivery: Delivery, *, reason: str) -> None:
+        """Dead-letter an entry and tell the people in its thread, if there is one."""
+        await self._queue.dead_letter(delivery, reason=reason)
+        envelope = delivery.envelope
+        if envelope is None:
+            return
+        with contextlib.suppress(Exception):
+            thread = await self._store.load(envelope.thread_id)
+            if thread is None:
+                return
+            note = MessageSent(
+                id=self._new_id(), at=self._clock(), purpose="error",
+                text=f"I could not process a message in this thread ({reason}); it was set "
+                "aside for an operator. Nothing was deployed because of it.",
+            )
+            thread.events.append(note)
+            await self._store.save(thread)
+            await self._outbox.enqueue(thread, [note])
+        log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)

@@ -1,0 +1,136 @@
+"""The terminal channel behind ``deploybot chat``: talk to the bot as a named person.
+
+Each line becomes a ``user_message`` in the inbound stream, exactly like a Slack mention or
+an email would; the in-process worker handles it to completion (including any deploy it
+starts), and the replies come back through this session's own outbox stream. ``/as NAME``
+switches who is speaking, so a second person's approval can be tried locally.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Protocol, TextIO
+
+from bot.channel import OutboundMessage
+from bot.config import Config
+from bot.events import UserMessage
+from bot.inbound import Envelope, InboundQueue, agent_for
+from bot.origin import TerminalOrigin, outbox_channel
+from bot.outbox import Outbox
+from bot.store import ThreadStore
+
+__all__ = ["TerminalChannel"]
+
+_COMMANDS = "/as NAME (speak as someone else), /new (start a new thread), /thread, /quit"
+
+
+class _Worker(Protocol):
+    async def run_until_idle(self, *, reclaim: bool = True) -> int: ...
+
+
+class TerminalChannel:
+    def __init__(
+        self, *, config: Config, queue: InboundQueue, worker: _Worker, outbox: Outbox,
+        store: ThreadStore, user: str, out: TextIO, clock: Callable[[], datetime],
+        new_id: Callable[[], str], echo: bool,
+    ) -> None:
+        self._config = config
+        self._queue = queue
+        self._worker = worker
+        self._outbox = outbox
+        self._store = store
+        self.user = user
+        self._out = out
+        self._clock = clock
+        self._new_id = new_id
+        self._echo = echo
+        self.origin = TerminalOrigin(session=new_id())
+        self.thread_id: str | None = None
+
+    # -- Sender: the outbox hands replies here -------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> None:
+        first, *rest = message.text.splitlines() or [""]
+        self._out.write(f"bot> {first}\n")
+        for line in rest:
+            self._out.write(f"     {line}\n")
+        self._out.flush()
+
+    # -- the session ---------------------------------------------------------------------
+
+    def _note(self, text: str) -> None:
+        self._out.write(f"({text})\n")
+        self._out.flush()
+
+    def whoami_warning(self) -> str | None:
+        if self.user in self._config.people:
+            return None
+        return (
+            f"{self.user} is not in the config's [people]: you can talk to the bot, but not "
+            "request deploys or approve"
+        )
+
+    async def run(self, lines: Iterable[str] | Callable[[str], Awaitable[str | None]]) -> None:
+        """Handle lines until they run out (EOF) or ``/quit``."""
+        await self._outbox.ensure_group(outbox_channel(self.origin))
+        if callable(lines):
+            while (line := await lines(f"{self.user}> ")) is not None:
+                if not await self.handle_line(line):
+                    return
+            return
+        for line in lines:
+            if self._echo:
+                self._out.write(f"{self.user}> {line.rstrip()}\n")
+            if not await self.handle_line(line):
+                return
+
+    async def handle_line(self, line: str) -> bool:
+        text = line.strip()
+        if not text:
+            return True
+        if text.startswith("/"):
+            return await self._slash(text)
+        await self._publish(text)
+        await self._worker.run_until_idle()
+        await self._flush_replies()
+        return True
+
+    async def _slash(self, text: str) -> bool:
+        verb, _, arg = text.partition(" ")
+        match verb:
+            case "/quit" | "/exit":
+                return False
+            case "/as" if arg.strip():
+                self.user = arg.strip().lower()
+                if warning := self.whoami_warning():
+                    self._note(warning)
+            case "/new":
+                self.thread_id = None
+                self._note("the next message starts a new thread")
+            case "/thread":
+                self._note(f"thread {self.thread_id or '(none yet)'}")
+            case _:
+                self._note(f"commands: {_COMMANDS}")
+        return True
+
+    async def _publish(self, text: str) -> None:
+        origin = None
+        if self.thread_id is not None:
+            thread = await self._store.load(self.thread_id)
+            if thread is None or thread.status in ("done", "failed"):
+                self.thread_id = None
+        if self.thread_id is None:
+            self.thread_id = self._new_id()
+            origin = self.origin
+        event = UserMessage(
+            id=self._new_id(), at=self._clock(), actor=f"terminal:{self.user}", text=text
+        )
+        await self._queue.publish(Envelope(
+            thread_id=self.thread_id, event=event, origin=origin, agent=agent_for(text)
+        ))
+
+    async def _flush_replies(self) -> None:
+        channel = outbox_channel(self.origin)
+        while await self._outbox.deliver_some(
+            channel=channel, sender=self, consumer="terminal", block_ms=None
+        ):
+            pass
