@@ -136,7 +136,7 @@ def bootstrap(
     runner = Runner(
         config=config, agents=agents, lookups=lookups, history=history, env_lock=env_lock,
         deployer=deployer, store=store, keys=keys, clock=clock, new_id=ids,
-        lock_wait_s=lock_wait_s,
+        lock_wait_s=lock_wait_s, heartbeat_s=settings.deploybot_lease_ttl_ms / 3000,
     )
     worker = Worker(
         queue=queue, store=store, runner=runner, outbox=outbox,

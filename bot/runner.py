@@ -51,7 +51,7 @@ class Runner:
         history: DeployHistory, env_lock: EnvLock, deployer: CommandDeployer,
         store: ThreadStore, keys: Keys, clock: Callable[[], datetime],
         new_id: Callable[[], str], lock_ttl_ms: int = 30_000, lock_wait_s: float = 300,
-        max_steps: int = 30,
+        heartbeat_s: float = 5, max_steps: int = 30,
     ) -> None:
         self.config = config
         self._agents = agents
@@ -66,6 +66,8 @@ class Runner:
         self._lock_ttl_ms = lock_ttl_ms
         self._lock_wait_s = lock_wait_s
         self._max_steps = max_steps
+        # Renew the thread lease, the stream entry and the env lock well inside their TTLs.
+        self._heartbeat_s = min(heartbeat_s, lock_ttl_ms / 3000)
 
     async def advance(self, thread: Thread, *, keepalive: Keepalive) -> None:
         """Run steps until the thread pauses. May save the thread (write-ahead points)."""
@@ -250,11 +252,9 @@ class Runner:
     async def _run_with_keepalive(
         self, plan: Plan, key: str, token: int, *, keepalive: Keepalive
     ) -> DeployResult:
-        interval_s = self._lock_ttl_ms / 3000
-
         async def beat() -> None:
             while True:
-                await asyncio.sleep(interval_s)
+                await asyncio.sleep(self._heartbeat_s)
                 await keepalive()
                 await self._env_lock.renew(
                     service=plan.service, environment=plan.environment, token=token,

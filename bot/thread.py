@@ -110,11 +110,16 @@ class Thread(BaseModel):
         return open_start
 
     def consecutive_errors(self) -> int:
+        """Errors since the last real progress (a request, a plan, a decision, a deploy).
+
+        Intents and lookups in between do not reset the count: a model that keeps choosing
+        invalid intents, or looks things up between mistakes, still runs out of tries.
+        """
         count = 0
         for event in reversed(self.events):
             if isinstance(event, ErrorRecorded):
                 count += 1
-            elif isinstance(event, MessageSent | TagsListed | HistoryListed):
+            elif isinstance(event, MessageSent | TagsListed | HistoryListed | IntentChosen):
                 continue
             else:
                 break
@@ -122,13 +127,20 @@ class Thread(BaseModel):
 
 
 def derive_status(events: list[Event]) -> Status:
-    """Fold the events into a status (factor 5: nothing stored beside the events)."""
-    status: Status = "running"
+    """Fold the events into a status (factor 5: nothing stored beside the events).
+
+    A request (message, cron, webhook) makes the thread ``running`` until something answers
+    it; answers that change nothing (a refused click, a ``status`` reply) leave the thread in
+    the state it was waiting in.
+    """
+    status: Status = "done"
     needed = 0
+    unanswered = False
     for event in events:
+        unanswered = False
         match event:
             case UserMessage() | CronFired() | WebhookReceived():
-                status = "running"
+                unanswered = True
             case IntentChosen(intent=intent):
                 match intent:
                     case AskHuman():
@@ -153,12 +165,8 @@ def derive_status(events: list[Event]) -> Status:
                 status = "done"
             case DeployFinished():
                 status = "failed"
-            case DeployInterrupted():
+            case DeployInterrupted() | ErrorRecorded():
                 status = "awaiting_human"
-            case ErrorRecorded(kind="model_unavailable" | "locked" | "refused"):
-                status = "awaiting_human"
-            case ErrorRecorded():
-                status = "running"
             case (
                 TagsListed() | HistoryListed() | PlanProposed() | ApprovalRefused()
                 | MessageSent() | LockChanged()
@@ -166,4 +174,4 @@ def derive_status(events: list[Event]) -> Status:
                 pass
             case _:
                 assert_never(event)
-    return status
+    return "running" if unanswered else status

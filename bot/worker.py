@@ -12,6 +12,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from bot.errors import ThreadConflict
 from bot.events import MessageSent
 from bot.inbound import Delivery, InboundQueue
@@ -64,7 +67,7 @@ class Worker:
                     await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 got = await self._queue.read(consumer=self.consumer, count=free, block_ms=500)
-            except (ConnectionError, OSError) as exc:
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("redis unavailable (%s); retrying in 1 s", exc)
                 await asyncio.sleep(1)
                 continue
@@ -125,6 +128,7 @@ class Worker:
             return
         token = f"{self.consumer}:{self._new_id()}"
         thread_id = envelope.thread_id
+        wait_s = 0.05
         while True:
             got, thread = await self._store.lease_and_load(
                 thread_id, token=token, ttl_ms=self._lease_ttl_ms
@@ -133,7 +137,8 @@ class Worker:
                 break
             # Another worker is advancing this thread (maybe a long deploy): wait our turn,
             # keeping the entry ours so nobody reclaims it meanwhile.
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, self._lease_ttl_ms / 4000)
             await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
         try:
             async with self._slots:

@@ -1,12 +1,13 @@
 """The demo data folder: a config that loads, repositories with tags, scripts that run."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from bot.config import load_config
-from bot.deployer import CommandDeployer
 from bot.demo import default_data_dir, ensure_demo
+from bot.deployer import CommandDeployer
 from bot.plan import Plan
 from bot.tags import list_tags
 
@@ -84,3 +85,15 @@ def test_default_data_dir(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert default_data_dir() == expected
+
+
+def test_ensure_demo_concurrently(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = list(pool.map(lambda _: ensure_demo(data_dir=data_dir), range(4)))
+    assert set(paths) == {data_dir / "deploybot.toml"}
+    assert load_config(paths[0]).services["backend"].timeout_s == 120
+    assert sorted(p.name for p in (data_dir / "repos").iterdir()) == ["backend", "frontend"]
+    assert sorted(p.name for p in data_dir.iterdir()) == ["deploybot.toml", "repos", "scripts"]
+    for script in ("deploy.sh", "rollback.sh"):
+        assert (data_dir / "scripts" / script).stat().st_mode & 0o777 == 0o755

@@ -86,7 +86,7 @@ def test_compact_tail(text: str, kwargs: dict[str, int], expected: str) -> None:
 
 
 def test_compact_tail_bounds_hold_for_any_size() -> None:
-    text = "\n".join("line %d " % i + "y" * (i * 37 % 400) for i in range(500))
+    text = "\n".join(f"line {i} " + "y" * (i * 37 % 400) for i in range(500))
     out = compact_tail(text, max_lines=5, max_chars=500)
     assert len(out) <= 500
     assert len(out.splitlines()) <= 5

@@ -1,0 +1,98 @@
+"""A worker killed mid-deploy: the next worker reports "outcome unknown", never re-runs."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.bootstrap import utc_now
+from bot.events import DeployInterrupted
+from tests.conftest import TEST_REDIS_URL
+from tests.support import calls, make_app, say, texts, thread_of, write_setup
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def start_worker(config: Path, prefix: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "REDIS_URL": TEST_REDIS_URL,
+        "DEPLOYBOT_CONFIG": str(config),
+        "DEPLOYBOT_KEY_PREFIX": prefix,
+        "DEPLOYBOT_LEASE_TTL_MS": "1000",
+        "DEPLOYBOT_LOG_LEVEL": "INFO",
+    }
+    env.pop("ANTHROPIC_API_KEY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"], env=env, stdout=log.open("ab"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+async def wait_for(predicate, timeout_s: float = 20) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await predicate():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_after_deploy_started_is_reported_not_rerun(
+    redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    config = write_setup(tmp_path)
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=utc_now)
+    await say(app, "t1", "slack:U0CAROL", "deploy backend to production", new=True)
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, "t1")).status == "awaiting_approval"
+
+    (tmp_path / "scripts" / "sleep_s").write_text("30")
+    first = start_worker(config, key_prefix, tmp_path / "worker1.log")
+    workers.append(first)
+    await say(app, "t1", "slack:U0BOB", "approve")
+
+    async def script_running() -> bool:
+        return len(calls(tmp_path)) == 1
+
+    await wait_for(script_running)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker, right after deploy_started
+    os.killpg(int((tmp_path / "scripts" / "pid").read_text()), signal.SIGKILL)  # its script
+    first.wait(timeout=10)
+
+    second = start_worker(config, key_prefix, tmp_path / "worker2.log")
+    workers.append(second)
+
+    async def reported() -> bool:
+        thread = await thread_of(app, "t1")
+        return any(isinstance(e, DeployInterrupted) for e in thread.events)
+
+    await wait_for(reported)
+    thread = await thread_of(app, "t1")
+    assert thread.status == "awaiting_human"
+    assert texts(thread)[-1].startswith("Outcome unknown: the deploy (backend v1.4.2")
+    assert len(calls(tmp_path)) == 1
+
+    # Approving again changes nothing: the plan already started once.
+    await say(app, "t1", "slack:U0ALICE", "approve")
+
+    async def answered() -> bool:
+        return texts(await thread_of(app, "t1"))[-1].startswith("Nothing in this thread")
+
+    await wait_for(answered)
+    assert len(calls(tmp_path)) == 1
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=10) == 0

@@ -1,0 +1,231 @@
+"""Helpers shared by the tests: real git repos, counting deploy scripts, a config on disk."""
+
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bot.agent import AgentFailure, Decision
+from bot.bootstrap import App, bootstrap
+from bot.events import UserMessage
+from bot.inbound import Envelope
+from bot.intents import Intent
+from bot.origin import ApiOrigin, Origin
+from bot.settings import Settings
+from bot.thread import Thread
+
+__all__ = ["CALLS", "make_repo", "write_setup"]
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+# One line per call: "<kind> <service> <version> <environment> <idempotency key>".
+# Sleeps $DEPLOY_SLEEP_S (from a file, so a test can change it while workers run), exits
+# with the code in $DEPLOY_EXIT or 0.
+COUNTING_SCRIPT = """#!/bin/sh
+here="$(dirname "$0")"
+echo $$ > "$here/pid"
+printf '%s %s %s %s %s\\n' "$KIND" "$1" "$2" "$3" "$DEPLOYBOT_IDEMPOTENCY_KEY" >> "$here/calls.log"
+echo "deploying $1 $2 to $3"
+sleep "$(cat "$here/sleep_s" 2>/dev/null || echo 0)"
+echo "$1 $2 is live"
+exit "$(cat "$here/exit_code" 2>/dev/null || echo 0)"
+"""
+
+CALLS = "scripts/calls.log"
+
+
+def make_repo(path: Path, tags: list[tuple[str, str]]) -> None:
+    """A real git repository with one commit per (tag, subject)."""
+    path.mkdir(parents=True)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        ["git", *args], cwd=path, env=GIT_ENV, check=True, capture_output=True
+    )
+    run("init", "-q", "-b", "main")
+    for tag, subject in tags:
+        (path / "VERSION").write_text(tag)
+        run("add", "VERSION")
+        run("commit", "-q", "-m", subject)
+        run("tag", "-a", tag, "-m", tag)
+
+
+def write_setup(
+    base: Path,
+    *,
+    min_approvals: int = 1,
+    self_approval: bool = False,
+    approval_timeout_s: float = 3600,
+    timeout_s: float = 30,
+) -> Path:
+    """A config with people alice, bob, carol, dave; service backend (+ frontend); staging
+    (no approval) and production (alice, bob, dave approve). Returns the config path."""
+    make_repo(
+        base / "repos" / "backend",
+        [
+            ("v1.4.0", "add order search"),
+            ("v1.4.1", "speed up order search"),
+            ("v1.4.2", "fix login timeout"),
+        ],
+    )
+    make_repo(base / "repos" / "frontend", [("v2.0.0", "new layout")])
+    scripts = base / "scripts"
+    scripts.mkdir()
+    for name, kind in (("deploy.sh", "deploy"), ("rollback.sh", "rollback")):
+        script = scripts / name
+        script.write_text(COUNTING_SCRIPT.replace('"$KIND"', kind))
+        script.chmod(0o755)
+    config = base / "deploybot.toml"
+    config.write_text(f"""
+[people.alice]
+slack = "U0ALICE"
+email = "alice@example.com"
+[people.bob]
+slack = "U0BOB"
+[people.carol]
+slack = "U0CAROL"
+[people.dave]
+email = "dave@example.com"
+
+[services.backend]
+repo = "repos/backend"
+deploy = ["./scripts/deploy.sh", "{{service}}", "{{version}}", "{{environment}}"]
+rollback = ["./scripts/rollback.sh", "{{service}}", "{{version}}", "{{environment}}"]
+timeout_s = {timeout_s}
+environments = ["staging", "production"]
+
+[services.frontend]
+repo = "repos/frontend"
+deploy = ["./scripts/deploy.sh", "{{service}}", "{{version}}", "{{environment}}"]
+environments = ["staging", "production"]
+
+[environments.staging]
+approval = false
+
+[environments.production]
+approval = true
+approvers = ["alice", "bob", "dave"]
+min_approvals = {min_approvals}
+self_approval = {str(self_approval).lower()}
+approval_timeout_s = {approval_timeout_s}
+""")
+    return config
+
+
+def calls(base: Path) -> list[str]:
+    log = base / CALLS
+    return log.read_text().splitlines() if log.exists() else []
+
+
+# -- an App on real Redis, with a scripted agent and a controllable clock -------------------
+
+
+class Clock:
+    def __init__(self, start: datetime = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class ScriptedAgent:
+    """Answers from a script; an exception in the script is raised instead."""
+
+    def __init__(
+        self, script: Sequence[Intent | AgentFailure | Exception] = (), name: str = "deploy"
+    ) -> None:
+        self.script = list(script)
+        self.seen: list[Thread] = []
+        self.name = name  # type: ignore[assignment]
+
+    async def decide(self, thread: Thread) -> Decision | AgentFailure:
+        self.seen.append(thread.model_copy(deep=True))
+        if not self.script:
+            raise AssertionError("the scripted agent was asked more often than scripted")
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        if isinstance(step, AgentFailure):
+            return step
+        return Decision(intent=step, model="scripted", input_tokens=10, output_tokens=5)
+
+
+_ids = count(1)
+
+
+def seq_id() -> str:
+    return f"id{next(_ids):06d}"
+
+
+def make_app(
+    redis: Redis,
+    *,
+    prefix: str,
+    config_file: Path,
+    agent: ScriptedAgent | None = None,
+    clock: Callable[[], datetime] | None = None,
+    consumer: str = "w1",
+    lease_ttl_ms: int = 2_000,
+    lock_wait_s: float = 30,
+) -> App:
+    settings = Settings(
+        deploybot_key_prefix=prefix,
+        deploybot_lease_ttl_ms=lease_ttl_ms,
+        deploybot_tags_cache_s=0,
+        anthropic_api_key=None,
+        redis_url=None,
+    )
+    agent = agent or ScriptedAgent()
+    return bootstrap(
+        settings,
+        config_file=config_file,
+        redis=redis,
+        consumer=consumer,
+        agents={"deploy": agent, "rollback": agent},
+        clock=clock or Clock(),
+        ids=seq_id,
+        lock_wait_s=lock_wait_s,
+    )
+
+
+async def say(
+    app: App,
+    thread_id: str,
+    actor: str,
+    text: str,
+    *,
+    new: bool = False,
+    event_id: str | None = None,
+    origin: Origin | None = None,
+) -> str:
+    """Publish a user message (a new thread when ``new``); returns the event id."""
+    event = UserMessage(id=event_id or seq_id(), at=datetime.now(UTC), actor=actor, text=text)
+    await app.queue.publish(
+        Envelope(
+            thread_id=thread_id,
+            event=event,
+            origin=(origin or ApiOrigin()) if new else None,
+        )
+    )
+    return event.id
+
+
+async def thread_of(app: App, thread_id: str) -> Thread:
+    thread = await app.store.load(thread_id)
+    assert thread is not None, f"thread {thread_id} was never saved"
+    return thread
+
+
+def texts(thread: Thread) -> list[str]:
+    return [e.text for e in thread.events if e.type == "message_sent"]
