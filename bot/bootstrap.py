@@ -89,7 +89,9 @@ def build_agents(
         fallback = CommandsOnlyAgent(config=config)
         return {"deploy": fallback, "rollback": fallback}, False
     client = anthropic.AsyncAnthropic(
-        api_key=key.get_secret_value(), base_url=settings.anthropic_base_url, max_retries=2,
+        api_key=key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        max_retries=2,
         timeout=60,
     )
     planner = ClaudePlanner(client=client, model=settings.anthropic_model)
@@ -129,23 +131,53 @@ def bootstrap(
     history = DeployHistory(redis=redis, keys=keys)
     env_lock = EnvLock(redis=redis, keys=keys)
     lookups = Lookups(
-        redis=redis, keys=keys, config=config, history=history,
+        redis=redis,
+        keys=keys,
+        config=config,
+        history=history,
         tags_cache_s=settings.deploybot_tags_cache_s,
     )
     deployer = CommandDeployer(config=config, secrets=settings.secrets())
     runner = Runner(
-        config=config, agents=agents, lookups=lookups, history=history, env_lock=env_lock,
-        deployer=deployer, store=store, keys=keys, clock=clock, new_id=ids,
-        lock_wait_s=lock_wait_s, heartbeat_s=settings.deploybot_lease_ttl_ms / 3000,
+        config=config,
+        agents=agents,
+        lookups=lookups,
+        history=history,
+        env_lock=env_lock,
+        deployer=deployer,
+        store=store,
+        keys=keys,
+        clock=clock,
+        new_id=ids,
+        lock_wait_s=lock_wait_s,
+        heartbeat_s=settings.deploybot_lease_ttl_ms / 3000,
     )
     worker = Worker(
-        queue=queue, store=store, runner=runner, outbox=outbox,
-        consumer=consumer or f"worker-{ids()}", clock=clock, new_id=ids,
-        concurrency=concurrency, lease_ttl_ms=settings.deploybot_lease_ttl_ms,
+        queue=queue,
+        store=store,
+        runner=runner,
+        outbox=outbox,
+        consumer=consumer or f"worker-{ids()}",
+        clock=clock,
+        new_id=ids,
+        concurrency=concurrency,
+        lease_ttl_ms=settings.deploybot_lease_ttl_ms,
     )
     return App(
-        settings=settings, config=config, config_file=path, redis=redis, embedded=embedded,
-        model_enabled=model_enabled, keys=keys, store=store, queue=queue, outbox=outbox,
-        history=history, env_lock=env_lock, lookups=lookups, runner=runner, worker=worker,
+        settings=settings,
+        config=config,
+        config_file=path,
+        redis=redis,
+        embedded=embedded,
+        model_enabled=model_enabled,
+        keys=keys,
+        store=store,
+        queue=queue,
+        outbox=outbox,
+        history=history,
+        env_lock=env_lock,
+        lookups=lookups,
+        runner=runner,
+        worker=worker,
         agents=agents,
     )

@@ -27,8 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deploybot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--config", type=Path, help="config file (default: DEPLOYBOT_CONFIG "
-                      "or the built-in demo)")
+    chat.add_argument(
+        "--config", type=Path, help="config file (default: DEPLOYBOT_CONFIG or the built-in demo)"
+    )
     chat.add_argument("--user", help="who you are: a name from [people]")
     worker = sub.add_parser("worker", help="advance threads from the inbound stream")
     worker.add_argument("--concurrency", type=int, default=32)
@@ -38,19 +39,26 @@ def _parser() -> argparse.ArgumentParser:
     tlist.add_argument("--limit", type=int, default=20)
     show = tsub.add_parser("show", help="one thread's events")
     show.add_argument("id")
-    show.add_argument("--prompt", action="store_true",
-                      help="print exactly what the model would see next")
+    show.add_argument(
+        "--prompt", action="store_true", help="print exactly what the model would see next"
+    )
     sub.add_parser("check-config", help="validate the config and the environment")
-    for name, what in (("run", "everything in one process"), ("web", "the HTTP server"),
-                       ("mail", "the email listener"), ("clock", "the scheduler")):
+    for name, what in (
+        ("run", "everything in one process"),
+        ("web", "the HTTP server"),
+        ("mail", "the email listener"),
+        ("clock", "the scheduler"),
+    ):
         sub.add_parser(name, help=f"{what} (not available yet)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -67,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             case "check-config":
                 return _check_config(settings)
             case _:
-                print(f"deploybot {args.command}: not available in this version yet; "
-                      "use 'deploybot chat' or 'deploybot worker'.", file=sys.stderr)
+                print(
+                    f"deploybot {args.command}: not available in this version yet; "
+                    "use 'deploybot chat' or 'deploybot worker'.",
+                    file=sys.stderr,
+                )
                 return 2
     except ConfigError as exc:
         print(f"deploybot: {exc}", file=sys.stderr)
@@ -104,14 +115,22 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
     try:
         interactive = sys.stdin.isatty()
         channel = TerminalChannel(
-            config=app.config, queue=app.queue, worker=app.worker, outbox=app.outbox,
-            store=app.store, user=(user or _default_user(app)).lower(), out=sys.stdout,
-            clock=utc_now, new_id=make_id, echo=not interactive,
+            config=app.config,
+            queue=app.queue,
+            worker=app.worker,
+            outbox=app.outbox,
+            store=app.store,
+            user=(user or _default_user(app)).lower(),
+            out=sys.stdout,
+            clock=utc_now,
+            new_id=make_id,
+            echo=not interactive,
         )
         print(_banner(app), flush=True)
         if warning := channel.whoami_warning():
             print(f"({warning})", flush=True)
         if interactive:
+
             async def ask(prompt: str) -> str | None:
                 try:
                     return await asyncio.to_thread(input, prompt)
@@ -128,8 +147,10 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
 
 async def _worker(settings: Settings, *, concurrency: int) -> int:
     if not settings.redis_url:
-        print("deploybot worker: REDIS_URL is required (workers share state through Redis).",
-              file=sys.stderr)
+        print(
+            "deploybot worker: REDIS_URL is required (workers share state through Redis).",
+            file=sys.stderr,
+        )
         return 2
     app = bootstrap(settings, concurrency=concurrency)
     stop = asyncio.Event()
@@ -146,8 +167,11 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
 
 async def _threads(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.redis_url:
-        print("deploybot threads: set REDIS_URL (the embedded store lives only inside "
-              "'deploybot chat').", file=sys.stderr)
+        print(
+            "deploybot threads: set REDIS_URL (the embedded store lives only inside "
+            "'deploybot chat').",
+            file=sys.stderr,
+        )
         return 2
     app = bootstrap(settings)
     try:
@@ -156,22 +180,36 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
                 thread = await app.store.load(tid)
                 if thread is None:
                     continue
-                first = next((getattr(e, "text", "") for e in thread.events
-                              if e.type == "user_message"), "")
-                print(f"{thread.id}  {thread.status:<17} {thread.created_at:%Y-%m-%d %H:%M}  "
-                      f"{thread.origin.kind:<8} {first[:60]}")
+                first = next(
+                    (getattr(e, "text", "") for e in thread.events if e.type == "user_message"), ""
+                )
+                print(
+                    f"{thread.id}  {thread.status:<17} {thread.created_at:%Y-%m-%d %H:%M}  "
+                    f"{thread.origin.kind:<8} {first[:60]}"
+                )
             return 0
         thread = await app.store.load(args.id)
         if thread is None:
             print(f"deploybot: no thread {args.id}", file=sys.stderr)
             return 1
         if args.prompt:
-            print(thread_to_prompt(thread, config=app.config, now=utc_now(),
-                                   secrets=settings.secrets()))
+            print(
+                thread_to_prompt(
+                    thread, config=app.config, now=utc_now(), secrets=settings.secrets()
+                )
+            )
             return 0
-        print(json.dumps({"id": thread.id, "status": thread.status,
-                          "origin": thread.origin.model_dump(mode="json"),
-                          "agent": thread.agent}, indent=None))
+        print(
+            json.dumps(
+                {
+                    "id": thread.id,
+                    "status": thread.status,
+                    "origin": thread.origin.model_dump(mode="json"),
+                    "agent": thread.agent,
+                },
+                indent=None,
+            )
+        )
         for event in thread.events:
             print(event.model_dump_json(exclude_defaults=True))
         return 0
@@ -184,8 +222,10 @@ def _check_config(settings: Settings) -> int:
     notes: list[str] = []
     path = config_path(settings)
     config = load_config(path)  # raises ConfigError naming the key
-    notes.append(f"config {path}: {len(config.services)} services, "
-                 f"{len(config.environments)} environments, {len(config.people)} people")
+    notes.append(
+        f"config {path}: {len(config.services)} services, "
+        f"{len(config.environments)} environments, {len(config.people)} people"
+    )
     for name, service in config.services.items():
         for argv in (service.deploy, service.rollback or []):
             if argv and argv[0].startswith(("./", "../", "/")):

@@ -23,7 +23,12 @@ _TagList = TypeAdapter(list[Tag])
 
 class Lookups:
     def __init__(
-        self, *, redis: "Redis", keys: Keys, config: Config, history: DeployHistory,
+        self,
+        *,
+        redis: "Redis",
+        keys: Keys,
+        config: Config,
+        history: DeployHistory,
         tags_cache_s: float = 10,
     ) -> None:
         self._redis = redis
@@ -41,9 +46,7 @@ class Lookups:
                 return _TagList.validate_json(cached)
         tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
         if self._tags_cache_s > 0:
-            await self._redis.set(
-                key, _TagList.dump_json(tags), px=int(self._tags_cache_s * 1000)
-            )
+            await self._redis.set(key, _TagList.dump_json(tags), px=int(self._tags_cache_s * 1000))
         return tags
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
@@ -82,7 +85,12 @@ def build_plan(
         tag = by_name[target]
         kind = "rollback"
     return Plan(
-        kind=kind, service=intent.service, environment=intent.environment, version=tag.name,
-        sha=tag.sha, subject=tag.subject, previous_version=live, requester=requester,
+        kind=kind,
+        service=intent.service,
+        environment=intent.environment,
+        version=tag.name,
+        sha=tag.sha,
+        subject=tag.subject,
+        previous_version=live,
+        requester=requester,
     )
-

@@ -152,18 +152,18 @@ class _Ctx:
         return ErrorRecorded(id=self.new_id(), at=self.now, kind=kind, message=message)
 
 
-def next_step(
-    thread: Thread, *, config: Config, now: datetime, new_id: Callable[[], str]
-) -> Step:
+def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable[[], str]) -> Step:
     ctx = _Ctx(config=config, now=now, new_id=new_id)
     unfinished = thread.unfinished_deploy()
     if unfinished is not None:
         # Only the lease holder runs this, so the worker that started the deploy is gone.
         plan = thread.plan(unfinished.plan_hash)
-        return Apply(events=[
-            DeployInterrupted(id=new_id(), at=now, plan_hash=unfinished.plan_hash),
-            ctx.say(interrupted_text(plan, unfinished.plan_hash), "error"),
-        ])
+        return Apply(
+            events=[
+                DeployInterrupted(id=new_id(), at=now, plan_hash=unfinished.plan_hash),
+                ctx.say(interrupted_text(plan, unfinished.plan_hash), "error"),
+            ]
+        )
     last = next((e for e in reversed(thread.events) if not isinstance(e, LockChanged)), None)
     match last:
         case None:
@@ -189,8 +189,12 @@ def next_step(
             assert plan is not None, "deploy_finished without its plan"
             return Apply(events=[ctx.say(result_text(plan, last), "result")])
         case (
-            MessageSent() | ApprovalRequested() | ApprovalRefused() | DeployInterrupted()
-            | LockChanged() | DeployStarted()
+            MessageSent()
+            | ApprovalRequested()
+            | ApprovalRefused()
+            | DeployInterrupted()
+            | LockChanged()
+            | DeployStarted()
         ):
             return Pause()
         case _:
@@ -218,9 +222,13 @@ def _on_request(thread: Thread, ctx: _Ctx, *, actor: str, text: str) -> Step:
         case DeploysCommand(service=s, environment=e):
             return Apply(events=[_chosen(ctx, ListDeploys(service=s, environment=e))])
         case LockCommand() | UnlockCommand() | WhereCommand():
-            return Apply(events=[ctx.say(
-                f"'{command.command}' is not available yet; type 'help' for what I can do."
-            )])
+            return Apply(
+                events=[
+                    ctx.say(
+                        f"'{command.command}' is not available yet; type 'help' for what I can do."
+                    )
+                ]
+            )
         case _:
             assert_never(command)
 
@@ -241,30 +249,46 @@ def _on_decision(
         and command.plan_id
         and not plan.plan_hash.startswith(command.plan_id.lower())
     ):
-        return Apply(events=[ctx.say(
-            f"Plan #{command.plan_id} is not the one waiting here (#{plan.short_id})."
-        )])
+        return Apply(
+            events=[
+                ctx.say(f"Plan #{command.plan_id} is not the one waiting here (#{plan.short_id}).")
+            ]
+        )
     decision: Literal["approve", "reject"] = (
         "approve" if isinstance(command, ApproveCommand) else "reject"
     )
     verdict = check_decision(
-        config=ctx.config, open_approval=open_approval, actor=actor, decision=decision,
+        config=ctx.config,
+        open_approval=open_approval,
+        actor=actor,
+        decision=decision,
         now=ctx.now,
     )
     match verdict:
         case Refused(reason=why):
-            return Apply(events=[
-                ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
-                ctx.say(why, "error"),
-            ])
+            return Apply(
+                events=[
+                    ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
+                    ctx.say(why, "error"),
+                ]
+            )
         case Allowed():
             person = ctx.config.person_for(actor)
             assert person is not None
             reason: str | None = command.reason if isinstance(command, RejectCommand) else None
-            return Apply(events=[ApprovalDecided(
-                id=ctx.new_id(), at=ctx.now, plan_hash=plan.plan_hash, actor=actor,
-                person=person, decision=decision, reason=reason,
-            )])
+            return Apply(
+                events=[
+                    ApprovalDecided(
+                        id=ctx.new_id(),
+                        at=ctx.now,
+                        plan_hash=plan.plan_hash,
+                        actor=actor,
+                        person=person,
+                        decision=decision,
+                        reason=reason,
+                    )
+                ]
+            )
         case _:
             assert_never(verdict)
 
@@ -273,9 +297,11 @@ def _on_decided(thread: Thread, ctx: _Ctx, decided: ApprovalDecided) -> Step:
     plan = thread.plan(decided.plan_hash)
     assert plan is not None, "approval_decided without its plan"
     if decided.decision == "reject":
-        return Apply(events=[ctx.say(
-            rejected_text(plan, person=decided.person, reason=decided.reason), "result"
-        )])
+        return Apply(
+            events=[
+                ctx.say(rejected_text(plan, person=decided.person, reason=decided.reason), "result")
+            ]
+        )
     open_approval = thread.open_approval()
     if open_approval is None:
         return Pause()
@@ -283,9 +309,15 @@ def _on_decided(thread: Thread, ctx: _Ctx, decided: ApprovalDecided) -> Step:
     if len(set(open_approval.approved_by)) >= needed:
         return Execute(plan=plan)
     waiting = [p for p in open_approval.request.approvers if p not in open_approval.approved_by]
-    return Apply(events=[ctx.say(approval_progress_text(
-        plan, approved_by=open_approval.approved_by, needed=needed, waiting_on=waiting
-    ))])
+    return Apply(
+        events=[
+            ctx.say(
+                approval_progress_text(
+                    plan, approved_by=open_approval.approved_by, needed=needed, waiting_on=waiting
+                )
+            )
+        ]
+    )
 
 
 def _on_intent(thread: Thread, ctx: _Ctx, *, intent: Intent, source: str) -> Step:
@@ -316,9 +348,9 @@ def _after_lookup(thread: Thread, ctx: _Ctx, last: TagsListed | HistoryListed) -
     """A lookup the grammar asked for is answered directly; otherwise the model goes on."""
     chosen = _last_intent(thread)
     if chosen is not None and chosen.source == "grammar" and isinstance(last, HistoryListed):
-        return Apply(events=[ctx.say(
-            deploys_text(last.service, last.environment, last.deploys), "result"
-        )])
+        return Apply(
+            events=[ctx.say(deploys_text(last.service, last.environment, last.deploys), "result")]
+        )
     return Decide()
 
 
@@ -328,18 +360,28 @@ def _on_plan(ctx: _Ctx, plan: Plan) -> Step:
         return Execute(plan=plan)
     approvers = eligible_approvers(env, requester=plan.requester)
     request = ApprovalRequested(
-        id=ctx.new_id(), at=ctx.now, plan_hash=plan.plan_hash, approvers=approvers,
+        id=ctx.new_id(),
+        at=ctx.now,
+        plan_hash=plan.plan_hash,
+        approvers=approvers,
         min_approvals=env.min_approvals,
         expires_at=ctx.now + timedelta(seconds=env.approval_timeout_s),
     )
     if len(approvers) < env.min_approvals:
-        return Apply(events=[ctx.error(
-            "refused",
-            f"{plan.environment} needs {env.min_approvals} approvals but only "
-            f"{len(approvers)} approver(s) other than {plan.requester} exist; fix the config.",
-        )])
+        return Apply(
+            events=[
+                ctx.error(
+                    "refused",
+                    f"{plan.environment} needs {env.min_approvals} approvals but only "
+                    f"{len(approvers)} approver(s) other than {plan.requester} exist; "
+                    "fix the config.",
+                )
+            ]
+        )
     text = approval_request_text(
-        plan, approvers=approvers, min_approvals=env.min_approvals,
+        plan,
+        approvers=approvers,
+        min_approvals=env.min_approvals,
         timeout_s=env.approval_timeout_s,
     )
     return Apply(events=[request, ctx.say(text, "approval_request")])
@@ -348,10 +390,15 @@ def _on_plan(ctx: _Ctx, plan: Plan) -> Step:
 def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
     match error.kind:
         case "model_unavailable":
-            return Apply(events=[ctx.say(
-                f"I couldn't reach Claude ({error.message}). Nothing was deployed. Try again "
-                "in a moment, or use an exact command (type 'help').", "error",
-            )])
+            return Apply(
+                events=[
+                    ctx.say(
+                        f"I couldn't reach Claude ({error.message}). Nothing was deployed. "
+                        "Try again in a moment, or use an exact command (type 'help').",
+                        "error",
+                    )
+                ]
+            )
         case "locked" | "refused":
             return Apply(events=[ctx.say(error.message, "error")])
         case "invalid_output" | "invalid_intent" | "tool_failed":
@@ -359,14 +406,16 @@ def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
             if chosen is not None and chosen.source == "grammar":
                 return Apply(events=[ctx.say(error.message, "error")])
             if thread.consecutive_errors() >= MAX_ERRORS_IN_A_ROW:
-                ask = AskHuman(message=(
-                    f"I couldn't work out a valid next step after {MAX_ERRORS_IN_A_ROW} tries "
-                    f"(last problem: {error.message[:200]}). Nothing was deployed. Could you "
-                    "rephrase, or use an exact command (type 'help')?"
-                ))
-                return Apply(events=[
-                    IntentChosen(id=ctx.new_id(), at=ctx.now, intent=ask, source="system")
-                ])
+                ask = AskHuman(
+                    message=(
+                        f"I couldn't work out a valid next step after {MAX_ERRORS_IN_A_ROW} tries "
+                        f"(last problem: {error.message[:200]}). Nothing was deployed. Could you "
+                        "rephrase, or use an exact command (type 'help')?"
+                    )
+                )
+                return Apply(
+                    events=[IntentChosen(id=ctx.new_id(), at=ctx.now, intent=ask, source="system")]
+                )
             return Decide()
         case _:
             assert_never(error.kind)

@@ -35,8 +35,9 @@ def approval_request_text(
     )
 
 
-def approval_progress_text(plan: Plan, *, approved_by: list[str], needed: int,
-                           waiting_on: list[str]) -> str:
+def approval_progress_text(
+    plan: Plan, *, approved_by: list[str], needed: int, waiting_on: list[str]
+) -> str:
     return (
         f"Approved by {', '.join(approved_by)} ({len(approved_by)} of {needed}). "
         f"Plan #{plan.short_id} still needs {needed - len(approved_by)} more from: "
@@ -113,9 +114,7 @@ def status_text(thread: Thread) -> str:
     open_approval = thread.open_approval()
     if open_approval:
         got = ", ".join(open_approval.approved_by) or "nobody yet"
-        parts.append(
-            f"Approved by {got}; expires {open_approval.request.expires_at:%H:%M} UTC."
-        )
+        parts.append(f"Approved by {got}; expires {open_approval.request.expires_at:%H:%M} UTC.")
     elif plan is None and last_intent:
         parts.append(f"Last step: {last_intent}.")
     elif plan is None:

@@ -63,8 +63,14 @@ class Outbox:
                 raise
 
     async def deliver_some(
-        self, *, channel: str, sender: Sender, consumer: str, block_ms: int | None,
-        retry_idle_ms: int = 5_000, count: int = 50,
+        self,
+        *,
+        channel: str,
+        sender: Sender,
+        consumer: str,
+        block_ms: int | None,
+        retry_idle_ms: int = 5_000,
+        count: int = 50,
     ) -> int:
         """Deliver what is waiting (and retry what failed earlier); returns how many sent."""
         stream = self._keys.outbox(channel)

@@ -47,11 +47,22 @@ Keepalive = Callable[[], Awaitable[bool]]
 
 class Runner:
     def __init__(
-        self, *, config: Config, agents: Mapping[str, Agent], lookups: Lookups,
-        history: DeployHistory, env_lock: EnvLock, deployer: CommandDeployer,
-        store: ThreadStore, keys: Keys, clock: Callable[[], datetime],
-        new_id: Callable[[], str], lock_ttl_ms: int = 30_000, lock_wait_s: float = 300,
-        heartbeat_s: float = 5, max_steps: int = 30,
+        self,
+        *,
+        config: Config,
+        agents: Mapping[str, Agent],
+        lookups: Lookups,
+        history: DeployHistory,
+        env_lock: EnvLock,
+        deployer: CommandDeployer,
+        store: ThreadStore,
+        keys: Keys,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        lock_ttl_ms: int = 30_000,
+        lock_wait_s: float = 300,
+        heartbeat_s: float = 5,
+        max_steps: int = 30,
     ) -> None:
         self.config = config
         self._agents = agents
@@ -99,8 +110,12 @@ class Runner:
         self, kind: ErrorKind, message: str, *, input_tokens: int = 0, output_tokens: int = 0
     ) -> ErrorRecorded:
         return ErrorRecorded(
-            id=self._new_id(), at=self._clock(), kind=kind, message=message,
-            input_tokens=input_tokens, output_tokens=output_tokens,
+            id=self._new_id(),
+            at=self._clock(),
+            kind=kind,
+            message=message,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
 
     async def _decide(self, thread: Thread) -> Event:
@@ -109,13 +124,19 @@ class Runner:
         match result:
             case Decision():
                 return IntentChosen(
-                    id=self._new_id(), at=self._clock(), intent=result.intent, source="model",
-                    model=result.model, input_tokens=result.input_tokens,
+                    id=self._new_id(),
+                    at=self._clock(),
+                    intent=result.intent,
+                    source="model",
+                    model=result.model,
+                    input_tokens=result.input_tokens,
                     output_tokens=result.output_tokens,
                 )
             case AgentFailure():
                 return self._error(
-                    result.kind, result.message, input_tokens=result.input_tokens,
+                    result.kind,
+                    result.message,
+                    input_tokens=result.input_tokens,
                     output_tokens=result.output_tokens,
                 )
             case _:
@@ -130,16 +151,21 @@ class Runner:
             except ToolFailed as exc:
                 log.warning("prefetch of %s tags failed: %s", service, exc)
             else:
-                events.append(TagsListed(
-                    id=self._new_id(), at=self._clock(), service=service, tags=tags[:10]
-                ))
+                events.append(
+                    TagsListed(id=self._new_id(), at=self._clock(), service=service, tags=tags[:10])
+                )
             for env in self.config.services[service].environments:
                 deploys = await self._lookups.history(service, env)
                 if deploys:
-                    events.append(HistoryListed(
-                        id=self._new_id(), at=self._clock(), service=service, environment=env,
-                        deploys=deploys,
-                    ))
+                    events.append(
+                        HistoryListed(
+                            id=self._new_id(),
+                            at=self._clock(),
+                            service=service,
+                            environment=env,
+                            deploys=deploys,
+                        )
+                    )
         return events
 
     async def _lookup(self, intent: ListTags | ListDeploys) -> Event:
@@ -155,8 +181,11 @@ class Runner:
             case ListDeploys(service=service, environment=environment):
                 deploys = await self._lookups.history(service, environment)
                 return HistoryListed(
-                    id=self._new_id(), at=self._clock(), service=service,
-                    environment=environment, deploys=deploys,
+                    id=self._new_id(),
+                    at=self._clock(),
+                    service=service,
+                    environment=environment,
+                    deploys=deploys,
                 )
             case _:
                 assert_never(intent)
@@ -177,7 +206,10 @@ class Runner:
             return
         key = f"{thread.id}:{plan.plan_hash}"
         started = DeployStarted(
-            id=self._new_id(), at=self._clock(), plan_hash=plan.plan_hash, idempotency_key=key,
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            idempotency_key=key,
             fencing_token=token,
         )
         acquired = self._lock_event(plan, "acquired", token)
@@ -191,24 +223,37 @@ class Runner:
             )
             if isinstance(exc, ThreadConflict):
                 raise
-            thread.events.append(self._error(
-                "refused", f"Plan #{plan.short_id} has already been started once in this "
-                "thread; it is never run twice. Ask for a new deploy if needed.",
-            ))
+            thread.events.append(
+                self._error(
+                    "refused",
+                    f"Plan #{plan.short_id} has already been started once in this "
+                    "thread; it is never run twice. Ask for a new deploy if needed.",
+                )
+            )
             return
         result = await self._run_with_keepalive(plan, key, token, keepalive=keepalive)
         finished = DeployFinished(
-            id=self._new_id(), at=self._clock(), plan_hash=plan.plan_hash, result=result.result,
-            exit_code=result.exit_code, duration_s=result.duration_s,
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            result=result.result,
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
             output_tail=result.output_tail,
         )
         await self._save_finished(thread, finished)
         await self._history.record(
-            service=plan.service, environment=plan.environment,
+            service=plan.service,
+            environment=plan.environment,
             record=DeployRecord(
-                thread_id=thread.id, kind=plan.kind, version=plan.version, sha=plan.sha,
-                requester=plan.requester, approvers=_approvers(thread, plan),
-                result=result.result, at=finished.at.isoformat(),
+                thread_id=thread.id,
+                kind=plan.kind,
+                version=plan.version,
+                sha=plan.sha,
+                requester=plan.requester,
+                approvers=_approvers(thread, plan),
+                result=result.result,
+                at=finished.at.isoformat(),
             ),
         )
         await self._env_lock.release(
@@ -220,31 +265,45 @@ class Runner:
         self, plan: Plan, action: Literal["acquired", "released"], token: int
     ) -> LockChanged:
         return LockChanged(
-            id=self._new_id(), at=self._clock(), service=plan.service,
-            environment=plan.environment, action=action, fencing_token=token,
+            id=self._new_id(),
+            at=self._clock(),
+            service=plan.service,
+            environment=plan.environment,
+            action=action,
+            fencing_token=token,
         )
 
     async def _take_lock(self, thread: Thread, plan: Plan, *, keepalive: Keepalive) -> int | None:
         """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
         holder = LockHolder(
-            thread_id=thread.id, who=plan.requester,
-            why=f"{plan.kind} {plan.service} {plan.version}", since=self._clock(),
+            thread_id=thread.id,
+            who=plan.requester,
+            why=f"{plan.kind} {plan.service} {plan.version}",
+            since=self._clock(),
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lock_wait_s
         while True:
             ok, current = await self._env_lock.acquire(
-                service=plan.service, environment=plan.environment, holder=holder,
+                service=plan.service,
+                environment=plan.environment,
+                holder=holder,
                 ttl_ms=self._lock_ttl_ms,
             )
             if ok:
                 return current.fencing_token
             if loop.time() >= deadline:
-                thread.events.append(self._error("locked", (
-                    f"{plan.service} in {plan.environment} is busy: {current.why} for "
-                    f"{current.who} since {current.since:%H:%M} UTC (thread {current.thread_id})."
-                    f" Plan #{plan.short_id} did not run; ask again when it is free."
-                )))
+                thread.events.append(
+                    self._error(
+                        "locked",
+                        (
+                            f"{plan.service} in {plan.environment} is busy: {current.why} for "
+                            f"{current.who} since {current.since:%H:%M} UTC "
+                            f"(thread {current.thread_id})."
+                            f" Plan #{plan.short_id} did not run; ask again when it is free."
+                        ),
+                    )
+                )
                 return None
             await keepalive()
             await asyncio.sleep(0.5)
@@ -257,7 +316,9 @@ class Runner:
                 await asyncio.sleep(self._heartbeat_s)
                 await keepalive()
                 await self._env_lock.renew(
-                    service=plan.service, environment=plan.environment, token=token,
+                    service=plan.service,
+                    environment=plan.environment,
+                    token=token,
                     ttl_ms=self._lock_ttl_ms,
                 )
 
@@ -286,7 +347,9 @@ class Runner:
 
 def _approvers(thread: Thread, plan: Plan) -> list[str]:
     return [
-        e.person for e in thread.events
-        if isinstance(e, ApprovalDecided) and e.plan_hash == plan.plan_hash
+        e.person
+        for e in thread.events
+        if isinstance(e, ApprovalDecided)
+        and e.plan_hash == plan.plan_hash
         and e.decision == "approve"
     ]

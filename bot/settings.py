@@ -44,8 +44,13 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value, so it can be redacted wherever text leaves the process."""
         values = [
-            self.anthropic_api_key, self.slack_bot_token, self.slack_signing_secret,
-            self.slack_app_token, self.smtp_password, self.imap_password,
-            self.deploybot_secret, self.deploybot_api_token,
+            self.anthropic_api_key,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.smtp_password,
+            self.imap_password,
+            self.deploybot_secret,
+            self.deploybot_api_token,
         ]
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]

@@ -168,8 +168,12 @@ def derive_status(events: list[Event]) -> Status:
             case DeployInterrupted() | ErrorRecorded():
                 status = "awaiting_human"
             case (
-                TagsListed() | HistoryListed() | PlanProposed() | ApprovalRefused()
-                | MessageSent() | LockChanged()
+                TagsListed()
+                | HistoryListed()
+                | PlanProposed()
+                | ApprovalRefused()
+                | MessageSent()
+                | LockChanged()
             ):
                 pass
             case _:

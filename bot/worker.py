@@ -30,9 +30,18 @@ log = logging.getLogger("deploybot.worker")
 
 class Worker:
     def __init__(
-        self, *, queue: InboundQueue, store: ThreadStore, runner: Runner, outbox: Outbox,
-        consumer: str, clock: Callable[[], datetime], new_id: Callable[[], str],
-        concurrency: int = 32, lease_ttl_ms: int = 15_000, max_deliveries: int = 5,
+        self,
+        *,
+        queue: InboundQueue,
+        store: ThreadStore,
+        runner: Runner,
+        outbox: Outbox,
+        consumer: str,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        concurrency: int = 32,
+        lease_ttl_ms: int = 15_000,
+        max_deliveries: int = 5,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -57,9 +66,11 @@ class Worker:
         while not stop.is_set():
             try:
                 if reclaim_every <= 0:
-                    self._spawn(await self._queue.reclaim(
-                        consumer=self.consumer, min_idle_ms=self._lease_ttl_ms, count=50
-                    ))
+                    self._spawn(
+                        await self._queue.reclaim(
+                            consumer=self.consumer, min_idle_ms=self._lease_ttl_ms, count=50
+                        )
+                    )
                     reclaim_every = 10
                 reclaim_every -= 1
                 free = self._concurrency - len(self._tasks)
@@ -154,7 +165,9 @@ class Worker:
                 await self._queue.dead_letter(delivery, reason=f"no thread {envelope.thread_id}")
                 return
             thread = Thread(
-                id=envelope.thread_id, origin=envelope.origin, agent=envelope.agent,
+                id=envelope.thread_id,
+                origin=envelope.origin,
+                agent=envelope.agent,
                 created_at=self._clock(),
             )
         redelivered = thread.has_event(envelope.event.id) or delivery.deliveries > 1
@@ -191,7 +204,9 @@ class Worker:
             if thread is None:
                 return
             note = MessageSent(
-                id=self._new_id(), at=self._clock(), purpose="error",
+                id=self._new_id(),
+                at=self._clock(),
+                purpose="error",
                 text=f"I could not process a message in this thread ({reason}); it was set "
                 "aside for an operator. Nothing was deployed because of it.",
             )

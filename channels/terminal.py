@@ -29,9 +29,18 @@ class _Worker(Protocol):
 
 class TerminalChannel:
     def __init__(
-        self, *, config: Config, queue: InboundQueue, worker: _Worker, outbox: Outbox,
-        store: ThreadStore, user: str, out: TextIO, clock: Callable[[], datetime],
-        new_id: Callable[[], str], echo: bool,
+        self,
+        *,
+        config: Config,
+        queue: InboundQueue,
+        worker: _Worker,
+        outbox: Outbox,
+        store: ThreadStore,
+        user: str,
+        out: TextIO,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        echo: bool,
     ) -> None:
         self._config = config
         self._queue = queue
@@ -124,9 +133,9 @@ class TerminalChannel:
         event = UserMessage(
             id=self._new_id(), at=self._clock(), actor=f"terminal:{self.user}", text=text
         )
-        await self._queue.publish(Envelope(
-            thread_id=self.thread_id, event=event, origin=origin, agent=agent_for(text)
-        ))
+        await self._queue.publish(
+            Envelope(thread_id=self.thread_id, event=event, origin=origin, agent=agent_for(text))
+        )
 
     async def _flush_replies(self) -> None:
         channel = outbox_channel(self.origin)

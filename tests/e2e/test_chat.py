@@ -9,13 +9,22 @@ from tests.support import calls, write_setup
 
 
 def chat(lines: list[str], *, args: list[str], home: Path) -> str:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "ANTHROPIC_API_KEY", "DEPLOYBOT_CONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "ANTHROPIC_API_KEY", "DEPLOYBOT_CONFIG")
+    }
     env["DEPLOYBOT_HOME"] = str(home)
     env["DEPLOYBOT_DEMO_SLEEP_S"] = "0.2"
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", *args], input="\n".join(lines) + "\n",
-        capture_output=True, text=True, env=env, timeout=120, check=False, cwd=home,
+        [sys.executable, "-m", "bot", "chat", *args],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=home,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -25,17 +34,24 @@ def test_request_approval_by_a_second_person_deploys_once(tmp_path: Path) -> Non
     config = write_setup(tmp_path)
     out = chat(
         ["deploy backend to production", "/as alice", "approve"],
-        args=["--config", str(config), "--user", "carol"], home=tmp_path,
+        args=["--config", str(config), "--user", "carol"],
+        home=tmp_path,
     )
     lines = out.splitlines()
-    assert lines[0] == ("deploybot: embedded store (state is lost on exit; set REDIS_URL to "
-                        "keep it). No ANTHROPIC_API_KEY: exact commands only; type 'help'.")
+    assert lines[0] == (
+        "deploybot: embedded store (state is lost on exit; set REDIS_URL to "
+        "keep it). No ANTHROPIC_API_KEY: exact commands only; type 'help'."
+    )
     assert lines[1] == "carol> deploy backend to production"
     assert lines[2].startswith("bot> Plan #")
-    assert lines[2].endswith(': backend v1.4.2 (' + lines[2].split("(")[1].split(",")[0]
-                             + ', "fix login timeout") -> production (first deploy).')
-    assert lines[3] == ("     production needs 1 approval from: alice, bob, dave (not carol). "
-                        "Expires in 60 min.")
+    assert lines[2].endswith(
+        ": backend v1.4.2 ("
+        + lines[2].split("(")[1].split(",")[0]
+        + ', "fix login timeout") -> production (first deploy).'
+    )
+    assert lines[3] == (
+        "     production needs 1 approval from: alice, bob, dave (not carol). Expires in 60 min."
+    )
     assert lines[4] == "     Reply 'approve' or 'reject <reason>'."
     assert lines[5:7] == ["carol> /as alice", "alice> approve"]
     assert lines[7].startswith("bot> Deploying backend v1.4.2 to production ... ok in ")
@@ -47,9 +63,14 @@ def test_request_approval_by_a_second_person_deploys_once(tmp_path: Path) -> Non
 def test_rejection_with_a_reason(tmp_path: Path) -> None:
     config = write_setup(tmp_path)
     out = chat(
-        ["deploy backend v1.4.1 to production", "/as bob", "reject error budget is spent",
-         "status"],
-        args=["--config", str(config), "--user", "carol"], home=tmp_path,
+        [
+            "deploy backend v1.4.1 to production",
+            "/as bob",
+            "reject error budget is spent",
+            "status",
+        ],
+        args=["--config", str(config), "--user", "carol"],
+        home=tmp_path,
     )
     assert "rejected by bob: error budget is spent. Nothing was deployed." in out
     assert calls(tmp_path) == []
@@ -59,22 +80,29 @@ def test_unknown_user_cannot_request_production(tmp_path: Path) -> None:
     config = write_setup(tmp_path)
     out = chat(
         ["deploy backend to production", "approve"],
-        args=["--config", str(config), "--user", "mallory"], home=tmp_path,
+        args=["--config", str(config), "--user", "mallory"],
+        home=tmp_path,
     )
-    assert ("(mallory is not in the config's [people]: you can talk to the bot, but not "
-            "request deploys or approve)") in out
-    assert ("bot> I don't know mallory: only people listed in deploybot's config may request "
-            "deploys. Nothing was deployed.") in out
+    assert (
+        "(mallory is not in the config's [people]: you can talk to the bot, but not "
+        "request deploys or approve)"
+    ) in out
+    assert (
+        "bot> I don't know mallory: only people listed in deploybot's config may request "
+        "deploys. Nothing was deployed."
+    ) in out
     assert "bot> Nothing in this thread is waiting for approval." in out
     assert calls(tmp_path) == []
 
 
 def test_first_run_with_no_config_uses_the_demo(tmp_path: Path) -> None:
     out = chat(
-        ["deploy frontend to staging", "deploys frontend in staging"], args=[], home=tmp_path,
+        ["deploy frontend to staging", "deploys frontend in staging"],
+        args=[],
+        home=tmp_path,
     )
     assert "carol> deploy frontend to staging" in out
-    assert 'bot> Deploying frontend v2.1.0 to staging ... ok in' in out
+    assert "bot> Deploying frontend v2.1.0 to staging ... ok in" in out
     assert "v2.1.0 succeeded, asked by carol" in out
     log = (tmp_path / "deploys.log").read_text().splitlines()
     assert len(log) == 1

@@ -38,8 +38,11 @@ def start_worker(config: Path, prefix: str, log: Path) -> subprocess.Popen[bytes
     }
     env.pop("ANTHROPIC_API_KEY", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker"], env=env, stdout=log.open("ab"),
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "bot", "worker"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 

@@ -1,0 +1,80 @@
+"""The config file: valid examples load; each mistake names its key."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, parse_config
+from bot.errors import ConfigError
+
+GOOD = """
+[people.alice]
+slack = "U0ALICE"
+[people.bob]
+email = "bob@example.com"
+[services.backend]
+repo = "repos/backend"
+deploy = ["./scripts/deploy.sh", "{service}", "{version}", "{environment}"]
+environments = ["staging", "production"]
+[environments.staging]
+[environments.production]
+approval = true
+approvers = ["alice", "bob"]
+"""
+
+
+def test_good_config_and_relative_paths() -> None:
+    config = parse_config(GOOD, base_dir=Path("/etc/deploybot"))
+    assert config.argv_path("./scripts/deploy.sh") == "/etc/deploybot/scripts/deploy.sh"
+    assert config.argv_path("kubectl") == "kubectl"
+    assert config.repo_location("backend") == "/etc/deploybot/repos/backend"
+    assert config.environments["production"].approval_timeout_s == 3600
+    assert config.environments["production"].self_approval is False
+    assert config.person_for("email:BOB@example.com") == "bob"
+    assert config.person_for("slack:U0ALICE") == "alice"
+    assert config.person_for("slack:U0BOB") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('environments = ["staging", "production"]', 'environments = ["staging", "prod"]'),
+            "services.backend.environments[1]: unknown environment 'prod'",
+        ),
+        (
+            ('approvers = ["alice", "bob"]', 'approvers = ["alice", "zed"]'),
+            "environments.production.approvers[1]: 'zed' is not in [people]",
+        ),
+        (
+            ('approvers = ["alice", "bob"]', "approvers = []"),
+            "environments.production.approvers: approval = true needs approvers",
+        ),
+        (
+            ("approval = true", "approval = true\nmin_approvals = 3"),
+            "environments.production.min_approvals: 3 approvals needed but only 2 approvers",
+        ),
+        (
+            ('repo = "repos/backend"', 'repo = "repos/backend"\ntimeout_s = -1'),
+            "services.backend.timeout_s: Input should be greater than 0",
+        ),
+        (('"{environment}"]', '"{env}"]'), "services.backend: deploy: unknown placeholder {env}"),
+        (("[people.bob]", '[people.bob]\nphone = "1"'), "people.bob.phone: Extra inputs"),
+        (("[services.backend]", "[services.Back_End]"), "services.Back_End: names are lower-case"),
+        (
+            ("deploy = [", "deploy = 3\nx = ["),
+            "services.backend.deploy: Input should be a valid list",
+        ),
+        (("[environments.staging]", "[environments.staging"), "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(GOOD.replace(*change), base_dir=Path("."), source="deploybot.toml")
+    assert str(caught.value).startswith("deploybot.toml: ")
+    assert message in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read config .*nope\.toml: No such file"):
+        load_config(tmp_path / "nope.toml")

@@ -1,0 +1,89 @@
+"""Status is derived from the events, never stored."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.events import (
+    ApprovalDecided,
+    ApprovalRefused,
+    ApprovalRequested,
+    DeployFinished,
+    DeployInterrupted,
+    DeployStarted,
+    ErrorRecorded,
+    Event,
+    IntentChosen,
+    MessageSent,
+    UserMessage,
+)
+from bot.intents import AskHuman, Deploy, Done
+from bot.thread import Status, derive_status
+
+AT = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def e(cls: type, **f: object) -> Event:
+    return cls(id="x", at=AT, **f)  # type: ignore[no-any-return]
+
+
+REQ = e(UserMessage, actor="slack:U1", text="deploy")
+SAID = e(MessageSent, text="ok")
+ASKED = e(
+    ApprovalRequested,
+    plan_hash="p",
+    approvers=["a", "b"],
+    min_approvals=2,
+    expires_at=AT + timedelta(hours=1),
+)
+YES = e(ApprovalDecided, plan_hash="p", actor="slack:A", person="a", decision="approve")
+NO = e(ApprovalDecided, plan_hash="p", actor="slack:A", person="a", decision="reject")
+START = e(DeployStarted, plan_hash="p", idempotency_key="k", fencing_token=1)
+
+
+def finished(result: str) -> Event:
+    return e(
+        DeployFinished, plan_hash="p", result=result, exit_code=0, duration_s=1, output_tail=""
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "status"),
+    [
+        ([], "done"),
+        ([REQ], "running"),
+        ([REQ, SAID], "done"),  # answered (help) and nothing pending
+        (
+            [REQ, e(IntentChosen, intent=Deploy(service="b", environment="s"), source="grammar")],
+            "running",
+        ),
+        (
+            [REQ, e(IntentChosen, intent=AskHuman(message="?"), source="model"), SAID],
+            "awaiting_human",
+        ),
+        (
+            [REQ, e(IntentChosen, intent=AskHuman(message="?"), source="model"), SAID, REQ],
+            "running",
+        ),
+        ([REQ, e(IntentChosen, intent=Done(message="."), source="model"), SAID], "done"),
+        ([REQ, ASKED, SAID], "awaiting_approval"),
+        ([REQ, ASKED, SAID, REQ], "running"),
+        (
+            [REQ, ASKED, SAID, REQ, e(ApprovalRefused, actor="slack:X", reason="no"), SAID],
+            "awaiting_approval",
+        ),
+        ([REQ, ASKED, SAID, REQ, SAID], "awaiting_approval"),  # a 'status' question
+        ([REQ, ASKED, SAID, REQ, YES, SAID], "awaiting_approval"),  # 1 of 2
+        ([REQ, ASKED, SAID, REQ, YES, REQ, YES], "running"),  # 2 of 2
+        ([REQ, ASKED, SAID, REQ, NO, SAID], "done"),
+        ([REQ, ASKED, YES, YES, START], "running"),
+        ([REQ, START, finished("succeeded"), SAID], "done"),
+        ([REQ, START, finished("failed"), SAID], "failed"),
+        ([REQ, START, finished("timed_out"), SAID], "failed"),
+        ([REQ, START, e(DeployInterrupted, plan_hash="p"), SAID], "awaiting_human"),
+        ([REQ, e(ErrorRecorded, kind="model_unavailable", message="x"), SAID], "awaiting_human"),
+        ([REQ, e(ErrorRecorded, kind="tool_failed", message="x"), SAID], "awaiting_human"),
+    ],
+)
+def test_derive_status(events: list[Event], status: Status) -> None:
+    assert derive_status(events) == status
