@@ -17,7 +17,7 @@ from bot.agent import AgentFailure, Decision
 from bot.config import Config
 from bot.errors import InvalidIntent
 
-__all__ = ["ClaudePlanner", "failure_for"]
+__all__ = ["ClaudePlanner"]
 
 _MAX_DETAIL_CHARS = 200
 
@@ -50,7 +50,7 @@ class ClaudePlanner:
                 tool_choice={"type": "any", "disable_parallel_tool_use": True},
             )
         except anthropic.AnthropicError as exc:
-            return failure_for(exc, model=self.model)
+            return _failure_for(exc, model=self.model)
         return _decision(message, allowed=allowed, config=config)
 
 
@@ -120,7 +120,7 @@ def _detail(exc: anthropic.APIStatusError) -> str:
     return f": {text}"
 
 
-def failure_for(exc: anthropic.AnthropicError, *, model: str) -> AgentFailure:
+def _failure_for(exc: anthropic.AnthropicError, *, model: str) -> AgentFailure:
     """A model_unavailable failure with a short, human-safe message for an SDK error."""
     match exc:
         case anthropic.APITimeoutError():

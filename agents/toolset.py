@@ -65,7 +65,8 @@ def tool_name(intent_type: IntentType) -> str:
 
 def _description(intent_type: IntentType) -> str:
     doc = inspect.cleandoc(intent_type.__doc__ or tool_name(intent_type))
-    return doc.replace("``", "`")
+    paragraphs = (" ".join(p.split()) for p in doc.split("\n\n"))
+    return "\n\n".join(paragraphs).replace("``", "`")
 
 
 def _property(

@@ -86,8 +86,10 @@ def build_agents(
 ) -> tuple[dict[str, Agent], bool]:
     key = settings.anthropic_api_key
     if key is None or not key.get_secret_value():
-        fallback = CommandsOnlyAgent(config=config)
-        return {"deploy": fallback, "rollback": fallback}, False
+        return {
+            "deploy": CommandsOnlyAgent(config=config, name="deploy"),
+            "rollback": CommandsOnlyAgent(config=config, name="rollback"),
+        }, False
     client = anthropic.AsyncAnthropic(
         api_key=key.get_secret_value(),
         base_url=settings.anthropic_base_url,

@@ -109,6 +109,3 @@ def check_intent(intent: Intent, config: Config) -> None:
             f"{service} cannot be deployed to {environment!r}; its environments: "
             f"{', '.join(allowed)}"
         )
-    if isinstance(intent, Rollback) and not config.services[service].rollback:
-        # Rolling back without a rollback command re-deploys the old version.
-        return

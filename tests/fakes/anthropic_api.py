@@ -112,7 +112,7 @@ class RecordedRequest:
 class _State:
     script: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -207,6 +207,11 @@ class FakeAnthropic:
     def script(self, *replies: Reply) -> None:
         """Queue replies; each request takes the next one."""
         self._state.script.extend(replies)
+
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (to share one server between tests)."""
+        self._state.script.clear()
+        self._state.requests.clear()
 
     @property
     def pending(self) -> int:

@@ -427,3 +427,10 @@ def _asked(n: int) -> UserMessage:
 )
 def test_unresolved_errors(events: list[Event], expected: list[str]) -> None:
     assert [e.id for e in unresolved_errors(events)] == expected
+
+
+def test_a_secret_cut_by_shortening_is_still_redacted(config: Config) -> None:
+    text = "x" * 1990 + " " + SECRET + " trailing words"
+    event = UserMessage(id="e1", at=at(0), actor="terminal:carol", text=text)
+    prompt = thread_to_prompt(thread(event), config=config, now=NOW, secrets=[SECRET])
+    assert SECRET[:6] not in prompt
