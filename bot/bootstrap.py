@@ -10,13 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anthropic
 from redis.asyncio import Redis
 
-from agents.deploy import DeployAgent
 from agents.fallback import CommandsOnlyAgent
-from agents.planner import ClaudePlanner
-from agents.rollback import RollbackAgent
 from bot.agent import Agent
 from bot.config import Config, load_config
 from bot.demo import default_data_dir, ensure_demo
@@ -90,6 +86,13 @@ def build_agents(
             "deploy": CommandsOnlyAgent(config=config, name="deploy"),
             "rollback": CommandsOnlyAgent(config=config, name="rollback"),
         }, False
+    # Imported here: the SDK takes about a second to import, and only matters with a key.
+    import anthropic
+
+    from agents.deploy import DeployAgent
+    from agents.planner import ClaudePlanner
+    from agents.rollback import RollbackAgent
+
     client = anthropic.AsyncAnthropic(
         api_key=key.get_secret_value(),
         base_url=settings.anthropic_base_url,

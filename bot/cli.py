@@ -211,7 +211,7 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
         for event in thread.events:
-            print(event.model_dump_json(exclude_defaults=True))
+            print(event.model_dump_json(exclude_none=True))
         return 0
     finally:
         await app.close()
