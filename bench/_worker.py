@@ -1,0 +1,134 @@
+"""The one deploybot worker process the benchmark (``bench/threads.py``) drives.
+
+Started as a subprocess: builds the app with ``bot.bootstrap.bootstrap`` and a zero-latency
+scripted agent, runs the worker plus a no-op outbox deliverer for the ``api`` channel, and
+stops cleanly on SIGTERM/SIGINT. It prints ``ready`` once its consumer groups exist.
+
+On SIGUSR1 it prints one JSON line with its Redis traffic so far (see ``bench/_traffic.py``),
+its CPU time and how many messages the outbox delivered, so the benchmark can take deltas per
+phase.
+With ``--profile FILE`` it runs under cProfile and writes the stats to FILE when it stops.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Literal
+
+from _traffic import Traffic, count_traffic
+
+from bot.agent import Decision
+from bot.bootstrap import bootstrap
+from bot.channel import OutboundMessage
+from bot.config import load_config
+from bot.events import UserMessage
+from bot.intents import Deploy
+from bot.settings import Settings
+from bot.thread import Thread
+
+__all__ = ["NoopSender", "ScriptedAgent", "main"]
+
+
+class ScriptedAgent:
+    """Zero latency: proposes deploying the latest tag of the service the request names
+    (``please ship <service> to production``) to production."""
+
+    def __init__(self, name: Literal["deploy", "rollback"], services: list[str]) -> None:
+        self.name: Literal["deploy", "rollback"] = name
+        self._services = set(services)
+
+    async def decide(self, thread: Thread) -> Decision:
+        first = next(e for e in thread.events if isinstance(e, UserMessage))
+        named = [w for w in first.text.split() if w in self._services]
+        return Decision(intent=Deploy(service=named[0], environment="production"))
+
+
+class NoopSender:
+    """Delivers nothing, instantly; keeps the outbox stream from piling up."""
+
+    sent = 0
+
+    async def send(self, message: OutboundMessage) -> None:
+        NoopSender.sent += 1
+
+
+def _report() -> None:
+    line = {**Traffic.snapshot(), "sent": NoopSender.sent, "cpu_s": time.process_time()}
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings = Settings(
+        redis_url=args.redis_url,
+        deploybot_key_prefix=args.prefix,
+        deploybot_config=args.config,
+        anthropic_api_key=None,
+    )
+    services = sorted(load_config(args.config).services)
+    app = bootstrap(
+        settings,
+        config_file=args.config,
+        consumer="bench-worker",
+        agents={
+            "deploy": ScriptedAgent("deploy", services),
+            "rollback": ScriptedAgent("rollback", services),
+        },
+        concurrency=args.concurrency,
+        lock_wait_s=args.lock_wait_s,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _report)
+    try:
+        await app.queue.ensure_group()
+        await app.outbox.ensure_group("api")
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        deliverer = asyncio.create_task(
+            app.outbox.run(channel="api", sender=NoopSender(), consumer="bench")
+        )
+        try:
+            await app.worker.run(stop=stop)
+        finally:
+            deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliverer
+    finally:
+        await app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--lock-wait-s", type=float, default=300)
+    parser.add_argument("--profile", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
+    count_traffic()
+    if args.profile is None:
+        asyncio.run(serve(args))
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(serve(args))
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(args.profile))
+
+
+if __name__ == "__main__":
+    main()
