@@ -155,7 +155,6 @@ def bootstrap(
         clock=clock,
         new_id=ids,
         lock_wait_s=lock_wait_s,
-        heartbeat_s=settings.deploybot_lease_ttl_ms / 3000,
     )
     worker = Worker(
         queue=queue,

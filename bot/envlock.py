@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.keys import Keys
 
@@ -76,6 +77,13 @@ class EnvLock:
     async def release(self, *, service: str, environment: str, token: int) -> bool:
         key = self._keys.env_lock(service, environment)
         return bool(await self._release(keys=[key], args=[token]))
+
+    async def release_in(
+        self, pipe: "Pipeline", *, service: str, environment: str, token: int
+    ) -> None:
+        """Queue the release on a pipeline the caller executes."""
+        key = self._keys.env_lock(service, environment)
+        await self._release(keys=[key], args=[token], client=pipe)
 
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.env_lock(service, environment))

@@ -1,6 +1,7 @@
 """Deploy history per service and environment: what ran, who asked, who approved, result."""
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.keys import Keys
 from bot.plan import DeployRecord
@@ -15,11 +16,17 @@ class DeployHistory:
         self._keep = keep
 
     async def record(self, *, service: str, environment: str, record: DeployRecord) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        self.record_in(pipe, service=service, environment=environment, record=record)
+        await pipe.execute()
+
+    def record_in(
+        self, pipe: "Pipeline", *, service: str, environment: str, record: DeployRecord
+    ) -> None:
+        """Queue the record on a pipeline the caller executes."""
         key = self._keys.history(service, environment)
-        pipe = self._redis.pipeline(transaction=True)
         pipe.lpush(key, record.model_dump_json())
         pipe.ltrim(key, 0, self._keep - 1)
-        await pipe.execute()
 
     async def recent(
         self, *, service: str, environment: str, limit: int = 10

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from bot.events import Event
@@ -108,9 +109,13 @@ class InboundQueue:
     async def ack(self, entry_ids: list[str]) -> None:
         if entry_ids:
             pipe = self._redis.pipeline(transaction=False)
-            pipe.xack(self._keys.inbound(), self.group, *entry_ids)
-            pipe.xdel(self._keys.inbound(), *entry_ids)
+            self.ack_in(pipe, entry_ids)
             await pipe.execute()
+
+    def ack_in(self, pipe: "Pipeline", entry_ids: list[str]) -> None:
+        """Queue the acknowledgement on a pipeline the caller executes."""
+        pipe.xack(self._keys.inbound(), self.group, *entry_ids)
+        pipe.xdel(self._keys.inbound(), *entry_ids)
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         pipe = self._redis.pipeline(transaction=True)

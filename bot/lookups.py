@@ -15,7 +15,7 @@ from bot.keys import Keys
 from bot.plan import DeployRecord, Plan, Tag
 from bot.tags import list_tags
 
-__all__ = ["Lookups", "build_plan"]
+__all__ = ["Lookups", "Turn", "build_plan"]
 
 _TAGS_SHOWN = 10
 _TagList = TypeAdapter(list[Tag])
@@ -51,6 +51,46 @@ class Lookups:
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
         return await self._history.recent(service=service, environment=environment, limit=5)
+
+    async def fetch(
+        self, turn: "Turn", *, services: list[str], pairs: list[tuple[str, str]]
+    ) -> None:
+        """Fill ``turn`` with tags and recent deploys in one round trip (plus ``git`` for
+        services whose tags are not cached). What is already in ``turn`` is not fetched."""
+        services = [s for s in services if s not in turn.tags]
+        pairs = [p for p in pairs if p not in turn.history]
+        if not services and not pairs:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for service in services:
+            pipe.get(self._keys.tags_cache(service))
+        for service, environment in pairs:
+            pipe.lrange(self._keys.history(service, environment), 0, 4)
+        replies = await pipe.execute()
+        for service, cached in zip(services, replies, strict=False):
+            if cached and self._tags_cache_s > 0:
+                turn.tags[service] = _TagList.validate_json(cached)
+            else:
+                try:
+                    turn.tags[service] = await self.tags(service)
+                except ToolFailed as exc:
+                    turn.tags[service] = exc
+        for pair, raw in zip(pairs, replies[len(services) :], strict=True):
+            turn.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
+
+
+class Turn:
+    """What one turn of the loop has looked up, so it asks Redis and git only once."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, list[Tag] | ToolFailed] = {}
+        self.history: dict[tuple[str, str], list[DeployRecord]] = {}
+
+    def tags_of(self, service: str) -> list[Tag]:
+        found = self.tags[service]
+        if isinstance(found, ToolFailed):
+            raise found
+        return found
 
 
 def build_plan(

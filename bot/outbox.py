@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,10 +34,14 @@ class Outbox:
         self._keys = keys
 
     async def enqueue(self, thread: Thread, messages: list[MessageSent]) -> None:
-        if not messages:
-            return
+        if messages:
+            pipe = self._redis.pipeline(transaction=False)
+            self.enqueue_in(pipe, thread, messages)
+            await pipe.execute()
+
+    def enqueue_in(self, pipe: "Pipeline", thread: Thread, messages: list[MessageSent]) -> None:
+        """Queue the messages on a pipeline the caller executes."""
         stream = self._keys.outbox(outbox_channel(thread.origin))
-        pipe = self._redis.pipeline(transaction=False)
         for message in messages:
             out = OutboundMessage(
                 thread_id=thread.id,
@@ -46,7 +51,6 @@ class Outbox:
                 purpose=message.purpose,
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
-        await pipe.execute()
 
     async def undelivered(self, thread: Thread) -> list[MessageSent]:
         done = await self._redis.smembers(self._keys.delivered(thread.id))
@@ -82,23 +86,29 @@ class Outbox:
             self.group, consumer, {stream: ">"}, count=count, block=None if entries else block_ms
         )
         entries.extend(stream_entries(fresh))
+        if not entries:
+            return 0
+        messages = [OutboundMessage.model_validate_json(f[b"m"]) for _eid, f in entries]
+        check = self._redis.pipeline(transaction=False)
+        for message in messages:
+            check.sismember(self._keys.delivered(message.thread_id), message.message_id)
+        already = await check.execute()
+        done = self._redis.pipeline(transaction=False)
         sent = 0
-        for entry_id, fields in entries:
-            message = OutboundMessage.model_validate_json(fields[b"m"])
-            delivered_key = self._keys.delivered(message.thread_id)
-            if not await self._redis.sismember(delivered_key, message.message_id):
+        for (entry_id, _fields), message, was_sent in zip(entries, messages, already, strict=True):
+            if not was_sent:
                 try:
                     await sender.send(message)
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
                     continue
                 sent += 1
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.sadd(delivered_key, message.message_id)
-            pipe.expire(delivered_key, 30 * 86400)
-            pipe.xack(stream, self.group, entry_id)
-            pipe.xdel(stream, entry_id)
-            await pipe.execute()
+            delivered_key = self._keys.delivered(message.thread_id)
+            done.sadd(delivered_key, message.message_id)
+            done.expire(delivered_key, 30 * 86400)
+            done.xack(stream, self.group, entry_id)
+            done.xdel(stream, entry_id)
+        await done.execute()
         return sent
 
     async def pending(self, channel: str) -> int:

@@ -45,7 +45,7 @@ class Plan(BaseModel):
     requester: str
 
     @property
-    def plan_hash(self) -> str:
+    def plan_hash(self) -> str:  # not cached: model_copy(update=...) would copy a stale one
         fields = self.model_dump(mode="json")
         blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

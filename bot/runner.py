@@ -6,9 +6,9 @@ claim the plan's idempotency key in one atomic step, run, save ``deploy_finished
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Literal, assert_never
+from typing import Literal, Protocol, assert_never
 
 from bot.agent import Agent, AgentFailure, Decision
 from bot.config import Config
@@ -31,18 +31,26 @@ from bot.events import (
 from bot.history import DeployHistory
 from bot.intents import ListDeploys, ListTags
 from bot.keys import Keys
-from bot.lookups import Lookups, build_plan
+from bot.lookups import Lookups, Turn, build_plan
 from bot.loop import Apply, Decide, Execute, Lookup, Pause, Prefetch, ResolvePlan, next_step
 from bot.plan import DeployRecord, Plan
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
 
-__all__ = ["Keepalive", "Runner"]
+__all__ = ["Hold", "Runner"]
 
 log = logging.getLogger("deploybot.runner")
 
-Keepalive = Callable[[], Awaitable[bool]]
-"""Renews the worker's hold on the thread (lease, stream entry); False when it was lost."""
+_PREFETCH_TAGS = 5  # enough context for the model; it can list more
+
+
+class Hold(Protocol):
+    """The worker's hold on the thread it is advancing (its lease, kept alive meanwhile)."""
+
+    @property
+    def lost(self) -> bool:
+        """True once a renewal failed: another worker may have taken the thread over."""
+        ...
 
 
 class Runner:
@@ -61,7 +69,6 @@ class Runner:
         new_id: Callable[[], str],
         lock_ttl_ms: int = 30_000,
         lock_wait_s: float = 300,
-        heartbeat_s: float = 5,
         max_steps: int = 30,
     ) -> None:
         self.config = config
@@ -77,11 +84,10 @@ class Runner:
         self._lock_ttl_ms = lock_ttl_ms
         self._lock_wait_s = lock_wait_s
         self._max_steps = max_steps
-        # Renew the thread lease, the stream entry and the env lock well inside their TTLs.
-        self._heartbeat_s = min(heartbeat_s, lock_ttl_ms / 3000)
 
-    async def advance(self, thread: Thread, *, keepalive: Keepalive) -> None:
+    async def advance(self, thread: Thread, *, hold: Hold) -> None:
         """Run steps until the thread pauses. May save the thread (write-ahead points)."""
+        turn = Turn()
         for _ in range(self._max_steps):
             step = next_step(thread, config=self.config, now=self._clock(), new_id=self._new_id)
             match step:
@@ -92,14 +98,14 @@ class Runner:
                 case Decide():
                     thread.events.append(await self._decide(thread))
                 case Prefetch(services=services):
-                    thread.events.extend(await self._prefetch(services))
+                    thread.events.extend(await self._prefetch(services, turn))
                     thread.events.append(await self._decide(thread))
                 case Lookup(intent=intent):
                     thread.events.append(await self._lookup(intent))
                 case ResolvePlan():
-                    thread.events.append(await self._resolve(step))
+                    thread.events.append(await self._resolve(step, turn))
                 case Execute(plan=plan):
-                    await self._execute(thread, plan, keepalive=keepalive)
+                    await self._execute(thread, plan, hold=hold)
                 case _:
                     assert_never(step)
         thread.events.append(self._error("tool_failed", "stopped after too many steps"))
@@ -142,21 +148,26 @@ class Runner:
             case _:
                 assert_never(result)
 
-    async def _prefetch(self, services: list[str]) -> list[Event]:
+    async def _prefetch(self, services: list[str], turn: Turn) -> list[Event]:
         """Factor 13: tags and recent deploys, recorded so the prompt can show them."""
+        pairs = [(s, e) for s in services for e in self.config.services[s].environments]
+        await self._lookups.fetch(turn, services=services, pairs=pairs)
         events: list[Event] = []
         for service in services:
-            try:
-                tags = await self._lookups.tags(service)
-            except ToolFailed as exc:
-                log.warning("prefetch of %s tags failed: %s", service, exc)
+            found = turn.tags[service]
+            if isinstance(found, ToolFailed):
+                log.warning("prefetch of %s tags failed: %s", service, found)
             else:
                 events.append(
-                    TagsListed(id=self._new_id(), at=self._clock(), service=service, tags=tags[:10])
+                    TagsListed(
+                        id=self._new_id(),
+                        at=self._clock(),
+                        service=service,
+                        tags=found[:_PREFETCH_TAGS],
+                    )
                 )
             for env in self.config.services[service].environments:
-                deploys = await self._lookups.history(service, env)
-                if deploys:
+                if deploys := turn.history[(service, env)]:
                     events.append(
                         HistoryListed(
                             id=self._new_id(),
@@ -190,18 +201,23 @@ class Runner:
             case _:
                 assert_never(intent)
 
-    async def _resolve(self, step: ResolvePlan) -> Event:
+    async def _resolve(self, step: ResolvePlan, turn: Turn) -> Event:
         intent = step.intent
+        pair = (intent.service, intent.environment)
+        await self._lookups.fetch(turn, services=[intent.service], pairs=[pair])
         try:
-            tags = await self._lookups.tags(intent.service)
-            history = await self._lookups.history(intent.service, intent.environment)
-            plan = build_plan(intent, tags=tags, history=history, requester=step.requester)
+            plan = build_plan(
+                intent,
+                tags=turn.tags_of(intent.service),
+                history=turn.history[pair],
+                requester=step.requester,
+            )
         except ToolFailed as exc:
             return self._error("tool_failed", str(exc))
         return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan)
 
-    async def _execute(self, thread: Thread, plan: Plan, *, keepalive: Keepalive) -> None:
-        token = await self._take_lock(thread, plan, keepalive=keepalive)
+    async def _execute(self, thread: Thread, plan: Plan, *, hold: Hold) -> None:
+        token = await self._take_lock(thread, plan)
         if token is None:
             return
         key = f"{thread.id}:{plan.plan_hash}"
@@ -231,7 +247,7 @@ class Runner:
                 )
             )
             return
-        result = await self._run_with_keepalive(plan, key, token, keepalive=keepalive)
+        result = await self._run_renewing_lock(plan, key, token)
         finished = DeployFinished(
             id=self._new_id(),
             at=self._clock(),
@@ -241,24 +257,30 @@ class Runner:
             duration_s=result.duration_s,
             output_tail=result.output_tail,
         )
-        await self._save_finished(thread, finished)
-        await self._history.record(
-            service=plan.service,
-            environment=plan.environment,
-            record=DeployRecord(
-                thread_id=thread.id,
-                kind=plan.kind,
-                version=plan.version,
-                sha=plan.sha,
-                requester=plan.requester,
-                approvers=_approvers(thread, plan),
-                result=result.result,
-                at=finished.at.isoformat(),
-            ),
+        if hold.lost:
+            # Another worker may have written meanwhile (and said "outcome unknown"): put the
+            # real result on top of its version now, rather than lose it at the final save.
+            await self._save_finished(thread, finished)
+        else:
+            thread.events.append(finished)  # saved with the result message, at the turn's end
+        record = DeployRecord(
+            thread_id=thread.id,
+            kind=plan.kind,
+            version=plan.version,
+            sha=plan.sha,
+            requester=plan.requester,
+            approvers=_approvers(thread, plan),
+            result=result.result,
+            at=finished.at.isoformat(),
         )
-        await self._env_lock.release(
-            service=plan.service, environment=plan.environment, token=token
+        pipe = self._store.pipeline()
+        self._history.record_in(
+            pipe, service=plan.service, environment=plan.environment, record=record
         )
+        await self._env_lock.release_in(
+            pipe, service=plan.service, environment=plan.environment, token=token
+        )
+        await pipe.execute()
         thread.events.append(self._lock_event(plan, "released", token))
 
     def _lock_event(
@@ -273,7 +295,7 @@ class Runner:
             fencing_token=token,
         )
 
-    async def _take_lock(self, thread: Thread, plan: Plan, *, keepalive: Keepalive) -> int | None:
+    async def _take_lock(self, thread: Thread, plan: Plan) -> int | None:
         """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
         holder = LockHolder(
             thread_id=thread.id,
@@ -283,6 +305,7 @@ class Runner:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lock_wait_s
+        wait_s = 0.02
         while True:
             ok, current = await self._env_lock.acquire(
                 service=plan.service,
@@ -305,16 +328,13 @@ class Runner:
                     )
                 )
                 return None
-            await keepalive()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, 0.5)
 
-    async def _run_with_keepalive(
-        self, plan: Plan, key: str, token: int, *, keepalive: Keepalive
-    ) -> DeployResult:
-        async def beat() -> None:
+    async def _run_renewing_lock(self, plan: Plan, key: str, token: int) -> DeployResult:
+        async def renew() -> None:
             while True:
-                await asyncio.sleep(self._heartbeat_s)
-                await keepalive()
+                await asyncio.sleep(self._lock_ttl_ms / 3000)
                 await self._env_lock.renew(
                     service=plan.service,
                     environment=plan.environment,
@@ -322,11 +342,11 @@ class Runner:
                     ttl_ms=self._lock_ttl_ms,
                 )
 
-        beater = asyncio.create_task(beat())
+        renewer = asyncio.create_task(renew())
         try:
             return await self._deployer.run(plan=plan, idempotency_key=key, fencing_token=token)
         finally:
-            beater.cancel()
+            renewer.cancel()
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
         """Record the result; if another worker wrote meanwhile, re-append onto its version."""

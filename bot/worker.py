@@ -151,19 +151,25 @@ class Worker:
             await asyncio.sleep(wait_s)
             wait_s = min(wait_s * 2, self._lease_ttl_ms / 4000)
             await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
+        released = False
         try:
             async with self._slots:
-                await self._advance(delivery, thread, token=token)
+                released = await self._advance(delivery, thread, token=token)
         finally:
-            await self._store.release_lease(thread_id, token=token)
+            if not released:
+                await self._store.release_lease(thread_id, token=token)
 
-    async def _advance(self, delivery: Delivery, thread: Thread | None, *, token: str) -> None:
+    async def _advance(self, delivery: Delivery, thread: Thread | None, *, token: str) -> bool:
+        """Advance the thread, save it, hand its new messages to the outbox, acknowledge.
+
+        Returns True when the lease was released with the acknowledgement.
+        """
         envelope = delivery.envelope
         assert envelope is not None
         if thread is None:
             if envelope.origin is None:
                 await self._queue.dead_letter(delivery, reason=f"no thread {envelope.thread_id}")
-                return
+                return False
             thread = Thread(
                 id=envelope.thread_id,
                 origin=envelope.origin,
@@ -175,13 +181,18 @@ class Worker:
         if not thread.has_event(envelope.event.id):
             thread.events.append(envelope.event)
 
-        async def keepalive() -> bool:
-            ok = await self._store.renew_lease(thread.id, token=token, ttl_ms=self._lease_ttl_ms)
-            await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
-            return ok
-
+        heartbeat = _Heartbeat(
+            store=self._store,
+            queue=self._queue,
+            consumer=self.consumer,
+            thread_id=thread.id,
+            token=token,
+            entry_id=delivery.entry_id,
+            lease_ttl_ms=self._lease_ttl_ms,
+        )
         try:
-            await self._runner.advance(thread, keepalive=keepalive)
+            async with heartbeat:
+                await self._runner.advance(thread, hold=heartbeat)
             if len(thread.events) != loaded or thread.version == 0:
                 await self._store.save(thread)
         except ThreadConflict:
@@ -190,8 +201,13 @@ class Worker:
         new = [e for e in thread.events[loaded:] if isinstance(e, MessageSent)]
         if redelivered:
             new = await self._outbox.undelivered(thread)
-        await self._outbox.enqueue(thread, new)
-        await self._queue.ack([delivery.entry_id])
+        # Saved above: now outbox, acknowledgement and lease release in one round trip.
+        pipe = self._store.pipeline()
+        self._outbox.enqueue_in(pipe, thread, new)
+        self._queue.ack_in(pipe, [delivery.entry_id])
+        await self._store.release_lease_in(pipe, thread.id, token=token)
+        await pipe.execute()
+        return True
 
     async def _give_up(self, delivery: Delivery, *, reason: str) -> None:
         """Dead-letter an entry and tell the people in its thread, if there is one."""
@@ -214,3 +230,53 @@ class Worker:
             await self._store.save(thread)
             await self._outbox.enqueue(thread, [note])
         log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
+
+
+class _Heartbeat:
+    """Keeps this worker's hold on a thread while it advances it: renews the thread lease and
+    resets the stream entry's idle time, every third of the lease, until the turn ends."""
+
+    def __init__(
+        self,
+        *,
+        store: ThreadStore,
+        queue: InboundQueue,
+        consumer: str,
+        thread_id: str,
+        token: str,
+        entry_id: str,
+        lease_ttl_ms: int,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._consumer = consumer
+        self._thread_id = thread_id
+        self._token = token
+        self._entry_id = entry_id
+        self._lease_ttl_ms = lease_ttl_ms
+        self._task: asyncio.Task[None] | None = None
+        self.lost = False
+
+    async def __aenter__(self) -> "_Heartbeat":
+        self._task = asyncio.create_task(self._beat())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl_ms / 3000)
+            try:
+                held = await self._store.renew_lease(
+                    self._thread_id, token=self._token, ttl_ms=self._lease_ttl_ms
+                )
+                await self._queue.touch(consumer=self._consumer, entry_ids=[self._entry_id])
+            except Exception as exc:  # Redis away: we can no longer vouch for the lease
+                log.warning("heartbeat for thread %s failed: %s", self._thread_id, exc)
+                held = False
+            if not held:
+                self.lost = True

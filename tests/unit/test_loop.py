@@ -342,3 +342,20 @@ def test_grammar_lookups_are_answered_directly_model_lookups_continue() -> None:
         chosen(ListDeploys(service="backend", environment="staging")),
     ]
     assert step(*model, history) == Decide()
+
+
+def test_plan_hash_binds_every_field() -> None:
+    seen = {PLAN.plan_hash}
+    for field, value in [
+        ("version", "v1.4.1"),
+        ("sha", "b" * 40),
+        ("environment", "staging"),
+        ("requester", "alice"),
+        ("previous_version", None),
+        ("kind", "rollback"),
+        ("service", "frontend"),
+        ("subject", "x"),
+    ]:
+        changed = PLAN.model_copy(update={field: value})
+        assert changed.plan_hash not in seen, field
+        seen.add(changed.plan_hash)
