@@ -289,7 +289,9 @@ async def run_deploybot(
         memory_paused = await redis.info("memory")
         keyspace_paused = keyspace_bytes(await redis.memory_stats())
         paused_key_bytes = await store.memory_bytes(ids[0])
-        delivered_bytes = int(await redis.memory_usage(keys.delivered(ids[0])) or 0)
+        delivered_bytes = int(await redis.memory_usage(keys.delivered(), samples=0) or 0) // max(
+            1, int(await redis.zcard(keys.delivered()))
+        )
         paused_keys = await key_bytes(redis, keys, ids)
 
         # -- approve: an allowed approver; the deploy runs ----------------------------------
@@ -326,7 +328,7 @@ async def run_deploybot(
         notes.append(
             f"MEMORY USAGE of one thread key: {paused_key_bytes} B paused, "
             f"{await store.memory_bytes(ids[0])} B done ({len(threads[0].events)} "
-            f"events); its delivered set {delivered_bytes} B"
+            f"events); a delivered mark {delivered_bytes} B"
         )
         notes += traffic
         return Result(

@@ -91,15 +91,17 @@ async def key_bytes(redis: "Redis", keys: Keys, ids: list[str]) -> str:
     pipe = redis.pipeline(transaction=False)
     for tid in ids:
         pipe.memory_usage(keys.thread(tid))
-        pipe.memory_usage(keys.delivered(tid))
     got = [int(b or 0) for b in await pipe.execute()]
-    thread_b, delivered_b = sum(got[0::2]) / len(ids), sum(got[1::2]) / len(ids)
+    thread_b = sum(got) / len(ids)
     index_b = int(await redis.memory_usage(keys.thread_index(), samples=0) or 0)
     index_n = int(await redis.zcard(keys.thread_index()))
-    per = thread_b + delivered_b + index_b / index_n
+    delivered_b = int(await redis.memory_usage(keys.delivered(), samples=0) or 0)
+    delivered_n = max(1, int(await redis.zcard(keys.delivered())))
+    # Each paused thread has delivered one message (its approval request).
+    per = thread_b + delivered_b / delivered_n + index_b / index_n
     return (
-        f"{per:.0f} B = thread hash {thread_b:.0f} + delivered set {delivered_b:.0f} + "
-        f"threads index {index_b / index_n:.0f}"
+        f"{per:.0f} B = thread {thread_b:.0f} + delivered mark {delivered_b / delivered_n:.0f} "
+        f"+ threads index {index_b / index_n:.0f}"
     )
 
 

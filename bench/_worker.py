@@ -25,7 +25,7 @@ from typing import Literal
 from _traffic import Traffic, count_traffic
 
 from bot.agent import Decision
-from bot.bootstrap import bootstrap
+from bot.bootstrap import bootstrap, watch_children_with_pidfd
 from bot.channel import OutboundMessage
 from bot.config import load_config
 from bot.events import UserMessage
@@ -73,6 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
         anthropic_api_key=None,
     )
     services = sorted(load_config(args.config).services)
+    watch_children_with_pidfd()  # as `deploybot worker` does
     app = bootstrap(
         settings,
         config_file=args.config,

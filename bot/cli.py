@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agents.render import thread_to_prompt
-from bot.bootstrap import App, bootstrap, config_path, utc_now
+from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_with_pidfd
 from bot.bootstrap import new_id as make_id
 from bot.config import load_config
 from bot.errors import ConfigError
@@ -111,6 +111,7 @@ def _default_user(app: App) -> str:
 
 
 async def _chat(settings: Settings, *, config: Path | None, user: str | None) -> int:
+    watch_children_with_pidfd()
     app = bootstrap(settings, config_file=config, consumer=f"chat-{make_id()}")
     try:
         interactive = sys.stdin.isatty()
@@ -152,6 +153,7 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
             file=sys.stderr,
         )
         return 2
+    watch_children_with_pidfd()
     app = bootstrap(settings, concurrency=concurrency)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -65,6 +65,7 @@ class CommandDeployer:
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
         self._grace_s = grace_s
+        self._base_env: dict[str, str] | None = None
 
     # -- the pure parts ------------------------------------------------------------------
 
@@ -93,7 +94,9 @@ class CommandDeployer:
         return _PLACEHOLDER.sub(lambda m: values[m[1]], arg)
 
     def env(self, *, plan: Plan, idempotency_key: str, fencing_token: int) -> dict[str, str]:
-        env = without_secrets(os.environ, secrets=self._secrets)
+        if self._base_env is None:  # the process environment, filtered once
+            self._base_env = without_secrets(os.environ, secrets=self._secrets)
+        env = dict(self._base_env)
         env.update(
             DEPLOYBOT_IDEMPOTENCY_KEY=idempotency_key,
             DEPLOYBOT_FENCING_TOKEN=str(fencing_token),

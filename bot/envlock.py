@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.keys import Keys
+from bot.keys import Keys, queue_script
 
 __all__ = ["EnvLock", "LockHolder"]
 
@@ -78,12 +78,10 @@ class EnvLock:
         key = self._keys.env_lock(service, environment)
         return bool(await self._release(keys=[key], args=[token]))
 
-    async def release_in(
-        self, pipe: "Pipeline", *, service: str, environment: str, token: int
-    ) -> None:
+    def release_in(self, pipe: "Pipeline", *, service: str, environment: str, token: int) -> None:
         """Queue the release on a pipeline the caller executes."""
         key = self._keys.env_lock(service, environment)
-        await self._release(keys=[key], args=[token], client=pipe)
+        queue_script(pipe, self._release, keys=[key], args=[token])
 
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.env_lock(service, environment))

@@ -21,6 +21,7 @@ environment or starts with a conjunction (``lock production and staging``). A re
 text (it may say "not"); it is kept as typed, trimmed, and ``None`` when empty.
 """
 
+import functools
 import re
 from collections.abc import Collection
 
@@ -49,7 +50,15 @@ _CONJUNCTIONS = {"and", "or", "&", "+", "plus", "then"}
 
 
 def _index(names: Collection[str]) -> dict[str, str]:
-    """Lower-cased name -> configured name; names that clash when lower-cased are left out."""
+    return _index_of(tuple(names))
+
+
+@functools.lru_cache(maxsize=64)
+def _index_of(names: tuple[str, ...]) -> dict[str, str]:
+    """Lower-cased name -> configured name; names that clash when lower-cased are left out.
+
+    Cached: the names come from the config, which does not change while the bot runs.
+    Callers must not modify the returned dict."""
     out: dict[str, str] = {}
     clashes: set[str] = set()
     for name in names:

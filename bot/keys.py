@@ -6,7 +6,7 @@ scripts touching a thread also work on Redis Cluster.
 
 from typing import Any
 
-__all__ = ["Keys", "StreamEntry", "stream_entries", "text"]
+__all__ = ["Keys", "StreamEntry", "queue_script", "stream_entries", "text"]
 
 StreamEntry = tuple[str, dict[bytes, bytes]]
 
@@ -14,6 +14,15 @@ StreamEntry = tuple[str, dict[bytes, bytes]]
 def text(value: object) -> str:
     """A Redis reply (bytes with ``decode_responses=False``) as ``str``."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def queue_script(pipe: Any, script: Any, *, keys: list[str], args: list[Any]) -> None:
+    """Queue a Lua script on a pipeline as EVAL.
+
+    redis-py checks every Script object queued on a pipeline with a separate SCRIPT EXISTS
+    round trip; EVAL sends the (small) body instead, and never fails with NOSCRIPT.
+    """
+    pipe.eval(script.script, len(keys), *keys, *args)
 
 
 def stream_entries(reply: Any) -> list[StreamEntry]:
@@ -45,9 +54,6 @@ class Keys:
     def idempotency(self, thread_id: str, plan_hash: str) -> str:
         return f"{self.prefix}:{{{thread_id}}}:idem:{plan_hash}"
 
-    def delivered(self, thread_id: str) -> str:
-        return f"{self.prefix}:{{{thread_id}}}:delivered"
-
     # -- global --------------------------------------------------------------------------
     def thread_index(self) -> str:
         return f"{self.prefix}:threads"
@@ -63,6 +69,10 @@ class Keys:
 
     def seen(self, event_id: str) -> str:
         return f"{self.prefix}:seen:{event_id}"
+
+    def delivered(self) -> str:
+        """Sorted set of ``<thread id>:<message id>`` delivered, scored by when."""
+        return f"{self.prefix}:delivered"
 
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}:outbox:{channel}"

@@ -1,13 +1,15 @@
 """The outbox: messages recorded in a thread, delivered by a retrying deliverer.
 
 One stream per channel (``deploybot:outbox:slack``, ``...:terminal:<session>``). A message
-id is added to the thread's delivered set after it is sent, and a message already in the set
-is skipped, so a retry after a crash does not send it twice (within what the channel allows:
-a crash between sending and recording can still repeat one message).
+is added to the delivered set after it is sent, and a message already in the set is skipped,
+so a retry after a crash does not send it twice (within what the channel allows: a crash
+between sending and recording can still repeat one message). The set is one sorted set for
+all threads (cheaper than a key per thread), forgetting deliveries older than a week.
 """
 
 import asyncio
 import logging
+import time
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -17,13 +19,19 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channel import OutboundMessage, Sender
 from bot.events import MessageSent
-from bot.keys import Keys, stream_entries, text
+from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
 from bot.thread import Thread
 
 __all__ = ["Outbox"]
 
 log = logging.getLogger("deploybot.outbox")
+
+_REMEMBER_DELIVERED_S = 7 * 86400
+
+
+def _member(thread_id: str, message_id: str) -> str:
+    return f"{thread_id}:{message_id}"
 
 
 class Outbox:
@@ -53,9 +61,13 @@ class Outbox:
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
 
     async def undelivered(self, thread: Thread) -> list[MessageSent]:
-        done = await self._redis.smembers(self._keys.delivered(thread.id))
-        sent = {text(d) for d in done}
-        return [e for e in thread.events if isinstance(e, MessageSent) and e.id not in sent]
+        messages = [e for e in thread.events if isinstance(e, MessageSent)]
+        if not messages:
+            return []
+        scores = await self._redis.zmscore(
+            self._keys.delivered(), [_member(thread.id, m.id) for m in messages]
+        )
+        return [m for m, score in zip(messages, scores, strict=True) if score is None]
 
     async def ensure_group(self, channel: str) -> None:
         try:
@@ -89,25 +101,25 @@ class Outbox:
         if not entries:
             return 0
         messages = [OutboundMessage.model_validate_json(f[b"m"]) for _eid, f in entries]
-        check = self._redis.pipeline(transaction=False)
-        for message in messages:
-            check.sismember(self._keys.delivered(message.thread_id), message.message_id)
-        already = await check.execute()
+        delivered = self._keys.delivered()
+        already = await self._redis.zmscore(
+            delivered, [_member(m.thread_id, m.message_id) for m in messages]
+        )
         done = self._redis.pipeline(transaction=False)
+        now_s = time.time()
         sent = 0
         for (entry_id, _fields), message, was_sent in zip(entries, messages, already, strict=True):
-            if not was_sent:
+            if was_sent is None:
                 try:
                     await sender.send(message)
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
                     continue
                 sent += 1
-            delivered_key = self._keys.delivered(message.thread_id)
-            done.sadd(delivered_key, message.message_id)
-            done.expire(delivered_key, 30 * 86400)
+            done.zadd(delivered, {_member(message.thread_id, message.message_id): now_s})
             done.xack(stream, self.group, entry_id)
             done.xdel(stream, entry_id)
+        done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
         await done.execute()
         return sent
 

@@ -45,9 +45,20 @@ class Plan(BaseModel):
     requester: str
 
     @property
-    def plan_hash(self) -> str:  # not cached: model_copy(update=...) would copy a stale one
-        fields = self.model_dump(mode="json")
-        blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    def plan_hash(self) -> str:
+        """A hash of every field, in a fixed order (not cached: ``model_copy(update=...)``
+        would carry a stale cached value over to the changed plan)."""
+        fields = [
+            self.kind,
+            self.service,
+            self.environment,
+            self.version,
+            self.sha,
+            self.subject,
+            self.previous_version,
+            self.requester,
+        ]
+        blob = json.dumps(fields, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property

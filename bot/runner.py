@@ -277,7 +277,7 @@ class Runner:
         self._history.record_in(
             pipe, service=plan.service, environment=plan.environment, record=record
         )
-        await self._env_lock.release_in(
+        self._env_lock.release_in(
             pipe, service=plan.service, environment=plan.environment, token=token
         )
         await pipe.execute()

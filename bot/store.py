@@ -1,20 +1,21 @@
 """The thread store: threads in Redis, saved by compare-and-set on their version.
 
-A thread is one string ``<version>|<zlib(JSON)>`` (a string, not a hash: a hash with a
-kilobyte value costs Redis about 160 bytes more). Saving is a Lua script that checks the
-version and, when asked, claims an idempotency key in the same atomic step, so "record
-deploy_started" and "nobody else has started this plan" can never come apart. The per-thread
-lease (one worker advances a thread at a time) is taken in the same round trip as the load.
+A thread is one string ``<version>|<encoded thread>`` (see ``bot.codec``; a string, not a
+hash: a hash with a kilobyte value costs Redis about 160 bytes more). Saving is a Lua script
+that checks the version and, when asked, claims an idempotency key in the same atomic step,
+so "record deploy_started" and "nobody else has started this plan" can never come apart.
+The per-thread lease (one worker advances a thread at a time) is taken in the same round
+trip as the load.
 """
 
-import zlib
 from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from bot.codec import decode_thread, encode_thread
 from bot.errors import ThreadConflict
-from bot.keys import Keys, text
+from bot.keys import Keys, queue_script, text
 from bot.thread import Thread
 
 __all__ = ["ClaimTaken", "ThreadStore"]
@@ -56,17 +57,11 @@ class ClaimTaken(Exception):
     """The idempotency key was already claimed: this plan has been started before."""
 
 
-def _encode(thread: Thread) -> bytes:
-    return zlib.compress(thread.model_dump_json(exclude={"version"}).encode(), 1)
-
-
 def _decode(stored: bytes) -> Thread | None:
     if not stored:
         return None
     version, _, blob = stored.partition(b"|")
-    thread = Thread.model_validate_json(zlib.decompress(blob))
-    thread.version = int(version)
-    return thread
+    return decode_thread(blob, version=int(version))
 
 
 class ThreadStore:
@@ -104,9 +99,9 @@ class ThreadStore:
     async def release_lease(self, thread_id: str, *, token: str) -> None:
         await self._release(keys=[self._keys.lease(thread_id)], args=[token])
 
-    async def release_lease_in(self, pipe: "Pipeline", thread_id: str, *, token: str) -> None:
+    def release_lease_in(self, pipe: "Pipeline", thread_id: str, *, token: str) -> None:
         """Queue the lease release on a pipeline (saves a round trip at the end of a turn)."""
-        await self._release(keys=[self._keys.lease(thread_id)], args=[token], client=pipe)
+        queue_script(pipe, self._release, keys=[self._keys.lease(thread_id)], args=[token])
 
     async def save(self, thread: Thread, *, claim: str | None = None) -> None:
         """Save if nobody saved since ``thread.version`` was loaded; bump the version.
@@ -115,16 +110,20 @@ class ThreadStore:
         save; ``ClaimTaken`` if it already exists.
         """
         new_version = thread.version + 1
-        claim_key = claim or self._keys.thread(thread.id)
-        pipe = self._redis.pipeline(transaction=False)
-        await self._save(  # queued on the pipeline
-            keys=[self._keys.thread(thread.id), claim_key],
-            args=[thread.version, new_version, _encode(thread), thread.id if claim else ""],
-            client=pipe,
-        )
-        if new_version == 1:  # harmless if the save loses: the id then exists anyway
+        keys = [self._keys.thread(thread.id), claim or self._keys.thread(thread.id)]
+        args: list[int | str | bytes] = [
+            thread.version,
+            new_version,
+            encode_thread(thread),
+            thread.id if claim else "",
+        ]
+        if new_version == 1:  # a new thread: also index it (harmless if the save loses)
+            pipe = self._redis.pipeline(transaction=False)
+            queue_script(pipe, self._save, keys=keys, args=args)
             pipe.zadd(self._keys.thread_index(), {thread.id: thread.created_at.timestamp()})
-        result, *_ = await pipe.execute()
+            result, _ = await pipe.execute()
+        else:
+            result = await self._save(keys=keys, args=args)
         if result == 0:
             raise ThreadConflict(f"thread {thread.id} changed since version {thread.version}")
         if result == -1:

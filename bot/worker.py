@@ -205,7 +205,7 @@ class Worker:
         pipe = self._store.pipeline()
         self._outbox.enqueue_in(pipe, thread, new)
         self._queue.ack_in(pipe, [delivery.entry_id])
-        await self._store.release_lease_in(pipe, thread.id, token=token)
+        self._store.release_lease_in(pipe, thread.id, token=token)
         await pipe.execute()
         return True
 

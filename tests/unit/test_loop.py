@@ -345,17 +345,19 @@ def test_grammar_lookups_are_answered_directly_model_lookups_continue() -> None:
 
 
 def test_plan_hash_binds_every_field() -> None:
+    changes = {
+        "kind": "rollback",
+        "service": "frontend",
+        "environment": "staging",
+        "version": "v1.4.1",
+        "sha": "b" * 40,
+        "subject": "x",
+        "previous_version": None,
+        "requester": "alice",
+    }
+    assert set(changes) == set(Plan.model_fields), "a new Plan field must be in plan_hash"
     seen = {PLAN.plan_hash}
-    for field, value in [
-        ("version", "v1.4.1"),
-        ("sha", "b" * 40),
-        ("environment", "staging"),
-        ("requester", "alice"),
-        ("previous_version", None),
-        ("kind", "rollback"),
-        ("service", "frontend"),
-        ("subject", "x"),
-    ]:
+    for field, value in changes.items():
         changed = PLAN.model_copy(update={field: value})
         assert changed.plan_hash not in seen, field
         seen.add(changed.plan_hash)
