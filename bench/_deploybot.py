@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import BenchError, Result, bounded
-from _metering import Meter, key_bytes, keyspace_bytes, unlink_prefix
+from _metering import Meter, key_bytes, keyspace_bytes, prefix_breakdown, unlink_prefix
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
@@ -293,6 +293,7 @@ async def run_deploybot(
             1, int(await redis.zcard(keys.delivered()))
         )
         paused_keys = await key_bytes(redis, keys, ids)
+        paused_breakdown = await prefix_breakdown(redis, keys.prefix, per=n)
 
         # -- approve: an allowed approver; the deploy runs ----------------------------------
         await meter.start()
@@ -320,6 +321,7 @@ async def run_deploybot(
         def grew(field_name: str) -> float:
             return (int(memory_paused[field_name]) - int(memory_before[field_name])) / n
 
+        notes.append(f"all keys under the prefix, bytes per paused thread: {paused_breakdown}")
         notes.append(
             f"memory per paused thread: used_memory {grew('used_memory'):.0f} B (noisy on a "
             f"shared server); by key: {paused_keys}; keyspace tables "

@@ -105,6 +105,19 @@ async def key_bytes(redis: "Redis", keys: Keys, ids: list[str]) -> str:
     )
 
 
+async def prefix_breakdown(redis: "Redis", prefix: str, *, per: int) -> str:
+    """Every key under ``prefix`` by kind (its name without ids), bytes per ``per`` threads:
+    what the used_memory delta is made of."""
+    totals: dict[str, int] = {}
+    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+        name = key.decode()
+        kind = name.split("}:")[-1] if "}:" in name else name.removeprefix(prefix + ":")
+        kind = kind.split(":")[0]
+        totals[kind] = totals.get(kind, 0) + int(await redis.memory_usage(key, samples=0) or 0)
+    top = sorted(totals.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{kind} {size / per:.0f}" for kind, size in top)
+
+
 async def unlink_prefix(redis: "Redis", prefix: str) -> int:
     removed = 0
     batch: list[bytes] = []
