@@ -1,6 +1,7 @@
 """CommandDeployer running real scripts that record every call in a file."""
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -191,6 +192,8 @@ async def test_secrets_stay_out_of_the_child_env_and_the_output(
         "DEPLOYBOT_SECRET": "hmac-key-value",
         "DEPLOYBOT_API_TOKEN": "api-token-value",
     }
+    for name in [n for n in os.environ if n.startswith("DEPLOYBOT_")]:
+        monkeypatch.delenv(name)  # e.g. the test script's DEPLOYBOT_TEST_REDIS_URL
     for name, value in own.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DB_URL_FOR_DEPLOY", "kept-for-the-script")
