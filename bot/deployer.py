@@ -123,7 +123,8 @@ class CommandDeployer:
 
         ``on_output`` gets each redacted output line as it comes; keep it cheap (a slow
         callback slows the reading, and so the command). Its errors are logged, not raised.
-        Cancelling ``run`` sends SIGTERM to the command's process group.
+        Cancelling ``run`` stops the command's process group (SIGTERM, then SIGKILL after the
+        grace period) and waits for it before re-raising.
         """
         timeout_s = self._config.services[plan.service].timeout_s
         shown = self._template(plan=plan)[0]
@@ -164,8 +165,11 @@ class CommandDeployer:
                     await self._stop(proc, reader)
                     tail.append("deploybot: stopped processes left running by the command")
         except BaseException:
-            self._signal(proc, signal.SIGTERM)
-            reader.cancel()
+            # Cancelled (the worker is stopping): stop the command and reap it before going,
+            # so no zombie or open pipe outlives the run. Shielded: a second cancel cannot
+            # interrupt the clean-up half way.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._stop(proc, reader))
             raise
         if reader.done() and not reader.cancelled() and (error := reader.exception()):
             log.error("reading the deploy output failed", exc_info=error)
