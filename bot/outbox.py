@@ -108,15 +108,18 @@ class Outbox:
         done = self._redis.pipeline(transaction=False)
         now_s = time.time()
         sent = 0
+        this_batch: set[str] = set()  # the same message enqueued twice, read in one batch
         for (entry_id, _fields), message, was_sent in zip(entries, messages, already, strict=True):
-            if was_sent is None:
+            member = _member(message.thread_id, message.message_id)
+            if was_sent is None and member not in this_batch:
                 try:
                     await sender.send(message)
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
                     continue
                 sent += 1
-            done.zadd(delivered, {_member(message.thread_id, message.message_id): now_s})
+            this_batch.add(member)
+            done.zadd(delivered, {member: now_s})
             done.xack(stream, self.group, entry_id)
             done.xdel(stream, entry_id)
         done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
