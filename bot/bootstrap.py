@@ -141,6 +141,7 @@ def bootstrap(
     redis: "Redis | None" = None,
     concurrency: int = 32,
     lock_wait_s: float = 300,
+    progress_every_s: float = 5,
 ) -> App:
     path = config_file or config_path(settings)
     config = load_config(path)
@@ -178,6 +179,8 @@ def bootstrap(
         clock=clock,
         new_id=ids,
         lock_wait_s=lock_wait_s,
+        outbox=outbox,
+        progress_every_s=progress_every_s,
     )
     worker = Worker(
         queue=queue,

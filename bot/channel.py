@@ -1,16 +1,33 @@
 """What a channel adapter provides to the core: a way to deliver one message."""
 
-from typing import Literal, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.events import Purpose
 from bot.origin import Origin
+from bot.plan import Plan
 
-__all__ = ["OutboundMessage", "Sender"]
+__all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
+
+
+class ApprovalCard(BaseModel):
+    """The structured form of an approval request, for channels that render it (Block Kit
+    buttons, an email with reply instructions). ``plan.plan_hash`` is what a decision names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    plan_hash: str
+    approvers: list[str]
+    min_approvals: int
+    expires_at: datetime
 
 
 class OutboundMessage(BaseModel):
-    """A message recorded in a thread (a ``message_sent`` event) on its way out."""
+    """A message on its way out: a ``message_sent`` event of a thread, or a transient
+    ``progress`` update (not recorded) that replaces the deploy's start message."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -18,7 +35,10 @@ class OutboundMessage(BaseModel):
     message_id: str
     origin: Origin
     text: str
-    purpose: Literal["info", "question", "approval_request", "result", "error"] = "info"
+    purpose: Purpose = "info"
+    to: str | None = None
+    replaces: str | None = None
+    card: ApprovalCard | None = None
 
 
 class Sender(Protocol):

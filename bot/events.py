@@ -149,15 +149,23 @@ class ErrorRecorded(_Event):
     output_tokens: int = 0
 
 
-Purpose = Literal["info", "question", "approval_request", "result", "error"]
+Purpose = Literal["info", "question", "approval_request", "result", "error", "progress"]
 
 
 class MessageSent(_Event):
-    """A message to the people in the thread; recorded before the outbox delivers it."""
+    """A message to the people in the thread; recorded before the outbox delivers it.
+
+    ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: the
+    id of an earlier message this one updates in place where the channel can edit messages
+    (an approval request once decided, a deploy's progress once finished); elsewhere it is
+    simply sent.
+    """
 
     type: Literal["message_sent"] = "message_sent"
     text: str
     purpose: Purpose = "info"
+    to: str | None = None
+    replaces: str | None = None
 
 
 class LockChanged(_Event):

@@ -85,6 +85,7 @@ class Turn:
     def __init__(self) -> None:
         self.tags: dict[str, list[Tag] | ToolFailed] = {}
         self.history: dict[tuple[str, str], list[DeployRecord]] = {}
+        self.published: set[str] = set()  # messages already handed to the outbox
 
     def tags_of(self, service: str) -> list[Tag]:
         found = self.tags[service]

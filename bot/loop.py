@@ -89,7 +89,9 @@ __all__ = [
     "Prefetch",
     "ResolvePlan",
     "Step",
+    "approval_message_id",
     "next_step",
+    "progress_message_id",
 ]
 
 MAX_ERRORS_IN_A_ROW = 3
@@ -145,8 +147,17 @@ class _Ctx:
         self.now = now
         self.new_id = new_id
 
-    def say(self, text: str, purpose: Purpose = "info") -> MessageSent:
-        return MessageSent(id=self.new_id(), at=self.now, text=text, purpose=purpose)
+    def say(
+        self,
+        text: str,
+        purpose: Purpose = "info",
+        *,
+        to: str | None = None,
+        replaces: str | None = None,
+    ) -> MessageSent:
+        return MessageSent(
+            id=self.new_id(), at=self.now, text=text, purpose=purpose, to=to, replaces=replaces
+        )
 
     def error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
         return ErrorRecorded(id=self.new_id(), at=self.now, kind=kind, message=message)
@@ -187,7 +198,8 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
         case DeployFinished():
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"
-            return Apply(events=[ctx.say(result_text(plan, last), "result")])
+            start = progress_message_id(thread, last.plan_hash)
+            return Apply(events=[ctx.say(result_text(plan, last), "result", replaces=start)])
         case (
             MessageSent()
             | ApprovalRequested()
@@ -269,7 +281,7 @@ def _on_decision(
             return Apply(
                 events=[
                     ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
-                    ctx.say(why, "error"),
+                    ctx.say(why, "error", to=actor),
                 ]
             )
         case Allowed():
@@ -297,11 +309,8 @@ def _on_decided(thread: Thread, ctx: _Ctx, decided: ApprovalDecided) -> Step:
     plan = thread.plan(decided.plan_hash)
     assert plan is not None, "approval_decided without its plan"
     if decided.decision == "reject":
-        return Apply(
-            events=[
-                ctx.say(rejected_text(plan, person=decided.person, reason=decided.reason), "result")
-            ]
-        )
+        text = rejected_text(plan, person=decided.person, reason=decided.reason)
+        return Apply(events=[ctx.say(text, "result", replaces=approval_message_id(thread))])
     open_approval = thread.open_approval()
     if open_approval is None:
         return Pause()
@@ -419,6 +428,25 @@ def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
             return Decide()
         case _:
             assert_never(error.kind)
+
+
+def approval_message_id(thread: Thread) -> str | None:
+    """The message that asked for the newest approval (channels edit it once decided)."""
+    for event in reversed(thread.events):
+        if isinstance(event, MessageSent) and event.purpose == "approval_request":
+            return event.id
+    return None
+
+
+def progress_message_id(thread: Thread, plan_hash: str) -> str | None:
+    """The "Deploying ..." message of a plan's deploy (its result replaces it)."""
+    started = False
+    for event in thread.events:
+        if isinstance(event, DeployStarted) and event.plan_hash == plan_hash:
+            started = True
+        elif started and isinstance(event, MessageSent) and event.purpose == "progress":
+            return event.id
+    return None
 
 
 def _last_intent(thread: Thread) -> IntentChosen | None:

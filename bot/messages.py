@@ -1,5 +1,7 @@
 """What the bot says: plain-text messages built from plans, results and threads (pure)."""
 
+from datetime import datetime
+
 from bot.config import Config
 from bot.events import DeployFinished, IntentChosen, PlanProposed
 from bot.plan import DeployRecord, Plan
@@ -11,8 +13,10 @@ __all__ = [
     "deploys_text",
     "help_text",
     "interrupted_text",
+    "progress_text",
     "rejected_text",
     "result_text",
+    "started_text",
     "status_text",
 ]
 
@@ -42,6 +46,24 @@ def approval_progress_text(
         f"Approved by {', '.join(approved_by)} ({len(approved_by)} of {needed}). "
         f"Plan #{plan.short_id} still needs {needed - len(approved_by)} more from: "
         f"{', '.join(waiting_on)}."
+    )
+
+
+def started_text(plan: Plan, *, approved_by: list[str], at: datetime) -> str:
+    verb = "Rolling back" if plan.kind == "rollback" else "Deploying"
+    doing = f"{verb} {plan.service} {plan.version} to {plan.environment} ..."
+    if approved_by:
+        return (
+            f"Plan #{plan.short_id} approved by {', '.join(approved_by)} ({at:%H:%M} UTC). {doing}"
+        )
+    return doing
+
+
+def progress_text(plan: Plan, *, elapsed_s: float, last_line: str | None) -> str:
+    verb = "Rolling back" if plan.kind == "rollback" else "Deploying"
+    line = f' Last output: "{last_line}"' if last_line else ""
+    return (
+        f"{verb} {plan.service} {plan.version} to {plan.environment} ... {elapsed_s:.0f} s.{line}"
     )
 
 

@@ -17,8 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.channel import OutboundMessage, Sender
-from bot.events import MessageSent
+from bot.channel import ApprovalCard, OutboundMessage, Sender
+from bot.events import ApprovalRequested, MessageSent
 from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
 from bot.thread import Thread
@@ -32,6 +32,24 @@ _REMEMBER_DELIVERED_S = 7 * 86400
 
 def _member(thread_id: str, message_id: str) -> str:
     return f"{thread_id}:{message_id}"
+
+
+def _card_for(thread: Thread, message: MessageSent) -> ApprovalCard | None:
+    """The approval request an approval message announces: the newest one before it."""
+    index = next(i for i, e in enumerate(thread.events) if e.id == message.id)
+    for event in reversed(thread.events[:index]):
+        if isinstance(event, ApprovalRequested):
+            plan = thread.plan(event.plan_hash)
+            if plan is None:
+                return None
+            return ApprovalCard(
+                plan=plan,
+                plan_hash=event.plan_hash,
+                approvers=event.approvers,
+                min_approvals=event.min_approvals,
+                expires_at=event.expires_at,
+            )
+    return None
 
 
 class Outbox:
@@ -57,8 +75,19 @@ class Outbox:
                 origin=thread.origin,
                 text=message.text,
                 purpose=message.purpose,
+                to=message.to,
+                replaces=message.replaces,
+                card=_card_for(thread, message) if message.purpose == "approval_request" else None,
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
+
+    async def send_transient(self, message: OutboundMessage) -> None:
+        """Queue a message that is not recorded in its thread (deploy progress): losing or
+        repeating one is harmless, since the next one or the result replaces it."""
+        stream = self._keys.outbox(outbox_channel(message.origin))
+        await self._redis.xadd(
+            stream, {"m": message.model_dump_json()}, maxlen=100_000, approximate=True
+        )
 
     async def undelivered(self, thread: Thread) -> list[MessageSent]:
         messages = [e for e in thread.events if isinstance(e, MessageSent)]

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Literal, Protocol, assert_never
 
 from bot.agent import Agent, AgentFailure, Decision
+from bot.channel import OutboundMessage
 from bot.config import Config
 from bot.deployer import CommandDeployer, DeployResult
 from bot.envlock import EnvLock, LockHolder
@@ -25,6 +26,7 @@ from bot.events import (
     HistoryListed,
     IntentChosen,
     LockChanged,
+    MessageSent,
     PlanProposed,
     TagsListed,
 )
@@ -32,7 +34,19 @@ from bot.history import DeployHistory
 from bot.intents import ListDeploys, ListTags
 from bot.keys import Keys
 from bot.lookups import Lookups, Turn, build_plan
-from bot.loop import Apply, Decide, Execute, Lookup, Pause, Prefetch, ResolvePlan, next_step
+from bot.loop import (
+    Apply,
+    Decide,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    ResolvePlan,
+    approval_message_id,
+    next_step,
+)
+from bot.messages import progress_text, started_text
+from bot.outbox import Outbox
 from bot.plan import DeployRecord, Plan
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
@@ -70,6 +84,8 @@ class Runner:
         lock_ttl_ms: int = 30_000,
         lock_wait_s: float = 300,
         max_steps: int = 30,
+        outbox: Outbox | None = None,
+        progress_every_s: float = 5,
     ) -> None:
         self.config = config
         self._agents = agents
@@ -84,15 +100,21 @@ class Runner:
         self._lock_ttl_ms = lock_ttl_ms
         self._lock_wait_s = lock_wait_s
         self._max_steps = max_steps
+        self._outbox = outbox
+        self._progress_every_s = progress_every_s
 
-    async def advance(self, thread: Thread, *, hold: Hold) -> None:
-        """Run steps until the thread pauses. May save the thread (write-ahead points)."""
+    async def advance(self, thread: Thread, *, hold: Hold) -> set[str]:
+        """Run steps until the thread pauses. May save the thread (write-ahead points).
+
+        Returns the ids of messages already handed to the outbox during the turn (a deploy's
+        start message goes out as soon as ``deploy_started`` is saved).
+        """
         turn = Turn()
         for _ in range(self._max_steps):
             step = next_step(thread, config=self.config, now=self._clock(), new_id=self._new_id)
             match step:
                 case Pause():
-                    return
+                    return turn.published
                 case Apply(events=events):
                     thread.events.extend(events)
                 case Decide():
@@ -105,10 +127,11 @@ class Runner:
                 case ResolvePlan():
                     thread.events.append(await self._resolve(step, turn))
                 case Execute(plan=plan):
-                    await self._execute(thread, plan, hold=hold)
+                    await self._execute(thread, plan, hold=hold, turn=turn)
                 case _:
                     assert_never(step)
         thread.events.append(self._error("tool_failed", "stopped after too many steps"))
+        return turn.published
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -216,7 +239,7 @@ class Runner:
             return self._error("tool_failed", str(exc))
         return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan)
 
-    async def _execute(self, thread: Thread, plan: Plan, *, hold: Hold) -> None:
+    async def _execute(self, thread: Thread, plan: Plan, *, hold: Hold, turn: Turn) -> None:
         token = await self._take_lock(thread, plan)
         if token is None:
             return
@@ -229,11 +252,19 @@ class Runner:
             fencing_token=token,
         )
         acquired = self._lock_event(plan, "acquired", token)
-        thread.events.extend([acquired, started])
+        approved = _approvers(thread, plan)
+        start = MessageSent(
+            id=self._new_id(),
+            at=self._clock(),
+            purpose="progress",
+            text=started_text(plan, approved_by=approved, at=self._clock()),
+            replaces=approval_message_id(thread) if approved else None,
+        )
+        thread.events.extend([acquired, started, start])
         try:
             await self._store.save(thread, claim=self._keys.idempotency(thread.id, plan.plan_hash))
         except (ClaimTaken, ThreadConflict) as exc:
-            del thread.events[-2:]
+            del thread.events[-3:]
             await self._env_lock.release(
                 service=plan.service, environment=plan.environment, token=token
             )
@@ -247,7 +278,10 @@ class Runner:
                 )
             )
             return
-        result = await self._run_renewing_lock(plan, key, token)
+        if self._outbox is not None:  # saved: people may see it now, not after the deploy
+            await self._outbox.enqueue(thread, [start])
+            turn.published.add(start.id)
+        result = await self._run_renewing_lock(thread, plan, key, token, start=start)
         finished = DeployFinished(
             id=self._new_id(),
             at=self._clock(),
@@ -331,22 +365,52 @@ class Runner:
             await asyncio.sleep(wait_s)
             wait_s = min(wait_s * 2, 0.5)
 
-    async def _run_renewing_lock(self, plan: Plan, key: str, token: int) -> DeployResult:
-        async def renew() -> None:
+    async def _run_renewing_lock(
+        self, thread: Thread, plan: Plan, key: str, token: int, *, start: MessageSent
+    ) -> DeployResult:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        last_line: list[str] = []
+
+        async def on_output(line: str) -> None:
+            if line.strip():
+                last_line[:] = [line.strip()[:200]]
+
+        async def renew_and_report() -> None:
+            next_report = began + self._progress_every_s
             while True:
-                await asyncio.sleep(self._lock_ttl_ms / 3000)
+                await asyncio.sleep(min(self._lock_ttl_ms / 3000, self._progress_every_s))
                 await self._env_lock.renew(
                     service=plan.service,
                     environment=plan.environment,
                     token=token,
                     ttl_ms=self._lock_ttl_ms,
                 )
+                if self._outbox is not None and loop.time() >= next_report:
+                    next_report = loop.time() + self._progress_every_s
+                    text = progress_text(
+                        plan,
+                        elapsed_s=loop.time() - began,
+                        last_line=last_line[0] if last_line else None,
+                    )
+                    await self._outbox.send_transient(
+                        OutboundMessage(
+                            thread_id=thread.id,
+                            message_id=self._new_id(),
+                            origin=thread.origin,
+                            text=text,
+                            purpose="progress",
+                            replaces=start.id,
+                        )
+                    )
 
-        renewer = asyncio.create_task(renew())
+        background = asyncio.create_task(renew_and_report())
         try:
-            return await self._deployer.run(plan=plan, idempotency_key=key, fencing_token=token)
+            return await self._deployer.run(
+                plan=plan, idempotency_key=key, fencing_token=token, on_output=on_output
+            )
         finally:
-            renewer.cancel()
+            background.cancel()
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
         """Record the result; if another worker wrote meanwhile, re-append onto its version."""

@@ -192,13 +192,17 @@ class Worker:
         )
         try:
             async with heartbeat:
-                await self._runner.advance(thread, hold=heartbeat)
+                published = await self._runner.advance(thread, hold=heartbeat)
             if len(thread.events) != loaded or thread.version == 0:
                 await self._store.save(thread)
         except ThreadConflict:
             log.info("thread %s changed under us; entry %s retried", thread.id, delivery.entry_id)
             raise
-        new = [e for e in thread.events[loaded:] if isinstance(e, MessageSent)]
+        new = [
+            e
+            for e in thread.events[loaded:]
+            if isinstance(e, MessageSent) and e.id not in published
+        ]
         if redelivered:
             new = await self._outbox.undelivered(thread)
         # Saved above: now outbox, acknowledgement and lease release in one round trip.

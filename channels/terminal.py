@@ -58,6 +58,8 @@ class TerminalChannel:
     # -- Sender: the outbox hands replies here -------------------------------------------
 
     async def send(self, message: OutboundMessage) -> None:
+        if message.purpose == "progress":
+            return  # a terminal shows the result line; the start and progress add nothing
         first, *rest = message.text.splitlines() or [""]
         self._out.write(f"bot> {first}\n")
         for line in rest:
