@@ -9,7 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+import uvicorn
 from pydantic import ValidationError
+from starlette.routing import BaseRoute
 
 from agents.render import thread_to_prompt
 from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_with_pidfd
@@ -18,6 +20,8 @@ from bot.config import load_config
 from bot.errors import ConfigError
 from bot.redact import redact
 from bot.settings import Settings
+from bot.webapp import build_web_app
+from channels.api import api_routes
 from channels.terminal import TerminalChannel
 
 __all__ = ["main"]
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 return asyncio.run(_threads(settings, args))
             case "check-config":
                 return _check_config(settings)
+            case "web" | "run":
+                return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
             case _:
                 print(
                     f"deploybot {args.command}: not available in this version yet; "
@@ -217,6 +223,57 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await app.close()
+
+
+def _web_routes(app: App) -> list[BaseRoute]:
+    """Every channel's HTTP routes, for whichever channels are configured."""
+    settings = app.settings
+    routes: list[BaseRoute] = []
+    token = settings.deploybot_api_token
+    secret = settings.deploybot_secret
+    routes += api_routes(
+        config=app.config,
+        queue=app.queue,
+        store=app.store,
+        api_token=token.get_secret_value() if token else None,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        clock=utc_now,
+        new_id=make_id,
+    )
+    return routes
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: bool) -> int:
+    if not settings.redis_url:
+        print(f"deploybot {args.command}: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    if with_worker:
+        watch_children_with_pidfd()
+    app = bootstrap(settings)
+    web = build_web_app(app, routes=_web_routes(app))
+    port = args.port or settings.port
+    server = uvicorn.Server(
+        uvicorn.Config(
+            web,
+            host=args.host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(server.serve())]
+    if with_worker:
+        tasks.append(asyncio.create_task(app.worker.run(stop=stop)))
+    print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
+    try:
+        await tasks[0]  # uvicorn handles SIGINT/SIGTERM and returns
+    finally:
+        stop.set()
+        for task in tasks[1:]:
+            await task
+        await app.close()
+    return 0
 
 
 def _check_config(settings: Settings) -> int:

@@ -53,9 +53,10 @@ class ApproveCommand(_Command):
 
 
 class RejectCommand(_Command):
-    """``reject <reason>``; the reason may be empty."""
+    """``reject <reason>`` or ``reject #3f2a <reason>``; the reason may be empty."""
 
     command: Literal["reject"] = "reject"
+    plan_id: str | None = None
     reason: str | None = None
 
 

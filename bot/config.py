@@ -20,6 +20,7 @@ __all__ = [
     "Person",
     "Schedule",
     "Service",
+    "Webhook",
     "load_config",
     "parse_config",
 ]
@@ -76,11 +77,24 @@ class Schedule(_Strict):
     missed: Literal["skip", "run_once"] = "skip"
 
 
+class Webhook(_Strict):
+    """A signed HTTP trigger (``POST /v1/webhooks/<name>``) mapped to an instruction.
+
+    ``{field}`` placeholders are filled from the JSON body's top-level fields; each value
+    must be one word of letters, digits and ``._+/-`` (so a payload cannot add words to the
+    instruction).
+    """
+
+    instruction: str = Field(min_length=1)
+    report_to: str | None = None
+
+
 class Config(_Strict):
     people: dict[str, Person] = Field(default_factory=dict)
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = Field(min_length=1)
     schedules: list[Schedule] = Field(default_factory=list)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")

@@ -118,6 +118,10 @@ def parse_command(
         case ["approve", _]:
             plan = _PLAN_ID.fullmatch(words[1])
             return ApproveCommand(plan_id=plan.group(1)) if plan else None
+        case ["reject" | "deny", first, *_] if first.startswith("#") and (
+            plan := _PLAN_ID.fullmatch(words[1])
+        ):
+            return RejectCommand(plan_id=plan[1], reason=_rest(body, 2))
         case ["reject" | "deny", *_]:
             return RejectCommand(reason=_rest(body, 1))
         case ["lock", e, *_] if e in env:

@@ -254,16 +254,16 @@ def _on_decision(
 ) -> Step:
     open_approval = thread.open_approval()
     if open_approval is None:
-        return Apply(events=[ctx.say("Nothing in this thread is waiting for approval.")])
+        return Apply(events=[ctx.say("Nothing in this thread is waiting for approval.", to=actor)])
     plan = open_approval.plan
-    if (
-        isinstance(command, ApproveCommand)
-        and command.plan_id
-        and not plan.plan_hash.startswith(command.plan_id.lower())
-    ):
+    if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
         return Apply(
             events=[
-                ctx.say(f"Plan #{command.plan_id} is not the one waiting here (#{plan.short_id}).")
+                ctx.say(
+                    f"Plan #{command.plan_id[:4]} is no longer waiting for a decision "
+                    f"(superseded by #{plan.short_id}); nothing was changed.",
+                    to=actor,
+                )
             ]
         )
     decision: Literal["approve", "reject"] = (

@@ -238,3 +238,16 @@ def test_never_raises_and_names_only_known_things(text: str) -> None:
     assert environment is None or environment in ENVIRONMENTS
     if isinstance(result, DeployCommand | RollbackCommand) and result.version is not None:
         assert result.version in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("reject #3f2a1b2c not now", RejectCommand(plan_id="3f2a1b2c", reason="not now")),
+        ("reject #3f2a", RejectCommand(plan_id="3f2a", reason=None)),
+        ("reject #zz not now", RejectCommand(reason="#zz not now")),
+        ("reject 3f2a not now", RejectCommand(reason="3f2a not now")),
+    ],
+)
+def test_reject_names_its_plan_only_with_a_hash_sign(text: str, expected: object) -> None:
+    assert parse_command(text, services=SERVICES, environments=ENVIRONMENTS) == expected

@@ -237,7 +237,7 @@ def test_approval_flow() -> None:
 
 def test_approve_with_the_wrong_plan_id_or_nothing_waiting() -> None:
     base = [msg("deploy backend to production"), *requested()]
-    assert "is not the one waiting" in said(step(*base, msg("approve ffff", actor="slack:U0BOB")))
+    assert "is no longer waiting" in said(step(*base, msg("approve ffff", actor="slack:U0BOB")))
     assert said(step(msg("approve", actor="slack:U0BOB"))) == (
         "Nothing in this thread is waiting for approval."
     )

@@ -1,0 +1,1 @@
+"""The Slack channel: mentions, DMs, /deploy, approval buttons, replies in the same thread."""
