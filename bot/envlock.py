@@ -86,3 +86,26 @@ class EnvLock:
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.env_lock(service, environment))
         return LockHolder.model_validate_json(raw) if raw else None
+
+    # -- a person's lock on a whole environment (no expiry: someone must unlock it) ------
+
+    async def freeze(self, *, environment: str, holder: LockHolder) -> tuple[bool, LockHolder]:
+        """``(True, holder)``, or ``(False, who holds it already)``."""
+        key = self._keys.freeze(environment)
+        if await self._redis.set(key, holder.model_dump_json(), nx=True):
+            return True, holder
+        current = await self.frozen(environment=environment)
+        return (
+            (False, current)
+            if current
+            else await self.freeze(environment=environment, holder=holder)
+        )
+
+    async def unfreeze(self, *, environment: str) -> LockHolder | None:
+        """Remove the lock; returns who held it (None if nobody did)."""
+        raw = await self._redis.getdel(self._keys.freeze(environment))
+        return LockHolder.model_validate_json(raw) if raw else None
+
+    async def frozen(self, *, environment: str) -> LockHolder | None:
+        raw = await self._redis.get(self._keys.freeze(environment))
+        return LockHolder.model_validate_json(raw) if raw else None

@@ -169,11 +169,16 @@ class MessageSent(_Event):
 
 
 class LockChanged(_Event):
+    """A deploy's lock on one service in one environment (``fencing_token`` > 0), or a
+    person's lock on a whole environment (``service`` "*", with who and why)."""
+
     type: Literal["lock_changed"] = "lock_changed"
     service: str
     environment: str
     action: Literal["acquired", "released"]
-    fencing_token: int
+    fencing_token: int = 0
+    by: str | None = None
+    reason: str | None = None
 
 
 Event = Annotated[

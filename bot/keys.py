@@ -83,6 +83,10 @@ class Keys:
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 
+    def freeze(self, environment: str) -> str:
+        """A person's lock on a whole environment (``lock production <reason>``)."""
+        return f"{self.prefix}:freeze:{environment}"
+
     def history(self, service: str, environment: str) -> str:
         return f"{self.prefix}:history:{service}:{environment}"
 

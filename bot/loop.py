@@ -82,7 +82,9 @@ from bot.thread import Thread
 __all__ = [
     "MAX_ERRORS_IN_A_ROW",
     "Apply",
+    "ChangeLock",
     "Decide",
+    "Describe",
     "Execute",
     "Lookup",
     "Pause",
@@ -132,11 +134,27 @@ class Execute(_Step):
     plan: Plan
 
 
+class ChangeLock(_Step):
+    """A person locks (``lock production <reason>``) or unlocks a whole environment."""
+
+    environment: str
+    lock: bool
+    reason: str | None
+    person: str
+    actor: str
+
+
+class Describe(_Step):
+    """``where can I deploy backend``: environments, live versions, approvals, locks."""
+
+    service: str
+
+
 class Pause(_Step):
     """Nothing more to do until something new arrives."""
 
 
-Step = Apply | Decide | Prefetch | Lookup | ResolvePlan | Execute | Pause
+Step = Apply | Decide | Prefetch | Lookup | ResolvePlan | Execute | ChangeLock | Describe | Pause
 
 
 class _Ctx:
@@ -233,14 +251,23 @@ def _on_request(thread: Thread, ctx: _Ctx, *, actor: str, text: str) -> Step:
             return Apply(events=[_chosen(ctx, Rollback(service=s, environment=e, version=v))])
         case DeploysCommand(service=s, environment=e):
             return Apply(events=[_chosen(ctx, ListDeploys(service=s, environment=e))])
-        case LockCommand() | UnlockCommand() | WhereCommand():
-            return Apply(
-                events=[
-                    ctx.say(
-                        f"'{command.command}' is not available yet; type 'help' for what I can do."
-                    )
-                ]
+        case LockCommand() | UnlockCommand():
+            person = config.person_for(actor)
+            if person is None:
+                verdict = check_requester(config, actor=actor)
+                assert isinstance(verdict, Refused)
+                return Apply(
+                    events=[ctx.say(verdict.reason.replace("request deploys", "lock environments"))]
+                )
+            return ChangeLock(
+                environment=command.environment,
+                lock=isinstance(command, LockCommand),
+                reason=command.reason if isinstance(command, LockCommand) else None,
+                person=person,
+                actor=actor,
             )
+        case WhereCommand(service=s):
+            return Describe(service=s)
         case _:
             assert_never(command)
 

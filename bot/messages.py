@@ -13,11 +13,13 @@ __all__ = [
     "deploys_text",
     "help_text",
     "interrupted_text",
+    "locked_text",
     "progress_text",
     "rejected_text",
     "result_text",
     "started_text",
     "status_text",
+    "where_text",
 ]
 
 
@@ -65,6 +67,23 @@ def progress_text(plan: Plan, *, elapsed_s: float, last_line: str | None) -> str
     return (
         f"{verb} {plan.service} {plan.version} to {plan.environment} ... {elapsed_s:.0f} s.{line}"
     )
+
+
+def locked_text(environment: str, *, who: str, why: str, since: datetime) -> str:
+    reason = f": {why}" if why else ""
+    return f"{environment} is locked by {who} since {since:%H:%M} UTC{reason}."
+
+
+def where_text(service: str, *, rows: list[tuple[str, str | None, bool, str | None]]) -> str:
+    """``rows``: (environment, live version, needs approval, lock description or None)."""
+    lines = [f"Where {service} can go:"]
+    for environment, live, approval, lock in rows:
+        parts = [f"now {live}" if live else "never deployed"]
+        parts.append("needs approval" if approval else "no approval needed")
+        if lock:
+            parts.append(lock)
+        lines.append(f"  {environment}: {', '.join(parts)}")
+    return "\n".join(lines)
 
 
 def rejected_text(plan: Plan, *, person: str, reason: str | None) -> str:

@@ -28,15 +28,18 @@ from bot.events import (
     LockChanged,
     MessageSent,
     PlanProposed,
+    Purpose,
     TagsListed,
 )
-from bot.history import DeployHistory
+from bot.history import DeployHistory, current_version
 from bot.intents import ListDeploys, ListTags
 from bot.keys import Keys
 from bot.lookups import Lookups, Turn, build_plan
 from bot.loop import (
     Apply,
+    ChangeLock,
     Decide,
+    Describe,
     Execute,
     Lookup,
     Pause,
@@ -45,7 +48,7 @@ from bot.loop import (
     approval_message_id,
     next_step,
 )
-from bot.messages import progress_text, started_text
+from bot.messages import locked_text, progress_text, started_text, where_text
 from bot.outbox import Outbox
 from bot.plan import DeployRecord, Plan
 from bot.store import ClaimTaken, ThreadStore
@@ -128,6 +131,10 @@ class Runner:
                     thread.events.append(await self._resolve(step, turn))
                 case Execute(plan=plan):
                     await self._execute(thread, plan, hold=hold, turn=turn)
+                case ChangeLock():
+                    thread.events.extend(await self._change_lock(step))
+                case Describe(service=service):
+                    thread.events.append(await self._describe(service, turn))
                 case _:
                     assert_never(step)
         thread.events.append(self._error("tool_failed", "stopped after too many steps"))
@@ -228,6 +235,8 @@ class Runner:
         intent = step.intent
         pair = (intent.service, intent.environment)
         await self._lookups.fetch(turn, services=[intent.service], pairs=[pair])
+        if refusal := await self._frozen_for(intent.environment, requester=step.requester):
+            return self._error("locked", refusal)
         try:
             plan = build_plan(
                 intent,
@@ -240,6 +249,11 @@ class Runner:
         return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan)
 
     async def _execute(self, thread: Thread, plan: Plan, *, hold: Hold, turn: Turn) -> None:
+        if refusal := await self._frozen_for(plan.environment, requester=plan.requester):
+            thread.events.append(
+                self._error("locked", f"{refusal} Plan #{plan.short_id} did not run.")
+            )
+            return
         token = await self._take_lock(thread, plan)
         if token is None:
             return
@@ -316,6 +330,79 @@ class Runner:
         )
         await pipe.execute()
         thread.events.append(self._lock_event(plan, "released", token))
+
+    async def _frozen_for(self, environment: str, *, requester: str) -> str | None:
+        """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""
+        holder = await self._env_lock.frozen(environment=environment)
+        if holder is None or holder.who == requester:
+            return None
+        return (
+            locked_text(environment, who=holder.who, why=holder.why, since=holder.since)
+            + f" Ask {holder.who} to 'unlock {environment}' first."
+        )
+
+    async def _change_lock(self, step: ChangeLock) -> list[Event]:
+        env = step.environment
+        now = self._clock()
+        current = await self._env_lock.frozen(environment=env)
+        if step.lock:
+            holder = LockHolder(thread_id="", who=step.person, why=step.reason or "", since=now)
+            ok, current = await self._env_lock.freeze(environment=env, holder=holder)
+            if not ok:
+                text = locked_text(env, who=current.who, why=current.why, since=current.since)
+                return [self._say(f"Already: {text}")]
+            return [
+                LockChanged(
+                    id=self._new_id(),
+                    at=now,
+                    service="*",
+                    environment=env,
+                    action="acquired",
+                    by=step.person,
+                    reason=step.reason,
+                ),
+                self._say(
+                    f"{env} is locked by {step.person}"
+                    + (f": {step.reason}" if step.reason else "")
+                    + f". Deploys there are refused until 'unlock {env}'."
+                ),
+            ]
+        if current is None:
+            return [self._say(f"{env} is not locked.")]
+        approvers = self.config.environments[env].approvers
+        if step.person != current.who and step.person not in approvers:
+            others = f" or an approver of {env} ({', '.join(approvers)})" if approvers else ""
+            return [self._say(f"Only {current.who}{others} can unlock {env}.", to=step.actor)]
+        await self._env_lock.unfreeze(environment=env)
+        return [
+            LockChanged(
+                id=self._new_id(),
+                at=now,
+                service="*",
+                environment=env,
+                action="released",
+                by=step.person,
+            ),
+            self._say(f"{env} is unlocked (it was locked by {current.who}).", purpose="result"),
+        ]
+
+    async def _describe(self, service: str, turn: Turn) -> Event:
+        environments = self.config.services[service].environments
+        await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
+        rows: list[tuple[str, str | None, bool, str | None]] = []
+        for env in environments:
+            lock: str | None = None
+            if frozen := await self._env_lock.frozen(environment=env):
+                lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
+                lock += f" since {frozen.since:%H:%M} UTC"
+            elif busy := await self._env_lock.holder(service=service, environment=env):
+                lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
+            live = current_version(turn.history[(service, env)])
+            rows.append((env, live, self.config.environments[env].approval, lock))
+        return self._say(where_text(service, rows=rows), purpose="result")
+
+    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
+        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)
 
     def _lock_event(
         self, plan: Plan, action: Literal["acquired", "released"], token: int

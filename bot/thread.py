@@ -57,8 +57,10 @@ class Thread(BaseModel):
         return any(e.id == event_id for e in self.events)
 
     def requester(self) -> str | None:
-        """The actor of the first request (a person, a schedule or a webhook)."""
-        for event in self.events:
+        """Who asked for what the thread is doing now: the actor of the newest request (a
+        person, a schedule or a webhook). In a long-lived thread (a Slack thread, a terminal
+        session) a later request by someone else makes them the requester."""
+        for event in reversed(self.events):
             match event:
                 case UserMessage(actor=actor):
                     return actor

@@ -313,3 +313,41 @@ async def test_bad_entries_are_dead_lettered_and_the_thread_is_told(
     thread = await thread_of(app, "t1")
     assert "set aside for an operator" in texts(thread)[-1]
     assert await app.queue.lag() == 0
+
+
+async def test_a_locked_environment_refuses_others_until_unlocked(
+    redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
+) -> None:
+    app = make_app(redis, prefix=key_prefix, config_file=setup)
+    await say(app, "lock", "slack:U0CAROL", "lock staging load test until 15:00", new=True)
+    await say(app, "a", "slack:U0ALICE", "deploy backend to staging", new=True)
+    await say(app, "b", "slack:U0CAROL", "deploy frontend to staging", new=True)  # the holder
+    await app.worker.run_until_idle()
+    assert texts(await thread_of(app, "lock")) == [
+        "staging is locked by carol: load test until 15:00. Deploys there are refused until "
+        "'unlock staging'."
+    ]
+    refused = texts(await thread_of(app, "a"))[-1]
+    assert refused.startswith("staging is locked by carol since 09:00 UTC: load test until 15:00.")
+    assert (await thread_of(app, "b")).status == "done"
+    assert [line.split()[1] for line in calls(tmp_path)] == ["frontend"]
+
+    await say(app, "w", "slack:U0BOB", "where can I deploy backend", new=True)
+    await say(app, "u1", "slack:U0BOB", "unlock staging", new=True)  # not holder, not approver
+    await say(app, "u2", "email:dave@example.com", "unlock production", new=True)
+    await app.worker.run_until_idle()
+    assert texts(await thread_of(app, "w")) == [
+        "Where backend can go:\n"
+        "  staging: never deployed, no approval needed, locked by carol (load test until "
+        "15:00) since 09:00 UTC\n"
+        "  production: never deployed, needs approval"
+    ]
+    assert texts(await thread_of(app, "u1")) == ["Only carol can unlock staging."]
+    assert texts(await thread_of(app, "u2")) == ["production is not locked."]
+
+    await say(app, "u3", "slack:U0CAROL", "unlock staging", new=True)
+    await say(app, "a", "slack:U0ALICE", "deploy backend to staging")
+    await app.worker.run_until_idle()
+    assert texts(await thread_of(app, "u3")) == ["staging is unlocked (it was locked by carol)."]
+    assert (await thread_of(app, "a")).status == "done"
+    assert [line.split()[1] for line in calls(tmp_path)] == ["frontend", "backend"]

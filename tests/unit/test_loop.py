@@ -26,7 +26,19 @@ from bot.events import (
     UserMessage,
 )
 from bot.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
-from bot.loop import Apply, Decide, Execute, Lookup, Pause, Prefetch, ResolvePlan, Step, next_step
+from bot.loop import (
+    Apply,
+    ChangeLock,
+    Decide,
+    Describe,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    ResolvePlan,
+    Step,
+    next_step,
+)
 from bot.origin import ApiOrigin
 from bot.plan import Plan
 from bot.thread import Thread
@@ -146,7 +158,15 @@ def test_exact_commands_skip_the_model() -> None:
     assert "I understand these commands" in said(step(msg("help")))
     assert said(step(msg("status"))).startswith("Nothing is in progress")
     assert applied(step(msg("rollback backend in production"))) == ["intent_chosen"]
-    assert "not available yet" in said(step(msg("lock production freeze")))
+    assert step(msg("lock production freeze")) == ChangeLock(
+        environment="production",
+        lock=True,
+        reason="freeze",
+        person="carol",
+        actor="slack:U0CAROL",
+    )
+    assert step(msg("where can I deploy backend")) == Describe(service="backend")
+    assert "I don't know U0NOBODY" in said(step(msg("unlock production", actor="slack:U0NOBODY")))
 
 
 @pytest.mark.parametrize(
