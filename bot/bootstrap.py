@@ -30,6 +30,7 @@ from bot.outbox import Outbox
 from bot.runner import Runner
 from bot.settings import Settings
 from bot.store import ThreadStore
+from bot.timers import Timers
 from bot.worker import Worker
 
 __all__ = ["App", "bootstrap", "config_path", "new_id", "utc_now", "watch_children_with_pidfd"]
@@ -61,6 +62,7 @@ class App:
     runner: Runner
     worker: Worker
     agents: Mapping[str, Agent]
+    timers: Timers
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -159,6 +161,7 @@ def bootstrap(
     outbox = Outbox(redis=redis, keys=keys)
     history = DeployHistory(redis=redis, keys=keys)
     env_lock = EnvLock(redis=redis, keys=keys)
+    timers = Timers(redis=redis, keys=keys, queue=queue)
     lookups = Lookups(
         redis=redis,
         keys=keys,
@@ -192,6 +195,7 @@ def bootstrap(
         new_id=ids,
         concurrency=concurrency,
         lease_ttl_ms=settings.deploybot_lease_ttl_ms,
+        timers=timers,
     )
     return App(
         settings=settings,
@@ -210,4 +214,5 @@ def bootstrap(
         runner=runner,
         worker=worker,
         agents=agents,
+        timers=timers,
     )

@@ -65,6 +65,7 @@ class Environment(_Strict):
     min_approvals: int = Field(default=1, ge=1)
     self_approval: bool = False
     approval_timeout_s: float = Field(default=3600, gt=0)
+    reminder_before_s: float = Field(default=600, ge=0)  # 0: no reminder
     approval_channel: str | None = None
 
 

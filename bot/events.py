@@ -31,6 +31,7 @@ __all__ = [
     "PlanProposed",
     "Purpose",
     "TagsListed",
+    "TimerFired",
     "UserMessage",
     "WebhookReceived",
 ]
@@ -168,6 +169,14 @@ class MessageSent(_Event):
     replaces: str | None = None
 
 
+class TimerFired(_Event):
+    """A durable timer came due: remind the approvers, or expire an approval request."""
+
+    type: Literal["timer_fired"] = "timer_fired"
+    kind: Literal["remind", "expire"]
+    plan_hash: str
+
+
 class LockChanged(_Event):
     """A deploy's lock on one service in one environment (``fencing_token`` > 0), or a
     person's lock on a whole environment (``service`` "*", with who and why)."""
@@ -197,6 +206,7 @@ Event = Annotated[
     | DeployInterrupted
     | ErrorRecorded
     | MessageSent
-    | LockChanged,
+    | LockChanged
+    | TimerFired,
     Field(discriminator="type"),
 ]

@@ -54,6 +54,14 @@ class Keys:
     def idempotency(self, thread_id: str, plan_hash: str) -> str:
         return f"{self.prefix}:{{{thread_id}}}:idem:{plan_hash}"
 
+    def slack_thread(self, thread_id: str) -> str:
+        """Set while a Slack thread belongs to this bot thread (later replies continue it)."""
+        return f"{self.prefix}:{{{thread_id}}}:slack"
+
+    def slack_message(self, thread_id: str, message_id: str) -> str:
+        """Where a message of this thread was posted in Slack (channel, ts), to edit it."""
+        return f"{self.prefix}:{{{thread_id}}}:slack:msg:{message_id}"
+
     # -- global --------------------------------------------------------------------------
     def thread_index(self) -> str:
         return f"{self.prefix}:threads"
@@ -82,6 +90,10 @@ class Keys:
 
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
+
+    def timers(self) -> str:
+        """Sorted set of ``<thread>|<kind>|<plan hash>`` scored by when each is due."""
+        return f"{self.prefix}:timers"
 
     def freeze(self, environment: str) -> str:
         """A person's lock on a whole environment (``lock production <reason>``)."""

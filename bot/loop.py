@@ -43,6 +43,7 @@ from bot.events import (
     PlanProposed,
     Purpose,
     TagsListed,
+    TimerFired,
     UserMessage,
     WebhookReceived,
 )
@@ -213,6 +214,8 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
             return _on_decided(thread, ctx, last)
         case ErrorRecorded():
             return _on_error(thread, ctx, last)
+        case TimerFired():
+            return _on_timer(thread, ctx, last)
         case DeployFinished():
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"
@@ -455,6 +458,38 @@ def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
             return Decide()
         case _:
             assert_never(error.kind)
+
+
+def _on_timer(thread: Thread, ctx: _Ctx, timer: TimerFired) -> Step:
+    """A reminder or an expiry, for a request that may have been decided meanwhile."""
+    # As the thread was before this event (an expire event itself closes the request).
+    before = thread.model_copy(update={"events": thread.events[:-1]})
+    open_approval = before.open_approval()
+    if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
+        return Pause()  # decided, superseded or deployed meanwhile: nothing to say
+    plan, request = open_approval.plan, open_approval.request
+    if timer.kind == "remind":
+        waiting = [p for p in request.approvers if p not in open_approval.approved_by]
+        return Apply(
+            events=[
+                ctx.say(
+                    f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "
+                    f"approval from {', '.join(waiting)}; it expires at "
+                    f"{request.expires_at:%H:%M} UTC.",
+                    "question",
+                )
+            ]
+        )
+    return Apply(
+        events=[
+            ctx.say(
+                f"Plan #{plan.short_id} expired at {request.expires_at:%H:%M} UTC without enough "
+                f"approvals. Nothing was deployed; ask again if it is still wanted.",
+                "result",
+                replaces=approval_message_id(thread),
+            )
+        ]
+    )
 
 
 def approval_message_id(thread: Thread) -> str | None:

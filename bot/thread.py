@@ -21,6 +21,7 @@ from bot.events import (
     MessageSent,
     PlanProposed,
     TagsListed,
+    TimerFired,
     UserMessage,
     WebhookReceived,
 )
@@ -81,6 +82,7 @@ class Thread(BaseModel):
     def open_approval(self) -> OpenApproval | None:
         """The newest approval request, unless it was decided or a newer plan replaced it."""
         approved: list[str] = []
+        expired: set[str] = set()
         for event in reversed(self.events):
             match event:
                 case ApprovalDecided(decision="reject"):
@@ -89,11 +91,13 @@ class Thread(BaseModel):
                     approved.append(person)
                 case ApprovalRequested():
                     plan = self.plan(event.plan_hash)
-                    if plan is None or self.started(event.plan_hash):
+                    if plan is None or self.started(event.plan_hash) or event.plan_hash in expired:
                         return None
                     return OpenApproval(plan=plan, request=event, approved_by=approved[::-1])
                 case PlanProposed():
                     return None  # a newer plan supersedes any older request
+                case TimerFired(kind="expire", plan_hash=plan_hash):
+                    expired.add(plan_hash)
                 case _:
                     continue
         return None
@@ -137,6 +141,7 @@ def derive_status(events: list[Event]) -> Status:
     """
     status: Status = "done"
     needed = 0
+    waiting_for = ""  # the plan hash of the open approval request
     unanswered = False
     for event in events:
         unanswered = False
@@ -153,8 +158,8 @@ def derive_status(events: list[Event]) -> Status:
                         status = "running"
                     case _:
                         assert_never(intent)
-            case ApprovalRequested(min_approvals=min_approvals):
-                status, needed = "awaiting_approval", min_approvals
+            case ApprovalRequested(min_approvals=min_approvals, plan_hash=plan_hash):
+                status, needed, waiting_for = "awaiting_approval", min_approvals, plan_hash
             case ApprovalDecided(decision="reject"):
                 status = "done"
             case ApprovalDecided():
@@ -169,6 +174,11 @@ def derive_status(events: list[Event]) -> Status:
                 status = "failed"
             case DeployInterrupted() | ErrorRecorded():
                 status = "awaiting_human"
+            case TimerFired(kind="expire", plan_hash=plan_hash):
+                if status == "awaiting_approval" and plan_hash == waiting_for:
+                    status = "done"
+            case TimerFired():
+                pass
             case (
                 TagsListed()
                 | HistoryListed()

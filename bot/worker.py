@@ -16,12 +16,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import ThreadConflict
-from bot.events import MessageSent
+from bot.events import MessageSent, PlanProposed
 from bot.inbound import Delivery, InboundQueue
 from bot.outbox import Outbox
 from bot.runner import Runner
 from bot.store import ThreadStore
 from bot.thread import Thread
+from bot.timers import Timers
 
 __all__ = ["Worker"]
 
@@ -42,6 +43,7 @@ class Worker:
         concurrency: int = 32,
         lease_ttl_ms: int = 15_000,
         max_deliveries: int = 5,
+        timers: Timers | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -55,6 +57,7 @@ class Worker:
         self._lease_ttl_ms = lease_ttl_ms
         self._max_deliveries = max_deliveries
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers = timers
 
     # -- driving -------------------------------------------------------------------------
 
@@ -62,6 +65,9 @@ class Worker:
         """Work until ``stop`` is set (forever by default)."""
         stop = stop or asyncio.Event()
         await self._queue.ensure_group()
+        pump = None
+        if self._timers is not None:  # every worker pumps: expiry must not need a clock
+            pump = asyncio.create_task(self._timers.run(clock=self._clock, stop=stop))
         reclaim_every = 0
         while not stop.is_set():
             try:
@@ -88,11 +94,15 @@ class Worker:
                 await asyncio.sleep(0.01)  # fakeredis does not block on an empty stream
         if self._tasks:
             await asyncio.wait(self._tasks)
+        if pump is not None:
+            await pump
 
     async def run_until_idle(self, *, reclaim: bool = True) -> int:
         """Process everything waiting now, including what it leads to; for the terminal
         channel and tests. Returns how many entries were handled."""
         await self._queue.ensure_group()
+        if self._timers is not None:
+            await self._timers.fire_due(now=self._clock())
         handled = 0
         while True:
             batch: list[Delivery] = []
@@ -208,6 +218,20 @@ class Worker:
         # Saved above: now outbox, acknowledgement and lease release in one round trip.
         pipe = self._store.pipeline()
         self._outbox.enqueue_in(pipe, thread, new)
+        if self._timers is not None:
+            plans = {
+                e.plan.plan_hash: e.plan.environment
+                for e in thread.events
+                if isinstance(e, PlanProposed)
+            }
+            self._timers.schedule_for_in(
+                pipe,
+                thread_id=thread.id,
+                events=thread.events[loaded:],
+                config=self._runner.config,
+                plans=plans,
+                now=self._clock(),
+            )
         self._queue.ack_in(pipe, [delivery.entry_id])
         self._store.release_lease_in(pipe, thread.id, token=token)
         await pipe.execute()

@@ -1,0 +1,95 @@
+"""Durable timers: approval reminders and expiries that happen even across restarts.
+
+A timer is a member of one sorted set (``deploybot:timers``) scored by when it is due.
+Scheduling happens in the same pipeline that acknowledges the turn that asked for it; a pump
+(in every worker, ``deploybot clock`` and ``deploybot run``) publishes due timers to the
+inbound stream as ``timer_fired`` events with deterministic ids, then removes them. Two pumps
+may publish the same timer; the worker drops the second copy like any redelivered event.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from bot.config import Config
+from bot.events import ApprovalRequested, Event, TimerFired
+from bot.inbound import Envelope, InboundQueue
+from bot.keys import Keys, text
+
+__all__ = ["Timers"]
+
+log = logging.getLogger("deploybot.timers")
+
+Kind = Literal["remind", "expire"]
+
+
+class Timers:
+    def __init__(self, *, redis: "Redis", keys: Keys, queue: InboundQueue) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._queue = queue
+
+    def schedule_for_in(
+        self,
+        pipe: "Pipeline",
+        *,
+        thread_id: str,
+        events: list[Event],
+        config: Config,
+        plans: dict[str, str],
+        now: datetime,
+    ) -> None:
+        """Queue the timers that new ``approval_requested`` events need. ``plans`` maps a
+        plan hash to its environment."""
+        for event in events:
+            if not isinstance(event, ApprovalRequested):
+                continue
+            env = config.environments[plans[event.plan_hash]]
+            due: list[tuple[Kind, datetime]] = [("expire", event.expires_at)]
+            remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
+            if env.reminder_before_s > 0 and remind_at > now:
+                due.append(("remind", remind_at))
+            for kind, at in due:
+                member = f"{thread_id}|{kind}|{event.plan_hash}"
+                pipe.zadd(self._keys.timers(), {member: at.timestamp()})
+
+    async def fire_due(self, *, now: datetime, limit: int = 100) -> int:
+        """Publish every timer due by ``now``; returns how many."""
+        due = await self._redis.zrangebyscore(
+            self._keys.timers(), "-inf", now.timestamp(), start=0, num=limit, withscores=True
+        )
+        for raw, score in cast(list[tuple[bytes, float]], due):
+            member = text(raw)
+            thread_id, kind, plan_hash = member.split("|")
+            event = TimerFired.model_validate(
+                {
+                    "id": f"timer-{kind}-{plan_hash}",
+                    "at": datetime.fromtimestamp(float(score), UTC),
+                    "kind": kind,
+                    "plan_hash": plan_hash,
+                }
+            )
+            await self._queue.publish(Envelope(thread_id=thread_id, event=event))
+            await self._redis.zrem(self._keys.timers(), member)
+        return len(due)
+
+    async def pending(self) -> int:
+        return int(await self._redis.zcard(self._keys.timers()))
+
+    async def run(
+        self, *, clock: Callable[[], datetime], stop: asyncio.Event, interval_s: float = 1.0
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await self.fire_due(now=clock())
+            except (RedisError, OSError) as exc:
+                log.warning("timers: redis unavailable (%s); retrying", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
