@@ -28,6 +28,7 @@ from bot.keys import Keys
 from bot.lookups import Lookups
 from bot.outbox import Outbox
 from bot.runner import Runner
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import ThreadStore
 from bot.timers import Timers
@@ -63,6 +64,7 @@ class App:
     worker: Worker
     agents: Mapping[str, Agent]
     timers: Timers
+    scheduler: Scheduler
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -162,6 +164,7 @@ def bootstrap(
     history = DeployHistory(redis=redis, keys=keys)
     env_lock = EnvLock(redis=redis, keys=keys)
     timers = Timers(redis=redis, keys=keys, queue=queue)
+    scheduler = Scheduler(redis=redis, keys=keys, queue=queue, config=config, clock=clock)
     lookups = Lookups(
         redis=redis,
         keys=keys,
@@ -215,4 +218,5 @@ def bootstrap(
         worker=worker,
         agents=agents,
         timers=timers,
+        scheduler=scheduler,
     )

@@ -48,12 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("check-config", help="validate the config and the environment")
     for name, what in (
-        ("run", "everything in one process"),
-        ("web", "the HTTP server"),
-        ("mail", "the email listener"),
-        ("clock", "the scheduler"),
+        ("web", "the HTTP server: /healthz, /metrics, the /v1 API, Slack"),
+        ("run", "everything in one process: web, worker, clock"),
     ):
-        sub.add_parser(name, help=f"{what} (not available yet)")
+        serve = sub.add_parser(name, help=what)
+        serve.add_argument("--host", default="0.0.0.0")
+        serve.add_argument("--port", type=int, help="default: PORT, else 8000")
+    sub.add_parser("clock", help="start scheduled runs and fire approval reminders/expiries")
+    sub.add_parser("mail", help="the email listener (not available yet)")
     return parser
 
 
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 return asyncio.run(_threads(settings, args))
             case "check-config":
                 return _check_config(settings)
+            case "clock":
+                return asyncio.run(_clock(settings))
             case "web" | "run":
                 return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
             case _:
@@ -168,6 +172,24 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
     try:
         await app.worker.run(stop=stop)
+    finally:
+        await app.close()
+    return 0
+
+
+async def _clock(settings: Settings) -> int:
+    if not settings.redis_url:
+        print("deploybot clock: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    names = ", ".join(s.name for s in app.config.schedules) or "none"
+    print(f"deploybot clock: schedules: {names}", flush=True)
+    try:
+        await asyncio.gather(app.scheduler.run(stop=stop), app.timers.run(clock=utc_now, stop=stop))
     finally:
         await app.close()
     return 0
@@ -265,6 +287,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     tasks = [asyncio.create_task(server.serve())]
     if with_worker:
         tasks.append(asyncio.create_task(app.worker.run(stop=stop)))
+        tasks.append(asyncio.create_task(app.scheduler.run(stop=stop)))
     print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
     try:
         await tasks[0]  # uvicorn handles SIGINT/SIGTERM and returns

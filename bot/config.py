@@ -77,6 +77,20 @@ class Schedule(_Strict):
     report_to: str | None = None
     missed: Literal["skip", "run_once"] = "skip"
 
+    @model_validator(mode="after")
+    def _cron_and_zone_are_valid(self) -> "Schedule":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from croniter import croniter
+
+        if not croniter.is_valid(self.cron):
+            raise ValueError(f"cron: {self.cron!r} is not a cron expression")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from exc
+        return self
+
 
 class Webhook(_Strict):
     """A signed HTTP trigger (``POST /v1/webhooks/<name>``) mapped to an instruction.

@@ -91,6 +91,14 @@ class Keys:
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 
+    def cron_last(self, schedule: str) -> str:
+        """The newest scheduled time of a schedule that clocks have handled."""
+        return f"{self.prefix}:cron:{schedule}:last"
+
+    def cron_run(self, schedule: str, at: str) -> str:
+        """Claimed once a schedule's run for one time is published."""
+        return f"{self.prefix}:cron:{schedule}:run:{at}"
+
     def timers(self) -> str:
         """Sorted set of ``<thread>|<kind>|<plan hash>`` scored by when each is due."""
         return f"{self.prefix}:timers"

@@ -78,3 +78,21 @@ def test_errors_name_the_key(change: tuple[str, str], message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read config .*nope\.toml: No such file"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ('cron = "61 * * * *"', "schedules[0]: Value error, cron: '61 * * * *' is not a cron"),
+        ('cron = "0 9 * * *"\ntimezone = "Mars/Olympus"', "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_schedule_errors_name_the_key(schedule: str, message: str) -> None:
+    text = (
+        GOOD
+        + f'\n[[schedules]]\nname = "n"\ninstruction = "deploy backend to staging"\n{schedule}\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, base_dir=Path("."), source="deploybot.toml")
+    assert message.split("Value error, ")[-1] in str(caught.value)
+    assert "schedules[0]" in str(caught.value)

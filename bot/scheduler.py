@@ -1,0 +1,128 @@
+"""Schedules from the config (``[[schedules]]``): cron runs that start ordinary threads.
+
+Each scheduled time becomes one thread with a deterministic id (``cron-<name>-<time>``) and
+one ``cron_fired`` event with a deterministic id, so any number of clock processes may
+publish the same run and the worker keeps exactly one. A claim key per (schedule, time)
+keeps them from even publishing twice. Times missed while no clock ran follow the
+schedule's ``missed`` policy: ``skip`` them, or ``run_once`` (the newest missed time).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.config import Config, Schedule
+from bot.events import CronFired
+from bot.inbound import Envelope, InboundQueue, agent_for
+from bot.keys import Keys, text
+from bot.origin import ScheduleOrigin
+
+__all__ = ["Scheduler", "due_times"]
+
+log = logging.getLogger("deploybot.scheduler")
+
+ON_TIME_S = 60  # a time this recent is "due now", not "missed"
+_MAX_CATCH_UP = 1000  # never walk more cron times than this in one tick
+
+
+def due_times(schedule: Schedule, *, after: datetime, until: datetime) -> list[datetime]:
+    """Scheduled times in ``(after, until]``, in UTC (pure)."""
+    zone = ZoneInfo(schedule.timezone)
+    it = croniter(schedule.cron, after.astimezone(zone))
+    times: list[datetime] = []
+    for _ in range(_MAX_CATCH_UP):
+        at = it.get_next(datetime).astimezone(UTC)
+        if at > until:
+            break
+        times.append(at)
+    return times
+
+
+def to_run(schedule: Schedule, times: list[datetime], *, now: datetime) -> list[datetime]:
+    """Which of the due times run: on-time ones always, missed ones by the policy (pure)."""
+    on_time = [t for t in times if now - t <= timedelta(seconds=ON_TIME_S)]
+    missed = [t for t in times if t not in on_time]
+    if missed and schedule.missed == "run_once":
+        return [missed[-1], *on_time]
+    return on_time
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        redis: "Redis",
+        keys: Keys,
+        queue: InboundQueue,
+        config: Config,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._queue = queue
+        self._config = config
+        self._clock = clock
+
+    async def tick(self) -> list[str]:
+        """Start every run due now; returns the thread ids this call published."""
+        now = self._clock()
+        started: list[str] = []
+        for schedule in self._config.schedules:
+            last_key = self._keys.cron_last(schedule.name)
+            raw = await self._redis.get(last_key)
+            if raw is None:  # first clock ever: start from now, no history to replay
+                await self._redis.set(last_key, now.isoformat(), nx=True)
+                continue
+            last = datetime.fromisoformat(text(raw))
+            times = due_times(schedule, after=last, until=now)
+            for at in to_run(schedule, times, now=now):
+                if await self._start(schedule, at):
+                    started.append(_thread_id(schedule, at))
+            if times:
+                await self._redis.set(last_key, max(times).isoformat())
+        return started
+
+    async def _start(self, schedule: Schedule, at: datetime) -> bool:
+        claim = self._keys.cron_run(schedule.name, at.strftime("%Y%m%dT%H%M%S"))
+        if await self._redis.exists(claim):
+            return False
+        thread_id = _thread_id(schedule, at)
+        event = CronFired(
+            id=f"{thread_id}-fired",
+            at=at,
+            schedule=schedule.name,
+            instruction=schedule.instruction,
+        )
+        origin = ScheduleOrigin(name=schedule.name, report_to=schedule.report_to)
+        await self._queue.publish(
+            Envelope(
+                thread_id=thread_id,
+                event=event,
+                origin=origin,
+                agent=agent_for(schedule.instruction),
+            )
+        )
+        # Claimed after publishing: a crash in between publishes twice, which the worker
+        # drops (same thread, same event id); the other order could lose the run.
+        return bool(await self._redis.set(claim, "1", nx=True, ex=30 * 86400))
+
+    async def run(self, *, stop: asyncio.Event, interval_s: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                for thread_id in await self.tick():
+                    log.info("started scheduled run %s", thread_id)
+            except (RedisError, OSError) as exc:
+                log.warning("scheduler: redis unavailable (%s); retrying", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+def _thread_id(schedule: Schedule, at: datetime) -> str:
+    return f"cron-{schedule.name}-{at:%Y%m%dT%H%M%S}"
