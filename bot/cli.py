@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
 from agents.render import thread_to_prompt
+from bot.audit import audit_records, parse_since
 from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_with_pidfd
 from bot.bootstrap import new_id as make_id
 from bot.config import load_config
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         "--prompt", action="store_true", help="print exactly what the model would see next"
     )
     sub.add_parser("check-config", help="validate the config and the environment")
+    audit = sub.add_parser("audit", help="requests, model choices, approvals, deploys, locks")
+    audit.add_argument("--since", default="7d", help="7d, 12h, 30m or an ISO time (default 7d)")
     for name, what in (
         ("web", "the HTTP server: /healthz, /metrics, the /v1 API, Slack"),
         ("run", "everything in one process: web, worker, clock"),
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _check_config(settings)
             case "clock":
                 return asyncio.run(_clock(settings))
+            case "audit":
+                return asyncio.run(_audit(settings, since=args.since))
             case "web" | "run":
                 return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
             case _:
@@ -172,6 +178,27 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
     try:
         await app.worker.run(stop=stop)
+    finally:
+        await app.close()
+    return 0
+
+
+async def _audit(settings: Settings, *, since: str) -> int:
+    if not settings.redis_url:
+        print("deploybot audit: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    try:
+        start = parse_since(since, now=utc_now())
+    except ValueError as exc:
+        print(f"deploybot audit: {exc}", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    try:
+        # Threads created up to 30 days before the window may still have events in it.
+        # Each thread's events in the order they happened; threads oldest first.
+        async for thread in app.store.threads_since(start - timedelta(days=30)):
+            for record in audit_records(thread, since=start):
+                print(json.dumps(record, separators=(",", ":")))
     finally:
         await app.close()
     return 0

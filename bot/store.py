@@ -8,6 +8,8 @@ The per-thread lease (one worker advances a thread at a time) is taken in the sa
 trip as the load.
 """
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import cast
 
 from redis.asyncio import Redis
@@ -129,6 +131,19 @@ class ThreadStore:
         if result == -1:
             raise ClaimTaken(claim)
         thread.version = new_version
+
+    async def threads_since(self, since: datetime) -> AsyncIterator[Thread]:
+        """Threads created at or after ``since``, oldest first, loaded in batches."""
+        ids = await self._redis.zrangebyscore(self._keys.thread_index(), since.timestamp(), "+inf")
+        for start in range(0, len(ids), 100):
+            batch = [text(i) for i in ids[start : start + 100]]
+            pipe = self._redis.pipeline(transaction=False)  # not MGET: threads span slots
+            for thread_id in batch:
+                pipe.get(self._keys.thread(thread_id))
+            blobs = await pipe.execute()
+            for blob in blobs:
+                if blob and (thread := _decode(cast(bytes, blob))) is not None:
+                    yield thread
 
     async def recent_ids(self, *, limit: int = 50) -> list[str]:
         ids = await self._redis.zrevrange(self._keys.thread_index(), 0, limit - 1)
