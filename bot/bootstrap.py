@@ -26,6 +26,7 @@ from bot.history import DeployHistory
 from bot.inbound import InboundQueue
 from bot.keys import Keys
 from bot.lookups import Lookups
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.runner import Runner
 from bot.scheduler import Scheduler
@@ -65,6 +66,7 @@ class App:
     agents: Mapping[str, Agent]
     timers: Timers
     scheduler: Scheduler
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -164,6 +166,7 @@ def bootstrap(
     history = DeployHistory(redis=redis, keys=keys)
     env_lock = EnvLock(redis=redis, keys=keys)
     timers = Timers(redis=redis, keys=keys, queue=queue)
+    metrics = Metrics(redis=redis, keys=keys)
     scheduler = Scheduler(redis=redis, keys=keys, queue=queue, config=config, clock=clock)
     lookups = Lookups(
         redis=redis,
@@ -199,6 +202,7 @@ def bootstrap(
         concurrency=concurrency,
         lease_ttl_ms=settings.deploybot_lease_ttl_ms,
         timers=timers,
+        metrics=metrics,
     )
     return App(
         settings=settings,
@@ -219,4 +223,5 @@ def bootstrap(
         agents=agents,
         timers=timers,
         scheduler=scheduler,
+        metrics=metrics,
     )

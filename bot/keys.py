@@ -99,6 +99,9 @@ class Keys:
         """Claimed once a schedule's run for one time is published."""
         return f"{self.prefix}:cron:{schedule}:run:{at}"
 
+    def metrics(self) -> str:
+        return f"{self.prefix}:metrics"
+
     def timers(self) -> str:
         """Sorted set of ``<thread>|<kind>|<plan hash>`` scored by when each is due."""
         return f"{self.prefix}:timers"

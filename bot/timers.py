@@ -19,7 +19,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.config import Config
-from bot.events import ApprovalRequested, Event, TimerFired
+from bot.events import ApprovalDecided, ApprovalRequested, DeployStarted, Event, TimerFired
 from bot.inbound import Envelope, InboundQueue
 from bot.keys import Keys, text
 
@@ -49,6 +49,14 @@ class Timers:
         """Queue the timers that new ``approval_requested`` events need. ``plans`` maps a
         plan hash to its environment."""
         for event in events:
+            decided = isinstance(event, DeployStarted) or (
+                isinstance(event, ApprovalDecided) and event.decision == "reject"
+            )
+            if decided and isinstance(event, ApprovalDecided | DeployStarted):
+                # Decided: its reminder and expiry have nothing left to do.
+                for kind in ("remind", "expire"):
+                    pipe.zrem(self._keys.timers(), f"{thread_id}|{kind}|{event.plan_hash}")
+                continue
             if not isinstance(event, ApprovalRequested):
                 continue
             env = config.environments[plans[event.plan_hash]]
@@ -82,6 +90,11 @@ class Timers:
 
     async def pending(self) -> int:
         return int(await self._redis.zcard(self._keys.timers()))
+
+    async def waiting_approvals(self) -> int:
+        """Approval requests whose expiry has not come (each has one expire timer)."""
+        members = await self._redis.zrange(self._keys.timers(), 0, -1)
+        return sum(1 for m in members if "|expire|" in text(m))
 
     async def run(
         self, *, clock: Callable[[], datetime], stop: asyncio.Event, interval_s: float = 1.0

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import App
+from bot.metrics import prometheus_line
 
 __all__ = ["build_web_app", "metrics_text"]
 
@@ -35,7 +36,26 @@ async def metrics_text(app: App) -> str:
     for channel in ("slack", "email", "api", "schedule"):
         pending = await app.outbox.pending(channel)
         lines.append(f'deploybot_outbox_pending{{channel="{channel}"}} {pending}')
+    lines += [
+        "# HELP deploybot_approvals_waiting Approval requests open (not decided or expired).",
+        "# TYPE deploybot_approvals_waiting gauge",
+        f"deploybot_approvals_waiting {await app.timers.waiting_approvals()}",
+    ]
+    counters = await app.metrics.counters()
+    for name, what in _COUNTERS.items():
+        lines += [f"# HELP deploybot_{name} {what}", f"# TYPE deploybot_{name} counter"]
+        fields = sorted(f for f in counters if f.partition("|")[0] == name)
+        lines += [prometheus_line(f, counters[f]) for f in fields] or [f"deploybot_{name} 0"]
     return "\n".join(lines) + "\n"
+
+
+_COUNTERS = {
+    "deploys_total": "Deploys and rollbacks finished, by result.",
+    "model_calls_total": "Calls to the model (including failed ones).",
+    "model_tokens_total": "Tokens sent to and received from the model.",
+    "approvals_requested_total": "Approval requests made.",
+    "approvals_decided_total": "Approval decisions recorded, by decision.",
+}
 
 
 def build_web_app(app: App, *, routes: Sequence[BaseRoute] = ()) -> Starlette:

@@ -18,6 +18,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.errors import ThreadConflict
 from bot.events import MessageSent, PlanProposed
 from bot.inbound import Delivery, InboundQueue
+from bot.logs import current_thread
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.runner import Runner
 from bot.store import ThreadStore
@@ -44,6 +46,7 @@ class Worker:
         lease_ttl_ms: int = 15_000,
         max_deliveries: int = 5,
         timers: Timers | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -58,6 +61,7 @@ class Worker:
         self._max_deliveries = max_deliveries
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers = timers
+        self._metrics = metrics
 
     # -- driving -------------------------------------------------------------------------
 
@@ -149,6 +153,7 @@ class Worker:
             return
         token = f"{self.consumer}:{self._new_id()}"
         thread_id = envelope.thread_id
+        current_thread.set(thread_id)
         wait_s = 0.05
         while True:
             got, thread = await self._store.lease_and_load(
@@ -232,6 +237,8 @@ class Worker:
                 plans=plans,
                 now=self._clock(),
             )
+        if self._metrics is not None:
+            self._metrics.add_in(pipe, thread.events[loaded:])
         self._queue.ack_in(pipe, [delivery.entry_id])
         self._store.release_lease_in(pipe, thread.id, token=token)
         await pipe.execute()

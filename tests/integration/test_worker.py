@@ -351,3 +351,18 @@ async def test_a_locked_environment_refuses_others_until_unlocked(
     assert texts(await thread_of(app, "u3")) == ["staging is unlocked (it was locked by carol)."]
     assert (await thread_of(app, "a")).status == "done"
     assert [line.split()[1] for line in calls(tmp_path)] == ["frontend", "backend"]
+
+
+async def test_metrics_count_what_happened(redis: Redis, key_prefix: str, setup: Path) -> None:
+    from bot.webapp import metrics_text
+
+    app = make_app(redis, prefix=key_prefix, config_file=setup)
+    await say(app, "t1", "slack:U0CAROL", "deploy backend to production", new=True)
+    await say(app, "t2", "slack:U0CAROL", "deploy backend to staging", new=True)
+    await app.worker.run_until_idle()
+    text = await metrics_text(app)
+    assert "deploybot_approvals_waiting 1\n" in text
+    assert 'deploybot_deploys_total{result="succeeded"} 1\n' in text
+    assert "deploybot_approvals_requested_total 1\n" in text
+    assert "deploybot_inbound_lag 0\n" in text
+    assert "deploybot_model_calls_total 0\n" in text

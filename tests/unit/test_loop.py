@@ -381,3 +381,26 @@ def test_plan_hash_binds_every_field() -> None:
         changed = PLAN.model_copy(update={field: value})
         assert changed.plan_hash not in seen, field
         seen.add(changed.plan_hash)
+
+
+def test_timers_remind_and_expire_only_an_open_request() -> None:
+    from bot.events import TimerFired
+
+    base = [msg("deploy backend to production"), *requested()]
+    remind = ev(TimerFired, kind="remind", plan_hash=PLAN.plan_hash)
+    expire = ev(TimerFired, kind="expire", plan_hash=PLAN.plan_hash)
+    assert said(step(*base, remind)).startswith(f"Reminder: plan #{PLAN.short_id}")
+    result = step(*base, expire)
+    assert "expired at 10:00 UTC" in said(result)
+    assert isinstance(result, Apply)
+    assert result.events[0].replaces == base[-1].id  # type: ignore[union-attr]
+    decided = ev(
+        ApprovalDecided,
+        plan_hash=PLAN.plan_hash,
+        actor="slack:U0BOB",
+        person="bob",
+        decision="reject",
+    )
+    assert step(*base, decided, msg("x"), expire) == Pause()
+    newer = PLAN.model_copy(update={"version": "v1.4.1"})
+    assert step(*base, *requested(newer), remind) == Pause()  # superseded
