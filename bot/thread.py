@@ -179,6 +179,8 @@ def derive_status(events: list[Event]) -> Status:
                     status = "done"
             case TimerFired():
                 pass
+            case MessageSent(purpose="result") if status == "running":
+                status = "done"  # a lookup answered, a request withdrawn: nothing is running
             case (
                 TagsListed()
                 | HistoryListed()

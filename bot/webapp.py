@@ -83,10 +83,16 @@ def build_web_app(app: App, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
             return PlainTextResponse(f"# redis unreachable: {exc}\n", status_code=503)
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
+    async def not_found(_request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        reason = {404: "no such route", 405: "method not allowed"}.get(status, "error")
+        return JSONResponse({"error": reason}, status_code=status)
+
     return Starlette(
+        exception_handlers={404: not_found, 405: not_found},
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *routes,
-        ]
+        ],
     )

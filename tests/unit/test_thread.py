@@ -17,7 +17,7 @@ from bot.events import (
     MessageSent,
     UserMessage,
 )
-from bot.intents import AskHuman, Deploy, Done
+from bot.intents import AskHuman, Deploy, Done, ListDeploys
 from bot.thread import Status, derive_status
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
@@ -87,3 +87,11 @@ def finished(result: str) -> Event:
 )
 def test_derive_status(events: list[Event], status: Status) -> None:
     assert derive_status(events) == status
+
+
+def test_a_lookup_answered_by_the_grammar_ends_the_thread() -> None:
+    chose = e(IntentChosen, intent=ListDeploys(service="b", environment="s"), source="grammar")
+    answer = e(MessageSent, text="Recent deploys ...", purpose="result")
+    assert derive_status([REQ, chose, answer]) == "done"
+    failed = [REQ, START, finished("failed"), e(MessageSent, text="FAILED", purpose="result")]
+    assert derive_status(failed) == "failed"

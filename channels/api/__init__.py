@@ -1,0 +1,42 @@
+"""The HTTP API channel: ``/v1/threads`` (launch, query, resume) and signed webhooks.
+
+``bodies`` (request and response models), ``auth`` (bearer token, HMAC signature),
+``resume`` (is the thread waiting for this, may this person say it), ``webhook`` (filling an
+instruction from a payload), ``openapi`` (the schema served at ``/openapi.json``) and
+``channel`` (the Starlette routes).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.routing import BaseRoute
+
+from bot.config import Config
+from bot.inbound import InboundQueue
+from bot.store import ThreadStore
+
+from .channel import ApiChannel
+
+__all__ = ["ApiChannel", "api_routes"]
+
+
+def api_routes(
+    *,
+    config: Config,
+    queue: InboundQueue,
+    store: ThreadStore,
+    api_token: str | None,
+    webhook_secret: str | None,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], str],
+) -> list[BaseRoute]:
+    """The API's routes, for ``bot.webapp.build_web_app``."""
+    return ApiChannel(
+        config=config,
+        queue=queue,
+        store=store,
+        api_token=api_token,
+        webhook_secret=webhook_secret,
+        clock=clock,
+        new_id=new_id,
+    ).routes()

@@ -1,0 +1,205 @@
+"""The HTTP API's bodies: what clients send and what they get back.
+
+Requests are validated by these models and the OpenAPI schema is generated from them, so the
+two cannot disagree. Errors are ``{"error": "..."}`` with a message that names the field.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from bot.events import Event
+from bot.origin import Origin
+from bot.plan import Plan
+from bot.thread import Status
+
+__all__ = [
+    "ApiError",
+    "ApprovalResume",
+    "EventAccepted",
+    "LaunchRequest",
+    "MessageResume",
+    "PendingApproval",
+    "ResumeRequest",
+    "ThreadCreated",
+    "ThreadView",
+    "WebhookAccepted",
+    "describe_errors",
+    "parse_resume",
+    "parse_webhook_fields",
+]
+
+_User = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="Who is speaking: a name from the config's [people] (e.g. carol).",
+    ),
+]
+_Text = Annotated[
+    str, Field(min_length=1, max_length=4000, json_schema_extra={"pattern": r"[^ \t\r\n]"})
+]
+
+
+_BLANK = " \t\r\n"
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("text", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # The same rule as the schema's pattern, so a schema-valid text is never refused.
+        if not value.strip(_BLANK):
+            raise ValueError("must contain more than spaces and line breaks")
+        return value
+
+
+class LaunchRequest(_Request):
+    """``POST /v1/threads``: start a thread with a request in words."""
+
+    text: _Text = Field(examples=["deploy backend v1.4.2 to production"])
+    user: _User
+
+
+class ApprovalResume(_Request):
+    """Approve or reject the plan the thread is waiting on."""
+
+    type: Literal["approval"]
+    decision: Literal["approve", "reject"]
+    user: _User
+    reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why, recorded with a rejection (an approval keeps none). Without "
+        "'?'; line breaks and other non-printable characters become spaces.",
+        json_schema_extra={"pattern": "^[^?]*$"},
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        """Sent as ``reject #<plan> <reason>``: one line the grammar reads exactly."""
+        if value is None:
+            return None
+        if "?" in value:
+            raise ValueError("must not contain '?'")
+        value = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+        return value if value.rstrip(".!").strip() else None
+
+
+class MessageResume(_Request):
+    """Say something in the thread, as that person would in chat."""
+
+    type: Literal["message"]
+    text: _Text
+    user: _User
+
+
+ResumeRequest = Annotated[ApprovalResume | MessageResume, Field(discriminator="type")]
+
+_RESUME_TAGS = ("approval", "message")
+_RESUME: TypeAdapter[ApprovalResume | MessageResume] = TypeAdapter(ResumeRequest)
+_FIELDS: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
+
+
+def parse_resume(raw: bytes) -> ApprovalResume | MessageResume:
+    """Raises ``ValidationError``; see ``describe_errors``."""
+    return _RESUME.validate_json(raw)
+
+
+def parse_webhook_fields(raw: bytes) -> dict[str, JsonValue]:
+    """A webhook's body: a JSON object (an empty body counts as ``{}``)."""
+    return _FIELDS.validate_json(raw) if raw.strip() else {}
+
+
+def describe_errors(exc: ValidationError, *, limit: int = 5) -> str:
+    """One line naming each wrong field (never echoing the input back)."""
+    parts = []
+    for err in exc.errors(include_input=False)[:limit]:
+        path = err["loc"]
+        if len(path) > 1 and path[0] in _RESUME_TAGS:
+            path = path[1:]  # the union member's tag: not a field the client sent
+        loc = ".".join(str(p) for p in path)
+        match err["type"]:
+            case "json_invalid":
+                msg = "the body is not valid JSON"
+                loc = ""
+            case "union_tag_not_found" | "union_tag_invalid":
+                msg = "type: must be 'approval' or 'message'"
+            case "model_type" | "model_attributes_type" | "dict_type" if not loc:
+                msg = "the body must be a JSON object"
+            case "missing":
+                msg = f"{loc}: required"
+                loc = ""
+            case "extra_forbidden":
+                msg = f"{loc}: unknown field"
+                loc = ""
+            case _:
+                msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ApiError(_Response):
+    error: str
+
+
+class ThreadCreated(_Response):
+    id: str
+    status: Status = Field(description="Right after a launch: 'running'. Poll the thread.")
+
+
+class WebhookAccepted(_Response):
+    id: str
+    status: Status
+    duplicate: bool = Field(
+        description="True when this exact signed body was received before: no new thread."
+    )
+
+
+class EventAccepted(_Response):
+    id: str = Field(description="The thread's id.")
+    event_id: str
+    status: Status
+
+
+class PendingApproval(_Response):
+    """The plan a thread is waiting on, so a client can show it before deciding."""
+
+    plan_hash: str
+    plan: Plan
+    approvers: list[str]
+    min_approvals: int
+    approved_by: list[str]
+    expires_at: datetime
+
+
+class ThreadView(_Response):
+    id: str
+    status: Status
+    origin: Origin
+    agent: Literal["deploy", "rollback"]
+    created_at: datetime
+    approval: PendingApproval | None = Field(
+        description="The open approval request, if the thread is waiting on one."
+    )
+    events: list[Event]
