@@ -23,7 +23,25 @@ from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
 from bot.thread import Thread
 
-__all__ = ["Outbox"]
+__all__ = ["PULL_CHANNELS", "LogSender", "Outbox"]
+
+# Origins nobody pushes replies to: API clients read them with GET /v1/threads/{id}, and
+# schedules without a channel to report to leave them in the thread and the logs.
+PULL_CHANNELS = ("api", "schedule")
+
+
+class LogSender:
+    """Delivers by logging (one JSON line with the thread id), for pull-only origins."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        log.info(
+            "message for %s thread %s (%s): %s",
+            message.origin.kind,
+            message.thread_id,
+            message.purpose,
+            message.text.splitlines()[0] if message.text else "",
+        )
+
 
 log = logging.getLogger("deploybot.outbox")
 
@@ -159,9 +177,12 @@ class Outbox:
         """Messages enqueued and not yet delivered."""
         return int(await self._redis.xlen(self._keys.outbox(channel)))
 
-    async def run(self, *, channel: str, sender: Sender, consumer: str) -> None:
+    async def run(
+        self, *, channel: str, sender: Sender, consumer: str, stop: asyncio.Event | None = None
+    ) -> None:
+        """Deliver until ``stop`` is set (forever by default), retrying what fails."""
         await self.ensure_group(channel)
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 sent = await self.deliver_some(
                     channel=channel, sender=sender, consumer=consumer, block_ms=1000

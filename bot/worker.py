@@ -20,7 +20,7 @@ from bot.events import MessageSent, PlanProposed
 from bot.inbound import Delivery, InboundQueue
 from bot.logs import current_thread
 from bot.metrics import Metrics
-from bot.outbox import Outbox
+from bot.outbox import PULL_CHANNELS, LogSender, Outbox
 from bot.runner import Runner
 from bot.store import ThreadStore
 from bot.thread import Thread
@@ -69,9 +69,17 @@ class Worker:
         """Work until ``stop`` is set (forever by default)."""
         stop = stop or asyncio.Event()
         await self._queue.ensure_group()
-        pump = None
+        background: list[asyncio.Task[None]] = []
         if self._timers is not None:  # every worker pumps: expiry must not need a clock
-            pump = asyncio.create_task(self._timers.run(clock=self._clock, stop=stop))
+            background.append(asyncio.create_task(self._timers.run(clock=self._clock, stop=stop)))
+        for channel in PULL_CHANNELS:  # their outboxes would otherwise only grow
+            background.append(
+                asyncio.create_task(
+                    self._outbox.run(
+                        channel=channel, sender=LogSender(), consumer=self.consumer, stop=stop
+                    )
+                )
+            )
         reclaim_every = 0
         while not stop.is_set():
             try:
@@ -98,8 +106,7 @@ class Worker:
                 await asyncio.sleep(0.01)  # fakeredis does not block on an empty stream
         if self._tasks:
             await asyncio.wait(self._tasks)
-        if pump is not None:
-            await pump
+        await asyncio.gather(*background)
 
     async def run_until_idle(self, *, reclaim: bool = True) -> int:
         """Process everything waiting now, including what it leads to; for the terminal

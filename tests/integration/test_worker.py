@@ -366,3 +366,24 @@ async def test_metrics_count_what_happened(redis: Redis, key_prefix: str, setup:
     assert "deploybot_approvals_requested_total 1\n" in text
     assert "deploybot_inbound_lag 0\n" in text
     assert "deploybot_model_calls_total 0\n" in text
+
+
+async def test_a_running_worker_drains_the_pull_only_outboxes(
+    redis: Redis, key_prefix: str, setup: Path
+) -> None:
+    app = make_app(redis, prefix=key_prefix, config_file=setup)
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.worker.run(stop=stop))
+    try:
+        await say(app, "t1", "api:carol", "deploy backend to production", new=True)
+        for _ in range(100):
+            thread = await app.store.load("t1")
+            if thread and thread.status == "awaiting_approval":
+                if await app.outbox.pending("api") == 0:
+                    break
+            await asyncio.sleep(0.05)
+        assert await app.outbox.pending("api") == 0  # delivered (logged), not piling up
+        assert await app.outbox.undelivered(await thread_of(app, "t1")) == []
+    finally:
+        stop.set()
+        await running
