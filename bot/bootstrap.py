@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.fallback import CommandsOnlyAgent
 from bot.agent import Agent
@@ -100,7 +100,12 @@ def config_path(settings: Settings) -> Path:
 
 def _redis(settings: Settings) -> tuple["Redis", bool]:
     if settings.redis_url:
-        return Redis.from_url(settings.redis_url, health_check_interval=30), False
+        # Blocking: under a burst, callers wait up to 5 s for a connection instead of
+        # failing once 100 are in use (redis-py's default pool raises).
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=100, timeout=5, health_check_interval=30
+        )
+        return Redis(connection_pool=pool), False
     import fakeredis  # embedded, in-process store for local use
 
     return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()), True

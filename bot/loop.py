@@ -284,7 +284,9 @@ def _on_decision(
 ) -> Step:
     open_approval = thread.open_approval()
     if open_approval is None:
-        return Apply(events=[ctx.say("Nothing in this thread is waiting for approval.", to=actor)])
+        why = _why_not_open(thread, command.plan_id) if command.plan_id else None
+        text = why or "Nothing in this thread is waiting for approval."
+        return Apply(events=[ctx.say(text, to=actor)])
     plan = open_approval.plan
     if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
         return Apply(
@@ -490,6 +492,26 @@ def _on_timer(thread: Thread, ctx: _Ctx, timer: TimerFired) -> Step:
             )
         ]
     )
+
+
+def _why_not_open(thread: Thread, plan_id: str) -> str | None:
+    """Why a decision naming plan ``plan_id`` came too late, from what the thread recorded."""
+    hashes = [e.plan.plan_hash for e in thread.events if isinstance(e, PlanProposed)]
+    plan_hash = next((h for h in reversed(hashes) if h.startswith(plan_id.lower())), None)
+    if plan_hash is None:
+        return None
+    short = plan_hash[:4]
+    for event in reversed(thread.events):
+        match event:
+            case DeployStarted(plan_hash=h) if h == plan_hash:
+                return f"Plan #{short} was already approved and deployed; nothing was changed."
+            case ApprovalDecided(plan_hash=h, decision="reject", person=person) if h == plan_hash:
+                return f"Plan #{short} was rejected by {person}; nothing was changed."
+            case TimerFired(kind="expire", plan_hash=h) if h == plan_hash:
+                return f"Plan #{short} expired at {event.at:%H:%M} UTC; nothing was changed."
+            case _:
+                continue
+    return f"Plan #{short} is no longer waiting for a decision; nothing was changed."
 
 
 def approval_message_id(thread: Thread) -> str | None:

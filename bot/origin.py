@@ -62,4 +62,10 @@ def outbox_channel(origin: Origin) -> str:
     """
     if isinstance(origin, TerminalOrigin):
         return f"terminal:{origin.session}"
+    if isinstance(origin, ScheduleOrigin) and origin.report_to:
+        # A schedule or webhook reports where its config says: "slack:C0DEPLOYS" goes out
+        # through the Slack deliverer, "email:ops@example.com" through email.
+        channel = origin.report_to.partition(":")[0]
+        if channel in ("slack", "email"):
+            return channel
     return origin.kind

@@ -378,9 +378,9 @@ async def test_a_running_worker_drains_the_pull_only_outboxes(
         await say(app, "t1", "api:carol", "deploy backend to production", new=True)
         for _ in range(100):
             thread = await app.store.load("t1")
-            if thread and thread.status == "awaiting_approval":
-                if await app.outbox.pending("api") == 0:
-                    break
+            paused = thread is not None and thread.status == "awaiting_approval"
+            if paused and await app.outbox.pending("api") == 0:
+                break
             await asyncio.sleep(0.05)
         assert await app.outbox.pending("api") == 0  # delivered (logged), not piling up
         assert await app.outbox.undelivered(await thread_of(app, "t1")) == []

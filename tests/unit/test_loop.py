@@ -404,3 +404,33 @@ def test_timers_remind_and_expire_only_an_open_request() -> None:
     assert step(*base, decided, msg("x"), expire) == Pause()
     newer = PLAN.model_copy(update={"version": "v1.4.1"})
     assert step(*base, *requested(newer), remind) == Pause()  # superseded
+
+
+def test_a_late_decision_naming_its_plan_says_why() -> None:
+    base = [msg("deploy backend to production"), *requested()]
+    late = f"approve #{PLAN.plan_hash}"
+    rejected = ev(
+        ApprovalDecided,
+        plan_hash=PLAN.plan_hash,
+        actor="slack:U0BOB",
+        person="bob",
+        decision="reject",
+    )
+    assert said(step(*base, rejected, msg(late, actor="slack:U0ALICE"))) == (
+        f"Plan #{PLAN.short_id} was rejected by bob; nothing was changed."
+    )
+    started = ev(DeployStarted, plan_hash=PLAN.plan_hash, idempotency_key="k", fencing_token=1)
+    finished = ev(
+        DeployFinished,
+        plan_hash=PLAN.plan_hash,
+        result="succeeded",
+        exit_code=0,
+        duration_s=1,
+        output_tail="",
+    )
+    assert "already approved and deployed" in said(
+        step(*base, started, finished, msg(late, actor="slack:U0ALICE"))
+    )
+    assert said(step(msg(f"approve #{'f' * 16}", actor="slack:U0ALICE"))) == (
+        "Nothing in this thread is waiting for approval."
+    )
