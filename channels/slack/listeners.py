@@ -1,0 +1,213 @@
+"""The inbound side of Slack: a Bolt ``AsyncApp`` whose listeners turn payloads into events.
+
+Mentions, DMs and replies in a Slack thread the bot follows, Approve clicks, reject-reason
+modals and ``/deploy`` become ``UserMessage`` events in the inbound stream. Bolt runs with
+``process_before_response=True``, so Slack gets its 200 only after the event is in the
+stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.events import UserMessage
+from bot.inbound import Envelope, InboundQueue, agent_for
+from bot.keys import Keys
+from channels.slack.blocks import escape, reject_modal
+from channels.slack.follow import FollowedThreads
+from channels.slack.identity import BotIdentity
+from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
+from channels.slack.payloads import (
+    OpenRejectModal,
+    Request,
+    Skip,
+    action_request,
+    command_request,
+    event_request,
+    view_request,
+)
+
+__all__ = ["SlackListeners"]
+
+log = logging.getLogger("deploybot.slack")
+
+_MAX_PUBLISHING = 32  # a burst waits here rather than exhaust the Redis connection pool
+_USAGE = "Usage: `/deploy backend v1.4.2 to production` (or `/deploy help`)."
+
+
+class _NoTokenWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN (read from the environment) is unused next to our
+    client; it is used, through ``authorize``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _skipped(skip: Skip) -> None:
+    if skip.malformed:
+        log.warning("slack: ignored a malformed payload: %s", skip.reason)
+    else:
+        log.debug("slack: ignored: %s", skip.reason)
+
+
+class SlackListeners:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        queue: InboundQueue,
+        redis: "Redis",
+        keys: Keys,
+        clock: Callable[[], datetime],
+        signing_secret: str | None,
+        command: str = "/deploy",
+    ) -> None:
+        """``signing_secret`` None: Socket Mode only (requests are not signed there)."""
+        self._client = client
+        self._queue = queue
+        self._followed = FollowedThreads(redis=redis, keys=keys)
+        self._clock = clock
+        self.identity = BotIdentity(client)
+        self._publishing = asyncio.Semaphore(_MAX_PUBLISHING)
+        bolt_log = logging.getLogger("deploybot.slack.bolt")
+        bolt_log.addFilter(_NoTokenWarning())
+        self.bolt = AsyncApp(
+            # The app's own client carries no token: each request gets the one authorize()
+            # returns, and Bolt does not call auth.test on its own.
+            client=AsyncWebClient(
+                base_url=client.base_url, retry_handlers=list(client.retry_handlers)
+            ),
+            signing_secret=signing_secret or "",
+            request_verification_enabled=signing_secret is not None,
+            authorize=self._authorize_function(),
+            process_before_response=True,
+            logger=bolt_log,
+        )
+        self._register(command)
+
+    def _authorize_function(self) -> Callable[..., Any]:
+        identity = self.identity
+
+        async def authorize() -> Any:
+            return await identity.authorize()
+
+        return authorize
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def publish(self, request: Request) -> bool:
+        """Put the request in the inbound stream; False if it is not for the bot."""
+        event = UserMessage(
+            id=request.event_id, at=self._clock(), actor=request.actor, text=request.text
+        )
+        async with self._publishing:
+            thread_id = request.thread_id
+            if request.in_thread:
+                owner = await self._followed.owner(request.thread_id)
+                if owner is None and request.follow_up:
+                    log.debug("slack: %s: a thread the bot does not follow", request.event_id)
+                    return False
+                thread_id = owner or thread_id
+            if request.origin is not None:
+                await self._followed.follow(request.thread_id, thread_id)
+            envelope = Envelope(
+                thread_id=thread_id,
+                event=event,
+                origin=request.origin,
+                agent=agent_for(request.text),
+            )
+            await self._queue.publish(envelope)
+        log.debug("slack: %s -> thread %s", request.event_id, thread_id)
+        return True
+
+    # -- listeners -----------------------------------------------------------------------
+
+    def _register(self, command: str) -> None:
+        app = self.bolt
+
+        async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            parsed = event_request(body, bot_user_id=context.bot_user_id)
+            if isinstance(parsed, Skip):
+                _skipped(parsed)
+                return
+            await self.publish(parsed)
+
+        async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+            parsed = action_request(body)
+            if isinstance(parsed, Skip):
+                _skipped(parsed)
+            elif isinstance(parsed, OpenRejectModal):
+                await self._open_reject_modal(parsed, body)
+            else:
+                await self.publish(parsed)
+            await ack()
+
+        async def on_view(ack: AsyncAck, body: dict[str, Any]) -> None:
+            parsed = view_request(body)
+            if isinstance(parsed, Skip):
+                if parsed.kind == "needs_reason":
+                    await ack(response_action="errors", errors={REASON_BLOCK: parsed.reason})
+                    return
+                _skipped(parsed)
+            else:
+                await self.publish(parsed)
+            await ack()
+
+        async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack(await self._slash_command(body))
+
+        app.event("app_mention")(on_event)
+        app.event("message")(on_event)
+        app.action(APPROVE_ACTION)(on_action)
+        app.action(REJECT_ACTION)(on_action)
+        app.view(REJECT_VIEW)(on_view)
+        app.command(command)(on_command)
+
+    async def _slash_command(self, body: dict[str, Any]) -> str:
+        """Post the command as a root message, start a thread under it; the ack's text."""
+        parsed = command_request(body)
+        if isinstance(parsed, Skip):
+            _skipped(parsed)
+            return "Sorry, I could not read that command."
+        if not parsed.said:
+            return _USAGE
+        try:
+            root = await self._client.chat_postMessage(
+                channel=parsed.channel, text=f"<@{parsed.user}> asked: {escape(parsed.text)}"
+            )
+        except SlackApiError as exc:
+            log.warning("slack: cannot post in %s: %s", parsed.channel, exc.response.get("error"))
+            return (
+                "I can't post in this conversation. Invite me to the channel "
+                "(`/invite @deploybot`) and try again, or mention me there."
+            )
+        ts = root.get("ts")
+        if not isinstance(ts, str):
+            raise RuntimeError("chat.postMessage answered without a ts")
+        await self.publish(parsed.request(ts))
+        return ""
+
+    async def _open_reject_modal(self, modal: OpenRejectModal, body: dict[str, Any]) -> None:
+        view = reject_modal(thread_id=modal.thread_id, plan_hash=modal.plan_hash)
+        try:
+            await self._client.views_open(trigger_id=modal.trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("slack: views.open failed: %s", exc.response.get("error"))
+            channel = (body.get("channel") or {}).get("id")
+            thread_ts = (body.get("message") or {}).get("thread_ts")
+            if isinstance(channel, str):
+                with contextlib.suppress(SlackApiError):
+                    await self._client.chat_postEphemeral(
+                        channel=channel,
+                        user=modal.user,
+                        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+                        text="I couldn't open the reject form; reply `reject <reason>` instead.",
+                    )

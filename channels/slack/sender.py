@@ -1,0 +1,166 @@
+"""The Slack deliverer: the outbox hands it each reply of a Slack thread.
+
+- ``to`` set (a refusal): ``chat.postEphemeral`` to that person only, in the thread.
+- ``replaces`` naming a message posted earlier: ``chat.update`` of that message (an approval
+  card loses its buttons and shows the decision; a deploy's message shows its progress, then
+  its result). A ``replaces`` this deliverer never posted is posted as a new reply.
+- otherwise ``chat.postMessage`` in the thread; an approval request as a Block Kit card.
+
+Threads that started elsewhere but report to Slack (a schedule or webhook with
+``report_to = "slack:C0DEPLOYS"``) open a Slack thread with their first message and continue
+in it; replies people write there reach the same bot thread.
+
+A message already recorded as posted is not posted again (a retry after a crash between
+posting and the outbox's bookkeeping). Slack 429s are retried by the client after
+Retry-After; any other failure raises, and the outbox retries later.
+"""
+
+import logging
+from collections.abc import Mapping
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channel import OutboundMessage
+from bot.origin import ScheduleOrigin, SlackOrigin
+from channels.slack.blocks import approval_blocks, decided_blocks, escape
+from channels.slack.follow import FollowedThreads
+from channels.slack.identity import BotIdentity
+from channels.slack.ids import thread_id_for
+from channels.slack.posted import Posted, PostedMessages
+
+__all__ = ["SlackSender"]
+
+log = logging.getLogger("deploybot.slack")
+
+_GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+_NOT_EPHEMERAL = {"user_not_in_channel", "user_not_found"}
+_TEXT_MAX = 39_000
+_ROOT = "slack-root"  # the record of the message that opened a reporting thread
+
+
+def _slack_user(actor: str) -> str | None:
+    channel, _, ident = actor.partition(":")
+    return ident if channel == "slack" and ident else None
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if exc.response is not None else None
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+class SlackSender:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        posted: PostedMessages,
+        followed: FollowedThreads,
+        slack_ids: Mapping[str, str],
+    ) -> None:
+        """``slack_ids``: person name -> Slack user id, to show people as mentions."""
+        self._client = client
+        self._posted = posted
+        self._followed = followed
+        self._identity = BotIdentity(client)
+        self._slack_ids = slack_ids
+
+    async def _where(self, message: OutboundMessage) -> SlackOrigin | None:
+        """The Slack thread a message goes to (``thread_ts`` "" : a new one, in ``channel``)."""
+        origin = message.origin
+        if isinstance(origin, SlackOrigin):
+            return origin
+        if isinstance(origin, ScheduleOrigin) and (origin.report_to or "").startswith("slack:"):
+            root = await self._posted.get(message.thread_id, _ROOT)
+            channel = root.channel if root else (origin.report_to or "")[len("slack:") :]
+            return SlackOrigin(channel=channel, thread_ts=root.ts if root else "")
+        return None
+
+    async def send(self, message: OutboundMessage) -> None:
+        origin = await self._where(message)
+        if origin is None:
+            log.error(
+                "slack: message %s of thread %s (%s origin) has no Slack channel; not sent",
+                message.message_id,
+                message.thread_id,
+                message.origin.kind,
+            )
+            return
+        text = escape(message.text)[:_TEXT_MAX]
+        user = _slack_user(message.to) if message.to else None
+        if user is not None:
+            try:
+                await self._client.chat_postEphemeral(
+                    channel=origin.channel,
+                    user=user,
+                    text=text,
+                    thread_ts=origin.thread_ts or None,
+                )
+                return
+            except SlackApiError as exc:
+                if _error(exc) not in _NOT_EPHEMERAL:
+                    raise
+                text = f"<@{user}> {text}"  # not in the channel: say it in the thread
+        if await self._posted.get(message.thread_id, message.message_id) is not None:
+            return  # posted before, the bookkeeping after it was lost
+        if message.replaces is not None:
+            earlier = await self._posted.get(message.thread_id, message.replaces)
+            if earlier is not None and await self._update(earlier, message, text):
+                return
+        await self._post(origin, message, text)
+
+    async def _update(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
+        blocks = (
+            decided_blocks(
+                earlier.card, slack_ids=self._slack_ids, notes=earlier.notes, text=message.text
+            )
+            if earlier.card is not None
+            else None
+        )
+        try:
+            await self._client.chat_update(
+                channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            if _error(exc) not in _GONE:
+                raise
+            log.info("slack: message %s is gone (%s); posting anew", earlier.ts, _error(exc))
+            return False
+        await self._posted.put(
+            message.thread_id, message.message_id, earlier.replaced_by(message.text)
+        )
+        return True
+
+    async def _post(self, origin: SlackOrigin, message: OutboundMessage, text: str) -> None:
+        card = message.card if message.purpose == "approval_request" else None
+        blocks = (
+            approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
+            if card is not None
+            else None
+        )
+        response = await self._client.chat_postMessage(
+            channel=origin.channel,
+            thread_ts=origin.thread_ts or None,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ts = response.get("ts")
+        if not isinstance(ts, str):
+            raise RuntimeError(f"chat.postMessage answered without a ts: {response.data!r}")
+        posted = Posted(
+            channel=str(response.get("channel") or origin.channel),
+            ts=ts,
+            card=card,
+            open=card is not None,
+        )
+        await self._posted.put(message.thread_id, message.message_id, posted)
+        if not origin.thread_ts:  # the first report opened a Slack thread: follow it
+            await self._posted.put(
+                message.thread_id, _ROOT, posted.model_copy(update={"card": None})
+            )
+            team = (await self._identity.authorize()).team_id or ""
+            await self._followed.follow(
+                thread_id_for(team, posted.channel, posted.ts), message.thread_id
+            )

@@ -1,0 +1,210 @@
+"""End to end: ``deploybot web`` and ``deploybot worker`` as processes on real Redis, Slack
+played by a local fake Web API and by signed HTTP posts to ``/slack/events``."""
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from bot.keys import Keys
+from tests.conftest import TEST_REDIS_URL
+from tests.fakes.slack_api import FakeSlack, SlackPoster, click, event
+from tests.support import calls, write_setup
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-signing-secret"
+CHANNEL = "C0DEPLOYS"
+ROOT = "1700000001.000001"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def until(check: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
+    for _ in range(int(timeout_s / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            assert proc.poll() is None, "deploybot web exited"
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("deploybot web never became healthy")
+
+
+@contextlib.asynccontextmanager
+async def deploybot(
+    commands: list[str], env: dict[str, str], cwd: Path
+) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """``deploybot <command>`` processes, stopped by PID (SIGTERM, then SIGKILL) afterwards."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_"))
+    }
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "bot", what], env=inherited | env, cwd=cwd)
+        for what in commands
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def environment(fake: FakeSlack, config: Path, key_prefix: str, port: int) -> dict[str, str]:
+    return {
+        "REDIS_URL": TEST_REDIS_URL,
+        "DEPLOYBOT_CONFIG": str(config),
+        "DEPLOYBOT_KEY_PREFIX": key_prefix,
+        "SLACK_BOT_TOKEN": fake.token,
+        "SLACK_API_URL": fake.base_url,
+        "PORT": str(port),
+    }
+
+
+async def test_mention_click_deploy_through_web_and_worker_processes(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    config = write_setup(tmp_path)
+    port = free_port()
+    async with FakeSlack() as fake:
+        env = environment(fake, config, key_prefix, port) | {"SLACK_SIGNING_SECRET": SECRET}
+        async with deploybot(["web", "worker"], env, tmp_path) as (web, _worker):
+            await healthy(f"http://127.0.0.1:{port}/healthz", web)
+            async with SlackPoster(f"http://127.0.0.1:{port}/slack/events", SECRET) as post:
+                await drive(post, fake, redis, key_prefix, tmp_path)
+
+
+async def test_socket_mode_in_deploybot_run(tmp_path: Path, key_prefix: str, redis: Redis) -> None:
+    """``deploybot run`` with SLACK_APP_TOKEN (and no signing secret): no public URL."""
+    config = write_setup(tmp_path)
+    port = free_port()
+    async with FakeSlack() as fake:
+        env = environment(fake, config, key_prefix, port) | {"SLACK_APP_TOKEN": fake.app_token}
+        async with deploybot(["run"], env, tmp_path) as (run,):
+            await healthy(f"http://127.0.0.1:{port}/healthz", run)
+            mention = event(
+                "<@U0BOT> deploy backend v1.4.2 to production",
+                user="U0CAROL",
+                ts=ROOT,
+                event_id="EvSOCKET",
+                channel=CHANNEL,
+            )
+            await fake.socket_send(envelope("env-1", "events_api", mention))
+            await until(lambda: bool(fake.called("chat.postMessage")), "the approval card")
+            card = fake.called("chat.postMessage")[0]
+            approve = click(
+                "deploybot_approve",
+                card.args["blocks"][-1]["elements"][0]["value"],
+                user="U0BOB",
+                channel=CHANNEL,
+                message_ts=card.result["ts"],
+                thread_ts=ROOT,
+            )
+            await fake.socket_send(envelope("env-2", "interactive", approve))
+            await until(lambda: len(calls(tmp_path)) == 1, "the deploy")
+            shown = lambda: fake.messages[(CHANNEL, card.result["ts"])]["text"]  # noqa: E731
+            await until(lambda: "ok in" in shown(), "the result")
+        assert {a["envelope_id"] for a in fake.socket_acks} == {"env-1", "env-2"}
+        assert not any(c.method == "chat.postMessage" and c.status != 200 for c in fake.calls)
+
+
+def envelope(envelope_id: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "envelope_id": envelope_id,
+        "type": kind,
+        "payload": payload,
+        "accepts_response_payload": kind != "events_api",
+        "retry_attempt": 0,
+        "retry_reason": "",
+    }
+
+
+async def drive(
+    post: SlackPoster, fake: FakeSlack, redis: Redis, key_prefix: str, base: Path
+) -> None:
+    mention = event(
+        "<@U0BOT> deploy backend v1.4.2 to production",
+        user="U0ALICE",
+        ts=ROOT,
+        event_id="EvE2E",
+        channel=CHANNEL,
+    )
+    assert (await post.event(mention))[0] == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert (await post.event(mention, headers=retry))[0] == 200  # the same event, again
+    assert (await post.event(mention, secret="wrong"))[0] == 401
+
+    await until(lambda: bool(fake.called("chat.postMessage")), "the approval card")
+    card = fake.called("chat.postMessage")[0]
+    assert card.args["thread_ts"] == ROOT
+    value = card.args["blocks"][-1]["elements"][0]["value"]
+
+    def tap(user: str, n: int) -> dict[str, Any]:
+        return click(
+            "deploybot_approve",
+            value,
+            user=user,
+            channel=CHANNEL,
+            message_ts=card.result["ts"],
+            thread_ts=ROOT,
+            action_ts=f"1700000500.{n:06d}",
+            trigger_id=f"trigger-{n}",
+        )
+
+    def ephemeral(user: str) -> list[str]:
+        return [c.args["text"] for c in fake.called("chat.postEphemeral") if c.args["user"] == user]
+
+    assert (await post.interactive(tap("U0CAROL", 1)))[0] == 200  # not an approver
+    await until(lambda: bool(ephemeral("U0CAROL")), "carol's refusal")
+    assert "can't approve" in ephemeral("U0CAROL")[0]
+    assert (await post.interactive(tap("U0ALICE", 2)))[0] == 200  # the requester
+    await until(lambda: bool(ephemeral("U0ALICE")), "alice's refusal")
+    assert "asked for this deploy" in ephemeral("U0ALICE")[0]
+    assert calls(base) == []
+
+    assert (await post.interactive(tap("U0BOB", 3)))[0] == 200
+    await until(lambda: len(calls(base)) == 1, "the deploy")
+    shown = lambda: fake.messages[(CHANNEL, card.result["ts"])]  # noqa: E731
+    await until(lambda: "ok in" in shown()["text"], "the result in the card's place")
+    assert "deploybot_approve" not in json.dumps(shown()["blocks"])
+    assert "approved by bob" in json.dumps(shown()["blocks"])
+
+    assert (await post.interactive(tap("U0BOB", 3)))[0] == 200  # replayed after the decision
+    await asyncio.sleep(1)
+    assert len(calls(base)) == 1
+    assert len(fake.called("chat.postMessage")) == 1
+    threads = await redis.zcard(Keys(key_prefix).thread_index())
+    assert threads == 1  # the retried event made no second thread
