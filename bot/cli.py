@@ -3,7 +3,6 @@
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -20,10 +19,13 @@ from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_w
 from bot.bootstrap import new_id as make_id
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.logs import configure_logging
 from bot.redact import redact
 from bot.settings import Settings
 from bot.webapp import build_web_app
 from channels.api import api_routes
+from channels.email import email_channel, missing_settings
+from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_routes, slack_sender
 from channels.terminal import TerminalChannel
 
 __all__ = ["main"]
@@ -59,21 +61,24 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument("--host", default="0.0.0.0")
         serve.add_argument("--port", type=int, help="default: PORT, else 8000")
     sub.add_parser("clock", help="start scheduled runs and fire approval reminders/expiries")
-    sub.add_parser("mail", help="the email listener (not available yet)")
+    sub.add_parser("mail", help="the email channel: IMAP IDLE listener and SMTP deliverer")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings()
     except ValidationError as exc:
         print(f"deploybot: bad environment: {exc}", file=sys.stderr)
         return 2
+    # Services log JSON lines (with the thread id); interactive commands log plain text.
+    service = args.command in ("worker", "web", "run", "clock", "mail")
+    configure_logging(
+        level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "INFO" if service else "WARNING"),
+        json_lines=os.environ.get("DEPLOYBOT_LOG_FORMAT", "json" if service else "text") == "json",
+        secrets=settings.secrets(),
+    )
     try:
         match args.command:
             case "chat":
@@ -88,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 return asyncio.run(_clock(settings))
             case "audit":
                 return asyncio.run(_audit(settings, since=args.since))
+            case "mail":
+                return asyncio.run(_mail(settings))
             case "web" | "run":
                 return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
             case _:
@@ -176,11 +183,49 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
+    deliverers = _deliverers(app)
     try:
         await app.worker.run(stop=stop)
     finally:
+        for task in deliverers:
+            task.cancel()
+        await asyncio.gather(*deliverers, return_exceptions=True)
         await app.close()
     return 0
+
+
+def _deliverers(app: App) -> list[asyncio.Task[None]]:
+    """The outbox deliverers of the configured channels (Slack: with a bot token)."""
+    token = app.settings.slack_bot_token
+    if token is None or not token.get_secret_value():
+        return []
+    sender = slack_sender(
+        bot_token=token.get_secret_value(),
+        api_url=app.settings.slack_api_url,
+        redis=app.redis,
+        keys=app.keys,
+        config=app.config,
+    )
+    consumer = f"slack-{app.worker.consumer}"
+    return [asyncio.create_task(app.outbox.run(channel="slack", sender=sender, consumer=consumer))]
+
+
+def _slack(app: App) -> SlackListeners | None:
+    """Slack's inbound side, when a bot token is set (HTTP mode also needs the signing
+    secret; Socket Mode the app token)."""
+    settings = app.settings
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    if token is None or not token.get_secret_value():
+        return None
+    return slack_listeners(
+        bot_token=token.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret else None,
+        api_url=settings.slack_api_url,
+        queue=app.queue,
+        redis=app.redis,
+        keys=app.keys,
+        clock=utc_now,
+    )
 
 
 async def _audit(settings: Settings, *, since: str) -> int:
@@ -200,6 +245,40 @@ async def _audit(settings: Settings, *, since: str) -> int:
             for record in audit_records(thread, since=start):
                 print(json.dumps(record, separators=(",", ":")))
     finally:
+        await app.close()
+    return 0
+
+
+async def _mail(settings: Settings) -> int:
+    missing = missing_settings(settings)
+    if missing:
+        print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    listener, sender = email_channel(
+        settings,
+        config=app.config,
+        queue=app.queue,
+        outbox=app.outbox,
+        redis=app.redis,
+        keys=app.keys,
+        clock=utc_now,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.queue.ensure_group()
+    consumer = f"email-{app.worker.consumer}"
+    deliverer = asyncio.create_task(
+        app.outbox.run(channel="email", sender=sender, consumer=consumer)
+    )
+    print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
+    try:
+        await listener.run(stop)
+    finally:
+        deliverer.cancel()
+        await asyncio.gather(deliverer, return_exceptions=True)
         await app.close()
     return 0
 
@@ -274,7 +353,7 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
         await app.close()
 
 
-def _web_routes(app: App) -> list[BaseRoute]:
+def _web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]:
     """Every channel's HTTP routes, for whichever channels are configured."""
     settings = app.settings
     routes: list[BaseRoute] = []
@@ -289,6 +368,8 @@ def _web_routes(app: App) -> list[BaseRoute]:
         clock=utc_now,
         new_id=make_id,
     )
+    if slack is not None and settings.slack_signing_secret is not None:
+        routes += slack_routes(slack)
     return routes
 
 
@@ -299,7 +380,8 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     if with_worker:
         watch_children_with_pidfd()
     app = bootstrap(settings)
-    web = build_web_app(app, routes=_web_routes(app))
+    slack = _slack(app)
+    web = build_web_app(app, routes=_web_routes(app, slack))
     port = args.port or settings.port
     server = uvicorn.Server(
         uvicorn.Config(
@@ -315,11 +397,40 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     if with_worker:
         tasks.append(asyncio.create_task(app.worker.run(stop=stop)))
         tasks.append(asyncio.create_task(app.scheduler.run(stop=stop)))
+    deliverers = _deliverers(app) if with_worker else []
+    if with_worker and not missing_settings(settings):  # email is configured: listen too
+        listener, sender = email_channel(
+            settings,
+            config=app.config,
+            queue=app.queue,
+            outbox=app.outbox,
+            redis=app.redis,
+            keys=app.keys,
+            clock=utc_now,
+        )
+        tasks.append(asyncio.create_task(listener.run(stop)))
+        deliverers.append(
+            asyncio.create_task(
+                app.outbox.run(
+                    channel="email", sender=sender, consumer=f"email-{app.worker.consumer}"
+                )
+            )
+        )
+    app_token = settings.slack_app_token
+    socket = None
+    if slack is not None and app_token is not None and app_token.get_secret_value():
+        socket = SocketMode(slack, app_token=app_token.get_secret_value())
+        tasks.append(asyncio.create_task(socket.connect()))
     print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
     try:
         await tasks[0]  # uvicorn handles SIGINT/SIGTERM and returns
     finally:
         stop.set()
+        if socket is not None:
+            await socket.close()
+        for deliverer in deliverers:
+            deliverer.cancel()
+        await asyncio.gather(*deliverers, return_exceptions=True)
         for task in tasks[1:]:
             await task
         await app.close()

@@ -62,6 +62,14 @@ class Keys:
         """Where a message of this thread was posted in Slack (channel, ts), to edit it."""
         return f"{self.prefix}:{{{thread_id}}}:slack:msg:{message_id}"
 
+    def email_sent(self, thread_id: str, message_id: str) -> str:
+        """Set of the email copies of one outbound message already sent (by copy key)."""
+        return f"{self.prefix}:{{{thread_id}}}:email:sent:{message_id}"
+
+    def email_mailbox(self, mailbox: str) -> str:
+        """Hash: the IMAP mailbox's UIDVALIDITY and the last UID the mail listener handled."""
+        return f"{self.prefix}:email:mailbox:{mailbox}"
+
     # -- global --------------------------------------------------------------------------
     def thread_index(self) -> str:
         return f"{self.prefix}:threads"

@@ -65,9 +65,15 @@ def write_setup(
     self_approval: bool = False,
     approval_timeout_s: float = 3600,
     timeout_s: float = 30,
+    emails: dict[str, str] | None = None,
 ) -> Path:
     """A config with people alice, bob, carol, dave; service backend (+ frontend); staging
-    (no approval) and production (alice, bob, dave approve). Returns the config path."""
+    (no approval) and production (alice, bob, dave approve). Returns the config path.
+
+    ``emails`` gives bob or carol an email address (alice's and dave's are fixed)."""
+    extra = emails or {}
+    bob_email = f'email = "{extra["bob"]}"\n' if "bob" in extra else ""
+    carol_email = f'email = "{extra["carol"]}"\n' if "carol" in extra else ""
     make_repo(
         base / "repos" / "backend",
         [
@@ -90,9 +96,9 @@ slack = "U0ALICE"
 email = "alice@example.com"
 [people.bob]
 slack = "U0BOB"
-[people.carol]
+{bob_email}[people.carol]
 slack = "U0CAROL"
-[people.dave]
+{carol_email}[people.dave]
 email = "dave@example.com"
 
 [services.backend]

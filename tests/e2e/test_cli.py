@@ -59,7 +59,7 @@ def test_commands_that_need_redis_say_so() -> None:
     assert "deploybot web: REDIS_URL is required." in web.stderr
     mail = deploybot("mail")
     assert mail.returncode == 2
-    assert "not available in this version yet" in mail.stderr
+    assert "deploybot mail: set REDIS_URL" in mail.stderr
 
 
 async def test_chat_on_redis_then_inspect_the_thread(

@@ -1,0 +1,233 @@
+"""MailListener: the bot's mailbox over IMAP IDLE, each new message published once.
+
+For every message after the last UID recorded in Redis (per mailbox, with its UIDVALIDITY):
+fetch it (only the headers when it is over the size cap), triage it, publish the event to
+the inbound stream (or queue a short refusal in the outbox), then flag it ``\\Seen`` and
+record its UID. A crash in between repeats the publish, which the worker drops by event id
+(the Message-ID). Every IMAP call has a timeout; any failure (a drop, ``* BYE``, a hung
+command) reconnects with backoff; IDLE is re-issued every ``idle_s`` (< 29 minutes).
+"""
+
+import asyncio
+import contextlib
+import logging
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import aioimaplib
+from pydantic import BaseModel, ConfigDict, SecretStr
+from redis.asyncio import Redis
+
+from bot.channel import OutboundMessage
+from bot.inbound import InboundQueue
+from bot.keys import Keys, text
+from bot.origin import EmailOrigin
+from bot.outbox import Outbox
+from channels.email.message import parse_mail
+from channels.email.triage import Ignore, MailRules, Publish, Refuse, thread_id_for_mail, triage
+
+__all__ = ["ImapServer", "MailListener"]
+
+log = logging.getLogger("deploybot.email")
+
+_UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
+_EXISTS = re.compile(rb"^\d+ EXISTS")
+_FETCH_UID = re.compile(rb"\bUID (\d+)")
+_FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+
+
+class ImapServer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int = 993
+    username: str
+    password: SecretStr
+    ssl: bool = True
+    mailbox: str = "INBOX"
+    timeout_s: float = 30
+    idle_s: float = 25 * 60  # re-IDLE well before the 29-minute limit
+
+
+class ImapFailed(Exception):
+    """An IMAP command answered NO/BAD or something unreadable."""
+
+
+class MailListener:
+    def __init__(
+        self,
+        *,
+        imap: ImapServer,
+        queue: InboundQueue,
+        outbox: Outbox,
+        redis: "Redis",
+        keys: Keys,
+        rules: MailRules,
+        clock: Callable[[], datetime],
+        max_bytes: int = 256 * 1024,
+        max_backoff_s: float = 60,
+    ) -> None:
+        self._imap = imap
+        self._queue = queue
+        self._outbox = outbox
+        self._redis = redis
+        self._keys = keys
+        self._rules = rules
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._max_backoff_s = max_backoff_s
+        self._news = False
+        self.connected = asyncio.Event()  # set while a session is up (for tests and health)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        backoff_s = 0.2
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                backoff_s = 0.2
+            except (TimeoutError, OSError, aioimaplib.AioImapException, ImapFailed) as exc:
+                log.warning(
+                    "imap: %s: %s; reconnecting in %.1f s", type(exc).__name__, exc, backoff_s
+                )
+            finally:
+                self.connected.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff_s)
+            backoff_s = min(backoff_s * 2, self._max_backoff_s)
+
+    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+        response = await asyncio.wait_for(awaitable, self._imap.timeout_s)
+        if any(_EXISTS.search(bytes(line)) for line in response.lines):
+            self._news = True  # mail arrived while we were busy: look again before IDLE
+        if response.result != "OK":
+            raise ImapFailed(f"{response.result}: {response.lines[-1:]!r}")
+        return response
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        imap = self._imap
+        lost = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        client = aioimaplib.IMAP4(
+            host=imap.host,
+            port=imap.port,
+            timeout=imap.timeout_s,
+            conn_lost_cb=lambda _exc: loop.call_soon_threadsafe(lost.set),
+            ssl_context=ssl.create_default_context() if imap.ssl else None,
+        )
+        try:
+            await asyncio.wait_for(client.wait_hello_from_server(), imap.timeout_s)
+            await self._call(client.login(imap.username, imap.password.get_secret_value()))
+            selected = await self._call(client.select(imap.mailbox))
+            validity = next(
+                (
+                    m.group(1).decode()
+                    for line in selected.lines
+                    if (m := _UIDVALIDITY.search(bytes(line)))
+                ),
+                "",
+            )
+            self.connected.set()
+            while not stop.is_set():
+                self._news = True
+                while self._news and not stop.is_set():
+                    self._news = False
+                    await self._catch_up(client, validity)
+                await self._idle(client, stop, lost)
+        finally:
+            self.connected.clear()
+            with contextlib.suppress(Exception):  # already gone: nothing to close politely
+                await asyncio.wait_for(client.logout(), 2)
+
+    async def _idle(
+        self, client: aioimaplib.IMAP4, stop: asyncio.Event, lost: asyncio.Event
+    ) -> None:
+        timeout_s = self._imap.timeout_s
+        idle = await asyncio.wait_for(client.idle_start(timeout=self._imap.idle_s), timeout_s)
+        stopping = asyncio.ensure_future(stop.wait())
+        dropped = asyncio.ensure_future(lost.wait())
+        try:
+            while not stop.is_set():
+                push = asyncio.ensure_future(client.wait_server_push(timeout=self._imap.idle_s + 5))
+                done, _ = await asyncio.wait(
+                    {push, stopping, dropped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if push not in done:
+                    push.cancel()
+                    if dropped in done:
+                        raise ImapFailed("connection lost during IDLE")
+                    break
+                lines = push.result()
+                if lines == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break  # time to re-issue IDLE
+                if any(b"EXISTS" in bytes(x) for x in lines):
+                    break
+                if any(b"BYE" in bytes(x) for x in lines):
+                    raise ImapFailed("server said BYE")
+        finally:
+            stopping.cancel()
+            dropped.cancel()
+        client.idle_done()
+        await asyncio.wait_for(idle, timeout_s)
+
+    async def _catch_up(self, client: aioimaplib.IMAP4, validity: str) -> None:
+        key = self._keys.email_mailbox(self._imap.mailbox)
+        state = {text(k): text(v) for k, v in (await self._redis.hgetall(key)).items()}
+        fresh_start = state.get("validity") != validity
+        last_uid = 0 if fresh_start else int(state.get("last_uid", "0"))
+        if fresh_start:
+            # A new mailbox, or its UIDs were renumbered: handle what nobody has read yet
+            # (handled Message-IDs are deduplicated by the worker anyway).
+            await self._redis.hset(key, mapping={"validity": validity, "last_uid": "0"})
+        listed = await self._call(
+            client.uid("fetch", f"{last_uid + 1}:*", "(UID RFC822.SIZE FLAGS)")
+        )
+        found: list[tuple[int, int]] = []
+        for line in listed.lines:
+            raw = bytes(line)
+            uid_match, size_match = _FETCH_UID.search(raw), _FETCH_SIZE.search(raw)
+            if b" FETCH " not in raw or uid_match is None or size_match is None:
+                continue
+            uid = int(uid_match.group(1))
+            if uid <= last_uid:  # "n:*" always names the newest message, even if older
+                continue
+            if fresh_start and b"\\Seen" in raw:
+                continue
+            found.append((uid, int(size_match.group(1))))
+        for uid, size in sorted(found):
+            await self._handle(client, uid, size)
+            await self._redis.hset(key, "last_uid", str(uid))
+        if found:
+            self._news = True  # handling took time: check once more before IDLE
+
+    async def _handle(self, client: aioimaplib.IMAP4, uid: int, size: int) -> None:
+        part = "BODY.PEEK[HEADER]" if size > self._max_bytes else "BODY.PEEK[]"
+        fetched = await self._call(client.uid("fetch", str(uid), f"({part})"))
+        raw = next((bytes(x) for x in fetched.lines if isinstance(x, bytearray)), b"")
+        mail = parse_mail(raw, max_bytes=self._max_bytes, size_bytes=size)
+        verdict = triage(mail, rules=self._rules, now=self._clock())
+        match verdict:
+            case Publish(envelope=envelope):
+                await self._queue.publish(envelope)
+                log.info("email published", extra={"thread_id": envelope.thread_id})
+            case Refuse():
+                await self._outbox.send_transient(
+                    OutboundMessage(
+                        thread_id=thread_id_for_mail(verdict.message_id),
+                        message_id="refusal",
+                        origin=EmailOrigin(
+                            address=verdict.address,
+                            subject=verdict.subject,
+                            message_ids=[verdict.message_id],
+                        ),
+                        text=verdict.reason,
+                        purpose="error",
+                    )
+                )
+                log.info("email refused: %s", verdict.reason)
+            case Ignore(reason=reason):
+                log.info("email ignored: %s", reason)
+        await self._call(client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Seen)"))

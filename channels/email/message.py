@@ -1,0 +1,151 @@
+"""One inbound email, parsed strictly into what deploybot reads from it. Pure.
+
+``parse_mail`` never raises on malformed input: whatever cannot be read is recorded
+(``from_error``, an empty text) and the rules in ``channels.email.triage`` decide.
+"""
+
+import email
+import email.policy
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+
+from pydantic import BaseModel, ConfigDict
+
+from channels.email.body import fresh_text, html_to_text
+
+__all__ = ["ParsedMail", "parse_mail"]
+
+_MSGID = re.compile(r"<[^<>\s]{1,250}>")
+_HEADER_LIMIT = 64 * 1024
+
+
+class ParsedMail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str | None
+    from_address: str | None  # lower-cased addr-spec, or None when not exactly one clean one
+    from_error: str | None
+    recipients: list[str]  # To, Cc, Delivered-To, X-Original-To (lower-cased addr-specs)
+    subject: str
+    in_reply_to: list[str]
+    references: list[str]
+    text: str  # the sender's own words: quotes and signatures cut
+    automatic: str | None  # why this looks machine-sent (auto-reply, bounce, list), or None
+    authentication_results: list[str]
+    size_bytes: int
+    oversized: bool
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # a header the policy cannot parse at all
+        return ""
+    return "" if value is None else str(value)
+
+
+def _headers(msg: Message, name: str) -> list[str]:
+    try:
+        return [str(v) for v in (msg.get_all(name) or [])]
+    except Exception:
+        return []
+
+
+def _strict_from(msg: Message) -> tuple[str | None, str | None]:
+    """The one sender address, or why there is none (missing, several, defects)."""
+    try:
+        values = msg.get_all("From") or []
+        if len(values) != 1:
+            return None, "need exactly one From header"
+        header = values[0]
+        defects = list(getattr(header, "defects", []))
+        addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
+    except Exception as exc:
+        return None, f"unreadable From header ({type(exc).__name__})"
+    if defects:
+        return None, f"malformed From header ({type(defects[0]).__name__})"
+    if len(addresses) != 1:
+        return None, "need exactly one From address"
+    address = addresses[0]
+    if not address.username or not address.domain or any(c.isspace() for c in address.addr_spec):
+        return None, "malformed From address"
+    return address.addr_spec.lower(), None
+
+
+def _addresses(msg: Message, names: tuple[str, ...]) -> list[str]:
+    found: list[str] = []
+    for name in names:
+        for value in _headers(msg, name):
+            found += [m.lower() for m in re.findall(r"[^\s<>,;:\"()]+@[^\s<>,;:\"()]+", value)]
+    return found
+
+
+def _automatic(msg: Message, from_address: str | None) -> str | None:
+    auto = _header(msg, "Auto-Submitted").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    for name in ("X-Autoreply", "X-Autorespond"):  # not X-Auto-Response-Suppress: Outlook
+        if _header(msg, name):  # sets that on ordinary mail too
+            return name
+    precedence = _header(msg, "Precedence").strip().lower()
+    if precedence in ("bulk", "list", "junk", "auto_reply"):
+        return f"Precedence: {precedence}"
+    if _header(msg, "List-Id") or _header(msg, "List-Unsubscribe"):
+        return "mailing list"
+    if _header(msg, "Return-Path").strip() == "<>":
+        return "empty Return-Path (a bounce)"
+    if msg.get_content_type() == "multipart/report":
+        return "delivery or disposition report"
+    local = (from_address or "").partition("@")[0]
+    if local in ("mailer-daemon", "postmaster") or local.startswith(("noreply", "no-reply")):
+        return f"sent by {local}"
+    return None
+
+
+def _body_text(msg: Message) -> str:
+    if not isinstance(msg, EmailMessage):
+        return ""
+    try:
+        part = msg.get_body(preferencelist=("plain", "html"))
+        if part is None:
+            return ""
+        content = part.get_content()
+    except Exception:  # unknown charset, broken encoding: nothing readable
+        return ""
+    if not isinstance(content, str):
+        return ""
+    return html_to_text(content) if part.get_content_type() == "text/html" else content
+
+
+def parse_mail(
+    raw: bytes, *, max_bytes: int = 256 * 1024, size_bytes: int | None = None
+) -> ParsedMail:
+    """``size_bytes``: the full size when only the headers of a large message were fetched."""
+    size_bytes = len(raw) if size_bytes is None else size_bytes
+    oversized = size_bytes > max_bytes
+    if oversized:  # read the headers only, to know whom to tell
+        head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\r\n\r\n")
+        if head == raw[:_HEADER_LIMIT]:
+            head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\n\n")
+        raw_to_parse = head + b"\r\n\r\n"
+    else:
+        raw_to_parse = raw
+    msg = email.message_from_bytes(raw_to_parse, policy=email.policy.default)
+    from_address, from_error = _strict_from(msg)
+    ids = _MSGID.findall(_header(msg, "Message-ID"))
+    text = "" if oversized else fresh_text(_body_text(msg))
+    return ParsedMail(
+        message_id=ids[0] if ids else None,
+        from_address=from_address,
+        from_error=from_error,
+        recipients=_addresses(msg, ("To", "Cc", "Delivered-To", "X-Original-To")),
+        subject=" ".join(_header(msg, "Subject").split())[:200],
+        in_reply_to=_MSGID.findall(_header(msg, "In-Reply-To")),
+        references=_MSGID.findall(_header(msg, "References"))[-50:],
+        text=text,
+        automatic=_automatic(msg, from_address),
+        authentication_results=_headers(msg, "Authentication-Results"),
+        size_bytes=size_bytes,
+        oversized=oversized,
+    )

@@ -1,0 +1,90 @@
+"""EmailSender: delivers outbound messages over SMTP for the outbox's ``email`` deliverer.
+
+Any SMTP failure raises, so the outbox keeps the message and retries it. One message can
+become several emails (the requester's copy and one per approver); each sent copy is
+recorded in Redis, so a retry after a partial failure sends only the missing ones.
+"""
+
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import aiosmtplib
+from pydantic import BaseModel, ConfigDict, SecretStr
+from redis.asyncio import Redis
+
+from bot.channel import OutboundMessage
+from bot.keys import Keys
+from channels.email.compose import letters_for
+
+__all__ = ["EmailSender", "SmtpServer"]
+
+log = logging.getLogger("deploybot.email")
+
+_REMEMBER_S = 7 * 86400
+
+
+class SmtpServer(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True  # upgrade when the server offers STARTTLS
+    tls_context: ssl.SSLContext | None = None
+    timeout_s: float = 30
+
+
+class EmailSender:
+    def __init__(
+        self,
+        *,
+        smtp: SmtpServer,
+        from_address: str,
+        secret: bytes,
+        emails: Mapping[str, str],
+        redis: "Redis",
+        keys: Keys,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._smtp = smtp
+        self._from = from_address
+        self._secret = secret
+        self._emails = dict(emails)
+        self._redis = redis
+        self._keys = keys
+        self._clock = clock
+
+    async def send(self, message: OutboundMessage) -> None:
+        letters = letters_for(
+            message, sender=self._from, secret=self._secret, emails=self._emails, now=self._clock()
+        )
+        if not letters:
+            return
+        sent_key = self._keys.email_sent(message.thread_id, message.message_id)
+        for letter in letters:
+            if await self._redis.sismember(sent_key, letter.key):
+                continue  # sent before a partial failure; the outbox is retrying the rest
+            smtp = self._smtp
+            await aiosmtplib.send(
+                letter.message,
+                sender=self._from,
+                recipients=[letter.recipient],
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                password=smtp.password.get_secret_value() if smtp.password else None,
+                start_tls=None if smtp.starttls else False,
+                tls_context=smtp.tls_context,
+                timeout=smtp.timeout_s,
+            )
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.sadd(sent_key, letter.key)
+            pipe.expire(sent_key, _REMEMBER_S)
+            await pipe.execute()
+            log.info(
+                "email sent",
+                extra={"thread_id": message.thread_id, "message_id": letter.message["Message-ID"]},
+            )

@@ -1,0 +1,211 @@
+"""What to do with one parsed inbound email: ignore it, refuse it, or publish an event. Pure.
+
+- Machine mail (auto-replies, bounces, lists), mail without one clean From address, mail
+  from the bot itself, from unknown senders, and (when required) without our server's
+  ``dmarc=pass`` is ignored and never answered.
+- A reply addressed to ``<local>+<token>@<domain>`` is a decision only when the token is
+  valid, unexpired and was issued to the From address; its first line must be ``approve``
+  or ``reject <reason>`` (``deny``/``no`` read as reject). Anything else is refused or, for
+  other words, passed on as an ordinary message in that thread.
+- Without a token, In-Reply-To/References to one of the bot's own Message-IDs continue that
+  thread, but never carry a decision.
+- Otherwise a new thread starts: its id is derived from the Message-ID.
+"""
+
+import hashlib
+import re
+from collections.abc import Collection
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.events import UserMessage
+from bot.inbound import Envelope, agent_for
+from bot.origin import EmailOrigin
+from channels.email.message import ParsedMail
+from channels.email.token import TokenError, verify_token
+
+__all__ = [
+    "Ignore",
+    "MailRules",
+    "Publish",
+    "Refuse",
+    "Verdict",
+    "own_message_id",
+    "thread_from_references",
+    "thread_id_for_mail",
+    "triage",
+]
+
+_DECISION_WORD = re.compile(r"[a-z]+")
+_APPROVE = frozenset({"approve", "approved"})
+_REJECT = frozenset({"reject", "rejected", "deny", "denied", "no"})
+_OWN_ID = re.compile(r"<deploybot\.([a-z0-9_-]{1,40})\.[A-Za-z0-9_.-]+@[^<>@\s]+>")
+
+
+class MailRules(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bot_address: str  # e.g. deploybot@example.com; replies go to deploybot+TOKEN@example.com
+    secret: bytes
+    known_senders: frozenset[str]  # lower-cased addresses of [people]
+    require_dmarc: bool = False
+    auth_serv_id: str | None = None  # our receiving server's authserv-id
+
+
+class Ignore(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    reason: str
+
+
+class Refuse(BaseModel):
+    """Answer the sender briefly; nothing is published."""
+
+    model_config = ConfigDict(frozen=True)
+    reason: str
+    address: str
+    subject: str
+    message_id: str
+
+
+class Publish(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    envelope: Envelope
+
+
+Verdict = Ignore | Refuse | Publish
+
+
+def thread_id_for_mail(message_id: str) -> str:
+    return "e" + hashlib.sha256(message_id.encode()).hexdigest()[:12]
+
+
+def own_message_id(thread_id: str, message_id: str, domain: str, *, variant: str = "") -> str:
+    """The stable Message-ID of one outbound message (``variant`` tells copies apart)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", message_id)[:80]
+    suffix = f".{variant}" if variant else ""
+    return f"<deploybot.{thread_id}.{safe}{suffix}@{domain}>"
+
+
+def thread_from_references(ids: Collection[str]) -> str | None:
+    for value in reversed(list(ids)):
+        match = _OWN_ID.fullmatch(value)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _dmarc_pass(mail: ParsedMail, rules: MailRules) -> bool:
+    domain = (mail.from_address or "").rpartition("@")[2]
+    for header in mail.authentication_results:
+        serv_id, _sep, results = header.partition(";")
+        if serv_id.strip().split()[:1] != [rules.auth_serv_id]:
+            continue  # added by someone else: worthless
+        # Only the topmost header from our server counts.
+        match = re.search(r"\bdmarc\s*=\s*(\w+)(?P<rest>[^;]*)", results, re.I)
+        if not match or match.group(1).lower() != "pass":
+            return False
+        from_domain = re.search(r"header\.from\s*=\s*([^\s;]+)", match.group("rest"), re.I)
+        return from_domain is None or from_domain.group(1).lower() == domain
+    return False
+
+
+def _tokens(mail: ParsedMail, rules: MailRules) -> list[str]:
+    local, _at, domain = rules.bot_address.lower().partition("@")
+    found = []
+    for address in mail.recipients:
+        rcpt_local, _at2, rcpt_domain = address.rpartition("@")
+        if rcpt_domain == domain and rcpt_local.startswith(local + "+"):
+            found.append(rcpt_local[len(local) + 1 :])
+    return list(dict.fromkeys(found))
+
+
+def _first_line(text: str) -> tuple[str, str]:
+    """The first non-empty line and the rest of the text."""
+    lines = text.strip().split("\n", 1)
+    return lines[0].strip(), (lines[1].strip() if len(lines) > 1 else "")
+
+
+def _decision(text: str, plan_prefix: str) -> str | None:
+    """``approve #plan`` / ``reject #plan reason`` for a clear first line, else None."""
+    line, rest = _first_line(text)
+    words = line.split(maxsplit=1)
+    first = _DECISION_WORD.match(words[0].lower()) if words else None
+    word = first.group(0) if first else ""
+    tail = words[1].strip() if len(words) > 1 else ""
+    if word in _APPROVE and words[0].lower().rstrip(".!") in _APPROVE and not tail:
+        return f"approve #{plan_prefix}"
+    if word in _REJECT:
+        reason = " ".join((tail.lstrip(":,-. ") or rest).split())[:500]
+        return f"reject #{plan_prefix} {reason}".rstrip()
+    return None
+
+
+def triage(mail: ParsedMail, *, rules: MailRules, now: datetime) -> Verdict:
+    if mail.automatic:
+        return Ignore(reason=f"automatic mail ({mail.automatic})")
+    sender = mail.from_address
+    if sender is None:
+        return Ignore(reason=mail.from_error or "no sender")
+    local, _at, domain = rules.bot_address.lower().partition("@")
+    sender_local, _at2, sender_domain = sender.rpartition("@")
+    if sender_domain == domain and (sender_local == local or sender_local.startswith(local + "+")):
+        return Ignore(reason="sent by the bot itself")
+    if mail.message_id is None:
+        return Ignore(reason="no Message-ID")
+    if rules.require_dmarc and not _dmarc_pass(mail, rules):
+        return Ignore(reason="no dmarc=pass from our server (possibly spoofed)")
+    if sender not in rules.known_senders:
+        return Ignore(reason="sender is not in [people]")
+    return _read(mail, rules=rules, now=now, sender=sender, message_id=mail.message_id)
+
+
+def _read(
+    mail: ParsedMail, *, rules: MailRules, now: datetime, sender: str, message_id: str
+) -> Verdict:
+
+    def refuse(reason: str) -> Refuse:
+        return Refuse(reason=reason, address=sender, subject=mail.subject, message_id=message_id)
+
+    if mail.oversized:
+        return refuse(f"Your email is too large ({mail.size_bytes // 1024} KB); nothing was read.")
+
+    def publish(thread_id: str, text: str, origin: EmailOrigin | None = None) -> Publish:
+        event = UserMessage(id=message_id, at=now, actor=f"email:{sender}", text=text)
+        envelope = Envelope(thread_id=thread_id, event=event, origin=origin, agent=agent_for(text))
+        return Publish(envelope=envelope)
+
+    tokens = _tokens(mail, rules)
+    if tokens:
+        try:
+            claim = verify_token(tokens[0], secret=rules.secret, address=sender, now=now)
+        except TokenError as exc:
+            return refuse(f"This reply can't be used as a decision ({exc}); nothing was changed.")
+        decision = _decision(mail.text, claim.plan_prefix)
+        if decision is not None:
+            return publish(claim.thread_id, decision)
+        line, _rest = _first_line(mail.text)
+        if not line or line.split()[0].lower().startswith(("approve", "reject", "deny")):
+            return refuse(
+                "Please answer with 'approve' alone, or 'reject <reason>', on the first line."
+            )
+        return publish(claim.thread_id, mail.text)
+
+    thread_id = thread_from_references([*mail.references, *mail.in_reply_to])
+    if thread_id is not None:
+        line, _rest = _first_line(mail.text)
+        word = _DECISION_WORD.match(line.lower())
+        if word and word.group(0) in _APPROVE | _REJECT:
+            return refuse(
+                "Decisions count only as a reply to the approval email itself (its reply "
+                "address carries your personal token); nothing was changed."
+            )
+        if not mail.text:
+            return Ignore(reason="empty reply")
+        return publish(thread_id, mail.text)
+
+    text = mail.text or mail.subject
+    if not text:
+        return Ignore(reason="empty request")
+    origin = EmailOrigin(address=sender, subject=mail.subject, message_ids=[message_id])
+    return publish(thread_id_for_mail(message_id), text, origin)

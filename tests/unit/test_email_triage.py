@@ -1,0 +1,280 @@
+"""Inbound email, table-driven: tokens, strict From, machine mail, decisions, threading."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from channels.email.message import parse_mail
+from channels.email.token import TokenError, sign_token, verify_token
+from channels.email.triage import (
+    Ignore,
+    MailRules,
+    Publish,
+    Refuse,
+    own_message_id,
+    thread_id_for_mail,
+    triage,
+)
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SECRET = b"s3cret"
+PLAN = "0123456789abcdef"
+RULES = MailRules(
+    bot_address="deploybot@example.com",
+    secret=SECRET,
+    known_senders=frozenset({"alice@example.com", "dave@example.com", "carol@example.com"}),
+)
+
+
+def token(address: str = "alice@example.com", *, expires_in_s: float = 3600) -> str:
+    return sign_token(
+        secret=SECRET,
+        thread_id="e0123456789ab",
+        plan_hash=PLAN,
+        address=address,
+        expires_at=NOW + timedelta(seconds=expires_in_s),
+    )
+
+
+def mail(
+    body: str = "approve",
+    *,
+    sender: str = "Alice <alice@example.com>",
+    to: str | None = None,
+    headers: str = "",
+    subject: str = "Re: Plan #0123",
+    message_id: str = "<m1@mail.example.com>",
+) -> bytes:
+    to = to or f"deploybot+{token()}@example.com"
+    head = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
+    return (head + headers + "\r\n" + body).encode()
+
+
+def verdict(raw: bytes, rules: MailRules = RULES, now: datetime = NOW) -> object:
+    return triage(parse_mail(raw), rules=rules, now=now)
+
+
+def published_text(raw: bytes) -> str:
+    got = verdict(raw)
+    assert isinstance(got, Publish), got
+    assert got.envelope.event.type == "user_message"
+    return got.envelope.event.text
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+
+def test_token_round_trip_and_is_short_and_address_safe() -> None:
+    tok = token()
+    assert len(f"deploybot+{tok}") <= 64
+    assert all(c.isalnum() or c in "._-" for c in tok)
+    claim = verify_token(tok, secret=SECRET, address="ALICE@example.com", now=NOW)
+    assert (claim.thread_id, claim.plan_prefix) == ("e0123456789ab", PLAN[:12])
+
+
+@pytest.mark.parametrize(
+    ("tok", "address", "now", "error"),
+    [
+        ("garbage", "alice@example.com", NOW, "malformed"),
+        (token(), "carol@example.com", NOW, "not valid for this sender"),
+        (token(expires_in_s=60), "alice@example.com", NOW + timedelta(minutes=5), "expired"),
+        (token().replace("e0123456789ab", "e0123456789ac"), "alice@example.com", NOW, "not valid"),
+        (token()[:-1] + ("a" if token()[-1] != "a" else "b"), "alice@example.com", NOW, "not"),
+    ],
+)
+def test_bad_tokens(tok: str, address: str, now: datetime, error: str) -> None:
+    with pytest.raises(TokenError, match=error):
+        verify_token(tok, secret=SECRET, address=address, now=now)
+
+
+def test_a_token_from_another_secret_is_refused() -> None:
+    with pytest.raises(TokenError):
+        verify_token(token(), secret=b"other", address="alice@example.com", now=NOW)
+
+
+# -- decisions --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("approve", f"approve #{PLAN[:12]}"),
+        ("Approved!\n\n-- \nAlice", f"approve #{PLAN[:12]}"),
+        ("reject not during the sale", f"reject #{PLAN[:12]} not during the sale"),
+        ("No\n\nOn Mon, Nov 2 deploybot <deploybot@example.com> wrote:\n> approve", "reject"),
+        ("deny: too risky", f"reject #{PLAN[:12]} too risky"),
+        ("what is in this release?", "what is in this release?"),
+    ],
+)
+def test_reply_with_a_valid_token(body: str, text: str) -> None:
+    got = published_text(mail(body))
+    assert got.startswith(text)
+    if text == "reject":
+        assert got.startswith(f"reject #{PLAN[:12]}")
+
+
+def test_the_thread_comes_from_the_token_and_the_event_id_from_the_message_id() -> None:
+    got = verdict(mail())
+    assert isinstance(got, Publish)
+    assert got.envelope.thread_id == "e0123456789ab"
+    assert got.envelope.event.id == "<m1@mail.example.com>"
+    assert got.envelope.origin is None
+    assert got.envelope.event.actor == "email:alice@example.com"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (mail(sender="Carol <carol@example.com>"), "not valid for this sender"),  # forwarded
+        (mail(to=f"deploybot+{token(expires_in_s=-120)}@example.com"), "expired"),
+        (mail(to="deploybot+e0123456789ab.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com"), "not"),
+        (mail("approve now please"), "first line"),
+        (mail(""), "first line"),
+        (mail("x" * 300_000), "too large"),
+    ],
+)
+def test_refused_replies(raw: bytes, reason: str) -> None:
+    got = verdict(raw)
+    assert isinstance(got, Refuse), got
+    assert reason in got.reason
+
+
+# -- ignored, never answered -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (mail(headers="Auto-Submitted: auto-replied\r\n"), "Auto-Submitted"),
+        (mail(headers="X-Autoreply: yes\r\n"), "X-Autoreply"),
+        (mail(headers="Precedence: bulk\r\n"), "Precedence"),
+        (mail(headers="Precedence: list\r\n"), "Precedence"),
+        (mail(headers="Return-Path: <>\r\n"), "bounce"),
+        (mail(sender="MAILER-DAEMON@example.com"), "mailer-daemon"),
+        (
+            mail(
+                "--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b--\r\n",
+                headers="MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+                'report-type=delivery-status; boundary="b"\r\n',
+            ),
+            "report",
+        ),
+        (mail(sender="alice@example.com, dave@example.com"), "exactly one"),
+        (mail(sender='"Alice" <alice@example.com@evil.test>'), "malformed"),
+        (mail(sender="<>"), "From"),
+        (mail(sender="mallory@evil.test"), "not in [people]"),
+        (mail(sender="deploybot@example.com"), "bot itself"),
+        (mail(message_id=""), "Message-ID"),
+    ],
+)
+def test_ignored(raw: bytes, reason: str) -> None:
+    got = verdict(raw)
+    assert isinstance(got, Ignore), got
+    assert reason in got.reason
+
+
+def test_out_of_office_without_headers_is_still_not_a_decision() -> None:
+    got = verdict(mail("I am out of the office until Monday."))
+    assert isinstance(got, Publish)
+    assert not got.envelope.event.text.startswith(("approve", "reject"))  # type: ignore[union-attr]
+
+
+# -- DMARC, when required ------------------------------------------------------------------
+
+DMARC = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "auth_serv_id": "mx.example.com"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "ok"),
+    [
+        ("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n", True),
+        ("Authentication-Results: mx.example.com; spf=pass; dmarc=fail\r\n", False),
+        ("Authentication-Results: evil.test; dmarc=pass header.from=example.com\r\n", False),
+        ("Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n", False),
+        ("", False),
+    ],
+)
+def test_dmarc_required(headers: str, ok: bool) -> None:
+    got = verdict(mail(headers=headers), rules=DMARC)
+    assert isinstance(got, Publish) is ok
+
+
+# -- threading and new threads -------------------------------------------------------------
+
+
+def test_references_thread_a_message_but_never_carry_a_decision() -> None:
+    ref = own_message_id("e0123456789ab", "id000004", "example.com")
+    headers = f"References: {ref}\r\n"
+    plain = mail("what version is live?", to="deploybot@example.com", headers=headers)
+    got = verdict(plain)
+    assert isinstance(got, Publish)
+    assert got.envelope.thread_id == "e0123456789ab"
+    deciding = mail("approve", to="deploybot@example.com", headers=f"In-Reply-To: {ref}\r\n")
+    assert isinstance(verdict(deciding), Refuse)
+
+
+def test_a_new_mail_starts_a_thread() -> None:
+    raw = mail(
+        "deploy backend v1.4.2 to production\n\n-- \nAlice",
+        to="deploybot@example.com",
+        subject="please",
+    )
+    got = verdict(raw)
+    assert isinstance(got, Publish)
+    assert got.envelope.thread_id == thread_id_for_mail("<m1@mail.example.com>")
+    assert got.envelope.event.text == "deploy backend v1.4.2 to production"  # type: ignore[union-attr]
+    assert got.envelope.origin is not None
+    assert got.envelope.origin.kind == "email"
+
+
+def test_an_empty_body_uses_the_subject() -> None:
+    raw = mail("", to="deploybot@example.com", subject="rollback backend in production")
+    got = verdict(raw)
+    assert isinstance(got, Publish)
+    assert got.envelope.agent == "rollback"
+
+
+# -- fuzz: no crash, no hang ----------------------------------------------------------------
+
+_pieces = st.sampled_from(
+    [
+        "From: ",
+        "alice@example.com",
+        "<",
+        ">",
+        '"',
+        ",",
+        "\r\n",
+        "\n",
+        ": ",
+        "To: deploybot+",
+        "Content-Type: multipart/mixed; boundary=b\r\n",
+        "--b\r\n",
+        "Content-Type: text/html; charset=utf-8\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "=?utf-8?q?=C3=A9?=",
+        "<blockquote>",
+        "<p>",
+        "On Mon wrote:",
+        "> ",
+        "-- ",
+        "approve",
+        "Message-ID: <x@y>\r\n",
+        "\x00",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_pieces, max_size=60).map("".join))
+def test_fuzz_structured(text: str) -> None:
+    triage(parse_mail(text.encode("utf-8", "surrogatepass")), rules=RULES, now=NOW)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=2000))
+def test_fuzz_bytes(raw: bytes) -> None:
+    triage(parse_mail(raw), rules=RULES, now=NOW)
