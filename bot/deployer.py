@@ -42,6 +42,7 @@ _MAX_LINE_BYTES = 64 * 1024
 _TAIL_LINES = 50
 _SETTLE_AFTER_KILL_S = 1.0
 _POLL_S = 0.05
+_LOST_EXIT_S = 2.0  # how long a vanished child may go unreported
 
 
 class DeployResult(BaseModel):
@@ -174,6 +175,8 @@ class CommandDeployer:
         if reader.done() and not reader.cancelled() and (error := reader.exception()):
             log.error("reading the deploy output failed", exc_info=error)
         code = proc.returncode
+        if code is None and not timed_out:
+            tail.append("deploybot: the command's exit status was lost; check the environment")
         result: Literal["succeeded", "failed", "timed_out"]
         result = "timed_out" if timed_out else ("succeeded" if code == 0 else "failed")
         return DeployResult(
@@ -215,9 +218,23 @@ class CommandDeployer:
         """Return as soon as the command itself exits. (``proc.wait()`` also waits for its
         output to close, which a left-behind background process can hold open.)"""
         waiter = asyncio.ensure_future(proc.wait())
+        gone_polls = 0
         try:
             while proc.returncode is None:
                 await asyncio.wait({waiter}, timeout=_POLL_S)
+                # The exit is reported by asyncio's child watcher. If the process no longer
+                # exists and no report came for a while, the report was lost (seen once
+                # under load): stop waiting rather than hang the worker for ever.
+                try:
+                    os.kill(proc.pid, 0)
+                    gone_polls = 0
+                except ProcessLookupError:
+                    gone_polls += 1
+                    if gone_polls * _POLL_S >= _LOST_EXIT_S:
+                        log.error("exit of pid %d was never reported; giving up on it", proc.pid)
+                        return
+                except PermissionError:
+                    gone_polls = 0
         finally:
             waiter.cancel()
 
