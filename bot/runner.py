@@ -463,9 +463,11 @@ class Runner:
             if line.strip():
                 last_line[:] = [line.strip()[:200]]
 
+        done = asyncio.Event()  # a flag as well as cancel(): see _Heartbeat in bot/worker.py
+
         async def renew_and_report() -> None:
             next_report = began + self._progress_every_s
-            while True:
+            while not done.is_set():
                 await asyncio.sleep(min(self._lock_ttl_ms / 3000, self._progress_every_s))
                 await self._env_lock.renew(
                     service=plan.service,
@@ -497,6 +499,7 @@ class Runner:
                 plan=plan, idempotency_key=key, fencing_token=token, on_output=on_output
             )
         finally:
+            done.set()
             background.cancel()
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:

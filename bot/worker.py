@@ -297,6 +297,7 @@ class _Heartbeat:
         self._entry_id = entry_id
         self._lease_ttl_ms = lease_ttl_ms
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         self.lost = False
 
     async def __aenter__(self) -> "_Heartbeat":
@@ -304,14 +305,22 @@ class _Heartbeat:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
+        # A flag as well as cancel(): on Python 3.11 asyncio.wait_for (used by redis-py)
+        # can swallow a cancellation that arrives as its call completes, and a beat that
+        # survived would keep the lease for ever (seen as a hung CI run).
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.shield(self._task), timeout=self._lease_ttl_ms / 1000
+                )
 
     async def _beat(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self._lease_ttl_ms / 3000)
+            if self._stopped:
+                return
             try:
                 held = await self._store.renew_lease(
                     self._thread_id, token=self._token, ttl_ms=self._lease_ttl_ms
