@@ -18,6 +18,7 @@ from bot.tags import list_tags
 __all__ = ["Lookups", "Turn", "build_plan"]
 
 _TAGS_SHOWN = 10
+_DEPLOYS_SHOWN = 5
 _TagList = TypeAdapter(list[Tag])
 
 
@@ -39,18 +40,27 @@ class Lookups:
 
     async def tags(self, service: str) -> list[Tag]:
         """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
-        key = self._keys.tags_cache(service)
         if self._tags_cache_s > 0:
-            cached = await self._redis.get(key)
+            cached = await self._redis.get(self._keys.tags_cache(service))
             if cached:
                 return _TagList.validate_json(cached)
+        return await self._tags_from_git(service)
+
+    async def _tags_from_git(self, service: str) -> list[Tag]:
+        """``git ls-remote``, then remember the answer for a few seconds."""
         tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
         if self._tags_cache_s > 0:
-            await self._redis.set(key, _TagList.dump_json(tags), px=int(self._tags_cache_s * 1000))
+            await self._redis.set(
+                self._keys.tags_cache(service),
+                _TagList.dump_json(tags),
+                px=int(self._tags_cache_s * 1000),
+            )
         return tags
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
-        return await self._history.recent(service=service, environment=environment, limit=5)
+        return await self._history.recent(
+            service=service, environment=environment, limit=_DEPLOYS_SHOWN
+        )
 
     async def fetch(
         self, turn: "Turn", *, services: list[str], pairs: list[tuple[str, str]]
@@ -65,14 +75,14 @@ class Lookups:
         for service in services:
             pipe.get(self._keys.tags_cache(service))
         for service, environment in pairs:
-            pipe.lrange(self._keys.history(service, environment), 0, 4)
+            pipe.lrange(self._keys.history(service, environment), 0, _DEPLOYS_SHOWN - 1)
         replies = await pipe.execute()
         for service, cached in zip(services, replies, strict=False):
             if cached and self._tags_cache_s > 0:
                 turn.tags[service] = _TagList.validate_json(cached)
             else:
-                try:
-                    turn.tags[service] = await self.tags(service)
+                try:  # the cache was just read above: go straight to git
+                    turn.tags[service] = await self._tags_from_git(service)
                 except ToolFailed as exc:
                     turn.tags[service] = exc
         for pair, raw in zip(pairs, replies[len(services) :], strict=True):
