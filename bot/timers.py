@@ -49,24 +49,22 @@ class Timers:
         """Queue the timers that new ``approval_requested`` events need. ``plans`` maps a
         plan hash to its environment."""
         for event in events:
-            decided = isinstance(event, DeployStarted) or (
-                isinstance(event, ApprovalDecided) and event.decision == "reject"
-            )
-            if decided and isinstance(event, ApprovalDecided | DeployStarted):
-                # Decided: its reminder and expiry have nothing left to do.
-                for kind in ("remind", "expire"):
-                    pipe.zrem(self._keys.timers(), f"{thread_id}|{kind}|{event.plan_hash}")
-                continue
-            if not isinstance(event, ApprovalRequested):
-                continue
-            env = config.environments[plans[event.plan_hash]]
-            due: list[tuple[Kind, datetime]] = [("expire", event.expires_at)]
-            remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
-            if env.reminder_before_s > 0 and remind_at > now:
-                due.append(("remind", remind_at))
-            for kind, at in due:
-                member = f"{thread_id}|{kind}|{event.plan_hash}"
-                pipe.zadd(self._keys.timers(), {member: at.timestamp()})
+            match event:
+                case DeployStarted() | ApprovalDecided(decision="reject"):
+                    # Decided: its reminder and expiry have nothing left to do.
+                    for kind in ("remind", "expire"):
+                        pipe.zrem(self._keys.timers(), _member(thread_id, kind, event.plan_hash))
+                case ApprovalRequested():
+                    env = config.environments[plans[event.plan_hash]]
+                    due: list[tuple[Kind, datetime]] = [("expire", event.expires_at)]
+                    remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
+                    if env.reminder_before_s > 0 and remind_at > now:
+                        due.append(("remind", remind_at))
+                    for kind, at in due:
+                        member = _member(thread_id, kind, event.plan_hash)
+                        pipe.zadd(self._keys.timers(), {member: at.timestamp()})
+                case _:
+                    pass
 
     async def fire_due(self, *, now: datetime, limit: int = 100) -> int:
         """Publish every timer due by ``now``; returns how many."""
@@ -75,7 +73,7 @@ class Timers:
         )
         for raw, score in cast(list[tuple[bytes, float]], due):
             member = text(raw)
-            thread_id, kind, plan_hash = member.split("|")
+            thread_id, kind, plan_hash = member.split("|")  # see _member
             event = TimerFired.model_validate(
                 {
                     "id": f"timer-{kind}-{plan_hash}",
@@ -106,3 +104,7 @@ class Timers:
                 log.warning("timers: redis unavailable (%s); retrying", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+def _member(thread_id: str, kind: str, plan_hash: str) -> str:
+    return f"{thread_id}|{kind}|{plan_hash}"
