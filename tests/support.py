@@ -1,6 +1,7 @@
 """Helpers shared by the tests: real git repos, counting deploy scripts, a config on disk."""
 
 import os
+import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -235,3 +236,22 @@ async def thread_of(app: App, thread_id: str) -> Thread:
 
 def texts(thread: Thread) -> list[str]:
     return [e.text for e in thread.events if e.type == "message_sent"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, timeout_s: float = 10) -> None:
+    """SIGTERM every process, then wait; SIGKILL those that do not stop in time."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,18 +15,12 @@ from redis.asyncio import Redis
 
 from channels.api.auth import sign
 from tests.conftest import TEST_REDIS_URL
-from tests.support import calls, write_setup
+from tests.support import calls, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-api-token"
 SECRET = "e2e-webhook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def healthy(client: httpx.AsyncClient, web: subprocess.Popen[bytes]) -> None:
@@ -89,14 +82,7 @@ async def test_launch_approve_done_over_http(tmp_path: Path, key_prefix: str, re
             await healthy(client, procs[0])
             await drive(client, tmp_path)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(procs)
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
     assert procs[0].returncode in (0, -signal.SIGTERM)
     assert procs[1].returncode == 0

@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -19,19 +18,13 @@ from redis.asyncio import Redis
 from bot.keys import Keys
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.slack_api import FakeSlack, SlackPoster, click, event
-from tests.support import calls, write_setup
+from tests.support import calls, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-signing-secret"
 CHANNEL = "C0DEPLOYS"
 ROOT = "1700000001.000001"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(check: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
@@ -73,14 +66,7 @@ async def deploybot(
     try:
         yield procs
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(procs)
 
 
 def environment(fake: FakeSlack, config: Path, key_prefix: str, port: int) -> dict[str, str]:

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,13 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.bootstrap import utc_now
-from tests.support import calls, make_app, say, thread_of, write_setup
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import calls, free_port, make_app, say, thread_of, write_setup
 
 
 def start_redis(port: int, folder: Path) -> None:
