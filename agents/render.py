@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from bot.config import Config
 from bot.events import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
@@ -199,6 +200,10 @@ class _Renderer:
                 reason = f": {self.line(event.reason)}" if event.reason else ""
                 verb = "approved" if decision == "approve" else "rejected"
                 return f"{person} {verb} plan #{plan_hash[:4]}{reason}"
+            case ApprovalEscalated(plan_hash=plan_hash, to=to, approvers=approvers):
+                where = f" to {to}" if to else ""
+                also = f", also from {', '.join(approvers)}" if approvers else ""
+                return f"approval of plan #{plan_hash[:4]} escalated{where}{also}"
             case ApprovalRefused(actor=actor, reason=reason):
                 return f"approval by {self.who(actor)} refused: {self.line(reason)}"
             case DeployStarted(plan_hash=plan_hash):
@@ -216,8 +221,12 @@ class _Renderer:
                     f"{self.kind(plan_hash)} of plan #{plan_hash[:4]} interrupted: outcome "
                     "unknown (its worker stopped before recording a result)"
                 )
-            case MessageSent(text=text, purpose=purpose):
-                if purpose == "approval_request" or _repeats_intent(text, previous):
+            case MessageSent(text=text, purpose=purpose, route=route, to=to):
+                if (
+                    (route is not None and to is None)
+                    or purpose == "approval_request"
+                    or _repeats_intent(text, previous)
+                ):
                     return None  # the approval / chose line already says it
                 label = "" if purpose == "info" else f" ({purpose})"
                 return f"bot{label}: {self.line(text)}"

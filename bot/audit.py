@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.events import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
@@ -36,6 +37,7 @@ _AUDITED = (
     PlanProposed,
     ApprovalRequested,
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalRefused,
     DeployStarted,
     DeployFinished,

@@ -38,6 +38,8 @@ class OutboundMessage(BaseModel):
     purpose: Purpose = "info"
     to: str | None = None
     replaces: str | None = None
+    route: str | None = None  # deliver there instead of back to the origin
+    topic: str = ""  # what the thread is about, for a subject line where a channel needs one
     card: ApprovalCard | None = None
 
 

@@ -8,11 +8,19 @@ own folder.
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from bot.errors import ConfigError
+from bot.route import check_route, email_addresses
 
 __all__ = [
     "Config",
@@ -31,6 +39,10 @@ _PLACEHOLDERS = {"{service}", "{version}", "{environment}", "{sha}", "{previous_
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# "slack:C0DEPLOYS" or "email:alice@example.com,bob@example.com" (see bot/route.py)
+RouteText = Annotated[str, AfterValidator(check_route)]
 
 
 class Person(_Strict):
@@ -66,7 +78,33 @@ class Environment(_Strict):
     self_approval: bool = False
     approval_timeout_s: float = Field(default=3600, gt=0)
     reminder_before_s: float = Field(default=600, ge=0)  # 0: no reminder
-    approval_channel: str | None = None
+    approval_channel: RouteText | None = None
+    # Nobody answered for escalate_after_s (default: half the timeout): the request also goes
+    # to escalate_to, and escalate_approvers may decide it too.
+    escalate_to: RouteText | None = None
+    escalate_approvers: list[str] = Field(default_factory=list)
+    escalate_after_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _escalation_is_complete(self) -> "Environment":
+        escalates = self.escalate_to is not None or bool(self.escalate_approvers)
+        if self.escalate_after_s is not None and not escalates:
+            raise ValueError("escalate_after_s needs escalate_to or escalate_approvers")
+        if escalates and not self.approval:
+            raise ValueError("escalate_to/escalate_approvers need approval = true")
+        if self.escalate_after_s is not None and self.escalate_after_s >= self.approval_timeout_s:
+            raise ValueError(
+                f"escalate_after_s ({self.escalate_after_s:g}) must be shorter than "
+                f"approval_timeout_s ({self.approval_timeout_s:g})"
+            )
+        return self
+
+    @property
+    def escalation_after_s(self) -> float | None:
+        """When an unanswered request escalates, in seconds after it was made (None: never)."""
+        if self.escalate_to is None and not self.escalate_approvers:
+            return None
+        return self.escalate_after_s or self.approval_timeout_s / 2
 
 
 class Schedule(_Strict):
@@ -74,7 +112,7 @@ class Schedule(_Strict):
     cron: str
     timezone: str = "UTC"
     instruction: str = Field(min_length=1)
-    report_to: str | None = None
+    report_to: RouteText | None = None
     missed: Literal["skip", "run_once"] = "skip"
 
     @model_validator(mode="after")
@@ -101,7 +139,7 @@ class Webhook(_Strict):
     """
 
     instruction: str = Field(min_length=1)
-    report_to: str | None = None
+    report_to: RouteText | None = None
 
 
 class Config(_Strict):
@@ -137,6 +175,13 @@ class Config(_Strict):
                     raise ValueError(
                         f"environments.{ename}.approvers[{i}]: {person!r} is not in [people]"
                     )
+            for i, person in enumerate(envc.escalate_approvers):
+                if person not in self.people:
+                    raise ValueError(
+                        f"environments.{ename}.escalate_approvers[{i}]: {person!r} is not in "
+                        "[people]"
+                    )
+            self._routes_reach_people(ename, envc)
             if envc.approval and not envc.approvers:
                 raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")
             if envc.approval and envc.min_approvals > len(envc.approvers):
@@ -145,6 +190,21 @@ class Config(_Strict):
                     f"needed but only {len(envc.approvers)} approvers named"
                 )
         return self
+
+    def _routes_reach_people(self, ename: str, envc: Environment) -> None:
+        """An approval email is only worth sending to someone whose answer can count."""
+        known = {p.email.lower(): name for name, p in self.people.items() if p.email}
+        for field, allowed in (
+            ("approval_channel", envc.approvers),
+            ("escalate_to", [*envc.approvers, *envc.escalate_approvers]),
+        ):
+            route = getattr(envc, field)
+            for address in email_addresses(route or ""):
+                if known.get(address) not in allowed:
+                    raise ValueError(
+                        f"environments.{ename}.{field}: {address} is not the email of one of "
+                        f"the people who may approve ({', '.join(allowed) or 'nobody'})"
+                    )
 
     # -- lookups used by policy, grammar and the loop ------------------------------------
 

@@ -15,6 +15,7 @@ from bot.plan import DeployRecord, Plan, Tag
 
 __all__ = [
     "ApprovalDecided",
+    "ApprovalEscalated",
     "ApprovalRefused",
     "ApprovalRequested",
     "CronFired",
@@ -106,6 +107,16 @@ class ApprovalDecided(_Event):
     reason: str | None = None
 
 
+class ApprovalEscalated(_Event):
+    """Nobody decided in time: the request also went to ``to`` (a route), and ``approvers``
+    (the environment's escalation group) may now decide it as well."""
+
+    type: Literal["approval_escalated"] = "approval_escalated"
+    plan_hash: str
+    to: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+
+
 class ApprovalRefused(_Event):
     """Someone tried to decide and policy said no; kept for the audit trail."""
 
@@ -159,7 +170,9 @@ class MessageSent(_Event):
     ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: the
     id of an earlier message this one updates in place where the channel can edit messages
     (an approval request once decided, a deploy's progress once finished); elsewhere it is
-    simply sent.
+    simply sent. ``route``: deliver there (``slack:C0DEPLOYS``, ``email:a@example.com``)
+    instead of back to the thread's origin: an approval request's copy in an environment's
+    approval channel, a refusal to someone who answered from another channel.
     """
 
     type: Literal["message_sent"] = "message_sent"
@@ -167,13 +180,14 @@ class MessageSent(_Event):
     purpose: Purpose = "info"
     to: str | None = None
     replaces: str | None = None
+    route: str | None = None
 
 
 class TimerFired(_Event):
-    """A durable timer came due: remind the approvers, or expire an approval request."""
+    """A durable timer came due: remind the approvers, escalate or expire a request."""
 
     type: Literal["timer_fired"] = "timer_fired"
-    kind: Literal["remind", "expire"]
+    kind: Literal["remind", "escalate", "expire"]
     plan_hash: str
 
 
@@ -200,6 +214,7 @@ Event = Annotated[
     | PlanProposed
     | ApprovalRequested
     | ApprovalDecided
+    | ApprovalEscalated
     | ApprovalRefused
     | DeployStarted
     | DeployFinished

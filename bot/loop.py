@@ -11,6 +11,13 @@ from typing import Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.approvals import (
+    closing_messages,
+    escalation,
+    everywhere,
+    reply_route,
+    requests_for,
+)
 from bot.commands import (
     ApproveCommand,
     DeployCommand,
@@ -27,6 +34,7 @@ from bot.config import Config
 from bot.errors import InvalidIntent
 from bot.events import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
@@ -60,7 +68,6 @@ from bot.intents import (
 )
 from bot.messages import (
     approval_progress_text,
-    approval_request_text,
     deploys_text,
     help_text,
     interrupted_text,
@@ -92,7 +99,6 @@ __all__ = [
     "Prefetch",
     "ResolvePlan",
     "Step",
-    "approval_message_id",
     "next_step",
     "progress_message_id",
 ]
@@ -173,9 +179,25 @@ class _Ctx:
         *,
         to: str | None = None,
         replaces: str | None = None,
+        route: str | None = None,
     ) -> MessageSent:
         return MessageSent(
-            id=self.new_id(), at=self.now, text=text, purpose=purpose, to=to, replaces=replaces
+            id=self.new_id(),
+            at=self.now,
+            text=text,
+            purpose=purpose,
+            to=to,
+            replaces=replaces,
+            route=route,
+        )
+
+    def tell(self, thread: Thread, actor: str, text: str, purpose: Purpose = "info") -> MessageSent:
+        """A message for ``actor`` alone, in the channel they answered from."""
+        return self.say(text, purpose, to=actor, route=reply_route(thread, actor))
+
+    def close_request(self, thread: Thread, text: str, purpose: Purpose) -> list[MessageSent]:
+        return closing_messages(
+            thread, text=text, purpose=purpose, now=self.now, new_id=self.new_id
         )
 
     def error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
@@ -209,7 +231,7 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
         case IntentChosen(intent=intent, source=source):
             return _on_intent(thread, ctx, intent=intent, source=source)
         case PlanProposed(plan=plan):
-            return _on_plan(ctx, plan)
+            return _on_plan(thread, ctx, plan)
         case ApprovalDecided():
             return _on_decided(thread, ctx, last)
         case ErrorRecorded():
@@ -225,6 +247,7 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
             MessageSent()
             | ApprovalRequested()
             | ApprovalRefused()
+            | ApprovalEscalated()
             | DeployInterrupted()
             | LockChanged()
             | DeployStarted()
@@ -286,15 +309,16 @@ def _on_decision(
     if open_approval is None:
         why = _why_not_open(thread, command.plan_id) if command.plan_id else None
         text = why or "Nothing in this thread is waiting for approval."
-        return Apply(events=[ctx.say(text, to=actor)])
+        return Apply(events=[ctx.tell(thread, actor, text)])
     plan = open_approval.plan
     if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
         return Apply(
             events=[
-                ctx.say(
+                ctx.tell(
+                    thread,
+                    actor,
                     f"Plan #{command.plan_id[:4]} is no longer waiting for a decision "
                     f"(superseded by #{plan.short_id}); nothing was changed.",
-                    to=actor,
                 )
             ]
         )
@@ -313,7 +337,7 @@ def _on_decision(
             return Apply(
                 events=[
                     ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
-                    ctx.say(why, "error", to=actor),
+                    ctx.tell(thread, actor, why, "error"),
                 ]
             )
         case Allowed():
@@ -342,14 +366,14 @@ def _on_decided(thread: Thread, ctx: _Ctx, decided: ApprovalDecided) -> Step:
     assert plan is not None, "approval_decided without its plan"
     if decided.decision == "reject":
         text = rejected_text(plan, person=decided.person, reason=decided.reason)
-        return Apply(events=[ctx.say(text, "result", replaces=approval_message_id(thread))])
+        return Apply(events=[*ctx.close_request(thread, text, "result")])
     open_approval = thread.open_approval()
     if open_approval is None:
         return Pause()
     needed = open_approval.request.min_approvals
     if len(set(open_approval.approved_by)) >= needed:
         return Execute(plan=plan)
-    waiting = [p for p in open_approval.request.approvers if p not in open_approval.approved_by]
+    waiting = open_approval.waiting_on()
     return Apply(
         events=[
             ctx.say(
@@ -395,7 +419,7 @@ def _after_lookup(thread: Thread, ctx: _Ctx, last: TagsListed | HistoryListed) -
     return Decide()
 
 
-def _on_plan(ctx: _Ctx, plan: Plan) -> Step:
+def _on_plan(thread: Thread, ctx: _Ctx, plan: Plan) -> Step:
     env = ctx.config.environments[plan.environment]
     if not needs_approval(env):
         return Execute(plan=plan)
@@ -419,13 +443,8 @@ def _on_plan(ctx: _Ctx, plan: Plan) -> Step:
                 )
             ]
         )
-    text = approval_request_text(
-        plan,
-        approvers=approvers,
-        min_approvals=env.min_approvals,
-        timeout_s=env.approval_timeout_s,
-    )
-    return Apply(events=[request, ctx.say(text, "approval_request")])
+    asks = requests_for(thread, config=ctx.config, plan=plan, request=request, say=ctx.say)
+    return Apply(events=[request, *asks])
 
 
 def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
@@ -470,28 +489,37 @@ def _on_timer(thread: Thread, ctx: _Ctx, timer: TimerFired) -> Step:
     if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
         return Pause()  # decided, superseded or deployed meanwhile: nothing to say
     plan, request = open_approval.plan, open_approval.request
-    if timer.kind == "remind":
-        waiting = [p for p in request.approvers if p not in open_approval.approved_by]
+    if timer.kind == "escalate":
+        env = ctx.config.environments[plan.environment]
+        if env.escalation_after_s is None:
+            return Pause()  # the config no longer escalates
         return Apply(
             events=[
-                ctx.say(
-                    f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "
-                    f"approval from {', '.join(waiting)}; it expires at "
-                    f"{request.expires_at:%H:%M} UTC.",
-                    "question",
+                *escalation(
+                    before,
+                    env=env,
+                    config=ctx.config,
+                    open_approval=open_approval,
+                    now=ctx.now,
+                    new_id=ctx.new_id,
                 )
             ]
         )
-    return Apply(
-        events=[
-            ctx.say(
-                f"Plan #{plan.short_id} expired at {request.expires_at:%H:%M} UTC without enough "
-                f"approvals. Nothing was deployed; ask again if it is still wanted.",
-                "result",
-                replaces=approval_message_id(thread),
-            )
-        ]
+    if timer.kind == "remind":
+        text = (
+            f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "
+            f"approval from {', '.join(open_approval.waiting_on())}; it expires at "
+            f"{request.expires_at:%H:%M} UTC."
+        )
+        reminders = everywhere(
+            before, text=text, purpose="question", now=ctx.now, new_id=ctx.new_id
+        )
+        return Apply(events=[*reminders])
+    text = (
+        f"Plan #{plan.short_id} expired at {request.expires_at:%H:%M} UTC without enough "
+        f"approvals. Nothing was deployed; ask again if it is still wanted."
     )
+    return Apply(events=[*ctx.close_request(before, text, "result")])
 
 
 def _why_not_open(thread: Thread, plan_id: str) -> str | None:
@@ -512,14 +540,6 @@ def _why_not_open(thread: Thread, plan_id: str) -> str | None:
             case _:
                 continue
     return f"Plan #{short} is no longer waiting for a decision; nothing was changed."
-
-
-def approval_message_id(thread: Thread) -> str | None:
-    """The message that asked for the newest approval (channels edit it once decided)."""
-    for event in reversed(thread.events):
-        if isinstance(event, MessageSent) and event.purpose == "approval_request":
-            return event.id
-    return None
 
 
 def progress_message_id(thread: Thread, plan_hash: str) -> str | None:

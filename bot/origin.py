@@ -54,12 +54,15 @@ Origin = Annotated[
 ]
 
 
-def outbox_channel(origin: Origin) -> str:
-    """The outbox stream a reply to this origin is delivered from.
+def outbox_channel(origin: Origin, route: str | None = None) -> str:
+    """The outbox stream a reply to this origin (or along ``route``, such as
+    ``slack:C0DEPLOYS``) is delivered from.
 
     A terminal session reads only its own replies; the other channels have one deliverer
     each, which may run in any process.
     """
+    if route is not None:
+        return route.partition(":")[0]
     if isinstance(origin, TerminalOrigin):
         return f"terminal:{origin.session}"
     if isinstance(origin, ScheduleOrigin) and origin.report_to:

@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channel import ApprovalCard, OutboundMessage, Sender
-from bot.events import ApprovalRequested, MessageSent
+from bot.events import CronFired, MessageSent, UserMessage, WebhookReceived
 from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
 from bot.thread import Thread
@@ -53,21 +53,57 @@ def _member(thread_id: str, message_id: str) -> str:
 
 
 def _card_for(thread: Thread, message: MessageSent) -> ApprovalCard | None:
-    """The approval request an approval message announces: the newest one before it."""
+    """The approval request an approval message announces: the one open when it was sent
+    (with any escalation group added)."""
     index = next(i for i, e in enumerate(thread.events) if e.id == message.id)
-    for event in reversed(thread.events[:index]):
-        if isinstance(event, ApprovalRequested):
-            plan = thread.plan(event.plan_hash)
-            if plan is None:
-                return None
-            return ApprovalCard(
-                plan=plan,
-                plan_hash=event.plan_hash,
-                approvers=event.approvers,
-                min_approvals=event.min_approvals,
-                expires_at=event.expires_at,
-            )
+    before = thread.model_copy(update={"events": thread.events[:index]})
+    open_approval = before.open_approval()
+    if open_approval is None:
+        return None
+    request = open_approval.request
+    return ApprovalCard(
+        plan=open_approval.plan,
+        plan_hash=request.plan_hash,
+        approvers=open_approval.approvers,
+        min_approvals=request.min_approvals,
+        expires_at=request.expires_at,
+    )
+
+
+def _card_of(thread: Thread, message: MessageSent) -> ApprovalCard | None:
+    """The request an approval message asks for, or the one a message closes (a decision,
+    an expiry), so channels can tell everyone who was asked."""
+    if message.purpose == "approval_request":
+        return _card_for(thread, message)
+    if message.replaces is not None:
+        for event in thread.events:
+            if (
+                isinstance(event, MessageSent)
+                and event.id == message.replaces
+                and event.purpose == "approval_request"
+            ):
+                return _card_for(thread, event)
     return None
+
+
+def _topic(thread: Thread) -> str:
+    """The thread's first request, in a few words (a stable email subject)."""
+    for event in thread.events:
+        match event:
+            case UserMessage(text=text):
+                break
+            case CronFired(schedule=name, instruction=instruction):
+                text = f"{name}: {instruction}"
+                break
+            case WebhookReceived(name=name, instruction=instruction):
+                text = f"{name}: {instruction}"
+                break
+            case _:
+                continue
+    else:
+        return f"thread {thread.id}"
+    words = " ".join(text.split())
+    return words if len(words) <= 80 else words[:79] + "…"
 
 
 class Outbox:
@@ -85,8 +121,9 @@ class Outbox:
 
     def enqueue_in(self, pipe: "Pipeline", thread: Thread, messages: list[MessageSent]) -> None:
         """Queue the messages on a pipeline the caller executes."""
-        stream = self._keys.outbox(outbox_channel(thread.origin))
+        topic = _topic(thread)
         for message in messages:
+            stream = self._keys.outbox(outbox_channel(thread.origin, message.route))
             out = OutboundMessage(
                 thread_id=thread.id,
                 message_id=message.id,
@@ -95,14 +132,16 @@ class Outbox:
                 purpose=message.purpose,
                 to=message.to,
                 replaces=message.replaces,
-                card=_card_for(thread, message) if message.purpose == "approval_request" else None,
+                route=message.route,
+                topic=topic,
+                card=_card_of(thread, message),
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
 
     async def send_transient(self, message: OutboundMessage) -> None:
         """Queue a message that is not recorded in its thread (deploy progress): losing or
         repeating one is harmless, since the next one or the result replaces it."""
-        stream = self._keys.outbox(outbox_channel(message.origin))
+        stream = self._keys.outbox(outbox_channel(message.origin, message.route))
         await self._redis.xadd(
             stream, {"m": message.model_dump_json()}, maxlen=100_000, approximate=True
         )

@@ -84,8 +84,9 @@ def check_decision(
         )
     if decision == "reject" and person == plan.requester:
         return Allowed()  # a requester may always withdraw their own request
-    if person not in env.approvers:
-        names = ", ".join(env.approvers)
+    allowed = list(dict.fromkeys([*env.approvers, *open_approval.escalated_to]))
+    if person not in allowed:
+        names = ", ".join(allowed)
         return Refused(
             reason=f"{person} can't {decision} deploys to {plan.environment}; approvers: {names}."
         )

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Literal, Protocol, assert_never
 
 from bot.agent import Agent, AgentFailure, Decision
+from bot.approvals import closing_messages
 from bot.channel import OutboundMessage
 from bot.config import Config
 from bot.deployer import CommandDeployer, DeployResult
@@ -45,7 +46,6 @@ from bot.loop import (
     Pause,
     Prefetch,
     ResolvePlan,
-    approval_message_id,
     next_step,
 )
 from bot.messages import locked_text, progress_text, started_text, where_text
@@ -267,18 +267,23 @@ class Runner:
         )
         acquired = self._lock_event(plan, "acquired", token)
         approved = _approvers(thread, plan)
-        start = MessageSent(
-            id=self._new_id(),
-            at=self._clock(),
-            purpose="progress",
-            text=started_text(plan, approved_by=approved, at=self._clock()),
-            replaces=approval_message_id(thread) if approved else None,
+        text = started_text(plan, approved_by=approved, at=self._clock())
+        # Approved: the request's message becomes this one, in the thread and in every other
+        # channel it was posted to (only the thread's own copy then shows progress).
+        starts = (
+            closing_messages(
+                thread, text=text, purpose="progress", now=self._clock(), new_id=self._new_id
+            )
+            if approved
+            else [MessageSent(id=self._new_id(), at=self._clock(), purpose="progress", text=text)]
         )
-        thread.events.extend([acquired, started, start])
+        start = starts[0]
+        added: list[Event] = [acquired, started, *starts]
+        thread.events.extend(added)
         try:
             await self._store.save(thread, claim=self._keys.idempotency(thread.id, plan.plan_hash))
         except (ClaimTaken, ThreadConflict) as exc:
-            del thread.events[-3:]
+            del thread.events[-len(added) :]
             await self._env_lock.release(
                 service=plan.service, environment=plan.environment, token=token
             )
@@ -293,8 +298,8 @@ class Runner:
             )
             return
         if self._outbox is not None:  # saved: people may see it now, not after the deploy
-            await self._outbox.enqueue(thread, [start])
-            turn.published.add(start.id)
+            await self._outbox.enqueue(thread, starts)
+            turn.published.update(m.id for m in starts)
         result = await self._run_renewing_lock(thread, plan, key, token, start=start)
         finished = DeployFinished(
             id=self._new_id(),

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.events import (
     ApprovalDecided,
+    ApprovalEscalated,
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
@@ -40,6 +41,15 @@ class OpenApproval(BaseModel):
     plan: Plan
     request: ApprovalRequested
     approved_by: list[str]
+    escalated_to: list[str] = Field(default_factory=list)  # the escalation group, once asked
+
+    @property
+    def approvers(self) -> list[str]:
+        """Who may decide: the request's approvers, then any escalation group."""
+        return list(dict.fromkeys([*self.request.approvers, *self.escalated_to]))
+
+    def waiting_on(self) -> list[str]:
+        return [p for p in self.approvers if p not in self.approved_by]
 
 
 class Thread(BaseModel):
@@ -83,8 +93,11 @@ class Thread(BaseModel):
         """The newest approval request, unless it was decided or a newer plan replaced it."""
         approved: list[str] = []
         expired: set[str] = set()
+        escalated: list[ApprovalEscalated] = []
         for event in reversed(self.events):
             match event:
+                case ApprovalEscalated():
+                    escalated.insert(0, event)
                 case ApprovalDecided(decision="reject"):
                     return None
                 case ApprovalDecided(person=person):
@@ -93,7 +106,17 @@ class Thread(BaseModel):
                     plan = self.plan(event.plan_hash)
                     if plan is None or self.started(event.plan_hash) or event.plan_hash in expired:
                         return None
-                    return OpenApproval(plan=plan, request=event, approved_by=approved[::-1])
+                    return OpenApproval(
+                        plan=plan,
+                        request=event,
+                        approved_by=approved[::-1],
+                        escalated_to=[
+                            p
+                            for e in escalated
+                            if e.plan_hash == event.plan_hash
+                            for p in e.approvers
+                        ],
+                    )
                 case PlanProposed():
                     return None  # a newer plan supersedes any older request
                 case TimerFired(kind="expire", plan_hash=plan_hash):
@@ -186,6 +209,7 @@ def derive_status(events: list[Event]) -> Status:
                 | HistoryListed()
                 | PlanProposed()
                 | ApprovalRefused()
+                | ApprovalEscalated()
                 | MessageSent()
                 | LockChanged()
             ):

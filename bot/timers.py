@@ -1,4 +1,4 @@
-"""Durable timers: approval reminders and expiries that happen even across restarts.
+"""Durable timers: approval reminders, escalations and expiries, even across restarts.
 
 A timer is a member of one sorted set (``deploybot:timers``) scored by when it is due.
 Scheduling happens in the same pipeline that acknowledges the turn that asked for it; a pump
@@ -27,7 +27,7 @@ __all__ = ["Timers"]
 
 log = logging.getLogger("deploybot.timers")
 
-Kind = Literal["remind", "expire"]
+Kind = Literal["remind", "escalate", "expire"]
 
 
 class Timers:
@@ -52,7 +52,7 @@ class Timers:
             match event:
                 case DeployStarted() | ApprovalDecided(decision="reject"):
                     # Decided: its reminder and expiry have nothing left to do.
-                    for kind in ("remind", "expire"):
+                    for kind in ("remind", "escalate", "expire"):
                         pipe.zrem(self._keys.timers(), _member(thread_id, kind, event.plan_hash))
                 case ApprovalRequested():
                     env = config.environments[plans[event.plan_hash]]
@@ -60,6 +60,10 @@ class Timers:
                     remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
                     if env.reminder_before_s > 0 and remind_at > now:
                         due.append(("remind", remind_at))
+                    if env.escalation_after_s is not None:
+                        escalate_at = event.at + timedelta(seconds=env.escalation_after_s)
+                        if escalate_at < event.expires_at:
+                            due.append(("escalate", escalate_at))
                     for kind, at in due:
                         member = _member(thread_id, kind, event.plan_hash)
                         pipe.zadd(self._keys.timers(), {member: at.timestamp()})

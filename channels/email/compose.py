@@ -16,7 +16,8 @@ from email.utils import format_datetime
 from pydantic import BaseModel, ConfigDict
 
 from bot.channel import OutboundMessage
-from bot.origin import EmailOrigin
+from bot.origin import EmailOrigin, ScheduleOrigin
+from bot.route import email_addresses
 from channels.email.token import sign_token
 from channels.email.triage import own_message_id
 
@@ -38,15 +39,48 @@ class Letter(BaseModel):
     message: EmailMessage
 
 
-def _subject(origin: EmailOrigin) -> str:
-    subject = origin.subject.strip() or "deploybot"
-    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+class _Conversation(BaseModel):
+    """Who a thread's emails go to, under which subject, threaded on which Message-IDs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    recipients: list[str]
+    subject: str
+    references: list[str]
+    tokens_for: frozenset[str] | None = None  # None: every approver with an address
+
+
+def _conversation(message: OutboundMessage, *, domain: str) -> _Conversation | None:
+    """Replies to an email request continue its thread; messages routed to addresses (a
+    schedule's ``report_to``, an approval channel) form one thread per bot thread, rooted
+    on a stable id so mail clients group them."""
+    origin, route = message.origin, message.route
+    if route is None:
+        if isinstance(origin, EmailOrigin):
+            subject = origin.subject.strip() or "deploybot"
+            if not subject.lower().startswith("re:"):
+                subject = f"Re: {subject}"
+            return _Conversation(
+                recipients=[origin.address], subject=subject, references=origin.message_ids
+            )
+        if isinstance(origin, ScheduleOrigin):
+            route = origin.report_to
+    addresses = email_addresses(route or "")
+    if not addresses:
+        return None
+    return _Conversation(
+        recipients=addresses,
+        subject=f"[deploybot] {message.topic or message.thread_id}",
+        references=[own_message_id(message.thread_id, "thread", domain)],
+        # An approval channel asks the addresses it names; a report_to asks every approver.
+        tokens_for=frozenset(addresses) if message.route is not None else None,
+    )
 
 
 def _letter(
     message: OutboundMessage,
     *,
-    origin: EmailOrigin,
+    conversation: _Conversation,
     sender: str,
     recipient: str,
     text: str,
@@ -58,14 +92,14 @@ def _letter(
     mail = EmailMessage()
     mail["From"] = f"deploybot <{sender}>"
     mail["To"] = recipient
-    mail["Subject"] = _subject(origin)
+    mail["Subject"] = conversation.subject
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = own_message_id(
         message.thread_id, message.message_id, domain, variant=variant
     )
-    if origin.message_ids:
-        mail["In-Reply-To"] = origin.message_ids[-1]
-        mail["References"] = " ".join(origin.message_ids[-20:])
+    if conversation.references:
+        mail["In-Reply-To"] = conversation.references[-1]
+        mail["References"] = " ".join(conversation.references[-20:])
     if reply_to:
         mail["Reply-To"] = reply_to
     mail["Auto-Submitted"] = "auto-generated"
@@ -76,6 +110,10 @@ def _letter(
     )
     mail.add_alternative(f"<html><body>{paragraphs}</body></html>\n", subtype="html")
     return Letter(key=variant or "origin", recipient=recipient, message=mail)
+
+
+def _variant(address: str) -> str:
+    return hashlib.sha256(address.encode()).hexdigest()[:8]
 
 
 def letters_for(
@@ -89,20 +127,29 @@ def letters_for(
     """The emails one outbound message becomes (none for transient progress updates).
 
     ``emails`` maps [people] names to addresses: approval requests go to every approver
-    listed there, each with a Reply-To carrying a token only their address can use.
+    listed there (on an approval channel: those it names), each with a Reply-To carrying a
+    token only their address can use. A message that closes a request (a decision, an
+    expiry) goes to everyone who was asked, so nobody answers a question already settled.
     """
-    origin = message.origin
-    if not isinstance(origin, EmailOrigin) or message.purpose == "progress":
+    local, _at, domain = sender.partition("@")
+    conversation = _conversation(message, domain=domain)
+    if conversation is None or message.purpose == "progress":
         return []
-    to = message.to[len("email:") :] if message.to and message.to.startswith("email:") else None
-    main = to or origin.address
-    letters: list[Letter] = []
-    approvers: dict[str, str] = {}
+    to: str | None = None
+    if message.to is not None:
+        kind, _, to = message.to.partition(":")
+        if kind != "email":
+            return []  # meant for someone on another channel (the API answers them itself)
+    recipients = [to.lower()] if to else [a.lower() for a in conversation.recipients]
     card = message.card
-    if card is not None:
-        approvers = {emails[name].lower(): name for name in card.approvers if name in emails}
-        local, _at, domain = sender.partition("@")
-        for address in approvers:
+    asked: list[str] = []
+    if card is not None and to is None:
+        asked = [emails[name].lower() for name in card.approvers if name in emails]
+        if conversation.tokens_for is not None:
+            asked = [a for a in asked if a in conversation.tokens_for]
+    letters: list[Letter] = []
+    if card is not None and message.purpose == "approval_request":
+        for address in asked:
             token = sign_token(
                 secret=secret,
                 thread_id=message.thread_id,
@@ -116,20 +163,28 @@ def letters_for(
             letters.append(
                 _letter(
                     message,
-                    origin=origin,
+                    conversation=conversation,
                     sender=sender,
                     recipient=address,
                     text=f"{message.text}\n\n{howto}",
                     now=now,
-                    variant=hashlib.sha256(address.encode()).hexdigest()[:8],
+                    variant=_variant(address),
                     reply_to=f"{local}+{token}@{domain}",
                 )
             )
-    if main.lower() not in approvers:
-        letters.insert(
-            0,
+        recipients = [r for r in recipients if r not in asked]
+    else:
+        recipients = list(dict.fromkeys([*recipients, *asked]))
+    for i, recipient in enumerate(recipients):
+        letters.append(
             _letter(
-                message, origin=origin, sender=sender, recipient=main, text=message.text, now=now
-            ),
+                message,
+                conversation=conversation,
+                sender=sender,
+                recipient=recipient,
+                text=message.text,
+                now=now,
+                variant="" if i == 0 else _variant(recipient),
+            )
         )
     return letters

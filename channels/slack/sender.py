@@ -6,9 +6,11 @@
   its result). A ``replaces`` this deliverer never posted is posted as a new reply.
 - otherwise ``chat.postMessage`` in the thread; an approval request as a Block Kit card.
 
-Threads that started elsewhere but report to Slack (a schedule or webhook with
-``report_to = "slack:C0DEPLOYS"``) open a Slack thread with their first message and continue
-in it; replies people write there reach the same bot thread.
+Messages routed to a Slack channel (a schedule or webhook with ``report_to =
+"slack:C0DEPLOYS"``, an approval request's copy in an environment's ``approval_channel``, a
+refusal to someone who clicked there) open one Slack thread per bot thread in that channel
+with their first message and continue in it; replies people write there reach the same bot
+thread.
 
 A message already recorded as posted is not posted again (a retry after a crash between
 posting and the outbox's bookkeeping). Slack 429s are retried by the client after
@@ -23,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel import OutboundMessage
 from bot.origin import ScheduleOrigin, SlackOrigin
+from bot.route import slack_channel
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
@@ -36,7 +39,11 @@ log = logging.getLogger("deploybot.slack")
 _GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
 _NOT_EPHEMERAL = {"user_not_in_channel", "user_not_found"}
 _TEXT_MAX = 39_000
-_ROOT = "slack-root"  # the record of the message that opened a reporting thread
+
+
+def _root(channel: str) -> str:
+    """The record of the message that opened the bot thread's Slack thread in ``channel``."""
+    return f"slack-root:{channel}"
 
 
 def _slack_user(actor: str) -> str | None:
@@ -67,14 +74,17 @@ class SlackSender:
 
     async def _where(self, message: OutboundMessage) -> SlackOrigin | None:
         """The Slack thread a message goes to (``thread_ts`` "" : a new one, in ``channel``)."""
-        origin = message.origin
-        if isinstance(origin, SlackOrigin):
-            return origin
-        if isinstance(origin, ScheduleOrigin) and (origin.report_to or "").startswith("slack:"):
-            root = await self._posted.get(message.thread_id, _ROOT)
-            channel = root.channel if root else (origin.report_to or "")[len("slack:") :]
-            return SlackOrigin(channel=channel, thread_ts=root.ts if root else "")
-        return None
+        origin, route = message.origin, message.route
+        if route is None:
+            if isinstance(origin, SlackOrigin):
+                return origin
+            if isinstance(origin, ScheduleOrigin):
+                route = origin.report_to
+        channel = slack_channel(route) if route else None
+        if channel is None:
+            return None
+        root = await self._posted.get(message.thread_id, _root(channel))
+        return SlackOrigin(channel=channel, thread_ts=root.ts if root else "")
 
     async def send(self, message: OutboundMessage) -> None:
         origin = await self._where(message)
@@ -83,7 +93,7 @@ class SlackSender:
                 "slack: message %s of thread %s (%s origin) has no Slack channel; not sent",
                 message.message_id,
                 message.thread_id,
-                message.origin.kind,
+                message.route or message.origin.kind,
             )
             return
         text = escape(message.text)[:_TEXT_MAX]
@@ -158,7 +168,7 @@ class SlackSender:
         await self._posted.put(message.thread_id, message.message_id, posted)
         if not origin.thread_ts:  # the first report opened a Slack thread: follow it
             await self._posted.put(
-                message.thread_id, _ROOT, posted.model_copy(update={"card": None})
+                message.thread_id, _root(origin.channel), posted.model_copy(update={"card": None})
             )
             team = (await self._identity.authorize()).team_id or ""
             await self._followed.follow(
