@@ -28,7 +28,7 @@ __all__ = ["Scheduler", "due_times"]
 
 log = logging.getLogger("deploybot.scheduler")
 
-ON_TIME_S = 60  # a time this recent is "due now", not "missed"
+ON_TIME_S = 60  # the newest due time, this recent, is "due now", not "missed"
 _MAX_CATCH_UP = 1000  # never walk more cron times than this in one tick
 
 
@@ -46,9 +46,14 @@ def due_times(schedule: Schedule, *, after: datetime, until: datetime) -> list[d
 
 
 def to_run(schedule: Schedule, times: list[datetime], *, now: datetime) -> list[datetime]:
-    """Which of the due times run: on-time ones always, missed ones by the policy (pure)."""
-    on_time = [t for t in times if now - t <= timedelta(seconds=ON_TIME_S)]
-    missed = [t for t in times if t not in on_time]
+    """Which of the due times run: the on-time one always, missed ones by the policy (pure).
+
+    Only the newest due time can be on time (if at most ``ON_TIME_S`` old): an older one
+    was missed, since the time after it came due before any clock handled it. (Judged by
+    age alone, a schedule due every few seconds could never miss a time.)"""
+    newest = times[-1:]
+    on_time = [t for t in newest if now - t <= timedelta(seconds=ON_TIME_S)]
+    missed = times[: len(times) - len(on_time)]
     if missed and schedule.missed == "run_once":
         return [missed[-1], *on_time]
     return on_time

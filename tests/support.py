@@ -67,11 +67,14 @@ def write_setup(
     approval_timeout_s: float = 3600,
     timeout_s: float = 30,
     emails: dict[str, str] | None = None,
+    production: str = "",
+    tail: str = "",
 ) -> Path:
     """A config with people alice, bob, carol, dave; service backend (+ frontend); staging
     (no approval) and production (alice, bob, dave approve). Returns the config path.
 
-    ``emails`` gives bob or carol an email address (alice's and dave's are fixed)."""
+    ``emails`` gives bob or carol an email address (alice's and dave's are fixed);
+    ``production`` adds lines to [environments.production], ``tail`` to the end."""
     extra = emails or {}
     bob_email = f'email = "{extra["bob"]}"\n' if "bob" in extra else ""
     carol_email = f'email = "{extra["carol"]}"\n' if "carol" in extra else ""
@@ -123,6 +126,8 @@ approvers = ["alice", "bob", "dave"]
 min_approvals = {min_approvals}
 self_approval = {str(self_approval).lower()}
 approval_timeout_s = {approval_timeout_s}
+{production}
+{tail}
 """)
     return config
 

@@ -124,7 +124,7 @@ def letters_for(
     emails: Mapping[str, str],
     now: datetime,
 ) -> list[Letter]:
-    """The emails one outbound message becomes (none for transient progress updates).
+    """The emails one outbound message becomes (none for a running deploy's progress).
 
     ``emails`` maps [people] names to addresses: approval requests go to every approver
     listed there (on an approval channel: those it names), each with a Reply-To carrying a
@@ -133,8 +133,10 @@ def letters_for(
     """
     local, _at, domain = sender.partition("@")
     conversation = _conversation(message, domain=domain)
-    if conversation is None or message.purpose == "progress":
+    if conversation is None:
         return []
+    if message.purpose == "progress" and message.card is None:
+        return []  # a running deploy's updates; one that closes a request is news
     to: str | None = None
     if message.to is not None:
         kind, _, to = message.to.partition(":")

@@ -102,12 +102,16 @@ class Harness:
 
     def card(self, index: int = -1) -> dict[str, Any]:
         """An approval card as first posted (with its ``ts``)."""
-        cards = [
+        return self.cards()[index]
+
+    def cards(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """The approval cards posted (in ``channel``), as first posted, oldest first."""
+        return [
             {**c.args, "ts": c.result["ts"]}
             for c in self.fake.called("chat.postMessage")
             if "deploybot_approve" in json.dumps(c.args)
+            and (channel is None or c.args["channel"] == channel)
         ]
-        return cards[index]
 
     async def click(self, user: str, card: dict[str, Any], action: str = "approve") -> int:
         self._ts += 1
@@ -122,9 +126,9 @@ class Harness:
             f"deploybot_{action}",
             value,
             user=user,
-            channel=CHANNEL,
+            channel=card["channel"],
             message_ts=card["ts"],
-            thread_ts=card["thread_ts"],
+            thread_ts=card.get("thread_ts") or card["ts"],  # a card that opened its thread
             action_ts=f"1700000500.{self._ts:06d}",
             trigger_id=f"trigger-{self._ts}",
         )
@@ -146,10 +150,13 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def open_harness(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Harness]:
+async def open_harness(
+    redis: Redis, key_prefix: str, tmp_path: Path, *, config: Path | None = None
+) -> AsyncIterator[Harness]:
     """The bot's Slack side on real Redis, the fake Web API, the Bolt app served over HTTP."""
     clock = Clock()
-    app = make_app(redis, prefix=key_prefix, config_file=write_setup(tmp_path), clock=clock)
+    config = config or write_setup(tmp_path)
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
     async with FakeSlack() as fake:
         listeners = slack_listeners(
             bot_token=fake.token,
