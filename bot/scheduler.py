@@ -9,6 +9,7 @@ schedule's ``missed`` policy: ``skip`` them, or ``run_once`` (the newest missed 
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -129,5 +130,14 @@ class Scheduler:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
 
+_THREAD_ID_MAX = 40  # thread ids ride in email reply tokens (channels/email/token.py)
+
+
 def _thread_id(schedule: Schedule, at: datetime) -> str:
-    return f"cron-{schedule.name}-{at:%Y%m%dT%H%M%S}"
+    """``cron-<name>-<utc time>``: lower-case and short, so an approval email's reply
+    address can carry it; a long name is replaced by a digest of it."""
+    stamp = f"{at.astimezone(UTC):%Y%m%dt%H%M%S}"
+    readable = f"cron-{schedule.name}-{stamp}"
+    if len(readable) <= _THREAD_ID_MAX:
+        return readable
+    return f"cron-{hashlib.sha256(schedule.name.encode()).hexdigest()[:10]}-{stamp}"

@@ -76,7 +76,7 @@ async def test_two_clocks_start_each_scheduled_time_once(
         a, b = await asyncio.gather(one.scheduler.tick(), two.scheduler.tick())
         started += a + b
     await one.worker.run_until_idle()
-    expected = [f"cron-tick-20261102T09{m:02d}00" for m in range(1, 6)]
+    expected = [f"cron-tick-20261102t09{m:02d}00" for m in range(1, 6)]
     assert sorted(started) == expected  # each time published by exactly one clock
     for thread_id in expected:
         thread = await thread_of(one, thread_id)
@@ -96,6 +96,6 @@ async def test_a_clock_that_was_down_handles_missed_times_by_policy(
     clock.advance(5 * 60)  # down across four scheduled times; 09:05 is due now
     started = await app.scheduler.tick()
     assert len(started) == runs
-    assert started[-1] == "cron-tick-20261102T090500"
+    assert started[-1] == "cron-tick-20261102t090500"
     clock.advance(5)
     assert await app.scheduler.tick() == []  # nothing twice

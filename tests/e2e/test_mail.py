@@ -1,0 +1,111 @@
+"""End to end: a scheduled run asks for approval by email and is approved by a reply.
+
+``deploybot clock``, ``deploybot worker`` and ``deploybot mail`` run as their own processes
+on real Redis; Dovecot holds the bot's mailbox and aiosmtpd captures what the bot sends.
+"""
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.keys import Keys
+from bot.store import ThreadStore
+from tests.conftest import TEST_REDIS_URL
+from tests.e2e.test_slack import deploybot, until
+from tests.fakes.mail_servers import Dovecot, SmtpCapture
+from tests.integration.test_email_flow import reply
+from tests.support import calls, write_setup
+
+pytestmark = pytest.mark.e2e
+
+
+def _schedule(at: datetime) -> str:
+    """A schedule due once, at ``at`` (UTC; croniter's sixth field is the second)."""
+    return f"""
+[[schedules]]
+name = "promote"
+cron = "{at.minute} {at.hour} * * * {at.second}"
+timezone = "UTC"
+instruction = "deploy backend v1.4.2 to production"
+report_to = "email:ops@example.com"
+missed = "run_once"
+"""
+
+
+def _plain(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
+
+
+async def test_a_scheduled_run_is_approved_by_an_email_reply(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+    config = write_setup(tmp_path, tail=_schedule(due))
+    (tmp_path / "dovecot").mkdir()
+    dovecot = Dovecot(tmp_path / "dovecot", {"deploybot": "pw"})
+    dovecot.start()
+    smtp = SmtpCapture()
+    await smtp.start()
+    env = {
+        "REDIS_URL": TEST_REDIS_URL,
+        "DEPLOYBOT_CONFIG": str(config),
+        "DEPLOYBOT_KEY_PREFIX": key_prefix,
+        "DEPLOYBOT_SECRET": "e2e-mail-secret",
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_PORT": str(dovecot.port),
+        "IMAP_USERNAME": "deploybot",
+        "IMAP_PASSWORD": "pw",
+        "IMAP_SSL": "false",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "EMAIL_FROM": "deploybot@example.com",
+    }
+    try:
+        async with deploybot(["clock", "worker", "mail"], env, tmp_path) as procs:
+            await until(
+                lambda: bool(smtp.to("alice@example.com")) or any(p.poll() for p in procs),
+                "the approval email",
+                timeout_s=30,
+            )
+            assert all(p.poll() is None for p in procs), "a deploybot process exited"
+            [approval] = smtp.to("alice@example.com")
+            assert "Plan #" in _plain(approval)
+            assert "'approve' or 'reject <reason>'" in _plain(approval)
+            assert approval["Subject"] == (
+                "[deploybot] promote: deploy backend v1.4.2 to production"
+            )
+            [report] = smtp.to("ops@example.com")  # where the schedule reports
+            assert "needs 1 approval" in _plain(report)
+
+            dovecot.save("deploybot", reply(approval, "approve").encode())
+            await until(lambda: len(calls(tmp_path)) == 1, "the deploy", timeout_s=30)
+            await until(
+                lambda: any("is live" in _plain(m) for m in smtp.to("ops@example.com")),
+                "the result email",
+                timeout_s=30,
+            )
+            dovecot.save("deploybot", reply(approval, "approve", n=2).encode())  # again
+            await until(
+                lambda: any("already approved" in _plain(m) for m in smtp.to("alice@example.com")),
+                "the answer to a second approval",
+                timeout_s=30,
+            )
+        assert len(calls(tmp_path)) == 1
+        store = ThreadStore(redis=redis, keys=Keys(prefix=key_prefix))
+        ids = await store.recent_ids()
+        assert len(ids) == 1  # one scheduled time, one thread
+        thread = await store.load(ids[0])
+        assert thread is not None
+        assert thread.status == "done"
+        assert thread.origin.kind == "schedule"
+        for message in smtp.to("ops@example.com"):
+            assert message["Auto-Submitted"] == "auto-generated"
+            assert message["References"] == f"<deploybot.{thread.id}.thread@example.com>"
+    finally:
+        await smtp.stop()
+        dovecot.stop()
