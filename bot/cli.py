@@ -17,7 +17,7 @@ from agents.render import thread_to_prompt
 from bot.audit import audit_records, parse_since
 from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_with_pidfd
 from bot.bootstrap import new_id as make_id
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.redact import redact
@@ -437,6 +437,26 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     return 0
 
 
+def _unreachable_routes(config: Config, settings: Settings) -> list[str]:
+    """Routes in the config whose channel is not set up: their messages would wait forever."""
+    routes: list[tuple[str, str | None]] = []
+    for name, env in config.environments.items():
+        routes.append((f"environments.{name}.approval_channel", env.approval_channel))
+        routes.append((f"environments.{name}.escalate_to", env.escalate_to))
+    routes += [(f"schedules.{s.name}.report_to", s.report_to) for s in config.schedules]
+    routes += [(f"webhooks.{n}.report_to", h.report_to) for n, h in config.webhooks.items()]
+    email_ready = settings.smtp_host and settings.email_from and settings.deploybot_secret
+    found = []
+    for key, route in routes:
+        if route is None:
+            continue
+        if route.startswith("slack:") and not settings.slack_bot_token:
+            found.append(f"{key}: {route} needs SLACK_BOT_TOKEN")
+        if route.startswith("email:") and not email_ready:
+            found.append(f"{key}: {route} needs SMTP_HOST, EMAIL_FROM and DEPLOYBOT_SECRET")
+    return found
+
+
 def _check_config(settings: Settings) -> int:
     problems: list[str] = []
     notes: list[str] = []
@@ -454,6 +474,7 @@ def _check_config(settings: Settings) -> int:
                     problems.append(f"services.{name}: {exe} does not exist")
                 elif not os.access(exe, os.X_OK):
                     problems.append(f"services.{name}: {exe} is not executable")
+    problems.extend(_unreachable_routes(config, settings))
     if not settings.redis_url:
         notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
     if settings.anthropic_api_key is None:

@@ -50,6 +50,41 @@ def test_check_config(tmp_path: Path) -> None:
     assert "environments.production.approvers[1]: 'zed' is not in [people]" in bad.stderr
 
 
+def test_check_config_names_routes_without_their_channel(tmp_path: Path) -> None:
+    config = write_setup(
+        tmp_path,
+        production='approval_channel = "slack:C0DEPLOYS"\nescalate_to = "email:alice@example.com"',
+    )
+    env = {"DEPLOYBOT_CONFIG": str(config)}
+    missing = deploybot("check-config", env=env)
+    assert missing.returncode == 1
+    assert (
+        "problem: environments.production.approval_channel: slack:C0DEPLOYS needs SLACK_BOT_TOKEN"
+        in missing.stdout
+    )
+    assert "environments.production.escalate_to: email:alice@example.com needs SMTP_HOST" in (
+        missing.stdout
+    )
+    ready = deploybot(
+        "check-config",
+        env=env
+        | {
+            "SLACK_BOT_TOKEN": "test-token",
+            "SMTP_HOST": "127.0.0.1",
+            "EMAIL_FROM": "deploybot@example.com",
+            "DEPLOYBOT_SECRET": "s",
+        },
+    )
+    assert ready.returncode == 0, ready.stdout
+
+    config.write_text(config.read_text().replace("slack:C0DEPLOYS", "sms:555"))
+    bad = deploybot("check-config", env=env)
+    assert bad.returncode == 2
+    assert "environments.production.approval_channel: 'sms:555': the channel must be" in (
+        bad.stderr
+    )
+
+
 def test_commands_that_need_redis_say_so() -> None:
     worker = deploybot("worker")
     assert worker.returncode == 2
