@@ -94,14 +94,21 @@ def escalation(
         timeout_s=(request.expires_at - now).total_seconds(),
     )
 
-    def message(text: str, purpose: Purpose, msg_route: str | None) -> MessageSent:
-        return MessageSent(id=new_id(), at=now, text=text, purpose=purpose, route=msg_route)
+    def message(
+        text: str, purpose: Purpose, msg_route: str | None, replaces: str | None = None
+    ) -> MessageSent:
+        return MessageSent(
+            id=new_id(), at=now, text=text, purpose=purpose, route=msg_route, replaces=replaces
+        )
 
     escalated = ApprovalEscalated(
         id=new_id(), at=now, plan_hash=plan.plan_hash, to=env.escalate_to, approvers=extra
     )
-    if route is None:  # ask again where the thread is (new approvers get their own tokens)
-        return [escalated, message(f"{note}\n\n{card_text}", "approval_request", None)]
+    if route is None:
+        # Ask again in the thread, in place of the first request where the channel can edit
+        # (a Slack card gains the new approvers); by email the new approvers get tokens.
+        again = f"{note}\n\n{card_text}"
+        return [escalated, message(again, "approval_request", None, approval_message_id(thread))]
     return [
         escalated,
         message(note, "question", None),

@@ -115,7 +115,10 @@ class SlackSender:
             return  # posted before, the bookkeeping after it was lost
         if message.replaces is not None:
             earlier = await self._posted.get(message.thread_id, message.replaces)
-            if earlier is not None and await self._update(earlier, message, text):
+            if earlier is not None and message.purpose == "approval_request":
+                if await self._reask(earlier, message, text):
+                    return
+            elif earlier is not None and await self._update(earlier, message, text):
                 return
         await self._post(origin, message, text)
 
@@ -139,6 +142,25 @@ class SlackSender:
         await self._posted.put(
             message.thread_id, message.message_id, earlier.replaced_by(message.text)
         )
+        return True
+
+    async def _reask(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
+        """An approval request that replaces an earlier one (an escalation): the card is
+        redrawn in place, with its buttons, for the widened group."""
+        card = message.card
+        if card is None:
+            return False
+        blocks = approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
+        try:
+            await self._client.chat_update(
+                channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            if _error(exc) not in _GONE:
+                raise
+            return False
+        posted = Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
+        await self._posted.put(message.thread_id, message.message_id, posted)
         return True
 
     async def _post(self, origin: SlackOrigin, message: OutboundMessage, text: str) -> None:

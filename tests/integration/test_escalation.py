@@ -105,3 +105,28 @@ async def test_escalation_then_expiry_closes_every_copy(
     reminders = [t for t in texts(thread) if t.startswith("Reminder")]
     assert len(reminders) == 2  # in the thread and in the on-call channel
     assert calls(tmp_path) == []
+
+
+async def test_escalation_to_a_group_redraws_the_card_in_place(
+    redis: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    group_only = 'escalate_approvers = ["erin"]\nescalate_after_s = 300\n'
+    config = write_setup(tmp_path, approval_timeout_s=1200, production=group_only, tail=ERIN)
+    async with open_harness(redis, key_prefix, tmp_path, config=config) as slack:
+        await slack.say(REQUEST, user="U0CAROL")
+        await slack.pump()
+        [card] = slack.cards()
+        assert "<@U0ERIN>" not in json.dumps(card["blocks"])
+        slack.clock.advance(301)
+        await slack.pump()
+        assert len(slack.cards()) == 1  # no second card: the first one was redrawn
+        redrawn = slack.fake.messages[(CHANNEL, card["ts"])]
+        assert "<@U0ERIN>" in json.dumps(redrawn["blocks"])
+        assert "deploybot_approve" in json.dumps(redrawn["blocks"])  # still has its buttons
+        assert "escalating: asking erin too" in redrawn["text"]
+        assert await slack.click("U0ERIN", {**redrawn, "ts": card["ts"]}) == 200
+        await slack.pump()
+        assert len(calls(slack.base)) == 1
+        closed = slack.fake.messages[(CHANNEL, card["ts"])]
+        assert "deploybot_approve" not in json.dumps(closed)
+        assert "approved by erin" in json.dumps(closed)
