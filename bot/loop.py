@@ -488,6 +488,8 @@ def _on_timer(thread: Thread, ctx: _Ctx, timer: TimerFired) -> Step:
     open_approval = before.open_approval()
     if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
         return Pause()  # decided, superseded or deployed meanwhile: nothing to say
+    if len(set(open_approval.approved_by)) >= open_approval.request.min_approvals:
+        return Pause()  # approved; its deploy did not start (a lock): nobody is waited on
     plan, request = open_approval.plan, open_approval.request
     if timer.kind == "escalate":
         env = ctx.config.environments[plan.environment]

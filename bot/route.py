@@ -45,6 +45,8 @@ def check_route(value: str) -> str:
             return f"slack:{rest}"
         case "email":
             addresses = [a.strip().lower() for a in rest.split(",") if a.strip()]
+            if not addresses:
+                raise ValueError(f"{value!r}: name at least one email address")
             for address in addresses:
                 if not _ADDRESS.match(address):
                     raise ValueError(f"{value!r}: {address!r} is not an email address")
