@@ -2,9 +2,11 @@
 
 Each scheduled time becomes one thread with a deterministic id (``cron-<name>-<time>``) and
 one ``cron_fired`` event with a deterministic id, so any number of clock processes may
-publish the same run and the worker keeps exactly one. A claim key per (schedule, time)
-keeps them from even publishing twice. Times missed while no clock ran follow the
-schedule's ``missed`` policy: ``skip`` them, or ``run_once`` (the newest missed time).
+publish the same run and the worker keeps exactly one. A claim key per (schedule, time),
+set after publishing, keeps later ticks from publishing it again (two clocks ticking at
+the same instant may both publish; the worker drops the second). Times missed while no
+clock ran follow the schedule's ``missed`` policy: ``skip`` them, or ``run_once`` (the
+newest missed time).
 """
 
 import asyncio
@@ -34,16 +36,21 @@ _MAX_CATCH_UP = 1000  # never walk more cron times than this in one tick
 
 
 def due_times(schedule: Schedule, *, after: datetime, until: datetime) -> list[datetime]:
-    """Scheduled times in ``(after, until]``, in UTC (pure)."""
+    """Scheduled times in ``(after, until]``, oldest first, in UTC (pure).
+
+    Walked back from ``until``: after a very long outage only the newest ``_MAX_CATCH_UP``
+    are returned, which is all a policy needs (the newest missed time and the one due now).
+    """
     zone = ZoneInfo(schedule.timezone)
-    it = croniter(schedule.cron, after.astimezone(zone))
+    # croniter's get_prev is strictly before its start: start just after ``until``.
+    it = croniter(schedule.cron, (until + timedelta(microseconds=1)).astimezone(zone))
     times: list[datetime] = []
     for _ in range(_MAX_CATCH_UP):
-        at = it.get_next(datetime).astimezone(UTC)
-        if at > until:
+        at = it.get_prev(datetime).astimezone(UTC)
+        if at <= after:
             break
         times.append(at)
-    return times
+    return times[::-1]
 
 
 def to_run(schedule: Schedule, times: list[datetime], *, now: datetime) -> list[datetime]:
