@@ -5,6 +5,7 @@ listener and the outbox's email deliverer run on real Redis with the counting de
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,24 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
 async def mail(
     tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
 ) -> AsyncIterator[Mail]:
+    options = EmailOptions(require_dmarc=False)
+    async with open_mail(tmp_path, dovecot, redis, key_prefix, options) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def dmarc_mail(
+    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
+) -> AsyncIterator[Mail]:
+    options = EmailOptions(require_dmarc=True, authserv_id="mx.example.com")
+    async with open_mail(tmp_path, dovecot, redis, key_prefix, options) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_mail(
+    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str, options: EmailOptions
+) -> AsyncIterator[Mail]:
     smtp = SmtpCapture()
     await smtp.start()
     clock = Clock()
@@ -112,7 +131,7 @@ async def mail(
         redis=redis,
         keys=app.keys,
         clock=clock,
-        options=EmailOptions(require_dmarc=False),
+        options=options,
     )
     stop = asyncio.Event()
     await app.queue.ensure_group()
@@ -243,3 +262,57 @@ async def test_smtp_refusing_for_a_while_then_delivered_once(mail: Mail) -> None
     await mail.settle(0.5)
     assert len(mail.smtp.to("alice@example.com")) == 1
     assert len(mail.smtp.to("dave@example.com")) == 1
+
+
+OURS_PASS = (
+    "Authentication-Results: mx.example.com; spf=pass; dmarc=pass header.from=example.com\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "counts"),
+    [
+        pytest.param(OURS_PASS, True, id="dmarc=pass from our server"),
+        pytest.param("", False, id="no Authentication-Results"),
+        pytest.param(
+            "Authentication-Results: mx.example.com; dmarc=fail header.from=example.com\r\n",
+            False,
+            id="dmarc=fail",
+        ),
+        pytest.param(
+            "Authentication-Results: mx.evil.example.net; dmarc=pass header.from=example.com\r\n",
+            False,
+            id="pass from someone else's server",
+        ),
+        pytest.param(
+            "Authentication-Results: mx.example.com; dmarc=fail header.from=example.com\r\n"
+            + OURS_PASS,
+            False,
+            id="a forged pass below our server's fail",
+        ),
+    ],
+)
+async def test_with_dmarc_required_only_our_servers_pass_counts(
+    dmarc_mail: Mail, headers: str, counts: bool
+) -> None:
+    mail = dmarc_mail
+    mail.deliver(REQUEST.replace("Message-ID:", OURS_PASS + "Message-ID:"))
+    approval = await mail.approval_for("alice@example.com")
+    mail.deliver(reply(approval, "approve", headers=headers))
+    if counts:
+        await mail.until(lambda: len(calls(mail.base)) == 1)
+    else:
+        await mail.settle()
+        assert calls(mail.base) == []
+        thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
+        assert not any(e.type == "approval_decided" for e in thread.events)
+        assert len(mail.smtp.to("alice@example.com")) == 1  # a spoof is never answered
+
+
+async def test_with_dmarc_required_an_unauthenticated_request_starts_nothing(
+    dmarc_mail: Mail,
+) -> None:
+    dmarc_mail.deliver(REQUEST)
+    await dmarc_mail.settle()
+    assert dmarc_mail.smtp.messages == []
+    assert await dmarc_mail.app.store.recent_ids() == []
