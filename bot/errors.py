@@ -9,6 +9,7 @@ __all__ = [
     "ThreadConflict",
     "ThreadNotFound",
     "ToolFailed",
+    "Undeliverable",
 ]
 
 
@@ -42,3 +43,9 @@ class AgentUnavailable(DeploybotError):
 
 class ToolFailed(DeploybotError):
     """A lookup (git, history) failed; the message is safe to show and to prompt with."""
+
+
+class Undeliverable(DeploybotError):
+    """A channel refused a message for good (a Slack channel that does not exist, an address
+    the mail server rejects permanently): retrying cannot help, so the outbox sets it aside
+    in its dead-letter stream with this message as the reason, and logs an error."""

@@ -93,6 +93,10 @@ class Keys:
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}:outbox:{channel}"
 
+    def outbox_dead(self) -> str:
+        """Stream of outbound messages a channel refused for good, with the reason."""
+        return f"{self.prefix}:outbox:dead"
+
     def env_lock(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:lock"
 

@@ -5,6 +5,9 @@ is added to the delivered set after it is sent, and a message already in the set
 so a retry after a crash does not send it twice (within what the channel allows: a crash
 between sending and recording can still repeat one message). The set is one sorted set for
 all threads (cheaper than a key per thread), forgetting deliveries older than a week.
+
+A failed delivery is retried (an SMTP or Slack outage loses nothing), except one the channel
+refused for good (``Undeliverable``): it goes to ``deploybot:outbox:dead`` with the reason.
 """
 
 import asyncio
@@ -18,6 +21,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channel import ApprovalCard, OutboundMessage, Sender
+from bot.errors import Undeliverable
 from bot.events import CronFired, MessageSent, UserMessage, WebhookReceived
 from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
@@ -200,10 +204,24 @@ class Outbox:
             if was_sent is None and member not in this_batch:
                 try:
                     await sender.send(message)
+                except Undeliverable as exc:  # refused for good: set aside, never retried
+                    log.error(
+                        "delivery to %s refused for good, set aside: %s",
+                        channel,
+                        exc,
+                        extra={"thread_id": message.thread_id},
+                    )
+                    done.xadd(
+                        self._keys.outbox_dead(),
+                        {"m": message.model_dump_json(), "channel": channel, "reason": str(exc)},
+                        maxlen=10_000,
+                        approximate=True,
+                    )
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
                     continue
-                sent += 1
+                else:
+                    sent += 1
             this_batch.add(member)
             done.zadd(delivered, {member: now_s})
             done.xack(stream, self.group, entry_id)
@@ -211,6 +229,10 @@ class Outbox:
         done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
         await done.execute()
         return sent
+
+    async def set_aside(self) -> int:
+        """Messages a channel refused for good (see ``Undeliverable``)."""
+        return int(await self._redis.xlen(self._keys.outbox_dead()))
 
     async def pending(self, channel: str) -> int:
         """Messages enqueued and not yet delivered."""

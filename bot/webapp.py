@@ -37,6 +37,9 @@ async def metrics_text(app: App) -> str:
         pending = await app.outbox.pending(channel)
         lines.append(f'deploybot_outbox_pending{{channel="{channel}"}} {pending}')
     lines += [
+        "# HELP deploybot_outbox_undeliverable Messages a channel refused for good, set aside.",
+        "# TYPE deploybot_outbox_undeliverable gauge",
+        f"deploybot_outbox_undeliverable {await app.outbox.set_aside()}",
         "# HELP deploybot_approvals_waiting Approval requests open (not decided or expired).",
         "# TYPE deploybot_approvals_waiting gauge",
         f"deploybot_approvals_waiting {await app.timers.waiting_approvals()}",

@@ -1,6 +1,7 @@
 """EmailSender: delivers outbound messages over SMTP for the outbox's ``email`` deliverer.
 
-Any SMTP failure raises, so the outbox keeps the message and retries it. One message can
+Any SMTP failure raises, so the outbox keeps the message and retries it; a permanent (5xx)
+refusal of a recipient raises ``Undeliverable`` once the other copies are sent. One message can
 become several emails (the requester's copy and one per approver); each sent copy is
 recorded in Redis, so a retry after a partial failure sends only the missing ones.
 """
@@ -15,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from redis.asyncio import Redis
 
 from bot.channel import OutboundMessage
+from bot.errors import Undeliverable
 from bot.keys import Keys
-from channels.email.compose import letters_for
+from channels.email.compose import Letter, letters_for
 
 __all__ = ["EmailSender", "SmtpServer"]
 
@@ -58,33 +60,67 @@ class EmailSender:
         self._clock = clock
 
     async def send(self, message: OutboundMessage) -> None:
-        letters = letters_for(
-            message, sender=self._from, secret=self._secret, emails=self._emails, now=self._clock()
-        )
+        try:
+            letters = letters_for(
+                message,
+                sender=self._from,
+                secret=self._secret,
+                emails=self._emails,
+                now=self._clock(),
+            )
+        except ValueError as exc:  # cannot be written as an email at all
+            raise Undeliverable(f"not sendable as email: {exc}") from exc
         if not letters:
             return
         sent_key = self._keys.email_sent(message.thread_id, message.message_id)
+        refused: list[str] = []
         for letter in letters:
             if await self._redis.sismember(sent_key, letter.key):
                 continue  # sent before a partial failure; the outbox is retrying the rest
-            smtp = self._smtp
-            await aiosmtplib.send(
-                letter.message,
-                sender=self._from,
-                recipients=[letter.recipient],
-                hostname=smtp.host,
-                port=smtp.port,
-                username=smtp.username,
-                password=smtp.password.get_secret_value() if smtp.password else None,
-                start_tls=None if smtp.starttls else False,
-                tls_context=smtp.tls_context,
-                timeout=smtp.timeout_s,
-            )
+            try:
+                await self._send_one(letter)
+            except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError) as exc:
+                if not _permanent(exc):
+                    raise  # 4xx: try again later
+                log.error(
+                    "email to %s refused for good: %s",
+                    letter.recipient,
+                    exc,
+                    extra={"thread_id": message.thread_id},
+                )
+                refused.append(letter.recipient)
             pipe = self._redis.pipeline(transaction=True)
-            pipe.sadd(sent_key, letter.key)
+            pipe.sadd(sent_key, letter.key)  # done with it, delivered or refused for good
             pipe.expire(sent_key, _REMEMBER_S)
             await pipe.execute()
-            log.info(
-                "email sent",
-                extra={"thread_id": message.thread_id, "message_id": letter.message["Message-ID"]},
-            )
+        if refused:
+            raise Undeliverable(f"the mail server refused {', '.join(refused)} for good")
+
+    async def _send_one(self, letter: Letter) -> None:
+        smtp = self._smtp
+        await aiosmtplib.send(
+            letter.message,
+            sender=self._from,
+            recipients=[letter.recipient],
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=smtp.password.get_secret_value() if smtp.password else None,
+            start_tls=None if smtp.starttls else False,
+            tls_context=smtp.tls_context,
+            timeout=smtp.timeout_s,
+        )
+        log.info(
+            "email sent",
+            extra={
+                "thread_id": letter.message["X-Deploybot-Thread"],
+                "message_id": letter.message["Message-ID"],
+            },
+        )
+
+
+def _permanent(exc: aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPDataError) -> bool:
+    """A 5xx answer: the server will never take this mail; 4xx means try again later."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(r.code >= 500 for r in exc.recipients)
+    return exc.code >= 500

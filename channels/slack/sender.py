@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel import OutboundMessage
+from bot.errors import Undeliverable
 from bot.origin import ScheduleOrigin, SlackOrigin
 from bot.route import slack_channel
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
@@ -37,6 +38,15 @@ __all__ = ["SlackSender"]
 log = logging.getLogger("deploybot.slack")
 
 _GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+# Errors no retry can mend: the message is set aside (and logged) instead.
+_FOR_GOOD = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+}
 _NOT_EPHEMERAL = {"user_not_in_channel", "user_not_found"}
 _TEXT_MAX = 39_000
 
@@ -87,6 +97,14 @@ class SlackSender:
         return SlackOrigin(channel=channel, thread_ts=root.ts if root else "")
 
     async def send(self, message: OutboundMessage) -> None:
+        try:
+            await self._send(message)
+        except SlackApiError as exc:
+            if _error(exc) in _FOR_GOOD:
+                raise Undeliverable(f"slack refused it: {_error(exc)}") from exc
+            raise
+
+    async def _send(self, message: OutboundMessage) -> None:
         origin = await self._where(message)
         if origin is None:
             log.error(

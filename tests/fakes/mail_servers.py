@@ -48,7 +48,21 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 class _Handler:
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     refuse: bool = False
+    unknown: set[str] = field(default_factory=set)  # addresses answered 550 (no such user)
     tls_used: list[bool] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.lower() in self.unknown:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refuse:

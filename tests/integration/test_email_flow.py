@@ -7,7 +7,7 @@ listener and the outbox's email deliverer run on real Redis with the counting de
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -43,6 +43,15 @@ class Mail:
     async def until(self, done: Callable[[], bool], timeout_s: float = 20) -> None:
         deadline = time.monotonic() + timeout_s
         while not done():
+            assert time.monotonic() < deadline, "timed out"
+            await self.app.worker.run_until_idle()
+            await asyncio.sleep(0.05)
+
+    async def until_async(
+        self, value: Callable[[], Awaitable[int]], wanted: int, timeout_s: float = 20
+    ) -> None:
+        deadline = time.monotonic() + timeout_s
+        while await value() != wanted:
             assert time.monotonic() < deadline, "timed out"
             await self.app.worker.run_until_idle()
             await asyncio.sleep(0.05)
@@ -250,6 +259,19 @@ def _hash(message_id: str) -> str:
     import hashlib
 
     return hashlib.sha256(message_id.encode()).hexdigest()[:12]
+
+
+async def test_an_address_refused_for_good_is_set_aside_and_the_others_sent(mail: Mail) -> None:
+    mail.smtp.handler.unknown.add("alice@example.com")  # 550 no such user
+    mail.deliver(REQUEST)
+    await mail.until(lambda: bool(mail.smtp.to("dave@example.com")))
+    await mail.until_async(lambda: mail.app.outbox.set_aside(), 1)
+    await mail.settle(0.5)
+    assert mail.smtp.to("alice@example.com") == []
+    assert len(mail.smtp.to("dave@example.com")) == 1  # sent once, not again with a retry
+    assert await mail.app.outbox.pending("email") == 0
+    [(_id, fields)] = await mail.app.redis.xrange(mail.app.keys.outbox_dead())
+    assert fields[b"reason"] == b"the mail server refused alice@example.com for good"
 
 
 async def test_smtp_refusing_for_a_while_then_delivered_once(mail: Mail) -> None:

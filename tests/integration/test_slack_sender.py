@@ -74,7 +74,7 @@ async def test_edits_sends_and_fallbacks(slack: Harness) -> None:
 
 
 async def test_other_failures_raise_and_the_outbox_retries(slack: Harness) -> None:
-    slack.fake.fail("chat.postMessage", error="channel_not_found")
+    slack.fake.fail("chat.postMessage", error="ratelimited_by_proxy")
     with pytest.raises(SlackApiError):
         await slack.sender.send(message("m1"))
     await slack.say(REQUEST, user="U0CAROL")
@@ -169,3 +169,25 @@ async def test_a_schedule_reporting_to_slack_opens_a_thread_that_replies_continu
     assert (await slack.post.event(said))[0] == 200
     ((_id, fields),) = await slack.app.redis.xrange(slack.app.keys.inbound())
     assert Envelope.model_validate_json(fields[b"e"]).thread_id == "nightly-1"
+
+
+async def test_a_channel_that_does_not_exist_sets_the_message_aside(slack: Harness) -> None:
+    """A refusal no retry can mend is set aside with its reason, not retried for ever."""
+    outbox = slack.app.outbox
+    await outbox.ensure_group("slack")
+    await slack.say(REQUEST, user="U0CAROL")
+    await slack.app.worker.run_until_idle()
+    slack.fake.fail("chat.postMessage", error="channel_not_found")
+    sent = await outbox.deliver_some(
+        channel="slack", sender=slack.sender, consumer="t", block_ms=None
+    )
+    assert sent == 0
+    assert await outbox.pending("slack") == 0  # not retried
+    assert await outbox.set_aside() == 1
+    [(_id, fields)] = await slack.app.redis.xrange(slack.app.keys.outbox_dead())
+    assert fields[b"reason"] == b"slack refused it: channel_not_found"
+    assert b"approval_request" in fields[b"m"]  # the message itself is kept
+    # Later messages of the thread still go out.
+    await slack.say("status", user="U0CAROL", ts="1700000003.1", thread_ts=ROOT)
+    await slack.pump()
+    assert slack.fake.thread(CHANNEL, ROOT)
