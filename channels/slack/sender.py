@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel import OutboundMessage
@@ -133,21 +134,29 @@ class SlackSender:
             return  # posted before, the bookkeeping after it was lost
         if message.replaces is not None:
             earlier = await self._posted.get(message.thread_id, message.replaces)
-            if earlier is not None and message.purpose == "approval_request":
-                if await self._reask(earlier, message, text):
-                    return
-            elif earlier is not None and await self._update(earlier, message, text):
+            if earlier is not None and await self._edit(earlier, message, text):
                 return
         await self._post(origin, message, text)
 
-    async def _update(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
-        blocks = (
-            decided_blocks(
-                earlier.card, slack_ids=self._slack_ids, notes=earlier.notes, text=message.text
+    async def _edit(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
+        """Edit ``earlier`` into ``message``; False when Slack no longer has it.
+
+        An approval request replacing one (an escalation) redraws the card, with its buttons,
+        for the widened group; anything else shows the card's decision and steps."""
+        card = message.card if message.purpose == "approval_request" else None
+        blocks: list[Block] | None
+        if card is not None:
+            blocks = approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
+            now = Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
+        else:
+            blocks = (
+                decided_blocks(
+                    earlier.card, slack_ids=self._slack_ids, notes=earlier.notes, text=message.text
+                )
+                if earlier.card is not None
+                else None
             )
-            if earlier.card is not None
-            else None
-        )
+            now = earlier.replaced_by(message.text)
         try:
             await self._client.chat_update(
                 channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
@@ -157,28 +166,7 @@ class SlackSender:
                 raise
             log.info("slack: message %s is gone (%s); posting anew", earlier.ts, _error(exc))
             return False
-        await self._posted.put(
-            message.thread_id, message.message_id, earlier.replaced_by(message.text)
-        )
-        return True
-
-    async def _reask(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
-        """An approval request that replaces an earlier one (an escalation): the card is
-        redrawn in place, with its buttons, for the widened group."""
-        card = message.card
-        if card is None:
-            return False
-        blocks = approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
-        try:
-            await self._client.chat_update(
-                channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
-            )
-        except SlackApiError as exc:
-            if _error(exc) not in _GONE:
-                raise
-            return False
-        posted = Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
-        await self._posted.put(message.thread_id, message.message_id, posted)
+        await self._posted.put(message.thread_id, message.message_id, now)
         return True
 
     async def _post(self, origin: SlackOrigin, message: OutboundMessage, text: str) -> None:

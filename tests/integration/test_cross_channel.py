@@ -15,15 +15,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.settings import Settings
 from bot.thread import Thread
-from channels.email import EmailOptions, email_channel
+from channels.email import EmailOptions
 from channels.email.triage import thread_id_for_mail
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
-from tests.integration.test_email_flow import reply
+from tests.integration.test_email_flow import email_running, reply
 from tests.integration.test_slack import CHANNEL, REQUEST, Harness, open_harness
 from tests.support import calls, write_setup
 
@@ -84,44 +82,11 @@ async def both_channels(
     await smtp.start()
     try:
         async with open_harness(redis, key_prefix, tmp_path, config=config) as slack:
-            app = slack.app
-            settings = Settings(
-                imap_host="127.0.0.1",
-                imap_port=dovecot.port,
-                imap_username="deploybot",
-                imap_password=SecretStr("pw"),
-                imap_ssl=False,
-                smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
-                email_from="deploybot@example.com",
-                deploybot_secret=SecretStr("s3cret"),
-                redis_url="redis://unused",
-            )
-            listener, sender = email_channel(
-                settings,
-                config=app.config,
-                queue=app.queue,
-                outbox=app.outbox,
-                redis=redis,
-                keys=app.keys,
-                clock=slack.clock,
-                options=EmailOptions(require_dmarc=False),
-            )
-            stop = asyncio.Event()
-            await app.queue.ensure_group()
-            listening = asyncio.create_task(listener.run(stop))
-            delivering = asyncio.create_task(
-                app.outbox.run(channel="email", sender=sender, consumer="m1", stop=stop)
-            )
-            try:
+            options = EmailOptions(require_dmarc=False)
+            async with email_running(
+                slack.app, dovecot=dovecot, smtp=smtp, clock=slack.clock, options=options
+            ):
                 yield Both(slack=slack, dovecot=dovecot, smtp=smtp)
-            finally:
-                stop.set()
-                _done, hung = await asyncio.wait([listening, delivering], timeout=10)
-                for task in hung:
-                    task.cancel()
-                await asyncio.gather(listening, delivering, return_exceptions=True)
-                assert not hung, "the mail tasks did not stop within 10 s"
     finally:
         await smtp.stop()
         dovecot.stop()

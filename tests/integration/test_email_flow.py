@@ -120,6 +120,16 @@ async def open_mail(
     clock = Clock()
     config = write_setup(tmp_path, emails={"carol": "carol@example.com"})
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
+    async with email_running(app, dovecot=dovecot, smtp=smtp, clock=clock, options=options):
+        yield Mail(app=app, dovecot=dovecot, smtp=smtp, clock=clock, base=tmp_path)
+    await smtp.stop()
+
+
+@contextlib.asynccontextmanager
+async def email_running(
+    app: App, *, dovecot: Dovecot, smtp: SmtpCapture, clock: Clock, options: EmailOptions
+) -> AsyncIterator[None]:
+    """The app's mail listener (on Dovecot) and email deliverer (to aiosmtpd), running."""
     settings = Settings(
         imap_host="127.0.0.1",
         imap_port=dovecot.port,
@@ -137,7 +147,7 @@ async def open_mail(
         config=app.config,
         queue=app.queue,
         outbox=app.outbox,
-        redis=redis,
+        redis=app.redis,
         keys=app.keys,
         clock=clock,
         options=options,
@@ -146,17 +156,19 @@ async def open_mail(
     await app.queue.ensure_group()
     tasks = [
         asyncio.create_task(listener.run(stop)),
-        asyncio.create_task(app.outbox.run(channel="email", sender=sender, consumer="m1")),
+        asyncio.create_task(
+            app.outbox.run(channel="email", sender=sender, consumer="m1", stop=stop)
+        ),
     ]
-    yield Mail(app=app, dovecot=dovecot, smtp=smtp, clock=clock, base=tmp_path)
-    stop.set()
-    tasks[1].cancel()
-    _done, hung = await asyncio.wait(tasks, timeout=10)
-    for task in hung:  # never hang the suite on a stuck listener
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    assert not hung, "the mail listener did not stop within 10 s"
-    await smtp.stop()
+    try:
+        yield
+    finally:
+        stop.set()
+        _done, hung = await asyncio.wait(tasks, timeout=10)
+        for task in hung:  # never hang the suite on a stuck listener
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert not hung, "the mail tasks did not stop within 10 s"
 
 
 async def test_request_approve_by_reply_deploy_once_result_in_thread(mail: Mail) -> None:
