@@ -72,6 +72,15 @@ class InboundQueue:
         )
         return text(entry_id)
 
+    def publish_in(self, pipe: "Pipeline", envelope: Envelope) -> None:
+        """Queue the append on a pipeline the caller executes (with a thread's creation)."""
+        pipe.xadd(
+            self._keys.inbound(),
+            {"e": envelope.model_dump_json()},
+            maxlen=self._max_len,
+            approximate=True,
+        )
+
     async def read(self, *, consumer: str, count: int, block_ms: int | None) -> list[Delivery]:
         got = await self._redis.xreadgroup(
             self.group, consumer, {self._keys.inbound(): ">"}, count=count, block=block_ms

@@ -8,7 +8,7 @@ The per-thread lease (one worker advances a thread at a time) is taken in the sa
 trip as the load.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import cast
 
@@ -105,11 +105,21 @@ class ThreadStore:
         """Queue the lease release on a pipeline (saves a round trip at the end of a turn)."""
         queue_script(pipe, self._release, keys=[self._keys.lease(thread_id)], args=[token])
 
-    async def save(self, thread: Thread, *, claim: str | None = None) -> None:
+    async def save(
+        self,
+        thread: Thread,
+        *,
+        claim: str | None = None,
+        with_it: Callable[["Pipeline"], None] | None = None,
+    ) -> None:
         """Save if nobody saved since ``thread.version`` was loaded; bump the version.
 
         ``claim``: an idempotency key (see ``Keys.idempotency``) to claim atomically with the
-        save; ``ClaimTaken`` if it already exists.
+        save; ``ClaimTaken`` if it already exists. ``with_it``: for a new thread, queues more
+        commands (its first event's publication) right behind the save in the same round
+        trip. Not MULTI/EXEC: the keys live in different hash slots, which Redis Cluster
+        refuses in one transaction; only a connection lost inside that one write can split
+        them.
         """
         new_version = thread.version + 1
         keys = [self._keys.thread(thread.id), claim or self._keys.thread(thread.id)]
@@ -123,8 +133,11 @@ class ThreadStore:
             pipe = self._redis.pipeline(transaction=False)
             queue_script(pipe, self._save, keys=keys, args=args)
             pipe.zadd(self._keys.thread_index(), {thread.id: thread.created_at.timestamp()})
-            result, _ = await pipe.execute()
+            if with_it is not None:
+                with_it(pipe)
+            result, *_ = await pipe.execute()
         else:
+            assert with_it is None, "with_it is for new threads only"
             result = await self._save(keys=keys, args=args)
         if result == 0:
             raise ThreadConflict(f"thread {thread.id} changed since version {thread.version}")

@@ -158,15 +158,17 @@ class ApiChannel:
     async def _start(self, thread: Thread) -> bool:
         """Create the thread with its first event, then publish that event for a worker.
 
-        Saved first (compare-and-set from version 0, so it is created at most once) so that
-        a GET right after the answer finds it; a worker picking the event up finds the
-        thread already holding it. ``False``: a thread with this id exists already.
+        Saved (compare-and-set from version 0, so it is created at most once) with its first
+        event's publication in one round trip: a GET right after the answer finds it.
+        ``False``: a thread with this id exists already.
         """
+        envelope = self._first_envelope(thread)
         try:
-            await self._store.save(thread)
+            await self._store.save(
+                thread, with_it=lambda pipe: self._queue.publish_in(pipe, envelope)
+            )
         except ThreadConflict:
             return False
-        await self._queue.publish(self._first_envelope(thread))
         return True
 
     @staticmethod
