@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,62 @@ async def drive(
     assert len(fake.called("chat.postMessage")) == 1
     threads = await redis.zcard(Keys(key_prefix).thread_index())
     assert threads == 1  # the retried event made no second thread
+
+
+async def test_a_scheduled_run_asks_in_slack_and_is_approved_there(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    """``web``, ``worker`` and ``clock`` processes; the schedule reports to a Slack channel."""
+    due = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0)
+    schedule = f"""
+[[schedules]]
+name = "promote"
+cron = "{due.minute} {due.hour} * * * {due.second}"
+instruction = "deploy backend v1.4.2 to production"
+report_to = "slack:{CHANNEL}"
+missed = "run_once"
+"""
+    config = write_setup(tmp_path, tail=schedule)
+    port = free_port()
+    async with FakeSlack() as fake:
+        env = environment(fake, config, key_prefix, port) | {"SLACK_SIGNING_SECRET": SECRET}
+        async with deploybot(["web", "worker", "clock"], env, tmp_path) as (web, *_):
+            await healthy(f"http://127.0.0.1:{port}/healthz", web)
+            await until(
+                lambda: bool(fake.called("chat.postMessage")), "the approval card", timeout_s=30
+            )
+            card = fake.called("chat.postMessage")[0]
+            assert card.args["channel"] == CHANNEL
+            assert not card.args.get("thread_ts")  # the run opens its own Slack thread
+            assert "deploybot_approve" in json.dumps(card.args["blocks"])
+            root = card.result["ts"]
+            value = card.args["blocks"][-1]["elements"][0]["value"]
+            approve = click(
+                "deploybot_approve",
+                value,
+                user="U0BOB",
+                channel=CHANNEL,
+                message_ts=root,
+                thread_ts=root,
+            )
+            async with SlackPoster(f"http://127.0.0.1:{port}/slack/events", SECRET) as post:
+                assert (await post.interactive(approve))[0] == 200
+                await until(lambda: len(calls(tmp_path)) == 1, "the deploy", timeout_s=30)
+                shown = lambda: fake.messages[(CHANNEL, root)]  # noqa: E731
+                await until(lambda: "is live" in shown()["text"], "the result in the card")
+                assert "approved by bob" in json.dumps(shown()["blocks"])
+                # A reply typed in the run's Slack thread reaches the same bot thread.
+                status = event(
+                    "<@U0BOT> status",
+                    user="U0CAROL",
+                    ts="1700009999.000001",
+                    thread_ts=root,
+                    event_id="EvSTATUS",
+                    channel=CHANNEL,
+                )
+                assert (await post.event(status))[0] == 200
+                await until(lambda: bool(fake.thread(CHANNEL, root)), "the status answer")
+                [answer] = fake.thread(CHANNEL, root)  # a reply in the run's Slack thread
+                assert "production" in answer["text"]
+    assert len(calls(tmp_path)) == 1
+    assert await redis.zcard(Keys(key_prefix).thread_index()) == 1  # the reply joined the run
