@@ -109,3 +109,16 @@ class EnvLock:
     async def frozen(self, *, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.freeze(environment))
         return LockHolder.model_validate_json(raw) if raw else None
+
+    async def states(
+        self, *, service: str, environments: list[str]
+    ) -> list[tuple[LockHolder | None, LockHolder | None]]:
+        """For each environment: (a person's lock on it, a deploy of ``service`` running
+        there), read in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for env in environments:
+            pipe.get(self._keys.freeze(env))
+            pipe.get(self._keys.env_lock(service, env))
+        raw = await pipe.execute()
+        held = [LockHolder.model_validate_json(r) if r else None for r in raw]
+        return list(zip(held[0::2], held[1::2], strict=True))

@@ -395,12 +395,13 @@ class Runner:
         environments = self.config.services[service].environments
         await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
         rows: list[tuple[str, str | None, bool, str | None]] = []
-        for env in environments:
+        states = await self._env_lock.states(service=service, environments=environments)
+        for env, (frozen, busy) in zip(environments, states, strict=True):
             lock: str | None = None
-            if frozen := await self._env_lock.frozen(environment=env):
+            if frozen is not None:
                 lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
                 lock += f" since {frozen.since:%H:%M} UTC"
-            elif busy := await self._env_lock.holder(service=service, environment=env):
+            elif busy is not None:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
             live = current_version(turn.history[(service, env)])
             rows.append((env, live, self.config.environments[env].approval, lock))
