@@ -68,8 +68,11 @@ async def test_a_scheduled_run_is_approved_by_an_email_reply(
     try:
         async with deploybot(["clock", "worker", "mail"], env, tmp_path) as procs:
             await until(
-                lambda: bool(smtp.to("alice@example.com")) or any(p.poll() for p in procs),
-                "the approval email",
+                lambda: (
+                    bool(smtp.to("alice@example.com") and smtp.to("ops@example.com"))
+                    or any(p.poll() for p in procs)
+                ),
+                "the approval email and the report",
                 timeout_s=30,
             )
             assert all(p.poll() is None for p in procs), "a deploybot process exited"

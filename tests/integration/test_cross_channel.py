@@ -113,7 +113,13 @@ async def test_a_slack_request_is_approved_by_email_and_slack_is_told(
     both = slack_to_email
     slack = both.slack
     assert await slack.say(REQUEST, user="U0CAROL") == 200
-    await both.until(lambda: bool(both.mails("alice@example.com")) and bool(slack.fake.messages))
+    await both.until(
+        lambda: bool(
+            both.mails("alice@example.com")
+            and both.mails("dave@example.com")
+            and slack.fake.messages
+        )
+    )
     card = slack.card()  # the request is in the Slack thread as always ...
     [to_alice] = both.mails("alice@example.com")  # ... and in the approval channel: email
     [to_dave] = both.mails("dave@example.com")
