@@ -54,10 +54,13 @@ _DICTIONARY_V1 = b"".join(
 )
 
 # v2: messages carry ``route`` (the approval channel); spell a message's empty fields out.
-_DICTIONARY_V2 = _DICTIONARY_V1.replace(
-    b'"purpose":"approval_request"}',
-    b'"purpose":"approval_request","to":null,"replaces":null,"route":null}',
-) + b'"to":null,"replaces":null,"route":null}"purpose":"progress","to":null,"replaces":"'
+_DICTIONARY_V2 = (
+    _DICTIONARY_V1.replace(
+        b'"purpose":"approval_request"}',
+        b'"purpose":"approval_request","to":null,"replaces":null,"route":null}',
+    )
+    + b'"to":null,"replaces":null,"route":null}"purpose":"progress","to":null,"replaces":"'
+)
 
 _FORMATS = {b"z1": _DICTIONARY_V1, b"z2": _DICTIONARY_V2}
 _CURRENT = b"z2"
