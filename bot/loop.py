@@ -6,18 +6,9 @@ that need no I/O carry the events to append (``Apply``); the others name the I/O
 """
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Literal, assert_never
+from datetime import datetime
+from typing import assert_never
 
-from pydantic import BaseModel, ConfigDict
-
-from bot.approvals import (
-    closing_messages,
-    escalation,
-    everywhere,
-    reply_route,
-    requests_for,
-)
 from bot.commands import (
     ApproveCommand,
     DeployCommand,
@@ -31,6 +22,7 @@ from bot.commands import (
     WhereCommand,
 )
 from bot.config import Config
+from bot.decisions import on_decided, on_decision, on_plan, on_timer
 from bot.errors import InvalidIntent
 from bot.events import (
     ApprovalDecided,
@@ -41,15 +33,12 @@ from bot.events import (
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
-    ErrorKind,
     ErrorRecorded,
-    Event,
     HistoryListed,
     IntentChosen,
     LockChanged,
     MessageSent,
     PlanProposed,
-    Purpose,
     TagsListed,
     TimerFired,
     UserMessage,
@@ -66,24 +55,20 @@ from bot.intents import (
     Rollback,
     check_intent,
 )
-from bot.messages import (
-    approval_progress_text,
-    deploys_text,
-    help_text,
-    interrupted_text,
-    rejected_text,
-    result_text,
-    status_text,
-)
-from bot.plan import Plan
-from bot.policy import (
-    Allowed,
-    Refused,
-    check_decision,
-    check_requester,
-    eligible_approvers,
-    needs_approval,
-    requester_label,
+from bot.messages import deploys_text, help_text, interrupted_text, result_text, status_text
+from bot.policy import Refused, check_requester, requester_label
+from bot.steps import (
+    Apply,
+    ChangeLock,
+    Ctx,
+    Decide,
+    Describe,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    ResolvePlan,
+    Step,
 )
 from bot.thread import Thread
 
@@ -106,106 +91,8 @@ __all__ = [
 MAX_ERRORS_IN_A_ROW = 3
 
 
-class _Step(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Apply(_Step):
-    """Append these events (no I/O needed), then ask again."""
-
-    events: list[Event]
-
-
-class Decide(_Step):
-    """Ask the thread's agent for the next intent."""
-
-
-class Prefetch(_Step):
-    """Record the likely context (tags, recent deploys) before the model reads the thread."""
-
-    services: list[str]
-
-
-class Lookup(_Step):
-    intent: ListTags | ListDeploys
-
-
-class ResolvePlan(_Step):
-    """Turn a deploy/rollback intent into an exact plan (tag -> sha, current version)."""
-
-    intent: Deploy | Rollback
-    requester: str
-
-
-class Execute(_Step):
-    plan: Plan
-
-
-class ChangeLock(_Step):
-    """A person locks (``lock production <reason>``) or unlocks a whole environment."""
-
-    environment: str
-    lock: bool
-    reason: str | None
-    person: str
-    actor: str
-
-
-class Describe(_Step):
-    """``where can I deploy backend``: environments, live versions, approvals, locks."""
-
-    service: str
-
-
-class Pause(_Step):
-    """Nothing more to do until something new arrives."""
-
-
-Step = Apply | Decide | Prefetch | Lookup | ResolvePlan | Execute | ChangeLock | Describe | Pause
-
-
-class _Ctx:
-    """What every branch needs: the config, the time and a source of event ids."""
-
-    def __init__(self, *, config: Config, now: datetime, new_id: Callable[[], str]) -> None:
-        self.config = config
-        self.now = now
-        self.new_id = new_id
-
-    def say(
-        self,
-        text: str,
-        purpose: Purpose = "info",
-        *,
-        to: str | None = None,
-        replaces: str | None = None,
-        route: str | None = None,
-    ) -> MessageSent:
-        return MessageSent(
-            id=self.new_id(),
-            at=self.now,
-            text=text,
-            purpose=purpose,
-            to=to,
-            replaces=replaces,
-            route=route,
-        )
-
-    def tell(self, thread: Thread, actor: str, text: str, purpose: Purpose = "info") -> MessageSent:
-        """A message for ``actor`` alone, in the channel they answered from."""
-        return self.say(text, purpose, to=actor, route=reply_route(thread, actor))
-
-    def close_request(self, thread: Thread, text: str, purpose: Purpose) -> list[MessageSent]:
-        return closing_messages(
-            thread, text=text, purpose=purpose, now=self.now, new_id=self.new_id
-        )
-
-    def error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
-        return ErrorRecorded(id=self.new_id(), at=self.now, kind=kind, message=message)
-
-
 def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable[[], str]) -> Step:
-    ctx = _Ctx(config=config, now=now, new_id=new_id)
+    ctx = Ctx(config=config, now=now, new_id=new_id)
     unfinished = thread.unfinished_deploy()
     if unfinished is not None:
         # Only the lease holder runs this, so the worker that started the deploy is gone.
@@ -231,13 +118,13 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
         case IntentChosen(intent=intent, source=source):
             return _on_intent(thread, ctx, intent=intent, source=source)
         case PlanProposed(plan=plan):
-            return _on_plan(thread, ctx, plan)
+            return on_plan(thread, ctx, plan)
         case ApprovalDecided():
-            return _on_decided(thread, ctx, last)
+            return on_decided(thread, ctx, last)
         case ErrorRecorded():
             return _on_error(thread, ctx, last)
         case TimerFired():
-            return _on_timer(thread, ctx, last)
+            return on_timer(thread, ctx, last)
         case DeployFinished():
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"
@@ -257,7 +144,7 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
             assert_never(last)
 
 
-def _on_request(thread: Thread, ctx: _Ctx, *, actor: str, text: str) -> Step:
+def _on_request(thread: Thread, ctx: Ctx, *, actor: str, text: str) -> Step:
     config = ctx.config
     command = parse_command(text, services=config.services, environments=config.environments)
     match command:
@@ -269,7 +156,7 @@ def _on_request(thread: Thread, ctx: _Ctx, *, actor: str, text: str) -> Step:
         case StatusCommand():
             return Apply(events=[ctx.say(status_text(thread))])
         case ApproveCommand() | RejectCommand():
-            return _on_decision(thread, ctx, actor=actor, command=command)
+            return on_decision(thread, ctx, actor=actor, command=command)
         case DeployCommand(service=s, environment=e, version=v):
             intent: Intent = Deploy(service=s, environment=e, version=v)
             return Apply(events=[_chosen(ctx, intent)])
@@ -298,94 +185,11 @@ def _on_request(thread: Thread, ctx: _Ctx, *, actor: str, text: str) -> Step:
             assert_never(command)
 
 
-def _chosen(ctx: _Ctx, intent: Intent) -> IntentChosen:
+def _chosen(ctx: Ctx, intent: Intent) -> IntentChosen:
     return IntentChosen(id=ctx.new_id(), at=ctx.now, intent=intent, source="grammar")
 
 
-def _on_decision(
-    thread: Thread, ctx: _Ctx, *, actor: str, command: ApproveCommand | RejectCommand
-) -> Step:
-    open_approval = thread.open_approval()
-    if open_approval is None:
-        why = _why_not_open(thread, command.plan_id) if command.plan_id else None
-        text = why or "Nothing in this thread is waiting for approval."
-        return Apply(events=[ctx.tell(thread, actor, text)])
-    plan = open_approval.plan
-    if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
-        return Apply(
-            events=[
-                ctx.tell(
-                    thread,
-                    actor,
-                    f"Plan #{command.plan_id[:4]} is no longer waiting for a decision "
-                    f"(superseded by #{plan.short_id}); nothing was changed.",
-                )
-            ]
-        )
-    decision: Literal["approve", "reject"] = (
-        "approve" if isinstance(command, ApproveCommand) else "reject"
-    )
-    verdict = check_decision(
-        config=ctx.config,
-        open_approval=open_approval,
-        actor=actor,
-        decision=decision,
-        now=ctx.now,
-    )
-    match verdict:
-        case Refused(reason=why):
-            return Apply(
-                events=[
-                    ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
-                    ctx.tell(thread, actor, why, "error"),
-                ]
-            )
-        case Allowed():
-            person = ctx.config.person_for(actor)
-            assert person is not None
-            reason: str | None = command.reason if isinstance(command, RejectCommand) else None
-            return Apply(
-                events=[
-                    ApprovalDecided(
-                        id=ctx.new_id(),
-                        at=ctx.now,
-                        plan_hash=plan.plan_hash,
-                        actor=actor,
-                        person=person,
-                        decision=decision,
-                        reason=reason,
-                    )
-                ]
-            )
-        case _:
-            assert_never(verdict)
-
-
-def _on_decided(thread: Thread, ctx: _Ctx, decided: ApprovalDecided) -> Step:
-    plan = thread.plan(decided.plan_hash)
-    assert plan is not None, "approval_decided without its plan"
-    if decided.decision == "reject":
-        text = rejected_text(plan, person=decided.person, reason=decided.reason)
-        return Apply(events=[*ctx.close_request(thread, text, "result")])
-    open_approval = thread.open_approval()
-    if open_approval is None:
-        return Pause()
-    needed = open_approval.request.min_approvals
-    if len(set(open_approval.approved_by)) >= needed:
-        return Execute(plan=plan)
-    waiting = open_approval.waiting_on()
-    return Apply(
-        events=[
-            ctx.say(
-                approval_progress_text(
-                    plan, approved_by=open_approval.approved_by, needed=needed, waiting_on=waiting
-                )
-            )
-        ]
-    )
-
-
-def _on_intent(thread: Thread, ctx: _Ctx, *, intent: Intent, source: str) -> Step:
+def _on_intent(thread: Thread, ctx: Ctx, *, intent: Intent, source: str) -> Step:
     try:
         check_intent(intent, ctx.config)
     except InvalidIntent as exc:
@@ -409,7 +213,7 @@ def _on_intent(thread: Thread, ctx: _Ctx, *, intent: Intent, source: str) -> Ste
             assert_never(intent)
 
 
-def _after_lookup(thread: Thread, ctx: _Ctx, last: TagsListed | HistoryListed) -> Step:
+def _after_lookup(thread: Thread, ctx: Ctx, last: TagsListed | HistoryListed) -> Step:
     """A lookup the grammar asked for is answered directly; otherwise the model goes on."""
     chosen = _last_intent(thread)
     if chosen is not None and chosen.source == "grammar" and isinstance(last, HistoryListed):
@@ -419,35 +223,7 @@ def _after_lookup(thread: Thread, ctx: _Ctx, last: TagsListed | HistoryListed) -
     return Decide()
 
 
-def _on_plan(thread: Thread, ctx: _Ctx, plan: Plan) -> Step:
-    env = ctx.config.environments[plan.environment]
-    if not needs_approval(env):
-        return Execute(plan=plan)
-    approvers = eligible_approvers(env, requester=plan.requester)
-    request = ApprovalRequested(
-        id=ctx.new_id(),
-        at=ctx.now,
-        plan_hash=plan.plan_hash,
-        approvers=approvers,
-        min_approvals=env.min_approvals,
-        expires_at=ctx.now + timedelta(seconds=env.approval_timeout_s),
-    )
-    if len(approvers) < env.min_approvals:
-        return Apply(
-            events=[
-                ctx.error(
-                    "refused",
-                    f"{plan.environment} needs {env.min_approvals} approvals but only "
-                    f"{len(approvers)} approver(s) other than {plan.requester} exist; "
-                    "fix the config.",
-                )
-            ]
-        )
-    asks = requests_for(thread, config=ctx.config, plan=plan, request=request, say=ctx.say)
-    return Apply(events=[request, *asks])
-
-
-def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
+def _on_error(thread: Thread, ctx: Ctx, error: ErrorRecorded) -> Step:
     match error.kind:
         case "model_unavailable":
             return Apply(
@@ -479,69 +255,6 @@ def _on_error(thread: Thread, ctx: _Ctx, error: ErrorRecorded) -> Step:
             return Decide()
         case _:
             assert_never(error.kind)
-
-
-def _on_timer(thread: Thread, ctx: _Ctx, timer: TimerFired) -> Step:
-    """A reminder or an expiry, for a request that may have been decided meanwhile."""
-    # As the thread was before this event (an expire event itself closes the request).
-    before = thread.model_copy(update={"events": thread.events[:-1]})
-    open_approval = before.open_approval()
-    if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
-        return Pause()  # decided, superseded or deployed meanwhile: nothing to say
-    if len(set(open_approval.approved_by)) >= open_approval.request.min_approvals:
-        return Pause()  # approved; its deploy did not start (a lock): nobody is waited on
-    plan, request = open_approval.plan, open_approval.request
-    if timer.kind == "escalate":
-        env = ctx.config.environments[plan.environment]
-        if env.escalation_after_s is None:
-            return Pause()  # the config no longer escalates
-        return Apply(
-            events=[
-                *escalation(
-                    before,
-                    env=env,
-                    config=ctx.config,
-                    open_approval=open_approval,
-                    now=ctx.now,
-                    new_id=ctx.new_id,
-                )
-            ]
-        )
-    if timer.kind == "remind":
-        text = (
-            f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "
-            f"approval from {', '.join(open_approval.waiting_on())}; it expires at "
-            f"{request.expires_at:%H:%M} UTC."
-        )
-        reminders = everywhere(
-            before, text=text, purpose="question", now=ctx.now, new_id=ctx.new_id
-        )
-        return Apply(events=[*reminders])
-    text = (
-        f"Plan #{plan.short_id} expired at {request.expires_at:%H:%M} UTC without enough "
-        f"approvals. Nothing was deployed; ask again if it is still wanted."
-    )
-    return Apply(events=[*ctx.close_request(before, text, "result")])
-
-
-def _why_not_open(thread: Thread, plan_id: str) -> str | None:
-    """Why a decision naming plan ``plan_id`` came too late, from what the thread recorded."""
-    hashes = [e.plan.plan_hash for e in thread.events if isinstance(e, PlanProposed)]
-    plan_hash = next((h for h in reversed(hashes) if h.startswith(plan_id.lower())), None)
-    if plan_hash is None:
-        return None
-    short = plan_hash[:4]
-    for event in reversed(thread.events):
-        match event:
-            case DeployStarted(plan_hash=h) if h == plan_hash:
-                return f"Plan #{short} was already approved and deployed; nothing was changed."
-            case ApprovalDecided(plan_hash=h, decision="reject", person=person) if h == plan_hash:
-                return f"Plan #{short} was rejected by {person}; nothing was changed."
-            case TimerFired(kind="expire", plan_hash=h) if h == plan_hash:
-                return f"Plan #{short} expired at {event.at:%H:%M} UTC; nothing was changed."
-            case _:
-                continue
-    return f"Plan #{short} is no longer waiting for a decision; nothing was changed."
 
 
 def progress_message_id(thread: Thread, plan_hash: str) -> str | None:

@@ -1,0 +1,200 @@
+"""The loop's branches for approvals: asking for one, a decision arriving, its timers. Pure.
+
+Who may decide is ``bot.policy``; where requests and answers are posted is
+``bot.approvals``; these functions put the two together into the next step.
+"""
+
+from datetime import timedelta
+from typing import Literal, assert_never
+
+from bot.approvals import escalation, everywhere, requests_for
+from bot.commands import ApproveCommand, RejectCommand
+from bot.events import (
+    ApprovalDecided,
+    ApprovalRefused,
+    ApprovalRequested,
+    DeployStarted,
+    PlanProposed,
+    TimerFired,
+)
+from bot.messages import approval_progress_text, rejected_text
+from bot.plan import Plan
+from bot.policy import Allowed, Refused, check_decision, eligible_approvers, needs_approval
+from bot.steps import Apply, Ctx, Execute, Pause, Step
+from bot.thread import Thread
+
+__all__ = ["on_decided", "on_decision", "on_plan", "on_timer"]
+
+
+def on_decision(
+    thread: Thread, ctx: Ctx, *, actor: str, command: ApproveCommand | RejectCommand
+) -> Step:
+    open_approval = thread.open_approval()
+    if open_approval is None:
+        why = _why_not_open(thread, command.plan_id) if command.plan_id else None
+        text = why or "Nothing in this thread is waiting for approval."
+        return Apply(events=[ctx.tell(thread, actor, text)])
+    plan = open_approval.plan
+    if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
+        return Apply(
+            events=[
+                ctx.tell(
+                    thread,
+                    actor,
+                    f"Plan #{command.plan_id[:4]} is no longer waiting for a decision "
+                    f"(superseded by #{plan.short_id}); nothing was changed.",
+                )
+            ]
+        )
+    decision: Literal["approve", "reject"] = (
+        "approve" if isinstance(command, ApproveCommand) else "reject"
+    )
+    verdict = check_decision(
+        config=ctx.config,
+        open_approval=open_approval,
+        actor=actor,
+        decision=decision,
+        now=ctx.now,
+    )
+    match verdict:
+        case Refused(reason=why):
+            return Apply(
+                events=[
+                    ApprovalRefused(id=ctx.new_id(), at=ctx.now, actor=actor, reason=why),
+                    ctx.tell(thread, actor, why, "error"),
+                ]
+            )
+        case Allowed():
+            person = ctx.config.person_for(actor)
+            assert person is not None
+            reason: str | None = command.reason if isinstance(command, RejectCommand) else None
+            return Apply(
+                events=[
+                    ApprovalDecided(
+                        id=ctx.new_id(),
+                        at=ctx.now,
+                        plan_hash=plan.plan_hash,
+                        actor=actor,
+                        person=person,
+                        decision=decision,
+                        reason=reason,
+                    )
+                ]
+            )
+        case _:
+            assert_never(verdict)
+
+
+def on_decided(thread: Thread, ctx: Ctx, decided: ApprovalDecided) -> Step:
+    plan = thread.plan(decided.plan_hash)
+    assert plan is not None, "approval_decided without its plan"
+    if decided.decision == "reject":
+        text = rejected_text(plan, person=decided.person, reason=decided.reason)
+        return Apply(events=[*ctx.close_request(thread, text, "result")])
+    open_approval = thread.open_approval()
+    if open_approval is None:
+        return Pause()
+    needed = open_approval.request.min_approvals
+    if len(set(open_approval.approved_by)) >= needed:
+        return Execute(plan=plan)
+    waiting = open_approval.waiting_on()
+    return Apply(
+        events=[
+            ctx.say(
+                approval_progress_text(
+                    plan, approved_by=open_approval.approved_by, needed=needed, waiting_on=waiting
+                )
+            )
+        ]
+    )
+
+
+def on_plan(thread: Thread, ctx: Ctx, plan: Plan) -> Step:
+    env = ctx.config.environments[plan.environment]
+    if not needs_approval(env):
+        return Execute(plan=plan)
+    approvers = eligible_approvers(env, requester=plan.requester)
+    request = ApprovalRequested(
+        id=ctx.new_id(),
+        at=ctx.now,
+        plan_hash=plan.plan_hash,
+        approvers=approvers,
+        min_approvals=env.min_approvals,
+        expires_at=ctx.now + timedelta(seconds=env.approval_timeout_s),
+    )
+    if len(approvers) < env.min_approvals:
+        return Apply(
+            events=[
+                ctx.error(
+                    "refused",
+                    f"{plan.environment} needs {env.min_approvals} approvals but only "
+                    f"{len(approvers)} approver(s) other than {plan.requester} exist; "
+                    "fix the config.",
+                )
+            ]
+        )
+    asks = requests_for(thread, config=ctx.config, plan=plan, request=request, say=ctx.say)
+    return Apply(events=[request, *asks])
+
+
+def on_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
+    """A reminder or an expiry, for a request that may have been decided meanwhile."""
+    # As the thread was before this event (an expire event itself closes the request).
+    before = thread.model_copy(update={"events": thread.events[:-1]})
+    open_approval = before.open_approval()
+    if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
+        return Pause()  # decided, superseded or deployed meanwhile: nothing to say
+    if len(set(open_approval.approved_by)) >= open_approval.request.min_approvals:
+        return Pause()  # approved; its deploy did not start (a lock): nobody is waited on
+    plan, request = open_approval.plan, open_approval.request
+    if timer.kind == "escalate":
+        env = ctx.config.environments[plan.environment]
+        if env.escalation_after_s is None:
+            return Pause()  # the config no longer escalates
+        return Apply(
+            events=[
+                *escalation(
+                    before,
+                    env=env,
+                    config=ctx.config,
+                    open_approval=open_approval,
+                    now=ctx.now,
+                    new_id=ctx.new_id,
+                )
+            ]
+        )
+    if timer.kind == "remind":
+        text = (
+            f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "
+            f"approval from {', '.join(open_approval.waiting_on())}; it expires at "
+            f"{request.expires_at:%H:%M} UTC."
+        )
+        reminders = everywhere(
+            before, text=text, purpose="question", now=ctx.now, new_id=ctx.new_id
+        )
+        return Apply(events=[*reminders])
+    text = (
+        f"Plan #{plan.short_id} expired at {request.expires_at:%H:%M} UTC without enough "
+        f"approvals. Nothing was deployed; ask again if it is still wanted."
+    )
+    return Apply(events=[*ctx.close_request(before, text, "result")])
+
+
+def _why_not_open(thread: Thread, plan_id: str) -> str | None:
+    """Why a decision naming plan ``plan_id`` came too late, from what the thread recorded."""
+    hashes = [e.plan.plan_hash for e in thread.events if isinstance(e, PlanProposed)]
+    plan_hash = next((h for h in reversed(hashes) if h.startswith(plan_id.lower())), None)
+    if plan_hash is None:
+        return None
+    short = plan_hash[:4]
+    for event in reversed(thread.events):
+        match event:
+            case DeployStarted(plan_hash=h) if h == plan_hash:
+                return f"Plan #{short} was already approved and deployed; nothing was changed."
+            case ApprovalDecided(plan_hash=h, decision="reject", person=person) if h == plan_hash:
+                return f"Plan #{short} was rejected by {person}; nothing was changed."
+            case TimerFired(kind="expire", plan_hash=h) if h == plan_hash:
+                return f"Plan #{short} expired at {event.at:%H:%M} UTC; nothing was changed."
+            case _:
+                continue
+    return f"Plan #{short} is no longer waiting for a decision; nothing was changed."
