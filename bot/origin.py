@@ -11,6 +11,7 @@ __all__ = [
     "ScheduleOrigin",
     "SlackOrigin",
     "TerminalOrigin",
+    "delivery_route",
     "outbox_channel",
 ]
 
@@ -54,6 +55,14 @@ Origin = Annotated[
 ]
 
 
+def delivery_route(origin: Origin, route: str | None = None) -> str | None:
+    """Where a message goes when not simply back to its origin: its own ``route`` (a copy
+    in an approval channel), else a schedule's or webhook's ``report_to``; None: the origin."""
+    if route is not None:
+        return route
+    return origin.report_to if isinstance(origin, ScheduleOrigin) else None
+
+
 def outbox_channel(origin: Origin, route: str | None = None) -> str:
     """The outbox stream a reply to this origin (or along ``route``, such as
     ``slack:C0DEPLOYS``) is delivered from.
@@ -61,14 +70,8 @@ def outbox_channel(origin: Origin, route: str | None = None) -> str:
     A terminal session reads only its own replies; the other channels have one deliverer
     each, which may run in any process.
     """
-    if route is not None:
-        return route.partition(":")[0]
+    if (where := delivery_route(origin, route)) is not None:
+        return where.partition(":")[0]  # "slack:C0DEPLOYS": the Slack deliverer
     if isinstance(origin, TerminalOrigin):
         return f"terminal:{origin.session}"
-    if isinstance(origin, ScheduleOrigin) and origin.report_to:
-        # A schedule or webhook reports where its config says: "slack:C0DEPLOYS" goes out
-        # through the Slack deliverer, "email:ops@example.com" through email.
-        channel = origin.report_to.partition(":")[0]
-        if channel in ("slack", "email"):
-            return channel
     return origin.kind

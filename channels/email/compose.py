@@ -16,7 +16,7 @@ from email.utils import format_datetime
 from pydantic import BaseModel, ConfigDict
 
 from bot.channel import OutboundMessage
-from bot.origin import EmailOrigin, ScheduleOrigin
+from bot.origin import EmailOrigin, delivery_route
 from bot.route import email_addresses
 from channels.email.token import sign_token
 from channels.email.triage import own_message_id
@@ -54,18 +54,17 @@ def _conversation(message: OutboundMessage, *, domain: str) -> _Conversation | N
     """Replies to an email request continue its thread; messages routed to addresses (a
     schedule's ``report_to``, an approval channel) form one thread per bot thread, rooted
     on a stable id so mail clients group them."""
-    origin, route = message.origin, message.route
+    origin, route = message.origin, delivery_route(message.origin, message.route)
     if route is None:
-        if isinstance(origin, EmailOrigin):
-            subject = origin.subject.strip() or "deploybot"
-            if not subject.lower().startswith("re:"):
-                subject = f"Re: {subject}"
-            return _Conversation(
-                recipients=[origin.address], subject=subject, references=origin.message_ids
-            )
-        if isinstance(origin, ScheduleOrigin):
-            route = origin.report_to
-    addresses = email_addresses(route or "")
+        if not isinstance(origin, EmailOrigin):
+            return None
+        subject = origin.subject.strip() or "deploybot"
+        if not subject.lower().startswith("re:"):
+            subject = f"Re: {subject}"
+        return _Conversation(
+            recipients=[origin.address], subject=subject, references=origin.message_ids
+        )
+    addresses = email_addresses(route)
     if not addresses:
         return None
     return _Conversation(

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel import OutboundMessage
 from bot.errors import Undeliverable
-from bot.origin import ScheduleOrigin, SlackOrigin
+from bot.origin import SlackOrigin, delivery_route
 from bot.route import slack_channel
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.follow import FollowedThreads
@@ -85,13 +85,10 @@ class SlackSender:
 
     async def _where(self, message: OutboundMessage) -> SlackOrigin | None:
         """The Slack thread a message goes to (``thread_ts`` "" : a new one, in ``channel``)."""
-        origin, route = message.origin, message.route
+        route = delivery_route(message.origin, message.route)
         if route is None:
-            if isinstance(origin, SlackOrigin):
-                return origin
-            if isinstance(origin, ScheduleOrigin):
-                route = origin.report_to
-        channel = slack_channel(route) if route else None
+            return message.origin if isinstance(message.origin, SlackOrigin) else None
+        channel = slack_channel(route)
         if channel is None:
             return None
         root = await self._posted.get(message.thread_id, _root(channel))
