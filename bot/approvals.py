@@ -36,13 +36,28 @@ def _emailed(config: Config, approvers: list[str]) -> frozenset[str]:
     )
 
 
+def _message(
+    text: str,
+    purpose: Purpose,
+    *,
+    now: datetime,
+    new_id: Callable[[], str],
+    route: str | None = None,
+    replaces: str | None = None,
+) -> MessageSent:
+    return MessageSent(
+        id=new_id(), at=now, text=text, purpose=purpose, route=route, replaces=replaces
+    )
+
+
 def requests_for(
     thread: Thread,
     *,
     config: Config,
     plan: Plan,
     request: ApprovalRequested,
-    say: Callable[..., MessageSent],
+    now: datetime,
+    new_id: Callable[[], str],
 ) -> list[MessageSent]:
     """The approval request in the thread, and its copy in the approval channel if any."""
     env = config.environments[plan.environment]
@@ -52,10 +67,10 @@ def requests_for(
         min_approvals=request.min_approvals,
         timeout_s=env.approval_timeout_s,
     )
-    messages = [say(text, "approval_request")]
+    messages = [_message(text, "approval_request", now=now, new_id=new_id)]
     channel = env.approval_channel
     if channel and not reaches(thread.origin, channel, emailed=_emailed(config, request.approvers)):
-        messages.append(say(text, "approval_request", route=channel))
+        messages.append(_message(text, "approval_request", now=now, new_id=new_id, route=channel))
     return messages
 
 
@@ -94,25 +109,21 @@ def escalation(
         timeout_s=(request.expires_at - now).total_seconds(),
     )
 
-    def message(
-        text: str, purpose: Purpose, msg_route: str | None, replaces: str | None = None
-    ) -> MessageSent:
-        return MessageSent(
-            id=new_id(), at=now, text=text, purpose=purpose, route=msg_route, replaces=replaces
-        )
-
     escalated = ApprovalEscalated(
         id=new_id(), at=now, plan_hash=plan.plan_hash, to=env.escalate_to, approvers=extra
     )
     if route is None:
         # Ask again in the thread, in place of the first request where the channel can edit
         # (a Slack card gains the new approvers); by email the new approvers get tokens.
-        again = f"{note}\n\n{card_text}"
-        return [escalated, message(again, "approval_request", None, approval_message_id(thread))]
+        first = approval_message_id(thread)
+        again = _message(
+            f"{note}\n\n{card_text}", "approval_request", now=now, new_id=new_id, replaces=first
+        )
+        return [escalated, again]
     return [
         escalated,
-        message(note, "question", None),
-        message(card_text, "approval_request", route),
+        _message(note, "question", now=now, new_id=new_id),
+        _message(card_text, "approval_request", now=now, new_id=new_id, route=route),
     ]
 
 
@@ -146,28 +157,13 @@ def closing_messages(
     asked = request_messages(thread)
     own = [m for m in asked if m.route is None][-1:]
     copies = [m for m in asked if m.route is not None]
-    out = [
-        MessageSent(
-            id=new_id(),
-            at=now,
-            text=text,
-            purpose=purpose,
-            replaces=own[0].id if own else None,
-        )
+    out = [_message(text, purpose, now=now, new_id=new_id, replaces=own[0].id if own else None)]
+    # Progress updates stay in the thread; elsewhere this is news that stays.
+    copy_purpose: Purpose = "info" if purpose == "progress" else purpose
+    out += [
+        _message(text, copy_purpose, now=now, new_id=new_id, route=c.route, replaces=c.id)
+        for c in copies
     ]
-    for copy in copies:
-        # Progress updates stay in the thread; elsewhere this is news that stays.
-        copy_purpose: Purpose = "info" if purpose == "progress" else purpose
-        out.append(
-            MessageSent(
-                id=new_id(),
-                at=now,
-                text=text,
-                purpose=copy_purpose,
-                replaces=copy.id,
-                route=copy.route,
-            )
-        )
     return out
 
 
@@ -177,8 +173,7 @@ def everywhere(
     """The same news in the thread and in every other place the newest request went."""
     routes = dict.fromkeys(m.route for m in request_messages(thread) if m.route is not None)
     return [
-        MessageSent(id=new_id(), at=now, text=text, purpose=purpose, route=route)
-        for route in [None, *routes]
+        _message(text, purpose, now=now, new_id=new_id, route=route) for route in [None, *routes]
     ]
 
 

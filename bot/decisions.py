@@ -133,7 +133,9 @@ def on_plan(thread: Thread, ctx: Ctx, plan: Plan) -> Step:
                 )
             ]
         )
-    asks = requests_for(thread, config=ctx.config, plan=plan, request=request, say=ctx.say)
+    asks = requests_for(
+        thread, config=ctx.config, plan=plan, request=request, now=ctx.now, new_id=ctx.new_id
+    )
     return Apply(events=[request, *asks])
 
 

@@ -70,10 +70,6 @@ def new_id() -> str:
     return f"n{next(_n)}"
 
 
-def say(text: str, purpose: str = "info", **kw: str | None) -> MessageSent:
-    return MessageSent(id=new_id(), at=NOW, text=text, purpose=purpose, **kw)
-
-
 def request(
     plan: Plan = PLAN, approvers: tuple[str, ...] = ("alice", "bob"), min_approvals: int = 1
 ) -> ApprovalRequested:
@@ -118,7 +114,9 @@ def test_requests_for(
     origin: Origin, plan: Plan, approvers: tuple[str, ...], routes: list[str | None]
 ) -> None:
     req = request(plan, approvers)
-    out = requests_for(thread(origin), config=CONFIG, plan=plan, request=req, say=say)
+    out = requests_for(
+        thread(origin), config=CONFIG, plan=plan, request=req, now=NOW, new_id=new_id
+    )
     assert [m.route for m in out] == routes
     assert {m.purpose for m in out} == {"approval_request"}
     text = approval_request_text(plan, approvers=list(approvers), min_approvals=1, timeout_s=3600)
