@@ -255,6 +255,26 @@ async def _mail(settings: Settings) -> int:
         print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
         return 2
     app = bootstrap(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.queue.ensure_group()
+    listening, deliverer = _email_tasks(app, settings, stop)
+    print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
+    try:
+        await listening
+    finally:
+        deliverer.cancel()
+        await asyncio.gather(deliverer, return_exceptions=True)
+        await app.close()
+    return 0
+
+
+def _email_tasks(
+    app: App, settings: Settings, stop: asyncio.Event
+) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
+    """The mail listener (runs until ``stop``) and the email deliverer (until cancelled)."""
     listener, sender = email_channel(
         settings,
         config=app.config,
@@ -264,23 +284,9 @@ async def _mail(settings: Settings) -> int:
         keys=app.keys,
         clock=utc_now,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await app.queue.ensure_group()
     consumer = f"email-{app.worker.consumer}"
-    deliverer = asyncio.create_task(
-        app.outbox.run(channel="email", sender=sender, consumer=consumer)
-    )
-    print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
-    try:
-        await listener.run(stop)
-    finally:
-        deliverer.cancel()
-        await asyncio.gather(deliverer, return_exceptions=True)
-        await app.close()
-    return 0
+    deliver = app.outbox.run(channel="email", sender=sender, consumer=consumer)
+    return asyncio.create_task(listener.run(stop)), asyncio.create_task(deliver)
 
 
 async def _clock(settings: Settings) -> int:
@@ -399,23 +405,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
         tasks.append(asyncio.create_task(app.scheduler.run(stop=stop)))
     deliverers = _deliverers(app) if with_worker else []
     if with_worker and not missing_settings(settings):  # email is configured: listen too
-        listener, sender = email_channel(
-            settings,
-            config=app.config,
-            queue=app.queue,
-            outbox=app.outbox,
-            redis=app.redis,
-            keys=app.keys,
-            clock=utc_now,
-        )
-        tasks.append(asyncio.create_task(listener.run(stop)))
-        deliverers.append(
-            asyncio.create_task(
-                app.outbox.run(
-                    channel="email", sender=sender, consumer=f"email-{app.worker.consumer}"
-                )
-            )
-        )
+        listening, deliverer = _email_tasks(app, settings, stop)
+        tasks.append(listening)
+        deliverers.append(deliverer)
     app_token = settings.slack_app_token
     socket = None
     if slack is not None and app_token is not None and app_token.get_secret_value():
