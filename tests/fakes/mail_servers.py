@@ -22,13 +22,9 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["Dovecot", "SmtpCapture", "free_port", "make_certificate"]
+from tests.support import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["Dovecot", "SmtpCapture", "make_certificate"]
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
