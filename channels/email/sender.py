@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from bot.channel import OutboundMessage
 from bot.errors import Undeliverable
-from bot.keys import Keys
+from bot.keys import Keys, text
 from channels.email.compose import Letter, letters_for
 
 __all__ = ["EmailSender", "SmtpServer"]
@@ -73,9 +73,10 @@ class EmailSender:
         if not letters:
             return
         sent_key = self._keys.email_sent(message.thread_id, message.message_id)
+        done_before = {text(k) for k in await self._redis.smembers(sent_key)}
         refused: list[str] = []
         for letter in letters:
-            if await self._redis.sismember(sent_key, letter.key):
+            if letter.key in done_before:
                 continue  # sent before a partial failure; the outbox is retrying the rest
             try:
                 await self._send_one(letter)
