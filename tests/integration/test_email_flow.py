@@ -257,6 +257,29 @@ EXPECT_ANSWER = {
 }
 
 
+async def test_a_token_for_a_superseded_request_is_refused(mail: Mail) -> None:
+    mail.deliver(REQUEST)
+    first = await mail.approval_for("alice@example.com")
+    # Dave changes his mind in the same email thread: a new plan replaces the first.
+    change = (
+        "From: Dave <dave@example.com>\r\nTo: deploybot@example.com\r\nSubject: Re: ship it\r\n"
+        "Message-ID: <req2@mail.example.com>\r\nIn-Reply-To: <req1@mail.example.com>\r\n"
+        f"References: <req1@mail.example.com> {first['Message-ID']}\r\n\r\n"
+        "deploy backend v1.4.1 to production\r\n"
+    )
+    mail.deliver(change)
+    await mail.until(lambda: len(mail.smtp.to("alice@example.com")) == 2)
+    mail.deliver(reply(first, "approve"))  # the token names the first plan
+    await mail.until(lambda: len(mail.smtp.to("alice@example.com")) == 3)
+    answer = mail.smtp.to("alice@example.com")[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "is no longer waiting for a decision (superseded by #" in answer
+    await mail.settle(0.5)
+    assert calls(mail.base) == []
+    thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
+    assert not any(e.type == "approval_decided" for e in thread.events)
+    assert thread.status == "awaiting_approval"
+
+
 async def test_an_expired_token_is_refused(mail: Mail) -> None:
     mail.deliver(REQUEST)
     approval = await mail.approval_for("alice@example.com")
