@@ -28,6 +28,7 @@ from bot.events import (
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
+    DecisionReceived,
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
@@ -196,6 +197,9 @@ class _Renderer:
                     f"approval of plan #{plan_hash[:4]} requested: {n} needed from "
                     f"{', '.join(approvers)}, expires {self.when(event.expires_at)}"
                 )
+            case DecisionReceived(actor=actor, plan_hash=plan_hash, decision=decision):
+                reason = f": {self.line(event.reason)}" if event.reason else ""
+                return f"{self.who(actor)}: {decision} plan #{plan_hash[:4]}{reason}"
             case ApprovalDecided(plan_hash=plan_hash, person=person, decision=decision):
                 reason = f": {self.line(event.reason)}" if event.reason else ""
                 verb = "approved" if decision == "approve" else "rejected"

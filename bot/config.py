@@ -34,7 +34,16 @@ __all__ = [
 ]
 
 _NAME = r"^[a-z][a-z0-9_-]{0,39}$"
-_PLACEHOLDERS = {"{service}", "{version}", "{environment}", "{sha}", "{previous_version}"}
+_PLACEHOLDERS = {
+    "{service}",
+    "{version}",
+    "{environment}",
+    "{sha}",
+    "{previous_version}",
+    "{idempotency_key}",
+}
+# An environment variable name, as pass_env lists them.
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
 class _Strict(BaseModel):
@@ -56,10 +65,16 @@ class Service(_Strict):
     rollback: list[str] | None = None
     timeout_s: float = Field(default=900, gt=0)
     environments: list[str] = Field(min_length=1)
+    # The only variables of the bot's own environment a deploy/rollback/status command gets
+    # (besides a short allowlist such as PATH and HOME, and the DEPLOYBOT_* deploy variables).
+    pass_env: list[Annotated[str, Field(pattern=_ENV_NAME)]] = Field(default_factory=list)
+    # Optional: asked after a crash for a deploy's real result by its idempotency key;
+    # exits 0 = succeeded, 1 = failed, 3 = unknown.
+    status: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _placeholders_are_whole_words(self) -> "Service":
-        for field in ("deploy", "rollback"):
+        for field in ("deploy", "rollback", "status"):
             argv = getattr(self, field) or []
             for arg in argv:
                 for found in re.findall(r"\{[^}]*\}", arg):

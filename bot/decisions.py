@@ -13,6 +13,7 @@ from bot.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
+    DecisionReceived,
     DeployStarted,
     PlanProposed,
     TimerFired,
@@ -23,32 +24,60 @@ from bot.policy import Allowed, Refused, check_decision, eligible_approvers, nee
 from bot.steps import Apply, Ctx, Execute, Pause, Step
 from bot.thread import Thread
 
-__all__ = ["on_decided", "on_decision", "on_plan", "on_timer"]
+__all__ = ["on_command", "on_decided", "on_decision", "on_plan", "on_received", "on_timer"]
+
+
+def on_command(
+    thread: Thread, ctx: Ctx, *, actor: str, command: ApproveCommand | RejectCommand
+) -> Step:
+    """A typed ``approve [plan id]`` / ``reject [#plan id] reason`` in the conversation."""
+    decision: Literal["approve", "reject"] = (
+        "approve" if isinstance(command, ApproveCommand) else "reject"
+    )
+    reason = command.reason if isinstance(command, RejectCommand) else None
+    return on_decision(
+        thread, ctx, actor=actor, decision=decision, plan_ref=command.plan_id, reason=reason
+    )
+
+
+def on_received(thread: Thread, ctx: Ctx, received: DecisionReceived) -> Step:
+    """A decision a channel delivered as data (a button, a reply token, the API)."""
+    return on_decision(
+        thread,
+        ctx,
+        actor=received.actor,
+        decision=received.decision,
+        plan_ref=received.plan_hash,
+        reason=received.reason,
+    )
 
 
 def on_decision(
-    thread: Thread, ctx: Ctx, *, actor: str, command: ApproveCommand | RejectCommand
+    thread: Thread,
+    ctx: Ctx,
+    *,
+    actor: str,
+    decision: Literal["approve", "reject"],
+    plan_ref: str | None,
+    reason: str | None,
 ) -> Step:
     open_approval = thread.open_approval()
     if open_approval is None:
-        why = _why_not_open(thread, command.plan_id) if command.plan_id else None
+        why = _why_not_open(thread, plan_ref) if plan_ref else None
         text = why or "Nothing in this thread is waiting for approval."
         return Apply(events=[ctx.tell(thread, actor, text)])
     plan = open_approval.plan
-    if command.plan_id and not plan.plan_hash.startswith(command.plan_id.lower()):
+    if plan_ref and not plan.plan_hash.startswith(plan_ref.lower()):
         return Apply(
             events=[
                 ctx.tell(
                     thread,
                     actor,
-                    f"Plan #{command.plan_id[:4]} is no longer waiting for a decision "
+                    f"Plan #{plan_ref[:4]} is no longer waiting for a decision "
                     f"(superseded by #{plan.short_id}); nothing was changed.",
                 )
             ]
         )
-    decision: Literal["approve", "reject"] = (
-        "approve" if isinstance(command, ApproveCommand) else "reject"
-    )
     verdict = check_decision(
         config=ctx.config,
         open_approval=open_approval,
@@ -67,7 +96,6 @@ def on_decision(
         case Allowed():
             person = ctx.config.person_for(actor)
             assert person is not None
-            reason: str | None = command.reason if isinstance(command, RejectCommand) else None
             return Apply(
                 events=[
                     ApprovalDecided(
@@ -77,7 +105,7 @@ def on_decision(
                         actor=actor,
                         person=person,
                         decision=decision,
-                        reason=reason,
+                        reason=reason if decision == "reject" else None,
                     )
                 ]
             )

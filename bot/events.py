@@ -19,6 +19,7 @@ __all__ = [
     "ApprovalRefused",
     "ApprovalRequested",
     "CronFired",
+    "DecisionReceived",
     "DeployFinished",
     "DeployInterrupted",
     "DeployStarted",
@@ -96,6 +97,23 @@ class ApprovalRequested(_Event):
     approvers: list[str]
     min_approvals: int
     expires_at: datetime
+
+
+class DecisionReceived(_Event):
+    """A person's answer to an approval request, as its channel delivered it: a Slack
+    button or the reject form, an email reply with its signed token, the API's approval body.
+
+    The decision travels as data from the edge to the policy, never as text to parse again.
+    ``plan_hash`` names the plan the person was shown: the whole hash, or the prefix the
+    channel could carry (an email token carries 12 hex digits). The worker checks it against
+    the open request; policy decides whether it counts (then ``approval_decided``) or not.
+    """
+
+    type: Literal["decision_received"] = "decision_received"
+    actor: str
+    decision: Literal["approve", "reject"]
+    plan_hash: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f]+$")
+    reason: str | None = None
 
 
 class ApprovalDecided(_Event):
@@ -213,6 +231,7 @@ Event = Annotated[
     | IntentChosen
     | PlanProposed
     | ApprovalRequested
+    | DecisionReceived
     | ApprovalDecided
     | ApprovalEscalated
     | ApprovalRefused

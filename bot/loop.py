@@ -22,7 +22,7 @@ from bot.commands import (
     WhereCommand,
 )
 from bot.config import Config
-from bot.decisions import on_decided, on_decision, on_plan, on_timer
+from bot.decisions import on_command, on_decided, on_plan, on_received, on_timer
 from bot.errors import InvalidIntent
 from bot.events import (
     ApprovalDecided,
@@ -30,6 +30,7 @@ from bot.events import (
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
+    DecisionReceived,
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
@@ -119,6 +120,8 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
             return _on_intent(thread, ctx, intent=intent, source=source)
         case PlanProposed(plan=plan):
             return on_plan(thread, ctx, plan)
+        case DecisionReceived():
+            return on_received(thread, ctx, last)
         case ApprovalDecided():
             return on_decided(thread, ctx, last)
         case ErrorRecorded():
@@ -156,7 +159,7 @@ def _on_request(thread: Thread, ctx: Ctx, *, actor: str, text: str) -> Step:
         case StatusCommand():
             return Apply(events=[ctx.say(status_text(thread))])
         case ApproveCommand() | RejectCommand():
-            return on_decision(thread, ctx, actor=actor, command=command)
+            return on_command(thread, ctx, actor=actor, command=command)
         case DeployCommand(service=s, environment=e, version=v):
             intent: Intent = Deploy(service=s, environment=e, version=v)
             return Apply(events=[_chosen(ctx, intent)])

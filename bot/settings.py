@@ -11,7 +11,9 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # env_ignore_empty: an empty variable (``SLACK_SIGNING_SECRET=`` copied from
+    # .env.example) means "not set", for every variable, never "set to nothing".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     deploybot_config: Path | None = None
     redis_url: str | None = None
@@ -33,13 +35,24 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_ssl: bool = True
     email_from: str | None = None
+    # None: on whenever the email channel is configured (EMAIL_REQUIRE_DMARC=false opts out).
+    email_require_dmarc: bool | None = None
+    email_authserv_id: str | None = None
+    email_max_bytes: int = 256 * 1024
+    # Reply tokens and links; never shared with another system.
     deploybot_secret: SecretStr | None = None
+    # Signs webhooks (what CI systems hold); separate so they cannot mint reply tokens.
+    deploybot_webhook_secret: SecretStr | None = None
     deploybot_api_token: SecretStr | None = None
     port: int = 8000
     # Not in the public contract; for tests and tuning.
     deploybot_key_prefix: str = "deploybot"
     deploybot_lease_ttl_ms: int = 15_000
     deploybot_tags_cache_s: float = 10
+    deploybot_log_level: str | None = None
+    deploybot_log_format: str | None = None
+    # At most this many model calls to handle one inbound message (then a person is told).
+    deploybot_model_calls_per_message: int = 6
 
     def secrets(self) -> list[str]:
         """Every secret value, so it can be redacted wherever text leaves the process."""
@@ -51,6 +64,7 @@ class Settings(BaseSettings):
             self.smtp_password,
             self.imap_password,
             self.deploybot_secret,
+            self.deploybot_webhook_secret,
             self.deploybot_api_token,
         ]
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]

@@ -11,6 +11,7 @@ from bot.events import (
     ApprovalRefused,
     ApprovalRequested,
     CronFired,
+    DecisionReceived,
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
@@ -169,7 +170,7 @@ def derive_status(events: list[Event]) -> Status:
     for event in events:
         unanswered = False
         match event:
-            case UserMessage() | CronFired() | WebhookReceived():
+            case UserMessage() | CronFired() | WebhookReceived() | DecisionReceived():
                 unanswered = True
             case IntentChosen(intent=intent):
                 match intent:
