@@ -2,21 +2,108 @@
 
 Channels contribute their own routes (``channels.api``: the ``/v1`` API and webhooks;
 ``channels.slack``: ``/slack/events``); this module only puts them behind one Starlette app.
+
+Every request body is capped before anyone reads it (``BodyCap``, around every route): a
+``Content-Length`` over the cap is answered 413 at once, without reading the body; a body
+without one (chunked) is counted as it streams and refused as soon as it passes the cap, so
+at most the cap (plus one chunk) is ever held. The caps (``BODY_CAPS``, by path prefix):
+
+| path            | cap     | why                                                        |
+|-----------------|---------|------------------------------------------------------------|
+| ``/slack/``     | 1 MiB   | Slack's events and payloads are a few KiB                  |
+| ``/v1/``        | 64 KiB  | the API's JSON bodies and webhooks (the API's own cap too) |
+| anything else   | 64 KiB  | ``/healthz`` and ``/metrics`` take no body at all          |
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.bootstrap import App
 from bot.metrics import prometheus_line
 
-__all__ = ["build_web_app", "metrics_text"]
+__all__ = ["BODY_CAPS", "DEFAULT_BODY_CAP_BYTES", "BodyCap", "build_web_app", "metrics_text"]
+
+DEFAULT_BODY_CAP_BYTES = 64 * 1024
+BODY_CAPS: dict[str, int] = {"/slack/": 1024 * 1024, "/v1/": 64 * 1024}
+
+
+def body_cap_bytes(path: str) -> int:
+    """The largest body a request to ``path`` may send."""
+    for prefix, cap in BODY_CAPS.items():
+        if path.startswith(prefix):
+            return cap
+    return DEFAULT_BODY_CAP_BYTES
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyCap:
+    """ASGI middleware: 413 for a body over ``cap_for(path)``, decided before it is read."""
+
+    def __init__(self, app: ASGIApp, cap_for: Callable[[str], int] = body_cap_bytes) -> None:
+        self.app = app
+        self.cap_for = cap_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = self.cap_for(str(scope["path"]))
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _refuse(send, 400, "Content-Length is not a number")
+                return
+            if int(declared) > cap:
+                await _refuse(send, 413, f"the body is larger than {cap} bytes")
+                return
+        received = 0
+        too_large = False
+        started = False
+
+        async def capped_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    too_large = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                return  # the app's own answer to the interrupted read: ours goes instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except Exception:
+            if not too_large:  # whatever the app made of the interrupted read, ours answers
+                raise
+        if too_large and not started:
+            await _refuse(send, 413, f"the body is larger than {cap} bytes")
+
+
+async def _refuse(send: Send, status: int, error: str) -> None:
+    response = JSONResponse({"error": error}, status_code=status, headers={"Connection": "close"})
+    await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def metrics_text(app: App) -> str:
@@ -92,6 +179,7 @@ def build_web_app(app: App, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
         return JSONResponse({"error": reason}, status_code=status)
 
     return Starlette(
+        middleware=[Middleware(BodyCap)],
         exception_handlers={404: not_found, 405: not_found},
         routes=[
             Route("/healthz", healthz, methods=["GET"]),

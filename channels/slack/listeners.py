@@ -1,7 +1,8 @@
 """The inbound side of Slack: a Bolt ``AsyncApp`` whose listeners turn payloads into events.
 
-Mentions, DMs and replies in a Slack thread the bot follows, Approve clicks, reject-reason
-modals and ``/deploy`` become ``UserMessage`` events in the inbound stream. Bolt runs with
+Mentions, DMs, replies in a Slack thread the bot follows and ``/deploy`` become
+``UserMessage`` events in the inbound stream; Approve clicks and reject-reason modals become
+``DecisionReceived`` events carrying the plan hash from the button, as data. Bolt runs with
 ``process_before_response=True``, so Slack gets its 200 only after the event is in the
 stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries.
 """
@@ -9,6 +10,7 @@ stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries.
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,7 +20,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.events import UserMessage
+from bot.errors import ConfigError
+from bot.events import DecisionReceived, UserMessage
 from bot.inbound import Envelope, InboundQueue, agent_for
 from bot.keys import Keys
 from channels.slack.blocks import escape, reject_modal
@@ -26,6 +29,7 @@ from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
 from channels.slack.payloads import (
+    Decision,
     OpenRejectModal,
     Request,
     Skip,
@@ -51,6 +55,45 @@ class _NoTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+class _NoRequestDetails(logging.Filter):
+    """Bolt and slack_sdk put whole request bodies (and signatures) in some log lines (an
+    invalid signature at INFO, an unhandled request at WARNING, requests at DEBUG). Such a
+    line keeps only its first words; bodies, signatures and tokens never reach a handler."""
+
+    _TELLS = ("body", "signature", "payload", "headers", "token", "{", "xox")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(tell in message.lower() for tell in self._TELLS) or len(message) > 300:
+            cut = min((i for i in (message.find(c) for c in "({:") if i >= 0), default=60)
+            record.msg = "%s (request details withheld)"
+            record.args = (message[: min(cut, 60)].strip(),)
+        return True
+
+
+_QUIET_LOGGERS = ("slack_bolt", "slack_sdk", "deploybot.slack.bolt")
+
+
+def quiet_slack_loggers() -> None:
+    """Bolt's and slack_sdk's loggers at WARNING at least, each with ``_NoRequestDetails``
+    (filters do not inherit: every logger that logs requests gets its own)."""
+    details = _NoRequestDetails()
+    names = [
+        *_QUIET_LOGGERS,
+        *(
+            name
+            for name in list(logging.root.manager.loggerDict)
+            if name.startswith(("slack_bolt.", "slack_sdk."))
+        ),
+    ]
+    for name in names:
+        logger = logging.getLogger(name)
+        if name in _QUIET_LOGGERS and logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, _NoRequestDetails) for f in logger.filters):
+            logger.addFilter(details)
+
+
 def _skipped(skip: Skip) -> None:
     if skip.malformed:
         log.warning("slack: ignored a malformed payload: %s", skip.reason)
@@ -70,7 +113,15 @@ class SlackListeners:
         signing_secret: str | None,
         command: str = "/deploy",
     ) -> None:
-        """``signing_secret`` None: Socket Mode only (requests are not signed there)."""
+        """``signing_secret`` None: Socket Mode only (requests are not signed there, and
+        ``slack_routes`` refuses to serve these listeners over HTTP). An empty secret is a
+        ``ConfigError``: it would verify nothing."""
+        if signing_secret is not None and not signing_secret.strip():
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is empty: an empty secret verifies nothing. Set the "
+                "app's signing secret, or leave it unset and use Socket Mode (SLACK_APP_TOKEN)."
+            )
+        self.signing_secret = signing_secret
         self._client = client
         self._queue = queue
         self._followed = FollowedThreads(redis=redis, keys=keys)
@@ -78,15 +129,19 @@ class SlackListeners:
         self.identity = BotIdentity(client)
         self._publishing = asyncio.Semaphore(_MAX_PUBLISHING)
         bolt_log = logging.getLogger("deploybot.slack.bolt")
-        bolt_log.addFilter(_NoTokenWarning())
+        if not any(isinstance(f, _NoTokenWarning) for f in bolt_log.filters):
+            bolt_log.addFilter(_NoTokenWarning())
+        quiet_slack_loggers()
         self.bolt = AsyncApp(
             # The app's own client carries no token: each request gets the one authorize()
             # returns, and Bolt does not call auth.test on its own.
             client=AsyncWebClient(
                 base_url=client.base_url, retry_handlers=list(client.retry_handlers)
             ),
-            signing_secret=signing_secret or "",
-            request_verification_enabled=signing_secret is not None,
+            # Bolt verifies every HTTP request too; Socket Mode requests skip it. Without a
+            # secret, a random one: nothing signed by anyone verifies.
+            signing_secret=signing_secret or secrets.token_hex(32),
+            request_verification_enabled=True,
             authorize=self._authorize_function(),
             process_before_response=True,
             logger=bolt_log,
@@ -128,6 +183,20 @@ class SlackListeners:
         log.debug("slack: %s -> thread %s", request.event_id, thread_id)
         return True
 
+    async def decide(self, decision: Decision) -> None:
+        """Put a decision in the inbound stream, for the thread its button or form named."""
+        event = DecisionReceived(
+            id=decision.event_id,
+            at=self._clock(),
+            actor=decision.actor,
+            decision=decision.decision,
+            plan_hash=decision.plan_hash,
+            reason=decision.reason,
+        )
+        async with self._publishing:
+            await self._queue.publish(Envelope(thread_id=decision.thread_id, event=event))
+        log.debug("slack: %s -> thread %s", decision.event_id, decision.thread_id)
+
     # -- listeners -----------------------------------------------------------------------
 
     def _register(self, command: str) -> None:
@@ -147,7 +216,7 @@ class SlackListeners:
             elif isinstance(parsed, OpenRejectModal):
                 await self._open_reject_modal(parsed, body)
             else:
-                await self.publish(parsed)
+                await self.decide(parsed)
             await ack()
 
         async def on_view(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -158,7 +227,7 @@ class SlackListeners:
                     return
                 _skipped(parsed)
             else:
-                await self.publish(parsed)
+                await self.decide(parsed)
             await ack()
 
         async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:

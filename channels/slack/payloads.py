@@ -25,6 +25,7 @@ from channels.slack.ids import (
 )
 
 __all__ = [
+    "Decision",
     "OpenRejectModal",
     "Request",
     "Skip",
@@ -61,6 +62,17 @@ class Request(_Frozen):
     origin: SlackOrigin | None  # None: only continues a thread that exists (a click)
     in_thread: bool = False  # said in a Slack thread (which may belong to another bot thread)
     follow_up: bool = False  # a plain reply in a Slack thread: only if the bot follows it
+
+
+class Decision(_Frozen):
+    """A click on Approve or a submitted reject form: the plan it decides, as data."""
+
+    thread_id: str
+    event_id: str
+    actor: str
+    decision: Literal["approve", "reject"]
+    plan_hash: str
+    reason: str | None = None
 
 
 class OpenRejectModal(_Frozen):
@@ -179,7 +191,7 @@ def event_request(body: Mapping[str, object], *, bot_user_id: str | None) -> Req
     )
 
 
-def action_request(body: Mapping[str, object]) -> Request | OpenRejectModal | Skip:
+def action_request(body: Mapping[str, object]) -> Decision | OpenRejectModal | Skip:
     """A ``block_actions`` payload: a click on Approve or Reject."""
     user = _str(body, "user.id")
     if user is None:
@@ -207,16 +219,16 @@ def action_request(body: Mapping[str, object]) -> Request | OpenRejectModal | Sk
     if action_ts is None:
         return _missing("block_actions", "actions[0].action_ts")
     message_ts = _str(body, "container.message_ts") or _str(body, "message.ts") or ""
-    return Request(
+    return Decision(
         thread_id=thread_id,
         event_id=derived_event_id("click", user, action_id, action_ts, message_ts),
         actor=f"slack:{user}",
-        text=f"approve #{plan_hash}",
-        origin=None,
+        decision="approve",
+        plan_hash=plan_hash,
     )
 
 
-def view_request(body: Mapping[str, object]) -> Request | Skip:
+def view_request(body: Mapping[str, object]) -> Decision | Skip:
     """A ``view_submission`` of the reject-reason modal."""
     user, view_id = _str(body, "user.id"), _str(body, "view.id")
     if user is None or view_id is None:
@@ -235,12 +247,13 @@ def view_request(body: Mapping[str, object]) -> Request | Skip:
     reason = one_line(typed)
     if not reason:
         return Skip(reason="a reason is needed to reject", kind="needs_reason")
-    return Request(
+    return Decision(
         thread_id=thread_id,
         event_id=derived_event_id("view", user, view_id),
         actor=f"slack:{user}",
-        text=f"reject #{plan_hash} {reason}",
-        origin=None,
+        decision="reject",
+        plan_hash=plan_hash,
+        reason=reason,
     )
 
 

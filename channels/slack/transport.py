@@ -1,30 +1,96 @@
 """How Slack reaches the listeners: ``POST /slack/events`` (HTTP mode) or Socket Mode.
 
-HTTP mode: Bolt verifies the signature (v0 HMAC, timestamp within 5 minutes) and answers 401
-otherwise. Socket Mode (``SLACK_APP_TOKEN``): the app opens a WebSocket to Slack
+HTTP mode: the route reads at most ``MAX_EVENT_BYTES`` (the web app caps every body too),
+verifies the v0 signature itself (``verify.verify_signature``: 401, and the payload is never
+parsed) and screens the payload's shape (``verify.screen_payload``: 400/415) before handing
+it to Bolt, which verifies again. It cannot be built without a non-empty signing secret.
+
+Socket Mode (``SLACK_APP_TOKEN``): the app opens a WebSocket to Slack
 (``apps.connections.open``) and acknowledges each envelope on it, after the event is in the
 stream; nothing needs to be reachable from the internet.
 """
 
 import asyncio
 import contextlib
+import logging
+import time
+from collections.abc import Callable
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.errors import ConfigError
 from channels.slack.listeners import SlackListeners
+from channels.slack.verify import Malformed, Unverified, screen_payload, verify_signature
 
-__all__ = ["SocketMode", "slack_routes"]
+__all__ = ["MAX_EVENT_BYTES", "SocketMode", "slack_routes"]
+
+log = logging.getLogger("deploybot.slack")
+
+MAX_EVENT_BYTES = 1024 * 1024  # Slack's payloads are a few KiB
 
 
-def slack_routes(listeners: SlackListeners, *, path: str = "/slack/events") -> list[BaseRoute]:
-    handler = AsyncSlackRequestHandler(listeners.bolt)
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def slack_routes(
+    listeners: SlackListeners,
+    *,
+    path: str = "/slack/events",
+    clock_s: Callable[[], float] = time.time,
+) -> list[BaseRoute]:
+    """``POST /slack/events``. Raises ``ConfigError`` without a signing secret: an unsigned
+    (or empty-secret) HTTP endpoint would let anyone speak as anyone."""
+    secret = listeners.signing_secret
+    if not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: Slack's HTTP endpoint (/slack/events) cannot "
+            "verify requests without it. Set it (Slack app > Basic Information > Signing "
+            "Secret), or use Socket Mode (SLACK_APP_TOKEN) without the HTTP endpoint."
+        )
+    app = listeners.bolt
 
     async def events(request: Request) -> Response:
-        return await handler.handle(request)
+        try:
+            body = await _read_capped(request, MAX_EVENT_BYTES)
+        except _TooLarge:
+            return JSONResponse({"error": "the body is too large"}, status_code=413)
+        verdict = verify_signature(
+            secret=secret,
+            body=body,
+            timestamp=request.headers.get("x-slack-request-timestamp"),
+            signature=request.headers.get("x-slack-signature"),
+            now_s=clock_s(),
+        )
+        if isinstance(verdict, Unverified):
+            log.warning("slack: refused a request (401): %s", verdict.reason)
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        screened = screen_payload(body, content_type=request.headers.get("content-type"))
+        if isinstance(screened, Malformed):
+            log.warning(
+                "slack: refused a signed request (%d): %s", screened.status_code, screened.reason
+            )
+            return JSONResponse({"error": screened.reason}, status_code=screened.status_code)
+        bolt_response = await app.async_dispatch(to_async_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
 
     return [Route(path, events, methods=["POST"])]
 

@@ -8,6 +8,7 @@ import pytest
 from bot.origin import SlackOrigin
 from channels.slack.ids import button_value, derived_event_id, parse_button_value, thread_id_for
 from channels.slack.payloads import (
+    Decision,
     OpenRejectModal,
     Request,
     Skip,
@@ -130,18 +131,18 @@ def tap(action_id: str = "deploybot_approve", value: str | None = None, **kw: An
 
 def test_approve_click() -> None:
     got = action_request(tap())
-    assert got == Request(
+    assert got == Decision(  # the plan hash travels as data, not as text to parse again
         thread_id=TID,
         event_id=derived_event_id(
             "click", "U0BOB", "deploybot_approve", "1700000099.000001", "100.2"
         ),
         actor="slack:U0BOB",
-        text="approve #3f2a9b1c00112233",
-        origin=None,
+        decision="approve",
+        plan_hash="3f2a9b1c00112233",
     )
     assert action_request(tap()) == got  # a replayed click is the same event
     again = action_request(tap(action_ts="1700000100.000001"))
-    assert isinstance(again, Request)
+    assert isinstance(again, Decision)
     assert again.event_id != got.event_id  # a second click is a new one
 
 
@@ -178,8 +179,9 @@ def meta(thread_id: str = TID, plan_hash: str = "3f2a9b1c00112233") -> str:
 def test_reject_reason_submitted() -> None:
     body = reject_submission(user="U0BOB", private_metadata=meta(), reason="  too\nrisky\t today ")
     got = view_request(body)
-    assert isinstance(got, Request)
-    assert got.text == "reject #3f2a9b1c00112233 too risky today"
+    assert isinstance(got, Decision)
+    assert (got.decision, got.plan_hash) == ("reject", "3f2a9b1c00112233")
+    assert got.reason == "too risky today"
     assert got.thread_id == TID
     assert got.actor == "slack:U0BOB"
     assert got.event_id == view_request(body).event_id  # type: ignore[union-attr]
