@@ -10,18 +10,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
-from pydantic import ValidationError
+from redis.exceptions import RedisError
 from starlette.routing import BaseRoute
 
 from agents.render import thread_to_prompt
 from bot.audit import audit_records, parse_since
-from bot.bootstrap import App, bootstrap, config_path, utc_now, watch_children_with_pidfd
+from bot.bootstrap import App, bootstrap, utc_now, watch_children_with_pidfd
 from bot.bootstrap import new_id as make_id
-from bot.config import Config, load_config
+from bot.check import check_config
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.preflight import SERVICES, findings, read_persistence, refusal
 from bot.redact import redact
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.webapp import build_web_app
 from channels.api import api_routes
 from channels.email import email_channel, missing_settings
@@ -68,17 +69,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"deploybot: bad environment: {exc}", file=sys.stderr)
+        settings = load_settings()
+    except ConfigError as exc:  # one line naming the variable, for every command
+        print(f"deploybot: {exc}", file=sys.stderr)
         return 2
     # Services log JSON lines (with the thread id); interactive commands log plain text.
-    service = args.command in ("worker", "web", "run", "clock", "mail")
+    service = args.command in SERVICES
     configure_logging(
-        level=os.environ.get("DEPLOYBOT_LOG_LEVEL", "INFO" if service else "WARNING"),
-        json_lines=os.environ.get("DEPLOYBOT_LOG_FORMAT", "json" if service else "text") == "json",
+        level=settings.log_level(service=service),
+        json_lines=settings.log_format(service=service) == "json",
         secrets=settings.secrets(),
     )
+    if service and (refused := refusal(findings(settings), args.command)):
+        print(f"deploybot {args.command}: {refused.text}", file=sys.stderr)
+        return 2
     try:
         match args.command:
             case "chat":
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             case "threads":
                 return asyncio.run(_threads(settings, args))
             case "check-config":
-                return _check_config(settings)
+                return check_config(settings)
             case "clock":
                 return asyncio.run(_clock(settings))
             case "audit":
@@ -109,6 +113,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+async def _starting(app: App, command: str) -> bool:
+    """Before a long-running command serves: print the warnings that concern it (config
+    and Redis persistence); False (after one line) when it must not start."""
+    found = findings(app.settings, app.config)
+    try:
+        persistence = await read_persistence(app.redis)
+    except (RedisError, OSError) as exc:
+        url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
+        print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
+        return False
+    found += [persistence] if persistence else []
+    if refused := refusal(found, command):
+        print(f"deploybot {command}: {refused.text}", file=sys.stderr)
+        return False
+    for finding in found:
+        if command in finding.warns:
+            print(f"deploybot {command}: warning: {finding.text}", file=sys.stderr, flush=True)
+    return True
 
 
 def _banner(app: App) -> str:
@@ -178,6 +202,9 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
         return 2
     watch_children_with_pidfd()
     app = bootstrap(settings, concurrency=concurrency)
+    if not await _starting(app, "worker"):
+        await app.close()
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -255,6 +282,9 @@ async def _mail(settings: Settings) -> int:
         print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
         return 2
     app = bootstrap(settings)
+    if not await _starting(app, "mail"):
+        await app.close()
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -294,6 +324,9 @@ async def _clock(settings: Settings) -> int:
         print("deploybot clock: REDIS_URL is required.", file=sys.stderr)
         return 2
     app = bootstrap(settings)
+    if not await _starting(app, "clock"):
+        await app.close()
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -364,7 +397,9 @@ def _web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute
     settings = app.settings
     routes: list[BaseRoute] = []
     token = settings.deploybot_api_token
-    secret = settings.deploybot_secret
+    # Webhooks are signed with their own secret (what CI holds); DEPLOYBOT_SECRET signs only
+    # reply tokens and links, so a webhook sender can never mint an approval.
+    secret = settings.deploybot_webhook_secret
     routes += api_routes(
         config=app.config,
         queue=app.queue,
@@ -374,8 +409,9 @@ def _web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute
         clock=utc_now,
         new_id=make_id,
     )
-    if slack is not None and settings.slack_signing_secret is not None:
-        routes += slack_routes(slack)
+    signing = settings.slack_signing_secret
+    if slack is not None and signing is not None and signing.get_secret_value().strip():
+        routes += slack_routes(slack)  # never mounted without a secret to verify requests
     return routes
 
 
@@ -386,6 +422,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     if with_worker:
         watch_children_with_pidfd()
     app = bootstrap(settings)
+    if not await _starting(app, args.command):
+        await app.close()
+        return 2
     slack = _slack(app)
     web = build_web_app(app, routes=_web_routes(app, slack))
     port = args.port or settings.port
@@ -427,52 +466,3 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
             await task
         await app.close()
     return 0
-
-
-def _unreachable_routes(config: Config, settings: Settings) -> list[str]:
-    """Routes in the config whose channel is not set up: their messages would wait forever."""
-    routes: list[tuple[str, str | None]] = []
-    for name, env in config.environments.items():
-        routes.append((f"environments.{name}.approval_channel", env.approval_channel))
-        routes.append((f"environments.{name}.escalate_to", env.escalate_to))
-    routes += [(f"schedules.{s.name}.report_to", s.report_to) for s in config.schedules]
-    routes += [(f"webhooks.{n}.report_to", h.report_to) for n, h in config.webhooks.items()]
-    email_ready = settings.smtp_host and settings.email_from and settings.deploybot_secret
-    found = []
-    for key, route in routes:
-        if route is None:
-            continue
-        if route.startswith("slack:") and not settings.slack_bot_token:
-            found.append(f"{key}: {route} needs SLACK_BOT_TOKEN")
-        if route.startswith("email:") and not email_ready:
-            found.append(f"{key}: {route} needs SMTP_HOST, EMAIL_FROM and DEPLOYBOT_SECRET")
-    return found
-
-
-def _check_config(settings: Settings) -> int:
-    problems: list[str] = []
-    notes: list[str] = []
-    path = config_path(settings)
-    config = load_config(path)  # raises ConfigError naming the key
-    notes.append(
-        f"config {path}: {len(config.services)} services, "
-        f"{len(config.environments)} environments, {len(config.people)} people"
-    )
-    for name, service in config.services.items():
-        for argv in (service.deploy, service.rollback or []):
-            if argv and argv[0].startswith(("./", "../", "/")):
-                exe = Path(config.argv_path(argv[0]))
-                if not exe.exists():
-                    problems.append(f"services.{name}: {exe} does not exist")
-                elif not os.access(exe, os.X_OK):
-                    problems.append(f"services.{name}: {exe} is not executable")
-    problems.extend(_unreachable_routes(config, settings))
-    if not settings.redis_url:
-        notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
-    if settings.anthropic_api_key is None:
-        notes.append("ANTHROPIC_API_KEY not set: exact commands only")
-    for line in notes:
-        print(f"ok: {line}")
-    for line in problems:
-        print(f"problem: {line}")
-    return 1 if problems else 0

@@ -177,6 +177,7 @@ class Config(_Strict):
                     raise ValueError(
                         f"{kind}.{name}: names are lower-case letters, digits, '-' or '_'"
                     )
+        self._identities_are_unique()
         for sname, service in self.services.items():
             for i, env in enumerate(service.environments):
                 if env not in self.environments:
@@ -205,6 +206,18 @@ class Config(_Strict):
                     f"needed but only {len(envc.approvers)} approvers named"
                 )
         return self
+
+    def _identities_are_unique(self) -> None:
+        """One Slack id or email address is one person: otherwise a message from it would
+        count as whichever of them the lookup finds first (an approval as the wrong one)."""
+        owners: dict[tuple[str, str], str] = {}
+        for name, person in self.people.items():
+            for key, value in (("slack", person.slack), ("email", person.email)):
+                if value is None:
+                    continue
+                owner = owners.setdefault((key, value.strip().lower()), name)
+                if owner != name:
+                    raise ValueError(f"people.{name}.{key}: {value} is already {owner}'s")
 
     def _routes_reach_people(self, ename: str, envc: Environment) -> None:
         """An approval email is only worth sending to someone whose answer can count."""

@@ -11,15 +11,24 @@ from redis.asyncio import Redis
 from tests.conftest import TEST_REDIS_URL
 from tests.support import write_setup
 
+# The environment contract's variables: a test sets the ones it means, inherits none.
+CONTRACT_PREFIXES = (
+    "DEPLOYBOT_",
+    "REDIS_",
+    "ANTHROPIC_",
+    "SLACK_",
+    "SMTP_",
+    "IMAP_",
+    "EMAIL_",
+    "GITHUB_",
+    "PORT",
+)
+
 
 def deploybot(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "ANTHROPIC_API_KEY", "DEPLOYBOT_CONFIG")
-    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith(CONTRACT_PREFIXES)}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -70,7 +79,9 @@ def test_check_config_names_routes_without_their_channel(tmp_path: Path) -> None
         env=env
         | {
             "SLACK_BOT_TOKEN": "test-token",
+            "SLACK_SIGNING_SECRET": "test-signing-secret",
             "SMTP_HOST": "127.0.0.1",
+            "EMAIL_AUTHSERV_ID": "mx.example.com",
             "EMAIL_FROM": "deploybot@example.com",
             "DEPLOYBOT_SECRET": "s",
         },
