@@ -96,3 +96,26 @@ def test_schedule_errors_name_the_key(schedule: str, message: str) -> None:
         parse_config(text, base_dir=Path("."), source="deploybot.toml")
     assert message.split("Value error, ")[-1] in str(caught.value)
     assert "schedules[0]" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('[people.bob]\nemail = "bob@example.com"', '[people.bob]\nslack = "U0ALICE"'),
+            "people.bob.slack: U0ALICE is already alice's",
+        ),
+        (
+            ('email = "bob@example.com"', 'email = "Alice@Example.COM"'),
+            "people.bob.email: Alice@Example.COM is already alice's",
+        ),
+    ],
+)
+def test_one_identity_is_one_person(change: tuple[str, str], message: str) -> None:
+    """Two people with one Slack id or email: a message from it would count as whichever
+    the lookup found first, so an approval could be taken for the wrong person's."""
+    text = GOOD.replace('slack = "U0ALICE"', 'slack = "U0ALICE"\nemail = "alice@example.com"')
+    parse_config(text, base_dir=Path("."))  # distinct identities load
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.replace(*change), base_dir=Path("."), source="deploybot.toml")
+    assert str(caught.value) == f"deploybot.toml: {message}"
