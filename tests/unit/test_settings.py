@@ -178,7 +178,9 @@ HOOKS = CONFIG + '[webhooks.ci]\ninstruction = "deploy backend {version} to stag
 def _settings(**values: Any) -> Settings:
     secrets = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "smtp_password"}
     secrets |= {"deploybot_secret", "deploybot_webhook_secret"}
-    return Settings(**{k: SecretStr(v) if k in secrets else v for k, v in values.items()})
+    return Settings.model_validate(
+        {k: SecretStr(v) if k in secrets else v for k, v in values.items()}
+    )
 
 
 EMAIL = {"smtp_host": "mx.example.com", "imap_host": "mx.example.com"}
@@ -220,7 +222,7 @@ def test_start_up_rules(
     settings: dict[str, Any], config: str, starts: str | None, refused: list[str]
 ) -> None:
     found = findings(_settings(**settings), parse_config(config, base_dir=Path(".")))
-    assert [f.text[: len(starts)] for f in found] == ([starts] if starts else [])
+    assert [f.text[: len(starts or "")] for f in found] == ([starts] if starts else [])
     commands = ["chat", "check-config", *sorted(SERVICES)]
     assert [c for c in commands if refusal(found, c)] == refused
 
