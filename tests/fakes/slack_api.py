@@ -49,6 +49,7 @@ class Call:
     args: dict[str, Any]
     status: int = 200
     result: dict[str, Any] = field(default_factory=dict)
+    at_s: float = field(default_factory=time.monotonic)  # when the fake received it
 
 
 @dataclass
@@ -255,6 +256,12 @@ class SlackPoster:
         signed = sign(secret or self.secret, body, timestamp=timestamp)
         all_headers = {"Content-Type": content_type, **signed, **(headers or {})}
         async with self._session.post(self.url, data=body, headers=all_headers) as response:
+            return response.status, await response.text()
+
+    async def raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """Posts ``body`` with exactly ``headers`` (no signature unless they carry one)."""
+        assert self._session is not None, "use 'async with SlackPoster(...)'"
+        async with self._session.post(self.url, data=body, headers=headers) as response:
             return response.status, await response.text()
 
     async def event(self, payload: dict[str, Any], **kwargs: Any) -> tuple[int, str]:

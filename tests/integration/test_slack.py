@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from bot.bootstrap import App
 from bot.thread import Thread
+from bot.webapp import build_web_app
 from channels.slack import SlackListeners, SlackSender, slack_listeners, slack_routes, slack_sender
 from channels.slack.ids import thread_id_for
 from tests.fakes.slack_api import TEAM, FakeSlack, SlackPoster, click, event, reject_submission
@@ -174,7 +175,7 @@ async def open_harness(
             keys=app.keys,
             config=app.config,
         )
-        web = Starlette(routes=slack_routes(listeners))
+        web = build_web_app(app, routes=slack_routes(listeners))  # with its body caps
         async with serving(web) as url, SlackPoster(f"{url}/slack/events", SECRET) as post:
             yield Harness(app, fake, listeners, sender, post, tmp_path, clock)
 
