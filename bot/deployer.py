@@ -2,17 +2,22 @@
 
 The command is the argv template from the config with placeholders filled in per argument;
 it never passes through a shell, so a version like ``v1; rm -rf /`` stays one argument.
-The child runs in its own process group, in the config file's folder, with the parent's
-environment minus deploybot's own secrets plus ``DEPLOYBOT_*`` facts about the plan:
+The command runs in the config file's folder with a minimal environment (bot/childenv.py:
+a short allowlist, the service's ``pass_env``, and the deploy variables):
 
     DEPLOYBOT_IDEMPOTENCY_KEY  DEPLOYBOT_FENCING_TOKEN  DEPLOYBOT_KIND
     DEPLOYBOT_SERVICE  DEPLOYBOT_VERSION  DEPLOYBOT_ENVIRONMENT  DEPLOYBOT_SHA
     DEPLOYBOT_PREVIOUS_VERSION (empty on a first deploy)
 
-Its stdout and stderr are merged and read line by line; every line is redacted before anyone
-sees it. On timeout the whole group gets SIGTERM, then SIGKILL after ``grace_s``. Processes
-the command leaves behind holding its output are stopped the same way once it exits (the
-deploy is over when the command is; the environment lock is released after that).
+It runs under a supervisor process (bot/supervisor.py) that keeps everything the command
+starts below it and stops all of it when the command times out, when the run is cancelled,
+when the command exits leaving processes behind (after ``grace_s``), and when the worker
+dies (within about a second). Stopping is SIGTERM to every descendant, then SIGKILL after
+``grace_s``. The deploy is over when the command and everything it started are gone; the
+environment lock is released after that.
+
+Its stdout and stderr are merged and read in large blocks; only the last 64 KiB are kept
+(bot/outputtail.py), redacted as a whole, then cut to a few lines for the result.
 """
 
 import asyncio
@@ -22,27 +27,28 @@ import os
 import re
 import signal
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot import supervisor
+from bot.childenv import child_env, refused_pass_env
 from bot.config import Config
+from bot.errors import ConfigError
+from bot.outputtail import OutputTail
 from bot.plan import Plan
-from bot.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi, without_secrets
+from bot.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
+from bot.supervision import SupervisorStatus, exited, send_signal, settled
 
 __all__ = ["CommandDeployer", "DeployResult"]
 
 log = logging.getLogger(__name__)
 
-_PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version)\}")
-_CHUNK_BYTES = 64 * 1024
-_MAX_LINE_BYTES = 64 * 1024
-_TAIL_LINES = 50
+_PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
+_CHUNK_BYTES = 1024 * 1024
 _SETTLE_AFTER_KILL_S = 1.0
-_POLL_S = 0.05
-_LOST_EXIT_S = 2.0  # how long a vanished child may go unreported
+_SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
 
 
 class DeployResult(BaseModel):
@@ -66,49 +72,66 @@ class CommandDeployer:
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
         self._grace_s = grace_s
-        self._base_env: dict[str, str] | None = None
+        for name, service in config.services.items():
+            if refused := refused_pass_env(service.pass_env):
+                raise ConfigError(
+                    f"services.{name}.pass_env: {', '.join(refused)} belong to deploybot "
+                    "itself and are never passed to a command"
+                )
 
     # -- the pure parts ------------------------------------------------------------------
 
-    def argv(self, *, plan: Plan) -> list[str]:
-        """The exact argv for ``plan``: template chosen by kind, ``./`` paths resolved
-        against the config's folder, placeholders filled in per argument."""
-        template = [self._config.argv_path(arg) for arg in self._template(plan=plan)]
-        return [self._fill(arg, plan=plan) for arg in template]
+    def argv(self, *, plan: Plan, idempotency_key: str = "", status: bool = False) -> list[str]:
+        """The exact argv for ``plan`` (its status command when ``status``): template
+        chosen by kind, ``./`` paths resolved against the config's folder, placeholders
+        filled in per argument."""
+        template = self._template(plan=plan, status=status)
+        return [
+            self._fill(self._config.argv_path(arg), plan=plan, idempotency_key=idempotency_key)
+            for arg in template
+        ]
 
-    def _template(self, *, plan: Plan) -> list[str]:
+    def _template(self, *, plan: Plan, status: bool = False) -> list[str]:
         service = self._config.services[plan.service]
+        if status:
+            if not service.status:
+                raise ValueError(f"service {plan.service} has no status command")
+            return service.status
         if plan.kind == "rollback" and service.rollback:
             return service.rollback
         return service.deploy  # a rollback without its own command deploys the older version
 
     @staticmethod
-    def _fill(arg: str, *, plan: Plan) -> str:
+    def _fill(arg: str, *, plan: Plan, idempotency_key: str) -> str:
         values = {
             "service": plan.service,
             "version": plan.version,
             "environment": plan.environment,
             "sha": plan.sha,
             "previous_version": plan.previous_version or "",
+            "idempotency_key": idempotency_key,
         }
         # One pass: a value that itself looks like "{sha}" is not expanded again.
         return _PLACEHOLDER.sub(lambda m: values[m[1]], arg)
 
     def env(self, *, plan: Plan, idempotency_key: str, fencing_token: int) -> dict[str, str]:
-        if self._base_env is None:  # the process environment, filtered once
-            self._base_env = without_secrets(os.environ, secrets=self._secrets)
-        env = dict(self._base_env)
-        env.update(
-            DEPLOYBOT_IDEMPOTENCY_KEY=idempotency_key,
-            DEPLOYBOT_FENCING_TOKEN=str(fencing_token),
-            DEPLOYBOT_KIND=plan.kind,
-            DEPLOYBOT_SERVICE=plan.service,
-            DEPLOYBOT_VERSION=plan.version,
-            DEPLOYBOT_ENVIRONMENT=plan.environment,
-            DEPLOYBOT_SHA=plan.sha,
-            DEPLOYBOT_PREVIOUS_VERSION=plan.previous_version or "",
+        """The whole environment of the plan's commands (deploy, rollback and status)."""
+        deploy = {
+            "DEPLOYBOT_IDEMPOTENCY_KEY": idempotency_key,
+            "DEPLOYBOT_FENCING_TOKEN": str(fencing_token),
+            "DEPLOYBOT_KIND": plan.kind,
+            "DEPLOYBOT_SERVICE": plan.service,
+            "DEPLOYBOT_VERSION": plan.version,
+            "DEPLOYBOT_ENVIRONMENT": plan.environment,
+            "DEPLOYBOT_SHA": plan.sha,
+            "DEPLOYBOT_PREVIOUS_VERSION": plan.previous_version or "",
+        }
+        return child_env(
+            os.environ,
+            deploy=deploy,
+            pass_env=self._config.services[plan.service].pass_env,
+            secrets=self._secrets,
         )
-        return env
 
     # -- running -------------------------------------------------------------------------
 
@@ -122,143 +145,169 @@ class CommandDeployer:
     ) -> DeployResult:
         """Run the command for ``plan`` to the end; never raises for a failing command.
 
-        ``on_output`` gets each redacted output line as it comes; keep it cheap (a slow
-        callback slows the reading, and so the command). Its errors are logged, not raised.
-        Cancelling ``run`` stops the command's process group (SIGTERM, then SIGKILL after the
-        grace period) and waits for it before re-raising.
+        ``on_output`` gets the latest redacted output line after each block of output read
+        (lines in between may be skipped: output is read in large blocks); keep it cheap.
+        Its errors are logged, not raised. Cancelling ``run`` stops the command and all it
+        started (SIGTERM, then SIGKILL after the grace period) and waits before re-raising.
         """
-        timeout_s = self._config.services[plan.service].timeout_s
-        shown = self._template(plan=plan)[0]
+        return await self._run(
+            argv=self.argv(plan=plan, idempotency_key=idempotency_key),
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=self._template(plan=plan)[0],
+            timeout_s=self._config.services[plan.service].timeout_s,
+            on_output=on_output,
+        )
+
+    async def status(
+        self, *, plan: Plan, idempotency_key: str, fencing_token: int
+    ) -> DeployResult | None:
+        """Run the service's status command for a deploy (same environment, supervision and
+        timeout as the deploy); None when the service has none. Its exit code says: 0
+        succeeded, 1 failed, 3 (or anything else) unknown."""
+        if not self._config.services[plan.service].status:
+            return None
+        return await self._run(
+            argv=self.argv(plan=plan, idempotency_key=idempotency_key, status=True),
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=self._template(plan=plan, status=True)[0],
+            timeout_s=self._config.services[plan.service].timeout_s,
+            on_output=None,
+        )
+
+    async def _run(
+        self,
+        *,
+        argv: list[str],
+        env: dict[str, str],
+        shown: str,
+        timeout_s: float,
+        on_output: OnOutput | None,
+    ) -> DeployResult:
         started = time.monotonic()
+        status_r, status_w = os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.argv(plan=plan),
+                *supervisor.supervised_argv(argv, grace_s=self._grace_s, status_fd=status_w),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                env=self.env(
-                    plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token
-                ),
+                env=env,
                 cwd=self._config.base_dir,
-                start_new_session=True,
+                start_new_session=True,  # a signal to the worker's group is the worker's
+                pass_fds=(status_w,),
             )
         except OSError as exc:
-            return DeployResult(
-                result="failed",
-                exit_code=None,
-                duration_s=time.monotonic() - started,
-                output_tail=self._clean(f"cannot run {shown}: {exc.strerror or exc}"),
-            )
+            os.close(status_r)
+            return self._result("failed", None, started, f"cannot run {shown}: {exc}")
+        finally:
+            os.close(status_w)
+        events = SupervisorStatus(status_r)
         assert proc.stdout is not None
-        tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        tail = OutputTail()
         reader = asyncio.create_task(self._read(proc.stdout, tail=tail, on_output=on_output))
         timed_out = False
+        notes: list[str] = []
         try:
             try:
                 async with asyncio.timeout(timeout_s):
-                    await self._exited(proc)
+                    await events.until_exit()
             except TimeoutError:
                 timed_out = True
-                await self._stop(proc, reader)
-                tail.append(f"deploybot: timed out after {timeout_s:g} s; stopped")
+                await self._stop(proc, reader, events)
+                notes.append(f"deploybot: timed out after {timeout_s:g} s; stopped")
             else:
-                if not await self._settled(proc, reader, self._grace_s):
-                    await self._stop(proc, reader)
-                    tail.append("deploybot: stopped processes left running by the command")
+                await self._finish(proc, reader, events, limit_s=3 * self._grace_s)
         except BaseException:
-            # Cancelled (the worker is stopping): stop the command and reap it before going,
-            # so no zombie or open pipe outlives the run. Shielded: a second cancel cannot
-            # interrupt the clean-up half way.
+            # Cancelled (the worker is stopping): stop the command and all it started before
+            # going. Shielded: a second cancel cannot interrupt the clean-up half way.
             with contextlib.suppress(BaseException):
-                await asyncio.shield(self._stop(proc, reader))
+                await asyncio.shield(self._stop(proc, reader, events))
             raise
+        finally:
+            events.close()
         if reader.done() and not reader.cancelled() and (error := reader.exception()):
             log.error("reading the deploy output failed", exc_info=error)
-        code = proc.returncode
+        if events.cannot_run is not None:
+            return self._result("failed", None, started, f"cannot run {shown}: {events.cannot_run}")
+        if events.leftovers and not timed_out:
+            notes.append("deploybot: stopped processes left running by the command")
+        code = events.exit_code
         if code is None and not timed_out:
-            tail.append("deploybot: the command's exit status was lost; check the environment")
+            notes.append("deploybot: the command's exit status was lost; check the environment")
         result: Literal["succeeded", "failed", "timed_out"]
         result = "timed_out" if timed_out else ("succeeded" if code == 0 else "failed")
+        return self._result(result, code, started, "\n".join([tail.text(), *notes]))
+
+    def _result(
+        self,
+        result: Literal["succeeded", "failed", "timed_out"],
+        code: int | None,
+        started: float,
+        text: str,
+    ) -> DeployResult:
+        # Redacted as a whole before compact_tail cuts it to a few lines.
         return DeployResult(
             result=result,
             exit_code=code,
             duration_s=time.monotonic() - started,
-            output_tail=self._clean("\n".join(tail)),
+            output_tail=compact_tail(redact(strip_ansi(text), secrets=self._secrets)),
         )
 
-    def _clean(self, text: str) -> str:
-        return compact_tail(redact(text, secrets=self._secrets))
+    def _line(self, raw: str) -> str:
+        return redact(strip_ansi(raw), secrets=self._secrets).strip()
 
     async def _read(
-        self, stream: asyncio.StreamReader, *, tail: deque[str], on_output: OnOutput | None
+        self, stream: asyncio.StreamReader, *, tail: OutputTail, on_output: OnOutput | None
     ) -> None:
-        """Split the output into lines (however long), redact each, keep and forward it."""
-        pending = b""
-        while True:
-            chunk = await stream.read(_CHUNK_BYTES)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            if len(pending) > _MAX_LINE_BYTES or (not chunk and pending):
-                lines.append(pending)
-                pending = b""
-            for raw in lines:
-                line = redact(strip_ansi(raw.decode(errors="replace")), secrets=self._secrets)
-                if line.strip():
-                    tail.append(line)
-                if on_output is not None:
-                    try:
-                        await on_output(line)
-                    except Exception:
-                        log.warning("on_output failed; the deploy goes on", exc_info=True)
-            if not chunk:
-                return
+        """Keep the end of the output; after each block, forward its last line."""
+        last_sent: str | None = None
+        while chunk := await stream.read(_CHUNK_BYTES):
+            tail.feed(chunk)
+            if on_output is None or (raw := tail.last_line()) is None:
+                continue
+            line = self._line(raw)
+            if not line or line == last_sent:
+                continue
+            last_sent = line
+            try:
+                await on_output(line)
+            except Exception:
+                log.warning("on_output failed; the deploy goes on", exc_info=True)
 
-    @staticmethod
-    async def _exited(proc: asyncio.subprocess.Process) -> None:
-        """Return as soon as the command itself exits. (``proc.wait()`` also waits for its
-        output to close, which a left-behind background process can hold open.)"""
-        waiter = asyncio.ensure_future(proc.wait())
-        gone_polls = 0
+    async def _finish(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.Task[None],
+        events: SupervisorStatus,
+        *,
+        limit_s: float,
+    ) -> None:
+        """The command exited: wait for the supervisor to stop what it left running."""
         try:
-            while proc.returncode is None:
-                await asyncio.wait({waiter}, timeout=_POLL_S)
-                # The exit is reported by asyncio's child watcher. If the process no longer
-                # exists and no report came for a while, the report was lost (seen once
-                # under load): stop waiting rather than hang the worker for ever.
-                try:
-                    os.kill(proc.pid, 0)
-                    gone_polls = 0
-                except ProcessLookupError:
-                    gone_polls += 1
-                    if gone_polls * _POLL_S >= _LOST_EXIT_S:
-                        log.error("exit of pid %d was never reported; giving up on it", proc.pid)
-                        return
-                except PermissionError:
-                    gone_polls = 0
-        finally:
-            waiter.cancel()
+            async with asyncio.timeout(limit_s + _SUPERVISOR_SLACK_S):
+                await exited(proc)
+        except TimeoutError:
+            await self._stop(proc, reader, events)
+            return
+        await events.until_closed()
+        await settled(reader, _SETTLE_AFTER_KILL_S)
 
-    async def _settled(
-        self, proc: asyncio.subprocess.Process, reader: asyncio.Task[None], wait_s: float
-    ) -> bool:
-        """Wait up to ``wait_s`` for the command to exit and its output to close."""
-        waiter = asyncio.ensure_future(proc.wait())
-        _, pending = await asyncio.wait({waiter, reader}, timeout=wait_s)
-        if waiter in pending:
-            waiter.cancel()
-        return not pending
-
-    async def _stop(self, proc: asyncio.subprocess.Process, reader: asyncio.Task[None]) -> None:
-        """SIGTERM the process group; SIGKILL whatever is left of it after the grace period
-        (or as soon as the command has exited and its output is closed)."""
-        self._signal(proc, signal.SIGTERM)
-        await self._settled(proc, reader, self._grace_s)
-        self._signal(proc, signal.SIGKILL)  # children that ignore SIGTERM or closed stdout
-        await self._exited(proc)
-        if not await self._settled(proc, reader, _SETTLE_AFTER_KILL_S):
-            reader.cancel()  # someone outside the group holds the output open
-
-    @staticmethod
-    def _signal(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
+    async def _stop(
+        self, proc: asyncio.subprocess.Process, reader: asyncio.Task[None], events: SupervisorStatus
+    ) -> None:
+        """Ask the supervisor to stop everything (SIGTERM, SIGKILL after the grace period);
+        if it does not finish in time, SIGKILL it and the command's group."""
+        send_signal(proc.pid, signal.SIGTERM, group=False)
+        try:
+            async with asyncio.timeout(self._grace_s + _SUPERVISOR_SLACK_S):
+                await exited(proc)
+        except TimeoutError:
+            log.error("supervisor %d did not stop the command in time; killing it", proc.pid)
+            send_signal(proc.pid, signal.SIGKILL, group=False)
+            if events.pid is not None:
+                send_signal(events.pid, signal.SIGKILL, group=True)
+            await exited(proc)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
+                await events.until_closed()
+        await settled(reader, _SETTLE_AFTER_KILL_S)
