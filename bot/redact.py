@@ -1,19 +1,36 @@
-"""Redaction: keep secrets out of logs, prompts and messages (invariant 6).
+"""Redaction: keep secrets out of logs, prompts and messages (invariant 8).
 
-``redact`` replaces the secret values deploybot knows about (its own tokens and passwords)
-and, as a second net, anything shaped like a credential: Slack and Anthropic tokens, GitHub
-tokens, ``Bearer <token>``, ``password=...``-style assignments and the user info of URLs
-(``https://user:pass@host``). ``compact_tail`` turns a command's output into a few short,
-clean lines fit for a chat message or a prompt.
+``redact`` masks, in this order:
+
+1. the secret values deploybot knows (its settings), wherever they appear, and the start or
+   the end of one at the edges of the text: a text is often a piece cut from a longer one
+   (a 64 KiB line split by the deployer, a tail), and a secret cut in two must not leak
+   either half;
+2. everything shaped like a credential, from one table (``SHAPES``) of named patterns, each
+   with where its format is documented: provider tokens (Slack, GitHub, GitLab, npm, AWS,
+   Anthropic, ...), PEM private keys, ``Authorization``/``Cookie`` headers, URLs with user
+   info, ``password=...``/``"token": "..."``/``--password x`` and their JSON, YAML, shell
+   and command-line spellings.
+
+No maintained pattern library fits: detect-secrets (the best known) is built to flag lines in
+a repository, not to mask text (its private-key rule matches only the BEGIN line, its npm rule
+only ``.npmrc`` lines, it knows no Anthropic, ``github_pat_`` or ``xapp-`` tokens, and it pulls
+in ``requests``), so the table is ours and says where each format is specified.
+
+``compact_tail`` turns a command's output into a few short, clean lines fit for a chat message
+or a prompt: redact first, then compact (a cut can only shorten what is already masked).
 """
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 __all__ = [
     "MASK",
     "SECRET_ENV_NAMES",
+    "SHAPES",
+    "Shape",
     "compact_tail",
     "redact",
     "strip_ansi",
@@ -37,29 +54,200 @@ SECRET_ENV_NAMES = frozenset(
 )
 
 _MIN_SECRET_CHARS = 4
+_EDGE_CHARS = 512  # how far from a text's end a cut token is looked for
 _LINE_CHARS = 200
 _ELLIPSIS = "…"
 
-# (pattern, replacement); applied in order after the known secret values.
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # scheme://user:pass@host -> scheme://[REDACTED]@host; for http(s) any user info
-    # (https://<token>@github.com is a common way to pass a token).
-    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]*:[^/\s]*@"), rf"\1{MASK}@"),
-    (re.compile(r"\b(https?://)[^/\s@:]+@"), rf"\1{MASK}@"),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]+"), MASK),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), MASK),
-    (re.compile(r"\bsk-ant-[A-Za-z0-9_-]+"), MASK),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
-    (re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1{MASK}"),
-    # password=..., DB_PASSWORD="...", api_key='...', token=... (in URLs too: ?token=...)
-    (
-        re.compile(
-            r"\b(\w*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key))"
-            r"(\s*=\s*)(\"[^\"]*\"|'[^']*'|[^\s&;,\"']+)",
-            re.IGNORECASE,
-        ),
-        rf"\1\2{MASK}",
+
+class Shape(NamedTuple):
+    """One kind of credential: the ``value`` group of ``pattern`` is masked (a quoted value
+    keeps its quotes, so JSON stays JSON). ``hints`` are lower-case strings of which one is
+    in any text the pattern can match: texts with none are not searched (speed)."""
+
+    name: str
+    pattern: re.Pattern[str]
+    hints: tuple[str, ...]
+    documented: str
+
+
+_I = re.IGNORECASE
+_M = re.escape(MASK)
+_QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'"
+# A key that names a secret; it must END the key: "tokens=5" and "token_file=x" are not.
+_KEY = (
+    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|_pwd)"
+)
+_KEY_HINTS = ("pass", "secret", "token", "key", "_pwd")
+# name="value", name=value, ... (RFC 9110 §11.2 auth-params: Digest, AWS4-HMAC-SHA256)
+_AUTH_PARAMS = r"(?:[\w-]+=(?:\"[^\"\r\n]*\"|[^\s,\"']*)[ \t]*,?[ \t]*)+"
+_GITLAB = ("glpat", "gldt", "glrt", "glcbt", "glptt", "glft", "glimt", "glagent", "gloas", "glsoat")
+
+
+def _shape(name: str, regex: str, hints: tuple[str, ...], documented: str, flags: int = 0) -> Shape:
+    pattern = re.compile(regex, flags)
+    if "value" not in pattern.groupindex:  # the whole match is the secret
+        pattern = re.compile(f"(?P<value>{regex})", flags)
+    return Shape(name, pattern, hints, documented)
+
+
+#: Every credential shape, applied in this order after the known secret values.
+SHAPES: tuple[Shape, ...] = (
+    _shape(
+        "pem_private_key",  # also a block whose END was cut off: masked to the text's end
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[^\"']*)",
+        ("private key",),
+        "RFC 7468 (PEM, PKCS#8), OpenSSH PROTOCOL.key, RFC 4880 §6.2 (PGP armor)",
+        re.DOTALL,
     ),
+    _shape(
+        "putty_private_key",
+        r"Private-Lines:[ \t]*\d+[ \t]*\r?\n(?P<value>(?:[A-Za-z0-9+/=]+[ \t]*(?:\r?\n|\Z))+)",
+        ("private-lines",),
+        "PuTTY manual, appendix C (PPK file format)",
+    ),
+    _shape(
+        "authorization_header",  # Basic, Bearer, Digest, AWS4-HMAC-SHA256, a bare token...
+        rf"(?=[aApP])\b(?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?"
+        rf"(?:[A-Za-z][\w-]*[ \t]+(?=\S))?(?P<value>{_M}|{_AUTH_PARAMS}|[^\"'\r\n]+)",
+        ("authorization",),
+        "RFC 9110 §11.6.2, RFC 7617 (Basic), RFC 6750 (Bearer)",
+        _I,
+    ),
+    _shape(
+        "bearer_token",
+        r"\bbearer[ \t]+(?P<value>[A-Za-z0-9._~+/=-]+)",
+        ("bearer",),
+        "RFC 6750 §2.1 (b64token)",
+        _I,
+    ),
+    _shape(
+        "cookie_header",
+        rf"\b(?:set-)?cookie[\"']?[ \t]*:[ \t]*[\"']?(?P<value>{_M}|[^\"'\r\n]+)",
+        ("cookie",),
+        "RFC 6265 §4 (Cookie, Set-Cookie)",
+        _I,
+    ),
+    _shape(
+        "url_userinfo",  # scheme://user:pass@host
+        r"(?<=[a-zA-Z0-9+.-])://(?P<value>[^/\s@:]*:[^/\s]*)@",
+        ("://",),
+        "RFC 3986 §3.2.1 (userinfo)",
+    ),
+    _shape(
+        "http_url_user",  # https://<token>@github.com: a token passed as the user name
+        r"://(?i:(?<=https://)|(?<=http://))(?P<value>[^/\s@:]+)@",
+        ("://",),
+        "RFC 3986 §3.2.1; GitHub docs, 'Cloning with HTTPS URLs'",
+        _I,
+    ),
+    _shape(
+        "slack_webhook_url",
+        r"\bhttps://hooks\.slack(?:-gov)?\.com/(?P<value>(?:services|workflows|triggers)/[\w/-]+)",
+        ("hooks.slack",),
+        "Slack docs, 'Sending messages using incoming webhooks'",
+        _I,
+    ),
+    _shape(
+        "slack_token",  # xoxb- xoxp- xoxa- xoxr- xoxs- xoxe- xoxc- xoxd-, xoxe.xoxp- (refresh)
+        r"\bxox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+",
+        ("xox", "xapp-"),
+        "Slack docs, 'Token types'",
+    ),
+    _shape(
+        "github_token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        "GitHub docs, 'About authentication to GitHub' (GitHub's token formats)",
+    ),
+    _shape(
+        "gitlab_token",
+        rf"(?=[gG])\b(?:{'|'.join(_GITLAB)})-[A-Za-z0-9_-]{{20,}}|\bGR1348941[A-Za-z0-9_-]{{20,}}",
+        (*(f"{prefix}-" for prefix in _GITLAB), "gr1348941"),
+        "GitLab docs, 'Token prefixes'",
+    ),
+    _shape(
+        "npm_token",
+        r"\bnpm_[A-Za-z0-9]{30,}",
+        ("npm_",),
+        "npm docs, 'About access tokens' (npm_ + 36 characters)",
+    ),
+    _shape(
+        "aws_access_key_id",
+        r"(?=A)\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+        ("akia", "asia", "abia", "acca"),
+        "AWS IAM docs, 'IAM identifiers' (unique ID prefixes)",
+    ),
+    _shape(
+        "anthropic_key",
+        r"\bsk-ant-[A-Za-z0-9_-]+",
+        ("sk-ant-",),
+        "Anthropic docs, 'API keys' (sk-ant-api03-..., sk-ant-admin01-...)",
+    ),
+    _shape(
+        "openai_style_key",
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+        ("sk-",),
+        "OpenAI docs, 'API keys' (sk-, sk-proj-)",
+    ),
+    _shape(
+        "stripe_key",
+        r"\b[rsp]k_(?:live|test)_[0-9A-Za-z]{16,}",
+        ("k_live_", "k_test_"),
+        "Stripe docs, 'API keys'",
+    ),
+    _shape(
+        "google_api_key",
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        ("aiza",),
+        "Google Cloud docs, 'API keys'",
+    ),
+    _shape(
+        "jwt",
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+        ("eyj",),
+        "RFC 7519 §3 (JWS compact serialization; a JSON header starts 'eyJ')",
+    ),
+    _shape(
+        "secret_flag",  # --password x, --api-key "x y" (the --password=x spelling: below)
+        rf"--[\w-]*(?:password|passwd|passphrase|secret|token|api-?key|access-key|private-key)"
+        rf"[ \t]+(?P<value>{_QUOTED}|(?!-)\S+)",
+        ("--",),
+        "POSIX utility conventions; e.g. docker login --password, mysql --password",
+        _I,
+    ),
+    _shape(
+        "mysql_attached_password",  # mysql -pSECRET (-p alone prompts; -P is the port)
+        r"(?=[mM])\b(?:mysql\w*|mariadb\w*)\b[^\n]*?[ \t]-p(?P<value>[^\s-]\S*)",
+        ("mysql", "mariadb"),
+        "MySQL manual, 'Command Options for Connecting to the Server' (--password, -p)",
+        _I,
+    ),
+    _shape(
+        "user_flag_password",  # curl -u user:pass, --user user:pass
+        r"(?:^|[ \t])(?:-u|--user)[ \t=]+[^\s:]+:(?P<value>\S+)",
+        ("-u",),
+        "curl manual, -u/--user <user:password>",
+        re.MULTILINE,
+    ),
+    _shape(
+        # password=x, DB_PASSWORD='x', MYSQL_PWD=x, ?token=x, api_key => "x" (to a space);
+        # "password": "x", token: x y (YAML: to the line's end), 'api_key': 'x' (repr)
+        "key_value",
+        rf"(?=[psktaPSKTA_]){_KEY}[\"']?[ \t]*(?:(?P<eq>=>|:=|=)|:)[ \t]*"
+        rf"(?P<value>{_M}|{_QUOTED}|(?(eq)[^\s\"',;&]+"
+        rf"|[^\s\"',}}\]=](?:[^\n\"',}}\]]*[^\s\"',}}\]])?))",
+        _KEY_HINTS,
+        "shell and .env assignments, URL queries (RFC 3986 §3.4), INI, JSON objects (RFC 8259),"
+        " YAML 1.2 mappings, Python and Ruby literals",
+        _I,
+    ),
+)
+
+#: The start of a token whose end was cut off (only looked for near the end of a text).
+_CUT_TOKEN = re.compile(
+    r"\b(?:xox[a-z]-|xapp-|gh[pousr]_|github_pat_|(?:gl[a-z]{2,6})-|npm_|sk-|[rsp]k_live_"
+    r"|AIza|AKIA|ASIA|eyJ)[\w.-]*\Z"
 )
 
 _ANSI = re.compile(
@@ -79,18 +267,50 @@ def _secrets_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(s) for s in ordered))
 
 
+def _mask_value(match: re.Match[str]) -> str:
+    start, end = match.span("value")
+    value = match["value"]
+    quote = value[0] if len(value) >= 2 and value[0] in "\"'" and value[-1] == value[0] else ""
+    whole, offset = match[0], match.start()
+    return whole[: start - offset] + quote + MASK + quote + whole[end - offset :]
+
+
+_MASK_VALUE: Callable[[re.Match[str]], str] = _mask_value
+
+
+def _cut_edges(text: str, secrets: tuple[str, ...]) -> str:
+    """Mask the end of ``text`` if it is the start of a secret, and its start if it is the
+    end of one (at least 4 characters): what is left of a secret cut in two."""
+    for secret in secrets:
+        for chars in range(min(len(secret) - 1, len(text)), _MIN_SECRET_CHARS - 1, -1):
+            if text.endswith(secret[:chars]):
+                text = text[:-chars] + MASK
+                break
+        for chars in range(min(len(secret) - 1, len(text)), _MIN_SECRET_CHARS - 1, -1):
+            if text.startswith(secret[-chars:]):
+                text = MASK + text[chars:]
+                break
+    head, tail = text[:-_EDGE_CHARS], text[-_EDGE_CHARS:]
+    return head + _CUT_TOKEN.sub(MASK, tail)
+
+
 def redact(text: str, *, secrets: Iterable[str]) -> str:
     """``text`` with every secret value and every credential-shaped string masked.
 
-    Values shorter than 4 characters are ignored: masking ``"1"`` everywhere would destroy
-    the text and protect nothing.
+    ``text`` may be a piece cut from a longer text: a known secret's start at its end, or
+    its end at its start, is masked too, and so is a token's start at its end. Values
+    shorter than 4 characters are ignored: masking ``"1"`` everywhere would destroy the
+    text and protect nothing.
     """
     known = tuple(sorted({s for s in secrets if len(s) >= _MIN_SECRET_CHARS}))
     pattern = _secrets_pattern(known)
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    for shape, replacement in _SHAPES:
-        text = shape.sub(replacement, text)
+    text = _cut_edges(text, known)
+    lowered = text.lower()
+    for shape in SHAPES:
+        if any(hint in lowered for hint in shape.hints):
+            text = shape.pattern.sub(_MASK_VALUE, text)
     return text
 
 
@@ -110,18 +330,22 @@ def _truncate(line: str, max_chars: int) -> str:
     return line[: max(max_chars - len(_ELLIPSIS), 0)] + _ELLIPSIS
 
 
-def compact_tail(text: str, *, max_lines: int = 5, max_chars: int = 500) -> str:
-    """The last non-empty lines of ``text``: no escape codes, each line cut to 200 characters,
-    at most ``max_lines`` lines and ``max_chars`` characters in all.
+def compact_tail(
+    text: str, *, max_lines: int = 5, max_chars: int = 500, secrets: Iterable[str] = ()
+) -> str:
+    """The last non-empty lines of ``text``: no escape codes, redacted, each line cut to
+    200 characters, at most ``max_lines`` lines and ``max_chars`` characters in all.
 
-    When the lines are too long together, the oldest are dropped first; a single remaining
-    line is cut at its end (the start of an error message usually says the most).
+    Each kept line is redacted (credential shapes, and ``secrets``) before it is cut, so a
+    cut never leaves half a secret. Redact the whole text first where a secret can span
+    lines (a PEM key). When the lines are too long together, the oldest are dropped first;
+    a single remaining line is cut at its end (the start of an error message says the most).
     """
     if max_lines <= 0 or max_chars <= 0:
         return ""
     lines = [line.rstrip() for line in strip_ansi(text).split("\n")]
-    kept = [_truncate(line, min(_LINE_CHARS, max_chars)) for line in lines if line.strip()]
-    kept = kept[-max_lines:]
+    kept = [line for line in lines if line.strip()][-max_lines:]
+    kept = [_truncate(redact(line, secrets=secrets), min(_LINE_CHARS, max_chars)) for line in kept]
     while len(kept) > 1 and len("\n".join(kept)) > max_chars:
         kept.pop(0)
     return _truncate("\n".join(kept), max_chars)
