@@ -39,6 +39,7 @@ from bot.events import (
     LockChanged,
     MessageSent,
     PlanProposed,
+    PlanSuperseded,
     TagsListed,
     UserMessage,
     WebhookReceived,
@@ -208,6 +209,8 @@ class _Renderer:
                 where = f" to {to}" if to else ""
                 also = f", also from {', '.join(approvers)}" if approvers else ""
                 return f"approval of plan #{plan_hash[:4]} escalated{where}{also}"
+            case PlanSuperseded(plan_hash=plan_hash, by=by):
+                return f"plan #{plan_hash[:4]} superseded: {self.line(by)}"
             case ApprovalRefused(actor=actor, reason=reason):
                 return f"approval by {self.who(actor)} refused: {self.line(reason)}"
             case DeployStarted(plan_hash=plan_hash):

@@ -28,6 +28,7 @@ from bot.keys import Keys
 from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.pending import PendingApprovals
 from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -180,6 +181,7 @@ def bootstrap(
         history=history,
         tags_cache_s=settings.deploybot_tags_cache_s,
     )
+    pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
     deployer = CommandDeployer(config=config, secrets=settings.secrets())
     runner = Runner(
         config=config,
@@ -195,6 +197,7 @@ def bootstrap(
         lock_wait_s=lock_wait_s,
         outbox=outbox,
         progress_every_s=progress_every_s,
+        pending=pending,
     )
     worker = Worker(
         queue=queue,
@@ -208,6 +211,7 @@ def bootstrap(
         lease_ttl_ms=settings.deploybot_lease_ttl_ms,
         timers=timers,
         metrics=metrics,
+        pending=pending,
     )
     return App(
         settings=settings,

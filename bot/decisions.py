@@ -16,15 +16,31 @@ from bot.events import (
     DecisionReceived,
     DeployStarted,
     PlanProposed,
+    PlanSuperseded,
     TimerFired,
 )
 from bot.messages import approval_progress_text, rejected_text
 from bot.plan import Plan
-from bot.policy import Allowed, Refused, check_decision, eligible_approvers, needs_approval
+from bot.policy import (
+    Allowed,
+    Refused,
+    check_bare_approval,
+    check_decision,
+    eligible_approvers,
+    needs_approval,
+)
 from bot.steps import Apply, Ctx, Execute, Pause, Step
 from bot.thread import Thread
 
-__all__ = ["on_command", "on_decided", "on_decision", "on_plan", "on_received", "on_timer"]
+__all__ = [
+    "on_command",
+    "on_decided",
+    "on_decision",
+    "on_plan",
+    "on_received",
+    "on_superseded",
+    "on_timer",
+]
 
 
 def on_command(
@@ -85,6 +101,8 @@ def on_decision(
         decision=decision,
         now=ctx.now,
     )
+    if isinstance(verdict, Allowed) and decision == "approve" and not plan_ref:
+        verdict = check_bare_approval(thread, open_approval)
     match verdict:
         case Refused(reason=why):
             return Apply(
@@ -210,6 +228,21 @@ def on_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
     return Apply(events=[*ctx.close_request(before, text, "result")])
 
 
+def on_superseded(thread: Thread, ctx: Ctx, superseded: PlanSuperseded) -> Step:
+    """Another plan for the pair ran: close this thread's request for the old one, if open."""
+    before = thread.model_copy(update={"events": thread.events[:-1]})
+    open_approval = before.open_approval()
+    if open_approval is None or open_approval.plan.plan_hash != superseded.plan_hash:
+        return Pause()  # decided, expired or replaced meanwhile: nothing to close
+    plan = open_approval.plan
+    text = (
+        f"Plan #{plan.short_id} ({plan.describe()}) is superseded: {superseded.by}. "
+        "This request no longer counts and nothing was deployed; ask again if it is "
+        "still wanted."
+    )
+    return Apply(events=[*ctx.close_request(before, text, "result")])
+
+
 def _why_not_open(thread: Thread, plan_id: str) -> str | None:
     """Why a decision naming plan ``plan_id`` came too late, from what the thread recorded."""
     hashes = [e.plan.plan_hash for e in thread.events if isinstance(e, PlanProposed)]
@@ -225,6 +258,8 @@ def _why_not_open(thread: Thread, plan_id: str) -> str | None:
                 return f"Plan #{short} was rejected by {person}; nothing was changed."
             case TimerFired(kind="expire", plan_hash=h) if h == plan_hash:
                 return f"Plan #{short} expired at {event.at:%H:%M} UTC; nothing was changed."
+            case PlanSuperseded(plan_hash=h, by=by) if h == plan_hash:
+                return f"Plan #{short} was superseded ({by}); nothing was changed."
             case _:
                 continue
     return f"Plan #{short} is no longer waiting for a decision; nothing was changed."

@@ -31,6 +31,7 @@ __all__ = [
     "LockChanged",
     "MessageSent",
     "PlanProposed",
+    "PlanSuperseded",
     "Purpose",
     "TagsListed",
     "TimerFired",
@@ -135,6 +136,16 @@ class ApprovalEscalated(_Event):
     approvers: list[str] = Field(default_factory=list)
 
 
+class PlanSuperseded(_Event):
+    """Another plan for the same service and environment ran (``by``, described), so this
+    thread's open request for ``plan_hash`` no longer counts: it is closed everywhere it was
+    posted, and a decision naming it changes nothing."""
+
+    type: Literal["plan_superseded"] = "plan_superseded"
+    plan_hash: str
+    by: str
+
+
 class ApprovalRefused(_Event):
     """Someone tried to decide and policy said no; kept for the audit trail."""
 
@@ -234,6 +245,7 @@ Event = Annotated[
     | DecisionReceived
     | ApprovalDecided
     | ApprovalEscalated
+    | PlanSuperseded
     | ApprovalRefused
     | DeployStarted
     | DeployFinished

@@ -100,6 +100,11 @@ class Keys:
     def env_lock(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:lock"
 
+    def pending_approvals(self, service: str, environment: str) -> str:
+        """Hash: thread id -> plan hash of each request waiting for approval for this pair,
+        so a deploy that runs can tell the others they are superseded."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:pending"
+
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 

@@ -13,6 +13,7 @@ from bot.history import DeployHistory, current_version, last_good_before
 from bot.intents import Deploy, Rollback
 from bot.keys import Keys
 from bot.plan import DeployRecord, Plan, Tag
+from bot.policy import Refused, check_not_older
 from bot.tags import list_tags
 
 __all__ = ["Lookups", "Turn", "build_plan"]
@@ -56,6 +57,10 @@ class Lookups:
                 px=int(self._tags_cache_s * 1000),
             )
         return tags
+
+    async def fresh_tags(self, service: str) -> list[Tag]:
+        """From the repository now, not the cache: for the re-check just before a deploy."""
+        return await self._tags_from_git(service)
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
         return await self._history.recent(
@@ -123,6 +128,11 @@ def build_plan(
                 f"{intent.service} has no tag {intent.version}; newest: {newest}. "
                 "Nothing was deployed."
             )
+        verdict = check_not_older(
+            service=intent.service, environment=intent.environment, version=tag.name, live=live
+        )
+        if isinstance(verdict, Refused):
+            raise ToolFailed(verdict.reason)
         kind = "deploy"
     else:
         target = intent.version or last_good_before(history)

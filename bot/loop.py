@@ -22,7 +22,14 @@ from bot.commands import (
     WhereCommand,
 )
 from bot.config import Config
-from bot.decisions import on_command, on_decided, on_plan, on_received, on_timer
+from bot.decisions import (
+    on_command,
+    on_decided,
+    on_plan,
+    on_received,
+    on_superseded,
+    on_timer,
+)
 from bot.errors import InvalidIntent
 from bot.events import (
     ApprovalDecided,
@@ -40,6 +47,7 @@ from bot.events import (
     LockChanged,
     MessageSent,
     PlanProposed,
+    PlanSuperseded,
     TagsListed,
     TimerFired,
     UserMessage,
@@ -128,6 +136,8 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
             return _on_error(thread, ctx, last)
         case TimerFired():
             return on_timer(thread, ctx, last)
+        case PlanSuperseded():
+            return on_superseded(thread, ctx, last)
         case DeployFinished():
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"

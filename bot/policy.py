@@ -10,12 +10,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, Environment
-from bot.thread import OpenApproval
+from bot.events import ApprovalRequested
+from bot.plan import DeployRecord, Plan, Tag, version_key
+from bot.thread import OpenApproval, Thread
 
 __all__ = [
     "Allowed",
     "Refused",
+    "check_bare_approval",
     "check_decision",
+    "check_live_state",
+    "check_not_older",
     "check_requester",
     "eligible_approvers",
     "needs_approval",
@@ -31,6 +36,9 @@ class Refused(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     reason: str
+    # The request is no longer waiting for this (expired, already approved by this person),
+    # as opposed to: this person may not say it. The API answers 409 rather than 403.
+    stale: bool = False
 
 
 def needs_approval(env: Environment) -> bool:
@@ -80,7 +88,8 @@ def check_decision(
     if now >= open_approval.request.expires_at:
         stamp = open_approval.request.expires_at.strftime("%H:%M UTC")
         return Refused(
-            reason=f"Plan #{plan.short_id} expired at {stamp}; ask for the deploy again."
+            reason=f"Plan #{plan.short_id} expired at {stamp}; ask for the deploy again.",
+            stale=True,
         )
     if decision == "reject" and person == plan.requester:
         return Allowed()  # a requester may always withdraw their own request
@@ -96,5 +105,91 @@ def check_decision(
             "else's approval."
         )
     if decision == "approve" and person in open_approval.approved_by:
-        return Refused(reason=f"{person} has already approved plan #{plan.short_id}.")
+        return Refused(reason=f"{person} has already approved plan #{plan.short_id}.", stale=True)
+    return Allowed()
+
+
+def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed | Refused:
+    """A typed ``approve`` without a plan id counts only where it cannot mean another plan.
+
+    That is a thread whose open request is the only plan it ever asked approval for (the same
+    plan asked again, after a failed try, is still one plan). Otherwise the approver may have
+    read an earlier plan that was since replaced (v1.4.0 asked, then swapped for v1.4.2), so
+    they must name the plan they mean.
+    """
+    asked = {e.plan_hash for e in thread.events if isinstance(e, ApprovalRequested)}
+    plan = open_approval.plan
+    if asked <= {plan.plan_hash}:
+        return Allowed()
+    return Refused(
+        reason=f"This thread has asked approval for more than one plan, so a bare 'approve' "
+        f"could mean the wrong one. The plan waiting now is #{plan.short_id}: "
+        f"{plan.describe()}, asked by {plan.requester}. To approve exactly that, say "
+        f"'approve {plan.short_id}'. Nothing was changed."
+    )
+
+
+def _older(candidate: str, than: str) -> bool | None:
+    """Whether tag ``candidate`` is an older version than ``than``; None: cannot tell."""
+    a, b = version_key(candidate), version_key(than)
+    if not (a[0] and b[0]):
+        return None  # not both versions: the tag list does not say which is older
+    return a < b
+
+
+def check_not_older(
+    *, service: str, environment: str, version: str, live: str | None
+) -> Allowed | Refused:
+    """A deploy never quietly goes backwards: an older version than the live one is a
+    rollback, asked for and approved as one."""
+    if live is None or live == version or not _older(version, live):
+        return Allowed()
+    return Refused(
+        reason=f"That would roll {service} in {environment} back from {live} to {version}; "
+        f"say 'rollback {service} in {environment} to {version}' if you mean it. "
+        "Nothing was deployed."
+    )
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} h ago"
+    return f"on {then:%Y-%m-%d}"
+
+
+def check_live_state(
+    plan: Plan, *, history: list[DeployRecord], tags: list[Tag], now: datetime
+) -> Allowed | Refused:
+    """Just before a plan runs: is the world still the one its approvers were shown?
+
+    The environment's live version must still be the plan's "now" version, and the tag must
+    still point at the plan's commit. ``history`` is newest first, read after taking the
+    environment's lock; ``tags`` are read from the repository, not a cache.
+    """
+    live_record = next((r for r in history if r.result == "succeeded"), None)
+    live = live_record.version if live_record else None
+    if live != plan.previous_version:
+        assert live_record is not None or plan.previous_version is not None
+        if live_record is None:
+            now_text = f"{plan.environment} has no successful deploy of {plan.service} now"
+        else:
+            when = _ago(datetime.fromisoformat(live_record.at), now)
+            now_text = (
+                f"{plan.environment} is now {live}, deployed by {live_record.requester} {when}"
+            )
+        made = plan.previous_version or "nothing deployed"
+        return Refused(reason=f"{now_text}; this plan was made against {made}.")
+    tag = next((t for t in tags if t.name == plan.version), None)
+    if tag is None:
+        return Refused(reason=f"the tag {plan.version} no longer exists in {plan.service}.")
+    if tag.sha != plan.sha:
+        return Refused(
+            reason=f"the tag {plan.version} now points at {tag.sha[:7]}, not {plan.sha[:7]} "
+            "as planned."
+        )
     return Allowed()

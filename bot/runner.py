@@ -19,6 +19,7 @@ from bot.envlock import EnvLock, LockHolder
 from bot.errors import ThreadConflict, ToolFailed
 from bot.events import (
     ApprovalDecided,
+    ApprovalRequested,
     DeployFinished,
     DeployStarted,
     ErrorKind,
@@ -33,7 +34,7 @@ from bot.events import (
     TagsListed,
 )
 from bot.history import DeployHistory, current_version
-from bot.intents import ListDeploys, ListTags
+from bot.intents import Deploy, ListDeploys, ListTags, Rollback
 from bot.keys import Keys
 from bot.lookups import Lookups, Turn, build_plan
 from bot.loop import (
@@ -50,7 +51,9 @@ from bot.loop import (
 )
 from bot.messages import locked_text, progress_text, started_text, where_text
 from bot.outbox import Outbox
-from bot.plan import DeployRecord, Plan
+from bot.pending import PendingApprovals
+from bot.plan import DeployRecord, Plan, Tag
+from bot.policy import Allowed, Refused, check_live_state
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
 
@@ -89,6 +92,7 @@ class Runner:
         max_steps: int = 30,
         outbox: Outbox | None = None,
         progress_every_s: float = 5,
+        pending: PendingApprovals,
     ) -> None:
         self.config = config
         self._agents = agents
@@ -105,6 +109,7 @@ class Runner:
         self._max_steps = max_steps
         self._outbox = outbox
         self._progress_every_s = progress_every_s
+        self._pending = pending
 
     async def advance(self, thread: Thread, *, hold: Hold) -> set[str]:
         """Run steps until the thread pauses. May save the thread (write-ahead points).
@@ -257,6 +262,8 @@ class Runner:
         token = await self._take_lock(thread, plan)
         if token is None:
             return
+        if await self._drifted(thread, plan, token=token, turn=turn):
+            return
         key = f"{thread.id}:{plan.plan_hash}"
         started = DeployStarted(
             id=self._new_id(),
@@ -300,6 +307,7 @@ class Runner:
         if self._outbox is not None:  # saved: people may see it now, not after the deploy
             await self._outbox.enqueue(thread, starts)
             turn.published.update(m.id for m in starts)
+        await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())
         result = await self._run_renewing_lock(thread, plan, key, token, start=start)
         finished = DeployFinished(
             id=self._new_id(),
@@ -335,6 +343,58 @@ class Runner:
         )
         await pipe.execute()
         thread.events.append(self._lock_event(plan, "released", token))
+
+    async def _drifted(self, thread: Thread, plan: Plan, *, token: int, turn: Turn) -> bool:
+        """The live-state re-check (invariant 2), under the lock: True when the plan must not
+        run because the world changed since it was made; the thread then says what changed
+        and the plan is made again from fresh facts, for a fresh approval."""
+        history = await self._history.recent(
+            service=plan.service, environment=plan.environment, limit=5
+        )
+        tags: list[Tag] | None
+        try:
+            tags = await self._lookups.fresh_tags(plan.service)
+        except ToolFailed as exc:
+            tags = None
+            verdict: Allowed | Refused = Refused(
+                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
+                "Ask again when the repository answers."
+            )
+        else:
+            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
+        if isinstance(verdict, Allowed):
+            return False
+        await self._env_lock.release(
+            service=plan.service, environment=plan.environment, token=token
+        )
+        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
+        if tags is not None:
+            text += " It is made again from what is live now, for a fresh approval."
+        asked = any(
+            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
+            for e in thread.events
+        )
+        thread.events.extend(
+            closing_messages(
+                thread, text=text, purpose="error", now=self._clock(), new_id=self._new_id
+            )
+            if asked
+            else [self._say(text, purpose="error")]
+        )
+        if tags is None:
+            return True
+        # Made again from what is true now: a new plan hash, so old approvals cannot count.
+        turn.tags[plan.service] = tags
+        turn.history[(plan.service, plan.environment)] = history
+        intent: Deploy | Rollback = (
+            Deploy(service=plan.service, environment=plan.environment, version=plan.version)
+            if plan.kind == "deploy"
+            else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
+        )
+        thread.events.append(
+            await self._resolve(ResolvePlan(intent=intent, requester=plan.requester), turn)
+        )
+        return True
 
     async def _frozen_for(self, environment: str, *, requester: str) -> str | None:
         """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""

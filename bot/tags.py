@@ -17,46 +17,18 @@ need a fetch).
 import asyncio
 import contextlib
 import os
-import re
 import signal
 from pathlib import Path
 
 from bot.errors import ToolFailed
-from bot.plan import Tag
+from bot.plan import Tag, version_key
 from bot.redact import compact_tail, redact, strip_ansi, without_secrets
 
 __all__ = ["list_tags", "version_key"]
 
-_VERSION = re.compile(
-    r"^v?(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
-    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
-)
+
 _TAG_PREFIX = "refs/tags/"
 _PEELED = "^{}"
-
-# One sort key shape for every tag: (is_version, numbers, is_release, pre-release, name).
-_Ident = tuple[int, int, str]
-_Key = tuple[int, tuple[int, int, int], int, tuple[_Ident, ...], str]
-
-
-def version_key(name: str) -> _Key:
-    """Sort key for a tag name; sort with ``reverse=True`` for newest first."""
-    match = _VERSION.match(name)
-    if match is None:
-        return (0, (0, 0, 0), 0, (), name)
-    numbers = (
-        int(match["major"]),
-        int(match["minor"] or 0),
-        int(match["patch"] or 0),
-    )
-    pre = match["pre"]
-    if pre is None:
-        return (1, numbers, 1, (), name)
-    # semver: numeric identifiers sort numerically and below alphanumeric ones.
-    idents = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in pre.split(".")
-    )
-    return (1, numbers, 0, idents, name)
 
 
 def _is_local(repo: str) -> bool:

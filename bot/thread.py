@@ -22,6 +22,7 @@ from bot.events import (
     LockChanged,
     MessageSent,
     PlanProposed,
+    PlanSuperseded,
     TagsListed,
     TimerFired,
     UserMessage,
@@ -122,6 +123,8 @@ class Thread(BaseModel):
                     return None  # a newer plan supersedes any older request
                 case TimerFired(kind="expire", plan_hash=plan_hash):
                     expired.add(plan_hash)
+                case PlanSuperseded(plan_hash=plan_hash):
+                    expired.add(plan_hash)
                 case _:
                     continue
         return None
@@ -198,7 +201,9 @@ def derive_status(events: list[Event]) -> Status:
                 status = "failed"
             case DeployInterrupted() | ErrorRecorded():
                 status = "awaiting_human"
-            case TimerFired(kind="expire", plan_hash=plan_hash):
+            case (
+                TimerFired(kind="expire", plan_hash=plan_hash) | PlanSuperseded(plan_hash=plan_hash)
+            ):
                 if status == "awaiting_approval" and plan_hash == waiting_for:
                     status = "done"
             case TimerFired():

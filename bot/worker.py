@@ -21,6 +21,7 @@ from bot.inbound import Delivery, InboundQueue
 from bot.logs import current_thread
 from bot.metrics import Metrics
 from bot.outbox import PULL_CHANNELS, LogSender, Outbox
+from bot.pending import PendingApprovals
 from bot.runner import Runner
 from bot.store import ThreadStore
 from bot.thread import Thread
@@ -46,6 +47,7 @@ class Worker:
         lease_ttl_ms: int = 15_000,
         max_deliveries: int = 5,
         timers: Timers | None = None,
+        pending: PendingApprovals,
         metrics: Metrics | None = None,
     ) -> None:
         self._queue = queue
@@ -61,6 +63,7 @@ class Worker:
         self._max_deliveries = max_deliveries
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers = timers
+        self._pending = pending
         self._metrics = metrics
 
     # -- driving -------------------------------------------------------------------------
@@ -230,12 +233,12 @@ class Worker:
         # Saved above: now outbox, acknowledgement and lease release in one round trip.
         pipe = self._store.pipeline()
         self._outbox.enqueue_in(pipe, thread, new)
+        proposed = {e.plan.plan_hash: e.plan for e in thread.events if isinstance(e, PlanProposed)}
+        self._pending.add_in(
+            pipe, thread_id=thread.id, events=thread.events[loaded:], plans=proposed
+        )
         if self._timers is not None:
-            plans = {
-                e.plan.plan_hash: e.plan.environment
-                for e in thread.events
-                if isinstance(e, PlanProposed)
-            }
+            plans = {plan_hash: plan.environment for plan_hash, plan in proposed.items()}
             self._timers.schedule_for_in(
                 pipe,
                 thread_id=thread.id,

@@ -79,6 +79,14 @@ class ApprovalResume(_Request):
     type: Literal["approval"]
     decision: Literal["approve", "reject"]
     user: _User
+    plan_hash: str = Field(
+        min_length=16,
+        max_length=64,
+        pattern=r"^[0-9a-f]+$",
+        description="The plan being decided: approval.plan_hash from GET /v1/threads/{id}. "
+        "A decision counts only for the plan its author was shown: if the thread now "
+        "waits on another plan, the answer is 409 and nothing is decided.",
+    )
     reason: str | None = Field(
         default=None,
         max_length=300,
@@ -90,7 +98,7 @@ class ApprovalResume(_Request):
     @field_validator("reason")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
-        """Sent as ``reject #<plan> <reason>``: one line the grammar reads exactly."""
+        """One line, kept with the rejection in the thread and the audit."""
         if value is None:
             return None
         if "?" in value:

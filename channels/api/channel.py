@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.config import Config
 from bot.errors import ThreadConflict
-from bot.events import UserMessage, WebhookReceived
+from bot.events import DecisionReceived, UserMessage, WebhookReceived
 from bot.inbound import Envelope, InboundQueue, agent_for
 from bot.origin import ApiOrigin, ScheduleOrigin
 from bot.store import ThreadStore
@@ -38,7 +38,7 @@ from .bodies import (
     parse_webhook_fields,
 )
 from .openapi import THREAD_ID_PATTERN, openapi_document
-from .resume import Accept, Conflict, Forbidden, Invalid, check_resume
+from .resume import Accept, AcceptDecision, Conflict, Forbidden, Invalid, check_resume
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
 
 __all__ = ["MAX_BODY_BYTES", "ApiChannel"]
@@ -252,7 +252,21 @@ class ApiChannel:
             case Invalid(reason=why):
                 raise _Problem(422, why)
             case Accept(actor=actor, text=text):
-                event = UserMessage(id=self._new_id(), at=self._clock(), actor=actor, text=text)
+                event: UserMessage | DecisionReceived = UserMessage(
+                    id=self._new_id(), at=self._clock(), actor=actor, text=text
+                )
+                await self._queue.publish(Envelope(thread_id=thread.id, event=event))
+                accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
+                return _answer(accepted, 202)
+            case AcceptDecision(actor=actor, decision=decision, plan_hash=plan_hash):
+                event = DecisionReceived(
+                    id=self._new_id(),
+                    at=self._clock(),
+                    actor=actor,
+                    decision=decision,
+                    plan_hash=plan_hash,
+                    reason=verdict.reason,
+                )
                 await self._queue.publish(Envelope(thread_id=thread.id, event=event))
                 accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
                 return _answer(accepted, 202)
@@ -261,7 +275,7 @@ class ApiChannel:
 
     async def webhook(self, request: Request) -> Response:
         if self._webhook_secret is None:
-            raise _Problem(503, "webhooks are off: DEPLOYBOT_SECRET is not set")
+            raise _Problem(503, "webhooks are off: DEPLOYBOT_WEBHOOK_SECRET is not set")
         raw = await self._body(request)
         problem = signature_problem(
             request.headers.get(SIGNATURE_HEADER), body=raw, secret=self._webhook_secret

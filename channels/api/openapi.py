@@ -40,7 +40,7 @@ _ERRORS: dict[int, str] = {
     409: "The thread is not waiting for this.",
     413: "The body is larger than 64 KiB.",
     422: "The body is not what this route takes; the error names the field.",
-    503: "Redis is unreachable, or the server lacks DEPLOYBOT_API_TOKEN / DEPLOYBOT_SECRET.",
+    503: "Redis is unreachable, or the server lacks DEPLOYBOT_API_TOKEN / DEPLOYBOT_WEBHOOK_SECRET.",
 }
 
 
@@ -97,7 +97,7 @@ def openapi_document() -> dict[str, JsonValue]:
             "version": "1",
             "description": "Launch, query and resume deploybot threads; signed webhooks. "
             "Every /v1 route except webhooks needs 'Authorization: Bearer "
-            "$DEPLOYBOT_API_TOKEN'; webhooks are signed with DEPLOYBOT_SECRET instead.",
+            "$DEPLOYBOT_API_TOKEN'; webhooks are signed with DEPLOYBOT_WEBHOOK_SECRET instead.",
         },
         "paths": {
             "/v1/threads": {
@@ -125,6 +125,11 @@ def openapi_document() -> dict[str, JsonValue]:
                 "post": {
                     "operationId": "resumeThread",
                     "summary": "Resume a thread: an approval decision or a message.",
+                    "description": "An approval must name the plan it decides: plan_hash, "
+                    "as GET shows it in approval.plan_hash (missing: 422). If the thread "
+                    "waits on another plan (the request was replaced, superseded or "
+                    "expired), the answer is 409 and nothing is decided; 403 when that "
+                    "person may not decide.",
                     "security": bearer,
                     "parameters": [thread_id],
                     "requestBody": {"required": True, "content": _json(_ref("ResumeRequest"))},
@@ -171,7 +176,7 @@ def openapi_document() -> dict[str, JsonValue]:
                     "type": "apiKey",
                     "in": "header",
                     "name": SIGNATURE_HEADER,
-                    "description": "sha256=<hex HMAC-SHA256 of the raw body with DEPLOYBOT_SECRET>",
+                    "description": "sha256=<hex HMAC-SHA256 of the raw body with DEPLOYBOT_WEBHOOK_SECRET>",
                 },
             },
         },

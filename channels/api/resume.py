@@ -2,8 +2,9 @@
 
 A pure check answered synchronously (``409`` / ``403``) so a client learns at once; the worker
 checks everything again when it handles the message, so a race between two clients is safe.
-The accepted answer is the chat text the worker will read (``approve #<plan hash>``): an API
-decision is bound to the exact plan the client was shown.
+An accepted approval becomes a ``decision_received`` event carrying the plan hash the client
+sent (the one GET showed it): an API decision is bound, as data, to the exact plan the client
+was shown. An accepted message is sent as typed.
 """
 
 from datetime import datetime
@@ -19,7 +20,15 @@ from bot.thread import Thread
 
 from .bodies import ApprovalResume, MessageResume
 
-__all__ = ["Accept", "Conflict", "Forbidden", "Invalid", "Verdict", "check_resume"]
+__all__ = [
+    "Accept",
+    "AcceptDecision",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "Verdict",
+    "check_resume",
+]
 
 
 class Accept(BaseModel):
@@ -29,6 +38,17 @@ class Accept(BaseModel):
 
     actor: str
     text: str
+
+
+class AcceptDecision(BaseModel):
+    """Publish a decision by ``actor`` on the plan ``plan_hash``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str
+    decision: Literal["approve", "reject"]
+    plan_hash: str
+    reason: str | None = None
 
 
 class Conflict(BaseModel):
@@ -55,7 +75,7 @@ class Invalid(BaseModel):
     reason: str
 
 
-Verdict = Accept | Conflict | Forbidden | Invalid
+Verdict = Accept | AcceptDecision | Conflict | Forbidden | Invalid
 
 
 def _person(config: Config, user: str) -> str | None:
@@ -73,9 +93,15 @@ def check_resume(
         )
     actor = f"api:{person}"
     match body:
-        case ApprovalResume(decision=decision, reason=reason):
+        case ApprovalResume(decision=decision, reason=reason, plan_hash=plan_hash):
             return _decision(
-                thread, config=config, now=now, actor=actor, decision=decision, reason=reason
+                thread,
+                config=config,
+                now=now,
+                actor=actor,
+                decision=decision,
+                reason=reason,
+                plan_hash=plan_hash,
             )
         case MessageResume(text=text):
             command = parse_command(
@@ -91,8 +117,11 @@ def check_resume(
                     reason=None,
                     plan_id=command.plan_id,
                 )
-                # Sent as typed: the worker reads the same words a chat user would send.
-                return Accept(actor=actor, text=text) if isinstance(verdict, Accept) else verdict
+                # Sent as typed: the worker reads the same words a chat user would send (a
+                # bare 'approve' counts only where it cannot mean another plan).
+                if isinstance(verdict, AcceptDecision):
+                    return Accept(actor=actor, text=text)
+                return verdict
             if thread.status == "running":
                 return Conflict(
                     reason=f"thread {thread.id} is still working (status running); send the "
@@ -112,6 +141,7 @@ def _decision(
     decision: Literal["approve", "reject"],
     reason: str | None,
     plan_id: str | None = None,
+    plan_hash: str | None = None,
 ) -> Verdict:
     open_approval = thread.open_approval()
     if open_approval is None:
@@ -119,41 +149,32 @@ def _decision(
             reason=f"thread {thread.id} is not waiting for an approval (status {thread.status})."
         )
     plan = open_approval.plan
+    if plan_hash is not None and plan_hash != plan.plan_hash:
+        return Conflict(
+            reason=f"plan_hash {plan_hash[:16]} is not the plan waiting for a decision "
+            f"(#{plan.short_id} is: {plan.describe()}); nothing was decided. GET the thread "
+            "to see the plan you are deciding."
+        )
     if plan_id and not plan.plan_hash.startswith(plan_id.lower()):
         return Conflict(
             reason=f"plan #{plan_id[:4]} is not the one waiting for a decision "
             f"(#{plan.short_id} is); nothing was changed."
         )
-    expires_at = open_approval.request.expires_at
-    if now >= expires_at:
-        return Conflict(
-            reason=f"plan #{plan.short_id} expired at {expires_at:%Y-%m-%d %H:%M} UTC; "
-            "ask for the deploy again."
-        )
-    person = actor.partition(":")[2]
-    if decision == "approve" and person in open_approval.approved_by:
-        return Conflict(reason=f"{person} has already approved plan #{plan.short_id}.")
     verdict = check_decision(
         config=config, open_approval=open_approval, actor=actor, decision=decision, now=now
     )
     match verdict:
+        case Refused(reason=why, stale=True):
+            return Conflict(reason=why)  # expired, or already approved by them
         case Refused(reason=why):
             return Forbidden(reason=why)
         case Allowed():
             pass
         case _:
             assert_never(verdict)
-    text = f"{decision} #{plan.plan_hash}"
-    if reason and decision == "reject":  # the grammar (and the event) keep no approve reason
-        text += f" {reason}"
-    else:
-        reason = None
-    command = parse_command(text, services=config.services, environments=config.environments)
-    expected = (
-        ApproveCommand(plan_id=plan.plan_hash)
-        if decision == "approve"
-        else RejectCommand(plan_id=plan.plan_hash, reason=reason)
+    return AcceptDecision(
+        actor=actor,
+        decision=decision,
+        plan_hash=plan.plan_hash,
+        reason=reason if decision == "reject" else None,
     )
-    if command != expected:  # the reason validator should make this impossible
-        return Invalid(reason="reason: cannot be sent with a decision; rephrase it")
-    return Accept(actor=actor, text=text)

@@ -63,7 +63,7 @@ async def test_launch_approve_done_over_http(tmp_path: Path, key_prefix: str, re
         "DEPLOYBOT_CONFIG": str(config),
         "DEPLOYBOT_KEY_PREFIX": key_prefix,
         "DEPLOYBOT_API_TOKEN": TOKEN,
-        "DEPLOYBOT_SECRET": SECRET,
+        "DEPLOYBOT_WEBHOOK_SECRET": SECRET,
     }
     commands = [
         ["web", "--host", "127.0.0.1", "--port", str(port)],
@@ -104,8 +104,10 @@ async def drive(client: httpx.AsyncClient, base: Path) -> None:
     tid = launched.json()["id"]
     await until_status(client, tid, "awaiting_approval")
 
+    shown = (await client.get(f"/v1/threads/{tid}")).json()["approval"]["plan_hash"]
+
     async def decide(user: str) -> int:
-        body = {"type": "approval", "decision": "approve", "user": user}
+        body = {"type": "approval", "decision": "approve", "user": user, "plan_hash": shown}
         return (await client.post(f"/v1/threads/{tid}/events", json=body)).status_code
 
     assert await decide("carol") == 403  # not an approver (and the requester)

@@ -52,6 +52,10 @@ class Api:
         return (await self.thread(thread_id)).status
 
     async def resume(self, thread_id: str, **body: str) -> httpx.Response:
+        """An approval names the plan it decides, as a client does: the one GET shows."""
+        if body.get("type") == "approval" and "plan_hash" not in body:
+            shown = (await self.thread(thread_id)).approval
+            body["plan_hash"] = shown.plan_hash if shown else "0" * 16
         return await self.client.post(f"/v1/threads/{thread_id}/events", json=body)
 
     async def hook(self, name: str, body: bytes, *, signature: str | None = None) -> httpx.Response:
@@ -210,7 +214,7 @@ async def test_409_when_the_thread_is_not_waiting_for_that(api: Api) -> None:
     assert nothing.status_code == 409
     # A done thread takes a follow-up request, as a chat thread would.
     more = await api.resume(
-        staging, type="message", text="deploy backend v1.4.1 to staging", user="carol"
+        staging, type="message", text="rollback backend in staging to v1.4.1", user="carol"
     )
     assert more.status_code == 202
     await api.settle()
@@ -258,7 +262,7 @@ async def test_api_off_without_a_token(api: Api) -> None:
         assert "DEPLOYBOT_API_TOKEN is not set" in got.json()["error"]
         hook = await off.post("/v1/webhooks/ci", content=b"{}")
         assert hook.status_code == 503
-        assert "DEPLOYBOT_SECRET is not set" in hook.json()["error"]
+        assert "DEPLOYBOT_WEBHOOK_SECRET is not set" in hook.json()["error"]
 
 
 LAUNCH_ERRORS: list[tuple[object, int, str]] = [

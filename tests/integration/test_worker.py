@@ -186,7 +186,12 @@ async def test_concurrent_deploys_to_one_environment_take_turns(
     tokens = sorted(
         e.fencing_token for t in (a, b) for e in t.events if isinstance(e, DeployStarted)
     )
-    assert tokens == [tokens[0], tokens[0] + 1]  # one lock holder at a time, fenced
+    # One lock holder at a time, fenced. The second to get the lock finds its plan made
+    # against a world that changed (the first one's version is live now): it releases the
+    # lock, remakes the plan from what is live and takes the lock again, so tokens may skip.
+    assert len(tokens) == 2 and tokens[0] < tokens[1]
+    drifted = [t for t in (a, b) if any("did not run" in x for x in texts(t))]
+    assert len(drifted) == 1
     finished = sorted(
         (e.at, e.plan_hash) for t in (a, b) for e in t.events if isinstance(e, DeployFinished)
     )

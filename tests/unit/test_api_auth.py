@@ -38,8 +38,8 @@ GOOD = sign(BODY, secret=SECRET)
 
 
 def test_sign_is_the_documented_scheme() -> None:
-    # HMAC-SHA256(key=DEPLOYBOT_SECRET, msg=raw body), hex: what
-    # `printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$DEPLOYBOT_SECRET"` prints.
+    # HMAC-SHA256(key=DEPLOYBOT_WEBHOOK_SECRET, msg=raw body), hex: what
+    # `printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$DEPLOYBOT_WEBHOOK_SECRET"` prints.
     assert GOOD == "sha256=5f4d54b6c7747dc0410ca3b15eb590efc96b0879e6ac511441638b7661ad9784"
 
 

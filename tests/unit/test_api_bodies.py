@@ -13,6 +13,9 @@ from channels.api.bodies import (
 )
 
 
+PLAN = b"0123456789abcdef"
+
+
 def error_of(raw: bytes) -> str:
     with pytest.raises(ValidationError) as raised:
         parse_resume(raw)
@@ -20,8 +23,12 @@ def error_of(raw: bytes) -> str:
 
 
 def test_resume_is_a_union_on_type() -> None:
-    approval = parse_resume(b'{"type":"approval","decision":"approve","user":"alice"}')
-    assert approval == ApprovalResume(type="approval", decision="approve", user="alice")
+    approval = parse_resume(
+        b'{"type":"approval","decision":"approve","user":"alice","plan_hash":"%s"}' % PLAN
+    )
+    assert approval == ApprovalResume(
+        type="approval", decision="approve", user="alice", plan_hash=PLAN.decode()
+    )
     message = parse_resume(b'{"type":"message","text":"status","user":"carol"}')
     assert message == MessageResume(type="message", text="status", user="carol")
 
@@ -35,6 +42,15 @@ def test_resume_is_a_union_on_type() -> None:
         (b"{}", "type: must be 'approval' or 'message'"),
         (b'{"type":"vote"}', "type: must be 'approval' or 'message'"),
         (b'{"type":"approval","user":"alice"}', "decision: required"),
+        (b'{"type":"approval","decision":"approve","user":"alice"}', "plan_hash: required"),
+        (
+            b'{"type":"approval","decision":"approve","user":"alice","plan_hash":"#3f2a"}',
+            "plan_hash: String should have at least 16",
+        ),
+        (
+            b'{"type":"approval","decision":"approve","user":"alice","plan_hash":"ZZZZZZZZZZZZZZZZ"}',
+            "plan_hash: String should match pattern",
+        ),
         (
             b'{"type":"approval","decision":"maybe","user":"alice"}',
             "decision: Input should be 'approve' or 'reject'",
@@ -68,14 +84,18 @@ def test_errors_do_not_echo_the_input() -> None:
     ],
 )
 def test_reason_is_one_plain_line(reason: str | None, expected: str | None) -> None:
-    body = ApprovalResume(type="approval", decision="reject", user="alice", reason=reason)
+    body = ApprovalResume(
+        type="approval", decision="reject", user="alice", reason=reason, plan_hash=PLAN.decode()
+    )
     assert body.reason == expected
 
 
 @pytest.mark.parametrize("reason", ["why?", "x" * 301])
 def test_reason_refused(reason: str) -> None:
     with pytest.raises(ValidationError, match="reason"):
-        ApprovalResume(type="approval", decision="reject", user="alice", reason=reason)
+        ApprovalResume(
+            type="approval", decision="reject", user="alice", reason=reason, plan_hash=PLAN.decode()
+        )
 
 
 def test_launch_request() -> None:

@@ -23,7 +23,14 @@ from bot.origin import ApiOrigin
 from bot.plan import Plan
 from bot.thread import Thread
 from channels.api.bodies import ApprovalResume, MessageResume
-from channels.api.resume import Accept, Conflict, Forbidden, Invalid, check_resume
+from channels.api.resume import (
+    Accept,
+    AcceptDecision,
+    Conflict,
+    Forbidden,
+    Invalid,
+    check_resume,
+)
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG = parse_config(
@@ -103,31 +110,65 @@ DONE = [
 RUNNING = [UserMessage(id="m1", at=NOW, actor="api:carol", text="deploy backend to staging")]
 
 
-def approval(user: str, decision: str = "approve", reason: str | None = None) -> ApprovalResume:
+def approval(
+    user: str, decision: str = "approve", reason: str | None = None, *, plan_hash: str = ""
+) -> ApprovalResume:
     return ApprovalResume.model_validate(
-        {"type": "approval", "decision": decision, "user": user, "reason": reason}
+        {
+            "type": "approval",
+            "decision": decision,
+            "user": user,
+            "reason": reason,
+            "plan_hash": plan_hash or HASH,
+        }
     )
+
+
+def said_of(verdict: Accept | AcceptDecision) -> str:
+    """What was accepted, in words: the text as typed, or the decision and its plan."""
+    if isinstance(verdict, Accept):
+        return verdict.text
+    reason = f" {verdict.reason}" if verdict.reason else ""
+    return f"{verdict.decision} #{verdict.plan_hash}{reason}"
 
 
 def message(user: str, text: str) -> MessageResume:
     return MessageResume(type="message", user=user, text=text)
 
 
-Verdict = Accept | Conflict | Forbidden | Invalid
+Verdict = Accept | AcceptDecision | Conflict | Forbidden | Invalid
 W = waiting()
 
 # (case, events, body, verdict type, the accepted text or a fragment of the reason)
 A, M = approval, message
 CASES: list[tuple[str, list[Event], ApprovalResume | MessageResume, type[Verdict], str]] = [
-    ("approver approves", W, A("alice"), Accept, f"approve #{HASH}"),
-    ("name is case-insensitive", W, A("Alice"), Accept, f"approve #{HASH}"),
-    ("reject with reason", W, A("bob", "reject", "not now"), Accept, f"reject #{HASH} not now"),
-    ("approve ignores a reason", W, A("bob", "approve", "lgtm"), Accept, f"approve #{HASH}"),
-    ("requester withdraws", W, A("carol", "reject"), Accept, f"reject #{HASH}"),
+    ("approver approves", W, A("alice"), AcceptDecision, f"approve #{HASH}"),
+    ("name is case-insensitive", W, A("Alice"), AcceptDecision, f"approve #{HASH}"),
+    (
+        "reject with reason",
+        W,
+        A("bob", "reject", "not now"),
+        AcceptDecision,
+        f"reject #{HASH} not now",
+    ),
+    (
+        "approve ignores a reason",
+        W,
+        A("bob", "approve", "lgtm"),
+        AcceptDecision,
+        f"approve #{HASH}",
+    ),
+    ("requester withdraws", W, A("carol", "reject"), AcceptDecision, f"reject #{HASH}"),
     ("not an approver", W, A("carol"), Forbidden, "carol can't approve deploys to production"),
     ("unknown person", W, A("zed"), Forbidden, "'zed' is not in deploybot's [people]"),
-    ("own deploy", waiting("alice"), A("alice"), Forbidden, "alice asked for this deploy"),
-    ("expired", waiting(expires_in_s=0), A("alice"), Conflict, "expired at 2026-11-02 09:00"),
+    (
+        "own deploy",
+        waiting("alice"),
+        A("alice", plan_hash=plan_for("alice").plan_hash),
+        Forbidden,
+        "alice asked for this deploy",
+    ),
+    ("expired", waiting(expires_in_s=0), A("alice"), Conflict, "expired at 09:00 UTC"),
     (
         "nothing open (done)",
         DONE,
@@ -156,6 +197,13 @@ CASES: list[tuple[str, list[Event], ApprovalResume | MessageResume, type[Verdict
     ("'approve' by a non-approver", W, M("carol", "approve"), Forbidden, "carol can't approve"),
     ("'approve' of another plan", W, M("alice", "approve #ffff"), Conflict, "plan #ffff is not"),
     ("'reject' with nothing open", DONE, M("alice", "reject no"), Conflict, "not waiting for an"),
+    (
+        "approval of a plan no longer open",
+        W,
+        A("alice", plan_hash=plan_for("carol", "bank").plan_hash),
+        Conflict,
+        "is not the plan waiting for a decision",
+    ),
 ]
 
 
@@ -167,8 +215,8 @@ def test_check_resume(
 ) -> None:
     got = check_resume(thread=thread_of(events), body=body, config=CONFIG, now=NOW)
     assert isinstance(got, kind), got
-    if isinstance(got, Accept):
-        assert got.text == said
+    if isinstance(got, Accept | AcceptDecision):
+        assert said_of(got) == said
         assert got.actor == f"api:{body.user.lower()}"
     else:
         assert said in got.reason
@@ -185,24 +233,33 @@ def test_second_approval_of_two() -> None:
     )  # fmt: skip
     thread = thread_of(events)
     assert thread.status == "awaiting_approval"
-    again = check_resume(thread=thread, body=approval("alice"), config=CONFIG, now=NOW)
+    again = check_resume(
+        thread=thread, body=approval("alice", plan_hash=plan_hash), config=CONFIG, now=NOW
+    )
     assert again == Conflict(reason=f"alice has already approved plan #{plan_hash[:4]}.")
-    bob = check_resume(thread=thread, body=approval("bob"), config=CONFIG, now=NOW)
-    assert bob == Accept(actor="api:bob", text=f"approve #{plan_hash}")
+    bob = check_resume(
+        thread=thread, body=approval("bob", plan_hash=plan_hash), config=CONFIG, now=NOW
+    )
+    assert bob == AcceptDecision(actor="api:bob", decision="approve", plan_hash=plan_hash)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(reason=st.text(max_size=300), decision=st.sampled_from(["approve", "reject"]))
 def test_any_valid_reason_is_sent_exactly(reason: str, decision: str) -> None:
-    """A reason the body accepts always becomes a decision the grammar reads back exactly."""
+    """A reason the body accepts is carried with the decision exactly (one line)."""
     try:
         body = approval("bob", decision, reason)
     except ValidationError:
         assert "?" in reason
         return
     got = check_resume(thread=thread_of(waiting()), body=body, config=CONFIG, now=NOW)
-    assert isinstance(got, Accept), got
+    assert isinstance(got, AcceptDecision), got
     expected = f"{decision} #{HASH}"
     if decision == "reject" and body.reason:
         expected += f" {body.reason}"
-    assert got.text == expected
+    assert said_of(got) == expected
+
+
+def test_an_approval_without_plan_hash_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="plan_hash"):
+        ApprovalResume.model_validate({"type": "approval", "decision": "approve", "user": "bob"})
