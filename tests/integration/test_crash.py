@@ -73,7 +73,7 @@ async def test_sigkill_after_deploy_started_is_reported_not_rerun(
 
     await wait_for(script_running)
     os.killpg(first.pid, signal.SIGKILL)  # the worker, right after deploy_started
-    os.killpg(int((tmp_path / "scripts" / "pid").read_text()), signal.SIGKILL)  # its script
+    # Its script is not killed here: it dies with the worker (see the test below).
     first.wait(timeout=10)
 
     second = start_worker(config, key_prefix, tmp_path / "worker2.log")
@@ -99,3 +99,54 @@ async def test_sigkill_after_deploy_started_is_reported_not_rerun(
     assert len(calls(tmp_path)) == 1
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=10) == 0
+
+
+def running(pid: int) -> bool:
+    """Running: a zombie (State Z, waiting for its reaper) counts as gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return state.split()[1] not in ("Z", "X")
+
+
+async def test_sigkill_of_the_worker_stops_the_deploy_and_its_setsid_grandchild(
+    redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    config = write_setup(tmp_path)
+    deploy = tmp_path / "scripts" / "deploy.sh"
+    deploy.write_text(
+        deploy.read_text().replace(
+            'echo $$ > "$here/pid"\n',
+            'echo $$ > "$here/pid"\n'
+            'setsid sh -c \'echo $$ > "$1/grandchild.pid"; exec sleep 60\' sh "$here" &\n',
+        )
+    )
+    (tmp_path / "scripts" / "sleep_s").write_text("60")
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=utc_now)
+    worker = start_worker(config, key_prefix, tmp_path / "worker.log")
+    workers.append(worker)
+    await say(app, "t1", "slack:U0CAROL", "deploy backend to staging", new=True)
+
+    async def both_running() -> bool:
+        files = [tmp_path / "scripts" / name for name in ("pid", "grandchild.pid")]
+        return all(f.exists() and f.read_text().strip() for f in files)
+
+    await wait_for(both_running)
+    command = int((tmp_path / "scripts" / "pid").read_text())
+    grandchild = int((tmp_path / "scripts" / "grandchild.pid").read_text())
+    assert running(command)
+    assert running(grandchild)
+
+    os.kill(worker.pid, signal.SIGKILL)  # the worker only: not its group, not the script
+    killed = asyncio.get_running_loop().time()
+    worker.wait(timeout=10)
+
+    async def both_gone() -> bool:
+        return not running(command) and not running(grandchild)
+
+    await wait_for(both_gone, timeout_s=5)
+    took_s = asyncio.get_running_loop().time() - killed
+    print(f"deploy command and setsid grandchild gone {took_s:.2f} s after kill -9 of the worker")
+    assert len(calls(tmp_path)) == 1
