@@ -31,9 +31,9 @@ def ev(text: str = "<@U0BOT> deploy backend to staging", **kw: Any) -> dict[str,
     return event(text, **(args | kw))
 
 
-def without(body: dict[str, Any], *path: str) -> dict[str, Any]:
+def without(body: dict[str, Any], *path: str | int) -> dict[str, Any]:
     body = json.loads(json.dumps(body))
-    inner = body
+    inner: Any = body
     for part in path[:-1]:
         inner = inner[part]
     del inner[path[-1]]
