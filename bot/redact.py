@@ -101,6 +101,12 @@ SHAPES: tuple[Shape, ...] = (
         re.DOTALL,
     ),
     _shape(
+        "pem_private_key_end",  # the body and END of a block whose BEGIN was cut off
+        r"(?:[A-Za-z0-9+/=]+[ \t]*(?:\r?\n|\\n))+(?=-----END[A-Z0-9 ]*PRIVATE KEY)",
+        ("private key",),
+        "RFC 7468 §3 (the base64 lines before the END line; also JSON-escaped)",
+    ),
+    _shape(
         "putty_private_key",
         r"Private-Lines:[ \t]*\d+[ \t]*\r?\n(?P<value>(?:[A-Za-z0-9+/=]+[ \t]*(?:\r?\n|\Z))+)",
         ("private-lines",),

@@ -161,6 +161,11 @@ FORMATS: list[tuple[str, str, list[str]]] = [
         ["MIIEvQIBADAN", "q3Zb0xYkL9mN"],
     ),
     (
+        "pem begin cut off",
+        f"{_PEM_BODY}\n-----END PRIVATE KEY-----\nnext",
+        ["MIIEvQIBADAN", "q3Zb0xYkL9mN"],
+    ),
+    (
         "pgp private key",
         "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGXpgpbody\n"
         "-----END PGP PRIVATE KEY BLOCK-----",
