@@ -75,8 +75,8 @@ class CommandDeployer:
         for name, service in config.services.items():
             if refused := refused_pass_env(service.pass_env):
                 raise ConfigError(
-                    f"services.{name}.pass_env: {', '.join(refused)} belong to deploybot "
-                    "itself and are never passed to a command"
+                    f"services.{name}.pass_env: {', '.join(refused)}: deploybot's own "
+                    "variables are never passed to a command"
                 )
 
     # -- the pure parts ------------------------------------------------------------------

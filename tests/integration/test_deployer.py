@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import Config
 from bot.deployer import CommandDeployer
+from bot.errors import ConfigError
 from bot.plan import Plan
 from bot.redact import MASK
 
@@ -389,3 +390,49 @@ async def test_cancelling_the_run_stops_the_command(tmp_path: Path) -> None:
         await task
     child = int((tmp_path / "scripts" / "child.pid").read_text())
     assert await wait_dead(child)
+
+
+async def test_status_command_gets_the_key_and_the_same_minimal_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-status")
+    script(
+        tmp_path,
+        "status.sh",
+        '#!/bin/sh\necho "asked about $1 ${REDIS_URL:-no-redis} ${SLACK_BOT_TOKEN:-no-slack}"\n'
+        "exit 3\n",
+    )
+    cfg = Config.model_validate(
+        {
+            "services": {
+                "backend": {
+                    "repo": "repos/backend",
+                    "deploy": DEFAULT_ARGV,
+                    "status": ["./scripts/status.sh", "{idempotency_key}"],
+                    "environments": ["staging"],
+                },
+                "frontend": {"repo": "r", "deploy": DEFAULT_ARGV, "environments": ["staging"]},
+            },
+            "environments": {"staging": {}},
+            "base_dir": tmp_path,
+        }
+    )
+    deployer = CommandDeployer(config=cfg, secrets=[])
+
+    result = await deployer.status(plan=PLAN, idempotency_key="t1:beef", fencing_token=4)
+    none = await deployer.status(
+        plan=PLAN.model_copy(update={"service": "frontend"}), idempotency_key="k", fencing_token=1
+    )
+
+    assert result is not None
+    assert (result.result, result.exit_code) == ("failed", 3)
+    assert result.output_tail == "asked about t1:beef no-redis no-slack"
+    assert none is None
+
+
+def test_pass_env_naming_a_variable_of_the_bot_is_a_config_error(tmp_path: Path) -> None:
+    cfg = config(tmp_path, deploy=DEFAULT_ARGV, pass_env=["KUBECONFIG", "REDIS_URL"])
+
+    with pytest.raises(ConfigError, match=r"services.backend.pass_env: REDIS_URL: deploybot's own"):
+        CommandDeployer(config=cfg, secrets=[])
