@@ -1,6 +1,7 @@
 """Settings: empty means unset for every variable; a bad value is one line naming it;
 the start-up rules (preflight) as tables."""
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,14 @@ def test_persistence_finding(appendonly: str | None, save: str | None, says: str
         assert finding.level == "warning"
         assert not finding.refuses
         assert "a Redis restart loses every thread, queued request and lock" in finding.text
+
+
+def test_env_example_names_every_variable_with_valid_examples(tmp_path: Path) -> None:
+    """.env.example lists every setting; with every example line uncommented it loads."""
+    example = Path(__file__).parents[2] / ".env.example"
+    lines = [m.group(1) for m in re.finditer(r"(?m)^# ([A-Z_]+=.*)$", example.read_text())]
+    assert sorted(line.split("=", 1)[0] for line in lines) == VARIABLES
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    settings = load_settings()
+    assert settings.email_authserv_id == "mx.example.com"
+    assert settings.dmarc_required
