@@ -384,16 +384,17 @@ class Runner:
         if tags is None:
             return True
         # Made again from what is true now: a new plan hash, so old approvals cannot count.
-        turn.tags[plan.service] = tags
-        turn.history[(plan.service, plan.environment)] = history
         intent: Deploy | Rollback = (
             Deploy(service=plan.service, environment=plan.environment, version=plan.version)
             if plan.kind == "deploy"
             else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
         )
-        thread.events.append(
-            await self._resolve(ResolvePlan(intent=intent, requester=plan.requester), turn)
-        )
+        try:
+            again = build_plan(intent, tags=tags, history=history, requester=plan.requester)
+        except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
+            thread.events.append(self._error("refused", str(exc)))
+        else:
+            thread.events.append(PlanProposed(id=self._new_id(), at=self._clock(), plan=again))
         return True
 
     async def _frozen_for(self, environment: str, *, requester: str) -> str | None:

@@ -107,3 +107,42 @@ def test_first_run_with_no_config_uses_the_demo(tmp_path: Path) -> None:
     log = (tmp_path / "deploys.log").read_text().splitlines()
     assert len(log) == 1
     assert " deploy frontend v2.1.0 staging " in log[0]
+
+
+def test_a_swapped_plan_needs_its_own_approval_by_name(tmp_path: Path) -> None:
+    """Issue 9.4 in the terminal: carol swaps v1.4.1 for v1.4.2 after the approvers read it;
+    a bare 'approve' from each of them is refused and the open plan is shown; only
+    'approve <plan id>' deploys, once."""
+    config = write_setup(tmp_path)
+    first = chat(
+        [
+            "deploy backend v1.4.1 to production",
+            "deploy backend v1.4.2 to production",
+            "/as alice",
+            "approve",
+            "/as bob",
+            "approve",
+        ],
+        args=["--config", str(config), "--user", "carol"],
+        home=tmp_path,
+    )
+    plans = [line.split()[2].rstrip(":") for line in first.splitlines() if "bot> Plan #" in line]
+    assert len(plans) == 2, first
+    assert first.count("a bare 'approve' could mean the wrong one") == 2
+    assert first.count(f"say 'approve {plans[1][1:]}'") == 2
+    assert calls(tmp_path) == []
+
+    named = chat(
+        [
+            "deploy backend v1.4.1 to production",
+            "deploy backend v1.4.2 to production",
+            "/as alice",
+            f"approve {plans[1][1:]}",
+        ],
+        args=["--config", str(config), "--user", "carol"],
+        home=tmp_path,
+    )
+    assert "Deploying backend v1.4.2 to production ... ok" in named
+    assert [c.split()[:4] for c in calls(tmp_path)] == [
+        ["deploy", "backend", "v1.4.2", "production"]
+    ]

@@ -391,3 +391,49 @@ async def test_a_retry_publishes_a_delivery_whose_first_try_died_halfway(api: Ap
     await api.settle()
     assert await api.status(tid) == "done"
     assert [c.split()[:4] for c in calls(api.base)] == [["deploy", "backend", "v1.4.0", "staging"]]
+
+
+# -- issue 9.4: an approval lands only on the plan its author was shown ------------------------
+
+
+async def test_a_swapped_plan_is_not_approved_by_decisions_on_the_old_one(api: Api) -> None:
+    """carol asks for v1.4.1; the approvers read it; carol replaces it with v1.4.2. Two
+    approvals naming the plan they were shown decide nothing, and two typed 'approve's are
+    refused with the open plan shown: nothing deploys until someone approves v1.4.2 by name."""
+    tid = await api.launch("deploy backend v1.4.1 to production")
+    await api.settle()
+    shown = (await api.thread(tid)).approval
+    assert shown is not None
+    assert shown.plan.version == "v1.4.1"
+
+    swapped = await api.resume(tid, type="message", text=BACKEND_PROD, user="carol")
+    assert swapped.status_code == 202
+    await api.settle()
+    now = (await api.thread(tid)).approval
+    assert now is not None
+    assert now.plan.version == "v1.4.2"
+
+    for user in ("alice", "bob"):
+        stale = await api.resume(
+            tid, type="approval", decision="approve", user=user, plan_hash=shown.plan_hash
+        )
+        assert stale.status_code == 409, stale.text
+        assert "nothing was decided" in stale.json()["error"]
+    for user in ("alice", "bob"):
+        typed = await api.resume(tid, type="message", text="approve", user=user)
+        assert typed.status_code == 202
+    await api.settle()
+    thread = await api.app.store.load(tid)
+    assert thread is not None
+    assert f"say 'approve {now.plan.plan_hash[:4]}'" in thread.events[-1].text  # type: ignore[union-attr]
+    assert not any(e.type == "approval_decided" for e in thread.events)
+    assert calls(api.base) == []
+    assert await api.status(tid) == "awaiting_approval"
+
+    named = await api.resume(tid, type="message", text=f"approve {now.plan.short_id}", user="bob")
+    assert named.status_code == 202
+    await api.settle()
+    assert await api.status(tid) == "done"
+    assert [c.split()[:4] for c in calls(api.base)] == [
+        ["deploy", "backend", "v1.4.2", "production"]
+    ]
