@@ -15,11 +15,13 @@ from bot.keys import Keys
 from channels.slack.client import web_client
 from channels.slack.follow import FollowedThreads
 from channels.slack.listeners import SlackListeners
+from channels.slack.pacing import ChannelPacer
 from channels.slack.posted import PostedMessages
 from channels.slack.sender import SlackSender
 from channels.slack.transport import SocketMode, slack_routes
 
 __all__ = [
+    "ChannelPacer",
     "SlackListeners",
     "SlackSender",
     "SocketMode",
@@ -50,12 +52,20 @@ def slack_listeners(
 
 
 def slack_sender(
-    *, bot_token: str, api_url: str | None, redis: "Redis", keys: Keys, config: Config
+    *,
+    bot_token: str,
+    api_url: str | None,
+    redis: "Redis",
+    keys: Keys,
+    config: Config,
+    pacer: ChannelPacer | None = None,
 ) -> SlackSender:
+    """``pacer``: Slack's pace per channel (default: one write a second after a burst of 3)."""
     slack_ids = {name: p.slack for name, p in config.people.items() if p.slack}
     return SlackSender(
         client=web_client(bot_token, api_url=api_url),
         posted=PostedMessages(redis=redis, keys=keys),
         followed=FollowedThreads(redis=redis, keys=keys),
         slack_ids=slack_ids,
+        pacer=pacer,
     )

@@ -13,8 +13,10 @@ with their first message and continue in it; replies people write there reach th
 thread.
 
 A message already recorded as posted is not posted again (a retry after a crash between
-posting and the outbox's bookkeeping). Slack 429s are retried by the client after
-Retry-After; any other failure raises, and the outbox retries later.
+posting and the outbox's bookkeeping). Writes keep Slack's pace per channel (``pacing``:
+about one a second after a short burst); progress edits of one message coalesce, only the
+newest text goes out. Slack 429s are retried by the client after Retry-After; any other
+failure raises, and the outbox retries later.
 """
 
 import logging
@@ -32,6 +34,7 @@ from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import thread_id_for
+from channels.slack.pacing import ChannelPacer
 from channels.slack.posted import Posted, PostedMessages
 
 __all__ = ["SlackSender"]
@@ -75,8 +78,10 @@ class SlackSender:
         posted: PostedMessages,
         followed: FollowedThreads,
         slack_ids: Mapping[str, str],
+        pacer: ChannelPacer | None = None,
     ) -> None:
         """``slack_ids``: person name -> Slack user id, to show people as mentions."""
+        self.pacer = pacer or ChannelPacer()
         self._client = client
         self._posted = posted
         self._followed = followed
@@ -116,12 +121,13 @@ class SlackSender:
         user = _slack_user(message.to) if message.to else None
         if user is not None:
             try:
-                await self._client.chat_postEphemeral(
-                    channel=origin.channel,
-                    user=user,
-                    text=text,
-                    thread_ts=origin.thread_ts or None,
-                )
+                async with self.pacer.turn(origin.channel):
+                    await self._client.chat_postEphemeral(
+                        channel=origin.channel,
+                        user=user,
+                        text=text,
+                        thread_ts=origin.thread_ts or None,
+                    )
                 return
             except SlackApiError as exc:
                 if _error(exc) not in _NOT_EPHEMERAL:
@@ -131,29 +137,39 @@ class SlackSender:
             return  # posted before, the bookkeeping after it was lost
         if message.replaces is not None:
             earlier = await self._posted.get(message.thread_id, message.replaces)
-            if earlier is not None and await self._edit(earlier, message, text):
+            if earlier is not None and message.purpose == "progress":
+                await self._progress(earlier, message, text)
                 return
+            if earlier is not None:
+                self.pacer.forget(earlier.channel, earlier.ts)
+                async with self.pacer.turn(earlier.channel):
+                    if await self._edit(earlier, message, text):
+                        return
         await self._post(origin, message, text)
 
-    async def _edit(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
-        """Edit ``earlier`` into ``message``; False when Slack no longer has it.
+    def _edited(
+        self, earlier: Posted, message: OutboundMessage
+    ) -> tuple[list[Block] | None, Posted]:
+        """The blocks ``earlier`` shows once edited into ``message``, and its new record.
 
         An approval request replacing one (an escalation) redraws the card, with its buttons,
         for the widened group; anything else shows the card's decision and steps."""
         card = message.card if message.purpose == "approval_request" else None
-        blocks: list[Block] | None
         if card is not None:
             blocks = approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
-            now = Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
-        else:
-            blocks = (
-                decided_blocks(
-                    earlier.card, slack_ids=self._slack_ids, notes=earlier.notes, text=message.text
-                )
-                if earlier.card is not None
-                else None
+            return blocks, Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
+        decided = (
+            decided_blocks(
+                earlier.card, slack_ids=self._slack_ids, notes=earlier.notes, text=message.text
             )
-            now = earlier.replaced_by(message.text)
+            if earlier.card is not None
+            else None
+        )
+        return decided, earlier.replaced_by(message.text)
+
+    async def _edit(self, earlier: Posted, message: OutboundMessage, text: str) -> bool:
+        """Edit ``earlier`` into ``message``; False when Slack no longer has it."""
+        blocks, now = self._edited(earlier, message)
         try:
             await self._client.chat_update(
                 channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
@@ -166,6 +182,19 @@ class SlackSender:
         await self._posted.put(message.thread_id, message.message_id, now)
         return True
 
+    async def _progress(self, earlier: Posted, message: OutboundMessage, text: str) -> None:
+        """A progress edit: recorded now (a later edit replacing it finds it), sent at the
+        channel's next turn unless a newer edit of the same message comes first."""
+        blocks, now = self._edited(earlier, message)
+        await self._posted.put(message.thread_id, message.message_id, now)
+
+        async def update() -> None:
+            await self._client.chat_update(
+                channel=earlier.channel, ts=earlier.ts, text=text, blocks=blocks
+            )
+
+        await self.pacer.coalesce(earlier.channel, earlier.ts, update)
+
     async def _post(self, origin: SlackOrigin, message: OutboundMessage, text: str) -> None:
         card = message.card if message.purpose == "approval_request" else None
         blocks = (
@@ -173,14 +202,15 @@ class SlackSender:
             if card is not None
             else None
         )
-        response = await self._client.chat_postMessage(
-            channel=origin.channel,
-            thread_ts=origin.thread_ts or None,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        async with self.pacer.turn(origin.channel):
+            response = await self._client.chat_postMessage(
+                channel=origin.channel,
+                thread_ts=origin.thread_ts or None,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         ts = response.get("ts")
         if not isinstance(ts, str):
             raise RuntimeError(f"chat.postMessage answered without a ts: {response.data!r}")

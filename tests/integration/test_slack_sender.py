@@ -14,7 +14,7 @@ from bot.events import UserMessage
 from bot.inbound import Envelope
 from bot.origin import ScheduleOrigin, SlackOrigin
 from bot.settings import Settings
-from channels.slack import slack_sender
+from channels.slack import ChannelPacer, slack_sender
 from channels.slack.posted import Posted, PostedMessages
 from tests.fakes.slack_api import FakeSlack, event
 from tests.integration.test_slack import CHANNEL, REQUEST, ROOT, Harness, open_harness
@@ -119,6 +119,7 @@ async def test_a_long_deploy_edits_one_message_with_progress_then_the_result(
             redis=redis,
             keys=app.keys,
             config=app.config,
+            pacer=ChannelPacer(interval_s=0),  # every progress step shown (no coalescing)
         )
         await app.queue.publish(
             Envelope(
