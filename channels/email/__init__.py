@@ -2,13 +2,14 @@
 
 Inbound: ``MailListener`` (IMAP IDLE on the bot's mailbox) publishes to the inbound stream.
 Outbound: ``EmailSender``, run by the outbox's ``email`` deliverer. ``email_channel`` builds
-both from the settings, or says what is missing.
+both from the one ``Settings``, or says what is missing. With the channel configured, only
+mail whose own receiving server (``EMAIL_AUTHSERV_ID``) reports ``dmarc=pass`` for the From
+domain counts, unless ``EMAIL_REQUIRE_DMARC=false`` is set.
 """
 
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
 from bot.config import Config
@@ -20,22 +21,36 @@ from channels.email.listener import ImapServer, MailListener
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.triage import MailRules
 
-__all__ = ["EmailOptions", "EmailSender", "MailListener", "email_channel", "missing_settings"]
+__all__ = [
+    "EmailSender",
+    "MailListener",
+    "dmarc_required",
+    "email_channel",
+    "missing_settings",
+    "settings_problems",
+]
 
 
-class EmailOptions(BaseSettings):
-    """Email-only knobs (``EMAIL_REQUIRE_DMARC``, ``EMAIL_AUTHSERV_ID``, ``EMAIL_MAX_BYTES``).
+def dmarc_required(settings: Settings) -> bool:
+    """DMARC is checked unless ``EMAIL_REQUIRE_DMARC=false`` was set explicitly."""
+    return settings.email_require_dmarc is not False
 
-    With ``EMAIL_REQUIRE_DMARC=true`` a message counts only when the Authentication-Results
-    header added by our own receiving server (whose authserv-id is ``EMAIL_AUTHSERV_ID``)
-    says ``dmarc=pass`` for the From domain.
-    """
 
-    model_config = SettingsConfigDict(env_prefix="EMAIL_", env_file=".env", extra="ignore")
-
-    require_dmarc: bool = False
-    authserv_id: str | None = None
-    max_bytes: int = 256 * 1024
+def settings_problems(settings: Settings) -> list[str]:
+    """What makes an otherwise configured email channel unsafe to start (empty: none)."""
+    problems = []
+    if dmarc_required(settings) and not (settings.email_authserv_id or "").strip():
+        problems.append(
+            "EMAIL_AUTHSERV_ID is required: the authserv-id our receiving server writes in "
+            "Authentication-Results (or set EMAIL_REQUIRE_DMARC=false to trust From as is)"
+        )
+    token_key, webhook_key = settings.deploybot_secret, settings.deploybot_webhook_secret
+    if token_key and webhook_key and token_key.get_secret_value() == webhook_key.get_secret_value():
+        problems.append(
+            "DEPLOYBOT_SECRET must differ from DEPLOYBOT_WEBHOOK_SECRET: whoever holds the "
+            "webhook secret could otherwise mint reply tokens"
+        )
+    return problems
 
 
 def missing_settings(settings: Settings) -> list[str]:
@@ -60,12 +75,14 @@ def email_channel(
     redis: "Redis",
     keys: Keys,
     clock: Callable[[], datetime],
-    options: EmailOptions | None = None,
 ) -> tuple[MailListener, EmailSender]:
-    """The listener and the sender; call ``missing_settings`` first."""
-    options = options or EmailOptions()
-    if options.require_dmarc and not options.authserv_id:
-        raise ValueError("EMAIL_REQUIRE_DMARC needs EMAIL_AUTHSERV_ID (our server's name)")
+    """The listener and the sender; call ``missing_settings`` first.
+
+    Raises ``ValueError`` naming what is missing or unsafe (see ``settings_problems``).
+    """
+    problems = settings_problems(settings)
+    if problems:
+        raise ValueError("; ".join(problems))
     missing = missing_settings(settings)
     imap_host, imap_user, imap_password = (
         settings.imap_host,
@@ -85,8 +102,8 @@ def email_channel(
         bot_address=email_from,
         secret=secret,
         known_senders=frozenset(e.lower() for e in emails.values()),
-        require_dmarc=options.require_dmarc,
-        auth_serv_id=options.authserv_id,
+        require_dmarc=dmarc_required(settings),
+        auth_serv_id=settings.email_authserv_id,
     )
     listener = MailListener(
         imap=ImapServer(
@@ -102,7 +119,7 @@ def email_channel(
         keys=keys,
         rules=rules,
         clock=clock,
-        max_bytes=options.max_bytes,
+        max_bytes=settings.email_max_bytes,
     )
     sender = EmailSender(
         smtp=SmtpServer(

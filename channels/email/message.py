@@ -32,7 +32,7 @@ class ParsedMail(BaseModel):
     references: list[str]
     text: str  # the sender's own words: quotes and signatures cut
     automatic: str | None  # why this looks machine-sent (auto-reply, bounce, list), or None
-    authentication_results: list[str]
+    authentication_results: list[str]  # raw values, topmost first
     size_bytes: int
     oversized: bool
 
@@ -48,6 +48,15 @@ def _header(msg: Message, name: str) -> str:
 def _headers(msg: Message, name: str) -> list[str]:
     try:
         return [str(v) for v in (msg.get_all(name) or [])]
+    except Exception:
+        return []
+
+
+def _raw_headers(msg: Message, name: str) -> list[str]:
+    """The values as the sender's bytes spelled them: no encoded-word decoding, which could
+    turn text inside a comment into something else (top to bottom)."""
+    try:
+        return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
     except Exception:
         return []
 
@@ -145,7 +154,7 @@ def parse_mail(
         references=_MSGID.findall(_header(msg, "References"))[-50:],
         text=text,
         automatic=_automatic(msg, from_address),
-        authentication_results=_headers(msg, "Authentication-Results"),
+        authentication_results=_raw_headers(msg, "Authentication-Results"),
         size_bytes=size_bytes,
         oversized=oversized,
     )

@@ -1,12 +1,14 @@
 """What to do with one parsed inbound email: ignore it, refuse it, or publish an event. Pure.
 
 - Machine mail (auto-replies, bounces, lists), mail without one clean From address, mail
-  from the bot itself, from unknown senders, and (when required) without our server's
-  ``dmarc=pass`` is ignored and never answered.
+  from the bot itself, from unknown senders, and (required unless switched off) without
+  our own server's ``dmarc=pass`` for the From domain (``channels.email.dmarc``) is ignored
+  and never answered.
 - A reply addressed to ``<local>+<token>@<domain>`` is a decision only when the token is
-  valid, unexpired and was issued to the From address; its first line must be ``approve``
-  or ``reject <reason>`` (``deny``/``no`` read as reject). Anything else is refused or, for
-  other words, passed on as an ordinary message in that thread.
+  valid (signed with ``DEPLOYBOT_SECRET``), unexpired and was issued to the From address;
+  its first line must be ``approve`` or ``reject <reason>`` (``deny``/``no`` read as
+  reject). It is published as ``DecisionReceived`` with the token's plan prefix. Anything
+  else is refused or, for other words, passed on as an ordinary message in that thread.
 - Without a token, In-Reply-To/References to one of the bot's own Message-IDs continue that
   thread, but never carry a decision.
 - Otherwise a new thread starts: its id is derived from the Message-ID.
@@ -16,12 +18,14 @@ import hashlib
 import re
 from collections.abc import Collection
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from bot.events import UserMessage
+from bot.events import DecisionReceived, UserMessage
 from bot.inbound import Envelope, agent_for
 from bot.origin import EmailOrigin
+from channels.email.dmarc import NoDmarcPass, dmarc_verdict
 from channels.email.message import ParsedMail
 from channels.email.token import TokenError, verify_token
 
@@ -47,10 +51,16 @@ class MailRules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     bot_address: str  # e.g. deploybot@example.com; replies go to deploybot+TOKEN@example.com
-    secret: bytes
+    secret: bytes  # DEPLOYBOT_SECRET: the only key reply tokens are checked with
     known_senders: frozenset[str]  # lower-cased addresses of [people]
-    require_dmarc: bool = False
+    require_dmarc: bool = True  # off only when asked for (EMAIL_REQUIRE_DMARC=false)
     auth_serv_id: str | None = None  # our receiving server's authserv-id
+
+    @model_validator(mode="after")
+    def _authserv_id_when_required(self) -> "MailRules":
+        if self.require_dmarc and not (self.auth_serv_id or "").strip():
+            raise ValueError("checking DMARC needs EMAIL_AUTHSERV_ID (our server's authserv-id)")
+        return self
 
 
 class Ignore(BaseModel):
@@ -95,21 +105,6 @@ def thread_from_references(ids: Collection[str]) -> str | None:
     return None
 
 
-def _dmarc_pass(mail: ParsedMail, rules: MailRules) -> bool:
-    domain = (mail.from_address or "").rpartition("@")[2]
-    for header in mail.authentication_results:
-        serv_id, _sep, results = header.partition(";")
-        if serv_id.strip().split()[:1] != [rules.auth_serv_id]:
-            continue  # added by someone else: worthless
-        # Only the topmost header from our server counts.
-        match = re.search(r"\bdmarc\s*=\s*(\w+)(?P<rest>[^;]*)", results, re.I)
-        if not match or match.group(1).lower() != "pass":
-            return False
-        from_domain = re.search(r"header\.from\s*=\s*([^\s;]+)", match.group("rest"), re.I)
-        return from_domain is None or from_domain.group(1).lower() == domain
-    return False
-
-
 def _tokens(mail: ParsedMail, rules: MailRules) -> list[str]:
     local, _at, domain = rules.bot_address.lower().partition("@")
     found = []
@@ -126,18 +121,24 @@ def _first_line(text: str) -> tuple[str, str]:
     return lines[0].strip(), (lines[1].strip() if len(lines) > 1 else "")
 
 
-def _decision(text: str, plan_prefix: str) -> str | None:
-    """``approve #plan`` / ``reject #plan reason`` for a clear first line, else None."""
+class _Decided(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    decision: Literal["approve", "reject"]
+    reason: str | None
+
+
+def _decision(text: str) -> _Decided | None:
+    """``approve`` alone, or ``reject <reason>``, on a clear first line; else None."""
     line, rest = _first_line(text)
     words = line.split(maxsplit=1)
     first = _DECISION_WORD.match(words[0].lower()) if words else None
     word = first.group(0) if first else ""
     tail = words[1].strip() if len(words) > 1 else ""
     if word in _APPROVE and words[0].lower().rstrip(".!") in _APPROVE and not tail:
-        return f"approve #{plan_prefix}"
+        return _Decided(decision="approve", reason=None)
     if word in _REJECT:
         reason = " ".join((tail.lstrip(":,-. ") or rest).split())[:500]
-        return f"reject #{plan_prefix} {reason}".rstrip()
+        return _Decided(decision="reject", reason=reason or None)
     return None
 
 
@@ -153,8 +154,14 @@ def triage(mail: ParsedMail, *, rules: MailRules, now: datetime) -> Verdict:
         return Ignore(reason="sent by the bot itself")
     if mail.message_id is None:
         return Ignore(reason="no Message-ID")
-    if rules.require_dmarc and not _dmarc_pass(mail, rules):
-        return Ignore(reason="no dmarc=pass from our server (possibly spoofed)")
+    if rules.require_dmarc:
+        verdict = dmarc_verdict(
+            mail.authentication_results,
+            authserv_id=rules.auth_serv_id or "",
+            from_domain=sender_domain,
+        )
+        if isinstance(verdict, NoDmarcPass):
+            return Ignore(reason=f"possibly spoofed: {verdict.reason}")
     if sender not in rules.known_senders:
         return Ignore(reason="sender is not in [people]")
     return _read(mail, rules=rules, now=now, sender=sender, message_id=mail.message_id)
@@ -170,8 +177,10 @@ def _read(
     if mail.oversized:
         return refuse(f"Your email is too large ({mail.size_bytes // 1024} KB); nothing was read.")
 
+    actor = f"email:{sender}"
+
     def publish(thread_id: str, text: str, origin: EmailOrigin | None = None) -> Publish:
-        event = UserMessage(id=message_id, at=now, actor=f"email:{sender}", text=text)
+        event = UserMessage(id=message_id, at=now, actor=actor, text=text)
         envelope = Envelope(thread_id=thread_id, event=event, origin=origin, agent=agent_for(text))
         return Publish(envelope=envelope)
 
@@ -181,9 +190,17 @@ def _read(
             claim = verify_token(tokens[0], secret=rules.secret, address=sender, now=now)
         except TokenError as exc:
             return refuse(f"This reply can't be used as a decision ({exc}); nothing was changed.")
-        decision = _decision(mail.text, claim.plan_prefix)
-        if decision is not None:
-            return publish(claim.thread_id, decision)
+        decided = _decision(mail.text)
+        if decided is not None:  # the plan comes from the signed token, as data
+            event = DecisionReceived(
+                id=message_id,
+                at=now,
+                actor=actor,
+                decision=decided.decision,
+                plan_hash=claim.plan_prefix,
+                reason=decided.reason,
+            )
+            return Publish(envelope=Envelope(thread_id=claim.thread_id, event=event))
         line, _rest = _first_line(mail.text)
         if not line or line.split()[0].lower().startswith(("approve", "reject", "deny")):
             return refuse(

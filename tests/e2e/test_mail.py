@@ -16,7 +16,7 @@ from bot.store import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.e2e.test_slack import deploybot, until
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
-from tests.integration.test_email_flow import reply
+from tests.integration.test_email_flow import OURS_PASS, reply
 from tests.support import calls, write_setup
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +64,7 @@ async def test_a_scheduled_run_is_approved_by_an_email_reply(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp.port),
         "EMAIL_FROM": "deploybot@example.com",
+        "EMAIL_AUTHSERV_ID": "mx.example.com",  # EMAIL_REQUIRE_DMARC unset: required
     }
     try:
         async with deploybot(["clock", "worker", "mail"], env, tmp_path) as procs:
@@ -85,14 +86,18 @@ async def test_a_scheduled_run_is_approved_by_an_email_reply(
             [report] = smtp.to("ops@example.com")  # where the schedule reports
             assert "needs 1 approval" in _plain(report)
 
-            dovecot.save("deploybot", reply(approval, "approve").encode())
+            spoofed = reply(approval, "approve", n=9)  # alice's token, no dmarc=pass
+            dovecot.save("deploybot", spoofed.encode())
+            authentic = reply(approval, "approve", headers=OURS_PASS)
+            dovecot.save("deploybot", authentic.encode())
             await until(lambda: len(calls(tmp_path)) == 1, "the deploy", timeout_s=30)
             await until(
                 lambda: any("is live" in _plain(m) for m in smtp.to("ops@example.com")),
                 "the result email",
                 timeout_s=30,
             )
-            dovecot.save("deploybot", reply(approval, "approve", n=2).encode())  # again
+            again = reply(approval, "approve", n=2, headers=OURS_PASS)
+            dovecot.save("deploybot", again.encode())
             await until(
                 lambda: any("already approved" in _plain(m) for m in smtp.to("alice@example.com")),
                 "the answer to a second approval",
@@ -106,6 +111,8 @@ async def test_a_scheduled_run_is_approved_by_an_email_reply(
         assert thread is not None
         assert thread.status == "done"
         assert thread.origin.kind == "schedule"
+        decided = [e for e in thread.events if e.type == "decision_received"]
+        assert [e.id for e in decided] == ["<reply1@mail.example.com>", "<reply2@mail.example.com>"]
         for message in smtp.to("ops@example.com"):
             assert message["Auto-Submitted"] == "auto-generated"
             assert message["References"] == f"<deploybot.{thread.id}.thread@example.com>"

@@ -219,14 +219,17 @@ class Dovecot:
         (self.base / "run" / "master.pid").unlink(missing_ok=True)
 
     def save(self, user: str, raw: bytes, mailbox: str = "INBOX") -> None:
-        """Deliver one message into a mailbox, as a local delivery agent would."""
-        subprocess.run(
-            ["doveadm", "-c", str(self.config), "save", "-u", user, "-m", mailbox],
-            input=raw,
-            check=True,
-            capture_output=True,
-            timeout=15,
-        )
+        """Deliver one message into a mailbox, as a local delivery agent would.
+
+        doveadm answers 75 (EX_TEMPFAIL) now and then on a busy machine: try again."""
+        argv = ["doveadm", "-c", str(self.config), "save", "-u", user, "-m", mailbox]
+        for attempt in range(5):
+            done = subprocess.run(argv, input=raw, capture_output=True, timeout=15, check=False)
+            if done.returncode == 0:
+                return
+            if done.returncode != 75 or attempt == 4:
+                raise AssertionError(f"doveadm save: {done.returncode}: {done.stderr!r}")
+            time.sleep(0.2 * (attempt + 1))
 
     def drop(self, user: str, raw: bytes) -> None:
         """Write a message straight into the user's Maildir (works while Dovecot is down)."""

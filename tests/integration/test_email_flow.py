@@ -17,11 +17,17 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.bootstrap import App
+from bot.config import load_config
+from bot.events import ApprovalDecided, ApprovalRequested, DecisionReceived
 from bot.settings import Settings
-from channels.email import EmailOptions, email_channel
+from channels.email import email_channel
+from channels.email.token import sign_token, verify_token
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
 from tests.support import Clock, calls, make_app, thread_of, write_setup
 
+SECRET = "s3cret"  # DEPLOYBOT_SECRET: reply tokens
+WEBHOOK_SECRET = "hook-s3cret"  # DEPLOYBOT_WEBHOOK_SECRET: held by CI systems
+AUTHSERV_ID = "mx.example.com"  # EMAIL_AUTHSERV_ID: our receiving server
 REQUEST = (
     "From: Dave <dave@example.com>\r\nTo: deploybot@example.com\r\nSubject: ship it\r\n"
     "Message-ID: <req1@mail.example.com>\r\n\r\ndeploy backend v1.4.2 to production\r\n"
@@ -97,8 +103,7 @@ def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
 async def mail(
     tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
 ) -> AsyncIterator[Mail]:
-    options = EmailOptions(require_dmarc=False)
-    async with open_mail(tmp_path, dovecot, redis, key_prefix, options) as opened:
+    async with open_mail(tmp_path, dovecot, redis, key_prefix, require_dmarc=False) as opened:
         yield opened
 
 
@@ -106,31 +111,52 @@ async def mail(
 async def dmarc_mail(
     tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
 ) -> AsyncIterator[Mail]:
-    options = EmailOptions(require_dmarc=True, authserv_id="mx.example.com")
-    async with open_mail(tmp_path, dovecot, redis, key_prefix, options) as opened:
+    async with open_mail(tmp_path, dovecot, redis, key_prefix, require_dmarc=True) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def default_mail(
+    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
+) -> AsyncIterator[Mail]:
+    """EMAIL_REQUIRE_DMARC not set at all: the default."""
+    async with open_mail(tmp_path, dovecot, redis, key_prefix, require_dmarc=None) as opened:
         yield opened
 
 
 @contextlib.asynccontextmanager
 async def open_mail(
-    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str, options: EmailOptions
+    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str, *, require_dmarc: bool | None
 ) -> AsyncIterator[Mail]:
     smtp = SmtpCapture()
     await smtp.start()
     clock = Clock()
     config = write_setup(tmp_path, emails={"carol": "carol@example.com"})
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
-    async with email_running(app, dovecot=dovecot, smtp=smtp, clock=clock, options=options):
+    running = email_running(
+        app, dovecot=dovecot, smtp=smtp, clock=clock, require_dmarc=require_dmarc
+    )
+    async with running:
         yield Mail(app=app, dovecot=dovecot, smtp=smtp, clock=clock, base=tmp_path)
     await smtp.stop()
 
 
 @contextlib.asynccontextmanager
 async def email_running(
-    app: App, *, dovecot: Dovecot, smtp: SmtpCapture, clock: Clock, options: EmailOptions
+    app: App,
+    *,
+    dovecot: Dovecot,
+    smtp: SmtpCapture,
+    clock: Clock,
+    require_dmarc: bool | None = False,
 ) -> AsyncIterator[None]:
-    """The app's mail listener (on Dovecot) and email deliverer (to aiosmtpd), running."""
+    """The app's mail listener (on Dovecot) and email deliverer (to aiosmtpd), running.
+
+    ``require_dmarc``: EMAIL_REQUIRE_DMARC (None: not set, the default); our receiving
+    server's authserv-id is ``mx.example.com``.
+    """
     settings = Settings(
+        _env_file=None,
         imap_host="127.0.0.1",
         imap_port=dovecot.port,
         imap_username="deploybot",
@@ -139,7 +165,10 @@ async def email_running(
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         email_from="deploybot@example.com",
-        deploybot_secret=SecretStr("s3cret"),
+        deploybot_secret=SecretStr(SECRET),
+        deploybot_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        email_require_dmarc=require_dmarc,
+        email_authserv_id=AUTHSERV_ID,
         redis_url="redis://unused",
     )
     listener, sender = email_channel(
@@ -150,7 +179,6 @@ async def email_running(
         redis=app.redis,
         keys=app.keys,
         clock=clock,
-        options=options,
     )
     stop = asyncio.Event()
     await app.queue.ensure_group()
@@ -235,8 +263,8 @@ async def test_refused_or_ignored_replies_deploy_nothing(mail: Mail, case: str) 
     assert calls(mail.base) == []
     thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
     assert not any(e.type == "deploy_started" for e in thread.events)
-    decisions = [e for e in thread.events if e.type == "approval_decided"]
-    rejected = [e.reason for e in decisions if e.decision == "reject"]  # type: ignore[union-attr]
+    decisions = [e for e in thread.events if isinstance(e, ApprovalDecided)]
+    rejected = [e.reason for e in decisions if e.decision == "reject"]
     if case in EXPECT_REJECTED:
         assert rejected == [EXPECT_REJECTED[case]]
     else:
@@ -305,7 +333,10 @@ async def test_an_address_refused_for_good_is_set_aside_and_the_others_sent(mail
     assert mail.smtp.to("alice@example.com") == []
     assert len(mail.smtp.to("dave@example.com")) == 1  # sent once, not again with a retry
     assert await mail.app.outbox.pending("email") == 0
-    [(_id, fields)] = await mail.app.redis.xrange(mail.app.keys.outbox_dead())
+    dead = await mail.app.redis.xrange(mail.app.keys.outbox_dead())
+    assert dead is not None
+    [(_id, fields)] = dead
+    assert fields is not None
     assert fields[b"reason"] == b"the mail server refused alice@example.com for good"
 
 
@@ -321,49 +352,99 @@ async def test_smtp_refusing_for_a_while_then_delivered_once(mail: Mail) -> None
     assert len(mail.smtp.to("dave@example.com")) == 1
 
 
-OURS_PASS = (
-    "Authentication-Results: mx.example.com; spf=pass; dmarc=pass header.from=example.com\r\n"
-)
+def _ar(value: str) -> str:
+    return f"Authentication-Results: {value}\r\n"
 
 
-@pytest.mark.parametrize(
-    ("headers", "counts"),
-    [
-        pytest.param(OURS_PASS, True, id="dmarc=pass from our server"),
-        pytest.param("", False, id="no Authentication-Results"),
-        pytest.param(
-            "Authentication-Results: mx.example.com; dmarc=fail header.from=example.com\r\n",
-            False,
-            id="dmarc=fail",
-        ),
-        pytest.param(
-            "Authentication-Results: mx.evil.example.net; dmarc=pass header.from=example.com\r\n",
-            False,
-            id="pass from someone else's server",
-        ),
-        pytest.param(
-            "Authentication-Results: mx.example.com; dmarc=fail header.from=example.com\r\n"
-            + OURS_PASS,
-            False,
-            id="a forged pass below our server's fail",
-        ),
-    ],
+OURS_PASS = _ar(
+    "mx.example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"
 )
-async def test_with_dmarc_required_only_our_servers_pass_counts(
-    dmarc_mail: Mail, headers: str, counts: bool
+OURS_FAIL = _ar(
+    "mx.example.com; spf=fail smtp.mailfrom=evil.test; dmarc=fail (p=reject) "
+    "header.from=example.com"
+)
+# Each attack: what a forger can get into the headers of a reply carrying alice's token.
+ATTACKS = {
+    "spoofed From: alice with her forwarded token, no dmarc pass": "",
+    "dmarc=fail from our server": OURS_FAIL,
+    "a pass in an SPF comment": _ar(
+        "mx.example.com; spf=fail (mx.example.com: dmarc=pass header.from=example.com ) "
+        "smtp.mailfrom=evil.test; dmarc=fail header.from=example.com"
+    ),
+    "a pass in smtp.mailfrom": _ar(
+        "mx.example.com; spf=fail smtp.mailfrom=dmarc=pass@evil.test; "
+        "dmarc=fail header.from=example.com"
+    ),
+    "a pass in smtp.helo": _ar(
+        "mx.example.com; spf=none smtp.helo=dmarc=pass; dmarc=fail header.from=example.com"
+    ),
+    "a forged pass below our fail": OURS_FAIL + OURS_PASS,
+    "a pass from another authserv-id": OURS_PASS.replace("mx.example.com", "mx.evil.test"),
+    "a pass for another domain": OURS_PASS.replace("=example.com", "=evil.test"),
+}  # fmt: skip
+
+
+async def _request_approval(mail: Mail) -> EmailMessage:
+    mail.deliver(REQUEST.replace("Message-ID:", OURS_PASS + "Message-ID:"))
+    return await mail.approval_for("alice@example.com")
+
+
+async def _nothing_decided(mail: Mail) -> None:
+    await mail.settle()
+    assert calls(mail.base) == []
+    thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
+    assert not any(e.type in ("decision_received", "approval_decided") for e in thread.events)
+    assert thread.status == "awaiting_approval"
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+async def test_a_forged_approval_deploys_nothing_and_is_never_answered(
+    dmarc_mail: Mail, attack: str
 ) -> None:
     mail = dmarc_mail
-    mail.deliver(REQUEST.replace("Message-ID:", OURS_PASS + "Message-ID:"))
-    approval = await mail.approval_for("alice@example.com")
+    approval = await _request_approval(mail)
+    mail.deliver(reply(approval, "approve", headers=ATTACKS[attack]))
+    await _nothing_decided(mail)
+    assert len(mail.smtp.to("alice@example.com")) == 1  # a spoof is never answered
+
+
+async def test_our_servers_pass_approves_and_deploys_once(dmarc_mail: Mail) -> None:
+    mail = dmarc_mail
+    approval = await _request_approval(mail)
+    # Gmail-like hops above ours and a forger's pass below it change nothing.
+    headers = _ar("relay.example.org; none") + OURS_PASS + OURS_FAIL
     mail.deliver(reply(approval, "approve", headers=headers))
-    if counts:
-        await mail.until(lambda: len(calls(mail.base)) == 1)
-    else:
-        await mail.settle()
-        assert calls(mail.base) == []
-        thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
-        assert not any(e.type == "approval_decided" for e in thread.events)
-        assert len(mail.smtp.to("alice@example.com")) == 1  # a spoof is never answered
+    await mail.until(lambda: len(calls(mail.base)) == 1)
+    mail.deliver(reply(approval, "approve", headers=OURS_PASS, n=2))  # once more
+    await mail.settle()
+    assert len(calls(mail.base)) == 1
+    thread = await thread_of(mail.app, "e" + _hash("<req1@mail.example.com>"))
+    [requested] = [e for e in thread.events if isinstance(e, ApprovalRequested)]
+    [received, *_] = [e for e in thread.events if isinstance(e, DecisionReceived)]
+    assert received.actor == "email:alice@example.com"
+    assert received.plan_hash == requested.plan_hash[:12]  # from the signed token, as data
+
+
+async def test_a_token_minted_with_the_webhook_secret_decides_nothing(dmarc_mail: Mail) -> None:
+    mail = dmarc_mail
+    approval = await _request_approval(mail)
+    real = str(approval["Reply-To"]).split("+", 1)[1].split("@", 1)[0]
+    claim = verify_token(
+        real, secret=SECRET.encode(), address="alice@example.com", now=mail.clock()
+    )
+    forged = sign_token(  # what a CI system holding DEPLOYBOT_WEBHOOK_SECRET could mint
+        secret=WEBHOOK_SECRET.encode(),
+        thread_id=claim.thread_id,
+        plan_hash=claim.plan_prefix,
+        address="alice@example.com",
+        expires_at=claim.expires_at,
+    )
+    forged_reply = reply(approval, "approve", headers=OURS_PASS)
+    mail.deliver(forged_reply.replace(f"+{real}@", f"+{forged}@"))
+    await mail.until(lambda: len(mail.smtp.to("alice@example.com")) == 2)
+    answer = mail.smtp.to("alice@example.com")[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "not valid for this sender" in answer
+    await _nothing_decided(mail)
 
 
 async def test_with_dmarc_required_an_unauthenticated_request_starts_nothing(
@@ -373,3 +454,47 @@ async def test_with_dmarc_required_an_unauthenticated_request_starts_nothing(
     await dmarc_mail.settle()
     assert dmarc_mail.smtp.messages == []
     assert await dmarc_mail.app.store.recent_ids() == []
+
+
+async def test_by_default_dmarc_is_required(default_mail: Mail) -> None:
+    """EMAIL_REQUIRE_DMARC unset: a spoofed reply is ignored, our server's pass counts."""
+    mail = default_mail
+    approval = await _request_approval(mail)
+    mail.deliver(reply(approval, "approve"))  # From: alice, her token, no pass
+    await _nothing_decided(mail)
+    mail.deliver(reply(approval, "approve", headers=OURS_PASS, n=2))
+    await mail.until(lambda: len(calls(mail.base)) == 1)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({}, "EMAIL_AUTHSERV_ID"),
+        ({"email_require_dmarc": True}, "EMAIL_AUTHSERV_ID"),
+        ({"email_require_dmarc": False, "deploybot_webhook_secret": SECRET}, "DEPLOYBOT_SECRET"),
+    ],
+)
+def test_an_unsafe_email_setup_is_refused_with_a_clear_error(
+    overrides: dict[str, object], named: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        imap_host="127.0.0.1",
+        imap_username="deploybot",
+        imap_password=SecretStr("pw"),
+        smtp_host="127.0.0.1",
+        email_from="deploybot@example.com",
+        deploybot_secret=SecretStr(SECRET),
+        **overrides,  # type: ignore[arg-type]
+    )
+    app_config = load_config(write_setup(tmp_path))
+    with pytest.raises(ValueError, match=named):
+        email_channel(
+            settings,
+            config=app_config,
+            queue=None,  # type: ignore[arg-type]  # never reached
+            outbox=None,  # type: ignore[arg-type]
+            redis=None,  # type: ignore[arg-type]
+            keys=None,  # type: ignore[arg-type]
+            clock=Clock(),
+        )

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.events import DecisionReceived
 from channels.email.message import parse_mail
 from channels.email.token import TokenError, sign_token, verify_token
 from channels.email.triage import (
@@ -25,6 +26,7 @@ RULES = MailRules(
     bot_address="deploybot@example.com",
     secret=SECRET,
     known_senders=frozenset({"alice@example.com", "dave@example.com", "carol@example.com"}),
+    require_dmarc=False,
 )
 
 
@@ -98,25 +100,54 @@ def test_a_token_from_another_secret_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "text"),
+    ("body", "decision", "reason"),
     [
-        ("approve", f"approve #{PLAN[:12]}"),
-        ("Approved!\n\n-- \nAlice", f"approve #{PLAN[:12]}"),
-        ("reject not during the sale", f"reject #{PLAN[:12]} not during the sale"),
-        ("No\n\nOn Mon, Nov 2 deploybot <deploybot@example.com> wrote:\n> approve", "reject"),
-        ("deny: too risky", f"reject #{PLAN[:12]} too risky"),
-        ("what is in this release?", "what is in this release?"),
+        ("approve", "approve", None),
+        ("Approved!\n\n-- \nAlice", "approve", None),
+        ("reject not during the sale", "reject", "not during the sale"),
+        ("No\n\nOn Mon, Nov 2 deploybot <deploybot@example.com> wrote:\n> approve", "reject", None),
+        ("deny: too risky", "reject", "too risky"),
     ],
 )
-def test_reply_with_a_valid_token(body: str, text: str) -> None:
-    got = published_text(mail(body))
-    assert got.startswith(text)
-    if text == "reject":
-        assert got.startswith(f"reject #{PLAN[:12]}")
+def test_a_decision_with_a_valid_token_is_published_as_data(
+    body: str, decision: str, reason: str | None
+) -> None:
+    got = verdict(mail(body))
+    assert isinstance(got, Publish), got
+    assert (
+        got.envelope.event
+        == DecisionReceived(
+            id="<m1@mail.example.com>",
+            at=NOW,
+            actor="email:alice@example.com",
+            decision=decision,  # type: ignore[arg-type]
+            plan_hash=PLAN[:12],  # the plan named by the signed token, not by the text
+            reason=reason,
+        )
+    )
+    assert got.envelope.thread_id == "e0123456789ab"
+
+
+def test_other_words_with_a_valid_token_are_a_message_in_that_thread() -> None:
+    assert published_text(mail("what is in this release?")) == "what is in this release?"
+
+
+def test_a_token_signed_with_another_key_decides_nothing() -> None:
+    webhook_key = b"the-webhook-secret"
+    forged = sign_token(
+        secret=webhook_key,
+        thread_id="e0123456789ab",
+        plan_hash=PLAN,
+        address="alice@example.com",
+        expires_at=NOW + timedelta(hours=1),
+    )
+    got = verdict(mail(to=f"deploybot+{forged}@example.com"))
+    assert isinstance(got, Refuse), got
+    assert "not valid" in got.reason
 
 
 def test_the_thread_comes_from_the_token_and_the_event_id_from_the_message_id() -> None:
-    got = verdict(mail())
+    got = verdict(mail("is it tested?"))
     assert isinstance(got, Publish)
     assert got.envelope.thread_id == "e0123456789ab"
     assert got.envelope.event.id == "<m1@mail.example.com>"
@@ -184,21 +215,36 @@ def test_out_of_office_without_headers_is_still_not_a_decision() -> None:
 # -- DMARC, when required ------------------------------------------------------------------
 
 DMARC = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "auth_serv_id": "mx.example.com"})
+AR = "Authentication-Results: "
+# Decoded, this reads ``); dmarc=pass header.from=example.com (``: it must stay encoded.
+ENCODED = "=?utf-8?q?=29=3B_dmarc=3Dpass_header.from=3Dexample.com_=28?="
 
 
 @pytest.mark.parametrize(
     ("headers", "ok"),
     [
-        ("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n", True),
-        ("Authentication-Results: mx.example.com; spf=pass; dmarc=fail\r\n", False),
-        ("Authentication-Results: evil.test; dmarc=pass header.from=example.com\r\n", False),
-        ("Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n", False),
+        (AR + "mx.example.com; dmarc=pass header.from=example.com\r\n", True),
+        (AR + "mx.example.com;\r\n dmarc=pass\r\n header.from=example.com\r\n", True),
+        (AR + "mx.example.com; spf=pass; dmarc=fail\r\n", False),
+        (AR + "evil.test; dmarc=pass header.from=example.com\r\n", False),
+        (AR + "mx.example.com; dmarc=pass header.from=evil.test\r\n", False),
+        (AR + "mx.example.com; spf=fail (dmarc=pass header.from=example.com)\r\n", False),
+        # an encoded word is not decoded: it cannot close the comment it sits in
+        (AR + f"mx.example.com; spf=fail ({ENCODED})\r\n", False),
         ("", False),
     ],
-)
+)  # fmt: skip
 def test_dmarc_required(headers: str, ok: bool) -> None:
     got = verdict(mail(headers=headers), rules=DMARC)
     assert isinstance(got, Publish) is ok
+    if not ok:
+        assert isinstance(got, Ignore)  # a possible spoof is never answered
+        assert "spoofed" in got.reason
+
+
+def test_rules_require_dmarc_unless_told_otherwise_and_then_need_our_authserv_id() -> None:
+    with pytest.raises(ValueError, match="EMAIL_AUTHSERV_ID"):
+        MailRules(bot_address="deploybot@example.com", secret=SECRET, known_senders=frozenset())
 
 
 # -- threading and new threads -------------------------------------------------------------
