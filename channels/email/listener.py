@@ -5,7 +5,8 @@ fetch it (only the headers when it is over the size cap), triage it, publish the
 the inbound stream (or queue a short refusal in the outbox), then flag it ``\\Seen`` and
 record its UID. A crash in between repeats the publish, which the worker drops by event id
 (the Message-ID). Every IMAP call has a timeout; any failure (a drop, ``* BYE``, a hung
-command) reconnects with backoff; IDLE is re-issued every ``idle_s`` (< 29 minutes).
+command) reconnects with backoff; IDLE is re-issued every ``idle_s`` (< 29 minutes), timed
+by the injected clock, which is read every ``idle_check_s``.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ import logging
 import re
 import ssl
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aioimaplib
@@ -49,7 +50,8 @@ class ImapServer(BaseModel):
     ssl: bool = True
     mailbox: str = "INBOX"
     timeout_s: float = 30
-    idle_s: float = 25 * 60  # re-IDLE well before the 29-minute limit
+    idle_s: float = 25 * 60  # re-IDLE well before the server's 30-minute limit (RFC 2177)
+    idle_check_s: float = 15  # how often the injected clock is read while in IDLE
 
 
 class ImapFailed(Exception):
@@ -145,24 +147,34 @@ class MailListener:
     async def _idle(
         self, client: aioimaplib.IMAP4, stop: asyncio.Event, lost: asyncio.Event
     ) -> None:
+        """One IDLE: until new mail, ``stop``, a lost connection, or ``idle_s`` by the
+        injected clock (then the caller issues IDLE again, as RFC 2177 asks)."""
         timeout_s = self._imap.timeout_s
-        idle = await asyncio.wait_for(client.idle_start(timeout=self._imap.idle_s), timeout_s)
+        renew_at = self._clock() + timedelta(seconds=self._imap.idle_s)
+        # aioimaplib's own timer (real time, a little later) is only a backstop.
+        idle = await asyncio.wait_for(
+            client.idle_start(timeout=self._imap.idle_s + self._imap.idle_check_s), timeout_s
+        )
         stopping = asyncio.ensure_future(stop.wait())
         dropped = asyncio.ensure_future(lost.wait())
         try:
-            while not stop.is_set():
-                push = asyncio.ensure_future(client.wait_server_push(timeout=self._imap.idle_s + 5))
+            while not stop.is_set() and self._clock() < renew_at:
+                push = asyncio.ensure_future(client.wait_server_push(timeout=1e9))
                 done, _ = await asyncio.wait(
-                    {push, stopping, dropped}, return_when=asyncio.FIRST_COMPLETED
+                    {push, stopping, dropped},
+                    timeout=self._imap.idle_check_s,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if push not in done:
                     push.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await push
                     if dropped in done:
                         raise ImapFailed("connection lost during IDLE")
-                    break
+                    continue  # stop, or time to look at the clock again
                 lines = push.result()
                 if lines == aioimaplib.STOP_WAIT_SERVER_PUSH:
-                    break  # time to re-issue IDLE
+                    break  # the backstop: re-issue IDLE
                 if any(b"EXISTS" in bytes(x) for x in lines):
                     break
                 if any(b"BYE" in bytes(x) for x in lines):

@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -50,7 +51,7 @@ class Running:
         self.task = asyncio.create_task(listener.run(self.stop))
 
     async def envelopes(self) -> list[Envelope]:
-        entries = await self.redis.xrange(self.keys.inbound())
+        entries: Any = await self.redis.xrange(self.keys.inbound())
         return [Envelope.model_validate_json(f[b"e"]) for _id, f in entries]
 
     async def wait_for(self, count: int, timeout_s: float = 15) -> list[Envelope]:
@@ -153,7 +154,7 @@ async def test_first_start_skips_mail_read_before_and_refuses_oversized(  # type
     running = start()
     got = await running.wait_for(1)
     assert [e.event.id for e in got] == ["<req2@mail.example.com>"]
-    outbox = await redis.xrange(Keys(key_prefix).outbox("email"))
+    outbox: Any = await redis.xrange(Keys(key_prefix).outbox("email"))
     assert len(outbox) == 1
     assert b"too large" in outbox[0][1][b"m"]
 

@@ -114,16 +114,13 @@ def test_a_decision_with_a_valid_token_is_published_as_data(
 ) -> None:
     got = verdict(mail(body))
     assert isinstance(got, Publish), got
-    assert (
-        got.envelope.event
-        == DecisionReceived(
-            id="<m1@mail.example.com>",
-            at=NOW,
-            actor="email:alice@example.com",
-            decision=decision,  # type: ignore[arg-type]
-            plan_hash=PLAN[:12],  # the plan named by the signed token, not by the text
-            reason=reason,
-        )
+    assert got.envelope.event == DecisionReceived(
+        id="<m1@mail.example.com>",
+        at=NOW,
+        actor="email:alice@example.com",
+        decision=decision,
+        plan_hash=PLAN[:12],  # the plan named by the signed token, not by the text
+        reason=reason,
     )
     assert got.envelope.thread_id == "e0123456789ab"
 
