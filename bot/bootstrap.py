@@ -152,7 +152,7 @@ def bootstrap(
     agents: Mapping[str, Agent] | None = None,
     redis: "Redis | None" = None,
     concurrency: int = 32,
-    lock_wait_s: float = 300,
+    lock_wait_s: float | None = None,
     progress_every_s: float = 5,
 ) -> App:
     path = config_file or config_path(settings)
@@ -194,7 +194,8 @@ def bootstrap(
         keys=keys,
         clock=clock,
         new_id=ids,
-        lock_wait_s=lock_wait_s,
+        lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
+        lock_ttl_ms=settings.deploybot_lock_ttl_ms,
         outbox=outbox,
         progress_every_s=progress_every_s,
         pending=pending,

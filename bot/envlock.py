@@ -3,6 +3,11 @@
 The lock is visible: its value says which thread holds it, who asked, why and since when.
 The fencing token only ever grows, so a deploy script (or the system it talks to) can refuse
 a stale holder that lost the lock while paused.
+
+A deploy whose worker died before it recorded a result is *interrupted*: nobody knows what
+its command did. Its lock is then kept without expiry (``hold_interrupted``) so no other deploy
+of that service and environment starts until a person has looked and said so
+(``release_interrupted``, through ``unlock <environment>``).
 """
 
 from datetime import datetime
@@ -39,6 +44,21 @@ return redis.call('DEL', KEYS[1])
 """
 
 
+_HOLD_INTERRUPTED = """
+local cur = redis.call('GET', KEYS[1])
+if cur and cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+_RELEASE_INTERRUPTED = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if not cjson.decode(cur)['interrupted'] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
 class LockHolder(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +67,8 @@ class LockHolder(BaseModel):
     why: str
     since: datetime
     fencing_token: int = 0
+    # Held for a deploy whose outcome is unknown, until a person releases it.
+    interrupted: bool = False
 
 
 class EnvLock:
@@ -56,6 +78,8 @@ class EnvLock:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._hold_interrupted = redis.register_script(_HOLD_INTERRUPTED)
+        self._release_interrupted = redis.register_script(_RELEASE_INTERRUPTED)
 
     def _key_pair(self, service: str, environment: str) -> list[str]:
         return [self._keys.env_lock(service, environment), self._keys.fence(service, environment)]
@@ -82,6 +106,24 @@ class EnvLock:
         """Queue the release on a pipeline the caller executes."""
         key = self._keys.env_lock(service, environment)
         queue_script(pipe, self._release, keys=[key], args=[token])
+
+    async def hold_interrupted(
+        self, *, service: str, environment: str, token: int, holder: LockHolder
+    ) -> bool:
+        """Keep the lock of the deploy fenced by ``token`` (or take it back if it expired and
+        nobody else took it), without expiry, marked interrupted. False: another deploy holds
+        it now (its command cannot be ours: a deploy command dies with its worker)."""
+        key = self._keys.env_lock(service, environment)
+        value = holder.model_copy(update={"fencing_token": token, "interrupted": True})
+        return bool(await self._hold_interrupted(keys=[key], args=[token, value.model_dump_json()]))
+
+    async def release_interrupted(self, *, service: str, environment: str) -> LockHolder | None:
+        """Release an interrupted deploy's lock after a person checked; returns what it was."""
+        current = await self.holder(service=service, environment=environment)
+        if current is None or not current.interrupted:
+            return None
+        key = self._keys.env_lock(service, environment)
+        return current if await self._release_interrupted(keys=[key]) else None
 
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.env_lock(service, environment))

@@ -76,6 +76,7 @@ from bot.steps import (
     Lookup,
     Pause,
     Prefetch,
+    Recover,
     ResolvePlan,
     Step,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "Lookup",
     "Pause",
     "Prefetch",
+    "Recover",
     "ResolvePlan",
     "Step",
     "next_step",
@@ -106,12 +108,14 @@ def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable
     if unfinished is not None:
         # Only the lease holder runs this, so the worker that started the deploy is gone.
         plan = thread.plan(unfinished.plan_hash)
-        return Apply(
-            events=[
-                DeployInterrupted(id=new_id(), at=now, plan_hash=unfinished.plan_hash),
-                ctx.say(interrupted_text(plan, unfinished.plan_hash), "error"),
-            ]
-        )
+        if plan is None:  # cannot happen in a thread we wrote; say so rather than guess
+            return Apply(
+                events=[
+                    DeployInterrupted(id=new_id(), at=now, plan_hash=unfinished.plan_hash),
+                    ctx.say(interrupted_text(None, unfinished.plan_hash), "error"),
+                ]
+            )
+        return Recover(started=unfinished, plan=plan)
     last = next((e for e in reversed(thread.events) if not isinstance(e, LockChanged)), None)
     match last:
         case None:

@@ -58,7 +58,8 @@ class DeployRecord(BaseModel):
     sha: str
     requester: str
     approvers: list[str] = []
-    result: Literal["succeeded", "failed", "timed_out"]
+    # interrupted: the worker died before the result was known; nobody knows what it did.
+    result: Literal["succeeded", "failed", "timed_out", "interrupted"]
     at: str  # ISO 8601, UTC
 
 

@@ -21,7 +21,9 @@ __all__ = [
     "check_decision",
     "check_live_state",
     "check_not_older",
+    "check_release_interrupted",
     "check_requester",
+    "check_unlock",
     "eligible_approvers",
     "needs_approval",
     "requester_label",
@@ -193,3 +195,29 @@ def check_live_state(
             "as planned."
         )
     return Allowed()
+
+
+def check_unlock(
+    config: Config, *, environment: str, person: str, locked_by: str
+) -> Allowed | Refused:
+    """A person's lock on an environment is lifted by whoever set it or by its approvers."""
+    approvers = config.environments[environment].approvers
+    if person == locked_by or person in approvers:
+        return Allowed()
+    others = f" or an approver of {environment} ({', '.join(approvers)})" if approvers else ""
+    return Refused(reason=f"Only {locked_by}{others} can unlock {environment}.")
+
+
+def check_release_interrupted(
+    config: Config, *, environment: str, person: str
+) -> Allowed | Refused:
+    """After a deploy's outcome became unknown, its service stays held in ``environment``
+    until someone who could approve a deploy there has looked (anyone in [people] where
+    the environment needs no approval)."""
+    env = config.environments[environment]
+    if person in env.approvers or (not env.approval and person in config.people):
+        return Allowed()
+    return Refused(
+        reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can release "
+        "it after an interrupted deploy."
+    )

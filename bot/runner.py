@@ -5,10 +5,13 @@ claim the plan's idempotency key in one atomic step, run, save ``deploy_finished
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Literal, Protocol, assert_never
+
+from redis.exceptions import RedisError
 
 from bot.agent import Agent, AgentFailure, Decision
 from bot.approvals import closing_messages
@@ -21,6 +24,7 @@ from bot.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployFinished,
+    DeployInterrupted,
     DeployStarted,
     ErrorKind,
     ErrorRecorded,
@@ -46,14 +50,27 @@ from bot.loop import (
     Lookup,
     Pause,
     Prefetch,
+    Recover,
     ResolvePlan,
     next_step,
 )
-from bot.messages import locked_text, progress_text, started_text, where_text
+from bot.messages import (
+    interrupted_text,
+    locked_text,
+    progress_text,
+    started_text,
+    where_text,
+)
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
 from bot.plan import DeployRecord, Plan, Tag
-from bot.policy import Allowed, Refused, check_live_state
+from bot.policy import (
+    Allowed,
+    Refused,
+    check_live_state,
+    check_release_interrupted,
+    check_unlock,
+)
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
 
@@ -136,6 +153,8 @@ class Runner:
                     thread.events.append(await self._resolve(step, turn))
                 case Execute(plan=plan):
                     await self._execute(thread, plan, hold=hold, turn=turn)
+                case Recover():
+                    thread.events.extend(await self._recover(step, thread))
                 case ChangeLock():
                     thread.events.extend(await self._change_lock(step))
                 case Describe(service=service):
@@ -324,6 +343,20 @@ class Runner:
             await self._save_finished(thread, finished)
         else:
             thread.events.append(finished)  # saved with the result message, at the turn's end
+        await self._record(thread, plan, result=result.result, at=finished.at, token=token)
+        thread.events.append(self._lock_event(plan, "released", token))
+
+    async def _record(
+        self,
+        thread: Thread,
+        plan: Plan,
+        *,
+        result: Literal["succeeded", "failed", "timed_out", "interrupted"],
+        at: datetime,
+        token: int,
+    ) -> None:
+        """The deploy's line in the history, and its lock released (kept, if interrupted),
+        in one round trip."""
         record = DeployRecord(
             thread_id=thread.id,
             kind=plan.kind,
@@ -331,18 +364,121 @@ class Runner:
             sha=plan.sha,
             requester=plan.requester,
             approvers=_approvers(thread, plan),
-            result=result.result,
-            at=finished.at.isoformat(),
+            result=result,
+            at=at.isoformat(),
         )
         pipe = self._store.pipeline()
         self._history.record_in(
             pipe, service=plan.service, environment=plan.environment, record=record
         )
-        self._env_lock.release_in(
-            pipe, service=plan.service, environment=plan.environment, token=token
-        )
+        if result != "interrupted":
+            self._env_lock.release_in(
+                pipe, service=plan.service, environment=plan.environment, token=token
+            )
         await pipe.execute()
-        thread.events.append(self._lock_event(plan, "released", token))
+
+    async def _recover(self, step: Recover, thread: Thread) -> list[Event]:
+        """The worker that ran a deploy died before saving its result (invariant 3: never
+        run again). Where the answer can be known, record the real result: the history
+        (written right after the command exited), else the service's status command asked by
+        idempotency key. Otherwise it is interrupted: the thread says so, the history shows
+        it, and the environment stays held for this service until a person has looked."""
+        plan, started = step.plan, step.started
+        now = self._clock()
+        history = await self._history.recent(
+            service=plan.service, environment=plan.environment, limit=20
+        )
+        known = next(
+            (
+                r
+                for r in history
+                if r.thread_id == thread.id
+                and r.kind == plan.kind
+                and r.version == plan.version
+                and r.sha == plan.sha
+                and datetime.fromisoformat(r.at) >= started.at
+            ),
+            None,
+        )
+        if known is not None and known.result != "interrupted":
+            await self._env_lock.release(
+                service=plan.service, environment=plan.environment, token=started.fencing_token
+            )
+            return [
+                self._finished(
+                    plan,
+                    result=known.result,
+                    exit_code=None,
+                    duration_s=(datetime.fromisoformat(known.at) - started.at).total_seconds(),
+                    note="deploybot: the worker stopped after the command finished; its "
+                    "result was read back from the deploy history.",
+                ),
+                self._lock_event(plan, "released", started.fencing_token),
+            ]
+        asked = await self._deployer.status(
+            plan=plan, idempotency_key=started.idempotency_key, fencing_token=started.fencing_token
+        )
+        if asked is not None and asked.exit_code in (0, 1):
+            result: Literal["succeeded", "failed"] = (
+                "succeeded" if asked.exit_code == 0 else "failed"
+            )
+            await self._record(thread, plan, result=result, at=now, token=started.fencing_token)
+            tail = asked.output_tail.strip()
+            return [
+                self._finished(
+                    plan,
+                    result=result,
+                    exit_code=None,
+                    duration_s=(now - started.at).total_seconds(),
+                    note="deploybot: the worker stopped during the deploy; the service's "
+                    f"status command says it {result}." + (f"\n{tail}" if tail else ""),
+                ),
+                self._lock_event(plan, "released", started.fencing_token),
+            ]
+        holder = LockHolder(
+            thread_id=thread.id,
+            who=plan.requester,
+            why=f"interrupted {plan.kind} of {plan.service} {plan.version} (outcome unknown)",
+            since=now,
+        )
+        held = await self._env_lock.hold_interrupted(
+            service=plan.service,
+            environment=plan.environment,
+            token=started.fencing_token,
+            holder=holder,
+        )
+        await self._record(thread, plan, result="interrupted", at=now, token=started.fencing_token)
+        text = interrupted_text(plan, plan.plan_hash)
+        if asked is not None:
+            text += " (Its status command could not tell either.)"
+        if held:
+            text += (
+                f" {plan.environment} stays held for {plan.service} until an approver of "
+                f"{plan.environment} has checked it and says 'unlock {plan.environment}'."
+            )
+        return [
+            DeployInterrupted(id=self._new_id(), at=now, plan_hash=plan.plan_hash),
+            self._say(text, purpose="error"),
+        ]
+
+    def _finished(
+        self,
+        plan: Plan,
+        *,
+        result: Literal["succeeded", "failed", "timed_out"],
+        exit_code: int | None,
+        duration_s: float,
+        note: str,
+    ) -> DeployFinished:
+        return DeployFinished(
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            result=result,
+            exit_code=exit_code,
+            duration_s=max(0.0, duration_s),
+            output_tail=note,
+        )
 
     async def _drifted(self, thread: Thread, plan: Plan, *, token: int, turn: Turn) -> bool:
         """The live-state re-check (invariant 2), under the lock: True when the plan must not
@@ -433,14 +569,29 @@ class Runner:
                     + f". Deploys there are refused until 'unlock {env}'."
                 ),
             ]
+        events: list[Event] = []
+        released = await self._release_interrupted(step)
+        if isinstance(released, Refused):
+            if current is None:
+                return [self._say(released.reason, to=step.actor)]
+        elif released:
+            events.append(
+                self._say(
+                    f"{env} is released for {', '.join(released)} (held after an interrupted "
+                    f"deploy), on {step.person}'s word that it was checked.",
+                    purpose="result",
+                )
+            )
         if current is None:
-            return [self._say(f"{env} is not locked.")]
-        approvers = self.config.environments[env].approvers
-        if step.person != current.who and step.person not in approvers:
-            others = f" or an approver of {env} ({', '.join(approvers)})" if approvers else ""
-            return [self._say(f"Only {current.who}{others} can unlock {env}.", to=step.actor)]
+            return events or [self._say(f"{env} is not locked.")]
+        verdict = check_unlock(
+            self.config, environment=env, person=step.person, locked_by=current.who
+        )
+        if isinstance(verdict, Refused):
+            return [*events, self._say(verdict.reason, to=step.actor)]
         await self._env_lock.unfreeze(environment=env)
         return [
+            *events,
             LockChanged(
                 id=self._new_id(),
                 at=now,
@@ -452,6 +603,28 @@ class Runner:
             self._say(f"{env} is unlocked (it was locked by {current.who}).", purpose="result"),
         ]
 
+    async def _release_interrupted(self, step: ChangeLock) -> list[str] | Refused:
+        """``unlock <env>`` also releases services held there after an interrupted deploy.
+        Returns the services released, or why this person may not (when one is held)."""
+        env = step.environment
+        services = [n for n, svc in self.config.services.items() if env in svc.environments]
+        held = [
+            service
+            for service in services
+            if (h := await self._env_lock.holder(service=service, environment=env)) is not None
+            and h.interrupted
+        ]
+        if not held:
+            return []
+        verdict = check_release_interrupted(self.config, environment=env, person=step.person)
+        if isinstance(verdict, Refused):
+            return verdict
+        released = []
+        for service in held:
+            if await self._env_lock.release_interrupted(service=service, environment=env):
+                released.append(service)
+        return released
+
     async def _describe(self, service: str, turn: Turn) -> Event:
         environments = self.config.services[service].environments
         await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
@@ -462,6 +635,11 @@ class Runner:
             if frozen is not None:
                 lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
                 lock += f" since {frozen.since:%H:%M} UTC"
+            elif busy is not None and busy.interrupted:
+                lock = (
+                    f"held: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC; an "
+                    f"approver says 'unlock {env}' once it is checked"
+                )
             elif busy is not None:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
             live = current_version(turn.history[(service, env)])
@@ -503,7 +681,7 @@ class Runner:
             )
             if ok:
                 return current.fencing_token
-            if loop.time() >= deadline:
+            if loop.time() >= deadline or current.interrupted:  # held until a person looks
                 thread.events.append(
                     self._error(
                         "locked",
@@ -522,6 +700,10 @@ class Runner:
     async def _run_renewing_lock(
         self, thread: Thread, plan: Plan, key: str, token: int, *, start: MessageSent
     ) -> DeployResult:
+        """Run the deploy while keeping its lock (invariant 4). If the lock cannot be kept
+        (Redis unreachable for half the lease, or the lock taken away), the command is
+        stopped, with all it started, before the lease can run out and anyone else can take
+        the lock; the result says why."""
         loop = asyncio.get_running_loop()
         began = loop.time()
         last_line: list[str] = []
@@ -531,43 +713,122 @@ class Runner:
                 last_line[:] = [line.strip()[:200]]
 
         done = asyncio.Event()  # a flag as well as cancel(): see _Heartbeat in bot/worker.py
+        deploy = asyncio.create_task(
+            self._deployer.run(
+                plan=plan, idempotency_key=key, fencing_token=token, on_output=on_output
+            )
+        )
+        keeper = asyncio.create_task(self._keep_lock(plan, token, done))
+        reporter = asyncio.create_task(
+            self._report_progress(
+                thread, plan, start=start, began=began, last_line=last_line, done=done
+            )
+        )
+        try:
+            await asyncio.wait({deploy, keeper}, return_when=asyncio.FIRST_COMPLETED)
+            if deploy.done():
+                return deploy.result()
+            reason = keeper.result()
+            log.error("stopping the deploy of plan %s: %s", plan.short_id, reason)
+            deploy.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deploy
+            return DeployResult(
+                result="failed",
+                exit_code=None,
+                duration_s=loop.time() - began,
+                output_tail=f"deploybot: stopped the command before its lock could expire: "
+                f"{reason}. Check {plan.environment}: the deploy did not finish.",
+            )
+        finally:
+            done.set()
+            for task in (keeper, reporter):
+                task.cancel()
+            if not deploy.done():  # we are being cancelled: the deployer stops the command
+                deploy.cancel()
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(deploy)
+            await asyncio.wait({keeper, reporter}, timeout=self._lock_ttl_ms / 1000)
 
-        async def renew_and_report() -> None:
-            next_report = began + self._progress_every_s
-            while not done.is_set():
-                await asyncio.sleep(min(self._lock_ttl_ms / 3000, self._progress_every_s))
-                await self._env_lock.renew(
+    async def _keep_lock(self, plan: Plan, token: int, done: asyncio.Event) -> str:
+        """Renew the deploy's lock every third of its lease until ``done``; ride out Redis
+        outages with retries (backoff up to 1 s). Returns why it cannot keep the lock: it was
+        taken away, or Redis was unreachable for half the lease (the rest of the lease is the
+        time the deployer needs to stop the command)."""
+        loop = asyncio.get_running_loop()
+        ttl_s = self._lock_ttl_ms / 1000
+        last_ok = loop.time()
+        wait_s = ttl_s / 3
+        while not done.is_set():
+            await asyncio.sleep(wait_s)
+            if done.is_set():
+                break
+            try:
+                held = await self._env_lock.renew(
                     service=plan.service,
                     environment=plan.environment,
                     token=token,
                     ttl_ms=self._lock_ttl_ms,
                 )
-                if self._outbox is not None and loop.time() >= next_report:
-                    next_report = loop.time() + self._progress_every_s
-                    text = progress_text(
-                        plan,
-                        elapsed_s=loop.time() - began,
-                        last_line=last_line[0] if last_line else None,
+            except (RedisError, OSError) as exc:
+                unreachable_s = loop.time() - last_ok
+                log.warning(
+                    "renewing the lock of %s in %s failed (%s); retrying",
+                    plan.service,
+                    plan.environment,
+                    exc,
+                )
+                if unreachable_s >= ttl_s / 2:
+                    return (
+                        f"Redis was unreachable for {unreachable_s:.0f} s, so the lock on "
+                        f"{plan.service} in {plan.environment} could not be kept"
                     )
-                    await self._outbox.send_transient(
-                        OutboundMessage(
-                            thread_id=thread.id,
-                            message_id=self._new_id(),
-                            origin=thread.origin,
-                            text=text,
-                            purpose="progress",
-                            replaces=start.id,
-                        )
-                    )
+                # Retry soon, then back off: 0.1, 0.2, 0.4 ... 1 s.
+                wait_s = 0.1 if wait_s >= ttl_s / 3 else min(wait_s * 2, 1.0)
+                continue
+            if not held:
+                return (
+                    f"the lock on {plan.service} in {plan.environment} was lost (it "
+                    "expired or was removed, e.g. by a Redis restart without persistence)"
+                )
+            last_ok = loop.time()
+            wait_s = ttl_s / 3
+        return "the deploy finished"
 
-        background = asyncio.create_task(renew_and_report())
-        try:
-            return await self._deployer.run(
-                plan=plan, idempotency_key=key, fencing_token=token, on_output=on_output
+    async def _report_progress(
+        self,
+        thread: Thread,
+        plan: Plan,
+        *,
+        start: MessageSent,
+        began: float,
+        last_line: list[str],
+        done: asyncio.Event,
+    ) -> None:
+        """Edit the "Deploying ..." message every few seconds; a failure is only logged."""
+        if self._outbox is None:
+            return
+        loop = asyncio.get_running_loop()
+        while not done.is_set():
+            await asyncio.sleep(self._progress_every_s)
+            if done.is_set():
+                return
+            text = progress_text(
+                plan, elapsed_s=loop.time() - began, last_line=last_line[0] if last_line else None
             )
-        finally:
-            done.set()
-            background.cancel()
+            try:
+                await self._outbox.send_transient(
+                    OutboundMessage(
+                        thread_id=thread.id,
+                        message_id=self._new_id(),
+                        origin=thread.origin,
+                        text=text,
+                        purpose="progress",
+                        replaces=start.id,
+                    )
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("progress message for thread %s not sent: %s", thread.id, exc)
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
         """Record the result; if another worker wrote meanwhile, re-append onto its version."""

@@ -190,7 +190,11 @@ class Settings(BaseSettings):
     github_api_url: HttpUrl | None = None
     # Not in the public contract; for tests and tuning.
     deploybot_key_prefix: KeyPrefix = "deploybot"
-    deploybot_lease_ttl_ms: Annotated[int, _whole(1000)] = 15_000
+    deploybot_lease_ttl_ms: Annotated[int, _whole(20)] = 15_000
+    # A deploy's lock on its service and environment: its lease (renewed every third) and
+    # how long a second deploy waits for it before saying who holds it.
+    deploybot_lock_ttl_ms: Annotated[int, _whole(300)] = 30_000
+    deploybot_lock_wait_s: Seconds = 300
     deploybot_tags_cache_s: Seconds = 10
     deploybot_log_level: Level | None = None
     deploybot_log_format: Format | None = None

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.approvals import closing_messages, reply_route
 from bot.config import Config
-from bot.events import ErrorKind, ErrorRecorded, Event, MessageSent, Purpose
+from bot.events import DeployStarted, ErrorKind, ErrorRecorded, Event, MessageSent, Purpose
 from bot.intents import Deploy, ListDeploys, ListTags, Rollback
 from bot.plan import Plan
 from bot.thread import Thread
@@ -26,6 +26,7 @@ __all__ = [
     "Lookup",
     "Pause",
     "Prefetch",
+    "Recover",
     "ResolvePlan",
     "Step",
 ]
@@ -66,6 +67,15 @@ class Execute(_Step):
     plan: Plan
 
 
+class Recover(_Step):
+    """A deploy was started and its worker stopped before recording a result: find out what
+    happened where the target can say (the service's status command), else record it as
+    interrupted and keep its environment held until a person has looked."""
+
+    started: DeployStarted
+    plan: Plan
+
+
 class ChangeLock(_Step):
     """A person locks (``lock production <reason>``) or unlocks a whole environment."""
 
@@ -86,7 +96,18 @@ class Pause(_Step):
     """Nothing more to do until something new arrives."""
 
 
-Step = Apply | Decide | Prefetch | Lookup | ResolvePlan | Execute | ChangeLock | Describe | Pause
+Step = (
+    Apply
+    | Decide
+    | Prefetch
+    | Lookup
+    | ResolvePlan
+    | Execute
+    | Recover
+    | ChangeLock
+    | Describe
+    | Pause
+)
 
 
 class Ctx:

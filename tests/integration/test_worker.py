@@ -178,7 +178,8 @@ async def test_concurrent_deploys_to_one_environment_take_turns(
     (tmp_path / "scripts" / "sleep_s").write_text("0.5")
     one = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w1")
     two = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w2")
-    await say(one, "a", "slack:U0CAROL", "deploy backend v1.4.1 to staging", new=True)
+    # The same version twice: whichever goes second is a redeploy, never a rollback.
+    await say(one, "a", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
     await say(one, "b", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
     await asyncio.gather(one.worker.run_until_idle(), two.worker.run_until_idle())
     a, b = await thread_of(one, "a"), await thread_of(one, "b")
@@ -191,7 +192,7 @@ async def test_concurrent_deploys_to_one_environment_take_turns(
     # lock, remakes the plan from what is live and takes the lock again, so tokens may skip.
     assert len(tokens) == 2 and tokens[0] < tokens[1]
     drifted = [t for t in (a, b) if any("did not run" in x for x in texts(t))]
-    assert len(drifted) == 1
+    assert len(drifted) <= 1  # 1 when both plans were made before either ran
     finished = sorted(
         (e.at, e.plan_hash) for t in (a, b) for e in t.events if isinstance(e, DeployFinished)
     )
