@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.bootstrap import utc_now
-from bot.events import DeployInterrupted
+from bot.events import DeployFinished, DeployInterrupted
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, make_app, say, texts, thread_of, write_setup
 
@@ -149,4 +149,131 @@ async def test_sigkill_of_the_worker_stops_the_deploy_and_its_setsid_grandchild(
     await wait_for(both_gone, timeout_s=5)
     took_s = asyncio.get_running_loop().time() - killed
     print(f"deploy command and setsid grandchild gone {took_s:.2f} s after kill -9 of the worker")
+    assert len(calls(tmp_path)) == 1
+
+
+# -- what the next worker does with a deploy whose worker died (issue 10.1, 10.5) ----------
+
+
+async def crash_mid_deploy(
+    app_redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """carol's production deploy, approved by bob, runs in a worker process killed with -9."""
+    config = tmp_path / "deploybot.toml"
+    app = make_app(app_redis, prefix=key_prefix, config_file=config, clock=utc_now)
+    await say(app, "t1", "slack:U0CAROL", "deploy backend to production", new=True)
+    await app.worker.run_until_idle()
+    (tmp_path / "scripts" / "sleep_s").write_text("30")
+    first = start_worker(config, key_prefix, tmp_path / "worker1.log")
+    workers.append(first)
+    plan = (await thread_of(app, "t1")).open_approval()
+    assert plan is not None
+    await say(app, "t1", "slack:U0BOB", f"approve {plan.plan.short_id}")
+
+    async def script_running() -> bool:
+        return len(calls(tmp_path)) == 1
+
+    await wait_for(script_running)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    (tmp_path / "scripts" / "sleep_s").write_text("0")
+
+
+async def test_an_interrupted_deploy_holds_its_environment_until_an_approver_looks(
+    redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    write_setup(tmp_path)
+    await crash_mid_deploy(redis, key_prefix, tmp_path, workers)
+    app = make_app(redis, prefix=key_prefix, config_file=tmp_path / "deploybot.toml")
+    # The next worker takes the thread over once the dead one's lease runs out.
+    await asyncio.sleep(1.2)
+    for _ in range(50):
+        await app.worker.run_until_idle()
+        if any(isinstance(e, DeployInterrupted) for e in (await thread_of(app, "t1")).events):
+            break
+        await asyncio.sleep(0.2)
+    thread = await thread_of(app, "t1")
+    assert texts(thread)[-1].startswith("Outcome unknown: the deploy (backend v1.4.2")
+    assert "production stays held for backend until an approver" in texts(thread)[-1]
+    history = await app.history.recent(service="backend", environment="production", limit=5)
+    assert [(r.version, r.result) for r in history] == [("v1.4.2", "interrupted")]
+
+    await say(app, "w", "slack:U0CAROL", "where can I deploy backend", new=True)
+    await app.worker.run_until_idle()
+    where = texts(await thread_of(app, "w"))[-1]
+    assert (
+        "production: never deployed, needs approval, held: interrupted deploy of backend v1.4.2"
+        in where
+    )
+
+    # A new deploy (another thread, even approved) does not start while it is held: it is
+    # told at once, without waiting out the lock wait.
+    await say(app, "t2", "slack:U0CAROL", "deploy backend v1.4.1 to production", new=True)
+    await app.worker.run_until_idle()
+    second = (await thread_of(app, "t2")).open_approval()
+    assert second is not None
+    await say(app, "t2", "slack:U0ALICE", f"approve {second.plan.short_id}")
+    await app.worker.run_until_idle()
+    assert "interrupted deploy of backend v1.4.2" in texts(await thread_of(app, "t2"))[-1]
+    assert len(calls(tmp_path)) == 1
+
+    # Only an approver may release it; then deploys go again.
+    await say(app, "u", "slack:U0CAROL", "unlock production", new=True)
+    await app.worker.run_until_idle()
+    assert texts(await thread_of(app, "u"))[-1].startswith("Only an approver of production")
+    await say(app, "u", "slack:U0ALICE", "unlock production")
+    await app.worker.run_until_idle()
+    assert "production is released for backend" in texts(await thread_of(app, "u"))[-1]
+    await say(app, "t3", "slack:U0CAROL", "deploy backend v1.4.2 to production", new=True)
+    await app.worker.run_until_idle()
+    third = (await thread_of(app, "t3")).open_approval()
+    assert third is not None
+    await say(app, "t3", "slack:U0ALICE", f"approve {third.plan.short_id}")
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, "t3")).status == "done"
+    assert len(calls(tmp_path)) == 2
+
+
+async def test_the_status_command_resolves_an_outcome_the_worker_did_not_see(
+    redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """With a `status` command the next worker asks the target by idempotency key and
+    records the real result instead of "outcome unknown"."""
+    config = write_setup(tmp_path)
+    status = tmp_path / "scripts" / "status.sh"
+    status.write_text(
+        "#!/bin/sh\n"
+        'here="$(dirname "$0")"\n'
+        'echo "status asked for $1" >> "$here/status.log"\n'
+        'grep -q " $1$" "$here/calls.log" && { echo "deployed: $1"; exit 0; }\n'
+        "exit 3\n"
+    )
+    status.chmod(0o755)
+    config.write_text(
+        config.read_text().replace(
+            'timeout_s = 30\nenvironments = ["staging", "production"]\n',
+            'timeout_s = 30\nenvironments = ["staging", "production"]\n'
+            'status = ["./scripts/status.sh", "{idempotency_key}"]\n',
+            1,
+        )
+    )
+    await crash_mid_deploy(redis, key_prefix, tmp_path, workers)
+    app = make_app(redis, prefix=key_prefix, config_file=config)
+    await asyncio.sleep(1.2)
+    for _ in range(50):
+        await app.worker.run_until_idle()
+        if (await thread_of(app, "t1")).status != "running":
+            break
+        await asyncio.sleep(0.2)
+    thread = await thread_of(app, "t1")
+    key = calls(tmp_path)[0].split()[-1]
+    assert (tmp_path / "scripts" / "status.log").read_text() == f"status asked for {key}\n"
+    assert thread.status == "done"
+    finished = [e for e in thread.events if isinstance(e, DeployFinished)]
+    assert len(finished) == 1
+    assert "status command says it succeeded" in finished[0].output_tail
+    assert texts(thread)[-1].startswith("Deploying backend v1.4.2 to production ... ok")
+    history = await app.history.recent(service="backend", environment="production", limit=5)
+    assert [(r.version, r.result) for r in history] == [("v1.4.2", "succeeded")]
+    assert await app.env_lock.holder(service="backend", environment="production") is None
     assert len(calls(tmp_path)) == 1

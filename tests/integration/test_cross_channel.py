@@ -18,7 +18,6 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.thread import Thread
-from channels.email import EmailOptions
 from channels.email.triage import thread_id_for_mail
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
 from tests.integration.test_email_flow import email_running, reply
@@ -81,12 +80,11 @@ async def both_channels(
     smtp = SmtpCapture()
     await smtp.start()
     try:
-        async with open_harness(redis, key_prefix, tmp_path, config=config) as slack:
-            options = EmailOptions(require_dmarc=False)
-            async with email_running(
-                slack.app, dovecot=dovecot, smtp=smtp, clock=slack.clock, options=options
-            ):
-                yield Both(slack=slack, dovecot=dovecot, smtp=smtp)
+        async with (
+            open_harness(redis, key_prefix, tmp_path, config=config) as slack,
+            email_running(slack.app, dovecot=dovecot, smtp=smtp, clock=slack.clock),
+        ):
+            yield Both(slack=slack, dovecot=dovecot, smtp=smtp)
     finally:
         await smtp.stop()
         dovecot.stop()
