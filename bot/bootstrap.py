@@ -199,6 +199,7 @@ def bootstrap(
         outbox=outbox,
         progress_every_s=progress_every_s,
         pending=pending,
+        model_calls_per_message=settings.deploybot_model_calls_per_message,
     )
     worker = Worker(
         queue=queue,
