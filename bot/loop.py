@@ -64,7 +64,14 @@ from bot.intents import (
     Rollback,
     check_intent,
 )
-from bot.messages import deploys_text, help_text, interrupted_text, result_text, status_text
+from bot.messages import (
+    deploys_text,
+    help_text,
+    interrupted_text,
+    out_of_tries_text,
+    result_text,
+    status_text,
+)
 from bot.policy import Refused, check_requester, requester_label
 from bot.steps import (
     Apply,
@@ -84,6 +91,7 @@ from bot.thread import Thread
 
 __all__ = [
     "MAX_ERRORS_IN_A_ROW",
+    "MODEL_CALLS_PER_MESSAGE",
     "Apply",
     "ChangeLock",
     "Decide",
@@ -102,7 +110,27 @@ __all__ = [
 MAX_ERRORS_IN_A_ROW = 3
 
 
-def next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable[[], str]) -> Step:
+MODEL_CALLS_PER_MESSAGE = 6
+
+
+def next_step(
+    thread: Thread,
+    *,
+    config: Config,
+    now: datetime,
+    new_id: Callable[[], str],
+    model_calls_per_message: int = MODEL_CALLS_PER_MESSAGE,
+) -> Step:
+    step = _next_step(thread, config=config, now=now, new_id=new_id)
+    if isinstance(step, Decide) and thread.model_calls_since_request() >= model_calls_per_message:
+        # The budget for one message is spent: a person hears so, in words, with the exact
+        # command that would do it, instead of the thread going quiet.
+        ask = AskHuman(message=out_of_tries_text(thread, config=config))
+        return Apply(events=[IntentChosen(id=new_id(), at=now, intent=ask, source="system")])
+    return step
+
+
+def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callable[[], str]) -> Step:
     ctx = Ctx(config=config, now=now, new_id=new_id)
     unfinished = thread.unfinished_deploy()
     if unfinished is not None:
@@ -213,6 +241,8 @@ def _on_intent(thread: Thread, ctx: Ctx, *, intent: Intent, source: str) -> Step
         return Apply(events=[ctx.error("invalid_intent", str(exc))])
     match intent:
         case ListTags() | ListDeploys():
+            if shown := _already_listed(thread, intent):
+                return Apply(events=[ctx.error("invalid_intent", shown)])
             return Lookup(intent=intent)
         case Deploy() | Rollback():
             actor = thread.requester() or "unknown:unknown"
@@ -272,6 +302,28 @@ def _on_error(thread: Thread, ctx: Ctx, error: ErrorRecorded) -> Step:
             return Decide()
         case _:
             assert_never(error.kind)
+
+
+def _already_listed(thread: Thread, intent: ListTags | ListDeploys) -> str | None:
+    """A lookup whose answer the model already has is no step forward (it is fed back and
+    counts as a mistake), so a model cannot spend a message's budget looking things up."""
+    for event in thread.since_request():
+        match event, intent:
+            case TagsListed(service=s), ListTags(service=wanted) if s == wanted:
+                return (
+                    f"The tags of {s} are already listed above (<tags>); choose the next step "
+                    "from them instead of listing them again."
+                )
+            case HistoryListed(service=s, environment=e), ListDeploys(
+                service=ws, environment=we
+            ) if (s, e) == (ws, we):
+                return (
+                    f"The recent deploys of {s} in {e} are already listed above (<deploys>); "
+                    "choose the next step instead of listing them again."
+                )
+            case _:
+                continue
+    return None
 
 
 def progress_message_id(thread: Thread, plan_hash: str) -> str | None:

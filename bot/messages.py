@@ -3,7 +3,14 @@
 from datetime import datetime
 
 from bot.config import Config
-from bot.events import DeployFinished, IntentChosen, PlanProposed
+from bot.events import (
+    CronFired,
+    DeployFinished,
+    IntentChosen,
+    PlanProposed,
+    UserMessage,
+    WebhookReceived,
+)
 from bot.plan import DeployRecord, Plan
 from bot.thread import Thread
 
@@ -123,6 +130,33 @@ def interrupted_text(plan: Plan | None, plan_hash: str) -> str:
         f"Outcome unknown: the deploy ({what}) started, but the worker running it stopped "
         "before it reported a result. I will not run it again on my own. Please check the "
         "environment, then ask for a new deploy if needed."
+    )
+
+
+def out_of_tries_text(thread: Thread, *, config: Config) -> str:
+    """Said when the model could not settle on a step within a message's budget: what was
+    asked, that nothing happened, and the exact commands that would do it."""
+    asked = ""
+    for event in reversed(thread.events):
+        match event:
+            case (
+                UserMessage(text=said)
+                | CronFired(instruction=said)
+                | WebhookReceived(instruction=said)
+            ):
+                asked = said.lower()
+                break
+            case _:
+                continue
+    mentioned = [s for s in sorted(config.services) if s in asked] or sorted(config.services)[:1]
+    service = mentioned[0] if mentioned else "SERVICE"
+    svc = config.services.get(service)
+    env = svc.environments[0] if svc else "ENVIRONMENT"
+    return (
+        "I couldn't work out what to do with that, so I stopped; nothing was deployed. "
+        f"An exact command does it without guessing, for example 'deploy {service} to {env}' "
+        f"(the newest tag), 'deploy {service} VERSION to {env}', 'where can I deploy "
+        f"{service}' or 'deploys {service} in {env}'. Type 'help' for the full list."
     )
 
 

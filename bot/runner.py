@@ -42,6 +42,7 @@ from bot.intents import Deploy, ListDeploys, ListTags, Rollback
 from bot.keys import Keys
 from bot.lookups import Lookups, Turn, build_plan
 from bot.loop import (
+    MODEL_CALLS_PER_MESSAGE,
     Apply,
     ChangeLock,
     Decide,
@@ -110,6 +111,7 @@ class Runner:
         outbox: Outbox | None = None,
         progress_every_s: float = 5,
         pending: PendingApprovals,
+        model_calls_per_message: int = MODEL_CALLS_PER_MESSAGE,
     ) -> None:
         self.config = config
         self._agents = agents
@@ -127,6 +129,7 @@ class Runner:
         self._outbox = outbox
         self._progress_every_s = progress_every_s
         self._pending = pending
+        self._model_calls_per_message = model_calls_per_message
 
     async def advance(self, thread: Thread, *, hold: Hold) -> set[str]:
         """Run steps until the thread pauses. May save the thread (write-ahead points).
@@ -136,7 +139,13 @@ class Runner:
         """
         turn = Turn()
         for _ in range(self._max_steps):
-            step = next_step(thread, config=self.config, now=self._clock(), new_id=self._new_id)
+            step = next_step(
+                thread,
+                config=self.config,
+                now=self._clock(),
+                new_id=self._new_id,
+                model_calls_per_message=self._model_calls_per_message,
+            )
             match step:
                 case Pause():
                     return turn.published

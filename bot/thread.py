@@ -142,6 +142,25 @@ class Thread(BaseModel):
                 open_start = None
         return open_start
 
+    def since_request(self) -> list[Event]:
+        """The events since the newest request (a message, a schedule or a webhook firing),
+        oldest first: what the bot has done about it so far."""
+        for i in range(len(self.events) - 1, -1, -1):
+            if isinstance(self.events[i], UserMessage | CronFired | WebhookReceived):
+                return self.events[i + 1 :]
+        return list(self.events)
+
+    def model_calls_since_request(self) -> int:
+        """How many times the model was asked about the newest request: each call ends in
+        a chosen intent or a recorded failure (unavailable, or an answer that was no valid
+        intent)."""
+        return sum(
+            1
+            for e in self.since_request()
+            if (isinstance(e, IntentChosen) and e.source == "model")
+            or (isinstance(e, ErrorRecorded) and e.kind in ("invalid_output", "model_unavailable"))
+        )
+
     def consecutive_errors(self) -> int:
         """Errors since the last real progress (a request, a plan, a decision, a deploy).
 

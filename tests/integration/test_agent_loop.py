@@ -109,3 +109,53 @@ async def test_invalid_tool_input_is_fed_back_at_most_three_times(
     assert thread.status == "awaiting_human"
     assert "after 3 tries" in texts(thread)[-1]
     assert calls(tmp_path) == []
+
+
+# -- issue 10.6: a model that keeps looking things up -------------------------------------
+
+
+async def test_a_model_that_relists_what_it_has_is_stopped_after_three_tries(
+    redis: Redis, key_prefix: str, tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    """The tags are pre-fetched; listing them again is no step forward: fed back as an
+    error, and after three such tries the person is asked in words. 3 model calls, not 15."""
+    config = write_setup(tmp_path)
+    app = claude_app(redis, key_prefix, config, fake)
+    fake.script(*[ToolUse("list_tags", {"service": "backend"}) for _ in range(10)])
+    await say(app, "t1", "slack:U0CAROL", "what could we ship of backend?", new=True)
+    await app.worker.run_until_idle()
+    thread = await thread_of(app, "t1")
+    assert len(fake.requests) == 3
+    errors = [e for e in thread.events if isinstance(e, ErrorRecorded)]
+    assert [e.kind for e in errors] == ["invalid_intent"] * 3
+    assert "already listed above" in errors[0].message
+    # The next request sees why its last choice was refused.
+    assert "already listed above" in fake.requests[1].body["messages"][0]["content"]
+    assert thread.status == "awaiting_human"
+    assert texts(thread)[-1].startswith("I couldn't work out a valid next step after 3 tries")
+    assert calls(tmp_path) == []
+
+
+async def test_a_message_gets_at_most_the_model_call_budget_then_a_command_to_type(
+    redis: Redis, key_prefix: str, tmp_path: Path, fake: FakeAnthropic
+) -> None:
+    """Each lookup is new (so never 'already listed'), but the message's budget of model
+    calls (DEPLOYBOT_MODEL_CALLS_PER_MESSAGE, default 6) still runs out: the person is told,
+    with the exact commands that would do it."""
+    config = write_setup(tmp_path)
+    app = claude_app(redis, key_prefix, config, fake)
+    lookups = [
+        ToolUse("list_deploys", {"service": service, "environment": env})
+        for service in ("backend", "frontend")
+        for env in ("staging", "production")
+    ] + [ToolUse("list_tags", {"service": "frontend"})] * 2
+    fake.script(*lookups, *[ToolUse("list_tags", {"service": "frontend"})] * 10)
+    await say(app, "t1", "slack:U0CAROL", "hmm, backend, what is going on?", new=True)
+    await app.worker.run_until_idle()
+    thread = await thread_of(app, "t1")
+    assert len(fake.requests) == 6
+    assert thread.status == "awaiting_human"
+    said = texts(thread)[-1]
+    assert said.startswith("I couldn't work out what to do with that, so I stopped")
+    assert "'deploy backend to staging'" in said
+    assert calls(tmp_path) == []
