@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.childenv import refused_pass_env
 from bot.errors import ConfigError
 from bot.route import check_route, email_addresses
 
@@ -71,6 +72,18 @@ class Service(_Strict):
     # Optional: asked after a crash for a deploy's real result by its idempotency key;
     # exits 0 = succeeded, 1 = failed, 3 = unknown.
     status: list[str] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _pass_env_is_not_the_bots(self) -> "Service":
+        if refused := refused_pass_env(self.pass_env):
+            raise ValueError(
+                f"pass_env: {', '.join(refused)} "
+                + ("is" if len(refused) == 1 else "are")
+                + " deploybot's own; a deploy command must never get "
+                + ("it" if len(refused) == 1 else "them")
+                + " (code being deployed would act as the bot)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _placeholders_are_whole_words(self) -> "Service":

@@ -119,3 +119,28 @@ def test_one_identity_is_one_person(change: tuple[str, str], message: str) -> No
     with pytest.raises(ConfigError) as caught:
         parse_config(text.replace(*change), base_dir=Path("."), source="deploybot.toml")
     assert str(caught.value) == f"deploybot.toml: {message}"
+
+
+@pytest.mark.parametrize(
+    ("pass_env", "refused"),
+    [
+        ('["REDIS_URL"]', "pass_env: REDIS_URL is deploybot's own"),
+        (
+            '["KUBECONFIG", "SLACK_BOT_TOKEN", "DEPLOYBOT_SECRET"]',
+            "SLACK_BOT_TOKEN, DEPLOYBOT_SECRET are",
+        ),
+        ('["not a name"]', "pass_env[0]: String should match pattern"),
+    ],
+)
+def test_pass_env_never_names_the_bots_own_variables(pass_env: str, refused: str) -> None:
+    text = f"""
+[services.backend]
+repo = "r"
+deploy = ["./d"]
+environments = ["staging"]
+pass_env = {pass_env}
+[environments.staging]
+"""
+    with pytest.raises(ConfigError, match=r"services\.backend") as raised:
+        parse_config(text, base_dir=Path("/srv"))
+    assert refused in str(raised.value)
