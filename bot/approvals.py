@@ -61,11 +61,15 @@ def requests_for(
 ) -> list[MessageSent]:
     """The approval request in the thread, and its copy in the approval channel if any."""
     env = config.environments[plan.environment]
+    asked_before = any(
+        isinstance(e, ApprovalRequested) and e.plan_hash != plan.plan_hash for e in thread.events
+    )
     text = approval_request_text(
         plan,
         approvers=request.approvers,
         min_approvals=request.min_approvals,
         timeout_s=env.approval_timeout_s,
+        name_the_plan=asked_before,
     )
     messages = [_message(text, "approval_request", now=now, new_id=new_id)]
     channel = env.approval_channel
@@ -107,6 +111,10 @@ def escalation(
         approvers=[p for p in approvers if p not in open_approval.approved_by],
         min_approvals=request.min_approvals,
         timeout_s=(request.expires_at - now).total_seconds(),
+        name_the_plan=any(
+            isinstance(e, ApprovalRequested) and e.plan_hash != plan.plan_hash
+            for e in thread.events
+        ),
     )
 
     escalated = ApprovalEscalated(

@@ -36,15 +36,23 @@ def _minutes(seconds: float) -> str:
 
 
 def approval_request_text(
-    plan: Plan, *, approvers: list[str], min_approvals: int, timeout_s: float
+    plan: Plan,
+    *,
+    approvers: list[str],
+    min_approvals: int,
+    timeout_s: float,
+    name_the_plan: bool = False,
 ) -> str:
+    """``name_the_plan``: the thread asked approval for another plan before, so a bare
+    'approve' would not count (``bot.policy.check_bare_approval``): ask for the plan's id."""
     excluded = f" (not {plan.requester})" if plan.requester not in approvers else ""
     noun = "approval" if min_approvals == 1 else "approvals"
+    approve = f"approve {plan.short_id}" if name_the_plan else "approve"
     return (
         f"Plan #{plan.short_id}: {plan.describe()}.\n"
         f"{plan.environment} needs {min_approvals} {noun} from: {', '.join(approvers)}"
         f"{excluded}. Expires in {_minutes(timeout_s)}.\n"
-        f"Reply 'approve' or 'reject <reason>'."
+        f"Reply '{approve}' or 'reject <reason>'."
     )
 
 
