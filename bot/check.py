@@ -43,7 +43,8 @@ def unreachable_routes(config: Config, settings: Settings) -> list[str]:
 def _scripts(config: Config) -> list[str]:
     found = []
     for name, service in config.services.items():
-        for argv in (service.deploy, service.rollback or [], service.status or []):
+        for target in (service.deploy, service.rollback or [], service.status or []):
+            argv = target if isinstance(target, list) else []
             if argv and argv[0].startswith(("./", "../", "/")):
                 exe = Path(config.argv_path(argv[0]))
                 if not exe.exists():

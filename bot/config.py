@@ -26,9 +26,11 @@ from bot.route import check_route, email_addresses
 __all__ = [
     "Config",
     "Environment",
+    "GithubWorkflow",
     "Person",
     "Schedule",
     "Service",
+    "Target",
     "Webhook",
     "load_config",
     "parse_config",
@@ -60,10 +62,44 @@ class Person(_Strict):
     email: str | None = None
 
 
+class GithubWorkflow(_Strict):
+    """A deploy target that is a GitHub Actions workflow, dispatched with ``inputs``
+    (placeholders filled as in an argv command) plus the idempotency key in ``key_input``.
+
+    The workflow must declare that input and show it in its run name, e.g.
+    ``run-name: deploy ${{ inputs.version }} [${{ inputs.deploybot_key }}]``: that is how the
+    run deploybot started is found among the others (never "the newest run").
+    """
+
+    github_workflow: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml$",
+        description="owner/repo/.github/workflows/deploy.yml",
+    )
+    ref: str = Field(default="main", min_length=1)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    key_input: str = Field(default="deploybot_key", pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+
+    @property
+    def owner(self) -> str:
+        return self.github_workflow.split("/")[0]
+
+    @property
+    def repo(self) -> str:
+        return self.github_workflow.split("/")[1]
+
+    @property
+    def workflow_file(self) -> str:
+        return self.github_workflow.rsplit("/", 1)[1]
+
+
+# An argv command (never a shell string), or a GitHub Actions workflow.
+Target = Annotated[list[str], Field(min_length=1)] | GithubWorkflow
+
+
 class Service(_Strict):
     repo: str
-    deploy: list[str] = Field(min_length=1)
-    rollback: list[str] | None = None
+    deploy: Target
+    rollback: Target | None = None
     timeout_s: float = Field(default=900, gt=0)
     environments: list[str] = Field(min_length=1)
     # The only variables of the bot's own environment a deploy/rollback/status command gets
@@ -88,7 +124,12 @@ class Service(_Strict):
     @model_validator(mode="after")
     def _placeholders_are_whole_words(self) -> "Service":
         for field in ("deploy", "rollback", "status"):
-            argv = getattr(self, field) or []
+            target = getattr(self, field) or []
+            argv = (
+                [target.ref, *target.inputs.values()]
+                if isinstance(target, GithubWorkflow)
+                else target
+            )
             for arg in argv:
                 for found in re.findall(r"\{[^}]*\}", arg):
                     if found not in _PLACEHOLDERS:

@@ -97,9 +97,13 @@ class CommandDeployer:
             if not service.status:
                 raise ValueError(f"service {plan.service} has no status command")
             return service.status
-        if plan.kind == "rollback" and service.rollback:
-            return service.rollback
-        return service.deploy  # a rollback without its own command deploys the older version
+        # A rollback without its own command deploys the older version.
+        target = (
+            service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
+        )
+        if not isinstance(target, list):
+            raise ValueError(f"service {plan.service} deploys through a GitHub workflow")
+        return target
 
     @staticmethod
     def _fill(arg: str, *, plan: Plan, idempotency_key: str) -> str:
