@@ -109,6 +109,20 @@ class Service(_Strict):
     # exits 0 = succeeded, 1 = failed, 3 = unknown.
     status: list[str] | None = Field(default=None, min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_have_a_shape(cls, data: object) -> object:
+        """One clear line instead of an error per member of the union."""
+        if isinstance(data, dict):
+            for field in ("deploy", "rollback"):
+                value = data.get(field)
+                if value is not None and not isinstance(value, list | dict):
+                    raise ValueError(
+                        f"{field}: must be a command (a list of arguments, never a shell "
+                        "string) or a table with github_workflow"
+                    )
+        return data
+
     @model_validator(mode="after")
     def _pass_env_is_not_the_bots(self) -> "Service":
         if refused := refused_pass_env(self.pass_env):

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import Config
 from bot.deployer import CommandDeployer
-from bot.errors import ConfigError
 from bot.plan import Plan
 from bot.redact import MASK
 
@@ -432,7 +432,6 @@ async def test_status_command_gets_the_key_and_the_same_minimal_env(
 
 
 def test_pass_env_naming_a_variable_of_the_bot_is_a_config_error(tmp_path: Path) -> None:
-    cfg = config(tmp_path, deploy=DEFAULT_ARGV, pass_env=["KUBECONFIG", "REDIS_URL"])
-
-    with pytest.raises(ConfigError, match=r"services.backend.pass_env: REDIS_URL: deploybot's own"):
-        CommandDeployer(config=cfg, secrets=[])
+    """Refused when the config is read (so check-config says it), before any deployer."""
+    with pytest.raises(ValidationError, match=r"pass_env: REDIS_URL is deploybot's own"):
+        config(tmp_path, deploy=DEFAULT_ARGV, pass_env=["KUBECONFIG", "REDIS_URL"])

@@ -63,7 +63,7 @@ def test_good_config_and_relative_paths() -> None:
         (("[services.backend]", "[services.Back_End]"), "services.Back_End: names are lower-case"),
         (
             ("deploy = [", "deploy = 3\nx = ["),
-            "services.backend.deploy: Input should be a valid list",
+            "services.backend: deploy: must be a command (a list of arguments",
         ),
         (("[environments.staging]", "[environments.staging"), "not valid TOML"),
     ],
