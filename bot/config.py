@@ -24,10 +24,14 @@ from bot.errors import ConfigError
 from bot.route import check_route, email_addresses
 
 __all__ = [
+    "Check",
+    "CommandCheck",
     "Config",
     "Environment",
     "GithubWorkflow",
+    "HttpCheck",
     "Person",
+    "PrometheusCheck",
     "Schedule",
     "Service",
     "Target",
@@ -92,6 +96,35 @@ class GithubWorkflow(_Strict):
         return self.github_workflow.rsplit("/", 1)[1]
 
 
+class HttpCheck(_Strict):
+    """Healthy while ``http`` answers ``expect_status`` (and, with ``body_contains_version``,
+    a body that contains the deployed version)."""
+
+    http: str = Field(pattern=r"^https?://[^\s]+$")
+    expect_status: int = Field(default=200, ge=100, le=599)
+    body_contains_version: bool = False
+    timeout_s: float = Field(default=5, gt=0)
+
+
+class CommandCheck(_Strict):
+    """Healthy while the command (argv, placeholders as in deploy) exits 0."""
+
+    command: list[str] = Field(min_length=1)
+    timeout_s: float = Field(default=30, gt=0)
+
+
+class PrometheusCheck(_Strict):
+    """Healthy while the PromQL expression's value (every series of it) stays below
+    ``below``; asked of ``prometheus_url`` (top level of the config) over its HTTP API."""
+
+    prometheus: str = Field(min_length=1)
+    below: float
+    timeout_s: float = Field(default=5, gt=0)
+
+
+Check = HttpCheck | CommandCheck | PrometheusCheck
+
+
 # An argv command (never a shell string), or a GitHub Actions workflow.
 Target = Annotated[list[str], Field(min_length=1)] | GithubWorkflow
 
@@ -108,6 +141,9 @@ class Service(_Strict):
     # Optional: asked after a crash for a deploy's real result by its idempotency key;
     # exits 0 = succeeded, 1 = failed, 3 = unknown.
     status: list[str] | None = Field(default=None, min_length=1)
+    # Optional: watched after a successful deploy, with the environment's (see Environment).
+    verify_s: float | None = Field(default=None, gt=0)
+    checks: list[Check] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -167,6 +203,14 @@ class Environment(_Strict):
     escalate_to: RouteText | None = None
     escalate_approvers: list[str] = Field(default_factory=list)
     escalate_after_s: float | None = Field(default=None, gt=0)
+    # After a successful deploy here, watch `checks` (and the service's) for verify_s
+    # seconds. On a failure: "propose" a rollback to the last verified version (approved
+    # by rollback policy) or "rollback" at once. rollback_approval: whether rollbacks here
+    # need approval (default: as deploys do).
+    verify_s: float | None = Field(default=None, gt=0)
+    checks: list[Check] = Field(default_factory=list)
+    on_verify_failure: Literal["propose", "rollback"] = "propose"
+    rollback_approval: bool | None = None
 
     @model_validator(mode="after")
     def _escalation_is_complete(self) -> "Environment":
@@ -181,6 +225,11 @@ class Environment(_Strict):
                 f"approval_timeout_s ({self.approval_timeout_s:g})"
             )
         return self
+
+    @property
+    def rollback_needs_approval(self) -> bool:
+        """Rollbacks here wait for approval as deploys do, unless rollback_approval says."""
+        return self.approval if self.rollback_approval is None else self.rollback_approval
 
     @property
     def escalation_after_s(self) -> float | None:
@@ -231,6 +280,8 @@ class Config(_Strict):
     environments: dict[str, Environment] = Field(min_length=1)
     schedules: list[Schedule] = Field(default_factory=list)
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    # Where Prometheus checks are asked (its HTTP API: <url>/api/v1/query).
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
@@ -252,6 +303,17 @@ class Config(_Strict):
                     raise ValueError(
                         f"services.{sname}.environments[{i}]: unknown environment {env!r} "
                         f"(defined: {', '.join(sorted(self.environments))})"
+                    )
+        owners = [
+            *((f"services.{n}", svc.checks) for n, svc in self.services.items()),
+            *((f"environments.{n}", env.checks) for n, env in self.environments.items()),
+        ]
+        for owner, checks in owners:
+            for i, check in enumerate(checks):
+                if isinstance(check, PrometheusCheck) and self.prometheus_url is None:
+                    raise ValueError(
+                        f"{owner}.checks[{i}]: a prometheus check needs prometheus_url at the "
+                        "top of the config"
                     )
         for ename, envc in self.environments.items():
             for i, person in enumerate(envc.approvers):
