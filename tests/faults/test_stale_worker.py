@@ -1,0 +1,60 @@
+"""SIGSTOP of a worker mid-deploy past its thread lease and its lock lease, then SIGCONT
+(fault suite, case 2). Pass: no overlap in the deploy script's ledger; the stale worker's
+writes are refused (thread compare-and-set, lock fencing token)."""
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.conftest import FaultRig, event_types, ledger, messages, overlaps
+
+pytestmark = pytest.mark.faults
+
+
+async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., FaultRig]) -> None:
+    """Takes ~12 s: the stop must outlast the lock lease (3 s here) with margin, and the
+    second worker needs a lease to take the thread over."""
+    rig = rig_factory(settings={"DEPLOYBOT_LOCK_TTL_MS": "3000"})
+    rig.hold_deploys()
+    rig.bot.start_web()
+    first = rig.bot.start_worker()
+    async with rig.bot.client() as client:
+        a = await rig.launch(client, "deploy backend v1.4.2 to staging")
+        await rig.started(1)
+        os.kill(first.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        rig.bot.start_worker()
+        b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
+        # The second worker takes thread a over (its lease lapsed) and finds it started with
+        # no result; b waits for, or is refused by, the lock.
+        seen = await rig.until_status(client, a, "awaiting_human", "done", "failed")
+        taken_over_s = time.monotonic() - stopped
+        await asyncio.sleep(max(0.0, 4.5 - (time.monotonic() - stopped)))  # past the lock lease too
+        os.kill(first.pid, signal.SIGCONT)
+        rig.release_deploys()
+        await asyncio.sleep(3)
+        final_a = await rig.thread(client, a)
+        final_b = await rig.until_status(client, b, "awaiting_human", "done", "failed")
+    calls = ledger(rig.base)
+    log = rig.bot.logs()
+    print(
+        f"SIGSTOP: a={seen['status']} after {taken_over_s:.1f} s then {final_a['status']}; "
+        f"b={final_b['status']}; ledger={[(c.key[-6:], c.token, c.how) for c in calls]}; "
+        f"a events={event_types(final_a)}; b says={messages(final_b)[-1:]}; "
+        f"conflicts={log.count('changed under us')}"
+    )
+    assert overlaps(calls) == 0
+    # The stale worker's whole-thread save was refused (compare-and-set); its real result was
+    # put on top of the version the second worker wrote, not over it.
+    kinds = event_types(final_a)
+    assert kinds.count("deploy_started") == 1
+    assert kinds.index("deploy_interrupted") < kinds.index("deploy_finished")
+    assert final_a["status"] == "done"
+    assert any("busy" in text for text in messages(final_b))
+    assert len([c for c in calls if c.key.startswith(a)]) == 1
+    tokens = [c.token for c in calls]
+    assert tokens == sorted(set(tokens)), "fencing tokens must grow"
