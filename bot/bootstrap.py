@@ -10,11 +10,14 @@ import secrets as _secrets
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agents.fallback import CommandsOnlyAgent
 from bot.agent import Agent
@@ -33,6 +36,7 @@ from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import ThreadStore
+from bot.tasks import TaskRegistry
 from bot.timers import Timers
 from bot.worker import Worker
 
@@ -68,6 +72,8 @@ class App:
     timers: Timers
     scheduler: Scheduler
     metrics: Metrics
+    #: This process's long-running tasks and their states (what /healthz reports).
+    tasks: TaskRegistry = field(default_factory=TaskRegistry)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -103,8 +109,19 @@ def _redis(settings: Settings) -> tuple["Redis", bool]:
     if settings.redis_url:
         # Blocking: under a burst, callers wait up to 5 s for a connection instead of
         # failing once 100 are in use (redis-py's default pool raises).
+        #
+        # Retried once on a fresh connection after a connection error: after a Redis
+        # restart, pooled connections are dead, and the first command on each would fail
+        # (an API request answered 503) though Redis is back. One retry only: a Redis that
+        # is really down fails fast. (A retried XADD whose reply was lost may append twice;
+        # the worker drops the second copy by event id.)
         pool = BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=100, timeout=5, health_check_interval=30
+            settings.redis_url,
+            max_connections=100,
+            timeout=5,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry_on_error=[RedisConnectionError],
         )
         return Redis(connection_pool=pool), False
     import fakeredis  # embedded, in-process store for local use

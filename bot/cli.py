@@ -23,6 +23,7 @@ from bot.logs import configure_logging
 from bot.preflight import SERVICES, findings, read_persistence, refusal
 from bot.redact import redact
 from bot.settings import Settings, load_settings
+from bot.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
 from bot.webapp import build_web_app
 from channels.api import api_routes
 from channels.email import email_channel, missing_settings
@@ -210,22 +211,30 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
-    deliverers = _deliverers(app)
+    tasks = app.tasks
+    tasks.on_death = "deploybot worker exits (status 1) so its supervisor restarts it"
+    tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
+    _deliverers(app, stop)
+    return await _until_done(app, stop)
+
+
+async def _until_done(app: App, stop: asyncio.Event) -> int:
+    """Run until ``stop`` (0) or a task's death (1: a supervisor restarts the process)."""
     try:
-        await app.worker.run(stop=stop)
+        dead = await until_stopped_or_dead(app.tasks, stop)
+        stop.set()
+        await app.tasks.stop()
     finally:
-        for task in deliverers:
-            task.cancel()
-        await asyncio.gather(*deliverers, return_exceptions=True)
         await app.close()
-    return 0
+    return 0 if dead is None else 1
 
 
-def _deliverers(app: App) -> list[asyncio.Task[None]]:
-    """The outbox deliverers of the configured channels (Slack: with a bot token)."""
+def _deliverers(app: App, stop: asyncio.Event) -> None:
+    """The outbox deliverers of the configured channels (Slack: with a bot token), as
+    tasks of the app's registry."""
     token = app.settings.slack_bot_token
     if token is None or not token.get_secret_value():
-        return []
+        return
     sender = slack_sender(
         bot_token=token.get_secret_value(),
         api_url=app.settings.slack_api_url,
@@ -234,7 +243,12 @@ def _deliverers(app: App) -> list[asyncio.Task[None]]:
         config=app.config,
     )
     consumer = f"slack-{app.worker.consumer}"
-    return [asyncio.create_task(app.outbox.run(channel="slack", sender=sender, consumer=consumer))]
+    app.tasks.spawn(
+        "outbox:slack",
+        lambda h: app.outbox.run(
+            channel="slack", sender=sender, consumer=consumer, stop=stop, health=h
+        ),
+    )
 
 
 def _slack(app: App) -> SlackListeners | None:
@@ -289,22 +303,14 @@ async def _mail(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.queue.ensure_group()
-    listening, deliverer = _email_tasks(app, settings, stop)
+    app.tasks.on_death = "deploybot mail exits (status 1) so its supervisor restarts it"
+    _email_tasks(app, settings, stop)
     print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
-    try:
-        await listening
-    finally:
-        deliverer.cancel()
-        await asyncio.gather(deliverer, return_exceptions=True)
-        await app.close()
-    return 0
+    return await _until_done(app, stop)
 
 
-def _email_tasks(
-    app: App, settings: Settings, stop: asyncio.Event
-) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
-    """The mail listener (runs until ``stop``) and the email deliverer (until cancelled)."""
+def _email_tasks(app: App, settings: Settings, stop: asyncio.Event) -> None:
+    """The mail listener and the email deliverer, as tasks of the app's registry."""
     listener, sender = email_channel(
         settings,
         config=app.config,
@@ -315,8 +321,13 @@ def _email_tasks(
         clock=utc_now,
     )
     consumer = f"email-{app.worker.consumer}"
-    deliver = app.outbox.run(channel="email", sender=sender, consumer=consumer)
-    return asyncio.create_task(listener.run(stop)), asyncio.create_task(deliver)
+    app.tasks.spawn("imap", lambda h: listener.run(stop, health=h))
+    app.tasks.spawn(
+        "outbox:email",
+        lambda h: app.outbox.run(
+            channel="email", sender=sender, consumer=consumer, stop=stop, health=h
+        ),
+    )
 
 
 async def _clock(settings: Settings) -> int:
@@ -333,11 +344,11 @@ async def _clock(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     names = ", ".join(s.name for s in app.config.schedules) or "none"
     print(f"deploybot clock: schedules: {names}", flush=True)
-    try:
-        await asyncio.gather(app.scheduler.run(stop=stop), app.timers.run(clock=utc_now, stop=stop))
-    finally:
-        await app.close()
-    return 0
+    tasks = app.tasks
+    tasks.on_death = "deploybot clock exits (status 1) so its supervisor restarts it"
+    tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
+    tasks.spawn("timers", lambda h: app.timers.run(clock=utc_now, stop=stop, health=h))
+    return await _until_done(app, stop)
 
 
 async def _threads(settings: Settings, args: argparse.Namespace) -> int:
@@ -438,31 +449,44 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
         )
     )
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(server.serve())]
+    tasks = app.tasks
+    tasks.on_death = (
+        f"/healthz answers 503, and deploybot {args.command} exits (status 1) in "
+        f"{DEAD_EXIT_GRACE_S:.0f} s so its supervisor restarts it"
+    )
+    serving = asyncio.create_task(server.serve())
     if with_worker:
-        tasks.append(asyncio.create_task(app.worker.run(stop=stop)))
-        tasks.append(asyncio.create_task(app.scheduler.run(stop=stop)))
-    deliverers = _deliverers(app) if with_worker else []
-    if with_worker and not missing_settings(settings):  # email is configured: listen too
-        listening, deliverer = _email_tasks(app, settings, stop)
-        tasks.append(listening)
-        deliverers.append(deliverer)
+        tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
+        tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
+        _deliverers(app, stop)
+        if not missing_settings(settings):  # email is configured: listen too
+            _email_tasks(app, settings, stop)
     app_token = settings.slack_app_token
     socket = None
     if slack is not None and app_token is not None and app_token.get_secret_value():
         socket = SocketMode(slack, app_token=app_token.get_secret_value())
-        tasks.append(asyncio.create_task(socket.connect()))
+        connected = socket
+        tasks.spawn("slack:socket", lambda _h: _socket_mode(connected, stop))
     print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
+    dead = None
     try:
-        await tasks[0]  # uvicorn handles SIGINT/SIGTERM and returns
+        # uvicorn handles SIGINT/SIGTERM and returns; a dead task is shown by /healthz
+        # for a few seconds, then the process exits for its supervisor to restart it.
+        dead = await until_stopped_or_dead(tasks, stop, serving)
+        if dead is not None:
+            await asyncio.wait({serving}, timeout=DEAD_EXIT_GRACE_S)
+            server.should_exit = True
+        await serving
     finally:
         stop.set()
         if socket is not None:
             await socket.close()
-        for deliverer in deliverers:
-            deliverer.cancel()
-        await asyncio.gather(*deliverers, return_exceptions=True)
-        for task in tasks[1:]:
-            await task
+        await tasks.stop()
         await app.close()
-    return 0
+    return 0 if dead is None else 1
+
+
+async def _socket_mode(socket: SocketMode, stop: asyncio.Event) -> None:
+    """Connect (slack_sdk retries until connected, and reconnects after), then stay."""
+    await socket.connect()
+    await stop.wait()

@@ -55,12 +55,18 @@ class InboundQueue:
         self._keys = keys
         self._max_len = max_len
 
-    async def ensure_group(self) -> None:
+    async def ensure_group(self) -> bool:
+        """Create the stream and its consumer group unless they exist; True if created now.
+
+        From id 0: entries appended while the group was missing (after Redis lost its data,
+        before a worker noticed) are read too."""
         try:
             await self._redis.xgroup_create(self._keys.inbound(), self.group, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+            return False
+        return True
 
     async def publish(self, envelope: Envelope) -> str:
         """Append durably; returns the stream entry id. Call before acknowledging a sender."""
@@ -143,17 +149,20 @@ class InboundQueue:
         return [(eid, text(f[b"reason"])) for eid, f in stream_entries(got)]
 
     async def lag(self) -> int:
-        """Entries not yet acknowledged (pending + never read)."""
+        """Entries not yet acknowledged (pending + never read). Without the consumer group
+        (Redis lost its data and no worker has recreated it yet) every entry is waiting."""
         try:
             groups = await self._redis.xinfo_groups(self._keys.inbound())
         except ResponseError:
-            return 0
+            return 0  # no stream: nothing waiting
         for group in groups:
             if text(group["name"]) == self.group:
                 pending = int(group["pending"])
                 lag = group.get("lag")
-                return pending + int(lag or 0)
-        return 0
+                if lag is None:  # Redis cannot tell (entries deleted): count what is left
+                    return int(await self._redis.xlen(self._keys.inbound()))
+                return pending + int(lag)
+        return int(await self._redis.xlen(self._keys.inbound()))
 
     @staticmethod
     def _delivery(eid: str, fields: dict[bytes, bytes]) -> Delivery:

@@ -56,6 +56,10 @@ class Metrics:
             if amount:
                 pipe.hincrby(self._keys.metrics(), field, amount)
 
+    async def count_data_loss(self) -> None:
+        """Redis lost its data (found by a worker): ``deploybot_redis_data_lost_total``."""
+        await self._redis.hincrby(self._keys.metrics(), "redis_data_lost_total", 1)
+
     async def counters(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._keys.metrics())
         return {text(k): int(v) for k, v in raw.items()}

@@ -16,15 +16,15 @@ import time
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channel import ApprovalCard, OutboundMessage, Sender
 from bot.errors import Undeliverable
 from bot.events import CronFired, MessageSent, UserMessage, WebhookReceived
 from bot.keys import Keys, stream_entries
 from bot.origin import outbox_channel
+from bot.redis_faults import TRANSIENT, Backoff, pause, stream_gone
+from bot.tasks import TaskHandle
 from bot.thread import Thread
 
 __all__ = ["PULL_CHANNELS", "LogSender", "Outbox"]
@@ -116,6 +116,8 @@ class Outbox:
     def __init__(self, *, redis: "Redis", keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        #: Per channel: why the last batch's deliveries all failed (None: they did not).
+        self.failing: dict[str, str | None] = {}
 
     async def enqueue(self, thread: Thread, messages: list[MessageSent]) -> None:
         if messages:
@@ -190,16 +192,44 @@ class Outbox:
         entries.extend(stream_entries(fresh))
         if not entries:
             return 0
-        messages = [OutboundMessage.model_validate_json(f[b"m"]) for _eid, f in entries]
-        delivered = self._keys.delivered()
-        already = await self._redis.zmscore(
-            delivered, [_member(m.thread_id, m.message_id) for m in messages]
-        )
+        batch = await self._deliver(channel, stream, sender, entries)
+        self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
+        return batch.sent
+
+    async def _deliver(
+        self,
+        channel: str,
+        stream: str,
+        sender: Sender,
+        entries: list[tuple[str, dict[bytes, bytes]]],
+    ) -> "_Batch":
         done = self._redis.pipeline(transaction=False)
+        parsed: list[tuple[str, OutboundMessage]] = []
+        for entry_id, fields in entries:
+            try:
+                parsed.append((entry_id, OutboundMessage.model_validate_json(fields[b"m"])))
+            except (KeyError, ValueError):  # never deliverable: set aside, do not stop the pump
+                log.error("outbox %s entry %s is not a valid message, set aside", channel, entry_id)
+                done.xadd(
+                    self._keys.outbox_dead(),
+                    {"m": fields.get(b"m", b""), "channel": channel, "reason": "invalid message"},
+                    maxlen=10_000,
+                    approximate=True,
+                )
+                done.xack(stream, self.group, entry_id)
+                done.xdel(stream, entry_id)
+        delivered = self._keys.delivered()
+        already = (
+            await self._redis.zmscore(
+                delivered, [_member(m.thread_id, m.message_id) for _eid, m in parsed]
+            )
+            if parsed
+            else []
+        )
         now_s = time.time()
-        sent = 0
+        batch = _Batch()
         this_batch: set[str] = set()  # the same message enqueued twice, read in one batch
-        for (entry_id, _fields), message, was_sent in zip(entries, messages, already, strict=True):
+        for (entry_id, message), was_sent in zip(parsed, already, strict=True):
             member = _member(message.thread_id, message.message_id)
             if was_sent is None and member not in this_batch:
                 try:
@@ -219,16 +249,17 @@ class Outbox:
                     )
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
+                    batch.failure = f"{type(exc).__name__}: {exc}"
                     continue
                 else:
-                    sent += 1
+                    batch.sent += 1
             this_batch.add(member)
             done.zadd(delivered, {member: now_s})
             done.xack(stream, self.group, entry_id)
             done.xdel(stream, entry_id)
         done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
         await done.execute()
-        return sent
+        return batch
 
     async def set_aside(self) -> int:
         """Messages a channel refused for good (see ``Undeliverable``)."""
@@ -239,18 +270,55 @@ class Outbox:
         return int(await self._redis.xlen(self._keys.outbox(channel)))
 
     async def run(
-        self, *, channel: str, sender: Sender, consumer: str, stop: asyncio.Event | None = None
+        self,
+        *,
+        channel: str,
+        sender: Sender,
+        consumer: str,
+        stop: asyncio.Event | None = None,
+        health: TaskHandle | None = None,
     ) -> None:
-        """Deliver until ``stop`` is set (forever by default), retrying what fails."""
-        await self.ensure_group(channel)
+        """Deliver until ``stop`` is set (forever by default), retrying what fails.
+
+        Redis away: retried with backoff. The group gone (Redis lost its data): recreated.
+        Every delivery failing (the channel is down): ``recovering`` until one succeeds.
+        Anything else raises, for the task registry to record."""
+        health = health or TaskHandle(f"outbox:{channel}")
+        backoff = Backoff()
+        need_group = True
         while stop is None or not stop.is_set():
             try:
+                if need_group:
+                    await self.ensure_group(channel)
+                    need_group = False
                 sent = await self.deliver_some(
                     channel=channel, sender=sender, consumer=consumer, block_ms=1000
                 )
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("outbox %s: redis unavailable (%s); retrying", channel, exc)
-                await asyncio.sleep(1)
+            except ResponseError as exc:
+                if not stream_gone(exc):
+                    raise
+                log.warning(
+                    "outbox %s: its stream's group was gone (Redis lost its data; messages "
+                    "queued before are gone); recreated it",
+                    channel,
+                )
+                need_group = True
                 continue
+            except TRANSIENT as exc:
+                health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+                await pause(stop, backoff.take())
+                continue
+            backoff.reset()
+            failure = self.failing.get(channel)
+            if failure is not None:
+                health.recovering(f"deliveries to {channel} failing ({failure})")
+            elif sent or health.recovering_since_s is not None:
+                health.recovered()
             if not sent:
-                await asyncio.sleep(0.05)
+                await pause(stop, 0.05)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.sent = 0
+        self.failure: str | None = None

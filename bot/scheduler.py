@@ -10,7 +10,6 @@ newest missed time).
 """
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from bot.config import Config, Schedule
 from bot.events import CronFired
 from bot.inbound import Envelope, InboundQueue, agent_for
 from bot.keys import Keys, text
 from bot.origin import ScheduleOrigin
+from bot.redis_faults import TRANSIENT, pause
+from bot.tasks import TaskHandle
 
 __all__ = ["Scheduler", "due_times"]
 
@@ -126,15 +126,21 @@ class Scheduler:
         # drops (same thread, same event id); the other order could lose the run.
         return bool(await self._redis.set(claim, "1", nx=True, ex=30 * 86400))
 
-    async def run(self, *, stop: asyncio.Event, interval_s: float = 1.0) -> None:
+    async def run(
+        self, *, stop: asyncio.Event, interval_s: float = 1.0, health: TaskHandle | None = None
+    ) -> None:
+        """Tick every ``interval_s`` until ``stop``. Redis away is ridden out; any other
+        failure raises, for the task registry to record."""
+        health = health or TaskHandle("scheduler")
         while not stop.is_set():
             try:
                 for thread_id in await self.tick():
                     log.info("started scheduled run %s", thread_id)
-            except (RedisError, OSError) as exc:
-                log.warning("scheduler: redis unavailable (%s); retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TRANSIENT as exc:
+                health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+            else:
+                health.recovered()
+            await pause(stop, interval_s)
 
 
 _THREAD_ID_MAX = 40  # thread ids ride in email reply tokens (channels/email/token.py)

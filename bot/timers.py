@@ -8,7 +8,6 @@ may publish the same timer; the worker drops the second copy like any redelivere
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,12 +15,13 @@ from typing import Literal, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
 
 from bot.config import Config
 from bot.events import ApprovalDecided, ApprovalRequested, DeployStarted, Event, TimerFired
 from bot.inbound import Envelope, InboundQueue
 from bot.keys import Keys, text
+from bot.redis_faults import TRANSIENT, pause
+from bot.tasks import TaskHandle
 
 __all__ = ["Timers"]
 
@@ -99,15 +99,24 @@ class Timers:
         return sum(1 for m in members if "|expire|" in text(m))
 
     async def run(
-        self, *, clock: Callable[[], datetime], stop: asyncio.Event, interval_s: float = 1.0
+        self,
+        *,
+        clock: Callable[[], datetime],
+        stop: asyncio.Event,
+        interval_s: float = 1.0,
+        health: TaskHandle | None = None,
     ) -> None:
+        """Fire due timers every ``interval_s`` until ``stop``. Redis away is ridden out;
+        any other failure raises, for the task registry to record."""
+        health = health or TaskHandle("timers")
         while not stop.is_set():
             try:
                 await self.fire_due(now=clock())
-            except (RedisError, OSError) as exc:
-                log.warning("timers: redis unavailable (%s); retrying", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TRANSIENT as exc:
+                health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+            else:
+                health.recovered()
+            await pause(stop, interval_s)
 
 
 def _member(thread_id: str, kind: str, plan_hash: str) -> str:

@@ -145,6 +145,7 @@ _COUNTERS = {
     "model_tokens_total": "Tokens sent to and received from the model.",
     "approvals_requested_total": "Approval requests made.",
     "approvals_decided_total": "Approval decisions recorded, by decision.",
+    "redis_data_lost_total": "Times a worker found Redis had lost its data (and repaired it).",
 }
 
 
@@ -152,19 +153,18 @@ def build_web_app(app: App, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
     started = time.monotonic()
 
     async def healthz(_request: Request) -> Response:
+        """200 only when Redis answers and every task of this process is well; else 503,
+        saying which: ``{"ok": false, "redis": "...", "tasks": {"worker": "ok", ...}}``."""
+        tasks = app.tasks.health()
+        body: dict[str, object] = {"ok": False, "redis": "ok", "tasks": tasks.tasks}
         try:
             await app.redis.ping()
-            lag = await app.queue.lag()
+            body["stream_lag"] = await app.queue.lag()
         except (RedisError, OSError) as exc:
-            return JSONResponse({"ok": False, "redis": f"unreachable: {exc}"}, status_code=503)
-        return JSONResponse(
-            {
-                "ok": True,
-                "redis": "ok",
-                "stream_lag": lag,
-                "uptime_s": round(time.monotonic() - started, 1),
-            }
-        )
+            body["redis"] = f"unreachable: {type(exc).__name__}: {exc}"
+        body["ok"] = body["redis"] == "ok" and tasks.ok
+        body["uptime_s"] = round(time.monotonic() - started, 1)
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     async def metrics(_request: Request) -> Response:
         try:

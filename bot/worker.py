@@ -9,11 +9,10 @@ longer than a lease lives.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 
 from bot.errors import ThreadConflict
 from bot.events import MessageSent, PlanProposed
@@ -22,8 +21,10 @@ from bot.logs import current_thread
 from bot.metrics import Metrics
 from bot.outbox import PULL_CHANNELS, LogSender, Outbox
 from bot.pending import PendingApprovals
+from bot.redis_faults import TRANSIENT, Backoff, pause, stream_gone
 from bot.runner import Runner
 from bot.store import ThreadStore
+from bot.tasks import TaskHandle, TaskRegistry
 from bot.thread import Thread
 from bot.timers import Timers
 
@@ -68,24 +69,62 @@ class Worker:
 
     # -- driving -------------------------------------------------------------------------
 
-    async def run(self, *, stop: asyncio.Event | None = None) -> None:
-        """Work until ``stop`` is set (forever by default)."""
+    async def run(
+        self,
+        *,
+        stop: asyncio.Event | None = None,
+        tasks: TaskRegistry | None = None,
+        health: TaskHandle | None = None,
+    ) -> None:
+        """Work until ``stop`` is set (forever by default).
+
+        The timers pump and the pull channels' outbox pumps run as tasks of ``tasks`` (a
+        private registry when None). Redis going away is ridden out with backoff; Redis
+        losing its data (the group is gone) is said, counted, and repaired; anything else
+        raises, for the registry to record."""
         stop = stop or asyncio.Event()
-        await self._queue.ensure_group()
+        registry = tasks or TaskRegistry()
+        health = health or TaskHandle("worker")
         background: list[asyncio.Task[None]] = []
         if self._timers is not None:  # every worker pumps: expiry must not need a clock
-            background.append(asyncio.create_task(self._timers.run(clock=self._clock, stop=stop)))
-        for channel in PULL_CHANNELS:  # their outboxes would otherwise only grow
+            timers = self._timers
             background.append(
-                asyncio.create_task(
-                    self._outbox.run(
-                        channel=channel, sender=LogSender(), consumer=self.consumer, stop=stop
-                    )
+                registry.spawn(
+                    "timers", lambda h: timers.run(clock=self._clock, stop=stop, health=h)
                 )
             )
+        for channel in PULL_CHANNELS:  # their outboxes would otherwise only grow
+            background.append(registry.spawn(f"outbox:{channel}", self._pull_pump(channel, stop)))
+        try:
+            await self._loop(stop, health)
+        except BaseException:
+            if tasks is None:  # nobody else watches our pumps: stop them with us
+                await registry.stop(timeout_s=0)
+            raise
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        await asyncio.gather(*background, return_exceptions=True)
+
+    def _pull_pump(
+        self, channel: str, stop: asyncio.Event
+    ) -> Callable[[TaskHandle], Awaitable[None]]:
+        async def pump(handle: TaskHandle) -> None:
+            sender = LogSender()
+            await self._outbox.run(
+                channel=channel, sender=sender, consumer=self.consumer, stop=stop, health=handle
+            )
+
+        return pump
+
+    async def _loop(self, stop: asyncio.Event, health: TaskHandle) -> None:
+        backoff = Backoff()
+        need_group = True
         reclaim_every = 0
         while not stop.is_set():
             try:
+                if need_group:
+                    await self._queue.ensure_group()
+                    need_group = False
                 if reclaim_every <= 0:
                     self._spawn(
                         await self._queue.reclaim(
@@ -99,17 +138,34 @@ class Worker:
                     await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 got = await self._queue.read(consumer=self.consumer, count=free, block_ms=500)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("redis unavailable (%s); retrying in 1 s", exc)
-                await asyncio.sleep(1)
+            except ResponseError as exc:
+                if not stream_gone(exc):
+                    raise
+                await self._data_lost()
                 continue
+            except TRANSIENT as exc:
+                health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+                await pause(stop, backoff.take())
+                continue
+            health.recovered()
+            backoff.reset()
             if got:
                 self._spawn(got)
             else:
                 await asyncio.sleep(0.01)  # fakeredis does not block on an empty stream
-        if self._tasks:
-            await asyncio.wait(self._tasks)
-        await asyncio.gather(*background)
+
+    async def _data_lost(self) -> None:
+        """The inbound group is gone: Redis lost its data. Recreate it, say so, count it."""
+        created = await self._queue.ensure_group()
+        log.error(
+            "Redis lost its data: the inbound stream's consumer group was gone (a restart "
+            "without persistence, FLUSHALL, or a failover to an empty replica); %s. Requests "
+            "accepted but not yet processed before the loss are gone; threads, approvals, "
+            "locks and timers may be gone too. Turn on AOF persistence (see the README).",
+            "recreated it" if created else "another worker recreated it",
+        )
+        if created and self._metrics is not None:
+            await self._metrics.count_data_loss()
 
     async def run_until_idle(self, *, reclaim: bool = True) -> int:
         """Process everything waiting now, including what it leads to; for the terminal

@@ -21,12 +21,16 @@ from typing import Any
 import aioimaplib
 from pydantic import BaseModel, ConfigDict, SecretStr
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channel import OutboundMessage
 from bot.inbound import InboundQueue
 from bot.keys import Keys, text
 from bot.origin import EmailOrigin
 from bot.outbox import Outbox
+from bot.tasks import TaskHandle
 from channels.email.message import parse_mail
 from channels.email.triage import Ignore, MailRules, Publish, Refuse, thread_id_for_mail, triage
 
@@ -83,18 +87,27 @@ class MailListener:
         self._max_backoff_s = max_backoff_s
         self._news = False
         self.connected = asyncio.Event()  # set while a session is up (for tests and health)
+        self._health = TaskHandle("imap")
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
+    async def run(
+        self, stop: asyncio.Event | None = None, *, health: TaskHandle | None = None
+    ) -> None:
+        """Listen until ``stop``. A lost IMAP session (or Redis away while publishing) is
+        reconnected with backoff, reported through ``health`` as recovering until a session
+        is up again; anything else raises, for the task registry to record."""
         stop = stop or asyncio.Event()
+        self._health = health or TaskHandle("imap")
         backoff_s = 0.2
         while not stop.is_set():
             try:
                 await self._session(stop)
                 backoff_s = 0.2
             except (TimeoutError, OSError, aioimaplib.AioImapException, ImapFailed) as exc:
-                log.warning(
-                    "imap: %s: %s; reconnecting in %.1f s", type(exc).__name__, exc, backoff_s
-                )
+                self._health.recovering(f"IMAP {type(exc).__name__}: {exc}")
+                log.info("imap: %s: %s; reconnecting in %.1f s", type(exc).__name__, exc, backoff_s)
+            except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
+                self._health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+                log.info("imap: redis: %s; reconnecting in %.1f s", exc, backoff_s)
             finally:
                 self.connected.clear()
             with contextlib.suppress(TimeoutError):
@@ -133,6 +146,7 @@ class MailListener:
                 "",
             )
             self.connected.set()
+            self._health.recovered()
             while not stop.is_set():
                 self._news = True
                 while self._news and not stop.is_set():
