@@ -129,6 +129,16 @@ class Thread(BaseModel):
                     continue
         return None
 
+    def approvers_of(self, plan_hash: str) -> list[str]:
+        """Who approved the plan ``plan_hash``, in order."""
+        return [
+            e.person
+            for e in self.events
+            if isinstance(e, ApprovalDecided)
+            and e.plan_hash == plan_hash
+            and e.decision == "approve"
+        ]
+
     def started(self, plan_hash: str) -> bool:
         return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)
 

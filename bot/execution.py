@@ -1,0 +1,323 @@
+"""Executing an approved plan: write-ahead, exactly once, one at a time (invariants 2-4).
+
+Take the environment's lock (waiting a bounded time); re-check the live state under it
+(``bot.policy.check_live_state``: the plan is made again if the world changed); save
+``deploy_started`` and claim the plan's idempotency key in one atomic step; tell the other
+waiting requests for the pair they are superseded; run the command while the lock is kept
+(``bot.deploywatch``); record the result in the history and release the lock.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal, Protocol
+
+from bot.approvals import closing_messages
+from bot.config import Config
+from bot.deploywatch import DeployWatch
+from bot.environments import EnvironmentDesk
+from bot.envlock import EnvLock, LockHolder
+from bot.errors import ThreadConflict, ToolFailed
+from bot.events import (
+    ApprovalRequested,
+    DeployFinished,
+    DeployStarted,
+    ErrorKind,
+    ErrorRecorded,
+    Event,
+    LockChanged,
+    MessageSent,
+    PlanProposed,
+    Purpose,
+)
+from bot.history import DeployHistory
+from bot.intents import Deploy, Rollback
+from bot.keys import Keys
+from bot.lookups import Lookups, Turn, build_plan
+from bot.messages import started_text
+from bot.outbox import Outbox
+from bot.pending import PendingApprovals
+from bot.plan import DeployRecord, Plan, Tag
+from bot.policy import Allowed, Refused, check_live_state
+from bot.store import ClaimTaken, ThreadStore
+from bot.thread import Thread
+
+__all__ = ["Executor", "Hold"]
+
+log = logging.getLogger("deploybot.execution")
+
+
+class Hold(Protocol):
+    """The worker's hold on the thread it is advancing (its lease, kept alive meanwhile)."""
+
+    @property
+    def lost(self) -> bool:
+        """True once a renewal failed: another worker may have taken the thread over."""
+        ...
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: ThreadStore,
+        keys: Keys,
+        env_lock: EnvLock,
+        history: DeployHistory,
+        lookups: Lookups,
+        outbox: Outbox,
+        pending: PendingApprovals,
+        desk: EnvironmentDesk,
+        watch: DeployWatch,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        lock_ttl_ms: int,
+        lock_wait_s: float,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._keys = keys
+        self._env_lock = env_lock
+        self._history = history
+        self._lookups = lookups
+        self._outbox = outbox
+        self._pending = pending
+        self._desk = desk
+        self._watch = watch
+        self._clock = clock
+        self._new_id = new_id
+        self._lock_ttl_ms = lock_ttl_ms
+        self._lock_wait_s = lock_wait_s
+
+    async def execute(self, thread: Thread, plan: Plan, *, hold: Hold, turn: Turn) -> None:
+        if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
+            thread.events.append(
+                self._error("locked", f"{refusal} Plan #{plan.short_id} did not run.")
+            )
+            return
+        token = await self._take_lock(thread, plan)
+        if token is None:
+            return
+        if await self._drifted(thread, plan, token=token, turn=turn):
+            return
+        key = f"{thread.id}:{plan.plan_hash}"
+        started = DeployStarted(
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            idempotency_key=key,
+            fencing_token=token,
+        )
+        acquired = self.lock_event(plan, "acquired", token)
+        approved = thread.approvers_of(plan.plan_hash)
+        text = started_text(plan, approved_by=approved, at=self._clock())
+        # Approved: the request's message becomes this one, in the thread and in every other
+        # channel it was posted to (only the thread's own copy then shows progress).
+        starts = (
+            closing_messages(
+                thread, text=text, purpose="progress", now=self._clock(), new_id=self._new_id
+            )
+            if approved
+            else [MessageSent(id=self._new_id(), at=self._clock(), purpose="progress", text=text)]
+        )
+        start = starts[0]
+        added: list[Event] = [acquired, started, *starts]
+        # Built, saved, and only then part of the thread: nothing to undo if the save fails.
+        candidate = thread.model_copy(update={"events": [*thread.events, *added]})
+        try:
+            await self._store.save(
+                candidate, claim=self._keys.idempotency(thread.id, plan.plan_hash)
+            )
+        except (ClaimTaken, ThreadConflict) as exc:
+            await self._env_lock.release(
+                service=plan.service, environment=plan.environment, token=token
+            )
+            if isinstance(exc, ThreadConflict):
+                raise
+            thread.events.append(
+                self._error(
+                    "refused",
+                    f"Plan #{plan.short_id} has already been started once in this "
+                    "thread; it is never run twice. Ask for a new deploy if needed.",
+                )
+            )
+            return
+        thread.events.extend(added)
+        thread.version = candidate.version
+        await self._outbox.enqueue(thread, starts)  # saved: people may see it now
+        turn.published.update(m.id for m in starts)
+        await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())
+        result = await self._watch.run(thread, plan, key, token, start=start)
+        finished = DeployFinished(
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            result=result.result,
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
+            output_tail=result.output_tail,
+        )
+        if hold.lost:
+            # Another worker may have written meanwhile (and said "outcome unknown"): put the
+            # real result on top of its version now, rather than lose it at the final save.
+            await self._save_finished(thread, finished)
+        else:
+            thread.events.append(finished)  # saved with the result message, at the turn's end
+        await self.record(thread, plan, result=result.result, at=finished.at, token=token)
+        thread.events.append(self.lock_event(plan, "released", token))
+
+    async def record(
+        self,
+        thread: Thread,
+        plan: Plan,
+        *,
+        result: Literal["succeeded", "failed", "timed_out", "interrupted"],
+        at: datetime,
+        token: int,
+    ) -> None:
+        """The deploy's line in the history, and its lock released (kept, if interrupted),
+        in one round trip."""
+        record = DeployRecord(
+            thread_id=thread.id,
+            kind=plan.kind,
+            version=plan.version,
+            sha=plan.sha,
+            requester=plan.requester,
+            approvers=thread.approvers_of(plan.plan_hash),
+            result=result,
+            at=at.isoformat(),
+        )
+        pipe = self._store.pipeline()
+        self._history.record_in(
+            pipe, service=plan.service, environment=plan.environment, record=record
+        )
+        if result != "interrupted":
+            self._env_lock.release_in(
+                pipe, service=plan.service, environment=plan.environment, token=token
+            )
+        await pipe.execute()
+
+    async def _drifted(self, thread: Thread, plan: Plan, *, token: int, turn: Turn) -> bool:
+        """The live-state re-check (invariant 2), under the lock: True when the plan must not
+        run because the world changed since it was made; the thread then says what changed
+        and the plan is made again from fresh facts, for a fresh approval."""
+        history = await self._history.recent(
+            service=plan.service, environment=plan.environment, limit=5
+        )
+        tags: list[Tag] | None
+        try:
+            tags = await self._lookups.fresh_tags(plan.service)
+        except ToolFailed as exc:
+            tags = None
+            verdict: Allowed | Refused = Refused(
+                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
+                "Ask again when the repository answers."
+            )
+        else:
+            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
+        if isinstance(verdict, Allowed):
+            return False
+        await self._env_lock.release(
+            service=plan.service, environment=plan.environment, token=token
+        )
+        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
+        if tags is not None:
+            text += " It is made again from what is live now, for a fresh approval."
+        asked = any(
+            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
+            for e in thread.events
+        )
+        thread.events.extend(
+            closing_messages(
+                thread, text=text, purpose="error", now=self._clock(), new_id=self._new_id
+            )
+            if asked
+            else [self._say(text, purpose="error")]
+        )
+        if tags is None:
+            return True
+        # Made again from what is true now: a new plan hash, so old approvals cannot count.
+        intent: Deploy | Rollback = (
+            Deploy(service=plan.service, environment=plan.environment, version=plan.version)
+            if plan.kind == "deploy"
+            else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
+        )
+        try:
+            again = build_plan(intent, tags=tags, history=history, requester=plan.requester)
+        except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
+            thread.events.append(self._error("refused", str(exc)))
+        else:
+            thread.events.append(PlanProposed(id=self._new_id(), at=self._clock(), plan=again))
+        return True
+
+    async def _take_lock(self, thread: Thread, plan: Plan) -> int | None:
+        """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
+        holder = LockHolder(
+            thread_id=thread.id,
+            who=plan.requester,
+            why=f"{plan.kind} {plan.service} {plan.version}",
+            since=self._clock(),
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait_s
+        wait_s = 0.02
+        while True:
+            ok, current = await self._env_lock.acquire(
+                service=plan.service,
+                environment=plan.environment,
+                holder=holder,
+                ttl_ms=self._lock_ttl_ms,
+            )
+            if ok:
+                return current.fencing_token
+            if loop.time() >= deadline or current.interrupted:  # held until a person looks
+                thread.events.append(
+                    self._error(
+                        "locked",
+                        (
+                            f"{plan.service} in {plan.environment} is busy: {current.why} for "
+                            f"{current.who} since {current.since:%H:%M} UTC "
+                            f"(thread {current.thread_id})."
+                            f" Plan #{plan.short_id} did not run; ask again when it is free."
+                        ),
+                    )
+                )
+                return None
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, 0.5)
+
+    async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
+        """Record the result; if another worker wrote meanwhile, re-append onto its version."""
+        thread.events.append(finished)
+        for _ in range(5):
+            try:
+                await self._store.save(thread)
+                return
+            except ThreadConflict:
+                fresh = await self._store.load(thread.id)
+                if fresh is None:
+                    raise
+                fresh.events.append(finished)
+                thread.events[:] = fresh.events
+                thread.version = fresh.version
+        log.error("could not save deploy result for thread %s", thread.id)
+
+    def lock_event(
+        self, plan: Plan, action: Literal["acquired", "released"], token: int
+    ) -> LockChanged:
+        return LockChanged(
+            id=self._new_id(),
+            at=self._clock(),
+            service=plan.service,
+            environment=plan.environment,
+            action=action,
+            fencing_token=token,
+        )
+
+    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
+        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)
+
+    def _error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
+        return ErrorRecorded(id=self._new_id(), at=self._clock(), kind=kind, message=message)
