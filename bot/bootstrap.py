@@ -24,7 +24,10 @@ from bot.agent import Agent
 from bot.config import Config, load_config
 from bot.demo import default_data_dir, ensure_demo
 from bot.deployer import CommandDeployer
+from bot.deploywatch import DeployWatch
+from bot.environments import EnvironmentDesk
 from bot.envlock import EnvLock
+from bot.execution import Executor
 from bot.history import DeployHistory
 from bot.inbound import InboundQueue
 from bot.keys import Keys
@@ -32,6 +35,7 @@ from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
+from bot.recovery import Recovery
 from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -200,22 +204,48 @@ def bootstrap(
     )
     pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
     deployer = CommandDeployer(config=config, secrets=settings.secrets())
+    desk = EnvironmentDesk(
+        config=config, env_lock=env_lock, lookups=lookups, clock=clock, new_id=ids
+    )
+    executor = Executor(
+        config=config,
+        store=store,
+        keys=keys,
+        env_lock=env_lock,
+        history=history,
+        lookups=lookups,
+        outbox=outbox,
+        pending=pending,
+        desk=desk,
+        watch=DeployWatch(
+            deployer=deployer,
+            env_lock=env_lock,
+            outbox=outbox,
+            new_id=ids,
+            lock_ttl_ms=settings.deploybot_lock_ttl_ms,
+            progress_every_s=progress_every_s,
+        ),
+        clock=clock,
+        new_id=ids,
+        lock_ttl_ms=settings.deploybot_lock_ttl_ms,
+        lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
+    )
     runner = Runner(
         config=config,
         agents=agents,
         lookups=lookups,
-        history=history,
-        env_lock=env_lock,
-        deployer=deployer,
-        store=store,
-        keys=keys,
+        executor=executor,
+        recovery=Recovery(
+            history=history,
+            env_lock=env_lock,
+            deployer=deployer,
+            executor=executor,
+            clock=clock,
+            new_id=ids,
+        ),
+        desk=desk,
         clock=clock,
         new_id=ids,
-        lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
-        lock_ttl_ms=settings.deploybot_lock_ttl_ms,
-        outbox=outbox,
-        progress_every_s=progress_every_s,
-        pending=pending,
         model_calls_per_message=settings.deploybot_model_calls_per_message,
     )
     worker = Worker(
