@@ -7,6 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.agent import AgentFailure
+from bot.bootstrap import App
 from bot.events import ApprovalRefused, DeployFinished, DeployStarted, IntentChosen
 from bot.intents import AskHuman, Deploy, ListTags
 from tests.support import (
@@ -393,3 +394,45 @@ async def test_a_running_worker_drains_the_pull_only_outboxes(
     finally:
         stop.set()
         await running
+
+
+async def test_the_inbound_stream_lost_under_a_running_worker_is_said_counted_and_repaired(
+    redis: Redis, key_prefix: str, setup: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis losing this prefix's data (as FLUSHALL or a restart without persistence would)
+    while the worker is blocked reading: the group is recreated, the loss logged once at
+    ERROR and counted, and a request accepted afterwards is deployed."""
+    from bot.tasks import TaskRegistry
+    from bot.webapp import metrics_text
+
+    app = make_app(redis, prefix=key_prefix, config_file=setup)
+    registry = TaskRegistry()
+    stop = asyncio.Event()
+    running = registry.spawn(
+        "worker", lambda h: app.worker.run(stop=stop, tasks=registry, health=h)
+    )
+    try:
+        await say(app, "t1", "api:carol", "deploy backend to staging", new=True)
+        await _until_status(app, "t1", "done")
+        ours = [key async for key in redis.scan_iter(match=f"{key_prefix}:*")]
+        await redis.unlink(*ours)  # at once, and only this test's keys: the shared Redis stays
+        await say(app, "t2", "api:carol", "deploy frontend to staging", new=True)
+        await _until_status(app, "t2", "done")
+        assert "deploybot_redis_data_lost_total 1\n" in await metrics_text(app)
+        assert registry.health().ok, registry.health()
+    finally:
+        stop.set()
+        await registry.stop()
+    assert running.done()
+    lost = [r for r in caplog.records if "Redis lost its data" in r.getMessage()]
+    assert [r.name for r in lost if r.levelname == "ERROR"] == ["deploybot.worker"]
+    assert [line.split()[1] for line in calls(tmp_path)] == ["backend", "frontend"]
+
+
+async def _until_status(app: App, thread_id: str, status: str) -> None:
+    for _ in range(200):
+        thread = await app.store.load(thread_id)
+        if thread is not None and thread.status == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"thread {thread_id} never became {status}")
