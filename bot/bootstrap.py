@@ -35,6 +35,7 @@ from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
+from bot.recheck import LiveCheck
 from bot.recovery import Recovery
 from bot.runner import Runner
 from bot.scheduler import Scheduler
@@ -225,6 +226,7 @@ def bootstrap(
             lock_ttl_ms=settings.deploybot_lock_ttl_ms,
             progress_every_s=progress_every_s,
         ),
+        recheck=LiveCheck(history=history, lookups=lookups, clock=clock, new_id=ids),
         clock=clock,
         new_id=ids,
         lock_ttl_ms=settings.deploybot_lock_ttl_ms,

@@ -18,9 +18,8 @@ from bot.config import Config
 from bot.deploywatch import DeployWatch
 from bot.environments import EnvironmentDesk
 from bot.envlock import EnvLock, LockHolder
-from bot.errors import ThreadConflict, ToolFailed
+from bot.errors import ThreadConflict
 from bot.events import (
-    ApprovalRequested,
     DeployFinished,
     DeployStarted,
     ErrorKind,
@@ -28,18 +27,16 @@ from bot.events import (
     Event,
     LockChanged,
     MessageSent,
-    PlanProposed,
     Purpose,
 )
 from bot.history import DeployHistory
-from bot.intents import Deploy, Rollback
 from bot.keys import Keys
-from bot.lookups import Lookups, Turn, build_plan
+from bot.lookups import Lookups, Turn
 from bot.messages import started_text
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
-from bot.plan import DeployRecord, Plan, Tag
-from bot.policy import Allowed, Refused, check_live_state
+from bot.plan import DeployRecord, Plan
+from bot.recheck import LiveCheck
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
 
@@ -71,6 +68,7 @@ class Executor:
         pending: PendingApprovals,
         desk: EnvironmentDesk,
         watch: DeployWatch,
+        recheck: LiveCheck,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         lock_ttl_ms: int,
@@ -86,6 +84,7 @@ class Executor:
         self._pending = pending
         self._desk = desk
         self._watch = watch
+        self._recheck = recheck
         self._clock = clock
         self._new_id = new_id
         self._lock_ttl_ms = lock_ttl_ms
@@ -100,7 +99,11 @@ class Executor:
         token = await self._take_lock(thread, plan)
         if token is None:
             return
-        if await self._drifted(thread, plan, token=token, turn=turn):
+        if (drifted := await self._recheck.drift(thread, plan)) is not None:
+            await self._env_lock.release(
+                service=plan.service, environment=plan.environment, token=token
+            )
+            thread.events.extend(drifted)
             return
         key = f"{thread.id}:{plan.plan_hash}"
         started = DeployStarted(
@@ -198,59 +201,6 @@ class Executor:
                 pipe, service=plan.service, environment=plan.environment, token=token
             )
         await pipe.execute()
-
-    async def _drifted(self, thread: Thread, plan: Plan, *, token: int, turn: Turn) -> bool:
-        """The live-state re-check (invariant 2), under the lock: True when the plan must not
-        run because the world changed since it was made; the thread then says what changed
-        and the plan is made again from fresh facts, for a fresh approval."""
-        history = await self._history.recent(
-            service=plan.service, environment=plan.environment, limit=5
-        )
-        tags: list[Tag] | None
-        try:
-            tags = await self._lookups.fresh_tags(plan.service)
-        except ToolFailed as exc:
-            tags = None
-            verdict: Allowed | Refused = Refused(
-                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
-                "Ask again when the repository answers."
-            )
-        else:
-            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
-        if isinstance(verdict, Allowed):
-            return False
-        await self._env_lock.release(
-            service=plan.service, environment=plan.environment, token=token
-        )
-        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
-        if tags is not None:
-            text += " It is made again from what is live now, for a fresh approval."
-        asked = any(
-            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
-            for e in thread.events
-        )
-        thread.events.extend(
-            closing_messages(
-                thread, text=text, purpose="error", now=self._clock(), new_id=self._new_id
-            )
-            if asked
-            else [self._say(text, purpose="error")]
-        )
-        if tags is None:
-            return True
-        # Made again from what is true now: a new plan hash, so old approvals cannot count.
-        intent: Deploy | Rollback = (
-            Deploy(service=plan.service, environment=plan.environment, version=plan.version)
-            if plan.kind == "deploy"
-            else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
-        )
-        try:
-            again = build_plan(intent, tags=tags, history=history, requester=plan.requester)
-        except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
-            thread.events.append(self._error("refused", str(exc)))
-        else:
-            thread.events.append(PlanProposed(id=self._new_id(), at=self._clock(), plan=again))
-        return True
 
     async def _take_lock(self, thread: Thread, plan: Plan) -> int | None:
         """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
