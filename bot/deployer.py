@@ -28,7 +28,7 @@ import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,7 +41,7 @@ from bot.plan import Plan
 from bot.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.supervision import SupervisorStatus, exited, send_signal, settled
 
-__all__ = ["CommandDeployer", "DeployResult"]
+__all__ = ["CommandDeployer", "DeployResult", "Keepalive"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ _PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|
 _CHUNK_BYTES = 1024 * 1024
 _SETTLE_AFTER_KILL_S = 1.0
 _SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
+
+
+class Keepalive(Protocol):
+    """Whether the worker still holds what lets the command run (the deploy's lock)."""
+
+    def fresh(self) -> bool: ...
 
 
 class DeployResult(BaseModel):
@@ -146,6 +152,8 @@ class CommandDeployer:
         idempotency_key: str,
         fencing_token: int,
         on_output: OnOutput | None = None,
+        keepalive: Keepalive | None = None,
+        silence_s: float | None = None,
     ) -> DeployResult:
         """Run the command for ``plan`` to the end; never raises for a failing command.
 
@@ -153,6 +161,10 @@ class CommandDeployer:
         (lines in between may be skipped: output is read in large blocks); keep it cheap.
         Its errors are logged, not raised. Cancelling ``run`` stops the command and all it
         started (SIGTERM, then SIGKILL after the grace period) and waits before re-raising.
+
+        ``keepalive`` and ``silence_s``: a dead-man's switch. While ``keepalive.fresh()`` the
+        worker tells the supervisor it is alive; after ``silence_s`` without a word (the worker
+        is stopped or stuck, or it lost the lock) the supervisor stops the command itself.
         """
         return await self._run(
             argv=self.argv(plan=plan, idempotency_key=idempotency_key),
@@ -160,6 +172,8 @@ class CommandDeployer:
             shown=self._template(plan=plan)[0],
             timeout_s=self._config.services[plan.service].timeout_s,
             on_output=on_output,
+            keepalive=keepalive,
+            silence_s=silence_s,
         )
 
     async def status(
@@ -186,25 +200,44 @@ class CommandDeployer:
         shown: str,
         timeout_s: float,
         on_output: OnOutput | None,
+        keepalive: Keepalive | None = None,
+        silence_s: float | None = None,
     ) -> DeployResult:
         started = time.monotonic()
         status_r, status_w = os.pipe()
+        alive_r, alive_w = os.pipe() if keepalive is not None else (None, None)
+        pass_fds = (status_w,) if alive_r is None else (status_w, alive_r)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *supervisor.supervised_argv(argv, grace_s=self._grace_s, status_fd=status_w),
+                *supervisor.supervised_argv(
+                    argv,
+                    grace_s=self._grace_s,
+                    status_fd=status_w,
+                    keepalive_fd=alive_r,
+                    silence_s=silence_s if alive_r is not None else None,
+                ),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
                 cwd=self._config.base_dir,
                 start_new_session=True,  # a signal to the worker's group is the worker's
-                pass_fds=(status_w,),
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             os.close(status_r)
+            if alive_w is not None:
+                os.close(alive_w)
             return self._result("failed", None, started, f"cannot run {shown}: {exc}")
         finally:
             os.close(status_w)
+            if alive_r is not None:
+                os.close(alive_r)
+        beating = (
+            asyncio.create_task(_beat(alive_w, keepalive, every_s=(silence_s or 1.0) / 4))
+            if alive_w is not None and keepalive is not None
+            else None
+        )
         events = SupervisorStatus(status_r)
         assert proc.stdout is not None
         tail = OutputTail()
@@ -229,6 +262,12 @@ class CommandDeployer:
             raise
         finally:
             events.close()
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
+            if alive_w is not None:
+                os.close(alive_w)
         if reader.done() and not reader.cancelled() and (error := reader.exception()):
             log.error("reading the deploy output failed", exc_info=error)
         if events.cannot_run is not None:
@@ -315,3 +354,12 @@ class CommandDeployer:
             async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
                 await events.until_closed()
         await settled(reader, _SETTLE_AFTER_KILL_S)
+
+
+async def _beat(fd: int, keepalive: Keepalive, *, every_s: float) -> None:
+    """Tell the supervisor the worker is alive, while ``keepalive`` says it may run."""
+    while True:
+        if keepalive.fresh():
+            with contextlib.suppress(OSError):  # the supervisor is gone: nothing to tell
+                os.write(fd, b".")
+        await asyncio.sleep(every_s)

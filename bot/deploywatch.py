@@ -9,6 +9,7 @@ all it started) is stopped, so nobody else can take the lock while it may still 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
@@ -61,12 +62,20 @@ class DeployWatch:
                 last_line[:] = [line.strip()[:200]]
 
         done = asyncio.Event()  # a flag as well as cancel(): see _Heartbeat in bot/worker.py
+        held = _Held(ttl_s=self._lock_ttl_ms / 1000)
         deploy = asyncio.create_task(
             self._deployer.run(
-                plan=plan, idempotency_key=key, fencing_token=token, on_output=on_output
+                plan=plan,
+                idempotency_key=key,
+                fencing_token=token,
+                on_output=on_output,
+                # The supervisor's own dead-man's switch: if this process stops telling it
+                # the lock is held (stopped, stuck, or the lock lost), it stops the command.
+                keepalive=held,
+                silence_s=self._lock_ttl_ms / 4000,
             )
         )
-        keeper = asyncio.create_task(self._keep_lock(plan, token, done))
+        keeper = asyncio.create_task(self._keep_lock(plan, token, done, held=held))
         reporter = asyncio.create_task(
             self._report_progress(
                 thread, plan, start=start, began=began, last_line=last_line, done=done
@@ -98,7 +107,9 @@ class DeployWatch:
                     await asyncio.shield(deploy)
             await asyncio.wait({keeper, reporter}, timeout=self._lock_ttl_ms / 1000)
 
-    async def _keep_lock(self, plan: Plan, token: int, done: asyncio.Event) -> str:
+    async def _keep_lock(
+        self, plan: Plan, token: int, done: asyncio.Event, *, held: "_Held"
+    ) -> str:
         """Renew the deploy's lock every third of its lease until ``done``; ride out Redis
         outages with retries (backoff up to 1 s). Returns why it cannot keep the lock: it was
         taken away, or Redis was unreachable for half the lease (the rest of the lease is the
@@ -112,7 +123,7 @@ class DeployWatch:
             if done.is_set():
                 break
             try:
-                held = await self._env_lock.renew(
+                kept = await self._env_lock.renew(
                     service=plan.service,
                     environment=plan.environment,
                     token=token,
@@ -134,12 +145,13 @@ class DeployWatch:
                 # Retry soon, then back off: 0.1, 0.2, 0.4 ... 1 s.
                 wait_s = 0.1 if wait_s >= ttl_s / 3 else min(wait_s * 2, 1.0)
                 continue
-            if not held:
+            if not kept:
                 return (
                     f"the lock on {plan.service} in {plan.environment} was lost (it "
                     "expired or was removed, e.g. by a Redis restart without persistence)"
                 )
             last_ok = loop.time()
+            held.renewed()
             wait_s = ttl_s / 3
         return "the deploy finished"
 
@@ -175,3 +187,18 @@ class DeployWatch:
                 )
             except (RedisError, OSError) as exc:
                 log.warning("progress message for thread %s not sent: %s", thread.id, exc)
+
+
+class _Held:
+    """The deploy's lock, as last renewed: fresh while renewed within half its lease. Read by
+    the deployer's keep-alive to the supervisor (``bot.deployer.Keepalive``)."""
+
+    def __init__(self, *, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._renewed_at = time.monotonic()
+
+    def renewed(self) -> None:
+        self._renewed_at = time.monotonic()
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._renewed_at < self._ttl_s / 2

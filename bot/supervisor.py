@@ -12,7 +12,11 @@ grandchildren included, stays below it. Then it watches:
 - SIGTERM (or SIGINT, SIGHUP) from the worker (a timeout, a cancelled run): every
   descendant gets SIGTERM, then SIGKILL after ``grace_s``;
 - the worker dies (``PR_SET_PDEATHSIG`` sends SIGUSR1; the parent pid is also polled): every
-  descendant gets SIGTERM, then SIGKILL after at most 1 s.
+  descendant gets SIGTERM, then SIGKILL after at most 1 s;
+- with ``--keepalive-fd F --silence-s S``: the worker writes a byte to F while it still
+  holds the deploy's lock. Silence for S seconds (the worker is stopped by SIGSTOP, its event
+  loop is stuck, or it lost the lock) is treated as the worker being gone: the command must
+  not outlive the lock that lets it run.
 
 It exits once no descendant is left. On the status fd it writes one line per event:
 ``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
@@ -26,6 +30,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -43,8 +48,20 @@ _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 _WATCHED = {signal.SIGCHLD, signal.SIGUSR1, *_STOP_SIGNALS}
 
 
-def supervised_argv(argv: Sequence[str], *, grace_s: float, status_fd: int) -> list[str]:
+def supervised_argv(
+    argv: Sequence[str],
+    *,
+    grace_s: float,
+    status_fd: int,
+    keepalive_fd: int | None = None,
+    silence_s: float | None = None,
+) -> list[str]:
     """The argv that runs ``argv`` under a supervisor watching the calling process."""
+    keepalive = (
+        ["--keepalive-fd", str(keepalive_fd), "--silence-s", repr(silence_s)]
+        if keepalive_fd is not None and silence_s is not None
+        else []
+    )
     return [
         sys.executable,
         "-I",  # ignores PYTHON* variables and the user's site-packages
@@ -55,6 +72,7 @@ def supervised_argv(argv: Sequence[str], *, grace_s: float, status_fd: int) -> l
         repr(grace_s),
         "--status-fd",
         str(status_fd),
+        *keepalive,
         "--",
         *argv,
     ]
@@ -102,9 +120,20 @@ def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
 
 
 class _Supervisor:
-    def __init__(self, *, parent_pid: int, grace_s: float, status_fd: int) -> None:
+    def __init__(
+        self,
+        *,
+        parent_pid: int,
+        grace_s: float,
+        status_fd: int,
+        keepalive_fd: int | None = None,
+        silence_s: float | None = None,
+    ) -> None:
         self.parent_pid = parent_pid
         self.grace_s = grace_s
+        self.keepalive_fd = keepalive_fd
+        self.silence_s = silence_s
+        self.heard_at = time.monotonic()
         self.status = os.fdopen(status_fd, "w", buffering=1)
         self.child: int | None = None
         self.exit_code: int | None = None
@@ -147,7 +176,20 @@ class _Supervisor:
                 self.say(f"exited {self.exit_code}")
 
     def worker_gone(self) -> bool:
-        return os.getppid() != self.parent_pid
+        return os.getppid() != self.parent_pid or self.worker_silent()
+
+    def worker_silent(self) -> bool:
+        """No keep-alive byte for silence_s (or the worker closed its end)."""
+        if self.keepalive_fd is None or self.silence_s is None:
+            return False
+        try:
+            while select.select([self.keepalive_fd], [], [], 0)[0]:
+                if not os.read(self.keepalive_fd, 4096):
+                    return True  # the worker closed its end without finishing: gone
+                self.heard_at = time.monotonic()
+        except OSError:
+            return True
+        return time.monotonic() - self.heard_at > self.silence_s
 
     def wait(self, timeout_s: float) -> signal.Signals | None:
         got = signal.sigtimedwait(_WATCHED, max(timeout_s, 0.0))
@@ -200,13 +242,23 @@ def main(args: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--grace-s", type=float, required=True)
     parser.add_argument("--status-fd", type=int, required=True)
+    parser.add_argument("--keepalive-fd", type=int)
+    parser.add_argument("--silence-s", type=float)
     parser.add_argument("argv", nargs="+")
     ns = parser.parse_args(args)
     signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
-    supervisor = _Supervisor(parent_pid=ns.parent_pid, grace_s=ns.grace_s, status_fd=ns.status_fd)
+    supervisor = _Supervisor(
+        parent_pid=ns.parent_pid,
+        grace_s=ns.grace_s,
+        status_fd=ns.status_fd,
+        keepalive_fd=ns.keepalive_fd,
+        silence_s=ns.silence_s,
+    )
     os.set_inheritable(ns.status_fd, False)
+    if ns.keepalive_fd is not None:
+        os.set_inheritable(ns.keepalive_fd, False)
     if supervisor.worker_gone():  # the worker died before PR_SET_PDEATHSIG was set
         return 0
     if supervisor.start(ns.argv):

@@ -27,13 +27,16 @@ def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait(timeout=10)
 
 
-def start_worker(config: Path, prefix: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    config: Path, prefix: str, log: Path, *, lock_ttl_ms: int = 30_000
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "REDIS_URL": TEST_REDIS_URL,
         "DEPLOYBOT_CONFIG": str(config),
         "DEPLOYBOT_KEY_PREFIX": prefix,
         "DEPLOYBOT_LEASE_TTL_MS": "1000",
+        "DEPLOYBOT_LOCK_TTL_MS": str(lock_ttl_ms),
         "DEPLOYBOT_LOG_LEVEL": "INFO",
     }
     env.pop("ANTHROPIC_API_KEY", None)
@@ -276,4 +279,57 @@ async def test_the_status_command_resolves_an_outcome_the_worker_did_not_see(
     history = await app.history.recent(service="backend", environment="production", limit=5)
     assert [(r.version, r.result) for r in history] == [("v1.4.2", "succeeded")]
     assert await app.env_lock.holder(service="backend", environment="production") is None
+    assert len(calls(tmp_path)) == 1
+
+
+async def test_a_stopped_worker_cannot_let_its_deploy_outlive_the_lock(
+    redis: Redis, key_prefix: str, tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    """SIGSTOP of the worker mid-deploy: nothing renews the lock any more, so the supervisor's
+    dead-man's switch stops the command (and its setsid grandchild) before the lock's lease
+    runs out, and another deploy of the pair can never overlap it."""
+    config = write_setup(tmp_path)
+    deploy = tmp_path / "scripts" / "deploy.sh"
+    deploy.write_text(
+        deploy.read_text().replace(
+            'echo $$ > "$here/pid"\n',
+            'echo $$ > "$here/pid"\n'
+            'setsid sh -c \'echo $$ > "$1/grandchild.pid"; exec sleep 60\' sh "$here" &\n',
+        )
+    )
+    (tmp_path / "scripts" / "sleep_s").write_text("60")
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=utc_now)
+    worker = start_worker(config, key_prefix, tmp_path / "worker.log", lock_ttl_ms=4000)
+    workers.append(worker)
+    await say(app, "t1", "slack:U0CAROL", "deploy backend to staging", new=True)
+
+    async def both_running() -> bool:
+        files = [tmp_path / "scripts" / name for name in ("pid", "grandchild.pid")]
+        return all(f.exists() and f.read_text().strip() for f in files)
+
+    await wait_for(both_running)
+    command = int((tmp_path / "scripts" / "pid").read_text())
+    grandchild = int((tmp_path / "scripts" / "grandchild.pid").read_text())
+    worker.send_signal(signal.SIGSTOP)
+    stopped = asyncio.get_running_loop().time()
+    try:
+
+        async def both_gone() -> bool:
+            return not running(command) and not running(grandchild)
+
+        await wait_for(both_gone, timeout_s=4)
+        took_s = asyncio.get_running_loop().time() - stopped
+        lock = await app.env_lock.holder(service="backend", environment="staging")
+        print(f"command stopped {took_s:.2f} s after SIGSTOP; lock lease 4 s")
+        assert took_s < 4
+        assert lock is not None  # still held by the stopped worker: nobody else got in
+    finally:
+        worker.send_signal(signal.SIGCONT)
+
+    async def finished() -> bool:
+        return (await thread_of(app, "t1")).status in ("failed", "done")
+
+    await wait_for(finished)
+    thread = await thread_of(app, "t1")
+    assert thread.status == "failed"
     assert len(calls(tmp_path)) == 1
