@@ -18,6 +18,7 @@ from bot.plan import Plan
 from bot.probes import Verified, VerifyFailed
 from bot.redact import MASK
 from bot.verifier import Verifier
+from tests.fakes.prometheus_api import FakePrometheus
 
 PLAN = Plan(
     kind="deploy",
@@ -49,17 +50,18 @@ echo "smoke test of $1 ok"
 """
 
 
+ERRORS_5XX = 'sum(rate(errors_total{code=~"5.."}[5m]))'
+
+
 @dataclass
 class Server:
-    """The service's health endpoint and a stand-in of Prometheus's query API."""
+    """The service's health endpoint; ``prometheus`` is the fake of Prometheus's query API."""
 
+    prometheus: FakePrometheus
     health_status: int = 200
     health_body: str = '{"status": "ok", "version": "v1.4.2"}'
-    prom_value: str = "0.2"
-    prom_error: tuple[int, str] | None = None
     health_delay_s: float = 0
     health_answers: list[int] = field(default_factory=list)
-    queries: list[str] = field(default_factory=list)
     url: str = ""
 
     async def health(self, request: web.Request) -> web.Response:
@@ -67,31 +69,21 @@ class Server:
         await asyncio.sleep(self.health_delay_s)
         return web.Response(status=self.health_status, text=self.health_body)
 
-    async def query(self, request: web.Request) -> web.Response:
-        self.queries.append(request.query["query"])
-        if self.prom_error is not None:
-            status, text = self.prom_error
-            body: dict[str, Any] = {"status": "error", "errorType": "bad_data", "error": text}
-            return web.json_response(body, status=status)
-        result = [{"metric": {"code": "500"}, "value": [1730000000.0, self.prom_value]}]
-        data = {"resultType": "vector", "result": result}
-        return web.json_response({"status": "success", "data": data})
-
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    state = Server()
-    app = web.Application()
-    app.router.add_get("/healthz", state.health)
-    app.router.add_get("/api/v1/query", state.query)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)  # do not wait for a slow answer
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}"
-    yield state
-    await runner.cleanup()
+    async with FakePrometheus() as prometheus:
+        prometheus.set(ERRORS_5XX, 0.2)
+        state = Server(prometheus=prometheus)
+        app = web.Application()
+        app.router.add_get("/healthz", state.health)
+        runner = web.AppRunner(app, shutdown_timeout=0.2)  # do not wait for a slow answer
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield state
+        await runner.cleanup()
 
 
 def write_check(base: Path) -> Path:
@@ -114,7 +106,7 @@ def config(base: Path, server: Server) -> Config:
                 }
             },
             "environments": {"production": {}},
-            "prometheus_url": server.url,
+            "prometheus_url": server.prometheus.base_url,
             "base_dir": base,
         }
     )
@@ -134,7 +126,7 @@ def checks(server: Server) -> list[Check]:
     return [
         HttpCheck(http=f"{server.url}/healthz", body_contains_version=True, timeout_s=1),
         CommandCheck(command=["./scripts/check.sh", "{service}", "{version}"], timeout_s=2),
-        PrometheusCheck(prometheus='sum(rate(errors_total{code=~"5.."}[5m]))', below=1),
+        PrometheusCheck(prometheus=ERRORS_5XX, below=1),
     ]
 
 
@@ -145,6 +137,11 @@ def process_state(pid: int) -> str:
     except FileNotFoundError:
         return "gone"
     return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+
+
+def recorded_pid(scripts: Path) -> int | None:
+    text = (scripts / "pid").read_text().strip() if (scripts / "pid").exists() else ""
+    return int(text) if text else None
 
 
 def after(delay_s: float, change: Callable[[], object]) -> asyncio.TimerHandle:
@@ -171,7 +168,7 @@ async def test_all_green_is_verified_with_progress(
     # a round every 0.1 s for 1 s, and one at the end: each check ran every round
     assert 3 <= result.rounds <= 12  # fewer when the machine is busy: never a full interval late
     assert len(server.health_answers) == result.rounds
-    assert server.queries == ['sum(rate(errors_total{code=~"5.."}[5m]))'] * result.rounds
+    assert server.prometheus.queries == [ERRORS_5XX] * result.rounds
     assert (scripts / "calls.log").read_text().splitlines() == ["backend v1.4.2"] * result.rounds
     assert said[0] == "Verifying backend v1.4.2 in production: 3 of 3 checks green, 1 s left"
     assert len(said) <= result.rounds - 1
@@ -238,24 +235,43 @@ async def test_a_huge_body_is_read_only_to_64_kib_and_a_slow_answer_times_out(
     assert loop.time() - started < 2
 
 
-async def test_prometheus_over_the_threshold_and_an_error_answer_fail_with_a_reason(
+async def test_prometheus_over_the_threshold_and_error_answers_fail_with_a_reason(
     tmp_path: Path, server: Server
 ) -> None:
+    fake = server.prometheus
     prom = checks(server)[2:]
-    after(0.25, lambda: setattr(server, "prom_value", "3.5"))
+    after(0.25, lambda: fake.set(ERRORS_5XX, 3.5))
     over = await verifier(tmp_path, server).verify(PLAN, checks=prom, verify_s=VERIFY_S)
     assert isinstance(over, VerifyFailed), over
-    assert over.failures[0].reason == 'not below 1: {code="500"} = 3.5'
-    assert over.failures[0].check.startswith("prometheus sum(rate(errors_total")
+    assert over.failures[0].reason == "not below 1: {} = 3.5"
+    assert over.failures[0].check == f"prometheus {ERRORS_5XX}"
 
-    server.prom_value = "0"
-    server.prom_error = (400, 'invalid parameter "query": 1:5: parse error: unexpected "}"')
-    error = await verifier(tmp_path, server).verify(PLAN, checks=prom, verify_s=VERIFY_S)
-    assert isinstance(error, VerifyFailed), error
-    assert error.failures[0].reason == (
-        'prometheus error (bad_data): invalid parameter "query": 1:5: parse error: unexpected "}"'
+    fake.set(ERRORS_5XX, 0)
+    fake.fail(ERRORS_5XX, 503, times=2)
+    down = await verifier(tmp_path, server).verify(PLAN, checks=prom, verify_s=VERIFY_S)
+    assert isinstance(down, VerifyFailed), down
+    assert down.failures[0].reason == "prometheus error (unavailable): injected failure"
+    assert down.rounds == 2
+
+    blank = PrometheusCheck(prometheus=" ", below=1)  # Prometheus refuses the expression
+    bad = await verifier(tmp_path, server).verify(PLAN, checks=[blank], verify_s=VERIFY_S)
+    assert isinstance(bad, VerifyFailed), bad
+    assert bad.failures[0].reason == (
+        'prometheus error (bad_data): invalid parameter "query": empty expression'
     )
-    assert error.rounds == 2
+
+
+async def test_a_prometheus_blip_and_an_empty_vector_are_healthy(
+    tmp_path: Path, server: Server
+) -> None:
+    fake = server.prometheus
+    fake.fail(ERRORS_5XX, 503, times=1)  # one failing round: not a failure
+    missing = PrometheusCheck(prometheus="rate(no_such_series[5m])", below=1)
+    result = await verifier(tmp_path, server).verify(
+        PLAN, checks=[*checks(server)[2:], missing], verify_s=0.5
+    )
+    assert isinstance(result, Verified), result
+    assert "rate(no_such_series[5m])" in fake.queries
 
 
 async def test_a_failing_command_check_is_reported_redacted(tmp_path: Path, server: Server) -> None:
@@ -294,16 +310,40 @@ async def test_a_hanging_command_check_is_stopped_at_its_timeout(
     assert state in ("gone", "Z"), f"the check's process is still there ({state})"
 
 
-async def test_an_unreachable_endpoint_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+async def test_an_unreachable_endpoint_is_a_failure_not_a_crash(
+    tmp_path: Path, server: Server
+) -> None:
     with socket.socket() as sock:  # a port nothing listens on once the socket is closed
         sock.bind(("127.0.0.1", 0))
         free = sock.getsockname()[1]
-    nowhere = Server(url=f"http://127.0.0.1:{free}")
-    dead = HttpCheck(http=f"{nowhere.url}/healthz", timeout_s=1)
+    server.prometheus.base_url = f"http://127.0.0.1:{free}"
+    dead = HttpCheck(http=f"http://127.0.0.1:{free}/healthz", timeout_s=1)
     prom = PrometheusCheck(prometheus="up", below=1)
-    result = await verifier(tmp_path, nowhere).verify(PLAN, checks=[dead, prom], verify_s=VERIFY_S)
+    result = await verifier(tmp_path, server).verify(PLAN, checks=[dead, prom], verify_s=VERIFY_S)
     assert isinstance(result, VerifyFailed), result
     reasons = [f.reason for f in result.failures]
     assert reasons[0].startswith(f"unreachable: Cannot connect to host 127.0.0.1:{free}"), reasons
     assert reasons[1].startswith("Prometheus unreachable: Cannot connect to host"), reasons
     assert result.rounds == 2
+
+
+async def test_cancelling_a_verification_stops_a_running_command_check(
+    tmp_path: Path, server: Server
+) -> None:
+    scripts = write_check(tmp_path)
+    (scripts / "sleep_s").write_text("30")
+    check = CommandCheck(command=["./scripts/check.sh", "{service}"], timeout_s=20)
+    task = asyncio.create_task(
+        verifier(tmp_path, server).verify(PLAN, checks=[check], verify_s=VERIFY_S)
+    )
+    pid = None
+    for _ in range(250):  # until the check runs
+        await asyncio.sleep(0.02)
+        if pid := recorded_pid(scripts):
+            break
+    assert pid is not None, "the command check never started"
+    assert process_state(pid) not in ("gone", "Z")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert process_state(pid) in ("gone", "Z")
