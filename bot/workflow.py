@@ -21,13 +21,10 @@ looked for by its key (for ``settle_s``); only when none exists is it dispatched
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config, GithubWorkflow
 from bot.deployer import DeployResult, OnOutput
@@ -41,109 +38,23 @@ from bot.github import (
 from bot.github_models import RunJob, WorkflowRun
 from bot.plan import Plan
 from bot.redact import compact_tail, redact
+from bot.workflow_run import (
+    OnProgress,
+    RunProgress,
+    fill_inputs,
+    has_key,
+    progress_of,
+    result_of,
+    summary_of,
+)
 
-__all__ = [
-    "OnProgress",
-    "RunProgress",
-    "WorkflowDeployer",
-    "fill_inputs",
-    "has_key",
-    "progress_of",
-    "result_of",
-    "summary_of",
-]
+__all__ = ["WorkflowDeployer"]
 
 log = logging.getLogger(__name__)
-
-_PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
-_KEY_CHARS = r"[A-Za-z0-9_:.-]"
-_MAX_FAILED_SHOWN = 3
-
-
-class RunProgress(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    run_id: int
-    status: str
-    job: str | None = None
-    step: str | None = None
-    html_url: str
-
-    def text(self) -> str:
-        where = " / ".join(part for part in (self.job, self.step) if part)
-        return f"{self.status}{': ' + where if where else ''} ({self.html_url})"
-
-
-OnProgress = Callable[[RunProgress], Awaitable[None]]
 
 
 class _NotStarted(Exception):
     """No run of ours exists; the message says why."""
-
-
-# -- the pure parts ----------------------------------------------------------------------
-
-
-def fill_inputs(target: GithubWorkflow, *, plan: Plan, idempotency_key: str) -> dict[str, str]:
-    """The dispatch's inputs: placeholders filled in one pass, and the key input set last
-    (a configured input of the same name cannot replace the key)."""
-    values = {
-        "service": plan.service,
-        "version": plan.version,
-        "environment": plan.environment,
-        "sha": plan.sha,
-        "previous_version": plan.previous_version or "",
-        "idempotency_key": idempotency_key,
-    }
-    filled = {
-        name: _PLACEHOLDER.sub(lambda m: values[m[1]], value)
-        for name, value in target.inputs.items()
-    }
-    return {**filled, target.key_input: idempotency_key}
-
-
-def has_key(title: str, key: str) -> bool:
-    """The run title shows exactly this key (not a longer key that starts or ends with it)."""
-    pattern = rf"(?<!{_KEY_CHARS}){re.escape(key)}(?!{_KEY_CHARS})"
-    return bool(key) and re.search(pattern, title) is not None
-
-
-def result_of(conclusion: str | None) -> Literal["succeeded", "failed"]:
-    return "succeeded" if conclusion == "success" else "failed"
-
-
-def progress_of(run: WorkflowRun, jobs: Sequence[RunJob]) -> RunProgress:
-    """The run's status and where it is: the first running job and its running step (else
-    the first queued one)."""
-    job = next((j for j in jobs if j.status == "in_progress"), None) or next(
-        (j for j in jobs if j.status != "completed"), None
-    )
-    step = None
-    if job is not None:
-        running = [s for s in job.steps if s.status == "in_progress"]
-        step = running[0].name if running else None
-    return RunProgress(
-        run_id=run.id,
-        status=run.status or "unknown",
-        job=job.name if job else None,
-        step=step,
-        html_url=run.html_url,
-    )
-
-
-def summary_of(run: WorkflowRun, jobs: Sequence[RunJob]) -> str:
-    """A DeployResult's output_tail: the link, the conclusion and what failed."""
-    lines = [f"workflow run {run.html_url}", f"conclusion: {run.conclusion or run.status}"]
-    failed: list[str] = []
-    for job in jobs:
-        if job.conclusion in (None, "success", "skipped", "neutral"):
-            continue
-        steps = [s.name for s in job.steps if s.conclusion not in (None, "success", "skipped")]
-        failed.append(f"{job.name} / {steps[0]}" if steps else job.name)
-    if failed:
-        more = f" (+{len(failed) - _MAX_FAILED_SHOWN} more)" if len(failed) > 3 else ""
-        lines.append("failed: " + "; ".join(failed[:_MAX_FAILED_SHOWN]) + more)
-    return "\n".join(lines)
 
 
 # -- running -----------------------------------------------------------------------------
@@ -257,13 +168,35 @@ class WorkflowDeployer:
                 run, jobs = await self._follow(target, run, None, on_progress)
         except TimeoutError:
             text = await self._cancel(target, run)
+            await self._finish_deployment(target, plan, idempotency_key, "error", run.html_url)
             return self._result("timed_out", None, started, f"{text}\ndeploybot: timed out")
         except GithubError as exc:
             log.warning("cannot follow run %d: %s", run.id, exc)
             return None
         result = result_of(run.conclusion)
+        state = "success" if result == "succeeded" else "failure"
+        await self._finish_deployment(target, plan, idempotency_key, state, run.html_url)
         code = 0 if result == "succeeded" else 1
         return self._result(result, code, started, summary_of(run, jobs))
+
+    async def _finish_deployment(
+        self, target: GithubWorkflow, plan: Plan, key: str, state: str, log_url: str
+    ) -> None:
+        """After a crash: the Deployment the first worker recorded gets its final status."""
+        try:
+            found = await self._client.deployments(
+                target.owner, target.repo, sha=plan.sha, environment=plan.environment
+            )
+        except GithubError as exc:
+            log.warning("cannot find the Deployment of %s: %s", key, exc)
+            return
+        for deployment in found:
+            if (
+                isinstance(deployment.payload, dict)
+                and deployment.payload.get("deploybot_key") == key
+            ):
+                await self._deployment_status(target, deployment.id, state, log_url)
+                return
 
     # -- steps ---------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from pydantic import SecretStr
 from bot.config import Config, parse_config
 from bot.github import AppAuth, GithubClient, GithubRefused, GithubUnavailable, TokenAuth
 from bot.plan import Plan
-from bot.workflow import RunProgress, WorkflowDeployer
+from bot.workflow import WorkflowDeployer
+from bot.workflow_run import RunProgress
 from tests.fakes.github_api import FakeGithub, Script
 
 KEY = "th-7f3a:0123456789abcdef"
@@ -284,6 +285,11 @@ async def test_after_a_crash_status_finds_the_run_by_key_and_its_real_result(
     (run_id,) = ours(fake)
     assert f"/actions/runs/{run_id}" in result.output_tail
     assert unknown is None
+    # The Deployment the first worker recorded now shows the run's real end.
+    (deployment,) = fake.deployments
+    url = f"https://github.test/acme/backend/actions/runs/{run_id}"
+    states = [(s["state"], s.get("log_url")) for s in fake.statuses[deployment["id"]]]
+    assert states[-1] == ("failure", url)
 
 
 async def test_reads_retry_5xx_and_rate_limits_and_stop_after_the_bound(fake: FakeGithub) -> None:

@@ -9,7 +9,7 @@ from bot.config import GithubWorkflow
 from bot.github import GithubRateLimited, GithubRefused, GithubUnavailable, classify
 from bot.github_models import RunJob, WorkflowRun
 from bot.plan import Plan
-from bot.workflow import fill_inputs, has_key, progress_of, result_of, summary_of
+from bot.workflow_run import fill_inputs, has_key, progress_of, result_of, summary_of
 
 NOW_S = 1_800_000_000.0
 
