@@ -343,3 +343,32 @@ async def test_app_auth_fetches_an_installation_token_and_caches_it(fake: FakeGi
             await gh.run("acme", "backend", run.id)
     assert fake.calls[-1].path.endswith("/access_tokens")
     assert fake.calls[-1].status == 401
+
+
+async def test_compare_and_commit_status_for_the_evidence_card(fake: FakeGithub) -> None:
+    fake.compare_commits = [
+        {
+            "sha": "b" * 40,
+            "commit": {"message": "fix login timeout\n\nlonger text", "author": {"name": "Ann"}},
+            "author": {"login": "ann"},
+        }
+    ]
+    fake.commit_states = {SHA: "success"}
+    async with client(fake) as gh:
+        comparison = await gh.compare("acme", "backend", "v1.4.1", "v1.4.2")
+        status = await gh.commit_status("acme", "backend", SHA)
+        unknown = await gh.commit_status("acme", "backend", "c" * 40)
+    assert (comparison.status, comparison.total_commits) == ("ahead", 1)
+    assert comparison.html_url == "https://github.test/acme/backend/compare/v1.4.1...v1.4.2"
+    (commit,) = comparison.commits
+    assert (commit.subject, commit.author.login if commit.author else None) == (
+        "fix login timeout",
+        "ann",
+    )
+    assert (status.state, [s.context for s in status.statuses]) == ("success", ["ci"])
+    assert (unknown.state, unknown.total_count) == ("pending", 0)
+    assert [c.path for c in fake.calls] == [
+        "/repos/acme/backend/compare/v1.4.1...v1.4.2",
+        f"/repos/acme/backend/commits/{SHA}/status",
+        f"/repos/acme/backend/commits/{'c' * 40}/status",
+    ]
