@@ -156,6 +156,16 @@ def on_decided(thread: Thread, ctx: Ctx, decided: ApprovalDecided) -> Step:
 
 
 def on_plan(thread: Thread, ctx: Ctx, plan: Plan) -> Step:
+    if thread.started(plan.plan_hash):  # the shell proposes a new attempt; never run again
+        return Apply(
+            events=[
+                ctx.error(
+                    "refused",
+                    f"Plan #{plan.short_id} has already been started once in this thread; "
+                    "it is never run twice. Ask for the deploy again.",
+                )
+            ]
+        )
     env = ctx.config.environments[plan.environment]
     if not needs_approval(env):
         return Execute(plan=plan)

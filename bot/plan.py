@@ -74,6 +74,9 @@ class Plan(BaseModel):
     subject: str | None = None
     previous_version: str | None = None
     requester: str
+    # The same plan asked again after a try that failed is a new attempt: its own hash, so
+    # its own approval and idempotency key (each attempt runs at most once).
+    attempt: int = 1
 
     @property
     def plan_hash(self) -> str:
@@ -89,8 +92,15 @@ class Plan(BaseModel):
             self.previous_version,
             self.requester,
         ]
+        if self.attempt > 1:  # first attempts hash as before attempts existed
+            fields.append(str(self.attempt))
         blob = json.dumps(fields, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def identity(self) -> str:
+        """What the plan is, whichever attempt: the hash of its first attempt."""
+        return self.model_copy(update={"attempt": 1}).plan_hash
 
     @property
     def short_id(self) -> str:

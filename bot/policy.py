@@ -119,9 +119,13 @@ def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed 
     read an earlier plan that was since replaced (v1.4.0 asked, then swapped for v1.4.2), so
     they must name the plan they mean.
     """
-    asked = {e.plan_hash for e in thread.events if isinstance(e, ApprovalRequested)}
     plan = open_approval.plan
-    if asked <= {plan.plan_hash}:
+    asked = {
+        p.identity
+        for e in thread.events
+        if isinstance(e, ApprovalRequested) and (p := thread.plan(e.plan_hash)) is not None
+    }
+    if asked <= {plan.identity}:  # attempts of one plan are one plan
         return Allowed()
     return Refused(
         reason=f"This thread has asked approval for more than one plan, so a bare 'approve' "

@@ -84,5 +84,5 @@ class LiveCheck:
                 ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=str(exc))
             )
         else:
-            events.append(PlanProposed(id=self._new_id(), at=now, plan=again))
+            events.append(PlanProposed(id=self._new_id(), at=now, plan=thread.fresh_attempt(again)))
         return events

@@ -105,7 +105,7 @@ class Runner:
                 case Lookup(intent=intent):
                     thread.events.append(await self._lookup(intent))
                 case ResolvePlan():
-                    thread.events.append(await self._resolve(step, turn))
+                    thread.events.append(await self._resolve(step, turn, thread))
                 case Execute(plan=plan):
                     await self._executor.execute(thread, plan, hold=hold, turn=turn)
                 case Recover():
@@ -210,7 +210,7 @@ class Runner:
             case _:
                 assert_never(intent)
 
-    async def _resolve(self, step: ResolvePlan, turn: Turn) -> Event:
+    async def _resolve(self, step: ResolvePlan, turn: Turn, thread: Thread) -> Event:
         intent = step.intent
         pair = (intent.service, intent.environment)
         await self._lookups.fetch(turn, services=[intent.service], pairs=[pair])
@@ -225,4 +225,4 @@ class Runner:
             )
         except ToolFailed as exc:
             return self._error("tool_failed", str(exc))
-        return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan)
+        return PlanProposed(id=self._new_id(), at=self._clock(), plan=thread.fresh_attempt(plan))

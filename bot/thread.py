@@ -139,6 +139,13 @@ class Thread(BaseModel):
             and e.decision == "approve"
         ]
 
+    def fresh_attempt(self, plan: Plan) -> Plan:
+        """``plan`` as a new attempt if this thread already started it (a failed try being
+        asked again): a started plan never runs again, but a new attempt may."""
+        while self.started(plan.plan_hash):
+            plan = plan.model_copy(update={"attempt": plan.attempt + 1})
+        return plan
+
     def started(self, plan_hash: str) -> bool:
         return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)
 

@@ -134,3 +134,33 @@ async def test_deploying_an_older_version_is_refused_as_a_rollback(
         ["deploy", "backend", "v1.4.2"],
         ["rollback", "backend", "v1.4.0"],
     ]
+
+
+async def test_a_failed_deploy_asked_again_is_a_new_attempt_with_its_own_approval(
+    redis: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    """Each attempt runs at most once; asking again after a failure makes a new attempt
+    (its own plan hash and idempotency key) that needs its own approval and then runs."""
+    app = make_app(redis, prefix=key_prefix, config_file=write_setup(tmp_path))
+    (tmp_path / "scripts" / "exit_code").write_text("1")
+    await say(app, "t", "slack:U0CAROL", "deploy backend v1.4.2 to production", new=True)
+    await app.worker.run_until_idle()
+    first = open_plan(await thread_of(app, "t"))
+    await say(app, "t", "slack:U0ALICE", "approve")
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, "t")).status == "failed"
+
+    (tmp_path / "scripts" / "exit_code").write_text("0")
+    await say(app, "t", "slack:U0CAROL", "deploy backend v1.4.2 to production")
+    await app.worker.run_until_idle()
+    thread = await thread_of(app, "t")
+    second = open_plan(thread)
+    assert second != first
+    assert thread.open_approval().plan.attempt == 2  # type: ignore[union-attr]
+    # The same plan asked again counts as one plan: a bare approve still works.
+    await say(app, "t", "slack:U0BOB", "approve")
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, "t")).status == "done"
+    keys = [c.split()[-1] for c in calls(tmp_path)]
+    assert len(keys) == 2
+    assert keys[0] != keys[1]  # each attempt has its own idempotency key

@@ -376,6 +376,7 @@ def test_plan_hash_binds_every_field() -> None:
         "subject": "x",
         "previous_version": None,
         "requester": "alice",
+        "attempt": 2,
     }
     assert set(changes) == set(Plan.model_fields), "a new Plan field must be in plan_hash"
     seen = {PLAN.plan_hash}
