@@ -176,6 +176,26 @@ class CommandDeployer:
             silence_s=silence_s,
         )
 
+    async def run_argv(
+        self,
+        *,
+        argv: list[str],
+        plan: Plan,
+        idempotency_key: str,
+        timeout_s: float,
+        fencing_token: int = 0,
+    ) -> DeployResult:
+        """Run an already-filled ``argv`` exactly as the plan's deploy command runs: its
+        environment, the config's folder, supervised, stopped at ``timeout_s``, output
+        redacted (a verification's command check)."""
+        return await self._run(
+            argv=argv,
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=argv[0],
+            timeout_s=timeout_s,
+            on_output=None,
+        )
+
     async def status(
         self, *, plan: Plan, idempotency_key: str, fencing_token: int
     ) -> DeployResult | None:

@@ -202,11 +202,9 @@ class Verifier:
     async def _command(self, check: CommandCheck, plan: Plan, idempotency_key: str) -> ProbeResult:
         template = [self._config.argv_path(arg) for arg in check.command]
         argv = fill_argv(template, plan=plan, idempotency_key=idempotency_key)
-        env = self._commands.env(plan=plan, idempotency_key=idempotency_key, fencing_token=0)
-        # CommandDeployer's supervised run (environment, supervisor, redacted output tail).
-        # It is private today: see the report asking for a public run_argv.
-        result = await self._commands._run(
-            argv=argv, env=env, shown=check.command[0], timeout_s=check.timeout_s, on_output=None
+        # Run as a deploy command runs: its environment, supervised, output redacted.
+        result = await self._commands.run_argv(
+            argv=argv, plan=plan, idempotency_key=idempotency_key, timeout_s=check.timeout_s
         )
         match result.result:
             case "succeeded":
