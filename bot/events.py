@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.intents import Intent
-from bot.plan import DeployRecord, Plan, Tag
+from bot.plan import DeployRecord, Evidence, Plan, Tag
 
 __all__ = [
     "ApprovalDecided",
@@ -90,6 +90,7 @@ class IntentChosen(_Event):
 class PlanProposed(_Event):
     type: Literal["plan_proposed"] = "plan_proposed"
     plan: Plan
+    evidence: Evidence | None = None  # shown with the approval request; not approved itself
 
 
 class ApprovalRequested(_Event):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["DeployRecord", "Plan", "Tag", "version_key"]
+__all__ = ["CommitInfo", "DeployRecord", "Evidence", "Plan", "Tag", "version_key"]
 
 _VERSION = re.compile(
     r"^v?(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
@@ -114,3 +114,32 @@ class Plan(BaseModel):
         verb = "roll back" if self.kind == "rollback" else ""
         head = f"{verb} " if verb else ""
         return f"{head}{self.service} {self.version} ({commit}) -> {self.environment}{now}"
+
+
+class CommitInfo(BaseModel):
+    """One commit in the range a plan would deploy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha: str
+    subject: str
+    author: str
+
+
+class Evidence(BaseModel):
+    """What an approver should see beside the plan, built from data (git, the GitHub API),
+    never from model text: what is live, who asked, the commits between the live version and
+    the planned one, and the planned commit's CI status when the repository is on GitHub.
+
+    Not part of the plan's hash: it describes the plan, it is not what is approved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    live_version: str | None
+    requester: str
+    commits_total: int | None = None  # None: could not be counted (see note)
+    commits: list[CommitInfo] = []  # the newest few
+    compare_url: str | None = None
+    ci_state: Literal["success", "failure", "pending", "error", "unknown"] | None = None
+    ci_url: str | None = None
+    note: str | None = None  # why something above is missing
