@@ -28,6 +28,7 @@ from bot.deploywatch import DeployWatch
 from bot.environments import EnvironmentDesk
 from bot.envlock import EnvLock
 from bot.execution import Executor
+from bot.github import GithubClient, client_from_settings
 from bot.history import DeployHistory
 from bot.inbound import InboundQueue
 from bot.keys import Keys
@@ -41,9 +42,11 @@ from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import ThreadStore
+from bot.targets import Deployers
 from bot.tasks import TaskRegistry
 from bot.timers import Timers
 from bot.worker import Worker
+from bot.workflow import WorkflowDeployer
 
 __all__ = ["App", "bootstrap", "config_path", "new_id", "utc_now", "watch_children_with_pidfd"]
 
@@ -77,10 +80,14 @@ class App:
     timers: Timers
     scheduler: Scheduler
     metrics: Metrics
+    deployers: Deployers
+    github: GithubClient | None
     #: This process's long-running tasks and their states (what /healthz reports).
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
 
     async def close(self) -> None:
+        if self.github is not None:
+            await self.github.close()
         await self.redis.aclose()
 
 
@@ -204,7 +211,16 @@ def bootstrap(
         tags_cache_s=settings.deploybot_tags_cache_s,
     )
     pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
-    deployer = CommandDeployer(config=config, secrets=settings.secrets())
+    github = client_from_settings(settings)
+    deployer = Deployers(
+        config=config,
+        commands=CommandDeployer(config=config, secrets=settings.secrets()),
+        workflows=(
+            WorkflowDeployer(config=config, client=github, secrets=settings.secrets())
+            if github is not None
+            else None
+        ),
+    )
     desk = EnvironmentDesk(
         config=config, env_lock=env_lock, lookups=lookups, clock=clock, new_id=ids
     )
@@ -284,4 +300,6 @@ def bootstrap(
         timers=timers,
         scheduler=scheduler,
         metrics=metrics,
+        deployers=deployer,
+        github=github,
     )

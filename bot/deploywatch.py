@@ -15,12 +15,13 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from bot.channel import OutboundMessage
-from bot.deployer import CommandDeployer, DeployResult
+from bot.deployer import DeployResult
 from bot.envlock import EnvLock
 from bot.events import MessageSent
 from bot.messages import progress_text
 from bot.outbox import Outbox
 from bot.plan import Plan
+from bot.targets import Deployers
 from bot.thread import Thread
 
 __all__ = ["DeployWatch"]
@@ -32,7 +33,7 @@ class DeployWatch:
     def __init__(
         self,
         *,
-        deployer: CommandDeployer,
+        deployer: Deployers,
         env_lock: EnvLock,
         outbox: Outbox,
         new_id: Callable[[], str],

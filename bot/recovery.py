@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from bot.deployer import CommandDeployer
 from bot.envlock import EnvLock, LockHolder
 from bot.events import DeployFinished, DeployInterrupted, Event, MessageSent, Purpose
 from bot.execution import Executor
@@ -19,6 +18,7 @@ from bot.history import DeployHistory
 from bot.messages import interrupted_text
 from bot.plan import Plan
 from bot.steps import Recover
+from bot.targets import Deployers
 from bot.thread import Thread
 
 __all__ = ["Recovery"]
@@ -30,7 +30,7 @@ class Recovery:
         *,
         history: DeployHistory,
         env_lock: EnvLock,
-        deployer: CommandDeployer,
+        deployer: Deployers,
         executor: Executor,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
