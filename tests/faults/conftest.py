@@ -142,6 +142,13 @@ class RedisServer:
             assert time.monotonic() < deadline, "redis-server did not answer"
             time.sleep(0.02)
 
+    def wait_synced(self, timeout_s: float = 10) -> None:
+        """A replica: wait until its link to the primary is up and the first sync done."""
+        deadline = time.monotonic() + timeout_s
+        while self.client().info("replication").get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "the replica never synced"
+            time.sleep(0.02)
+
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.kill()
