@@ -13,7 +13,7 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.config import Config
+from bot.config import Config, GithubWorkflow
 from bot.keys import text
 from bot.settings import Settings
 
@@ -51,7 +51,39 @@ def refusal(found: list[Finding], command: str) -> Finding | None:
 
 def findings(settings: Settings, config: Config | None = None) -> list[Finding]:
     """Every problem and warning of these settings (and config), in a stable order."""
-    return [*_slack(settings), *_secrets(settings, config), *_email(settings)]
+    return [
+        *_slack(settings),
+        *_secrets(settings, config),
+        *_email(settings),
+        *_github(settings, config),
+    ]
+
+
+def _github(settings: Settings, config: Config | None) -> list[Finding]:
+    """A service deployed by a GitHub workflow needs credentials to dispatch it."""
+    if config is None:
+        return []
+    workflows = sorted(
+        name
+        for name, svc in config.services.items()
+        if any(isinstance(t, GithubWorkflow) for t in (svc.deploy, svc.rollback))
+    )
+    app = (
+        settings.github_app_id,
+        settings.github_app_private_key,
+        settings.github_app_installation_id,
+    )
+    if not workflows or settings.github_token is not None or all(v is not None for v in app):
+        return []
+    return [
+        Finding(
+            "problem",
+            f"services {', '.join(workflows)} deploy through a GitHub workflow, but neither "
+            "GITHUB_TOKEN nor a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, "
+            "GITHUB_APP_INSTALLATION_ID) is set: their deploys would fail",
+            warns=SERVICES,
+        )
+    ]
 
 
 def _slack(settings: Settings) -> list[Finding]:

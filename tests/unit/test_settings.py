@@ -174,11 +174,15 @@ environments = ["staging"]
 [environments.staging]
 """
 HOOKS = CONFIG + '[webhooks.ci]\ninstruction = "deploy backend {version} to staging"\n'
+WORKFLOW = CONFIG.replace(
+    'deploy = ["./deploy.sh"]\n',
+    'deploy = { github_workflow = "acme/backend/.github/workflows/deploy.yml" }\n',
+)
 
 
 def _settings(**values: Any) -> Settings:
     secrets = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "smtp_password"}
-    secrets |= {"deploybot_secret", "deploybot_webhook_secret"}
+    secrets |= {"deploybot_secret", "deploybot_webhook_secret", "github_token"}
     return Settings.model_validate(
         {k: SecretStr(v) if k in secrets else v for k, v in values.items()}
     )
@@ -211,6 +215,9 @@ RULES: list[tuple[str, dict[str, Any], str, str | None, list[str]]] = [
      CONFIG, "SMTP_PASSWORD is set but SMTP_USERNAME is not", ["mail", "run"]),
     ("smtp user without password", {**EMAIL, "email_authserv_id": "mx", "smtp_username": "u"},
      CONFIG, "SMTP_USERNAME is set but SMTP_PASSWORD is not", ["mail", "run"]),
+    ("a workflow without github credentials", {}, WORKFLOW,
+     "services backend deploy through a GitHub workflow, but neither GITHUB_TOKEN", []),
+    ("a workflow with a token", {"github_token": "ghp_x"}, WORKFLOW, None, []),
 ]  # fmt: skip
 
 
