@@ -216,7 +216,12 @@ def bootstrap(
         config=config,
         commands=CommandDeployer(config=config, secrets=settings.secrets()),
         workflows=(
-            WorkflowDeployer(config=config, client=github, secrets=settings.secrets())
+            WorkflowDeployer(
+                config=config,
+                client=github,
+                secrets=settings.secrets(),
+                poll_s=settings.deploybot_github_poll_s,
+            )
             if github is not None
             else None
         ),

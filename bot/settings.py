@@ -195,6 +195,8 @@ class Settings(BaseSettings):
     # how long a second deploy waits for it before saying who holds it.
     deploybot_lock_ttl_ms: Annotated[int, _whole(300)] = 30_000
     deploybot_lock_wait_s: Seconds = 300
+    # How often a GitHub workflow run is polled while deploybot follows it.
+    deploybot_github_poll_s: Seconds = 5
     deploybot_tags_cache_s: Seconds = 10
     deploybot_log_level: Level | None = None
     deploybot_log_format: Format | None = None
