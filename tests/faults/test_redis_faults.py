@@ -145,9 +145,9 @@ async def test_failover_to_a_replica_while_a_deploy_is_in_flight(
     the new worker reports the deploy interrupted and nothing runs twice."""
     rig = rig_factory(persistence="none")
     replica = RedisServer(rig.base / "replica", persistence="none", replica_of=rig.redis.port)
-    replica.start()
-    replica.wait_synced()
     try:
+        replica.start()
+        replica.wait_synced()
         rig.hold_deploys()
         rig.bot.start_web()
         rig.bot.start_worker()
@@ -228,12 +228,12 @@ async def test_failover_before_the_claim_replicated_runs_the_deploy_twice(
     link = ReplicationLink(rig.redis.port)
     await link.start()
     replica = RedisServer(rig.base / "replica", persistence="none", replica_of=link.port)
-    replica.start()
-    for _ in range(500):  # not wait_synced(): the relay runs on this event loop
-        if replica.client().info("replication").get("master_link_status") == "up":
-            break
-        await asyncio.sleep(0.02)
     try:
+        replica.start()
+        for _ in range(500):  # not wait_synced(): the relay runs on this event loop
+            if replica.client().info("replication").get("master_link_status") == "up":
+                break
+            await asyncio.sleep(0.02)
         rig.hold_deploys()
         rig.bot.start_web()
         rig.bot.start_worker()
