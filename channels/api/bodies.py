@@ -19,7 +19,7 @@ from pydantic import (
 
 from bot.events import Event
 from bot.origin import Origin
-from bot.plan import Plan
+from bot.plan import Evidence, Plan
 from bot.thread import Status
 
 __all__ = [
@@ -199,6 +199,11 @@ class PendingApproval(_Response):
     min_approvals: int
     approved_by: list[str]
     expires_at: datetime
+    evidence: Evidence | None = Field(
+        default=None,
+        description="What the approver is shown beside the plan, gathered from git and the "
+        "GitHub API (never from model text): live version, requester, commit range, CI.",
+    )
 
 
 class ThreadView(_Response):

@@ -5,6 +5,12 @@ The card shows the exact plan (service, current -> new version, commit, environm
 asked, who may approve, when it expires) with Approve and Reject buttons whose values name
 the thread and the plan hash. Once decided, the same message keeps the plan and shows the
 decision (and then the deploy's progress and result) in place of the buttons.
+
+With evidence (bot/evidence.py) the open card also shows the commit range, the newest
+commits, a compare link, the planned commit's CI status and any note. Commit subjects and
+authors come from outside: they are redacted, cut, and shown as ``plain_text`` (Slack
+parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay text);
+everything put into ``mrkdwn`` is escaped (``&``, ``<``, ``>``).
 """
 
 import json
@@ -20,12 +26,14 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     PlainTextInputElement,
+    PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from bot.channel import ApprovalCard
-from bot.plan import Plan
+from bot.messages import evidence_commits, evidence_range, evidence_url, outside_text
+from bot.plan import Evidence, Plan
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,
@@ -39,6 +47,7 @@ __all__ = [
     "approval_blocks",
     "decided_blocks",
     "escape",
+    "evidence_blocks",
     "plan_title",
     "reject_modal",
     "slack_date",
@@ -102,10 +111,56 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, _CONTEXT_MAX))])
 
 
+_CI_MARK = {
+    "success": ":white_check_mark:",
+    "failure": ":x:",
+    "error": ":x:",
+    "pending": ":hourglass_flowing_sand:",
+    "unknown": ":grey_question:",
+}
+
+
+def _plain(text: str, limit: int) -> PlainTextObject:
+    return PlainTextObject(text=_clip(text, limit), emoji=False)
+
+
+def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
+    """The evidence beside the plan: range and compare link, the newest commits (plain
+    text), CI status and the note."""
+    heading = evidence_range(plan, evidence)
+    top = f"*{escape(heading)}*" if heading else "*Commits:* not known"
+    if compare := evidence_url(evidence.compare_url):
+        top += f" · <{escape(compare)}|Compare on GitHub>"
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_clip(top, _SECTION_MAX)))]
+    commits, more = evidence_commits(evidence)
+    if commits:
+        lines = [f"{sha}  {subject}  ({author})" for sha, subject, author in commits]
+        if more:
+            lines.append(f"… and {more} more")
+        blocks.append(SectionBlock(text=_plain("\n".join(lines), _SECTION_MAX)))
+    elements: list[MarkdownTextObject | PlainTextObject] = []
+    if evidence.ci_state is not None:
+        words = "no status reported" if evidence.ci_state == "unknown" else evidence.ci_state
+        ci = f"{_CI_MARK[evidence.ci_state]} CI on `{plan.sha[:7]}`: {words}"
+        if link := evidence_url(evidence.ci_url):
+            ci += f" · <{escape(link)}|details>"
+        elements.append(MarkdownTextObject(text=_clip(ci, _CONTEXT_MAX)))
+    if evidence.note:
+        elements.append(_plain(f"Note: {outside_text(evidence.note, max_chars=300)}", _CONTEXT_MAX))
+    if elements:
+        blocks.append(ContextBlock(elements=elements))
+    return blocks
+
+
 def approval_blocks(
-    card: ApprovalCard, *, thread_id: str, slack_ids: Mapping[str, str]
+    card: ApprovalCard,
+    *,
+    thread_id: str,
+    slack_ids: Mapping[str, str],
+    evidence: Evidence | None = None,
 ) -> list[Block]:
-    """The open approval request: the plan, its expiry, Approve and Reject."""
+    """The open approval request: the plan, the evidence if any, its expiry, Approve and
+    Reject."""
     plan = card.plan
     value = button_value(thread_id, card.plan_hash)
     confirm = ConfirmObject(
@@ -119,6 +174,7 @@ def approval_blocks(
     noun = "approval" if card.min_approvals == 1 else "approvals"
     return [
         _head(card, slack_ids),
+        *(evidence_blocks(plan, evidence) if evidence is not None else []),
         _context(
             f"Waiting for {card.min_approvals} {noun}. Expires {slack_date(card.expires_at)}. "
             f"You can also reply `approve` or `reject <reason>` in this thread."
