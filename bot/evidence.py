@@ -33,6 +33,7 @@ from bot.errors import ToolFailed
 from bot.events import PlanProposed
 from bot.github import GithubClient, GithubError
 from bot.github_models import CombinedStatus, Comparison
+from bot.messages import outside_text
 from bot.plan import CommitInfo, Evidence, Plan
 from bot.redact import compact_tail, redact
 from bot.tags import _git
@@ -48,6 +49,8 @@ _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 _NAME = r"[A-Za-z0-9_.-]+"
 _SCP = re.compile(rf"^[\w.-]+@(?P<host>[\w.-]+):/?(?P<owner>{_NAME})/(?P<repo>{_NAME})/?$")
 _PATH = re.compile(rf"^/(?P<owner>{_NAME})/(?P<repo>{_NAME})/?$")
+_SUBJECT_KEPT = 200  # what is stored; the card cuts shorter
+_AUTHOR_KEPT = 100
 _CiState = Literal["success", "failure", "pending", "error", "unknown"]
 _T = TypeVar("_T")
 
@@ -107,6 +110,16 @@ def _short(exc: BaseException) -> str:
     )
 
 
+def _commit(sha: str, subject: str, author: str) -> CommitInfo:
+    """A commit as stored: outside text on one line, redacted and cut (the thread, the API
+    and any prompt never hold a token someone put in a commit message)."""
+    return CommitInfo(
+        sha=sha,
+        subject=outside_text(subject, max_chars=_SUBJECT_KEPT),
+        author=outside_text(author, max_chars=_AUTHOR_KEPT),
+    )
+
+
 def _ci_state(status: CombinedStatus) -> _CiState:
     if status.total_count == 0:
         return "unknown"  # no statuses at all (GitHub still says "pending")
@@ -120,16 +133,16 @@ def _ci_state(status: CombinedStatus) -> _CiState:
 def _commits_of(comparison: Comparison, shown: int) -> list[CommitInfo]:
     """The newest ``shown`` commits of a comparison (GitHub lists them oldest first)."""
     commits = [
-        CommitInfo(
-            sha=c.sha,
-            subject=c.subject,
-            author=c.commit.author.name
+        _commit(
+            c.sha,
+            c.subject,
+            c.commit.author.name
             if c.commit.author and c.commit.author.name
             else (c.author.login if c.author else "unknown"),
         )
-        for c in comparison.commits
+        for c in comparison.commits[::-1][:shown]
     ]
-    return commits[::-1][:shown]
+    return commits
 
 
 class EvidenceGatherer:
@@ -210,7 +223,7 @@ class EvidenceGatherer:
         for line in out.splitlines():
             sha, author, subject = [*line.split("\x00", 2), "", ""][:3]
             if sha:
-                commits.append(CommitInfo(sha=sha, subject=subject, author=author))
+                commits.append(_commit(sha, subject, author))
         total: int | None = int(count.strip() or 0)
         note = None
         if base is None and total is not None and total > self._cap:

@@ -7,16 +7,28 @@ import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from bot.config import Config, parse_config
+from bot.events import ApprovalRequested, PlanProposed
 from bot.evidence import EvidenceGatherer, github_repo
 from bot.github import GithubClient, TokenAuth
-from bot.plan import Plan
+from bot.inbound import InboundQueue
+from bot.keys import Keys
+from bot.origin import ApiOrigin
+from bot.plan import Evidence, Plan
+from bot.store import ThreadStore
 from bot.tags import list_tags
+from bot.thread import Thread
+from channels.api import api_routes
+from channels.api.bodies import ThreadView
 from tests.fakes.github_api import FakeGithub
 from tests.support import GIT_ENV, make_repo
 
@@ -293,3 +305,68 @@ def test_which_repositories_are_on_github(
 ) -> None:
     repo = github_repo(location, api_url=api_url)
     assert (None if repo is None else (repo.owner, repo.name, repo.web_url)) == expected
+
+
+TOKEN_IN_SUBJECT = "ghp_" + "Q" * 36
+
+
+async def test_outside_text_is_redacted_when_gathered(tmp_path: Path) -> None:
+    """A token someone put in a commit message never reaches the thread (nor the API, the
+    prompt or a card); a subject shaped like a Slack mention stays plain data."""
+    make_repo(
+        tmp_path / "repo",
+        [("v1.0.0", "start"), ("v1.1.0", f"rotate {TOKEN_IN_SUBJECT}"), ("v1.2.0", "<!channel>")],
+    )
+    plan = await plan_for(tmp_path / "repo", "v1.2.0", "v1.0.0")
+    evidence = await EvidenceGatherer(config=config(tmp_path, "repo"), github=None).gather(plan)
+    assert [c.subject for c in evidence.commits] == ["<!channel>", "rotate [REDACTED]"]
+    assert TOKEN_IN_SUBJECT not in evidence.model_dump_json()
+
+
+async def test_api_get_shows_the_evidence(repos: Path, redis: Redis, key_prefix: str) -> None:
+    """GET /v1/threads/{id} through the real API routes and the real Redis thread store:
+    ``approval.evidence`` is the Evidence recorded with the plan the request is for."""
+    cfg = config(repos, "work")
+    plan = await plan_for(repos / "work", "v1.5.0", "v1.2.0")
+    evidence = await EvidenceGatherer(config=cfg, github=None).gather(plan)
+    other = plan.model_copy(update={"version": "v1.4.0"})
+    at = datetime.now(UTC)
+    thread = Thread(
+        id="th-evidence-1",
+        origin=ApiOrigin(),
+        created_at=at,
+        events=[
+            PlanProposed(id="e0", at=at, plan=other, evidence=Evidence(
+                live_version="v1.2.0", requester="alice", commits_total=99)),
+            PlanProposed(id="e1", at=at, plan=plan, evidence=evidence),
+            ApprovalRequested(
+                id="e2", at=at, plan_hash=plan.plan_hash, approvers=["alice"], min_approvals=1,
+                expires_at=at + timedelta(hours=1),
+            ),
+        ],
+    )  # fmt: skip
+    keys = Keys(key_prefix)
+    store = ThreadStore(redis=redis, keys=keys)
+    await store.save(thread)
+    routes = api_routes(
+        config=cfg,
+        queue=InboundQueue(redis=redis, keys=keys),
+        store=store,
+        api_token="api-t0ken",
+        webhook_secret=None,
+        clock=lambda: datetime.now(UTC),
+        new_id=lambda: "x1",
+    )
+    transport = httpx.ASGITransport(app=Starlette(routes=routes))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://t", headers={"Authorization": "Bearer api-t0ken"}
+    ) as web:
+        got = await web.get(f"/v1/threads/{thread.id}")
+    assert got.status_code == 200, got.text
+    view = ThreadView.model_validate(got.json())
+    assert view.approval is not None
+    assert view.approval.evidence == evidence
+    assert got.json()["approval"]["evidence"]["commits_total"] == 3
+    assert [c["subject"] for c in got.json()["approval"]["evidence"]["commits"]][:1] == [
+        "log slow queries"
+    ]
