@@ -42,6 +42,9 @@ from bot.events import (
     PlanSuperseded,
     TagsListed,
     UserMessage,
+    VerificationFinished,
+    VersionQuarantined,
+    VersionReleased,
     WebhookReceived,
 )
 from bot.history import current_version
@@ -209,6 +212,19 @@ class _Renderer:
                 where = f" to {to}" if to else ""
                 also = f", also from {', '.join(approvers)}" if approvers else ""
                 return f"approval of plan #{plan_hash[:4]} escalated{where}{also}"
+            case VerificationFinished(plan_hash=plan_hash, result=result):
+                return (
+                    f"verification of plan #{plan_hash[:4]}: {result}: {self.line(event.summary)}"
+                )
+            case VersionQuarantined(service=service, environment=env, version=version, by=by):
+                return (
+                    f"{service} {version} quarantined in {env} by {by}: {self.line(event.reason)}"
+                )
+            case VersionReleased(service=service, environment=env, version=version):
+                return (
+                    f"{service} {version} released in {env} by {event.person}: "
+                    f"{self.line(event.reason)}"
+                )
             case PlanSuperseded(plan_hash=plan_hash, by=by):
                 return f"plan #{plan_hash[:4]} superseded: {self.line(by)}"
             case ApprovalRefused(actor=actor, reason=reason):

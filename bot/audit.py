@@ -25,6 +25,9 @@ from bot.events import (
     PlanSuperseded,
     TimerFired,
     UserMessage,
+    VerificationFinished,
+    VersionQuarantined,
+    VersionReleased,
     WebhookReceived,
 )
 from bot.thread import Thread
@@ -43,6 +46,9 @@ _AUDITED = (
     ApprovalEscalated,
     ApprovalRefused,
     PlanSuperseded,
+    VerificationFinished,
+    VersionQuarantined,
+    VersionReleased,
     DeployStarted,
     DeployFinished,
     DeployInterrupted,

@@ -36,6 +36,7 @@ from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
+from bot.quarantine import QuarantineList
 from bot.recheck import LiveCheck
 from bot.recovery import Recovery
 from bot.runner import Runner
@@ -45,6 +46,8 @@ from bot.store import ThreadStore
 from bot.targets import Deployers
 from bot.tasks import TaskRegistry
 from bot.timers import Timers
+from bot.verification import Verification
+from bot.verifier import Verifier
 from bot.worker import Worker
 from bot.workflow import WorkflowDeployer
 
@@ -226,8 +229,14 @@ def bootstrap(
             else None
         ),
     )
+    quarantine = QuarantineList(redis=redis, keys=keys)
     desk = EnvironmentDesk(
-        config=config, env_lock=env_lock, lookups=lookups, clock=clock, new_id=ids
+        config=config,
+        env_lock=env_lock,
+        lookups=lookups,
+        quarantine=quarantine,
+        clock=clock,
+        new_id=ids,
     )
     executor = Executor(
         config=config,
@@ -247,7 +256,10 @@ def bootstrap(
             lock_ttl_ms=settings.deploybot_lock_ttl_ms,
             progress_every_s=progress_every_s,
         ),
-        recheck=LiveCheck(history=history, lookups=lookups, clock=clock, new_id=ids),
+        recheck=LiveCheck(
+            history=history, lookups=lookups, quarantine=quarantine, clock=clock, new_id=ids
+        ),
+        quarantine=quarantine,
         clock=clock,
         new_id=ids,
         lock_ttl_ms=settings.deploybot_lock_ttl_ms,
@@ -267,6 +279,20 @@ def bootstrap(
             new_id=ids,
         ),
         desk=desk,
+        verification=Verification(
+            config=config,
+            verifier=Verifier(
+                config=config,
+                secrets=settings.secrets(),
+                interval_s=settings.deploybot_verify_interval_s,
+            ),
+            store=store,
+            outbox=outbox,
+            quarantine=quarantine,
+            clock=clock,
+            new_id=ids,
+        ),
+        quarantine=quarantine,
         clock=clock,
         new_id=ids,
         model_calls_per_message=settings.deploybot_model_calls_per_message,

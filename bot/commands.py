@@ -16,6 +16,7 @@ __all__ = [
     "HelpCommand",
     "LockCommand",
     "RejectCommand",
+    "ReleaseCommand",
     "RollbackCommand",
     "StatusCommand",
     "UnlockCommand",
@@ -57,6 +58,16 @@ class RejectCommand(_Command):
 
     command: Literal["reject"] = "reject"
     plan_id: str | None = None
+    reason: str | None = None
+
+
+class ReleaseCommand(_Command):
+    """``release backend v1.4.2 in production <reason>``: lift a version's quarantine."""
+
+    command: Literal["release"] = "release"
+    service: str
+    version: str
+    environment: str
     reason: str | None = None
 
 
@@ -106,6 +117,7 @@ Command = Annotated[
     | LockCommand
     | UnlockCommand
     | WhereCommand
-    | DeploysCommand,
+    | DeploysCommand
+    | ReleaseCommand,
     Field(discriminator="command"),
 ]

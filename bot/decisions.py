@@ -26,6 +26,7 @@ from bot.policy import (
     Refused,
     check_bare_approval,
     check_decision,
+    confirmers,
     eligible_approvers,
     needs_approval,
 )
@@ -155,7 +156,10 @@ def on_decided(thread: Thread, ctx: Ctx, decided: ApprovalDecided) -> Step:
     )
 
 
-def on_plan(thread: Thread, ctx: Ctx, plan: Plan) -> Step:
+def on_plan(thread: Thread, ctx: Ctx, plan: Plan, *, confirm: bool = False) -> Step:
+    """``confirm``: a rollback the bot proposed after a failed verification; where rollbacks
+    need no approval it still waits for one person's word, unless the environment says
+    ``on_verify_failure = "rollback"`` (then it runs at once, as policy allows)."""
     if thread.started(plan.plan_hash):  # the shell proposes a new attempt; never run again
         return Apply(
             events=[
@@ -167,23 +171,26 @@ def on_plan(thread: Thread, ctx: Ctx, plan: Plan) -> Step:
             ]
         )
     env = ctx.config.environments[plan.environment]
-    if not needs_approval(env):
+    if needs_approval(env, kind=plan.kind):
+        approvers, needed = eligible_approvers(env, requester=plan.requester), env.min_approvals
+    elif confirm and env.on_verify_failure == "propose":
+        approvers, needed = confirmers(ctx.config, env), 1
+    else:
         return Execute(plan=plan)
-    approvers = eligible_approvers(env, requester=plan.requester)
     request = ApprovalRequested(
         id=ctx.new_id(),
         at=ctx.now,
         plan_hash=plan.plan_hash,
         approvers=approvers,
-        min_approvals=env.min_approvals,
+        min_approvals=needed,
         expires_at=ctx.now + timedelta(seconds=env.approval_timeout_s),
     )
-    if len(approvers) < env.min_approvals:
+    if len(approvers) < needed:
         return Apply(
             events=[
                 ctx.error(
                     "refused",
-                    f"{plan.environment} needs {env.min_approvals} approvals but only "
+                    f"{plan.environment} needs {needed} approvals but only "
                     f"{len(approvers)} approver(s) other than {plan.requester} exist; "
                     "fix the config.",
                 )

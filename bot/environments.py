@@ -10,12 +10,13 @@ from datetime import datetime
 
 from bot.config import Config
 from bot.envlock import EnvLock, LockHolder
-from bot.events import Event, LockChanged, MessageSent, Purpose
+from bot.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
 from bot.history import current_version
 from bot.lookups import Lookups, Turn
 from bot.messages import locked_text, where_text
-from bot.policy import Refused, check_release_interrupted, check_unlock
-from bot.steps import ChangeLock
+from bot.policy import Refused, check_release, check_release_interrupted, check_unlock
+from bot.quarantine import QuarantineList
+from bot.steps import ChangeLock, Release
 
 __all__ = ["EnvironmentDesk"]
 
@@ -27,12 +28,14 @@ class EnvironmentDesk:
         config: Config,
         env_lock: EnvLock,
         lookups: Lookups,
+        quarantine: QuarantineList,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
     ) -> None:
         self._config = config
         self._env_lock = env_lock
         self._lookups = lookups
+        self._quarantine = quarantine
         self._clock = clock
         self._new_id = new_id
 
@@ -145,9 +148,52 @@ class EnvironmentDesk:
                 )
             elif busy is not None:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
+            banned = await self._quarantine.of(service=service, environment=env)
+            if banned:
+                listed = "; ".join(
+                    f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC)"
+                    for q in banned.values()
+                )
+                lock = f"{lock}; " if lock else ""
+                lock += f"quarantined: {listed}"
             live = current_version(turn.history[(service, env)])
             rows.append((env, live, self._config.environments[env].approval, lock))
         return self._say(where_text(service, rows=rows), purpose="result")
+
+    async def release(self, step: Release) -> list[Event]:
+        """``release backend v1.4.2 in production <reason>``: an approver lifts a quarantine."""
+        verdict = check_release(
+            self._config, environment=step.environment, person=step.person, reason=step.reason
+        )
+        if isinstance(verdict, Refused):
+            return [self._say(verdict.reason, to=step.actor)]
+        released = await self._quarantine.remove(
+            service=step.service, environment=step.environment, version=step.version
+        )
+        if released is None:
+            return [
+                self._say(
+                    f"{step.service} {step.version} is not quarantined in {step.environment}."
+                )
+            ]
+        assert step.reason is not None  # check_release asks for one
+        return [
+            VersionReleased(
+                id=self._new_id(),
+                at=self._clock(),
+                service=step.service,
+                environment=step.environment,
+                version=step.version,
+                person=step.person,
+                reason=step.reason,
+            ),
+            self._say(
+                f"{step.service} {step.version} may be deployed to {step.environment} again "
+                f"(released by {step.person}: {step.reason}; it was quarantined by "
+                f"{released.by}: {released.reason}).",
+                purpose="result",
+            ),
+        ]
 
     def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
         return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)

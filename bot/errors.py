@@ -6,6 +6,7 @@ __all__ = [
     "DeploybotError",
     "InvalidIntent",
     "LeaseLost",
+    "PlanRefused",
     "ThreadConflict",
     "ThreadNotFound",
     "ToolFailed",
@@ -43,6 +44,11 @@ class AgentUnavailable(DeploybotError):
 
 class ToolFailed(DeploybotError):
     """A lookup (git, history) failed; the message is safe to show and to prompt with."""
+
+
+class PlanRefused(ToolFailed):
+    """A plan policy forbids whoever asks (a quarantined version, a silent rollback): said to
+    the people as it is, never retried by the model."""
 
 
 class Undeliverable(DeploybotError):

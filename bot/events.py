@@ -36,6 +36,9 @@ __all__ = [
     "TagsListed",
     "TimerFired",
     "UserMessage",
+    "VerificationFinished",
+    "VersionQuarantined",
+    "VersionReleased",
     "WebhookReceived",
 ]
 
@@ -214,11 +217,45 @@ class MessageSent(_Event):
 
 
 class TimerFired(_Event):
-    """A durable timer came due: remind the approvers, escalate or expire a request."""
+    """A durable timer came due: remind the approvers, escalate or expire a request, or
+    verify a version just deployed."""
 
     type: Literal["timer_fired"] = "timer_fired"
-    kind: Literal["remind", "escalate", "expire"]
+    kind: Literal["remind", "escalate", "expire", "verify"]
     plan_hash: str
+
+
+class VerificationFinished(_Event):
+    """The checks after a successful deploy ended: ``summary`` says how. ``message_id``: the
+    "Verifying ..." message this result replaces."""
+
+    type: Literal["verification_finished"] = "verification_finished"
+    plan_hash: str
+    result: Literal["verified", "failed"]
+    summary: str
+    message_id: str | None = None
+
+
+class VersionQuarantined(_Event):
+    """``version`` may not be deployed to ``environment`` again until it is released."""
+
+    type: Literal["version_quarantined"] = "version_quarantined"
+    service: str
+    environment: str
+    version: str
+    by: str
+    reason: str
+
+
+class VersionReleased(_Event):
+    """An approver lifted a quarantine (``release backend v1.4.2 in production <reason>``)."""
+
+    type: Literal["version_released"] = "version_released"
+    service: str
+    environment: str
+    version: str
+    person: str
+    reason: str
 
 
 class LockChanged(_Event):
@@ -254,6 +291,9 @@ Event = Annotated[
     | ErrorRecorded
     | MessageSent
     | LockChanged
-    | TimerFired,
+    | TimerFired
+    | VerificationFinished
+    | VersionQuarantined
+    | VersionReleased,
     Field(discriminator="type"),
 ]

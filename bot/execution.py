@@ -36,6 +36,7 @@ from bot.messages import started_text
 from bot.outbox import Outbox
 from bot.pending import PendingApprovals
 from bot.plan import DeployRecord, Plan
+from bot.quarantine import QuarantineList
 from bot.recheck import LiveCheck
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
@@ -69,6 +70,7 @@ class Executor:
         desk: EnvironmentDesk,
         watch: DeployWatch,
         recheck: LiveCheck,
+        quarantine: QuarantineList,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         lock_ttl_ms: int,
@@ -85,6 +87,7 @@ class Executor:
         self._desk = desk
         self._watch = watch
         self._recheck = recheck
+        self._quarantine = quarantine
         self._clock = clock
         self._new_id = new_id
         self._lock_ttl_ms = lock_ttl_ms
@@ -170,6 +173,13 @@ class Executor:
             thread.events.append(finished)  # saved with the result message, at the turn's end
         await self.record(thread, plan, result=result.result, at=finished.at, token=token)
         thread.events.append(self.lock_event(plan, "released", token))
+        # The version a rollback rolled back from: nothing deploys it again by accident.
+        if result.result == "succeeded" and (
+            quarantined := await self._quarantine.rolled_back(
+                plan, thread_id=thread.id, at=self._clock(), new_id=self._new_id
+            )
+        ):
+            thread.events.append(quarantined)
 
     async def record(
         self,

@@ -12,6 +12,7 @@ Slack ``<@U123ABC>`` mention and one trailing ``.`` or ``!`` tolerated::
     deploy|ship VERSION of SERVICE to ENV      where can i deploy SERVICE[?]
     approve | approved | approve [#]PLAN_ID    reject|deny [REASON]
     lock ENV [REASON] | unlock ENV             status | help | ?
+    release SERVICE VERSION in ENV [REASON]
 
 Everything else is deferred, notably: extra or missing words (``rollback backend production``
 needs its ``in``), unknown names and abbreviations (``prod``), non-versions (``latest``), a
@@ -33,6 +34,7 @@ from bot.commands import (
     HelpCommand,
     LockCommand,
     RejectCommand,
+    ReleaseCommand,
     RollbackCommand,
     StatusCommand,
     UnlockCommand,
@@ -137,6 +139,12 @@ def parse_command(
             return WhereCommand(service=svc[s])
         case ["deploys", s, "in", e] if s in svc and e in env:
             return DeploysCommand(service=svc[s], environment=env[e])
+        case ["release", s, _, "in", e, *_] if s in svc and e in env and (
+            version := _version(words[2])
+        ):
+            return ReleaseCommand(
+                service=svc[s], version=version, environment=env[e], reason=_rest(body, 5)
+            )
         case ["deploy" | "ship", *_]:
             return _deploy(words[1:], keys[1:], svc, env)
         case ["rollback", *_]:

@@ -1,5 +1,7 @@
 """Deploy history per service and environment: what ran, who asked, who approved, result."""
 
+from collections.abc import Collection
+
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -44,16 +46,18 @@ def current_version(history: list[DeployRecord]) -> str | None:
     return None
 
 
-def last_good_before(history: list[DeployRecord]) -> str | None:
+def last_good_before(history: list[DeployRecord], *, skip: Collection[str] = ()) -> str | None:
     """The version to roll back to.
 
     After a failed deploy, the last version that succeeded (what was live before it);
-    otherwise the newest successful version other than the one live now.
+    otherwise the newest successful version other than the one live now. Versions in
+    ``skip`` (quarantined: they failed verification or were rolled back) are passed over.
     """
-    if history and history[0].result != "succeeded":
-        return current_version(history)
     current = current_version(history)
+    if history and history[0].result != "succeeded" and current not in skip:
+        return current
     for record in history:
-        if record.result == "succeeded" and record.version != current:
+        good = record.result == "succeeded" and record.version not in skip
+        if good and record.version != current:
             return record.version
     return None

@@ -105,6 +105,10 @@ class Keys:
         so a deploy that runs can tell the others they are superseded."""
         return f"{self.prefix}:{{env:{service}:{environment}}}:pending"
 
+    def quarantine(self, service: str, environment: str) -> str:
+        """Hash: version -> why it may not be deployed to this pair (``Quarantined``)."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:quarantine"
+
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 

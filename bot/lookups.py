@@ -4,15 +4,17 @@ Also the pure ``build_plan``: an intent plus what the lookups found becomes the 
 a human approves, or a short reason why it cannot.
 """
 
+from collections.abc import Mapping
+
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from bot.config import Config
-from bot.errors import ToolFailed
+from bot.errors import PlanRefused, ToolFailed
 from bot.history import DeployHistory, current_version, last_good_before
 from bot.intents import Deploy, Rollback
 from bot.keys import Keys
-from bot.plan import DeployRecord, Plan, Tag
+from bot.plan import DeployRecord, Plan, Quarantined, Tag
 from bot.policy import Refused, check_not_older
 from bot.tags import list_tags
 
@@ -110,9 +112,17 @@ class Turn:
 
 
 def build_plan(
-    intent: Deploy | Rollback, *, tags: list[Tag], history: list[DeployRecord], requester: str
+    intent: Deploy | Rollback,
+    *,
+    tags: list[Tag],
+    history: list[DeployRecord],
+    requester: str,
+    quarantined: Mapping[str, Quarantined] | None = None,
 ) -> Plan:
-    """Raise ``ToolFailed`` with a message fit for a person (and the model) when impossible."""
+    """Raise ``ToolFailed`` with a message fit for a person (and the model) when impossible:
+    also when the version is quarantined for that environment (failed verification, rolled
+    back), whoever asks."""
+    banned = quarantined or {}
     by_name = {t.name: t for t in tags}
     live = current_version(history)
     if isinstance(intent, Deploy):
@@ -128,14 +138,19 @@ def build_plan(
                 f"{intent.service} has no tag {intent.version}; newest: {newest}. "
                 "Nothing was deployed."
             )
+        if tag.name in banned:
+            refusal = banned[tag.name].refusal(
+                service=intent.service, environment=intent.environment
+            )
+            raise PlanRefused(refusal)
         verdict = check_not_older(
             service=intent.service, environment=intent.environment, version=tag.name, live=live
         )
         if isinstance(verdict, Refused):
-            raise ToolFailed(verdict.reason)
+            raise PlanRefused(verdict.reason)
         kind = "deploy"
     else:
-        target = intent.version or last_good_before(history)
+        target = intent.version or last_good_before(history, skip=banned)
         if target is None:
             raise ToolFailed(
                 f"There is no earlier successful deploy of {intent.service} to "
@@ -143,6 +158,10 @@ def build_plan(
             )
         if target not in by_name:
             raise ToolFailed(f"{intent.service} has no tag {target} to roll back to.")
+        if target in banned:
+            raise PlanRefused(
+                banned[target].refusal(service=intent.service, environment=intent.environment)
+            )
         tag = by_name[target]
         kind = "rollback"
     return Plan(

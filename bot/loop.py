@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import assert_never
 
+from bot.aftercare import is_verification_rollback, on_verified, on_verify_timer
 from bot.commands import (
     ApproveCommand,
     DeployCommand,
@@ -16,6 +17,7 @@ from bot.commands import (
     HelpCommand,
     LockCommand,
     RejectCommand,
+    ReleaseCommand,
     RollbackCommand,
     StatusCommand,
     UnlockCommand,
@@ -51,6 +53,9 @@ from bot.events import (
     TagsListed,
     TimerFired,
     UserMessage,
+    VerificationFinished,
+    VersionQuarantined,
+    VersionReleased,
     WebhookReceived,
 )
 from bot.grammar import parse_command
@@ -84,8 +89,10 @@ from bot.steps import (
     Pause,
     Prefetch,
     Recover,
+    Release,
     ResolvePlan,
     Step,
+    Verify,
 )
 from bot.thread import Thread
 
@@ -101,8 +108,10 @@ __all__ = [
     "Pause",
     "Prefetch",
     "Recover",
+    "Release",
     "ResolvePlan",
     "Step",
+    "Verify",
     "next_step",
     "progress_message_id",
 ]
@@ -159,15 +168,19 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
         case IntentChosen(intent=intent, source=source):
             return _on_intent(thread, ctx, intent=intent, source=source)
         case PlanProposed(plan=plan):
-            return on_plan(thread, ctx, plan)
+            return on_plan(thread, ctx, plan, confirm=is_verification_rollback(thread, last))
         case DecisionReceived():
             return on_received(thread, ctx, last)
         case ApprovalDecided():
             return on_decided(thread, ctx, last)
         case ErrorRecorded():
             return _on_error(thread, ctx, last)
+        case TimerFired(kind="verify"):
+            return on_verify_timer(thread, ctx, last)
         case TimerFired():
             return on_timer(thread, ctx, last)
+        case VerificationFinished():
+            return on_verified(thread, ctx, last)
         case PlanSuperseded():
             return on_superseded(thread, ctx, last)
         case DeployFinished():
@@ -183,6 +196,8 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
             | DeployInterrupted()
             | LockChanged()
             | DeployStarted()
+            | VersionQuarantined()
+            | VersionReleased()
         ):
             return Pause()
         case _:
@@ -226,6 +241,15 @@ def _on_request(thread: Thread, ctx: Ctx, *, actor: str, text: str) -> Step:
             )
         case WhereCommand(service=s):
             return Describe(service=s)
+        case ReleaseCommand(service=s, version=v, environment=e, reason=why):
+            person = config.person_for(actor)
+            if person is None:
+                verdict = check_requester(config, actor=actor)
+                assert isinstance(verdict, Refused)
+                return Apply(events=[ctx.say(verdict.reason.replace("request deploys", "release"))])
+            return Release(
+                service=s, version=v, environment=e, reason=why, person=person, actor=actor
+            )
         case _:
             assert_never(command)
 

@@ -7,7 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["CommitInfo", "DeployRecord", "Evidence", "Plan", "Tag", "version_key"]
+__all__ = [
+    "CommitInfo",
+    "DeployRecord",
+    "Evidence",
+    "Plan",
+    "Quarantined",
+    "Tag",
+    "version_key",
+]
 
 _VERSION = re.compile(
     r"^v?(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
@@ -143,3 +151,25 @@ class Evidence(BaseModel):
     ci_state: Literal["success", "failure", "pending", "error", "unknown"] | None = None
     ci_url: str | None = None
     note: str | None = None  # why something above is missing
+
+
+class Quarantined(BaseModel):
+    """A version that failed verification or was rolled back, for one service and
+    environment: nobody (no person, schedule or webhook) deploys it there again until an
+    approver releases it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    by: str  # "verification", or who rolled it back
+    reason: str
+    at: str  # ISO 8601, UTC
+    thread_id: str
+
+    def refusal(self, *, service: str, environment: str) -> str:
+        return (
+            f"{service} {self.version} is quarantined in {environment} (by {self.by} at "
+            f"{self.at[:16].replace('T', ' ')} UTC: {self.reason}). Nothing was deployed; an "
+            f"approver of {environment} can say 'release {service} {self.version} in "
+            f"{environment} <reason>' to allow it again."
+        )

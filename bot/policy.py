@@ -21,9 +21,11 @@ __all__ = [
     "check_decision",
     "check_live_state",
     "check_not_older",
+    "check_release",
     "check_release_interrupted",
     "check_requester",
     "check_unlock",
+    "confirmers",
     "eligible_approvers",
     "needs_approval",
     "requester_label",
@@ -43,8 +45,16 @@ class Refused(BaseModel):
     stale: bool = False
 
 
-def needs_approval(env: Environment) -> bool:
-    return env.approval
+def needs_approval(env: Environment, *, kind: Literal["deploy", "rollback"] = "deploy") -> bool:
+    """Deploys here wait for approval per ``approval``; rollbacks per ``rollback_approval``
+    (default: as deploys)."""
+    return env.rollback_needs_approval if kind == "rollback" else env.approval
+
+
+def confirmers(config: Config, env: Environment) -> list[str]:
+    """Who may confirm a rollback the bot proposed where rollbacks need no approval: the
+    environment's approvers, or anyone in [people] where it has none."""
+    return list(env.approvers) or sorted(config.people)
 
 
 def eligible_approvers(env: Environment, *, requester: str) -> list[str]:
@@ -95,13 +105,17 @@ def check_decision(
         )
     if decision == "reject" and person == plan.requester:
         return Allowed()  # a requester may always withdraw their own request
-    allowed = list(dict.fromkeys([*env.approvers, *open_approval.escalated_to]))
+    # A rollback the bot proposed where rollbacks need no approval asks for a confirmation
+    # from the people named in its request (bot.policy.confirmers).
+    confirming = not needs_approval(env, kind=plan.kind)
+    named = open_approval.request.approvers if confirming else []
+    allowed = list(dict.fromkeys([*env.approvers, *open_approval.escalated_to, *named]))
     if person not in allowed:
         names = ", ".join(allowed)
         return Refused(
             reason=f"{person} can't {decision} deploys to {plan.environment}; approvers: {names}."
         )
-    if person == plan.requester and not env.self_approval:
+    if person == plan.requester and not env.self_approval and not confirming:
         return Refused(
             reason=f"{person} asked for this deploy, and {plan.environment} needs someone "
             "else's approval."
@@ -225,3 +239,21 @@ def check_release_interrupted(
         reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can release "
         "it after an interrupted deploy."
     )
+
+
+def check_release(
+    config: Config, *, environment: str, person: str, reason: str | None
+) -> Allowed | Refused:
+    """A quarantined version is released by an approver of the environment (anyone in
+    [people] where it needs no approval), with a reason for the audit."""
+    env = config.environments[environment]
+    if not (person in env.approvers or (not env.approval and person in config.people)):
+        return Refused(
+            reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can "
+            "release a quarantined version there."
+        )
+    if not reason:
+        return Refused(
+            reason="Say why it is safe again: 'release SERVICE VERSION in ENVIRONMENT <reason>'."
+        )
+    return Allowed()

@@ -18,6 +18,7 @@ from bot.intents import Deploy, Rollback
 from bot.lookups import Lookups, build_plan
 from bot.plan import Plan, Tag
 from bot.policy import Allowed, Refused, check_live_state
+from bot.quarantine import QuarantineList
 from bot.thread import Thread
 
 __all__ = ["LiveCheck"]
@@ -29,11 +30,13 @@ class LiveCheck:
         *,
         history: DeployHistory,
         lookups: Lookups,
+        quarantine: QuarantineList,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
     ) -> None:
         self._history = history
         self._lookups = lookups
+        self._quarantine = quarantine
         self._clock = clock
         self._new_id = new_id
 
@@ -53,6 +56,13 @@ class LiveCheck:
             )
         else:
             verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
+        banned = await self._quarantine.of(service=plan.service, environment=plan.environment)
+        if isinstance(verdict, Allowed) and plan.version in banned:
+            # Quarantined after it was approved: refused, not remade.
+            refusal = banned[plan.version].refusal(
+                service=plan.service, environment=plan.environment
+            )
+            verdict, tags = Refused(reason=refusal), None
         if isinstance(verdict, Allowed):
             return None
         now = self._clock()
@@ -78,7 +88,13 @@ class LiveCheck:
             else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
         )
         try:
-            again = build_plan(intent, tags=tags, history=history, requester=plan.requester)
+            again = build_plan(
+                intent,
+                tags=tags,
+                history=history,
+                requester=plan.requester,
+                quarantined=banned,
+            )
         except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
             events.append(
                 ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=str(exc))

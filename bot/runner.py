@@ -14,7 +14,7 @@ from typing import assert_never
 from bot.agent import Agent, AgentFailure, Decision
 from bot.config import Config
 from bot.environments import EnvironmentDesk
-from bot.errors import ToolFailed
+from bot.errors import PlanRefused, ToolFailed
 from bot.events import (
     ErrorKind,
     ErrorRecorded,
@@ -38,11 +38,15 @@ from bot.loop import (
     Pause,
     Prefetch,
     Recover,
+    Release,
     ResolvePlan,
+    Verify,
     next_step,
 )
+from bot.quarantine import QuarantineList
 from bot.recovery import Recovery
 from bot.thread import Thread
+from bot.verification import Verification
 
 __all__ = ["Hold", "Runner"]
 
@@ -61,6 +65,8 @@ class Runner:
         executor: Executor,
         recovery: Recovery,
         desk: EnvironmentDesk,
+        verification: Verification,
+        quarantine: QuarantineList,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         max_steps: int = 30,
@@ -72,6 +78,8 @@ class Runner:
         self._executor = executor
         self._recovery = recovery
         self._desk = desk
+        self._verification = verification
+        self._quarantine = quarantine
         self._clock = clock
         self._new_id = new_id
         self._max_steps = max_steps
@@ -110,6 +118,12 @@ class Runner:
                     await self._executor.execute(thread, plan, hold=hold, turn=turn)
                 case Recover():
                     thread.events.extend(await self._recovery.recover(step, thread))
+                case Verify(plan=plan):
+                    thread.events.extend(
+                        await self._verification.run(thread, plan, published=turn.published)
+                    )
+                case Release():
+                    thread.events.extend(await self._desk.release(step))
                 case ChangeLock():
                     thread.events.extend(await self._desk.change_lock(step))
                 case Describe(service=service):
@@ -222,7 +236,12 @@ class Runner:
                 tags=turn.tags_of(intent.service),
                 history=turn.history[pair],
                 requester=step.requester,
+                quarantined=await self._quarantine.of(
+                    service=intent.service, environment=intent.environment
+                ),
             )
+        except PlanRefused as exc:
+            return self._error("refused", str(exc))
         except ToolFailed as exc:
             return self._error("tool_failed", str(exc))
         return PlanProposed(id=self._new_id(), at=self._clock(), plan=thread.fresh_attempt(plan))

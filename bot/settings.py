@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     deploybot_lock_wait_s: Seconds = 300
     # How often a GitHub workflow run is polled while deploybot follows it.
     deploybot_github_poll_s: Seconds = 5
+    # How often a verification's checks run after a deploy (a check fails the verification
+    # after failing two rounds in a row).
+    deploybot_verify_interval_s: Seconds = 15
     deploybot_tags_cache_s: Seconds = 10
     deploybot_log_level: Level | None = None
     deploybot_log_format: Format | None = None

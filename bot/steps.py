@@ -27,8 +27,10 @@ __all__ = [
     "Pause",
     "Prefetch",
     "Recover",
+    "Release",
     "ResolvePlan",
     "Step",
+    "Verify",
 ]
 
 
@@ -76,6 +78,23 @@ class Recover(_Step):
     plan: Plan
 
 
+class Verify(_Step):
+    """Watch a version just deployed with its checks (``bot.verification``)."""
+
+    plan: Plan
+
+
+class Release(_Step):
+    """``release backend v1.4.2 in production <reason>``: lift a quarantine."""
+
+    service: str
+    version: str
+    environment: str
+    reason: str | None
+    person: str
+    actor: str
+
+
 class ChangeLock(_Step):
     """A person locks (``lock production <reason>``) or unlocks a whole environment."""
 
@@ -104,6 +123,8 @@ Step = (
     | ResolvePlan
     | Execute
     | Recover
+    | Verify
+    | Release
     | ChangeLock
     | Describe
     | Pause

@@ -26,6 +26,9 @@ from bot.events import (
     TagsListed,
     TimerFired,
     UserMessage,
+    VerificationFinished,
+    VersionQuarantined,
+    VersionReleased,
     WebhookReceived,
 )
 from bot.intents import AskHuman, Deploy, Done, ListDeploys, ListTags, Rollback
@@ -242,8 +245,14 @@ def derive_status(events: list[Event]) -> Status:
             ):
                 if status == "awaiting_approval" and plan_hash == waiting_for:
                     status = "done"
+            case TimerFired(kind="verify"):
+                status = "running"
             case TimerFired():
                 pass
+            case VerificationFinished(result="verified"):
+                status = "done"
+            case VerificationFinished():
+                status = "failed"
             case MessageSent(purpose="result") if status == "running":
                 status = "done"  # a lookup answered, a request withdrawn: nothing is running
             case (
@@ -254,6 +263,8 @@ def derive_status(events: list[Event]) -> Status:
                 | ApprovalEscalated()
                 | MessageSent()
                 | LockChanged()
+                | VersionQuarantined()
+                | VersionReleased()
             ):
                 pass
             case _:

@@ -9,7 +9,7 @@ may publish the same timer; the worker drops the second copy like any redelivere
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast
 
@@ -17,9 +17,18 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.config import Config
-from bot.events import ApprovalDecided, ApprovalRequested, DeployStarted, Event, TimerFired
+from bot.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    DeployFinished,
+    DeployStarted,
+    Event,
+    TimerFired,
+)
 from bot.inbound import Envelope, InboundQueue
 from bot.keys import Keys, text
+from bot.plan import Plan
+from bot.probes import ToVerify, verification_for
 from bot.redis_faults import TRANSIENT, pause
 from bot.tasks import TaskHandle
 
@@ -27,7 +36,7 @@ __all__ = ["Timers"]
 
 log = logging.getLogger("deploybot.timers")
 
-Kind = Literal["remind", "escalate", "expire"]
+Kind = Literal["remind", "escalate", "expire", "verify"]
 
 
 class Timers:
@@ -43,11 +52,12 @@ class Timers:
         thread_id: str,
         events: list[Event],
         config: Config,
-        plans: dict[str, str],
+        plans: Mapping[str, Plan],
         now: datetime,
     ) -> None:
-        """Queue the timers that new ``approval_requested`` events need. ``plans`` maps a
-        plan hash to its environment."""
+        """Queue the timers that new events need: an approval request's reminder,
+        escalation and expiry; a successful deploy's verification (due at once, but durable:
+        it happens even if this process dies now). ``plans``: the thread's plans by hash."""
         for event in events:
             match event:
                 case DeployStarted() | ApprovalDecided(decision="reject"):
@@ -55,7 +65,7 @@ class Timers:
                     for kind in ("remind", "escalate", "expire"):
                         pipe.zrem(self._keys.timers(), _member(thread_id, kind, event.plan_hash))
                 case ApprovalRequested():
-                    env = config.environments[plans[event.plan_hash]]
+                    env = config.environments[plans[event.plan_hash].environment]
                     due: list[tuple[Kind, datetime]] = [("expire", event.expires_at)]
                     remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
                     if env.reminder_before_s > 0 and remind_at > now:
@@ -67,6 +77,18 @@ class Timers:
                     for kind, at in due:
                         member = _member(thread_id, kind, event.plan_hash)
                         pipe.zadd(self._keys.timers(), {member: at.timestamp()})
+                case DeployFinished(result="succeeded", plan_hash=plan_hash) if (
+                    (plan := plans.get(plan_hash)) is not None
+                    and plan.kind == "deploy"
+                    and isinstance(
+                        verification_for(
+                            config, service=plan.service, environment=plan.environment
+                        ),
+                        ToVerify,
+                    )
+                ):
+                    member = _member(thread_id, "verify", plan_hash)
+                    pipe.zadd(self._keys.timers(), {member: now.timestamp()})
                 case _:
                     pass
 

@@ -182,6 +182,10 @@ class Worker:
                 )
             batch += await self._queue.read(consumer=self.consumer, count=50, block_ms=None)
             if not batch and not self._tasks:
+                # What the work just done made due (a verification after a deploy) is part
+                # of it too.
+                if self._timers is not None and await self._timers.fire_due(now=self._clock()):
+                    continue
                 return handled
             handled += len(batch)
             self._spawn(batch)
@@ -294,13 +298,12 @@ class Worker:
             pipe, thread_id=thread.id, events=thread.events[loaded:], plans=proposed
         )
         if self._timers is not None:
-            plans = {plan_hash: plan.environment for plan_hash, plan in proposed.items()}
             self._timers.schedule_for_in(
                 pipe,
                 thread_id=thread.id,
                 events=thread.events[loaded:],
                 config=self._runner.config,
-                plans=plans,
+                plans=proposed,
                 now=self._clock(),
             )
         if self._metrics is not None:

@@ -12,6 +12,7 @@ from bot.commands import (
     HelpCommand,
     LockCommand,
     RejectCommand,
+    ReleaseCommand,
     RollbackCommand,
     StatusCommand,
     UnlockCommand,
@@ -156,6 +157,22 @@ ROWS: list[tuple[str, Command | None]] = [
     ("status backend", None),
     ("help me deploy backend", None),
     # -- lock, unlock
+    (
+        "release backend v1.4.2 in production fixed in v1.4.3's dependency",
+        ReleaseCommand(
+            service="backend",
+            version="v1.4.2",
+            environment="production",
+            reason="fixed in v1.4.3's dependency",
+        ),
+    ),
+    (
+        "release backend v1.4.2 in production",
+        ReleaseCommand(service="backend", version="v1.4.2", environment="production"),
+    ),
+    ("release backend latest in production because", None),
+    ("release backend v1.4.2 to production ok", None),
+    ("release backend v1.4.2 in prod ok", None),
     ("lock production", LockCommand(environment="production")),
     (
         "lock Production Deploy freeze until Monday",
