@@ -14,7 +14,8 @@ Every call is recorded (method, path, query, json, status, monotonic time). The 
 ``token`` header must be the fake's token or an installation token it issued. A dispatched
 run's ``display_title`` is ``run_name`` filled from its inputs, like a workflow's
 ``run-name``; it plays queued -> in_progress -> completed on a scripted conclusion and
-timing (``script``). ``add_run`` pre-populates runs started by other people. ``fail``
+timing (``script``). ``add_run`` pre-populates runs started by other people (``on_dispatch``
+can add them the moment a dispatch arrives, before it is answered). ``fail``
 injects a fault on the next call(s) of a route: ``403`` (rate limit with reset), ``429``
 (retry-after), ``500``, or ``500-after-create`` (a dispatch that starts its run, then 500s).
 """
@@ -23,6 +24,7 @@ import asyncio
 import itertools
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -164,6 +166,9 @@ class FakeGithub:
     scripts: list[Script] = field(default_factory=list)
     base_url: str = ""
     dispatched: asyncio.Event = field(default_factory=asyncio.Event)  # set by each dispatch
+    # Called with each dispatched run before the 204 goes out (e.g. to add other people's
+    # runs the dispatcher's first lookup must already see).
+    on_dispatch: Callable[[FakeRun], None] | None = None
     _issued: set[str] = field(default_factory=set)
     _faults: dict[str, list[tuple[Fault, float]]] = field(default_factory=dict)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1001))
@@ -278,6 +283,8 @@ class FakeGithub:
                     ref=str(call.json["ref"]),
                 )
                 self.runs.append(run)
+                if self.on_dispatch is not None:
+                    self.on_dispatch(run)
                 self.dispatched.set()
                 return web.Response(status=204)
             case "runs":
