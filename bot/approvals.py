@@ -13,7 +13,6 @@ from datetime import datetime
 
 from bot.config import Config, Environment
 from bot.events import ApprovalEscalated, ApprovalRequested, MessageSent, Purpose
-from bot.evidence import evidence_for
 from bot.messages import approval_request_text
 from bot.plan import Plan
 from bot.route import origin_route, reaches, route_kind
@@ -71,7 +70,7 @@ def requests_for(
         min_approvals=request.min_approvals,
         timeout_s=env.approval_timeout_s,
         name_the_plan=asked_before,
-        evidence=evidence_for(thread, plan.plan_hash),
+        evidence=thread.evidence_of(plan.plan_hash),
     )
     messages = [_message(text, "approval_request", now=now, new_id=new_id)]
     channel = env.approval_channel
@@ -117,7 +116,7 @@ def escalation(
             isinstance(e, ApprovalRequested) and e.plan_hash != plan.plan_hash
             for e in thread.events
         ),
-        evidence=evidence_for(thread, plan.plan_hash),
+        evidence=thread.evidence_of(plan.plan_hash),
     )
 
     escalated = ApprovalEscalated(

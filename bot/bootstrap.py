@@ -27,6 +27,7 @@ from bot.deployer import CommandDeployer
 from bot.deploywatch import DeployWatch
 from bot.environments import EnvironmentDesk
 from bot.envlock import EnvLock
+from bot.evidence import EvidenceGatherer
 from bot.execution import Executor
 from bot.github import GithubClient, client_from_settings
 from bot.history import DeployHistory
@@ -293,6 +294,11 @@ def bootstrap(
             new_id=ids,
         ),
         quarantine=quarantine,
+        evidence=EvidenceGatherer(
+            config=config,
+            github=github,
+            api_url=str(settings.github_api_url) if settings.github_api_url else None,
+        ),
         clock=clock,
         new_id=ids,
         model_calls_per_message=settings.deploybot_model_calls_per_message,

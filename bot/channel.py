@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.events import Purpose
 from bot.origin import Origin
-from bot.plan import Plan
+from bot.plan import Evidence, Plan
 
 __all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
 
@@ -23,6 +23,7 @@ class ApprovalCard(BaseModel):
     approvers: list[str]
     min_approvals: int
     expires_at: datetime
+    evidence: Evidence | None = None  # shown beside the plan (commits, CI, live version)
 
 
 class OutboundMessage(BaseModel):

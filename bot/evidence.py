@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.config import Config
 from bot.errors import ToolFailed
-from bot.events import PlanProposed
 from bot.github import GithubClient, GithubError
 from bot.github_models import CombinedStatus, Comparison
 from bot.messages import outside_text
@@ -92,11 +91,8 @@ def github_repo(location: str, *, api_url: str | None = None) -> GithubRepo | No
 
 
 def evidence_for(thread: Thread, plan_hash: str) -> Evidence | None:
-    """The evidence recorded with the plan ``plan_hash`` names (the newest such proposal)."""
-    for event in reversed(thread.events):
-        if isinstance(event, PlanProposed) and event.plan.plan_hash == plan_hash:
-            return event.evidence
-    return None
+    """The evidence recorded with the plan ``plan_hash`` names (see ``Thread.evidence_of``)."""
+    return thread.evidence_of(plan_hash)
 
 
 def _is_local(location: str) -> bool:

@@ -71,6 +71,7 @@ def _card_for(thread: Thread, message: MessageSent) -> ApprovalCard | None:
         approvers=open_approval.approvers,
         min_approvals=request.min_approvals,
         expires_at=request.expires_at,
+        evidence=before.evidence_of(request.plan_hash),
     )
 
 

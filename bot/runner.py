@@ -24,6 +24,7 @@ from bot.events import (
     PlanProposed,
     TagsListed,
 )
+from bot.evidence import EvidenceGatherer
 from bot.execution import Executor, Hold
 from bot.intents import ListDeploys, ListTags
 from bot.lookups import Lookups, Turn, build_plan
@@ -67,6 +68,7 @@ class Runner:
         desk: EnvironmentDesk,
         verification: Verification,
         quarantine: QuarantineList,
+        evidence: EvidenceGatherer,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         max_steps: int = 30,
@@ -80,6 +82,7 @@ class Runner:
         self._desk = desk
         self._verification = verification
         self._quarantine = quarantine
+        self._evidence = evidence
         self._clock = clock
         self._new_id = new_id
         self._max_steps = max_steps
@@ -244,4 +247,7 @@ class Runner:
             return self._error("refused", str(exc))
         except ToolFailed as exc:
             return self._error("tool_failed", str(exc))
-        return PlanProposed(id=self._new_id(), at=self._clock(), plan=thread.fresh_attempt(plan))
+        plan = thread.fresh_attempt(plan)
+        # What an approver should see beside it (bounded; never fails the plan).
+        evidence = await self._evidence.gather(plan)
+        return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan, evidence=evidence)

@@ -33,7 +33,7 @@ from bot.events import (
 )
 from bot.intents import AskHuman, Deploy, Done, ListDeploys, ListTags, Rollback
 from bot.origin import Origin
-from bot.plan import Plan
+from bot.plan import Evidence, Plan
 
 __all__ = ["OpenApproval", "Status", "Thread", "derive_status"]
 
@@ -141,6 +141,13 @@ class Thread(BaseModel):
             and e.plan_hash == plan_hash
             and e.decision == "approve"
         ]
+
+    def evidence_of(self, plan_hash: str) -> Evidence | None:
+        """The evidence recorded with the plan ``plan_hash`` (its newest proposal)."""
+        for event in reversed(self.events):
+            if isinstance(event, PlanProposed) and event.plan.plan_hash == plan_hash:
+                return event.evidence
+        return None
 
     def fresh_attempt(self, plan: Plan) -> Plan:
         """``plan`` as a new attempt if this thread already started it (a failed try being

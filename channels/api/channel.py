@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 from bot.config import Config
 from bot.errors import ThreadConflict
 from bot.events import DecisionReceived, UserMessage, WebhookReceived
-from bot.evidence import evidence_for
 from bot.inbound import Envelope, InboundQueue, agent_for
 from bot.origin import ApiOrigin, ScheduleOrigin
 from bot.store import ThreadStore
@@ -226,7 +225,7 @@ class ApiChannel:
                 min_approvals=req.min_approvals,
                 approved_by=open_approval.approved_by,
                 expires_at=req.expires_at,
-                evidence=evidence_for(thread, req.plan_hash),
+                evidence=thread.evidence_of(req.plan_hash),
             )
         view = ThreadView(
             id=thread.id,

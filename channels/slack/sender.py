@@ -156,7 +156,9 @@ class SlackSender:
         for the widened group; anything else shows the card's decision and steps."""
         card = message.card if message.purpose == "approval_request" else None
         if card is not None:
-            blocks = approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
+            blocks = approval_blocks(
+                card, thread_id=message.thread_id, slack_ids=self._slack_ids, evidence=card.evidence
+            )
             return blocks, Posted(channel=earlier.channel, ts=earlier.ts, card=card, open=True)
         decided = (
             decided_blocks(
@@ -198,7 +200,9 @@ class SlackSender:
     async def _post(self, origin: SlackOrigin, message: OutboundMessage, text: str) -> None:
         card = message.card if message.purpose == "approval_request" else None
         blocks = (
-            approval_blocks(card, thread_id=message.thread_id, slack_ids=self._slack_ids)
+            approval_blocks(
+                card, thread_id=message.thread_id, slack_ids=self._slack_ids, evidence=card.evidence
+            )
             if card is not None
             else None
         )

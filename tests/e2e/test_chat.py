@@ -49,9 +49,14 @@ def test_request_approval_by_a_second_person_deploys_once(tmp_path: Path) -> Non
         + lines[2].split("(")[1].split(",")[0]
         + ', "fix login timeout") -> production (first deploy).'
     )
-    assert lines[3] == (
+    # The evidence: who asked, what is live, the commits it would deploy (from git).
+    assert lines[3] == "     Asked by carol; live now: nothing (first deploy)."
+    assert lines[4].startswith("     First deploy: ")
+    needs = lines.index(
         "     production needs 1 approval from: alice, bob, dave (not carol). Expires in 60 min."
     )
+    assert any("fix login timeout" in line for line in lines[5:needs])
+    lines = lines[:3] + lines[needs:]
     assert lines[4] == "     Reply 'approve' or 'reject <reason>'."
     assert lines[5:7] == ["carol> /as alice", "alice> approve"]
     assert lines[7].startswith("bot> Deploying backend v1.4.2 to production ... ok in ")
