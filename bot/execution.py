@@ -38,6 +38,7 @@ from bot.pending import PendingApprovals
 from bot.plan import DeployRecord, Plan
 from bot.quarantine import QuarantineList
 from bot.recheck import LiveCheck
+from bot.redis_faults import through_outages
 from bot.store import ClaimTaken, ThreadStore
 from bot.thread import Thread
 
@@ -165,13 +166,13 @@ class Executor:
             duration_s=result.duration_s,
             output_tail=result.output_tail,
         )
-        if hold.lost:
-            # Another worker may have written meanwhile (and said "outcome unknown"): put the
-            # real result on top of its version now, rather than lose it at the final save.
-            await self._save_finished(thread, finished)
-        else:
-            thread.events.append(finished)  # saved with the result message, at the turn's end
-        await self.record(thread, plan, result=result.result, at=finished.at, token=token)
+        # Saved now, through Redis outages (the command is done; its result must not be
+        # lost to a blip), and on top of another worker's version if one wrote meanwhile.
+        await through_outages(lambda: self._save_finished(thread, finished), what="result")
+        await through_outages(
+            lambda: self.record(thread, plan, result=result.result, at=finished.at, token=token),
+            what="history",
+        )
         thread.events.append(self.lock_event(plan, "released", token))
         # The version a rollback rolled back from: nothing deploys it again by accident.
         if result.result == "succeeded" and (
@@ -250,7 +251,8 @@ class Executor:
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
         """Record the result; if another worker wrote meanwhile, re-append onto its version."""
-        thread.events.append(finished)
+        if finished not in thread.events:
+            thread.events.append(finished)
         for _ in range(5):
             try:
                 await self._store.save(thread)

@@ -15,12 +15,14 @@ lets it raise, and the task registry records the task as dead.
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["TRANSIENT", "Backoff", "pause", "stream_gone"]
+__all__ = ["TRANSIENT", "Backoff", "pause", "stream_gone", "through_outages"]
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -60,3 +62,26 @@ async def pause(stop: asyncio.Event | None, delay_s: float) -> None:
         return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=delay_s)
+
+
+async def through_outages(
+    write: Callable[[], Awaitable[None]], *, what: str, bound_s: float = 120.0
+) -> None:
+    """Retry ``write`` while Redis is unreachable (backoff 0.2 s to 2 s, for up to
+    ``bound_s``), then let the error raise: for a write that must not be lost to a blip (a
+    deploy's result, once its command is done)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound_s
+    wait_s = 0.2
+    while True:
+        try:
+            await write()
+            return
+        except TRANSIENT as exc:
+            if loop.time() >= deadline:
+                raise
+            logging.getLogger("deploybot.redis").warning(
+                "writing the %s failed (%s); retrying", what, exc
+            )
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, 2.0)
