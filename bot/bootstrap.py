@@ -265,6 +265,8 @@ def bootstrap(
         new_id=ids,
         lock_ttl_ms=settings.deploybot_lock_ttl_ms,
         lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
+        replicas=settings.deploybot_redis_replicas,
+        replicas_timeout_ms=settings.deploybot_redis_wait_ms,
     )
     runner = Runner(
         config=config,

@@ -10,6 +10,7 @@ of that service and environment starts until a person has looked and said so
 (``release_interrupted``, through ``unlock <environment>``).
 """
 
+import asyncio
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -93,6 +94,23 @@ class EnvLock:
             keys=self._key_pair(service, environment), args=[value, ttl_ms]
         )
         return int(token) > 0, LockHolder.model_validate_json(stored)
+
+    async def acquire_within(
+        self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int, wait_s: float
+    ) -> tuple[bool, LockHolder]:
+        """``acquire``, waiting up to ``wait_s`` (backing off) while another deploy holds it;
+        not at all for a lock held after an interrupted deploy (it waits for a person)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        pause_s = 0.02
+        while True:
+            ok, current = await self.acquire(
+                service=service, environment=environment, holder=holder, ttl_ms=ttl_ms
+            )
+            if ok or loop.time() >= deadline or current.interrupted:
+                return ok, current
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, 0.5)
 
     async def renew(self, *, service: str, environment: str, token: int, ttl_ms: int) -> bool:
         key = self._keys.env_lock(service, environment)

@@ -7,7 +7,6 @@ waiting requests for the pair they are superseded; run the command while the loc
 (``bot.deploywatch``); record the result in the history and release the lock.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Literal, Protocol
 
 from bot.approvals import closing_messages
 from bot.config import Config
+from bot.deployer import DeployResult
 from bot.deploywatch import DeployWatch
 from bot.environments import EnvironmentDesk
 from bot.envlock import EnvLock, LockHolder
@@ -76,6 +76,8 @@ class Executor:
         new_id: Callable[[], str],
         lock_ttl_ms: int,
         lock_wait_s: float,
+        replicas: int = 0,
+        replicas_timeout_ms: int = 1000,
     ) -> None:
         self._config = config
         self._store = store
@@ -93,6 +95,8 @@ class Executor:
         self._new_id = new_id
         self._lock_ttl_ms = lock_ttl_ms
         self._lock_wait_s = lock_wait_s
+        self._replicas = replicas
+        self._replicas_timeout_ms = replicas_timeout_ms
 
     async def execute(self, thread: Thread, plan: Plan, *, hold: Hold, turn: Turn) -> None:
         if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
@@ -134,8 +138,11 @@ class Executor:
         # Built, saved, and only then part of the thread: nothing to undo if the save fails.
         candidate = thread.model_copy(update={"events": [*thread.events, *added]})
         try:
-            await self._store.save(
-                candidate, claim=self._keys.idempotency(thread.id, plan.plan_hash)
+            acked = await self._store.save(
+                candidate,
+                claim=self._keys.idempotency(thread.id, plan.plan_hash),
+                replicas=self._replicas,
+                replicas_timeout_ms=self._replicas_timeout_ms,
             )
         except (ClaimTaken, ThreadConflict) as exc:
             await self._env_lock.release(
@@ -156,7 +163,20 @@ class Executor:
         await self._outbox.enqueue(thread, starts)  # saved: people may see it now
         turn.published.update(m.id for m in starts)
         await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())
-        result = await self._watch.run(thread, plan, key, token, start=start)
+        if acked < self._replicas:
+            # A failover to a replica without this claim could run the plan again: it does
+            # not run at all. A person asks again (a new attempt) once Redis is healthy.
+            result = DeployResult(
+                result="failed",
+                exit_code=None,
+                duration_s=0,
+                output_tail=f"deploybot: not run: the start of this deploy reached {acked} of "
+                f"{self._replicas} Redis replicas within {self._replicas_timeout_ms} ms "
+                "(DEPLOYBOT_REDIS_REPLICAS), so a failover could run it twice. Nothing was "
+                "deployed; ask again once Redis replication is healthy.",
+            )
+        else:
+            result = await self._watch.run(thread, plan, key, token, start=start)
         finished = DeployFinished(
             id=self._new_id(),
             at=self._clock(),
@@ -221,33 +241,22 @@ class Executor:
             why=f"{plan.kind} {plan.service} {plan.version}",
             since=self._clock(),
         )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lock_wait_s
-        wait_s = 0.02
-        while True:
-            ok, current = await self._env_lock.acquire(
-                service=plan.service,
-                environment=plan.environment,
-                holder=holder,
-                ttl_ms=self._lock_ttl_ms,
-            )
-            if ok:
-                return current.fencing_token
-            if loop.time() >= deadline or current.interrupted:  # held until a person looks
-                thread.events.append(
-                    self._error(
-                        "locked",
-                        (
-                            f"{plan.service} in {plan.environment} is busy: {current.why} for "
-                            f"{current.who} since {current.since:%H:%M} UTC "
-                            f"(thread {current.thread_id})."
-                            f" Plan #{plan.short_id} did not run; ask again when it is free."
-                        ),
-                    )
-                )
-                return None
-            await asyncio.sleep(wait_s)
-            wait_s = min(wait_s * 2, 0.5)
+        ok, current = await self._env_lock.acquire_within(
+            service=plan.service,
+            environment=plan.environment,
+            holder=holder,
+            ttl_ms=self._lock_ttl_ms,
+            wait_s=self._lock_wait_s,
+        )
+        if ok:
+            return current.fencing_token
+        busy = (
+            f"{plan.service} in {plan.environment} is busy: {current.why} for {current.who} "
+            f"since {current.since:%H:%M} UTC (thread {current.thread_id}). Plan "
+            f"#{plan.short_id} did not run; ask again when it is free."
+        )
+        thread.events.append(self._error("locked", busy))
+        return None
 
     async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
         """Record the result; if another worker wrote meanwhile, re-append onto its version."""

@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     # how long a second deploy waits for it before saying who holds it.
     deploybot_lock_ttl_ms: Annotated[int, _whole(300)] = 30_000
     deploybot_lock_wait_s: Seconds = 300
+    # A deploy runs only once its start (and idempotency claim) reached this many Redis
+    # replicas (WAIT), so a failover cannot run it twice; 0: do not wait.
+    deploybot_redis_replicas: Annotated[int, _whole(0)] = 0
+    deploybot_redis_wait_ms: Annotated[int, _whole(1)] = 1000
     # How often a GitHub workflow run is polled while deploybot follows it.
     deploybot_github_poll_s: Seconds = 5
     # How often a verification's checks run after a deploy (a check fails the verification

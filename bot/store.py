@@ -111,7 +111,9 @@ class ThreadStore:
         *,
         claim: str | None = None,
         with_it: Callable[["Pipeline"], None] | None = None,
-    ) -> None:
+        replicas: int = 0,
+        replicas_timeout_ms: int = 1000,
+    ) -> int:
         """Save if nobody saved since ``thread.version`` was loaded; bump the version.
 
         ``claim``: an idempotency key (see ``Keys.idempotency``) to claim atomically with the
@@ -120,8 +122,14 @@ class ThreadStore:
         trip. Not MULTI/EXEC: the keys live in different hash slots, which Redis Cluster
         refuses in one transaction; only a connection lost inside that one write can split
         them.
+
+        ``replicas``: after the write, on the same connection, ``WAIT`` until that many
+        replicas have it (at most ``replicas_timeout_ms``). Returns how many acknowledged it
+        (0 when not asked): a failover to a replica that lacks a claim would let its plan run
+        again, so a caller that needs the claim durable checks this.
         """
         new_version = thread.version + 1
+        acked = 0
         keys = [self._keys.thread(thread.id), claim or self._keys.thread(thread.id)]
         args: list[int | str | bytes] = [
             thread.version,
@@ -136,6 +144,12 @@ class ThreadStore:
             if with_it is not None:
                 with_it(pipe)
             result, *_ = await pipe.execute()
+        elif replicas > 0:
+            assert with_it is None, "with_it is for new threads only"
+            pipe = self._redis.pipeline(transaction=False)  # one connection: WAIT sees it
+            queue_script(pipe, self._save, keys=keys, args=args)
+            pipe.execute_command("WAIT", replicas, replicas_timeout_ms)
+            result, acked = await pipe.execute()
         else:
             assert with_it is None, "with_it is for new threads only"
             result = await self._save(keys=keys, args=args)
@@ -144,6 +158,7 @@ class ThreadStore:
         if result == -1:
             raise ClaimTaken(claim)
         thread.version = new_version
+        return int(acked)
 
     async def threads_since(self, since: datetime) -> AsyncIterator[Thread]:
         """Threads created at or after ``since``, oldest first, loaded in batches."""

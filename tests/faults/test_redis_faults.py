@@ -214,9 +214,10 @@ class ReplicationLink:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: the deploy_started save and its idempotency claim are acknowledged by the "
-    "primary alone (asynchronous replication); a failover before they reach the replica "
-    "loses them, the approval can be given again and the plan runs a second time.",
+    reason="Without DEPLOYBOT_REDIS_REPLICAS (the default), the deploy_started save and its "
+    "claim are acknowledged by the primary alone (asynchronous replication); a failover "
+    "before they reach the replica loses them and the plan can run a second time. Set "
+    "DEPLOYBOT_REDIS_REPLICAS (next test) or run one primary with AOF always.",
 )
 async def test_failover_before_the_claim_replicated_runs_the_deploy_twice(
     rig_factory: Callable[..., FaultRig],
@@ -261,6 +262,52 @@ async def test_failover_before_the_claim_replicated_runs_the_deploy_twice(
     calls = ledger(rig.base)
     print(f"async replication: {len(calls)} runs of one plan, {overlaps(calls)} overlapping")
     assert len(calls) == 1
+
+
+async def test_with_redis_replicas_set_a_failover_never_runs_a_plan_twice(
+    rig_factory: Callable[..., FaultRig],
+) -> None:
+    """The same partition with DEPLOYBOT_REDIS_REPLICAS=1: a deploy runs only once its start
+    and claim reached a replica (WAIT). Cut off, it does not run and says why; after the
+    failover the promoted replica has no replica of its own, so the approval given again
+    does not run it either. Never twice, and the thread says what to do."""
+    rig = rig_factory(
+        persistence="none",
+        settings={"DEPLOYBOT_REDIS_REPLICAS": "1", "DEPLOYBOT_REDIS_WAIT_MS": "500"},
+    )
+    link = ReplicationLink(rig.redis.port)
+    await link.start()
+    replica = RedisServer(rig.base / "replica", persistence="none", replica_of=link.port)
+    try:
+        replica.start()
+        for _ in range(500):  # not wait_synced(): the relay runs on this event loop
+            if replica.client().info("replication").get("master_link_status") == "up":
+                break
+            await asyncio.sleep(0.02)
+        rig.bot.start_web()
+        rig.bot.start_worker()
+        async with rig.bot.client() as client:
+            tid = await rig.launch(client, PROD)
+            await rig.until_status(client, tid, "awaiting_approval")
+
+            async def replicated() -> bool:
+                return int(rig.redis.client().wait(1, 100)) == 1
+
+            await wait_until(replicated, what="the replica caught up before the cut")
+            link.cut = True
+            await rig.approve(client, tid)
+            before = await rig.until_status(client, tid, "failed")
+            said = " ".join(e.get("output_tail", "") for e in before["events"])
+            assert "reached 0 of 1 Redis replicas" in said
+            rig.redis.kill9()
+            replica.client().replicaof("NO", "ONE")
+            rig.bot.restart_on(replica.url)
+            await rig.approve(client, tid, user="alice")  # the approval was not replicated
+            await rig.until_status(client, tid, "failed", timeout_s=30)
+    finally:
+        replica.stop()
+        await link.stop()
+    assert ledger(rig.base) == []
 
 
 def test_what_wait_costs_per_write(tmp_path: Path) -> None:
