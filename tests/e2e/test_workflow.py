@@ -232,13 +232,15 @@ async def test_a_workflow_deploy_from_slack_follows_its_own_run_and_edits_progre
         older = github.add_run("deploy v1.4.1 to staging [t0:0123abcd]", age_s=30)
         others: list[FakeRun] = [older]
 
-        def newer_runs_by_others(run: FakeRun) -> None:
+        def runs_by_others(run: FakeRun) -> None:
+            """Runs whose titles show a longer key that starts with ours: one older (a lower
+            id) and one newer; and the newest run, somebody else's."""
             key = run.inputs[KEY_INPUT]
-            # Both newer than ours; one shows a longer key that starts with ours.
+            older.display_title = f"deploy v1.4.1 to staging [{key}0]"
             others.append(github.add_run(f"deploy v1.4.2 to staging [{key}-2]", age_s=-1))
             others.append(github.add_run("deploy v1.4.3 to staging [t9:feedbeef]", age_s=-2))
 
-        github.on_dispatch = newer_runs_by_others
+        github.on_dispatch = runs_by_others
         env = environment(github, config, key_prefix, slack=slack)
         with processes(env, tmp_path) as procs:
             procs.start("web", "--host", "127.0.0.1", "--port", str(port))
@@ -276,8 +278,9 @@ async def test_a_workflow_deploy_from_slack_follows_its_own_run_and_edits_progre
             "ref": "main",
             "inputs": {"version": "v1.4.2", "environment": "staging", KEY_INPUT: key},
         }
-        # It followed its own run, never the newer ones by others (nor the older one).
+        # It followed its own run, never the newer ones by others nor the older one.
         assert len(others) == 3
+        assert older.id < run.id
         assert all(o.created_at > run.created_at for o in others[1:])
         assert polled_run_ids(github) == {run.id}
         # The thread ends done, with the run's link in the result.
@@ -455,7 +458,6 @@ async def test_a_rate_limited_dispatch_is_retried_once_after_the_limit(
 
             await until(finished, "the deploy's result", procs=procs, timeout_s=30)
             thread = await load(store, thread_id)
-            await asyncio.sleep(0.5)  # a second dispatch would show up now
             dispatches = github.dispatches()
 
     key = key_of(thread)
@@ -470,3 +472,34 @@ async def test_a_rate_limited_dispatch_is_retried_once_after_the_limit(
     assert url_of(github, run) in result.output_tail
     assert thread.status == "done"
     assert deployment_states(github, key) == ["in_progress", "success"]
+
+
+async def test_a_dispatch_github_acted_on_but_answered_500_is_not_dispatched_again(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    """The answer is lost (a 5xx), not the dispatch: its run is found by key and followed."""
+    config = workflow_setup(tmp_path)
+    port = free_port()
+    store = ThreadStore(redis=redis, keys=Keys(key_prefix))
+    async with FakeGithub() as github:
+        github.fail("dispatch", "500-after-create")
+        env = environment(github, config, key_prefix)
+        with processes(env, tmp_path) as procs:
+            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+            procs.start("worker")
+            await healthy(port, procs)
+            thread_id = await launch(port, "deploy backend v1.4.2 to staging")
+
+            async def finished() -> bool:
+                return bool(finished_of(await load(store, thread_id)))
+
+            await until(finished, "the deploy's result", procs=procs, timeout_s=30)
+            thread = await load(store, thread_id)
+
+    key = key_of(thread)
+    assert [c.status for c in github.dispatches()] == [500]
+    run = ours(github, key)  # exactly one run: GitHub acted on the one dispatch
+    [result] = finished_of(thread)
+    assert result.result == "succeeded"
+    assert url_of(github, run) in result.output_tail
+    assert polled_run_ids(github) == {run.id}
