@@ -64,6 +64,7 @@ class DeployResult(BaseModel):
     exit_code: int | None  # negative: killed by that signal; None: never started
     duration_s: float
     output_tail: str  # redacted, compacted
+    link: str | None = None  # where to see it (a workflow run)
 
 
 OnOutput = Callable[[str], Awaitable[None]]

@@ -172,6 +172,7 @@ class DeployFinished(_Event):
     exit_code: int | None
     duration_s: float
     output_tail: str
+    link: str | None = None  # where to see the deploy (a workflow run)
 
 
 class DeployInterrupted(_Event):

@@ -185,6 +185,7 @@ class Executor:
             exit_code=result.exit_code,
             duration_s=result.duration_s,
             output_tail=result.output_tail,
+            link=result.link,
         )
         # Saved now, through Redis outages (the command is done; its result must not be
         # lost to a blip), and on top of another worker's version if one wrote meanwhile.

@@ -203,6 +203,8 @@ def result_text(plan: Plan, finished: DeployFinished) -> str:
     head = f"{verb} {plan.service} {plan.version} to {plan.environment} ..."
     lines = [line for line in finished.output_tail.splitlines() if line.strip()]
     tail = f' Last output: "{lines[-1].strip()}".' if lines else ""
+    if finished.link:
+        tail = f" Run: {finished.link}.{tail}"
     match finished.result:
         case "succeeded":
             return f"{head} ok in {finished.duration_s:.1f} s.{tail}"

@@ -91,14 +91,20 @@ class Recovery:
                 thread, plan, result=result, at=now, token=started.fencing_token
             )
             tail = asked.output_tail.strip()
+            source = (
+                "the workflow run it dispatched (found by its key)"
+                if asked.link
+                else "the service's status command"
+            )
             return [
                 self._finished(
                     plan,
                     result=result,
                     exit_code=None,
                     duration_s=(now - started.at).total_seconds(),
-                    note="deploybot: the worker stopped during the deploy; the service's "
-                    f"status command says it {result}." + (f"\n{tail}" if tail else ""),
+                    note=f"deploybot: the worker stopped during the deploy; {source} says it "
+                    f"{result}." + (f"\n{tail}" if tail else ""),
+                    link=asked.link,
                 ),
                 self._executor.lock_event(plan, "released", started.fencing_token),
             ]
@@ -138,6 +144,7 @@ class Recovery:
         exit_code: int | None,
         duration_s: float,
         note: str,
+        link: str | None = None,
     ) -> DeployFinished:
         return DeployFinished(
             id=self._new_id(),
@@ -147,6 +154,7 @@ class Recovery:
             exit_code=exit_code,
             duration_s=max(0.0, duration_s),
             output_tail=note,
+            link=link,
         )
 
     def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:

@@ -128,19 +128,19 @@ class WorkflowDeployer:
             url = found[0].html_url if found else ""
             await self._deployment_status(target, deployment, "error", url, "lost track")
             text = f"workflow run {url}\ndeploybot: lost track of the run: {exc}"
-            return self._result("failed", None, started, text)
+            return self._result("failed", None, started, text, url)
         except TimeoutError:
             text = f"deploybot: timed out after {timeout_s:g} s"
             if found:
                 text = await self._cancel(target, found[0]) + "\n" + text
             url = found[0].html_url if found else ""
             await self._deployment_status(target, deployment, "error", url, "timed out")
-            return self._result("timed_out", None, started, text)
+            return self._result("timed_out", None, started, text, url)
         result = result_of(run.conclusion)
         state = "success" if result == "succeeded" else "failure"
         await self._deployment_status(target, deployment, state, run.html_url)
         code = 0 if result == "succeeded" else 1
-        return self._result(result, code, started, summary_of(run, jobs))
+        return self._result(result, code, started, summary_of(run, jobs), run.html_url)
 
     async def status(
         self,
@@ -169,7 +169,8 @@ class WorkflowDeployer:
         except TimeoutError:
             text = await self._cancel(target, run)
             await self._finish_deployment(target, plan, idempotency_key, "error", run.html_url)
-            return self._result("timed_out", None, started, f"{text}\ndeploybot: timed out")
+            text = f"{text}\ndeploybot: timed out"
+            return self._result("timed_out", None, started, text, run.html_url)
         except GithubError as exc:
             log.warning("cannot follow run %d: %s", run.id, exc)
             return None
@@ -177,7 +178,7 @@ class WorkflowDeployer:
         state = "success" if result == "succeeded" else "failure"
         await self._finish_deployment(target, plan, idempotency_key, state, run.html_url)
         code = 0 if result == "succeeded" else 1
-        return self._result(result, code, started, summary_of(run, jobs))
+        return self._result(result, code, started, summary_of(run, jobs), run.html_url)
 
     async def _finish_deployment(
         self, target: GithubWorkflow, plan: Plan, key: str, state: str, log_url: str
@@ -335,12 +336,14 @@ class WorkflowDeployer:
         code: int | None,
         started: float,
         text: str,
+        link: str | None = None,
     ) -> DeployResult:
         return DeployResult(
             result=result,
             exit_code=code,
             duration_s=time.monotonic() - started,
             output_tail=compact_tail(redact(text, secrets=self._secrets), max_lines=6),
+            link=link or None,
         )
 
 

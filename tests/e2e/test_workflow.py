@@ -343,12 +343,6 @@ def thread_plan_sha(thread: Thread) -> str:
     return plan.sha
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/messages.py result_text shows only the last line of DeployFinished.output_tail "
-    "('conclusion: success'); the run's link (its first line, bot/workflow_run.py summary_of) "
-    "is in no message of the thread once the result replaces the progress message",
-)
 async def test_the_result_message_links_the_workflow_run(
     tmp_path: Path, key_prefix: str, redis: Redis
 ) -> None:
