@@ -215,6 +215,7 @@ def derive_status(events: list[Event]) -> Status:
     status: Status = "done"
     needed = 0
     waiting_for = ""  # the plan hash of the open approval request
+    asking = False  # that request is still open (it can still be approved)
     unanswered = False
     for event in events:
         unanswered = False
@@ -233,14 +234,17 @@ def derive_status(events: list[Event]) -> Status:
                         assert_never(intent)
             case ApprovalRequested(min_approvals=min_approvals, plan_hash=plan_hash):
                 status, needed, waiting_for = "awaiting_approval", min_approvals, plan_hash
+                asking = True
             case ApprovalDecided(decision="reject"):
-                status = "done"
+                status, asking = "done", False
             case ApprovalDecided():
                 needed -= 1
-                if status == "awaiting_approval" and needed <= 0:
-                    status = "running"
+                if needed <= 0:
+                    asking = False
+                    if status == "awaiting_approval":
+                        status = "running"
             case DeployStarted():
-                status = "running"
+                status, asking = "running", False
             case DeployFinished(result="succeeded"):
                 status = "done"
             case DeployFinished():
@@ -250,8 +254,10 @@ def derive_status(events: list[Event]) -> Status:
             case (
                 TimerFired(kind="expire", plan_hash=plan_hash) | PlanSuperseded(plan_hash=plan_hash)
             ):
-                if status == "awaiting_approval" and plan_hash == waiting_for:
-                    status = "done"
+                if plan_hash == waiting_for:
+                    asking = False
+                    if status == "awaiting_approval":
+                        status = "done"
             case TimerFired(kind="verify"):
                 status = "running"
             case TimerFired():
@@ -260,12 +266,13 @@ def derive_status(events: list[Event]) -> Status:
                 status = "done"
             case VerificationFinished():
                 status = "failed"
+            case PlanProposed():
+                asking = False  # a newer plan replaces any open request
             case MessageSent(purpose="result") if status == "running":
                 status = "done"  # a lookup answered, a request withdrawn: nothing is running
             case (
                 TagsListed()
                 | HistoryListed()
-                | PlanProposed()
                 | ApprovalRefused()
                 | ApprovalEscalated()
                 | MessageSent()
@@ -276,4 +283,8 @@ def derive_status(events: list[Event]) -> Status:
                 pass
             case _:
                 assert_never(event)
-    return "running" if unanswered else status
+    if unanswered:
+        return "running"
+    # A lookup answered, or the model done, while a request is still open and can be
+    # approved: the thread is still waiting for that approval.
+    return "awaiting_approval" if asking and status in ("done", "awaiting_human") else status

@@ -243,7 +243,9 @@ async def test_failover_before_the_claim_replicated_runs_the_deploy_twice(
             await rig.until_status(client, tid, "awaiting_approval")
 
             async def replicated() -> bool:
-                return int(rig.redis.client().wait(1, 100)) == 1
+                # In a thread: the relay that replicates runs on this event loop.
+                acked = await asyncio.to_thread(rig.redis.client().wait, 1, 100)
+                return int(acked) == 1
 
             await wait_until(replicated, what="the replica caught up before the cut")
             link.cut = True
@@ -291,7 +293,9 @@ async def test_with_redis_replicas_set_a_failover_never_runs_a_plan_twice(
             await rig.until_status(client, tid, "awaiting_approval")
 
             async def replicated() -> bool:
-                return int(rig.redis.client().wait(1, 100)) == 1
+                # In a thread: the relay that replicates runs on this event loop.
+                acked = await asyncio.to_thread(rig.redis.client().wait, 1, 100)
+                return int(acked) == 1
 
             await wait_until(replicated, what="the replica caught up before the cut")
             link.cut = True

@@ -48,12 +48,15 @@ async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., 
         f"conflicts={log.count('changed under us')}"
     )
     assert overlaps(calls) == 0
-    # The stale worker's whole-thread save was refused (compare-and-set); its real result was
-    # put on top of the version the second worker wrote, not over it.
+    # The stopped worker no longer told its supervisor it held the lock, so the command was
+    # stopped (TERM) well inside the lock's lease: it cannot outlive the lock. The stale
+    # worker's whole-thread save was refused (compare-and-set); its real result (stopped,
+    # so failed) was put on top of the version the second worker wrote, not over it.
     kinds = event_types(final_a)
     assert kinds.count("deploy_started") == 1
     assert kinds.index("deploy_interrupted") < kinds.index("deploy_finished")
-    assert final_a["status"] == "done"
+    assert final_a["status"] == "failed"
+    assert [c.how for c in calls if c.key.startswith(a)] == ["term"]
     assert any("busy" in text for text in messages(final_b))
     assert len([c for c in calls if c.key.startswith(a)]) == 1
     tokens = [c.token for c in calls]

@@ -15,6 +15,8 @@ from bot.events import (
     Event,
     IntentChosen,
     MessageSent,
+    PlanSuperseded,
+    TimerFired,
     UserMessage,
 )
 from bot.intents import AskHuman, Deploy, Done, ListDeploys
@@ -83,6 +85,26 @@ def finished(result: str) -> Event:
         ([REQ, START, e(DeployInterrupted, plan_hash="p"), SAID], "awaiting_human"),
         ([REQ, e(ErrorRecorded, kind="model_unavailable", message="x"), SAID], "awaiting_human"),
         ([REQ, e(ErrorRecorded, kind="tool_failed", message="x"), SAID], "awaiting_human"),
+        # While a request can still be approved the thread waits for it, whatever else was
+        # answered meanwhile (the model saying it is done, a lookup): found by the state
+        # machine in tests/unit/test_state_machine.py.
+        (
+            [REQ, ASKED, SAID, REQ, e(IntentChosen, intent=Done(message="."), source="model")],
+            "awaiting_approval",
+        ),
+        (
+            [
+                REQ,
+                ASKED,
+                SAID,
+                REQ,
+                e(IntentChosen, intent=ListDeploys(service="b", environment="s"), source="grammar"),
+                e(MessageSent, text="Recent deploys ...", purpose="result"),
+            ],
+            "awaiting_approval",
+        ),
+        ([REQ, ASKED, e(PlanSuperseded, plan_hash="p", by="x"), SAID], "done"),
+        ([REQ, ASKED, e(TimerFired, kind="expire", plan_hash="p"), SAID], "done"),
     ],
 )
 def test_derive_status(events: list[Event], status: Status) -> None:
