@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.config import Config
+from bot.deploys import current_version
 from bot.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -47,7 +48,6 @@ from bot.events import (
     VersionReleased,
     WebhookReceived,
 )
-from bot.history import current_version
 from bot.intents import AskHuman, Done
 from bot.redact import compact_tail, redact
 from bot.thread import Thread

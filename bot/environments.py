@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.config import Config
+from bot.deploys import current_version
 from bot.envlock import EnvLock, LockHolder
 from bot.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
-from bot.history import current_version
 from bot.lookups import Lookups, Turn
 from bot.messages import locked_text, where_text
 from bot.policy import Refused, check_release, check_release_interrupted, check_unlock

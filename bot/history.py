@@ -1,14 +1,12 @@
 """Deploy history per service and environment: what ran, who asked, who approved, result."""
 
-from collections.abc import Collection
-
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.keys import Keys
 from bot.plan import DeployRecord
 
-__all__ = ["DeployHistory", "current_version", "last_good_before"]
+__all__ = ["DeployHistory"]
 
 
 class DeployHistory:
@@ -36,28 +34,3 @@ class DeployHistory:
         """Newest first."""
         raw = await self._redis.lrange(self._keys.history(service, environment), 0, limit - 1)
         return [DeployRecord.model_validate_json(r) for r in raw]
-
-
-def current_version(history: list[DeployRecord]) -> str | None:
-    """The version live now: the newest successful deploy or rollback."""
-    for record in history:
-        if record.result == "succeeded":
-            return record.version
-    return None
-
-
-def last_good_before(history: list[DeployRecord], *, skip: Collection[str] = ()) -> str | None:
-    """The version to roll back to.
-
-    After a failed deploy, the last version that succeeded (what was live before it);
-    otherwise the newest successful version other than the one live now. Versions in
-    ``skip`` (quarantined: they failed verification or were rolled back) are passed over.
-    """
-    current = current_version(history)
-    if history and history[0].result != "succeeded" and current not in skip:
-        return current
-    for record in history:
-        good = record.result == "succeeded" and record.version not in skip
-        if good and record.version != current:
-            return record.version
-    return None

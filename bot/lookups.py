@@ -4,21 +4,17 @@ Also the pure ``build_plan``: an intent plus what the lookups found becomes the 
 a human approves, or a short reason why it cannot.
 """
 
-from collections.abc import Mapping
-
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from bot.config import Config
-from bot.errors import PlanRefused, ToolFailed
-from bot.history import DeployHistory, current_version, last_good_before
-from bot.intents import Deploy, Rollback
+from bot.errors import ToolFailed
+from bot.history import DeployHistory
 from bot.keys import Keys
-from bot.plan import DeployRecord, Plan, Quarantined, Tag
-from bot.policy import Refused, check_not_older
+from bot.plan import DeployRecord, Tag
 from bot.tags import list_tags
 
-__all__ = ["Lookups", "Turn", "build_plan"]
+__all__ = ["Lookups", "Turn"]
 
 _TAGS_SHOWN = 10
 _DEPLOYS_SHOWN = 5
@@ -109,68 +105,3 @@ class Turn:
         if isinstance(found, ToolFailed):
             raise found
         return found
-
-
-def build_plan(
-    intent: Deploy | Rollback,
-    *,
-    tags: list[Tag],
-    history: list[DeployRecord],
-    requester: str,
-    quarantined: Mapping[str, Quarantined] | None = None,
-) -> Plan:
-    """Raise ``ToolFailed`` with a message fit for a person (and the model) when impossible:
-    also when the version is quarantined for that environment (failed verification, rolled
-    back), whoever asks."""
-    banned = quarantined or {}
-    by_name = {t.name: t for t in tags}
-    live = current_version(history)
-    if isinstance(intent, Deploy):
-        if not tags:
-            raise ToolFailed(f"{intent.service} has no tags to deploy.")
-        if intent.version is None:
-            tag = tags[0]
-        elif intent.version in by_name:
-            tag = by_name[intent.version]
-        else:
-            newest = ", ".join(t.name for t in tags[:3])
-            raise ToolFailed(
-                f"{intent.service} has no tag {intent.version}; newest: {newest}. "
-                "Nothing was deployed."
-            )
-        if tag.name in banned:
-            refusal = banned[tag.name].refusal(
-                service=intent.service, environment=intent.environment
-            )
-            raise PlanRefused(refusal)
-        verdict = check_not_older(
-            service=intent.service, environment=intent.environment, version=tag.name, live=live
-        )
-        if isinstance(verdict, Refused):
-            raise PlanRefused(verdict.reason)
-        kind = "deploy"
-    else:
-        target = intent.version or last_good_before(history, skip=banned)
-        if target is None:
-            raise ToolFailed(
-                f"There is no earlier successful deploy of {intent.service} to "
-                f"{intent.environment} to roll back to. Nothing was changed."
-            )
-        if target not in by_name:
-            raise ToolFailed(f"{intent.service} has no tag {target} to roll back to.")
-        if target in banned:
-            raise PlanRefused(
-                banned[target].refusal(service=intent.service, environment=intent.environment)
-            )
-        tag = by_name[target]
-        kind = "rollback"
-    return Plan(
-        kind=kind,
-        service=intent.service,
-        environment=intent.environment,
-        version=tag.name,
-        sha=tag.sha,
-        subject=tag.subject,
-        previous_version=live,
-        requester=requester,
-    )

@@ -15,8 +15,9 @@ from bot.errors import ToolFailed
 from bot.events import ApprovalRequested, ErrorRecorded, Event, MessageSent, PlanProposed
 from bot.history import DeployHistory
 from bot.intents import Deploy, Rollback
-from bot.lookups import Lookups, build_plan
+from bot.lookups import Lookups
 from bot.plan import Plan, Tag
+from bot.planning import build_plan
 from bot.policy import Allowed, Refused, check_live_state
 from bot.quarantine import QuarantineList
 from bot.thread import Thread

@@ -27,7 +27,7 @@ from bot.events import (
 from bot.evidence import EvidenceGatherer
 from bot.execution import Executor, Hold
 from bot.intents import ListDeploys, ListTags
-from bot.lookups import Lookups, Turn, build_plan
+from bot.lookups import Lookups, Turn
 from bot.loop import (
     MODEL_CALLS_PER_MESSAGE,
     Apply,
@@ -44,6 +44,7 @@ from bot.loop import (
     Verify,
     next_step,
 )
+from bot.planning import build_plan
 from bot.quarantine import QuarantineList
 from bot.recovery import Recovery
 from bot.thread import Thread

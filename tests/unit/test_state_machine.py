@@ -44,7 +44,6 @@ from bot.events import (
     UserMessage,
 )
 from bot.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
-from bot.lookups import build_plan
 from bot.loop import (
     Apply,
     ChangeLock,
@@ -63,6 +62,7 @@ from bot.loop import (
 )
 from bot.origin import ApiOrigin
 from bot.plan import DeployRecord, Plan, Tag
+from bot.planning import build_plan
 from bot.policy import Refused, check_live_state
 from bot.thread import Thread, derive_status
 
