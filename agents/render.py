@@ -12,7 +12,7 @@ One user-message string, XML-tagged sections in a fixed order::
 Pure and deterministic (golden-tested). Text that came from outside (messages, tag
 subjects, deploy output, error messages) is redacted before it is shortened, and has ``<``
 escaped so it cannot open or close a section; the whole prompt goes through
-``bot.redact.redact`` once more at the end, so secrets never reach the model. People are
+``bot.core.redact.redact`` once more at the end, so secrets never reach the model. People are
 shown by their ``[people]`` name when the config knows them; approvers' channel identities
 (Slack ids, email addresses) are never shown.
 """
@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.config import Config
-from bot.deploys import current_version
-from bot.events import (
+from bot.core.config import Config
+from bot.core.deploys import current_version
+from bot.core.events import (
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRefused,
@@ -48,9 +48,9 @@ from bot.events import (
     VersionReleased,
     WebhookReceived,
 )
-from bot.intents import AskHuman, Done
-from bot.redact import compact_tail, redact
-from bot.thread import Thread
+from bot.core.intents import AskHuman, Done
+from bot.core.redact import compact_tail, redact
+from bot.core.thread import Thread
 
 __all__ = ["MAX_DEPLOYS", "MAX_TAGS", "thread_to_prompt", "unresolved_errors"]
 

@@ -19,9 +19,9 @@ from anthropic.types import ToolParam
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.config import Config
-from bot.errors import InvalidIntent
-from bot.intents import (
+from bot.core.config import Config
+from bot.core.errors import InvalidIntent
+from bot.core.intents import (
     AskHuman,
     Deploy,
     Done,

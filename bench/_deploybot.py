@@ -19,16 +19,16 @@ from _metering import Meter, key_bytes, keyspace_bytes, prefix_breakdown, unlink
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
-from bot.events import ApprovalDecided, DeployFinished, DeployStarted, UserMessage
-from bot.inbound import Envelope, InboundQueue
-from bot.keys import Keys
-from bot.origin import ApiOrigin
-from bot.outbox import Outbox
-from bot.plan import Tag
-from bot.settings import Settings
-from bot.store import ThreadStore
-from bot.tags import list_tags
-from bot.thread import Thread
+from bot.app.settings import Settings
+from bot.core.events import ApprovalDecided, DeployFinished, DeployStarted, UserMessage
+from bot.core.origin import ApiOrigin
+from bot.core.plan import Tag
+from bot.core.thread import Thread
+from bot.shell.inbound import Envelope, InboundQueue
+from bot.shell.keys import Keys
+from bot.shell.outbox import Outbox
+from bot.shell.store import ThreadStore
+from bot.shell.tags import list_tags
 
 __all__ = ["WorkerProcess", "run_deploybot"]
 

@@ -1,6 +1,6 @@
 """The one deploybot worker process the benchmark (``bench/threads.py``) drives.
 
-Started as a subprocess: builds the app with ``bot.bootstrap.bootstrap`` and a zero-latency
+Started as a subprocess: builds the app with ``bot.app.bootstrap.bootstrap`` and a zero-latency
 scripted agent, runs the worker plus a no-op outbox deliverer for the ``api`` channel, and
 stops cleanly on SIGTERM/SIGINT. It prints ``ready`` once its consumer groups exist.
 
@@ -24,14 +24,14 @@ from typing import Literal
 
 from _traffic import Traffic, count_traffic
 
-from bot.agent import Decision
-from bot.bootstrap import bootstrap, watch_children_with_pidfd
-from bot.channel import OutboundMessage
-from bot.config import load_config
-from bot.events import UserMessage
-from bot.intents import Deploy
-from bot.settings import Settings
-from bot.thread import Thread
+from bot.app.bootstrap import bootstrap, watch_children_with_pidfd
+from bot.app.settings import Settings
+from bot.core.agent import Decision
+from bot.core.config import load_config
+from bot.core.events import UserMessage
+from bot.core.intents import Deploy
+from bot.core.outbound import OutboundMessage
+from bot.core.thread import Thread
 
 __all__ = ["NoopSender", "ScriptedAgent", "main"]
 

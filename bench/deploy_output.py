@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.config import Config
-from bot.deployer import CommandDeployer
-from bot.plan import Plan
+from bot.core.config import Config
+from bot.core.plan import Plan
+from bot.shell.deployer import CommandDeployer
 
 LINE = "building layer 42: ok, password=hunter22 done"
 

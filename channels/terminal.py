@@ -10,13 +10,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Protocol, TextIO
 
-from bot.channel import OutboundMessage
-from bot.config import Config
-from bot.events import UserMessage
-from bot.inbound import Envelope, InboundQueue, agent_for
-from bot.origin import TerminalOrigin, outbox_channel
-from bot.outbox import Outbox
-from bot.store import ThreadStore
+from bot.core.config import Config
+from bot.core.events import UserMessage
+from bot.core.origin import TerminalOrigin, outbox_channel
+from bot.core.outbound import OutboundMessage
+from bot.shell.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.outbox import Outbox
+from bot.shell.store import ThreadStore
 
 __all__ = ["TerminalChannel"]
 

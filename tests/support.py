@@ -10,14 +10,14 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.agent import AgentFailure, Decision
-from bot.bootstrap import App, bootstrap
-from bot.events import UserMessage
-from bot.inbound import Envelope
-from bot.intents import Intent
-from bot.origin import ApiOrigin, Origin
-from bot.settings import Settings
-from bot.thread import Thread
+from bot.app.bootstrap import App, bootstrap
+from bot.app.settings import Settings
+from bot.core.agent import AgentFailure, Decision
+from bot.core.events import UserMessage
+from bot.core.intents import Intent
+from bot.core.origin import ApiOrigin, Origin
+from bot.core.thread import Thread
+from bot.shell.inbound import Envelope
 
 __all__ = ["CALLS", "make_repo", "write_setup"]
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from starlette.routing import BaseRoute
 
-from bot.config import Config
-from bot.inbound import InboundQueue
-from bot.store import ThreadStore
+from bot.core.config import Config
+from bot.shell.inbound import InboundQueue
+from bot.shell.store import ThreadStore
 
 from .channel import ApiChannel
 
@@ -30,7 +30,7 @@ def api_routes(
     clock: Callable[[], datetime],
     new_id: Callable[[], str],
 ) -> list[BaseRoute]:
-    """The API's routes, for ``bot.webapp.build_web_app``."""
+    """The API's routes, for ``bot.app.webapp.build_web_app``."""
     return ApiChannel(
         config=config,
         queue=queue,

@@ -17,10 +17,10 @@ from pydantic import (
     field_validator,
 )
 
-from bot.events import Event
-from bot.origin import Origin
-from bot.plan import Evidence, Plan
-from bot.thread import Status
+from bot.core.events import Event
+from bot.core.origin import Origin
+from bot.core.plan import Evidence, Plan
+from bot.core.thread import Status
 
 __all__ = [
     "ApiError",

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config import Config
-from bot.errors import ThreadConflict
-from bot.events import DecisionReceived, UserMessage, WebhookReceived
-from bot.inbound import Envelope, InboundQueue, agent_for
-from bot.origin import ApiOrigin, ScheduleOrigin
-from bot.store import ThreadStore
-from bot.thread import Thread
+from bot.core.config import Config
+from bot.core.errors import ThreadConflict
+from bot.core.events import DecisionReceived, UserMessage, WebhookReceived
+from bot.core.origin import ApiOrigin, ScheduleOrigin
+from bot.core.thread import Thread
+from bot.shell.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.store import ThreadStore
 
 from .auth import SIGNATURE_HEADER, bearer_ok, signature_problem
 from .bodies import (

@@ -40,7 +40,8 @@ _ERRORS: dict[int, str] = {
     409: "The thread is not waiting for this.",
     413: "The body is larger than 64 KiB.",
     422: "The body is not what this route takes; the error names the field.",
-    503: "Redis is unreachable, or the server lacks DEPLOYBOT_API_TOKEN / DEPLOYBOT_WEBHOOK_SECRET.",
+    503: "Redis is unreachable, or the server lacks DEPLOYBOT_API_TOKEN / "
+    "DEPLOYBOT_WEBHOOK_SECRET.",
 }
 
 
@@ -176,7 +177,8 @@ def openapi_document() -> dict[str, JsonValue]:
                     "type": "apiKey",
                     "in": "header",
                     "name": SIGNATURE_HEADER,
-                    "description": "sha256=<hex HMAC-SHA256 of the raw body with DEPLOYBOT_WEBHOOK_SECRET>",
+                    "description": "sha256=<hex HMAC-SHA256 of the raw body with "
+                    "DEPLOYBOT_WEBHOOK_SECRET>",
                 },
             },
         },

@@ -12,11 +12,11 @@ from typing import Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.commands import ApproveCommand, RejectCommand
-from bot.config import Config
-from bot.grammar import parse_command
-from bot.policy import Allowed, Refused, check_decision
-from bot.thread import Thread
+from bot.core.commands import ApproveCommand, RejectCommand
+from bot.core.config import Config
+from bot.core.grammar import parse_command
+from bot.core.policy import Allowed, Refused, check_decision
+from bot.core.thread import Thread
 
 from .bodies import ApprovalResume, MessageResume
 

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from bot.config import Config
-from bot.inbound import InboundQueue
-from bot.keys import Keys
-from bot.outbox import Outbox
-from bot.settings import Settings
+from bot.app.settings import Settings
+from bot.core.config import Config
+from bot.shell.inbound import InboundQueue
+from bot.shell.keys import Keys
+from bot.shell.outbox import Outbox
 from channels.email.listener import ImapServer, MailListener
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.triage import MailRules

@@ -15,9 +15,9 @@ from email.utils import format_datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.channel import OutboundMessage
-from bot.origin import EmailOrigin, delivery_route
-from bot.route import email_addresses
+from bot.core.origin import EmailOrigin, delivery_route
+from bot.core.outbound import OutboundMessage
+from bot.core.route import email_addresses
 from channels.email.token import sign_token
 from channels.email.triage import own_message_id
 

@@ -25,12 +25,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.channel import OutboundMessage
-from bot.inbound import InboundQueue
-from bot.keys import Keys, text
-from bot.origin import EmailOrigin
-from bot.outbox import Outbox
-from bot.tasks import TaskHandle
+from bot.core.origin import EmailOrigin
+from bot.core.outbound import OutboundMessage
+from bot.shell.inbound import InboundQueue
+from bot.shell.keys import Keys, text
+from bot.shell.outbox import Outbox
+from bot.shell.tasks import TaskHandle
 from channels.email.message import parse_mail
 from channels.email.triage import Ignore, MailRules, Publish, Refuse, thread_id_for_mail, triage
 

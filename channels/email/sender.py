@@ -15,9 +15,9 @@ import aiosmtplib
 from pydantic import BaseModel, ConfigDict, SecretStr
 from redis.asyncio import Redis
 
-from bot.channel import OutboundMessage
-from bot.errors import Undeliverable
-from bot.keys import Keys, text
+from bot.core.errors import Undeliverable
+from bot.core.outbound import OutboundMessage
+from bot.shell.keys import Keys, text
 from channels.email.compose import Letter, letters_for
 
 __all__ = ["EmailSender", "SmtpServer"]

@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from bot.events import DecisionReceived, UserMessage
-from bot.inbound import Envelope, agent_for
-from bot.origin import EmailOrigin
+from bot.core.events import DecisionReceived, UserMessage
+from bot.core.origin import EmailOrigin
+from bot.shell.inbound import Envelope, agent_for
 from channels.email.dmarc import NoDmarcPass, dmarc_verdict
 from channels.email.message import ParsedMail
 from channels.email.token import TokenError, verify_token

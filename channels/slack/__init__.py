@@ -9,9 +9,9 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from bot.config import Config
-from bot.inbound import InboundQueue
-from bot.keys import Keys
+from bot.core.config import Config
+from bot.shell.inbound import InboundQueue
+from bot.shell.keys import Keys
 from channels.slack.client import web_client
 from channels.slack.follow import FollowedThreads
 from channels.slack.listeners import SlackListeners

@@ -6,7 +6,7 @@ asked, who may approve, when it expires) with Approve and Reject buttons whose v
 the thread and the plan hash. Once decided, the same message keeps the plan and shows the
 decision (and then the deploy's progress and result) in place of the buttons.
 
-With evidence (bot/evidence.py) the open card also shows the commit range, the newest
+With evidence (bot/shell/evidence.py) the open card also shows the commit range, the newest
 commits, a compare link, the planned commit's CI status and any note. Commit subjects and
 authors come from outside: they are redacted, cut, and shown as ``plain_text`` (Slack
 parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay text);
@@ -31,9 +31,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.channel import ApprovalCard
-from bot.messages import evidence_commits, evidence_range, evidence_url, outside_text
-from bot.plan import Evidence, Plan
+from bot.core.outbound import ApprovalCard
+from bot.core.plan import Evidence, Plan
+from bot.core.wording import evidence_commits, evidence_range, evidence_url, outside_text
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,

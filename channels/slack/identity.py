@@ -11,7 +11,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import DeploybotError
+from bot.core.errors import DeploybotError
 
 __all__ = ["BotIdentity", "SlackUnavailable"]
 

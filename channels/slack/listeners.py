@@ -20,10 +20,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ConfigError
-from bot.events import DecisionReceived, UserMessage
-from bot.inbound import Envelope, InboundQueue, agent_for
-from bot.keys import Keys
+from bot.core.errors import ConfigError
+from bot.core.events import DecisionReceived, UserMessage
+from bot.shell.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.keys import Keys
 from channels.slack.blocks import escape, reject_modal
 from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity

@@ -10,8 +10,8 @@ Slack message.
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from bot.channel import ApprovalCard
-from bot.keys import Keys
+from bot.core.outbound import ApprovalCard
+from bot.shell.keys import Keys
 
 __all__ = ["Posted", "PostedMessages"]
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from channels.slack.listeners import SlackListeners
 from channels.slack.verify import Malformed, Unverified, screen_payload, verify_signature
 

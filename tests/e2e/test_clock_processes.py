@@ -24,12 +24,12 @@ from typing import NamedTuple
 import pytest
 from redis.asyncio import Redis
 
-from bot.config import Schedule
-from bot.events import CronFired, DeployStarted
-from bot.keys import Keys, text
-from bot.scheduler import due_times
-from bot.store import ThreadStore
-from bot.thread import Thread
+from bot.core.config import Schedule
+from bot.core.events import CronFired, DeployStarted
+from bot.core.thread import Thread
+from bot.shell.keys import Keys, text
+from bot.shell.scheduler import due_times
+from bot.shell.store import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, stop_processes, write_setup
 

@@ -127,7 +127,7 @@ def test_empty_smtp_username_means_no_smtp_login(tmp_path: Path) -> None:
     """SMTP_USERNAME="" leaves no user name in the settings (the sender skips AUTH); a
     password without a user name is named as a problem rather than tried."""
     env = _env(SMTP_HOST="mx.example.com", SMTP_USERNAME="", SMTP_PASSWORD="")
-    code = "from bot.settings import load_settings; print(repr(load_settings().smtp_username))"
+    code = "from bot.app.settings import load_settings; print(repr(load_settings().smtp_username))"
     shown = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

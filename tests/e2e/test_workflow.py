@@ -21,10 +21,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.events import DeployFinished, DeployInterrupted, DeployStarted, MessageSent
-from bot.keys import Keys
-from bot.store import ThreadStore
-from bot.thread import Thread
+from bot.core.events import DeployFinished, DeployInterrupted, DeployStarted, MessageSent
+from bot.core.thread import Thread
+from bot.shell.keys import Keys
+from bot.shell.store import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.github_api import Call, FakeGithub, FakeRun, Script
 from tests.fakes.slack_api import Call as SlackCall
@@ -40,7 +40,7 @@ ROOT = "1700000001.000001"
 WORKFLOW = "acme/backend/.github/workflows/deploy.yml"
 KEY_INPUT = "deploybot_key"
 RUN_PATH = r"/actions/runs/(\d+)(/jobs)?$"
-PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/messages.py progress_text
+PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/core/wording.py progress_text
 
 
 # -- the setup ---------------------------------------------------------------------------

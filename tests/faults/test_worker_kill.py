@@ -16,8 +16,8 @@ import httpx
 import pytest
 import redis
 
-from bot.codec import decode_thread
-from bot.events import DeployFinished
+from bot.core.codec import decode_thread
+from bot.core.events import DeployFinished
 from tests.faults.conftest import (
     FaultRig,
     event_types,

@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.bootstrap import App
-from bot.events import CronFired, VerificationFinished, VersionQuarantined, WebhookReceived
-from bot.inbound import Envelope
-from bot.origin import ScheduleOrigin
+from bot.app.bootstrap import App
+from bot.core.events import CronFired, VerificationFinished, VersionQuarantined, WebhookReceived
+from bot.core.origin import ScheduleOrigin
+from bot.shell.inbound import Envelope
 from tests.support import calls, free_port, make_app, say, texts, thread_of, write_setup
 
 

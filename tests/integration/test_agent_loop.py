@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.bootstrap import App, bootstrap
-from bot.events import ErrorRecorded, IntentChosen
-from bot.settings import Settings
+from bot.app.bootstrap import App, bootstrap
+from bot.app.settings import Settings
+from bot.core.events import ErrorRecorded, IntentChosen
 from tests.fakes.anthropic_api import FakeAnthropic, Overloaded, Text, ToolUse
 from tests.support import Clock, calls, say, seq_id, texts, thread_of, write_setup
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.bootstrap import App
-from bot.events import ApprovalDecided, WebhookReceived
-from bot.origin import ApiOrigin, ScheduleOrigin
-from bot.thread import Thread
-from bot.webapp import build_web_app
+from bot.app.bootstrap import App
+from bot.app.webapp import build_web_app
+from bot.core.events import ApprovalDecided, WebhookReceived
+from bot.core.origin import ApiOrigin, ScheduleOrigin
+from bot.core.thread import Thread
 from channels.api import api_routes
 from channels.api.auth import sign
 from channels.api.bodies import ThreadView

@@ -26,7 +26,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import content_type_conformance, ignored_auth
 from starlette.types import Receive, Scope, Send
 
-from bot.webapp import build_web_app
+from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.api.auth import sign
 from channels.api.openapi import THREAD_ID_PATTERN

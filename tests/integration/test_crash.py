@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.bootstrap import utc_now
-from bot.events import DeployFinished, DeployInterrupted
+from bot.app.bootstrap import utc_now
+from bot.core.events import DeployFinished, DeployInterrupted
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, make_app, say, texts, thread_of, write_setup
 

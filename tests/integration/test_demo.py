@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.demo import default_data_dir, ensure_demo
-from bot.deployer import CommandDeployer
-from bot.plan import Plan
-from bot.tags import list_tags
+from bot.app.demo import default_data_dir, ensure_demo
+from bot.core.config import load_config
+from bot.core.plan import Plan
+from bot.shell.deployer import CommandDeployer
+from bot.shell.tags import list_tags
 
 
 async def test_ensure_demo_twice_gives_a_working_setup(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.deployer import CommandDeployer
-from bot.outputtail import OutputTail
-from bot.redact import MASK
+from bot.core.outputtail import OutputTail
+from bot.core.redact import MASK
+from bot.shell.deployer import CommandDeployer
 from tests.integration.test_deployer import DEFAULT_ARGV, PLAN, alive, config, script, wait_dead
 
 # Ignores SIGTERM and starts a grandchild in a new session (setsid) that ignores it too.

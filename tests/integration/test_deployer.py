@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Config
-from bot.deployer import CommandDeployer
-from bot.plan import Plan
-from bot.redact import MASK
+from bot.core.config import Config
+from bot.core.plan import Plan
+from bot.core.redact import MASK
+from bot.shell.deployer import CommandDeployer
 
 PLAN = Plan(
     kind="deploy",

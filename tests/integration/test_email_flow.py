@@ -16,10 +16,10 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.bootstrap import App
-from bot.config import load_config
-from bot.events import ApprovalDecided, ApprovalRequested, DecisionReceived
-from bot.settings import Settings
+from bot.app.bootstrap import App
+from bot.app.settings import Settings
+from bot.core.config import load_config
+from bot.core.events import ApprovalDecided, ApprovalRequested, DecisionReceived
 from channels.email import email_channel
 from channels.email.token import sign_token, verify_token
 from tests.fakes.mail_servers import Dovecot, SmtpCapture

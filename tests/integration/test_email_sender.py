@@ -9,11 +9,11 @@ import aiosmtplib
 import pytest
 from redis.asyncio import Redis
 
-from bot.channel import ApprovalCard, OutboundMessage
-from bot.keys import Keys
-from bot.origin import EmailOrigin
-from bot.outbox import Outbox
-from bot.plan import Plan
+from bot.core.origin import EmailOrigin
+from bot.core.outbound import ApprovalCard, OutboundMessage
+from bot.core.plan import Plan
+from bot.shell.keys import Keys
+from bot.shell.outbox import Outbox
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.token import verify_token
 from tests.fakes.mail_servers import SmtpCapture, make_certificate

@@ -16,17 +16,17 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from bot.config import Config, parse_config
-from bot.events import ApprovalRequested, PlanProposed
-from bot.evidence import EvidenceGatherer, github_repo
-from bot.github import GithubClient, TokenAuth
-from bot.inbound import InboundQueue
-from bot.keys import Keys
-from bot.origin import ApiOrigin
-from bot.plan import Evidence, Plan
-from bot.store import ThreadStore
-from bot.tags import list_tags
-from bot.thread import Thread
+from bot.core.config import Config, parse_config
+from bot.core.events import ApprovalRequested, PlanProposed
+from bot.core.origin import ApiOrigin
+from bot.core.plan import Evidence, Plan
+from bot.core.thread import Thread
+from bot.shell.evidence import EvidenceGatherer, github_repo
+from bot.shell.github import GithubClient, TokenAuth
+from bot.shell.inbound import InboundQueue
+from bot.shell.keys import Keys
+from bot.shell.store import ThreadStore
+from bot.shell.tags import list_tags
 from channels.api import api_routes
 from channels.api.bodies import ThreadView
 from tests.fakes.github_api import FakeGithub

@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from bot.config import Config, parse_config
-from bot.github import AppAuth, GithubClient, GithubRefused, GithubUnavailable, TokenAuth
-from bot.plan import Plan
-from bot.workflow import WorkflowDeployer
-from bot.workflow_run import RunProgress
+from bot.core.config import Config, parse_config
+from bot.core.plan import Plan
+from bot.core.workflow_run import RunProgress
+from bot.shell.github import AppAuth, GithubClient, GithubRefused, GithubUnavailable, TokenAuth
+from bot.shell.workflow import WorkflowDeployer
 from tests.fakes.github_api import FakeGithub, Script
 
 KEY = "th-7f3a:0123456789abcdef"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from bot.channel import OutboundMessage
-from bot.keys import Keys
-from bot.origin import ApiOrigin
-from bot.outbox import Outbox
-from bot.redis_faults import stream_gone
-from bot.tasks import Dead, Recovering, Running, TaskRegistry, TaskState, health
-from bot.timers import Timers
+from bot.core.origin import ApiOrigin
+from bot.core.outbound import OutboundMessage
+from bot.shell.keys import Keys
+from bot.shell.outbox import Outbox
+from bot.shell.redis_faults import stream_gone
+from bot.shell.tasks import Dead, Recovering, Running, TaskRegistry, TaskState, health
+from bot.shell.timers import Timers
 
 NOW_S = 1000.0
 

@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.webapp import build_web_app
+from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.slack import slack_routes
 from tests.fakes.slack_api import SlackPoster, sign

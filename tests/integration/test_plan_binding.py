@@ -8,9 +8,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.bootstrap import App
-from bot.events import PlanProposed
-from bot.thread import Thread
+from bot.app.bootstrap import App
+from bot.core.events import PlanProposed
+from bot.core.thread import Thread
 from tests.support import GIT_ENV, calls, make_app, say, texts, thread_of, write_setup
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.bootstrap import utc_now
+from bot.app.bootstrap import utc_now
 from tests.support import calls, free_port, make_app, say, thread_of, write_setup
 
 

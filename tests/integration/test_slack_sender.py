@@ -8,12 +8,12 @@ import pytest
 from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 
-from bot.bootstrap import bootstrap
-from bot.channel import OutboundMessage
-from bot.events import UserMessage
-from bot.inbound import Envelope
-from bot.origin import ScheduleOrigin, SlackOrigin
-from bot.settings import Settings
+from bot.app.bootstrap import bootstrap
+from bot.app.settings import Settings
+from bot.core.events import UserMessage
+from bot.core.origin import ScheduleOrigin, SlackOrigin
+from bot.core.outbound import OutboundMessage
+from bot.shell.inbound import Envelope
 from channels.slack import ChannelPacer, slack_sender
 from channels.slack.posted import Posted, PostedMessages
 from tests.fakes.slack_api import FakeSlack, event

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from bot.channel import OutboundMessage
-from bot.envlock import EnvLock, LockHolder
-from bot.errors import ThreadConflict
-from bot.events import MessageSent, UserMessage
-from bot.keys import Keys
-from bot.origin import ApiOrigin
-from bot.outbox import Outbox
-from bot.store import ClaimTaken, ThreadStore
-from bot.thread import Thread
+from bot.core.errors import ThreadConflict
+from bot.core.events import MessageSent, UserMessage
+from bot.core.origin import ApiOrigin
+from bot.core.outbound import OutboundMessage
+from bot.core.thread import Thread
+from bot.shell.envlock import EnvLock, LockHolder
+from bot.shell.keys import Keys
+from bot.shell.outbox import Outbox
+from bot.shell.store import ClaimTaken, ThreadStore
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ToolFailed
-from bot.tags import list_tags, version_key
+from bot.core.errors import ToolFailed
+from bot.shell.tags import list_tags, version_key
 
 GIT_ENV = {
     **os.environ,

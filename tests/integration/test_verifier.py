@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
-from bot.plan import Plan
-from bot.probes import Verified, VerifyFailed
-from bot.redact import MASK
-from bot.verifier import Verifier
+from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.plan import Plan
+from bot.core.probes import Verified, VerifyFailed
+from bot.core.redact import MASK
+from bot.shell.verifier import Verifier
 from tests.fakes.prometheus_api import FakePrometheus
 
 PLAN = Plan(

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.agent import AgentFailure
-from bot.bootstrap import App
-from bot.events import ApprovalRefused, DeployFinished, DeployStarted, IntentChosen
-from bot.intents import AskHuman, Deploy, ListTags
+from bot.app.bootstrap import App
+from bot.core.agent import AgentFailure
+from bot.core.events import ApprovalRefused, DeployFinished, DeployStarted, IntentChosen
+from bot.core.intents import AskHuman, Deploy, ListTags
 from tests.support import (
     Clock,
     ScriptedAgent,
@@ -191,7 +191,8 @@ async def test_concurrent_deploys_to_one_environment_take_turns(
     # One lock holder at a time, fenced. The second to get the lock finds its plan made
     # against a world that changed (the first one's version is live now): it releases the
     # lock, remakes the plan from what is live and takes the lock again, so tokens may skip.
-    assert len(tokens) == 2 and tokens[0] < tokens[1]
+    assert len(tokens) == 2
+    assert tokens[0] < tokens[1]
     drifted = [t for t in (a, b) if any("did not run" in x for x in texts(t))]
     assert len(drifted) <= 1  # 1 when both plans were made before either ran
     finished = sorted(
@@ -361,7 +362,7 @@ async def test_a_locked_environment_refuses_others_until_unlocked(
 
 
 async def test_metrics_count_what_happened(redis: Redis, key_prefix: str, setup: Path) -> None:
-    from bot.webapp import metrics_text
+    from bot.app.webapp import metrics_text
 
     app = make_app(redis, prefix=key_prefix, config_file=setup)
     await say(app, "t1", "slack:U0CAROL", "deploy backend to production", new=True)
@@ -402,8 +403,8 @@ async def test_the_inbound_stream_lost_under_a_running_worker_is_said_counted_an
     """Redis losing this prefix's data (as FLUSHALL or a restart without persistence would)
     while the worker is blocked reading: the group is recreated, the loss logged once at
     ERROR and counted, and a request accepted afterwards is deployed."""
-    from bot.tasks import TaskRegistry
-    from bot.webapp import metrics_text
+    from bot.app.webapp import metrics_text
+    from bot.shell.tasks import TaskRegistry
 
     app = make_app(redis, prefix=key_prefix, config_file=setup)
     registry = TaskRegistry()

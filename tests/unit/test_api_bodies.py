@@ -12,7 +12,6 @@ from channels.api.bodies import (
     parse_webhook_fields,
 )
 
-
 PLAN = b"0123456789abcdef"
 
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.config import parse_config
-from bot.events import (
+from bot.core.config import parse_config
+from bot.core.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployFinished,
@@ -19,9 +19,9 @@ from bot.events import (
     PlanProposed,
     UserMessage,
 )
-from bot.origin import ApiOrigin
-from bot.plan import Plan
-from bot.thread import Thread
+from bot.core.origin import ApiOrigin
+from bot.core.plan import Plan
+from bot.core.thread import Thread
 from channels.api.bodies import ApprovalResume, MessageResume
 from channels.api.resume import (
     Accept,

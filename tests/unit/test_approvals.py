@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import (
+from bot.core.approvals import (
     approval_message_id,
     closing_messages,
     escalation,
@@ -14,8 +14,8 @@ from bot.approvals import (
     reply_route,
     requests_for,
 )
-from bot.config import parse_config
-from bot.events import (
+from bot.core.config import parse_config
+from bot.core.events import (
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRequested,
@@ -23,10 +23,17 @@ from bot.events import (
     MessageSent,
     PlanProposed,
 )
-from bot.messages import approval_request_text
-from bot.origin import ApiOrigin, EmailOrigin, Origin, ScheduleOrigin, SlackOrigin, TerminalOrigin
-from bot.plan import Plan
-from bot.thread import OpenApproval, Thread
+from bot.core.origin import (
+    ApiOrigin,
+    EmailOrigin,
+    Origin,
+    ScheduleOrigin,
+    SlackOrigin,
+    TerminalOrigin,
+)
+from bot.core.plan import Plan
+from bot.core.thread import OpenApproval, Thread
+from bot.core.wording import approval_request_text
 from tests.unit.test_loop import NOW, PLAN
 
 TEXT = """

@@ -5,8 +5,8 @@ from typing import Literal
 
 import pytest
 
-from bot.config import parse_config
-from bot.events import (
+from bot.core.config import parse_config
+from bot.core.events import (
     ApprovalDecided,
     ApprovalEscalated,
     DeployFinished,
@@ -17,10 +17,10 @@ from bot.events import (
     PlanProposed,
     TimerFired,
 )
-from bot.loop import Apply, Pause, Step, next_step
-from bot.origin import ApiOrigin
-from bot.policy import Allowed, Refused, check_decision
-from bot.thread import OpenApproval
+from bot.core.next_step import Apply, Pause, Step, next_step
+from bot.core.origin import ApiOrigin
+from bot.core.policy import Allowed, Refused, check_decision
+from bot.core.thread import OpenApproval
 from tests.unit.test_approvals import CONFIG, LATER, TEXT, asked, new_id, sent, thread
 from tests.unit.test_loop import NOW, PLAN, msg
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.codec import _DICTIONARY_V1, decode_thread, encode_thread
-from bot.events import ApprovalEscalated, MessageSent, UserMessage
-from bot.origin import SlackOrigin
-from bot.thread import Thread
+from bot.core.codec import _DICTIONARY_V1, decode_thread, encode_thread
+from bot.core.events import ApprovalEscalated, MessageSent, UserMessage
+from bot.core.origin import SlackOrigin
+from bot.core.thread import Thread
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config, parse_config
-from bot.errors import ConfigError
+from bot.core.config import load_config, parse_config
+from bot.core.errors import ConfigError
 
 GOOD = """
 [people.alice]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, parse_config
-from bot.errors import ConfigError
+from bot.core.config import Config, parse_config
+from bot.core.errors import ConfigError
 
 BASE = """
 [people.alice]

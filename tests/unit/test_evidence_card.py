@@ -2,7 +2,7 @@
 
 Each case is one Evidence value beside one plan, recorded on the thread's ``plan_proposed``
 the way the worker records it. The request is built the way the worker builds it
-(``bot.approvals.requests_for`` finds the evidence through the thread), then shown as the
+(``bot.core.approvals.requests_for`` finds the evidence through the thread), then shown as the
 terminal text, the approval email (text and HTML parts, ``channels.email.compose``) and the
 Slack Block Kit card (``channels.slack.blocks``). The golden files are
 ``tests/unit/golden/evidence_<case>.txt``; regenerate them after an intended change with
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import requests_for
-from bot.channel import ApprovalCard, OutboundMessage
-from bot.config import Config, parse_config
-from bot.events import ApprovalRequested, PlanProposed
-from bot.messages import approval_request_text
-from bot.origin import EmailOrigin, TerminalOrigin
-from bot.plan import CommitInfo, Evidence, Plan
-from bot.thread import Thread
+from bot.core.approvals import requests_for
+from bot.core.config import Config, parse_config
+from bot.core.events import ApprovalRequested, PlanProposed
+from bot.core.origin import EmailOrigin, TerminalOrigin
+from bot.core.outbound import ApprovalCard, OutboundMessage
+from bot.core.plan import CommitInfo, Evidence, Plan
+from bot.core.thread import Thread
+from bot.core.wording import approval_request_text
 from channels.email.compose import letters_for
 from channels.slack.blocks import approval_blocks
 

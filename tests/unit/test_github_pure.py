@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import GithubWorkflow
-from bot.github import GithubRateLimited, GithubRefused, GithubUnavailable, classify
-from bot.github_models import RunJob, WorkflowRun
-from bot.plan import Plan
-from bot.workflow_run import fill_inputs, has_key, progress_of, result_of, summary_of
+from bot.core.config import GithubWorkflow
+from bot.core.github_models import RunJob, WorkflowRun
+from bot.core.plan import Plan
+from bot.core.workflow_run import fill_inputs, has_key, progress_of, result_of, summary_of
+from bot.shell.github import GithubRateLimited, GithubRefused, GithubUnavailable, classify
 
 NOW_S = 1_800_000_000.0
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import (
+from bot.core.commands import (
     ApproveCommand,
     Command,
     DeployCommand,
@@ -18,7 +18,7 @@ from bot.commands import (
     UnlockCommand,
     WhereCommand,
 )
-from bot.grammar import parse_command
+from bot.core.grammar import parse_command
 
 SERVICES = {"backend", "frontend"}
 ENVIRONMENTS = {"staging", "production"}

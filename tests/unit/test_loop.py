@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, parse_config
-from bot.events import (
+from bot.core.config import Config, parse_config
+from bot.core.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
@@ -25,8 +25,8 @@ from bot.events import (
     TagsListed,
     UserMessage,
 )
-from bot.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
-from bot.loop import (
+from bot.core.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
+from bot.core.next_step import (
     Apply,
     ChangeLock,
     Decide,
@@ -40,9 +40,9 @@ from bot.loop import (
     Step,
     next_step,
 )
-from bot.origin import ApiOrigin
-from bot.plan import Plan
-from bot.thread import Thread
+from bot.core.origin import ApiOrigin
+from bot.core.plan import Plan
+from bot.core.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG: Config = parse_config(
@@ -387,7 +387,7 @@ def test_plan_hash_binds_every_field() -> None:
 
 
 def test_timers_remind_and_expire_only_an_open_request() -> None:
-    from bot.events import TimerFired
+    from bot.core.events import TimerFired
 
     base = [msg("deploy backend to production"), *requested()]
     remind = ev(TimerFired, kind="remind", plan_hash=PLAN.plan_hash)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bot.events import (
+from bot.core.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployFinished,
@@ -11,8 +11,8 @@ from bot.events import (
     IntentChosen,
     MessageSent,
 )
-from bot.intents import Deploy
-from bot.metrics import count_events, prometheus_line
+from bot.core.intents import Deploy
+from bot.shell.metrics import count_events, prometheus_line
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 

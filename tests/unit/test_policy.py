@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
-from bot.events import ApprovalRequested
-from bot.plan import Plan
-from bot.policy import Allowed, Refused, check_decision, check_requester, eligible_approvers
-from bot.thread import OpenApproval
+from bot.core.config import parse_config
+from bot.core.events import ApprovalRequested
+from bot.core.plan import Plan
+from bot.core.policy import Allowed, Refused, check_decision, check_requester, eligible_approvers
+from bot.core.thread import OpenApproval
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG = parse_config(

@@ -1,13 +1,13 @@
-"""bot/probes.py: which checks apply, how rounds add up to a verdict, and the words."""
+"""bot/core/probes.py: which checks apply, how rounds add up to a verdict, and the words."""
 
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
-from bot.plan import Plan
-from bot.probes import (
+from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.plan import Plan
+from bot.core.probes import (
     NothingToVerify,
     ProbeResult,
     Tally,
@@ -23,7 +23,7 @@ from bot.probes import (
     tally_round,
     verification_for,
 )
-from bot.redact import MASK
+from bot.core.redact import MASK
 
 PLAN = Plan(
     kind="deploy",

@@ -1,11 +1,11 @@
-"""bot/prometheus.py: a Prometheus check's verdict from a query answer (pure, table-tested)."""
+"""bot/core/prometheus.py: a Prometheus check's verdict from a query answer (pure, table-tested)."""
 
 import json
 
 import pytest
 
-from bot.probes import ProbeResult
-from bot.prometheus import prometheus_result
+from bot.core.probes import ProbeResult
+from bot.core.prometheus import prometheus_result
 
 OK = ProbeResult(healthy=True)
 

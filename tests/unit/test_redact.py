@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bot.redact import (
+from bot.core.redact import (
     MASK,
     SECRET_ENV_NAMES,
     SHAPES,

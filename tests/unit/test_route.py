@@ -4,8 +4,15 @@ import re
 
 import pytest
 
-from bot.origin import ApiOrigin, EmailOrigin, Origin, ScheduleOrigin, SlackOrigin, TerminalOrigin
-from bot.route import (
+from bot.core.origin import (
+    ApiOrigin,
+    EmailOrigin,
+    Origin,
+    ScheduleOrigin,
+    SlackOrigin,
+    TerminalOrigin,
+)
+from bot.core.route import (
     check_route,
     email_addresses,
     origin_route,

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.bootstrap import build_agents
-from bot.config import parse_config
-from bot.errors import ConfigError
-from bot.preflight import SERVICES, findings, persistence_finding, refusal
-from bot.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
+from bot.app.bootstrap import build_agents
+from bot.app.preflight import SERVICES, findings, persistence_finding, refusal
+from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
+from bot.core.config import parse_config
+from bot.core.errors import ConfigError
 
 VARIABLES = sorted(name.upper() for name in Settings.model_fields)
 

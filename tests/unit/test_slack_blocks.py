@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.channel import ApprovalCard
-from bot.plan import Plan
+from bot.core.outbound import ApprovalCard
+from bot.core.plan import Plan
 from channels.slack.blocks import (
     approval_blocks,
     decided_blocks,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.events import (
+from bot.core.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
@@ -19,8 +19,8 @@ from bot.events import (
     TimerFired,
     UserMessage,
 )
-from bot.intents import AskHuman, Deploy, Done, ListDeploys
-from bot.thread import Status, derive_status
+from bot.core.intents import AskHuman, Deploy, Done, ListDeploys
+from bot.core.thread import Status, derive_status
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 

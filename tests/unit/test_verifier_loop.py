@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Check, Config, HttpCheck
-from bot.plan import Plan
-from bot.probes import ProbeResult, Verified, VerifyFailed
-from bot.verifier import Verifier
+from bot.core.config import Check, Config, HttpCheck
+from bot.core.plan import Plan
+from bot.core.probes import ProbeResult, Verified, VerifyFailed
+from bot.shell.verifier import Verifier
 
 PLAN = Plan(
     kind="deploy",

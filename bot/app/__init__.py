@@ -1,0 +1,2 @@
+"""The wiring: settings, the one ``bootstrap`` that builds every client and channel, the
+CLI, the web app and the demo."""

@@ -1,0 +1,99 @@
+"""``deploybot check-config``: the config, the environment and how they fit, in one report.
+
+Lines start with ``ok:``, ``warning:`` or ``problem:``; the exit status is 1 when there is
+a problem (2 when the config or the environment cannot be read at all).
+"""
+
+import asyncio
+import os
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.app.bootstrap import config_path
+from bot.app.preflight import Finding, findings, read_persistence
+from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
+from bot.core.config import Config, load_config
+from bot.core.redact import redact
+
+__all__ = ["check_config", "unreachable_routes"]
+
+
+def unreachable_routes(config: Config, settings: Settings) -> list[str]:
+    """Routes in the config whose channel is not set up: their messages would wait forever."""
+    routes: list[tuple[str, str | None]] = []
+    for name, env in config.environments.items():
+        routes.append((f"environments.{name}.approval_channel", env.approval_channel))
+        routes.append((f"environments.{name}.escalate_to", env.escalate_to))
+    routes += [(f"schedules.{s.name}.report_to", s.report_to) for s in config.schedules]
+    routes += [(f"webhooks.{n}.report_to", h.report_to) for n, h in config.webhooks.items()]
+    email_ready = settings.smtp_host and settings.email_from and settings.deploybot_secret
+    found = []
+    for key, route in routes:
+        if route is None:
+            continue
+        if route.startswith("slack:") and not settings.slack_bot_token:
+            found.append(f"{key}: {route} needs SLACK_BOT_TOKEN")
+        if route.startswith("email:") and not email_ready:
+            found.append(f"{key}: {route} needs SMTP_HOST, EMAIL_FROM and DEPLOYBOT_SECRET")
+    return found
+
+
+def _scripts(config: Config) -> list[str]:
+    found = []
+    for name, service in config.services.items():
+        for target in (service.deploy, service.rollback or [], service.status or []):
+            argv = target if isinstance(target, list) else []
+            if argv and argv[0].startswith(("./", "../", "/")):
+                exe = Path(config.argv_path(argv[0]))
+                if not exe.exists():
+                    found.append(f"services.{name}: {exe} does not exist")
+                elif not os.access(exe, os.X_OK):
+                    found.append(f"services.{name}: {exe} is not executable")
+    return found
+
+
+async def _redis_finding(settings: Settings) -> tuple[Finding | None, str | None]:
+    """(how Redis persists, or None when fine; a problem line when it cannot be reached)."""
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        return await read_persistence(client), None
+    except (RedisError, OSError) as exc:
+        url = redact(settings.redis_url, secrets=settings.secrets())
+        return None, f"cannot reach Redis at {url}: {exc}"
+    finally:
+        await client.aclose()
+
+
+def check_config(settings: Settings) -> int:
+    """Print the report; raises ``ConfigError`` (naming the key) for a config that won't load."""
+    path = config_path(settings)
+    config = load_config(path)
+    notes = [
+        f"config {path}: {len(config.services)} services, "
+        f"{len(config.environments)} environments, {len(config.people)} people"
+    ]
+    problems = _scripts(config) + unreachable_routes(config, settings)
+    warnings: list[str] = []
+    found = findings(settings, config)
+    if not settings.redis_url:
+        notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
+    else:
+        persistence, unreachable = asyncio.run(_redis_finding(settings))
+        found += [persistence] if persistence else []
+        problems += [unreachable] if unreachable else []
+    for finding in found:
+        (problems if finding.level == "problem" else warnings).append(finding.text)
+    if settings.anthropic_api_key is None:
+        notes.append("ANTHROPIC_API_KEY not set: exact commands only")
+    elif settings.anthropic_base_url != DEFAULT_ANTHROPIC_URL:
+        notes.append(f"model calls go to ANTHROPIC_BASE_URL {settings.anthropic_base_url}")
+    for line in notes:
+        print(f"ok: {line}")
+    for line in warnings:
+        print(f"warning: {line}")
+    for line in problems:
+        print(f"problem: {line}")
+    return 1 if problems else 0

@@ -1,0 +1,492 @@
+"""The ``deploybot`` command: entry points only; everything is built by ``bootstrap()``."""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import uvicorn
+from redis.exceptions import RedisError
+from starlette.routing import BaseRoute
+
+from agents.render import thread_to_prompt
+from bot.app.bootstrap import App, bootstrap, utc_now, watch_children_with_pidfd
+from bot.app.bootstrap import new_id as make_id
+from bot.app.check import check_config
+from bot.app.preflight import SERVICES, findings, read_persistence, refusal
+from bot.app.settings import Settings, load_settings
+from bot.app.webapp import build_web_app
+from bot.core.audit import audit_records, parse_since
+from bot.core.errors import ConfigError
+from bot.core.redact import redact
+from bot.shell.logs import configure_logging
+from bot.shell.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
+from channels.api import api_routes
+from channels.email import email_channel, missing_settings
+from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_routes, slack_sender
+from channels.terminal import TerminalChannel
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deploybot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument(
+        "--config", type=Path, help="config file (default: DEPLOYBOT_CONFIG or the built-in demo)"
+    )
+    chat.add_argument("--user", help="who you are: a name from [people]")
+    worker = sub.add_parser("worker", help="advance threads from the inbound stream")
+    worker.add_argument("--concurrency", type=int, default=32)
+    threads = sub.add_parser("threads", help="inspect threads")
+    tsub = threads.add_subparsers(dest="threads_command", required=True)
+    tlist = tsub.add_parser("list", help="recent threads and their status")
+    tlist.add_argument("--limit", type=int, default=20)
+    show = tsub.add_parser("show", help="one thread's events")
+    show.add_argument("id")
+    show.add_argument(
+        "--prompt", action="store_true", help="print exactly what the model would see next"
+    )
+    sub.add_parser("check-config", help="validate the config and the environment")
+    audit = sub.add_parser("audit", help="requests, model choices, approvals, deploys, locks")
+    audit.add_argument("--since", default="7d", help="7d, 12h, 30m or an ISO time (default 7d)")
+    for name, what in (
+        ("web", "the HTTP server: /healthz, /metrics, the /v1 API, Slack"),
+        ("run", "everything in one process: web, worker, clock"),
+    ):
+        serve = sub.add_parser(name, help=what)
+        serve.add_argument("--host", default="0.0.0.0")
+        serve.add_argument("--port", type=int, help="default: PORT, else 8000")
+    sub.add_parser("clock", help="start scheduled runs and fire approval reminders/expiries")
+    sub.add_parser("mail", help="the email channel: IMAP IDLE listener and SMTP deliverer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:  # one line naming the variable, for every command
+        print(f"deploybot: {exc}", file=sys.stderr)
+        return 2
+    # Services log JSON lines (with the thread id); interactive commands log plain text.
+    service = args.command in SERVICES
+    configure_logging(
+        level=settings.log_level(service=service),
+        json_lines=settings.log_format(service=service) == "json",
+        secrets=settings.secrets(),
+    )
+    if service and (refused := refusal(findings(settings), args.command)):
+        print(f"deploybot {args.command}: {refused.text}", file=sys.stderr)
+        return 2
+    try:
+        match args.command:
+            case "chat":
+                return asyncio.run(_chat(settings, config=args.config, user=args.user))
+            case "worker":
+                return asyncio.run(_worker(settings, concurrency=args.concurrency))
+            case "threads":
+                return asyncio.run(_threads(settings, args))
+            case "check-config":
+                return check_config(settings)
+            case "clock":
+                return asyncio.run(_clock(settings))
+            case "audit":
+                return asyncio.run(_audit(settings, since=args.since))
+            case "mail":
+                return asyncio.run(_mail(settings))
+            case "web" | "run":
+                return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
+            case _:
+                print(
+                    f"deploybot {args.command}: not available in this version yet; "
+                    "use 'deploybot chat' or 'deploybot worker'.",
+                    file=sys.stderr,
+                )
+                return 2
+    except ConfigError as exc:
+        print(f"deploybot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _starting(app: App, command: str) -> bool:
+    """Before a long-running command serves: print the warnings that concern it (config
+    and Redis persistence); False (after one line) when it must not start."""
+    found = findings(app.settings, app.config)
+    try:
+        persistence = await read_persistence(app.redis)
+    except (RedisError, OSError) as exc:
+        url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
+        print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
+        return False
+    found += [persistence] if persistence else []
+    if refused := refusal(found, command):
+        print(f"deploybot {command}: {refused.text}", file=sys.stderr)
+        return False
+    for finding in found:
+        if command in finding.warns:
+            print(f"deploybot {command}: warning: {finding.text}", file=sys.stderr, flush=True)
+    return True
+
+
+def _banner(app: App) -> str:
+    if app.embedded:
+        store = "embedded store (state is lost on exit; set REDIS_URL to keep it)."
+    else:
+        url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
+        store = f"Redis at {url}."
+    if app.model_enabled:
+        model = f"Claude ({app.settings.anthropic_model}) reads free text; type 'help'."
+    else:
+        model = "No ANTHROPIC_API_KEY: exact commands only; type 'help'."
+    return f"deploybot: {store} {model}"
+
+
+def _default_user(app: App) -> str:
+    login = os.environ.get("USER", "")
+    if login in app.config.people:
+        return login
+    approvers = {p for env in app.config.environments.values() for p in env.approvers}
+    requesters = [p for p in app.config.people if p not in approvers]
+    return (requesters or list(app.config.people) or ["me"])[0]
+
+
+async def _chat(settings: Settings, *, config: Path | None, user: str | None) -> int:
+    watch_children_with_pidfd()
+    app = bootstrap(settings, config_file=config, consumer=f"chat-{make_id()}")
+    try:
+        interactive = sys.stdin.isatty()
+        channel = TerminalChannel(
+            config=app.config,
+            queue=app.queue,
+            worker=app.worker,
+            outbox=app.outbox,
+            store=app.store,
+            user=(user or _default_user(app)).lower(),
+            out=sys.stdout,
+            clock=utc_now,
+            new_id=make_id,
+            echo=not interactive,
+        )
+        print(_banner(app), flush=True)
+        if warning := channel.whoami_warning():
+            print(f"({warning})", flush=True)
+        if interactive:
+
+            async def ask(prompt: str) -> str | None:
+                try:
+                    return await asyncio.to_thread(input, prompt)
+                except EOFError:
+                    return None
+
+            await channel.run(ask)
+        else:
+            await channel.run(sys.stdin)
+        return 0
+    finally:
+        await app.close()
+
+
+async def _worker(settings: Settings, *, concurrency: int) -> int:
+    if not settings.redis_url:
+        print(
+            "deploybot worker: REDIS_URL is required (workers share state through Redis).",
+            file=sys.stderr,
+        )
+        return 2
+    watch_children_with_pidfd()
+    app = bootstrap(settings, concurrency=concurrency)
+    if not await _starting(app, "worker"):
+        await app.close()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
+    tasks = app.tasks
+    tasks.on_death = "deploybot worker exits (status 1) so its supervisor restarts it"
+    tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
+    _deliverers(app, stop)
+    return await _until_done(app, stop)
+
+
+async def _until_done(app: App, stop: asyncio.Event) -> int:
+    """Run until ``stop`` (0) or a task's death (1: a supervisor restarts the process)."""
+    try:
+        dead = await until_stopped_or_dead(app.tasks, stop)
+        stop.set()
+        await app.tasks.stop()
+    finally:
+        await app.close()
+    return 0 if dead is None else 1
+
+
+def _deliverers(app: App, stop: asyncio.Event) -> None:
+    """The outbox deliverers of the configured channels (Slack: with a bot token), as
+    tasks of the app's registry."""
+    token = app.settings.slack_bot_token
+    if token is None or not token.get_secret_value():
+        return
+    sender = slack_sender(
+        bot_token=token.get_secret_value(),
+        api_url=app.settings.slack_api_url,
+        redis=app.redis,
+        keys=app.keys,
+        config=app.config,
+    )
+    consumer = f"slack-{app.worker.consumer}"
+    app.tasks.spawn(
+        "outbox:slack",
+        lambda h: app.outbox.run(
+            channel="slack", sender=sender, consumer=consumer, stop=stop, health=h
+        ),
+    )
+
+
+def _slack(app: App) -> SlackListeners | None:
+    """Slack's inbound side, when a bot token is set (HTTP mode also needs the signing
+    secret; Socket Mode the app token)."""
+    settings = app.settings
+    token, secret = settings.slack_bot_token, settings.slack_signing_secret
+    if token is None or not token.get_secret_value():
+        return None
+    return slack_listeners(
+        bot_token=token.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret else None,
+        api_url=settings.slack_api_url,
+        queue=app.queue,
+        redis=app.redis,
+        keys=app.keys,
+        clock=utc_now,
+    )
+
+
+async def _audit(settings: Settings, *, since: str) -> int:
+    if not settings.redis_url:
+        print("deploybot audit: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    try:
+        start = parse_since(since, now=utc_now())
+    except ValueError as exc:
+        print(f"deploybot audit: {exc}", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    try:
+        # Threads created up to 30 days before the window may still have events in it.
+        # Each thread's events in the order they happened; threads oldest first.
+        async for thread in app.store.threads_since(start - timedelta(days=30)):
+            for record in audit_records(thread, since=start):
+                print(json.dumps(record, separators=(",", ":")))
+    finally:
+        await app.close()
+    return 0
+
+
+async def _mail(settings: Settings) -> int:
+    missing = missing_settings(settings)
+    if missing:
+        print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    if not await _starting(app, "mail"):
+        await app.close()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    app.tasks.on_death = "deploybot mail exits (status 1) so its supervisor restarts it"
+    _email_tasks(app, settings, stop)
+    print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
+    return await _until_done(app, stop)
+
+
+def _email_tasks(app: App, settings: Settings, stop: asyncio.Event) -> None:
+    """The mail listener and the email deliverer, as tasks of the app's registry."""
+    listener, sender = email_channel(
+        settings,
+        config=app.config,
+        queue=app.queue,
+        outbox=app.outbox,
+        redis=app.redis,
+        keys=app.keys,
+        clock=utc_now,
+    )
+    consumer = f"email-{app.worker.consumer}"
+    app.tasks.spawn("imap", lambda h: listener.run(stop, health=h))
+    app.tasks.spawn(
+        "outbox:email",
+        lambda h: app.outbox.run(
+            channel="email", sender=sender, consumer=consumer, stop=stop, health=h
+        ),
+    )
+
+
+async def _clock(settings: Settings) -> int:
+    if not settings.redis_url:
+        print("deploybot clock: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    app = bootstrap(settings)
+    if not await _starting(app, "clock"):
+        await app.close()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    names = ", ".join(s.name for s in app.config.schedules) or "none"
+    print(f"deploybot clock: schedules: {names}", flush=True)
+    tasks = app.tasks
+    tasks.on_death = "deploybot clock exits (status 1) so its supervisor restarts it"
+    tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
+    tasks.spawn("timers", lambda h: app.timers.run(clock=utc_now, stop=stop, health=h))
+    return await _until_done(app, stop)
+
+
+async def _threads(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.redis_url:
+        print(
+            "deploybot threads: set REDIS_URL (the embedded store lives only inside "
+            "'deploybot chat').",
+            file=sys.stderr,
+        )
+        return 2
+    app = bootstrap(settings)
+    try:
+        if args.threads_command == "list":
+            for tid in await app.store.recent_ids(limit=args.limit):
+                thread = await app.store.load(tid)
+                if thread is None:
+                    continue
+                first = next(
+                    (getattr(e, "text", "") for e in thread.events if e.type == "user_message"), ""
+                )
+                print(
+                    f"{thread.id}  {thread.status:<17} {thread.created_at:%Y-%m-%d %H:%M}  "
+                    f"{thread.origin.kind:<8} {first[:60]}"
+                )
+            return 0
+        thread = await app.store.load(args.id)
+        if thread is None:
+            print(f"deploybot: no thread {args.id}", file=sys.stderr)
+            return 1
+        if args.prompt:
+            print(
+                thread_to_prompt(
+                    thread, config=app.config, now=utc_now(), secrets=settings.secrets()
+                )
+            )
+            return 0
+        print(
+            json.dumps(
+                {
+                    "id": thread.id,
+                    "status": thread.status,
+                    "origin": thread.origin.model_dump(mode="json"),
+                    "agent": thread.agent,
+                },
+                indent=None,
+            )
+        )
+        for event in thread.events:
+            print(event.model_dump_json(exclude_none=True))
+        return 0
+    finally:
+        await app.close()
+
+
+def _web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]:
+    """Every channel's HTTP routes, for whichever channels are configured."""
+    settings = app.settings
+    routes: list[BaseRoute] = []
+    token = settings.deploybot_api_token
+    # Webhooks are signed with their own secret (what CI holds); DEPLOYBOT_SECRET signs only
+    # reply tokens and links, so a webhook sender can never mint an approval.
+    secret = settings.deploybot_webhook_secret
+    routes += api_routes(
+        config=app.config,
+        queue=app.queue,
+        store=app.store,
+        api_token=token.get_secret_value() if token else None,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        clock=utc_now,
+        new_id=make_id,
+    )
+    signing = settings.slack_signing_secret
+    if slack is not None and signing is not None and signing.get_secret_value().strip():
+        routes += slack_routes(slack)  # never mounted without a secret to verify requests
+    return routes
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: bool) -> int:
+    if not settings.redis_url:
+        print(f"deploybot {args.command}: REDIS_URL is required.", file=sys.stderr)
+        return 2
+    if with_worker:
+        watch_children_with_pidfd()
+    app = bootstrap(settings)
+    if not await _starting(app, args.command):
+        await app.close()
+        return 2
+    slack = _slack(app)
+    web = build_web_app(app, routes=_web_routes(app, slack))
+    port = args.port or settings.port
+    server = uvicorn.Server(
+        uvicorn.Config(
+            web,
+            host=args.host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    stop = asyncio.Event()
+    tasks = app.tasks
+    tasks.on_death = (
+        f"/healthz answers 503, and deploybot {args.command} exits (status 1) in "
+        f"{DEAD_EXIT_GRACE_S:.0f} s so its supervisor restarts it"
+    )
+    serving = asyncio.create_task(server.serve())
+    if with_worker:
+        tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
+        tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
+        _deliverers(app, stop)
+        if not missing_settings(settings):  # email is configured: listen too
+            _email_tasks(app, settings, stop)
+    app_token = settings.slack_app_token
+    socket = None
+    if slack is not None and app_token is not None and app_token.get_secret_value():
+        socket = SocketMode(slack, app_token=app_token.get_secret_value())
+        connected = socket
+        tasks.spawn("slack:socket", lambda _h: _socket_mode(connected, stop))
+    print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
+    dead = None
+    try:
+        # uvicorn handles SIGINT/SIGTERM and returns; a dead task is shown by /healthz
+        # for a few seconds, then the process exits for its supervisor to restart it.
+        dead = await until_stopped_or_dead(tasks, stop, serving)
+        if dead is not None:
+            await asyncio.wait({serving}, timeout=DEAD_EXIT_GRACE_S)
+            server.should_exit = True
+        await serving
+    finally:
+        stop.set()
+        if socket is not None:
+            await socket.close()
+        await tasks.stop()
+        await app.close()
+    return 0 if dead is None else 1
+
+
+async def _socket_mode(socket: SocketMode, stop: asyncio.Event) -> None:
+    """Connect (slack_sdk retries until connected, and reconnects after), then stay."""
+    await socket.connect()
+    await stop.wait()

@@ -1,0 +1,209 @@
+"""Start-up rules about how the settings fit together, in one place.
+
+``findings`` is pure: it returns what is wrong or risky with a set of settings (and the
+config). ``deploybot check-config`` prints every finding; each long-running command prints
+the ones that concern it, and refuses to start on a finding that ``refuses`` it (one line,
+exit 2). ``persistence_finding`` judges Redis's ``CONFIG GET appendonly`` / ``save`` answers;
+``read_persistence`` asks the server (the only I/O here).
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.app.settings import Settings
+from bot.core.config import Config, GithubWorkflow
+from bot.shell.keys import text
+
+__all__ = [
+    "SERVICES",
+    "Finding",
+    "findings",
+    "persistence_finding",
+    "read_persistence",
+    "refusal",
+]
+
+#: The long-running commands (the Procfile's process types, and ``run``).
+SERVICES = frozenset({"worker", "web", "run", "mail", "clock"})
+_HTTP = frozenset({"web", "run"})
+_EMAIL = frozenset({"mail", "run"})
+
+Level = Literal["problem", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    text: str
+    #: Commands that must not start with this finding.
+    refuses: frozenset[str] = field(default_factory=frozenset)
+    #: Commands that start but print this finding as a warning.
+    warns: frozenset[str] = field(default_factory=frozenset)
+
+
+def refusal(found: list[Finding], command: str) -> Finding | None:
+    """The first finding that stops ``command`` from starting, if any."""
+    return next((f for f in found if command in f.refuses), None)
+
+
+def findings(settings: Settings, config: Config | None = None) -> list[Finding]:
+    """Every problem and warning of these settings (and config), in a stable order."""
+    return [
+        *_slack(settings),
+        *_secrets(settings, config),
+        *_email(settings),
+        *_github(settings, config),
+    ]
+
+
+def _github(settings: Settings, config: Config | None) -> list[Finding]:
+    """A service deployed by a GitHub workflow needs credentials to dispatch it."""
+    if config is None:
+        return []
+    workflows = sorted(
+        name
+        for name, svc in config.services.items()
+        if any(isinstance(t, GithubWorkflow) for t in (svc.deploy, svc.rollback))
+    )
+    app = (
+        settings.github_app_id,
+        settings.github_app_private_key,
+        settings.github_app_installation_id,
+    )
+    if not workflows or settings.github_token is not None or all(v is not None for v in app):
+        return []
+    return [
+        Finding(
+            "problem",
+            f"services {', '.join(workflows)} deploy through a GitHub workflow, but neither "
+            "GITHUB_TOKEN nor a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, "
+            "GITHUB_APP_INSTALLATION_ID) is set: their deploys would fail",
+            warns=SERVICES,
+        )
+    ]
+
+
+def _slack(settings: Settings) -> list[Finding]:
+    signed = settings.slack_signing_secret is not None
+    if settings.slack_mode == "http" and not signed:
+        return [
+            Finding(
+                "problem",
+                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack's requests to "
+                "/slack/events could not be verified, so anyone could post as any Slack user; "
+                "set SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)",
+                refuses=_HTTP,
+            )
+        ]
+    return []
+
+
+def _secrets(settings: Settings, config: Config | None) -> list[Finding]:
+    found = []
+    reply, hook = settings.deploybot_secret, settings.deploybot_webhook_secret
+    if (
+        reply is not None
+        and hook is not None
+        and reply.get_secret_value() == (hook.get_secret_value())
+    ):
+        found.append(
+            Finding(
+                "problem",
+                "DEPLOYBOT_WEBHOOK_SECRET equals DEPLOYBOT_SECRET: whoever signs webhooks "
+                "could also sign reply tokens and links (approvals); never share "
+                "DEPLOYBOT_SECRET with another system, give webhooks their own secret",
+                refuses=SERVICES,
+            )
+        )
+    if config is not None and config.webhooks and hook is None:
+        names = ", ".join(sorted(config.webhooks))
+        found.append(
+            Finding(
+                "problem",
+                f"webhooks ({names}) are configured but DEPLOYBOT_WEBHOOK_SECRET is not set: "
+                "POST /v1/webhooks/... answers 503 until it is",
+                warns=_HTTP,
+            )
+        )
+    return found
+
+
+def _email(settings: Settings) -> list[Finding]:
+    if not settings.email_configured:
+        return []
+    found = []
+    if settings.dmarc_required and settings.email_authserv_id is None:
+        found.append(
+            Finding(
+                "problem",
+                "EMAIL_AUTHSERV_ID is required with email: an emailed request or decision "
+                "counts only when our own receiving server's Authentication-Results "
+                "(that authserv-id) says dmarc=pass; set it to that server's name "
+                "(EMAIL_REQUIRE_DMARC=false opts out, and is not safe)",
+                refuses=_EMAIL,
+            )
+        )
+    if settings.email_require_dmarc is False:
+        found.append(
+            Finding(
+                "warning",
+                "EMAIL_REQUIRE_DMARC=false: emailed requests and approvals are trusted on "
+                "their From header alone, which anyone can forge",
+                warns=_EMAIL,
+            )
+        )
+    if (settings.smtp_username is None) != (settings.smtp_password is None):
+        given, missing = (
+            ("SMTP_USERNAME", "SMTP_PASSWORD")
+            if settings.smtp_password is None
+            else ("SMTP_PASSWORD", "SMTP_USERNAME")
+        )
+        found.append(
+            Finding(
+                "problem",
+                f"{given} is set but {missing} is not: SMTP login needs both (or neither)",
+                refuses=_EMAIL,
+            )
+        )
+    return found
+
+
+_RISK = "a Redis restart loses every thread, queued request and lock"
+
+
+def persistence_finding(appendonly: str | None, save: str | None) -> Finding | None:
+    """``CONFIG GET appendonly`` and ``CONFIG GET save`` (None: refused) judged: a warning
+    when the server keeps nothing on disk, or when it would not say."""
+    if appendonly is None or save is None:
+        return Finding(
+            "warning",
+            "could not tell whether Redis keeps its data on disk (the server refused CONFIG GET); "
+            f"without AOF or RDB snapshots {_RISK}",
+            warns=SERVICES,
+        )
+    if appendonly.strip().lower() == "yes" or save.strip():
+        return None
+    return Finding(
+        "warning",
+        f'Redis keeps nothing on disk (appendonly no, save ""): {_RISK}; '
+        "turn on appendonly (or RDB snapshots) for anything but a trial",
+        warns=SERVICES,
+    )
+
+
+async def read_persistence(redis: "Redis") -> Finding | None:
+    """Ask the server how it persists; a server that refuses CONFIG (managed Redis often
+    does) gets "could not tell". An unreachable server raises (``RedisError``/``OSError``)."""
+    answers: list[str | None] = []
+    for name in ("appendonly", "save"):
+        try:
+            reply = await redis.config_get(name)
+        except ResponseError:
+            answers.append(None)
+            continue
+        values = {text(k): text(v) for k, v in (reply or {}).items()}
+        answers.append(values.get(name))
+    return persistence_finding(*answers)

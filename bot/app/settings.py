@@ -1,0 +1,317 @@
+"""Settings from the environment (and a ``.env`` file), the contract's variable names.
+
+Every variable is checked here, so every command refuses a bad value the same way:
+``load_settings`` raises a ``ConfigError`` of one line naming the variable and what it
+expects, never a traceback or a pydantic dump. An empty or blank value means unset, for
+every variable (``SMTP_USERNAME=`` copied from .env.example is no username, not "").
+"""
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from bot.core.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_ANTHROPIC_URL",
+    "DEFAULT_MODEL",
+    "LogFormat",
+    "LogLevel",
+    "Settings",
+    "SlackMode",
+    "describe",
+    "load_settings",
+]
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+# Passed to the SDK explicitly: left to itself it reads ANTHROPIC_BASE_URL from the process
+# environment, where an empty value would replace its default with "".
+DEFAULT_ANTHROPIC_URL = "https://api.anthropic.com"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["json", "text"]
+SlackMode = Literal["off", "http", "socket"]
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]+\]?")
+_ADDRESS = re.compile(r"[^@\s<>\",;()]+@[^@\s<>\",;()]+")
+_WORD = re.compile(r"[^\s;{}\"']+")
+# A Redis key prefix: keys are "<prefix>:..." with {thread id} hash tags after it, so no
+# spaces, braces or wildcards; 1 to 64 characters.
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def _boolean(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _whole(minimum: int, maximum: int | None = None, what: str = "a whole number") -> Any:
+    def check(value: object) -> object:
+        text = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,12}", text):
+            raise ValueError(_expected_range(what, minimum, maximum))
+        number = int(text)
+        if number < minimum or (maximum is not None and number > maximum):
+            raise ValueError(_expected_range(what, minimum, maximum))
+        return number
+
+    return BeforeValidator(check)
+
+
+def _expected_range(what: str, minimum: int, maximum: int | None) -> str:
+    if maximum is None:
+        return f"expected {what} of at least {minimum}"
+    return f"expected {what} from {minimum} to {maximum}"
+
+
+def _seconds(value: object) -> object:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = -1.0
+    if isinstance(value, bool) or not 0 <= number < float("inf"):
+        raise ValueError("expected a number of seconds, 0 or more")
+    return number
+
+
+def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        text = str(value).strip()
+        if not regex.fullmatch(text):
+            raise ValueError(f"expected {expected}")
+        return text
+
+    return check
+
+
+def _url(schemes: tuple[str, ...], example: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        text = str(value).strip()
+        parts = urlsplit(text)
+        has_place = bool(parts.hostname) or (parts.scheme == "unix" and bool(parts.path))
+        if parts.scheme not in schemes or not has_place or any(c.isspace() for c in text):
+            raise ValueError(f"expected a URL such as {example}")
+        return text
+
+    return check
+
+
+def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        text = str(value).strip()
+        text = text.upper() if upper else text.lower()
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return text
+
+    return check
+
+
+Port = Annotated[int, _whole(1, 65535, "a port number")]
+Flag = Annotated[bool, BeforeValidator(_boolean)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Host = Annotated[
+    str, BeforeValidator(_pattern(_HOST, "a host name or IP address (no scheme, no port)"))
+]
+Address = Annotated[str, BeforeValidator(_pattern(_ADDRESS, "an email address such as a@b.c"))]
+Word = Annotated[str, BeforeValidator(_pattern(_WORD, "one word (no spaces, quotes or ;)"))]
+HttpUrl = Annotated[str, BeforeValidator(_url(("http", "https"), "https://host.example.com"))]
+RedisUrl = Annotated[
+    str,
+    BeforeValidator(
+        _url(("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0 (or rediss://, unix://)")
+    ),
+]
+KeyPrefix = Annotated[
+    str,
+    BeforeValidator(
+        _pattern(_PREFIX, "1-64 letters, digits, '.', '_', '-' or ':' (no spaces or braces)")
+    ),
+]
+Level = Annotated[
+    LogLevel,
+    BeforeValidator(_choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)),
+]
+Format = Annotated[LogFormat, BeforeValidator(_choice(("json", "text"), upper=False))]
+
+
+class Settings(BaseSettings):
+    # env_ignore_empty: an empty variable (``SLACK_SIGNING_SECRET=`` copied from
+    # .env.example) means "not set", for every variable, never "set to nothing".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    deploybot_config: Path | None = None
+    redis_url: RedisUrl | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: HttpUrl = DEFAULT_ANTHROPIC_URL
+    anthropic_model: Word = DEFAULT_MODEL
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: HttpUrl | None = None
+    smtp_host: Host | None = None
+    smtp_port: Port = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: Flag = True
+    imap_host: Host | None = None
+    imap_port: Port = 993
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_ssl: Flag = True
+    email_from: Address | None = None
+    # None: on whenever the email channel is configured (EMAIL_REQUIRE_DMARC=false opts out).
+    email_require_dmarc: Flag | None = None
+    email_authserv_id: Word | None = None
+    email_max_bytes: Annotated[int, _whole(1024)] = 256 * 1024
+    # Reply tokens and links; never shared with another system.
+    deploybot_secret: SecretStr | None = None
+    # Signs webhooks (what CI systems hold); separate so they cannot mint reply tokens.
+    deploybot_webhook_secret: SecretStr | None = None
+    deploybot_api_token: SecretStr | None = None
+    port: Port = 8000
+    github_token: SecretStr | None = None
+    github_app_id: Annotated[int, _whole(1)] | None = None
+    github_app_private_key: SecretStr | None = None
+    github_app_installation_id: Annotated[int, _whole(1)] | None = None
+    github_api_url: HttpUrl | None = None
+    # Not in the public contract; for tests and tuning.
+    deploybot_key_prefix: KeyPrefix = "deploybot"
+    deploybot_lease_ttl_ms: Annotated[int, _whole(20)] = 15_000
+    # A deploy's lock on its service and environment: its lease (renewed every third) and
+    # how long a second deploy waits for it before saying who holds it.
+    deploybot_lock_ttl_ms: Annotated[int, _whole(300)] = 30_000
+    deploybot_lock_wait_s: Seconds = 300
+    # A deploy runs only once its start (and idempotency claim) reached this many Redis
+    # replicas (WAIT), so a failover cannot run it twice; 0: do not wait.
+    deploybot_redis_replicas: Annotated[int, _whole(0)] = 0
+    deploybot_redis_wait_ms: Annotated[int, _whole(1)] = 1000
+    # How often a GitHub workflow run is polled while deploybot follows it.
+    deploybot_github_poll_s: Seconds = 5
+    # How often a verification's checks run after a deploy (a check fails the verification
+    # after failing two rounds in a row).
+    deploybot_verify_interval_s: Seconds = 15
+    deploybot_tags_cache_s: Seconds = 10
+    deploybot_log_level: Level | None = None
+    deploybot_log_format: Format | None = None
+    # At most this many model calls to handle one inbound message (then a person is told).
+    deploybot_model_calls_per_message: Annotated[int, _whole(1)] = 6
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """``"  "`` is as unset as ``""`` (env_ignore_empty only drops exactly "")."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so it can be redacted wherever text leaves the process."""
+        values = [
+            self.anthropic_api_key,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.smtp_password,
+            self.imap_password,
+            self.deploybot_secret,
+            self.deploybot_webhook_secret,
+            self.deploybot_api_token,
+            self.github_token,
+            self.github_app_private_key,
+        ]
+        return [v.get_secret_value() for v in values if v and v.get_secret_value()]
+
+    # -- rules other modules ask about (one place each) -----------------------------------
+
+    @property
+    def email_configured(self) -> bool:
+        """The email channel is meant to run: an IMAP or SMTP server is set."""
+        return bool(self.imap_host or self.smtp_host)
+
+    @property
+    def dmarc_required(self) -> bool:
+        """Count an emailed message only with our own server's ``dmarc=pass``: on whenever
+        email is configured, unless ``EMAIL_REQUIRE_DMARC=false`` opts out (warned about)."""
+        if self.email_require_dmarc is None:
+            return self.email_configured
+        return self.email_require_dmarc
+
+    @property
+    def slack_mode(self) -> SlackMode:
+        """How Slack's events arrive: not at all (no bot token), over HTTP at /slack/events
+        (verified with SLACK_SIGNING_SECRET), or over Socket Mode (SLACK_APP_TOKEN)."""
+        if self.slack_bot_token is None:
+            return "off"
+        return "socket" if self.slack_app_token is not None else "http"
+
+    def log_level(self, *, service: bool) -> LogLevel:
+        """DEPLOYBOT_LOG_LEVEL, else INFO for services and WARNING for interactive commands."""
+        return self.deploybot_log_level or ("INFO" if service else "WARNING")
+
+    def log_format(self, *, service: bool) -> LogFormat:
+        """DEPLOYBOT_LOG_FORMAT, else JSON lines for services and text for the rest."""
+        return self.deploybot_log_format or ("json" if service else "text")
+
+
+# Values that may be shown back in an error (never secrets, URLs or user names).
+_SHOWN = {
+    "smtp_port",
+    "imap_port",
+    "port",
+    "smtp_starttls",
+    "imap_ssl",
+    "email_require_dmarc",
+    "email_max_bytes",
+    "github_app_id",
+    "github_app_installation_id",
+    "deploybot_key_prefix",
+    "deploybot_lease_ttl_ms",
+    "deploybot_tags_cache_s",
+    "deploybot_log_level",
+    "deploybot_log_format",
+    "deploybot_model_calls_per_message",
+}
+
+
+def describe(exc: ValidationError) -> str:
+    """One line: each bad variable, what it was (when safe to show) and what is expected."""
+    seen: dict[str, str] = {}
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = field.upper() or "environment"
+        if name in seen:
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] != "value_error":
+            message = f"not valid ({message[:1].lower()}{message[1:]})"
+        value = err.get("input")
+        shown = f"={value!r:.40}" if field in _SHOWN and isinstance(value, str) else ""
+        seen[name] = f"{name}{shown}: {message}"
+    return "; ".join(seen.values())
+
+
+def load_settings(**values: Any) -> Settings:
+    """The settings from the environment (and ``.env``); ``values`` override them (tests).
+
+    Raises ``ConfigError`` with one line naming each bad variable.
+    """
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(f"bad environment: {describe(exc)}") from None
+    except SettingsError as exc:
+        raise ConfigError(f"bad environment: {exc}") from None

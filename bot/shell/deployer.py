@@ -1,0 +1,386 @@
+"""The deployer: runs a service's deploy (or rollback) command for an approved plan.
+
+The command is the argv template from the config with placeholders filled in per argument;
+it never passes through a shell, so a version like ``v1; rm -rf /`` stays one argument.
+The command runs in the config file's folder with a minimal environment (bot/core/childenv.py:
+a short allowlist, the service's ``pass_env``, and the deploy variables):
+
+    DEPLOYBOT_IDEMPOTENCY_KEY  DEPLOYBOT_FENCING_TOKEN  DEPLOYBOT_KIND
+    DEPLOYBOT_SERVICE  DEPLOYBOT_VERSION  DEPLOYBOT_ENVIRONMENT  DEPLOYBOT_SHA
+    DEPLOYBOT_PREVIOUS_VERSION (empty on a first deploy)
+
+It runs under a supervisor process (bot/shell/supervisor.py) that keeps everything the command
+starts below it and stops all of it when the command times out, when the run is cancelled,
+when the command exits leaving processes behind (after ``grace_s``), and when the worker
+dies (within about a second). Stopping is SIGTERM to every descendant, then SIGKILL after
+``grace_s``. The deploy is over when the command and everything it started are gone; the
+environment lock is released after that.
+
+Its stdout and stderr are merged and read in large blocks; only the last 64 KiB are kept
+(bot/core/outputtail.py), redacted as a whole, then cut to a few lines for the result.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.childenv import child_env, refused_pass_env
+from bot.core.config import Config
+from bot.core.errors import ConfigError
+from bot.core.outputtail import OutputTail
+from bot.core.plan import Plan
+from bot.core.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
+from bot.shell import supervisor
+from bot.shell.supervision import SupervisorStatus, exited, send_signal, settled
+
+__all__ = ["CommandDeployer", "DeployResult", "Keepalive"]
+
+log = logging.getLogger(__name__)
+
+_PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
+_CHUNK_BYTES = 1024 * 1024
+_SETTLE_AFTER_KILL_S = 1.0
+_SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
+
+
+class Keepalive(Protocol):
+    """Whether the worker still holds what lets the command run (the deploy's lock)."""
+
+    def fresh(self) -> bool: ...
+
+
+class DeployResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result: Literal["succeeded", "failed", "timed_out"]
+    exit_code: int | None  # negative: killed by that signal; None: never started
+    duration_s: float
+    output_tail: str  # redacted, compacted
+    link: str | None = None  # where to see it (a workflow run)
+
+
+OnOutput = Callable[[str], Awaitable[None]]
+
+
+class CommandDeployer:
+    def __init__(self, *, config: Config, secrets: Sequence[str], grace_s: float = 5) -> None:
+        if grace_s < 0:
+            raise ValueError("grace_s must be >= 0")
+        self._config = config
+        # deploybot's own secrets from the environment are always redacted too.
+        own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
+        self._secrets = tuple(dict.fromkeys([*secrets, *own]))
+        self._grace_s = grace_s
+        for name, service in config.services.items():
+            if refused := refused_pass_env(service.pass_env):
+                raise ConfigError(
+                    f"services.{name}.pass_env: {', '.join(refused)}: deploybot's own "
+                    "variables are never passed to a command"
+                )
+
+    # -- the pure parts ------------------------------------------------------------------
+
+    def argv(self, *, plan: Plan, idempotency_key: str = "", status: bool = False) -> list[str]:
+        """The exact argv for ``plan`` (its status command when ``status``): template
+        chosen by kind, ``./`` paths resolved against the config's folder, placeholders
+        filled in per argument."""
+        template = self._template(plan=plan, status=status)
+        return [
+            self._fill(self._config.argv_path(arg), plan=plan, idempotency_key=idempotency_key)
+            for arg in template
+        ]
+
+    def _template(self, *, plan: Plan, status: bool = False) -> list[str]:
+        service = self._config.services[plan.service]
+        if status:
+            if not service.status:
+                raise ValueError(f"service {plan.service} has no status command")
+            return service.status
+        # A rollback without its own command deploys the older version.
+        target = (
+            service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
+        )
+        if not isinstance(target, list):
+            raise ValueError(f"service {plan.service} deploys through a GitHub workflow")
+        return target
+
+    @staticmethod
+    def _fill(arg: str, *, plan: Plan, idempotency_key: str) -> str:
+        values = {
+            "service": plan.service,
+            "version": plan.version,
+            "environment": plan.environment,
+            "sha": plan.sha,
+            "previous_version": plan.previous_version or "",
+            "idempotency_key": idempotency_key,
+        }
+        # One pass: a value that itself looks like "{sha}" is not expanded again.
+        return _PLACEHOLDER.sub(lambda m: values[m[1]], arg)
+
+    def env(self, *, plan: Plan, idempotency_key: str, fencing_token: int) -> dict[str, str]:
+        """The whole environment of the plan's commands (deploy, rollback and status)."""
+        deploy = {
+            "DEPLOYBOT_IDEMPOTENCY_KEY": idempotency_key,
+            "DEPLOYBOT_FENCING_TOKEN": str(fencing_token),
+            "DEPLOYBOT_KIND": plan.kind,
+            "DEPLOYBOT_SERVICE": plan.service,
+            "DEPLOYBOT_VERSION": plan.version,
+            "DEPLOYBOT_ENVIRONMENT": plan.environment,
+            "DEPLOYBOT_SHA": plan.sha,
+            "DEPLOYBOT_PREVIOUS_VERSION": plan.previous_version or "",
+        }
+        return child_env(
+            os.environ,
+            deploy=deploy,
+            pass_env=self._config.services[plan.service].pass_env,
+            secrets=self._secrets,
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        plan: Plan,
+        idempotency_key: str,
+        fencing_token: int,
+        on_output: OnOutput | None = None,
+        keepalive: Keepalive | None = None,
+        silence_s: float | None = None,
+    ) -> DeployResult:
+        """Run the command for ``plan`` to the end; never raises for a failing command.
+
+        ``on_output`` gets the latest redacted output line after each block of output read
+        (lines in between may be skipped: output is read in large blocks); keep it cheap.
+        Its errors are logged, not raised. Cancelling ``run`` stops the command and all it
+        started (SIGTERM, then SIGKILL after the grace period) and waits before re-raising.
+
+        ``keepalive`` and ``silence_s``: a dead-man's switch. While ``keepalive.fresh()`` the
+        worker tells the supervisor it is alive; after ``silence_s`` without a word (the worker
+        is stopped or stuck, or it lost the lock) the supervisor stops the command itself.
+        """
+        return await self._run(
+            argv=self.argv(plan=plan, idempotency_key=idempotency_key),
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=self._template(plan=plan)[0],
+            timeout_s=self._config.services[plan.service].timeout_s,
+            on_output=on_output,
+            keepalive=keepalive,
+            silence_s=silence_s,
+        )
+
+    async def run_argv(
+        self,
+        *,
+        argv: list[str],
+        plan: Plan,
+        idempotency_key: str,
+        timeout_s: float,
+        fencing_token: int = 0,
+    ) -> DeployResult:
+        """Run an already-filled ``argv`` exactly as the plan's deploy command runs: its
+        environment, the config's folder, supervised, stopped at ``timeout_s``, output
+        redacted (a verification's command check)."""
+        return await self._run(
+            argv=argv,
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=argv[0],
+            timeout_s=timeout_s,
+            on_output=None,
+        )
+
+    async def status(
+        self, *, plan: Plan, idempotency_key: str, fencing_token: int
+    ) -> DeployResult | None:
+        """Run the service's status command for a deploy (same environment, supervision and
+        timeout as the deploy); None when the service has none. Its exit code says: 0
+        succeeded, 1 failed, 3 (or anything else) unknown."""
+        if not self._config.services[plan.service].status:
+            return None
+        return await self._run(
+            argv=self.argv(plan=plan, idempotency_key=idempotency_key, status=True),
+            env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
+            shown=self._template(plan=plan, status=True)[0],
+            timeout_s=self._config.services[plan.service].timeout_s,
+            on_output=None,
+        )
+
+    async def _run(
+        self,
+        *,
+        argv: list[str],
+        env: dict[str, str],
+        shown: str,
+        timeout_s: float,
+        on_output: OnOutput | None,
+        keepalive: Keepalive | None = None,
+        silence_s: float | None = None,
+    ) -> DeployResult:
+        started = time.monotonic()
+        status_r, status_w = os.pipe()
+        alive_r, alive_w = os.pipe() if keepalive is not None else (None, None)
+        pass_fds = (status_w,) if alive_r is None else (status_w, alive_r)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *supervisor.supervised_argv(
+                    argv,
+                    grace_s=self._grace_s,
+                    status_fd=status_w,
+                    keepalive_fd=alive_r,
+                    silence_s=silence_s if alive_r is not None else None,
+                ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=self._config.base_dir,
+                start_new_session=True,  # a signal to the worker's group is the worker's
+                pass_fds=pass_fds,
+            )
+        except OSError as exc:
+            os.close(status_r)
+            if alive_w is not None:
+                os.close(alive_w)
+            return self._result("failed", None, started, f"cannot run {shown}: {exc}")
+        finally:
+            os.close(status_w)
+            if alive_r is not None:
+                os.close(alive_r)
+        beating = (
+            asyncio.create_task(_beat(alive_w, keepalive, every_s=(silence_s or 1.0) / 4))
+            if alive_w is not None and keepalive is not None
+            else None
+        )
+        events = SupervisorStatus(status_r)
+        assert proc.stdout is not None
+        tail = OutputTail()
+        reader = asyncio.create_task(self._read(proc.stdout, tail=tail, on_output=on_output))
+        timed_out = False
+        notes: list[str] = []
+        try:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await events.until_exit()
+            except TimeoutError:
+                timed_out = True
+                await self._stop(proc, reader, events)
+                notes.append(f"deploybot: timed out after {timeout_s:g} s; stopped")
+            else:
+                await self._finish(proc, reader, events, limit_s=3 * self._grace_s)
+        except BaseException:
+            # Cancelled (the worker is stopping): stop the command and all it started before
+            # going. Shielded: a second cancel cannot interrupt the clean-up half way.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._stop(proc, reader, events))
+            raise
+        finally:
+            events.close()
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
+            if alive_w is not None:
+                os.close(alive_w)
+        if reader.done() and not reader.cancelled() and (error := reader.exception()):
+            log.error("reading the deploy output failed", exc_info=error)
+        if events.cannot_run is not None:
+            return self._result("failed", None, started, f"cannot run {shown}: {events.cannot_run}")
+        if events.leftovers and not timed_out:
+            notes.append("deploybot: stopped processes left running by the command")
+        code = events.exit_code
+        if code is None and not timed_out:
+            notes.append("deploybot: the command's exit status was lost; check the environment")
+        result: Literal["succeeded", "failed", "timed_out"]
+        result = "timed_out" if timed_out else ("succeeded" if code == 0 else "failed")
+        return self._result(result, code, started, "\n".join([tail.text(), *notes]))
+
+    def _result(
+        self,
+        result: Literal["succeeded", "failed", "timed_out"],
+        code: int | None,
+        started: float,
+        text: str,
+    ) -> DeployResult:
+        # Redacted as a whole before compact_tail cuts it to a few lines.
+        return DeployResult(
+            result=result,
+            exit_code=code,
+            duration_s=time.monotonic() - started,
+            output_tail=compact_tail(redact(strip_ansi(text), secrets=self._secrets)),
+        )
+
+    def _line(self, raw: str) -> str:
+        return redact(strip_ansi(raw), secrets=self._secrets).strip()
+
+    async def _read(
+        self, stream: asyncio.StreamReader, *, tail: OutputTail, on_output: OnOutput | None
+    ) -> None:
+        """Keep the end of the output; after each block, forward its last line."""
+        last_sent: str | None = None
+        while chunk := await stream.read(_CHUNK_BYTES):
+            tail.feed(chunk)
+            if on_output is None or (raw := tail.last_line()) is None:
+                continue
+            line = self._line(raw)
+            if not line or line == last_sent:
+                continue
+            last_sent = line
+            try:
+                await on_output(line)
+            except Exception:
+                log.warning("on_output failed; the deploy goes on", exc_info=True)
+
+    async def _finish(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.Task[None],
+        events: SupervisorStatus,
+        *,
+        limit_s: float,
+    ) -> None:
+        """The command exited: wait for the supervisor to stop what it left running."""
+        try:
+            async with asyncio.timeout(limit_s + _SUPERVISOR_SLACK_S):
+                await exited(proc)
+        except TimeoutError:
+            await self._stop(proc, reader, events)
+            return
+        await events.until_closed()
+        await settled(reader, _SETTLE_AFTER_KILL_S)
+
+    async def _stop(
+        self, proc: asyncio.subprocess.Process, reader: asyncio.Task[None], events: SupervisorStatus
+    ) -> None:
+        """Ask the supervisor to stop everything (SIGTERM, SIGKILL after the grace period);
+        if it does not finish in time, SIGKILL it and the command's group."""
+        send_signal(proc.pid, signal.SIGTERM, group=False)
+        try:
+            async with asyncio.timeout(self._grace_s + _SUPERVISOR_SLACK_S):
+                await exited(proc)
+        except TimeoutError:
+            log.error("supervisor %d did not stop the command in time; killing it", proc.pid)
+            send_signal(proc.pid, signal.SIGKILL, group=False)
+            if events.pid is not None:
+                send_signal(events.pid, signal.SIGKILL, group=True)
+            await exited(proc)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
+                await events.until_closed()
+        await settled(reader, _SETTLE_AFTER_KILL_S)
+
+
+async def _beat(fd: int, keepalive: Keepalive, *, every_s: float) -> None:
+    """Tell the supervisor the worker is alive, while ``keepalive`` says it may run."""
+    while True:
+        if keepalive.fresh():
+            with contextlib.suppress(OSError):  # the supervisor is gone: nothing to tell
+                os.write(fd, b".")
+        await asyncio.sleep(every_s)

@@ -1,0 +1,107 @@
+"""Read-only lookups the loop and the prompt need: tags (cached briefly) and deploy history.
+
+Also the pure ``build_plan``: an intent plus what the lookups found becomes the exact plan
+a human approves, or a short reason why it cannot.
+"""
+
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+
+from bot.core.config import Config
+from bot.core.errors import ToolFailed
+from bot.core.plan import DeployRecord, Tag
+from bot.shell.history import DeployHistory
+from bot.shell.keys import Keys
+from bot.shell.tags import list_tags
+
+__all__ = ["Lookups", "Turn"]
+
+_TAGS_SHOWN = 10
+_DEPLOYS_SHOWN = 5
+_TagList = TypeAdapter(list[Tag])
+
+
+class Lookups:
+    def __init__(
+        self,
+        *,
+        redis: "Redis",
+        keys: Keys,
+        config: Config,
+        history: DeployHistory,
+        tags_cache_s: float = 10,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._config = config
+        self._history = history
+        self._tags_cache_s = tags_cache_s
+
+    async def tags(self, service: str) -> list[Tag]:
+        """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
+        if self._tags_cache_s > 0:
+            cached = await self._redis.get(self._keys.tags_cache(service))
+            if cached:
+                return _TagList.validate_json(cached)
+        return await self._tags_from_git(service)
+
+    async def _tags_from_git(self, service: str) -> list[Tag]:
+        """``git ls-remote``, then remember the answer for a few seconds."""
+        tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
+        if self._tags_cache_s > 0:
+            await self._redis.set(
+                self._keys.tags_cache(service),
+                _TagList.dump_json(tags),
+                px=int(self._tags_cache_s * 1000),
+            )
+        return tags
+
+    async def fresh_tags(self, service: str) -> list[Tag]:
+        """From the repository now, not the cache: for the re-check just before a deploy."""
+        return await self._tags_from_git(service)
+
+    async def history(self, service: str, environment: str) -> list[DeployRecord]:
+        return await self._history.recent(
+            service=service, environment=environment, limit=_DEPLOYS_SHOWN
+        )
+
+    async def fetch(
+        self, turn: "Turn", *, services: list[str], pairs: list[tuple[str, str]]
+    ) -> None:
+        """Fill ``turn`` with tags and recent deploys in one round trip (plus ``git`` for
+        services whose tags are not cached). What is already in ``turn`` is not fetched."""
+        services = [s for s in services if s not in turn.tags]
+        pairs = [p for p in pairs if p not in turn.history]
+        if not services and not pairs:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for service in services:
+            pipe.get(self._keys.tags_cache(service))
+        for service, environment in pairs:
+            pipe.lrange(self._keys.history(service, environment), 0, _DEPLOYS_SHOWN - 1)
+        replies = await pipe.execute()
+        for service, cached in zip(services, replies, strict=False):
+            if cached and self._tags_cache_s > 0:
+                turn.tags[service] = _TagList.validate_json(cached)
+            else:
+                try:  # the cache was just read above: go straight to git
+                    turn.tags[service] = await self._tags_from_git(service)
+                except ToolFailed as exc:
+                    turn.tags[service] = exc
+        for pair, raw in zip(pairs, replies[len(services) :], strict=True):
+            turn.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
+
+
+class Turn:
+    """What one turn of the loop has looked up, so it asks Redis and git only once."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, list[Tag] | ToolFailed] = {}
+        self.history: dict[tuple[str, str], list[DeployRecord]] = {}
+        self.published: set[str] = set()  # messages already handed to the outbox
+
+    def tags_of(self, service: str) -> list[Tag]:
+        found = self.tags[service]
+        if isinstance(found, ToolFailed):
+            raise found
+        return found

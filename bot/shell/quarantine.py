@@ -1,0 +1,68 @@
+"""Quarantined versions, per service and environment, in Redis.
+
+A version that failed verification or was rolled back is put here; planning refuses to
+deploy it to that environment again (a person, a schedule or a webhook alike) until an
+approver releases it. The thread that quarantined it, and the one that released it, keep the
+events for the audit (``version_quarantined``, ``version_released``).
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from bot.core.events import VersionQuarantined
+from bot.core.plan import Plan, Quarantined
+from bot.shell.keys import Keys, text
+
+__all__ = ["QuarantineList"]
+
+
+class QuarantineList:
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def add(self, *, service: str, environment: str, entry: Quarantined) -> bool:
+        """Quarantine ``entry.version``; False when it already was (the first reason stays)."""
+        key = self._keys.quarantine(service, environment)
+        return bool(await self._redis.hsetnx(key, entry.version, entry.model_dump_json()))
+
+    async def remove(self, *, service: str, environment: str, version: str) -> Quarantined | None:
+        key = self._keys.quarantine(service, environment)
+        raw = await self._redis.hget(key, version)
+        if raw is None or not await self._redis.hdel(key, version):
+            return None
+        return Quarantined.model_validate_json(raw)
+
+    async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
+        """Every quarantined version of the pair, by version."""
+        raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
+        return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
+
+    async def rolled_back(
+        self, plan: Plan, *, thread_id: str, at: datetime, new_id: Callable[[], str]
+    ) -> VersionQuarantined | None:
+        """``plan`` (a rollback) ran: quarantine the version it rolled back from. None when
+        there was none or it was quarantined already (by its failed verification)."""
+        if plan.kind != "rollback" or plan.previous_version is None:
+            return None
+        reason = f"rolled back to {plan.version} by {plan.requester}"
+        entry = Quarantined(
+            version=plan.previous_version,
+            by=plan.requester,
+            reason=reason,
+            at=at.astimezone(UTC).isoformat(),
+            thread_id=thread_id,
+        )
+        if not await self.add(service=plan.service, environment=plan.environment, entry=entry):
+            return None
+        return VersionQuarantined(
+            id=new_id(),
+            at=at,
+            service=plan.service,
+            environment=plan.environment,
+            version=plan.previous_version,
+            by=plan.requester,
+            reason=reason,
+        )

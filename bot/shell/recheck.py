@@ -1,0 +1,105 @@
+"""The live-state re-check just before a plan runs (invariant 2), under the lock.
+
+Is the world still the one the approvers were shown? The environment's live version (from
+the deploy history) and the tag's commit (from the repository, not the cache) are read again
+and ``bot.core.policy.check_live_state`` decides. On drift the plan does not run: the thread says
+what changed, every copy of its request is closed, and the plan is made again from what is
+true now (a new plan hash, so no old approval can count) or refused (now older than live).
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.core.approvals import closing_messages
+from bot.core.errors import ToolFailed
+from bot.core.events import ApprovalRequested, ErrorRecorded, Event, MessageSent, PlanProposed
+from bot.core.intents import Deploy, Rollback
+from bot.core.plan import Plan, Tag
+from bot.core.planning import build_plan
+from bot.core.policy import Allowed, Refused, check_live_state
+from bot.core.thread import Thread
+from bot.shell.history import DeployHistory
+from bot.shell.lookups import Lookups
+from bot.shell.quarantine import QuarantineList
+
+__all__ = ["LiveCheck"]
+
+
+class LiveCheck:
+    def __init__(
+        self,
+        *,
+        history: DeployHistory,
+        lookups: Lookups,
+        quarantine: QuarantineList,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._history = history
+        self._lookups = lookups
+        self._quarantine = quarantine
+        self._clock = clock
+        self._new_id = new_id
+
+    async def drift(self, thread: Thread, plan: Plan) -> list[Event] | None:
+        """None when ``plan`` may run; else the events that say why not and what next."""
+        history = await self._history.recent(
+            service=plan.service, environment=plan.environment, limit=5
+        )
+        tags: list[Tag] | None
+        try:
+            tags = await self._lookups.fresh_tags(plan.service)
+        except ToolFailed as exc:
+            tags = None
+            verdict: Allowed | Refused = Refused(
+                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
+                "Ask again when the repository answers."
+            )
+        else:
+            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
+        banned = await self._quarantine.of(service=plan.service, environment=plan.environment)
+        if isinstance(verdict, Allowed) and plan.version in banned:
+            # Quarantined after it was approved: refused, not remade.
+            refusal = banned[plan.version].refusal(
+                service=plan.service, environment=plan.environment
+            )
+            verdict, tags = Refused(reason=refusal), None
+        if isinstance(verdict, Allowed):
+            return None
+        now = self._clock()
+        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
+        if tags is not None:
+            text += " It is made again from what is live now, for a fresh approval."
+        asked = any(
+            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
+            for e in thread.events
+        )
+        events: list[Event] = [
+            *(
+                closing_messages(thread, text=text, purpose="error", now=now, new_id=self._new_id)
+                if asked
+                else [MessageSent(id=self._new_id(), at=now, text=text, purpose="error")]
+            )
+        ]
+        if tags is None:
+            return events
+        intent: Deploy | Rollback = (
+            Deploy(service=plan.service, environment=plan.environment, version=plan.version)
+            if plan.kind == "deploy"
+            else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
+        )
+        try:
+            again = build_plan(
+                intent,
+                tags=tags,
+                history=history,
+                requester=plan.requester,
+                quarantined=banned,
+            )
+        except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
+            events.append(
+                ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=str(exc))
+            )
+        else:
+            events.append(PlanProposed(id=self._new_id(), at=now, plan=thread.fresh_attempt(again)))
+        return events

@@ -1,0 +1,161 @@
+"""What the next worker does with a deploy whose worker died before saving its result.
+
+Invariant 3: never run it again. Find out what happened where the answer can be known (the
+history, written right after the command exited; else the service's ``status`` command asked
+by idempotency key) and record the real result. Only a truly unknown outcome is recorded as
+interrupted: the thread and the history say so, and the environment stays held for that
+service (no expiry) until a person has looked and says ``unlock <environment>``.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from bot.core.events import DeployFinished, DeployInterrupted, Event, MessageSent, Purpose
+from bot.core.plan import Plan
+from bot.core.steps import Recover
+from bot.core.thread import Thread
+from bot.core.wording import interrupted_text
+from bot.shell.envlock import EnvLock, LockHolder
+from bot.shell.execution import Executor
+from bot.shell.history import DeployHistory
+from bot.shell.targets import Deployers
+
+__all__ = ["Recovery"]
+
+
+class Recovery:
+    def __init__(
+        self,
+        *,
+        history: DeployHistory,
+        env_lock: EnvLock,
+        deployer: Deployers,
+        executor: Executor,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._history = history
+        self._env_lock = env_lock
+        self._deployer = deployer
+        self._executor = executor
+        self._clock = clock
+        self._new_id = new_id
+
+    async def recover(self, step: Recover, thread: Thread) -> list[Event]:
+        """The worker that ran a deploy died before saving its result (invariant 3: never
+        run again). Where the answer can be known, record the real result: the history
+        (written right after the command exited), else the service's status command asked by
+        idempotency key. Otherwise it is interrupted: the thread says so, the history shows
+        it, and the environment stays held for this service until a person has looked."""
+        plan, started = step.plan, step.started
+        now = self._clock()
+        history = await self._history.recent(
+            service=plan.service, environment=plan.environment, limit=20
+        )
+        known = next(
+            (
+                r
+                for r in history
+                if r.thread_id == thread.id
+                and r.kind == plan.kind
+                and r.version == plan.version
+                and r.sha == plan.sha
+                and datetime.fromisoformat(r.at) >= started.at
+            ),
+            None,
+        )
+        if known is not None and known.result != "interrupted":
+            await self._env_lock.release(
+                service=plan.service, environment=plan.environment, token=started.fencing_token
+            )
+            return [
+                self._finished(
+                    plan,
+                    result=known.result,
+                    exit_code=None,
+                    duration_s=(datetime.fromisoformat(known.at) - started.at).total_seconds(),
+                    note="deploybot: the worker stopped after the command finished; its "
+                    "result was read back from the deploy history.",
+                ),
+                self._executor.lock_event(plan, "released", started.fencing_token),
+            ]
+        asked = await self._deployer.status(
+            plan=plan, idempotency_key=started.idempotency_key, fencing_token=started.fencing_token
+        )
+        if asked is not None and asked.exit_code in (0, 1):
+            result: Literal["succeeded", "failed"] = (
+                "succeeded" if asked.exit_code == 0 else "failed"
+            )
+            await self._executor.record(
+                thread, plan, result=result, at=now, token=started.fencing_token
+            )
+            tail = asked.output_tail.strip()
+            source = (
+                "the workflow run it dispatched (found by its key)"
+                if asked.link
+                else "the service's status command"
+            )
+            return [
+                self._finished(
+                    plan,
+                    result=result,
+                    exit_code=None,
+                    duration_s=(now - started.at).total_seconds(),
+                    note=f"deploybot: the worker stopped during the deploy; {source} says it "
+                    f"{result}." + (f"\n{tail}" if tail else ""),
+                    link=asked.link,
+                ),
+                self._executor.lock_event(plan, "released", started.fencing_token),
+            ]
+        holder = LockHolder(
+            thread_id=thread.id,
+            who=plan.requester,
+            why=f"interrupted {plan.kind} of {plan.service} {plan.version} (outcome unknown)",
+            since=now,
+        )
+        held = await self._env_lock.hold_interrupted(
+            service=plan.service,
+            environment=plan.environment,
+            token=started.fencing_token,
+            holder=holder,
+        )
+        await self._executor.record(
+            thread, plan, result="interrupted", at=now, token=started.fencing_token
+        )
+        text = interrupted_text(plan, plan.plan_hash)
+        if asked is not None:
+            text += " (Its status command could not tell either.)"
+        if held:
+            text += (
+                f" {plan.environment} stays held for {plan.service} until an approver of "
+                f"{plan.environment} has checked it and says 'unlock {plan.environment}'."
+            )
+        return [
+            DeployInterrupted(id=self._new_id(), at=now, plan_hash=plan.plan_hash),
+            self._say(text, purpose="error"),
+        ]
+
+    def _finished(
+        self,
+        plan: Plan,
+        *,
+        result: Literal["succeeded", "failed", "timed_out"],
+        exit_code: int | None,
+        duration_s: float,
+        note: str,
+        link: str | None = None,
+    ) -> DeployFinished:
+        return DeployFinished(
+            id=self._new_id(),
+            at=self._clock(),
+            plan_hash=plan.plan_hash,
+            result=result,
+            exit_code=exit_code,
+            duration_s=max(0.0, duration_s),
+            output_tail=note,
+            link=link,
+        )
+
+    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
+        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)

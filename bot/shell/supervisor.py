@@ -1,0 +1,272 @@
+"""The supervisor: a small process between a worker and a deploy command (Linux).
+
+    python -I bot/shell/supervisor.py --parent-pid P --grace-s G --status-fd N -- ARGV...
+
+It starts ARGV in a new session (stdin from /dev/null, stdout and stderr its own), with
+``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with it, and makes itself a child
+subreaper (``PR_SET_CHILD_SUBREAPER``) so everything the command starts, ``setsid``
+grandchildren included, stays below it. Then it watches:
+
+- the command exits: processes it left behind get ``grace_s`` to end, then SIGTERM, then
+  SIGKILL after ``grace_s`` more;
+- SIGTERM (or SIGINT, SIGHUP) from the worker (a timeout, a cancelled run): every
+  descendant gets SIGTERM, then SIGKILL after ``grace_s``;
+- the worker dies (``PR_SET_PDEATHSIG`` sends SIGUSR1; the parent pid is also polled): every
+  descendant gets SIGTERM, then SIGKILL after at most 1 s;
+- with ``--keepalive-fd F --silence-s S``: the worker writes a byte to F while it still
+  holds the deploy's lock. Silence for S seconds (the worker is stopped by SIGSTOP, its event
+  loop is stuck, or it lost the lock) is treated as the worker being gone: the command must
+  not outlive the lock that lets it run.
+
+It exits once no descendant is left. On the status fd it writes one line per event:
+``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
+to stop processes left running after the command exited), ``cannot-run REASON``.
+
+Standard library only and no import of ``bot``: it runs with the command's environment,
+from the config file's folder.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+
+__all__ = ["descendants", "main", "supervised_argv"]
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+_WORKER_GONE_GRACE_S = 1.0
+_PARENT_POLL_S = 0.5
+_TREE_POLL_S = 0.05
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+_WATCHED = {signal.SIGCHLD, signal.SIGUSR1, *_STOP_SIGNALS}
+
+
+def supervised_argv(
+    argv: Sequence[str],
+    *,
+    grace_s: float,
+    status_fd: int,
+    keepalive_fd: int | None = None,
+    silence_s: float | None = None,
+) -> list[str]:
+    """The argv that runs ``argv`` under a supervisor watching the calling process."""
+    keepalive = (
+        ["--keepalive-fd", str(keepalive_fd), "--silence-s", repr(silence_s)]
+        if keepalive_fd is not None and silence_s is not None
+        else []
+    )
+    return [
+        sys.executable,
+        "-I",  # ignores PYTHON* variables and the user's site-packages
+        os.path.abspath(__file__),
+        "--parent-pid",
+        str(os.getpid()),
+        "--grace-s",
+        repr(grace_s),
+        "--status-fd",
+        str(status_fd),
+        *keepalive,
+        "--",
+        *argv,
+    ]
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: cached by the loader
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl({option}): {os.strerror(err)}")
+
+
+def _ppid_and_state(pid: str) -> tuple[int, str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), fields[0].decode()
+
+
+def descendants(root: int) -> list[int]:
+    """Every running (not zombie) process below ``root``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    running: set[int] = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (found := _ppid_and_state(name)) is not None:
+            ppid, state = found
+            children.setdefault(ppid, []).append(int(name))
+            if state not in ("Z", "X"):
+                running.add(int(name))
+    below: list[int] = []
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        below.append(pid)
+        todo.extend(children.get(pid, []))
+    return [pid for pid in below if pid in running]
+
+
+def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+class _Supervisor:
+    def __init__(
+        self,
+        *,
+        parent_pid: int,
+        grace_s: float,
+        status_fd: int,
+        keepalive_fd: int | None = None,
+        silence_s: float | None = None,
+    ) -> None:
+        self.parent_pid = parent_pid
+        self.grace_s = grace_s
+        self.keepalive_fd = keepalive_fd
+        self.silence_s = silence_s
+        self.heard_at = time.monotonic()
+        self.status = os.fdopen(status_fd, "w", buffering=1)
+        self.child: int | None = None
+        self.exit_code: int | None = None
+        self.leftovers = False
+        self.me = os.getpid()
+
+    def say(self, line: str) -> None:
+        with contextlib.suppress(OSError):
+            self.status.write(line + "\n")
+
+    def start(self, argv: Sequence[str]) -> bool:
+        def in_child() -> None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != self.me:  # the supervisor died before prctl took effect
+                os._exit(137)
+
+        try:
+            proc = subprocess.Popen(  # noqa: S603 (an argv from the config, no shell)
+                list(argv), stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=in_child
+            )
+        except OSError as exc:
+            self.say(f"cannot-run {exc.strerror or exc}")
+            return False
+        self.child = proc.pid
+        proc.returncode = 0  # reaped by waitpid(-1) below, not by Popen
+        self.say(f"started {proc.pid}")
+        return True
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.child and self.exit_code is None:
+                self.exit_code = os.waitstatus_to_exitcode(status)
+                self.say(f"exited {self.exit_code}")
+
+    def worker_gone(self) -> bool:
+        return os.getppid() != self.parent_pid or self.worker_silent()
+
+    def worker_silent(self) -> bool:
+        """No keep-alive byte for silence_s (or the worker closed its end)."""
+        if self.keepalive_fd is None or self.silence_s is None:
+            return False
+        try:
+            while select.select([self.keepalive_fd], [], [], 0)[0]:
+                if not os.read(self.keepalive_fd, 4096):
+                    return True  # the worker closed its end without finishing: gone
+                self.heard_at = time.monotonic()
+        except OSError:
+            return True
+        return time.monotonic() - self.heard_at > self.silence_s
+
+    def wait(self, timeout_s: float) -> signal.Signals | None:
+        got = signal.sigtimedwait(_WATCHED, max(timeout_s, 0.0))
+        return None if got is None else signal.Signals(got.si_signo)
+
+    def stop_tree(self, grace_s: float) -> None:
+        """SIGTERM every descendant; SIGKILL what is left after ``grace_s``; reap them all."""
+        if self.child is not None and self.exit_code is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child, signal.SIGTERM)
+        _signal_all(descendants(self.me), signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while (left := descendants(self.me)) and time.monotonic() < deadline:
+            self.wait(min(_TREE_POLL_S, deadline - time.monotonic()))
+            self.reap()
+        while left:  # SIGKILL until nothing is left (a process may fork meanwhile)
+            _signal_all(left, signal.SIGKILL)
+            self.wait(_TREE_POLL_S)
+            self.reap()
+            left = descendants(self.me)
+        self.reap()
+
+    def run(self) -> None:
+        while self.exit_code is None:
+            got = self.wait(_PARENT_POLL_S)
+            self.reap()
+            if got == signal.SIGUSR1 or self.worker_gone():
+                self.stop_tree(min(self.grace_s, _WORKER_GONE_GRACE_S))
+                return
+            if got in _STOP_SIGNALS:
+                self.stop_tree(self.grace_s)
+                return
+        # The command exited: what it left running gets grace_s to end by itself.
+        deadline = time.monotonic() + self.grace_s
+        while descendants(self.me):
+            if time.monotonic() >= deadline or self.worker_gone():
+                self.leftovers = True
+                self.stop_tree(self.grace_s)
+                break
+            got = self.wait(min(_TREE_POLL_S, deadline - time.monotonic()))
+            self.reap()
+            if got is not None and got is not signal.SIGCHLD:
+                deadline = 0.0  # told to stop, or the worker died: stop them now
+        if self.leftovers:
+            self.say("leftovers")
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="supervisor")
+    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--grace-s", type=float, required=True)
+    parser.add_argument("--status-fd", type=int, required=True)
+    parser.add_argument("--keepalive-fd", type=int)
+    parser.add_argument("--silence-s", type=float)
+    parser.add_argument("argv", nargs="+")
+    ns = parser.parse_args(args)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    supervisor = _Supervisor(
+        parent_pid=ns.parent_pid,
+        grace_s=ns.grace_s,
+        status_fd=ns.status_fd,
+        keepalive_fd=ns.keepalive_fd,
+        silence_s=ns.silence_s,
+    )
+    os.set_inheritable(ns.status_fd, False)
+    if ns.keepalive_fd is not None:
+        os.set_inheritable(ns.keepalive_fd, False)
+    if supervisor.worker_gone():  # the worker died before PR_SET_PDEATHSIG was set
+        return 0
+    if supervisor.start(ns.argv):
+        supervisor.run()
+    with contextlib.suppress(OSError):  # the worker may be gone: nobody reads the status
+        supervisor.status.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

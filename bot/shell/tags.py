@@ -1,0 +1,148 @@
+"""Tags: the versions a service can be deployed at, read from its git repository.
+
+``git ls-remote --tags`` works the same on a local path and on a URL and needs no clone.
+Annotated tags are resolved to the commit they point at (the peeled ``^{}`` entry).
+
+Ordering: tags that look like versions (``v1.4.2``, ``1.10.0``, ``v2.0.0-rc.1``, ``v3``)
+come first, newest first, compared the semver way (``v1.10.0`` > ``v1.9.0``; a pre-release
+sorts before its release). Other tags (``nightly``, ``release-2024-05-01``) are kept, after
+all version tags, in reverse name order (so date-stamped names are newest first): they can
+still be deployed by name, but "the latest tag" is always a version.
+
+For a repository on a local path, each tag's commit subject is filled in with one
+``git log --no-walk`` call; for a remote repository the subject stays ``None`` (that would
+need a fetch).
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+from bot.core.errors import ToolFailed
+from bot.core.plan import Tag, version_key
+from bot.core.redact import compact_tail, redact, strip_ansi, without_secrets
+
+__all__ = ["list_tags", "version_key"]
+
+
+_TAG_PREFIX = "refs/tags/"
+_PEELED = "^{}"
+
+
+def _is_local(repo: str) -> bool:
+    return "://" not in repo and Path(repo).is_dir()
+
+
+def _git_env() -> dict[str, str]:
+    env = without_secrets(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for a password on a terminal
+    env["GCM_INTERACTIVE"] = "never"
+    env["LC_ALL"] = "C"  # error messages we can show as they are
+    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    return env
+
+
+async def _git(args: list[str], *, what: str, timeout_s: float) -> str:
+    """Run ``git <args>``; its stdout, or ``ToolFailed`` with a short, redacted reason."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_git_env(),
+            start_new_session=True,  # so a timeout can stop git and its helpers (ssh)
+        )
+    except OSError as exc:
+        raise ToolFailed(f"{what}: cannot run git: {exc.strerror or exc}") from exc
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise ToolFailed(f"{what}: git timed out after {timeout_s:g} s") from None
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    if proc.returncode != 0:
+        reason = _reason(err.decode(errors="replace")) or f"git exit code {proc.returncode}"
+        raise ToolFailed(f"{what}: {reason}")
+    return out.decode(errors="replace")
+
+
+def _reason(stderr: str) -> str:
+    """The one line of git's stderr that says what went wrong, redacted and short."""
+    lines = [line.strip() for line in strip_ansi(stderr).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("warning: ", "hint: "))]
+    first = (useful or lines or [""])[0]  # the first complaint says why (ssh:, fatal:)
+    first = first.removeprefix("fatal: ").removeprefix("error: ")
+    return compact_tail(redact(first, secrets=()), max_lines=1, max_chars=200)
+
+
+def _parse_ls_remote(text: str) -> dict[str, str]:
+    """Tag name -> commit sha; the peeled entry of an annotated tag wins."""
+    shas: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in text.splitlines():
+        sha, _, ref = line.partition("\t")
+        if not ref.startswith(_TAG_PREFIX):
+            continue
+        name = ref.removeprefix(_TAG_PREFIX)
+        if name.endswith(_PEELED):
+            peeled[name.removesuffix(_PEELED)] = sha
+        else:
+            shas[name] = sha
+    return {name: peeled.get(name, sha) for name, sha in shas.items()}
+
+
+async def _subjects(repo: str, shas: list[str], *, timeout_s: float) -> dict[str, str]:
+    """Commit sha -> subject, in one ``git log`` call; empty when it fails (best effort)."""
+    if not shas:
+        return {}
+    try:
+        out = await _git(
+            ["-C", repo, "log", "--no-walk=unsorted", "--format=%H%x00%s", *shas, "--"],
+            what="git log",
+            timeout_s=timeout_s,
+        )
+    except ToolFailed:
+        return {}
+    subjects: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, sep, subject = line.partition("\x00")
+        if sep:
+            subjects[sha] = subject
+    return subjects
+
+
+async def list_tags(repo: str, *, limit: int = 20, timeout_s: float = 30) -> list[Tag]:
+    """The newest ``limit`` tags of ``repo`` (a local path or a git URL), newest first.
+
+    Raises ``ToolFailed`` (message safe to show: URL credentials are masked) when the
+    repository is missing or unreachable, git fails, or it takes longer than ``timeout_s``.
+    """
+    shown = redact(repo, secrets=())
+    if limit <= 0:
+        return []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    out = await _git(
+        ["ls-remote", "--tags", "--", repo],
+        what=f"cannot list tags of {shown}",
+        timeout_s=timeout_s,
+    )
+    tags = _parse_ls_remote(out)
+    names = sorted(tags, key=version_key, reverse=True)[:limit]
+    subjects: dict[str, str] = {}
+    if _is_local(repo):
+        remaining_s = max(deadline - loop.time(), 1.0)
+        wanted = list(dict.fromkeys(tags[name] for name in names))
+        subjects = await _subjects(repo, wanted, timeout_s=remaining_s)
+    return [Tag(name=name, sha=tags[name], subject=subjects.get(tags[name])) for name in names]

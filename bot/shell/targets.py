@@ -1,0 +1,74 @@
+"""Where a plan is deployed: each service names its target, an argv command or a GitHub
+Actions workflow (``bot.core.config.Target``). ``Deployers`` routes a plan to the right one; both
+return the same ``DeployResult`` and answer ``status`` by idempotency key after a crash."""
+
+from bot.core.config import Config, GithubWorkflow
+from bot.core.plan import Plan
+from bot.shell.deployer import CommandDeployer, DeployResult, Keepalive, OnOutput
+from bot.shell.workflow import WorkflowDeployer
+
+__all__ = ["Deployers"]
+
+
+class Deployers:
+    def __init__(
+        self, *, config: Config, commands: CommandDeployer, workflows: WorkflowDeployer | None
+    ) -> None:
+        self._config = config
+        self.commands = commands
+        self._workflows = workflows
+
+    def _workflow(self, plan: Plan) -> bool:
+        service = self._config.services[plan.service]
+        target = (
+            service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
+        )
+        return isinstance(target, GithubWorkflow)
+
+    async def run(
+        self,
+        *,
+        plan: Plan,
+        idempotency_key: str,
+        fencing_token: int,
+        on_output: OnOutput | None = None,
+        keepalive: Keepalive | None = None,
+        silence_s: float | None = None,
+    ) -> DeployResult:
+        if not self._workflow(plan):
+            return await self.commands.run(
+                plan=plan,
+                idempotency_key=idempotency_key,
+                fencing_token=fencing_token,
+                on_output=on_output,
+                keepalive=keepalive,
+                silence_s=silence_s,
+            )
+        if self._workflows is None:
+            return DeployResult(
+                result="failed",
+                exit_code=None,
+                duration_s=0,
+                output_tail=f"{plan.service} deploys through a GitHub workflow, but neither "
+                "GITHUB_TOKEN nor a GitHub App is set; nothing was dispatched.",
+            )
+        # The run lives on GitHub, not below this process: nothing to keep alive locally.
+        return await self._workflows.run(
+            plan=plan,
+            idempotency_key=idempotency_key,
+            fencing_token=fencing_token,
+            on_output=on_output,
+        )
+
+    async def status(
+        self, *, plan: Plan, idempotency_key: str, fencing_token: int
+    ) -> DeployResult | None:
+        if not self._workflow(plan):
+            return await self.commands.status(
+                plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token
+            )
+        if self._workflows is None:
+            return None
+        return await self._workflows.status(
+            plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token
+        )

@@ -1,0 +1,117 @@
+"""Verifying a version just deployed (issue: close the loop), in its own turn.
+
+A durable ``verify`` timer, queued when the deploy's result was saved, brings the thread
+back here (``bot.core.aftercare``). The "Verifying ..." message is saved and sent first, then
+edited as the rounds go (``bot.shell.verifier`` runs the checks); a failed verification
+quarantines the version before the thread hears of it, so nothing can deploy it again
+meanwhile. The reducer then decides what follows (a rollback, through policy).
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.core.config import Config
+from bot.core.events import Event, MessageSent, VerificationFinished, VersionQuarantined
+from bot.core.outbound import OutboundMessage
+from bot.core.plan import Plan, Quarantined
+from bot.core.probes import ToVerify, Verified, verification_for
+from bot.core.thread import Thread
+from bot.shell.outbox import Outbox
+from bot.shell.quarantine import QuarantineList
+from bot.shell.store import ThreadStore
+from bot.shell.verifier import Verifier
+
+__all__ = ["Verification"]
+
+
+class Verification:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        verifier: Verifier,
+        store: ThreadStore,
+        outbox: Outbox,
+        quarantine: QuarantineList,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._config = config
+        self._verifier = verifier
+        self._store = store
+        self._outbox = outbox
+        self._quarantine = quarantine
+        self._clock = clock
+        self._new_id = new_id
+
+    async def run(self, thread: Thread, plan: Plan, *, published: set[str]) -> Sequence[Event]:
+        """Verify ``plan``'s version; the events that say how it went (appended by the turn).
+        ``published``: ids of messages already handed to the outbox (added to here)."""
+        wanted = verification_for(self._config, service=plan.service, environment=plan.environment)
+        if not isinstance(wanted, ToVerify):
+            return []
+        minutes = max(1, round(wanted.verify_s / 60))
+        start = MessageSent(
+            id=self._new_id(),
+            at=self._clock(),
+            purpose="progress",
+            text=f"Verifying {plan.service} {plan.version} in {plan.environment}: "
+            f"{len(wanted.checks)} checks for {minutes} min ...",
+        )
+        # Saved and sent before the (long) verification, as a deploy's start message is.
+        candidate = thread.model_copy(update={"events": [*thread.events, start]})
+        await self._store.save(candidate)
+        thread.events.append(start)
+        thread.version = candidate.version
+        await self._outbox.enqueue(thread, [start])
+        published.add(start.id)
+
+        async def progress(text: str) -> None:
+            await self._outbox.send_transient(
+                OutboundMessage(
+                    thread_id=thread.id,
+                    message_id=self._new_id(),
+                    origin=thread.origin,
+                    text=text,
+                    purpose="progress",
+                    replaces=start.id,
+                )
+            )
+
+        key = f"{thread.id}:{plan.plan_hash}"
+        outcome = await self._verifier.verify(
+            plan,
+            checks=wanted.checks,
+            verify_s=wanted.verify_s,
+            on_progress=progress,
+            idempotency_key=key,
+        )
+        now = self._clock()
+        finished = VerificationFinished(
+            id=self._new_id(),
+            at=now,
+            plan_hash=plan.plan_hash,
+            result="verified" if isinstance(outcome, Verified) else "failed",
+            summary=outcome.text,
+            message_id=start.id,
+        )
+        if isinstance(outcome, Verified):
+            return [finished]
+        entry = Quarantined(
+            version=plan.version,
+            by="verification",
+            reason=outcome.text[:300],
+            at=now.astimezone(UTC).isoformat(),
+            thread_id=thread.id,
+        )
+        await self._quarantine.add(service=plan.service, environment=plan.environment, entry=entry)
+        quarantined = VersionQuarantined(
+            id=self._new_id(),
+            at=now,
+            service=plan.service,
+            environment=plan.environment,
+            version=plan.version,
+            by="verification",
+            reason=entry.reason,
+        )
+        return [quarantined, finished]

@@ -1,0 +1,360 @@
+"""The workflow deployer: runs a plan as a GitHub Actions ``workflow_dispatch``.
+
+Same interface as bot/shell/deployer.py's CommandDeployer (``run`` and ``status`` returning a
+DeployResult; exit_code 0 = succeeded, 1 = failed, None = never started or not known), so a
+service can route to either.
+
+1. A GitHub Deployment is recorded for the plan's commit and environment (its failure is
+   logged, never fails the deploy).
+2. The workflow is dispatched with the service's ``inputs`` (placeholders filled as in an
+   argv command) plus ``key_input`` = the idempotency key.
+3. The run is found by that key in its ``display_title`` (the workflow's ``run-name`` must
+   show ``${{ inputs.deploybot_key }}``), among the workflow's dispatched runs created since
+   the dispatch (minus a margin for clock skew): never "the newest run".
+4. It is followed (run and jobs every ``poll_s``) to completion; progress (status, job,
+   step, link) goes to ``on_progress`` and ``on_output`` when it changes. At the service's
+   ``timeout_s`` the run is cancelled and the result is ``timed_out``.
+
+A dispatch that failed or whose answer was lost is never blindly repeated: first the run is
+looked for by its key (for ``settle_s``); only when none exists is it dispatched again.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from bot.core.config import Config, GithubWorkflow
+from bot.core.github_models import RunJob, WorkflowRun
+from bot.core.plan import Plan
+from bot.core.redact import compact_tail, redact
+from bot.core.workflow_run import (
+    OnProgress,
+    RunProgress,
+    fill_inputs,
+    has_key,
+    progress_of,
+    result_of,
+    summary_of,
+)
+from bot.shell.deployer import DeployResult, OnOutput
+from bot.shell.github import (
+    GithubClient,
+    GithubError,
+    GithubRateLimited,
+    GithubRefused,
+    GithubUnavailable,
+)
+
+__all__ = ["WorkflowDeployer"]
+
+log = logging.getLogger(__name__)
+
+
+class _NotStarted(Exception):
+    """No run of ours exists; the message says why."""
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+class WorkflowDeployer:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        client: GithubClient,
+        secrets: Sequence[str] = (),
+        poll_s: float = 5,
+        settle_s: float = 15,
+        find_s: float = 120,
+        dispatch_attempts: int = 3,
+        max_wait_s: float = 120,
+        created_margin_s: float = 120,
+        lookback_s: float = 3 * 86400,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if poll_s <= 0 or dispatch_attempts < 1 or settle_s < 0 or find_s <= 0:
+            raise ValueError("poll_s > 0, find_s > 0, settle_s >= 0, dispatch_attempts >= 1")
+        self._config = config
+        self._client = client
+        self._secrets = tuple(secrets)
+        self._poll_s = poll_s
+        self._settle_s = settle_s
+        self._find_s = find_s
+        self._attempts = dispatch_attempts
+        self._max_wait_s = max_wait_s
+        self._margin = timedelta(seconds=created_margin_s)
+        self._lookback = timedelta(seconds=lookback_s)
+        self._now = now
+
+    def target(self, plan: Plan) -> GithubWorkflow:
+        service = self._config.services[plan.service]
+        chosen = (
+            service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
+        )
+        if not isinstance(chosen, GithubWorkflow):
+            raise ValueError(f"service {plan.service} deploys through a command, not a workflow")
+        return chosen
+
+    async def run(
+        self,
+        *,
+        plan: Plan,
+        idempotency_key: str,
+        fencing_token: int,
+        on_output: OnOutput | None = None,
+        on_progress: OnProgress | None = None,
+    ) -> DeployResult:
+        """Dispatch, find, follow; never raises for a failing or refused run."""
+        target = self.target(plan)
+        started = time.monotonic()
+        since = self._now() - self._margin
+        deployment = await self._record_deployment(target, plan, idempotency_key, fencing_token)
+        found: list[WorkflowRun] = []
+        timeout_s = self._config.services[plan.service].timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                run = await self._dispatch(target, plan, idempotency_key, since)
+                found.append(run)
+                await self._deployment_status(target, deployment, "in_progress", run.html_url)
+                run, jobs = await self._follow(target, run, on_output, on_progress)
+        except _NotStarted as exc:
+            await self._deployment_status(target, deployment, "error", "", str(exc))
+            return self._result("failed", None, started, f"deploybot: {exc}")
+        except GithubError as exc:  # GitHub refused a read of our own run
+            url = found[0].html_url if found else ""
+            await self._deployment_status(target, deployment, "error", url, "lost track")
+            text = f"workflow run {url}\ndeploybot: lost track of the run: {exc}"
+            return self._result("failed", None, started, text, url)
+        except TimeoutError:
+            text = f"deploybot: timed out after {timeout_s:g} s"
+            if found:
+                text = await self._cancel(target, found[0]) + "\n" + text
+            url = found[0].html_url if found else ""
+            await self._deployment_status(target, deployment, "error", url, "timed out")
+            return self._result("timed_out", None, started, text, url)
+        result = result_of(run.conclusion)
+        state = "success" if result == "succeeded" else "failure"
+        await self._deployment_status(target, deployment, state, run.html_url)
+        code = 0 if result == "succeeded" else 1
+        return self._result(result, code, started, summary_of(run, jobs), run.html_url)
+
+    async def status(
+        self,
+        *,
+        plan: Plan,
+        idempotency_key: str,
+        fencing_token: int,
+        on_progress: OnProgress | None = None,
+    ) -> DeployResult | None:
+        """The result of the run dispatched with this key, followed to its end if it is
+        still going (cancelled at the service's timeout: timed_out, exit_code None); None
+        when GitHub has no such run or cannot be asked."""
+        target = self.target(plan)
+        started = time.monotonic()
+        try:
+            run = await self._find(target, idempotency_key, self._now() - self._lookback)
+        except GithubError as exc:
+            log.warning("cannot ask GitHub for the run of %s: %s", idempotency_key, exc)
+            return None
+        if run is None:
+            return None
+        timeout_s = self._config.services[plan.service].timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                run, jobs = await self._follow(target, run, None, on_progress)
+        except TimeoutError:
+            text = await self._cancel(target, run)
+            await self._finish_deployment(target, plan, idempotency_key, "error", run.html_url)
+            text = f"{text}\ndeploybot: timed out"
+            return self._result("timed_out", None, started, text, run.html_url)
+        except GithubError as exc:
+            log.warning("cannot follow run %d: %s", run.id, exc)
+            return None
+        result = result_of(run.conclusion)
+        state = "success" if result == "succeeded" else "failure"
+        await self._finish_deployment(target, plan, idempotency_key, state, run.html_url)
+        code = 0 if result == "succeeded" else 1
+        return self._result(result, code, started, summary_of(run, jobs), run.html_url)
+
+    async def _finish_deployment(
+        self, target: GithubWorkflow, plan: Plan, key: str, state: str, log_url: str
+    ) -> None:
+        """After a crash: the Deployment the first worker recorded gets its final status."""
+        try:
+            found = await self._client.deployments(
+                target.owner, target.repo, sha=plan.sha, environment=plan.environment
+            )
+        except GithubError as exc:
+            log.warning("cannot find the Deployment of %s: %s", key, exc)
+            return
+        for deployment in found:
+            if (
+                isinstance(deployment.payload, dict)
+                and deployment.payload.get("deploybot_key") == key
+            ):
+                await self._deployment_status(target, deployment.id, state, log_url)
+                return
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def _dispatch(
+        self, target: GithubWorkflow, plan: Plan, key: str, since: datetime
+    ) -> WorkflowRun:
+        inputs = fill_inputs(target, plan=plan, idempotency_key=key)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._client.dispatch_workflow(
+                    target.owner, target.repo, target.workflow_file, ref=target.ref, inputs=inputs
+                )
+            except GithubRefused as exc:
+                raise _NotStarted(f"GitHub refused the dispatch: {exc}") from exc
+            except GithubRateLimited as exc:
+                # Not acted on; still, look before dispatching again.
+                log.warning("dispatch %d rate limited; waiting %.1f s", attempt, exc.wait_s)
+                await asyncio.sleep(min(exc.wait_s, self._max_wait_s))
+                if (run := await self._find_within(target, key, since, 0)) is not None:
+                    return run
+            except GithubError as exc:
+                log.warning("dispatch %d answer lost (%s); looking for its run", attempt, exc)
+                if (run := await self._find_within(target, key, since, self._settle_s)) is not None:
+                    return run
+            else:
+                if (run := await self._find_within(target, key, since, self._find_s)) is not None:
+                    return run
+                raise _NotStarted(
+                    f"dispatched, but no run showing its key appeared in {self._find_s:g} s: "
+                    f"does the workflow's run-name show inputs.{target.key_input}?"
+                )
+        raise _NotStarted(f"the dispatch failed {self._attempts} times; not dispatched again")
+
+    async def _find_within(
+        self, target: GithubWorkflow, key: str, since: datetime, within_s: float
+    ) -> WorkflowRun | None:
+        """Look every poll for ``within_s``; a lookup GitHub did not answer is retried, and
+        when none was answered, "no run" is not concluded (_NotStarted: not dispatched)."""
+        deadline = time.monotonic() + within_s
+        answered = False
+        while True:
+            try:
+                if (run := await self._find(target, key, since)) is not None:
+                    return run
+                answered = True
+            except (GithubUnavailable, GithubRateLimited) as exc:
+                log.warning("looking for the run of %s failed: %s", key, exc)
+            if time.monotonic() >= deadline:
+                if not answered:
+                    raise _NotStarted(
+                        "GitHub could not be asked whether the dispatch started a run; not "
+                        "dispatched again: check the workflow's runs for key " + key
+                    )
+                return None
+            await asyncio.sleep(self._poll_s)
+
+    async def _find(self, target: GithubWorkflow, key: str, since: datetime) -> WorkflowRun | None:
+        runs = await self._client.workflow_runs(
+            target.owner, target.repo, target.workflow_file, created_after=since
+        )
+        ours = sorted((r for r in runs if has_key(r.display_title, key)), key=lambda r: r.id)
+        if len(ours) > 1:
+            log.error("%d runs show key %s; following the first, %d", len(ours), key, ours[0].id)
+        return ours[0] if ours else None
+
+    async def _follow(
+        self,
+        target: GithubWorkflow,
+        run: WorkflowRun,
+        on_output: OnOutput | None,
+        on_progress: OnProgress | None,
+    ) -> tuple[WorkflowRun, list[RunJob]]:
+        last: RunProgress | None = None
+        while True:
+            try:
+                run = await self._client.run(target.owner, target.repo, run.id)
+                jobs = await self._client.run_jobs(target.owner, target.repo, run.id)
+            except (GithubUnavailable, GithubRateLimited) as exc:
+                log.warning("following run %d: %s; trying again", run.id, exc)
+                await asyncio.sleep(self._poll_s)
+                continue
+            progress = progress_of(run, jobs)
+            if progress != last:
+                last = progress
+                await _tell(on_progress, progress, on_output)
+            if run.status == "completed":
+                return run, jobs
+            await asyncio.sleep(self._poll_s)
+
+    async def _cancel(self, target: GithubWorkflow, run: WorkflowRun) -> str:
+        try:
+            await self._client.cancel_run(target.owner, target.repo, run.id)
+        except GithubError as exc:
+            log.error("cancelling run %d failed: %s", run.id, exc)
+            return f"workflow run {run.html_url}\ndeploybot: cancelling it failed: {exc}"
+        return f"workflow run {run.html_url}\ndeploybot: cancelled the run"
+
+    async def _record_deployment(
+        self, target: GithubWorkflow, plan: Plan, key: str, fencing_token: int
+    ) -> int | None:
+        try:
+            deployment = await self._client.create_deployment(
+                target.owner,
+                target.repo,
+                ref=plan.sha,
+                environment=plan.environment,
+                description=f"deploybot: {plan.kind} {plan.service} {plan.version}"[:140],
+                payload={"deploybot_key": key, "fencing_token": fencing_token},
+            )
+        except GithubError as exc:
+            log.warning("recording a GitHub Deployment failed; deploying anyway: %s", exc)
+            return None
+        return deployment.id
+
+    async def _deployment_status(
+        self,
+        target: GithubWorkflow,
+        deployment: int | None,
+        state: str,
+        log_url: str,
+        description: str = "",
+    ) -> None:
+        if deployment is None:
+            return
+        try:
+            await self._client.create_deployment_status(
+                target.owner, target.repo, deployment, state=state, log_url=log_url,
+                description=description,
+            )  # fmt: skip
+        except GithubError as exc:
+            log.warning("recording a Deployment status failed: %s", exc)
+
+    def _result(
+        self,
+        result: Literal["succeeded", "failed", "timed_out"],
+        code: int | None,
+        started: float,
+        text: str,
+        link: str | None = None,
+    ) -> DeployResult:
+        return DeployResult(
+            result=result,
+            exit_code=code,
+            duration_s=time.monotonic() - started,
+            output_tail=compact_tail(redact(text, secrets=self._secrets), max_lines=6),
+            link=link or None,
+        )
+
+
+async def _tell(
+    on_progress: OnProgress | None, progress: RunProgress, on_output: OnOutput | None
+) -> None:
+    """At most one report per poll; a failing callback is logged, the deploy goes on."""
+    try:
+        if on_progress is not None:
+            await on_progress(progress)
+        if on_output is not None:
+            await on_output(progress.text())
+    except Exception:
+        log.warning("a progress callback failed; the deploy goes on", exc_info=True)
