@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from bot.app.settings import Settings
-from bot.core.config import Config, GithubWorkflow
+from bot.core.config import Config
+from bot.core.service import GithubWorkflow
 from bot.shell.keys import text
 
 __all__ = [

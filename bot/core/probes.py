@@ -16,9 +16,10 @@ from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.redact import redact, strip_ansi
+from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
 
 __all__ = [
     "DEFAULT_FAILURES_TO_FAIL",

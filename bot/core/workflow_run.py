@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.config import GithubWorkflow
 from bot.core.github_models import RunJob, WorkflowRun
 from bot.core.plan import Plan
+from bot.core.service import GithubWorkflow
 
 __all__ = [
     "OnProgress",

@@ -2,8 +2,9 @@
 Actions workflow (``bot.core.config.Target``). ``Deployers`` routes a plan to the right one; both
 return the same ``DeployResult`` and answer ``status`` by idempotency key after a crash."""
 
-from bot.core.config import Config, GithubWorkflow
+from bot.core.config import Config
 from bot.core.plan import Plan
+from bot.core.service import GithubWorkflow
 from bot.shell.deployer import CommandDeployer, DeployResult, Keepalive, OnOutput
 from bot.shell.workflow import WorkflowDeployer
 

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
-from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.probes import (
     DEFAULT_FAILURES_TO_FAIL,
@@ -45,6 +45,7 @@ from bot.core.probes import (
 )
 from bot.core.prometheus import prometheus_result
 from bot.core.redact import SECRET_ENV_NAMES
+from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
 from bot.shell.deployer import CommandDeployer
 
 __all__ = ["Clock", "OnProgress", "Probe", "Sleep", "Verifier"]

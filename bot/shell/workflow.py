@@ -26,10 +26,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from bot.core.config import Config, GithubWorkflow
+from bot.core.config import Config
 from bot.core.github_models import RunJob, WorkflowRun
 from bot.core.plan import Plan
 from bot.core.redact import compact_tail, redact
+from bot.core.service import GithubWorkflow
 from bot.core.workflow_run import (
     OnProgress,
     RunProgress,

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.probes import Verified, VerifyFailed
 from bot.core.redact import MASK
+from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
 from bot.shell.verifier import Verifier
 from tests.fakes.prometheus_api import FakePrometheus
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.config import GithubWorkflow
 from bot.core.github_models import RunJob, WorkflowRun
 from bot.core.plan import Plan
+from bot.core.service import GithubWorkflow
 from bot.core.workflow_run import fill_inputs, has_key, progress_of, result_of, summary_of
 from bot.shell.github import GithubRateLimited, GithubRefused, GithubUnavailable, classify
 

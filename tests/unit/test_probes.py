@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.config import Check, CommandCheck, Config, HttpCheck, PrometheusCheck
+from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.probes import (
     NothingToVerify,
@@ -24,6 +24,7 @@ from bot.core.probes import (
     verification_for,
 )
 from bot.core.redact import MASK
+from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
 
 PLAN = Plan(
     kind="deploy",

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Check, Config, HttpCheck
+from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.probes import ProbeResult, Verified, VerifyFailed
+from bot.core.service import Check, HttpCheck
 from bot.shell.verifier import Verifier
 
 PLAN = Plan(
