@@ -5,12 +5,12 @@ import pytest
 from bot.core.redact import (
     MASK,
     SECRET_ENV_NAMES,
-    SHAPES,
     compact_tail,
     redact,
     strip_ansi,
     without_secrets,
 )
+from bot.core.secret_shapes import SHAPES
 
 SECRET = "hunter2-very-secret"
 
