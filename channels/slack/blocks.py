@@ -31,9 +31,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.core.evidence_wording import evidence_commits, evidence_range, evidence_url, outside_text
 from bot.core.outbound import ApprovalCard
 from bot.core.plan import Evidence, Plan
-from bot.core.wording import evidence_commits, evidence_range, evidence_url, outside_text
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,
