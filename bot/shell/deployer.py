@@ -1,13 +1,9 @@
 """The deployer: runs a service's deploy (or rollback) command for an approved plan.
 
-The command is the argv template from the config with placeholders filled in per argument;
-it never passes through a shell, so a version like ``v1; rm -rf /`` stays one argument.
-The command runs in the config file's folder with a minimal environment (bot/core/childenv.py:
-a short allowlist, the service's ``pass_env``, and the deploy variables):
-
-    DEPLOYBOT_IDEMPOTENCY_KEY  DEPLOYBOT_FENCING_TOKEN  DEPLOYBOT_KIND
-    DEPLOYBOT_SERVICE  DEPLOYBOT_VERSION  DEPLOYBOT_ENVIRONMENT  DEPLOYBOT_SHA
-    DEPLOYBOT_PREVIOUS_VERSION (empty on a first deploy)
+The command is the plan's argv (bot/core/deploy_command.py: the config's template with
+placeholders filled in per argument); it never passes through a shell. It runs in the config
+file's folder with a minimal environment (bot/core/childenv.py: a short allowlist, the
+service's ``pass_env``, and the deploy variables of bot/core/deploy_command.py).
 
 It runs under a supervisor process (bot/shell/supervisor.py) that keeps everything the command
 starts below it and stops all of it when the command times out, when the run is cancelled,
@@ -17,57 +13,34 @@ dies (within about a second). Stopping is SIGTERM to every descendant, then SIGK
 environment lock is released after that.
 
 Its stdout and stderr are merged and read in large blocks; only the last 64 KiB are kept
-(bot/core/outputtail.py), redacted as a whole, then cut to a few lines for the result.
+(bot/core/outputtail.py), redacted as a whole, then cut to a few lines for the result
+(bot/core/deploy_result.py).
 """
 
 import asyncio
 import contextlib
 import logging
 import os
-import re
-import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Sequence
+from typing import Literal
 
 from bot.core.childenv import child_env, refused_pass_env
 from bot.core.config import Config
+from bot.core.deploy_command import command_argv, command_template, deploy_variables
+from bot.core.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.errors import ConfigError
 from bot.core.outputtail import OutputTail
 from bot.core.plan import Plan
 from bot.core.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.shell import supervisor
-from bot.shell.supervision import SupervisorStatus, exited, send_signal, settled
+from bot.shell.supervision import SupervisorStatus, beat, finish, stop
 
-__all__ = ["CommandDeployer", "DeployResult", "Keepalive"]
+__all__ = ["CommandDeployer"]
 
 log = logging.getLogger(__name__)
 
-_PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
 _CHUNK_BYTES = 1024 * 1024
-_SETTLE_AFTER_KILL_S = 1.0
-_SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
-
-
-class Keepalive(Protocol):
-    """Whether the worker still holds what lets the command run (the deploy's lock)."""
-
-    def fresh(self) -> bool: ...
-
-
-class DeployResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    result: Literal["succeeded", "failed", "timed_out"]
-    exit_code: int | None  # negative: killed by that signal; None: never started
-    duration_s: float
-    output_tail: str  # redacted, compacted
-    link: str | None = None  # where to see it (a workflow run)
-
-
-OnOutput = Callable[[str], Awaitable[None]]
 
 
 class CommandDeployer:
@@ -89,57 +62,16 @@ class CommandDeployer:
     # -- the pure parts ------------------------------------------------------------------
 
     def argv(self, *, plan: Plan, idempotency_key: str = "", status: bool = False) -> list[str]:
-        """The exact argv for ``plan`` (its status command when ``status``): template
-        chosen by kind, ``./`` paths resolved against the config's folder, placeholders
-        filled in per argument."""
-        template = self._template(plan=plan, status=status)
-        return [
-            self._fill(self._config.argv_path(arg), plan=plan, idempotency_key=idempotency_key)
-            for arg in template
-        ]
-
-    def _template(self, *, plan: Plan, status: bool = False) -> list[str]:
-        service = self._config.services[plan.service]
-        if status:
-            if not service.status:
-                raise ValueError(f"service {plan.service} has no status command")
-            return service.status
-        # A rollback without its own command deploys the older version.
-        target = (
-            service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
-        )
-        if not isinstance(target, list):
-            raise ValueError(f"service {plan.service} deploys through a GitHub workflow")
-        return target
-
-    @staticmethod
-    def _fill(arg: str, *, plan: Plan, idempotency_key: str) -> str:
-        values = {
-            "service": plan.service,
-            "version": plan.version,
-            "environment": plan.environment,
-            "sha": plan.sha,
-            "previous_version": plan.previous_version or "",
-            "idempotency_key": idempotency_key,
-        }
-        # One pass: a value that itself looks like "{sha}" is not expanded again.
-        return _PLACEHOLDER.sub(lambda m: values[m[1]], arg)
+        """The exact argv for ``plan`` (its status command when ``status``)."""
+        return command_argv(self._config, plan, idempotency_key=idempotency_key, status=status)
 
     def env(self, *, plan: Plan, idempotency_key: str, fencing_token: int) -> dict[str, str]:
         """The whole environment of the plan's commands (deploy, rollback and status)."""
-        deploy = {
-            "DEPLOYBOT_IDEMPOTENCY_KEY": idempotency_key,
-            "DEPLOYBOT_FENCING_TOKEN": str(fencing_token),
-            "DEPLOYBOT_KIND": plan.kind,
-            "DEPLOYBOT_SERVICE": plan.service,
-            "DEPLOYBOT_VERSION": plan.version,
-            "DEPLOYBOT_ENVIRONMENT": plan.environment,
-            "DEPLOYBOT_SHA": plan.sha,
-            "DEPLOYBOT_PREVIOUS_VERSION": plan.previous_version or "",
-        }
         return child_env(
             os.environ,
-            deploy=deploy,
+            deploy=deploy_variables(
+                plan, idempotency_key=idempotency_key, fencing_token=fencing_token
+            ),
             pass_env=self._config.services[plan.service].pass_env,
             secrets=self._secrets,
         )
@@ -170,7 +102,7 @@ class CommandDeployer:
         return await self._run(
             argv=self.argv(plan=plan, idempotency_key=idempotency_key),
             env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
-            shown=self._template(plan=plan)[0],
+            shown=command_template(self._config, plan)[0],
             timeout_s=self._config.services[plan.service].timeout_s,
             on_output=on_output,
             keepalive=keepalive,
@@ -208,7 +140,7 @@ class CommandDeployer:
         return await self._run(
             argv=self.argv(plan=plan, idempotency_key=idempotency_key, status=True),
             env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
-            shown=self._template(plan=plan, status=True)[0],
+            shown=command_template(self._config, plan, status=True)[0],
             timeout_s=self._config.services[plan.service].timeout_s,
             on_output=None,
         )
@@ -255,7 +187,7 @@ class CommandDeployer:
             if alive_r is not None:
                 os.close(alive_r)
         beating = (
-            asyncio.create_task(_beat(alive_w, keepalive, every_s=(silence_s or 1.0) / 4))
+            asyncio.create_task(beat(alive_w, keepalive, every_s=(silence_s or 1.0) / 4))
             if alive_w is not None and keepalive is not None
             else None
         )
@@ -271,15 +203,15 @@ class CommandDeployer:
                     await events.until_exit()
             except TimeoutError:
                 timed_out = True
-                await self._stop(proc, reader, events)
+                await stop(proc, reader, events, grace_s=self._grace_s)
                 notes.append(f"deploybot: timed out after {timeout_s:g} s; stopped")
             else:
-                await self._finish(proc, reader, events, limit_s=3 * self._grace_s)
+                await finish(proc, reader, events, limit_s=3 * self._grace_s, grace_s=self._grace_s)
         except BaseException:
             # Cancelled (the worker is stopping): stop the command and all it started before
             # going. Shielded: a second cancel cannot interrupt the clean-up half way.
             with contextlib.suppress(BaseException):
-                await asyncio.shield(self._stop(proc, reader, events))
+                await asyncio.shield(stop(proc, reader, events, grace_s=self._grace_s))
             raise
         finally:
             events.close()
@@ -337,50 +269,3 @@ class CommandDeployer:
                 await on_output(line)
             except Exception:
                 log.warning("on_output failed; the deploy goes on", exc_info=True)
-
-    async def _finish(
-        self,
-        proc: asyncio.subprocess.Process,
-        reader: asyncio.Task[None],
-        events: SupervisorStatus,
-        *,
-        limit_s: float,
-    ) -> None:
-        """The command exited: wait for the supervisor to stop what it left running."""
-        try:
-            async with asyncio.timeout(limit_s + _SUPERVISOR_SLACK_S):
-                await exited(proc)
-        except TimeoutError:
-            await self._stop(proc, reader, events)
-            return
-        await events.until_closed()
-        await settled(reader, _SETTLE_AFTER_KILL_S)
-
-    async def _stop(
-        self, proc: asyncio.subprocess.Process, reader: asyncio.Task[None], events: SupervisorStatus
-    ) -> None:
-        """Ask the supervisor to stop everything (SIGTERM, SIGKILL after the grace period);
-        if it does not finish in time, SIGKILL it and the command's group."""
-        send_signal(proc.pid, signal.SIGTERM, group=False)
-        try:
-            async with asyncio.timeout(self._grace_s + _SUPERVISOR_SLACK_S):
-                await exited(proc)
-        except TimeoutError:
-            log.error("supervisor %d did not stop the command in time; killing it", proc.pid)
-            send_signal(proc.pid, signal.SIGKILL, group=False)
-            if events.pid is not None:
-                send_signal(events.pid, signal.SIGKILL, group=True)
-            await exited(proc)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
-                await events.until_closed()
-        await settled(reader, _SETTLE_AFTER_KILL_S)
-
-
-async def _beat(fd: int, keepalive: Keepalive, *, every_s: float) -> None:
-    """Tell the supervisor the worker is alive, while ``keepalive`` says it may run."""
-    while True:
-        if keepalive.fresh():
-            with contextlib.suppress(OSError):  # the supervisor is gone: nothing to tell
-                os.write(fd, b".")
-        await asyncio.sleep(every_s)

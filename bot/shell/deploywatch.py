@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from bot.core.deploy_result import DeployResult
 from bot.core.events import MessageSent
 from bot.core.outbound import OutboundMessage
 from bot.core.plan import Plan
 from bot.core.thread import Thread
 from bot.core.wording import progress_text
-from bot.shell.deployer import DeployResult
 from bot.shell.envlock import EnvLock
 from bot.shell.outbox import Outbox
 from bot.shell.targets import Deployers

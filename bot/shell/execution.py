@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from bot.core.approvals import closing_messages
 from bot.core.config import Config
+from bot.core.deploy_result import DeployResult
 from bot.core.errors import ThreadConflict
 from bot.core.events import (
     DeployFinished,
@@ -28,7 +29,6 @@ from bot.core.events import (
 from bot.core.plan import DeployRecord, Plan
 from bot.core.thread import Thread
 from bot.core.wording import started_text
-from bot.shell.deployer import DeployResult
 from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.envlock import EnvLock, LockHolder

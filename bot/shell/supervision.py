@@ -1,4 +1,5 @@
-"""Supervision, as the worker sees it: the supervisor's status lines, its exit, signals.
+"""Supervision, as the worker sees it: the supervisor's status lines, its exit, signals,
+stopping it and what it runs, and the worker's keep-alive beats to it.
 
 See bot/shell/supervisor.py for the supervisor process itself and its status lines.
 """
@@ -9,12 +10,16 @@ import logging
 import os
 import signal
 
-__all__ = ["SupervisorStatus", "exited", "send_signal", "settled"]
+from bot.core.deploy_result import Keepalive
+
+__all__ = ["SupervisorStatus", "beat", "exited", "finish", "send_signal", "settled", "stop"]
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.05
 _LOST_EXIT_S = 2.0  # how long a vanished child may go unreported
+_SETTLE_AFTER_KILL_S = 1.0
+_SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
 
 
 class SupervisorStatus:
@@ -114,3 +119,56 @@ def send_signal(pid: int, sig: signal.Signals, *, group: bool) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
+
+
+async def finish(
+    proc: asyncio.subprocess.Process,
+    reader: asyncio.Task[None],
+    events: SupervisorStatus,
+    *,
+    limit_s: float,
+    grace_s: float,
+) -> None:
+    """The command exited: wait for the supervisor to stop what it left running."""
+    try:
+        async with asyncio.timeout(limit_s + _SUPERVISOR_SLACK_S):
+            await exited(proc)
+    except TimeoutError:
+        await stop(proc, reader, events, grace_s=grace_s)
+        return
+    await events.until_closed()
+    await settled(reader, _SETTLE_AFTER_KILL_S)
+
+
+async def stop(
+    proc: asyncio.subprocess.Process,
+    reader: asyncio.Task[None],
+    events: SupervisorStatus,
+    *,
+    grace_s: float,
+) -> None:
+    """Ask the supervisor to stop everything (SIGTERM, SIGKILL after ``grace_s``); if it
+    does not finish in time, SIGKILL it and the command's group."""
+    send_signal(proc.pid, signal.SIGTERM, group=False)
+    try:
+        async with asyncio.timeout(grace_s + _SUPERVISOR_SLACK_S):
+            await exited(proc)
+    except TimeoutError:
+        log.error("supervisor %d did not stop the command in time; killing it", proc.pid)
+        send_signal(proc.pid, signal.SIGKILL, group=False)
+        if events.pid is not None:
+            send_signal(events.pid, signal.SIGKILL, group=True)
+        await exited(proc)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
+            await events.until_closed()
+    await settled(reader, _SETTLE_AFTER_KILL_S)
+
+
+async def beat(fd: int, keepalive: Keepalive, *, every_s: float) -> None:
+    """Tell the supervisor the worker is alive, while ``keepalive`` says it may run."""
+    while True:
+        if keepalive.fresh():
+            with contextlib.suppress(OSError):  # the supervisor is gone: nothing to tell
+                os.write(fd, b".")
+        await asyncio.sleep(every_s)

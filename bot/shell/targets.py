@@ -3,9 +3,10 @@ Actions workflow (``bot.core.config.Target``). ``Deployers`` routes a plan to th
 return the same ``DeployResult`` and answer ``status`` by idempotency key after a crash."""
 
 from bot.core.config import Config
+from bot.core.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.plan import Plan
 from bot.core.service import GithubWorkflow
-from bot.shell.deployer import CommandDeployer, DeployResult, Keepalive, OnOutput
+from bot.shell.deployer import CommandDeployer
 from bot.shell.workflow import WorkflowDeployer
 
 __all__ = ["Deployers"]

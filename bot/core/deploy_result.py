@@ -1,0 +1,38 @@
+"""The deploy result: what running a deploy, rollback or status command comes to.
+
+Pure values shared by every way of deploying (an argv command, bot/shell/deployer.py; a
+GitHub workflow, bot/shell/workflow.py) and by those who wait for them:
+
+- ``DeployResult``: succeeded, failed or timed out; the exit code (negative: killed by that
+  signal; None: never started or not known); how long it took; the redacted, compacted end
+  of its output; a link to where it can be seen (a workflow run).
+- ``Keepalive``: whether the worker still holds what lets the command run (the deploy's
+  lock); the deployer's dead-man's switch asks it.
+- ``OnOutput``: the callback that gets the latest redacted output line as it comes.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["DeployResult", "Keepalive", "OnOutput"]
+
+
+class Keepalive(Protocol):
+    """Whether the worker still holds what lets the command run (the deploy's lock)."""
+
+    def fresh(self) -> bool: ...
+
+
+class DeployResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result: Literal["succeeded", "failed", "timed_out"]
+    exit_code: int | None  # negative: killed by that signal; None: never started
+    duration_s: float
+    output_tail: str  # redacted, compacted
+    link: str | None = None  # where to see it (a workflow run)
+
+
+OnOutput = Callable[[str], Awaitable[None]]
