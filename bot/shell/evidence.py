@@ -31,11 +31,12 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.config import Config
 from bot.core.errors import ToolFailed
 from bot.core.evidence_wording import outside_text
+from bot.core.github_errors import GithubError
 from bot.core.github_models import CombinedStatus, Comparison
 from bot.core.plan import CommitInfo, Evidence, Plan
 from bot.core.redact import compact_tail, redact
 from bot.core.thread import Thread
-from bot.shell.github import GithubClient, GithubError
+from bot.shell.github import GithubClient
 from bot.shell.tags import _git
 
 __all__ = ["COMMITS_SHOWN", "EvidenceGatherer", "GithubRepo", "evidence_for", "github_repo"]

@@ -5,13 +5,14 @@ no retrying of its own, so this module decides every retry. That matters here be
 ``workflow_dispatch`` is not idempotent: a client that retried a POST by itself after a
 5xx could start a second deploy. githubkit is typed end to end but brings httpx plus a
 cache library with a known import break (hishel 2); we read only a handful of response
-shapes, which the pydantic models below cover.
+shapes, which the pydantic models of bot/core/github_models.py cover.
 
-Auth is ``GITHUB_TOKEN`` or a GitHub App (id, private key, installation id): the App's
-installation token is fetched with a short-lived JWT and cached until shortly before it
-expires. ``GITHUB_API_URL`` sets the base URL (GitHub Enterprise, a local fake).
+Auth is ``GITHUB_TOKEN`` or a GitHub App (id, private key, installation id): see
+bot/shell/github_auth.py. ``GITHUB_API_URL`` sets the base URL (GitHub Enterprise, a local
+fake; ``DEFAULT_API_URL`` otherwise).
 
-Retries (bounded, ``attempts`` tries in all): a rate limit (403 or 429 with
+Errors (``GithubError`` and its kinds, bot/core/github_errors.py) say whether GitHub may have
+acted on a request. Retries (bounded, ``attempts`` tries in all): a rate limit (403 or 429 with
 ``x-ratelimit-remaining: 0`` / ``x-ratelimit-reset``, or ``retry-after``) waits what GitHub
 asks, capped at ``max_wait_s``; a 5xx, a timeout or a dropped connection backs off
 exponentially. Reads retry both; creating a Deployment retries only rate limits (GitHub
@@ -28,94 +29,24 @@ from typing import Literal
 import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
-from gidgethub.apps import get_jwt
-from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.app.settings import Settings
-from bot.core.errors import ConfigError
+from bot.core.github_errors import GithubRateLimited, GithubUnavailable, classify
 from bot.core.github_models import (
     CombinedStatus,
     Comparison,
     Deployment,
-    InstallationToken,
     RunJob,
     WorkflowRun,
 )
+from bot.shell.github_auth import AppAuth, TokenAuth, Tokens
 
-__all__ = [
-    "AppAuth",
-    "GithubClient",
-    "GithubError",
-    "GithubRateLimited",
-    "GithubRefused",
-    "GithubUnavailable",
-    "TokenAuth",
-    "classify",
-    "client_from_settings",
-]
+__all__ = ["DEFAULT_API_URL", "GithubClient"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.github.com"
 _Retry = Literal["all", "limits", "none"]
 _RUNS_PER_PAGE = 100
-
-
-class TokenAuth(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    token: SecretStr
-
-
-class AppAuth(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    app_id: int
-    private_key: SecretStr
-    installation_id: int
-    refresh_before_s: float = 300  # fetch a new installation token this long before expiry
-
-
-class GithubError(Exception):
-    """A GitHub request that did not succeed; ``status`` is None when no answer came."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class GithubRateLimited(GithubError):
-    """Refused for a rate limit: GitHub did not act on it. ``wait_s``: what it asked for."""
-
-    def __init__(self, message: str, *, status: int, wait_s: float) -> None:
-        super().__init__(message, status=status)
-        self.wait_s = wait_s
-
-
-class GithubUnavailable(GithubError):
-    """A 5xx, a timeout or a lost connection: GitHub may or may not have acted on it."""
-
-
-class GithubRefused(GithubError):
-    """Any other 4xx: GitHub did not act on it and will not on a retry."""
-
-
-def classify(status: int, headers: Mapping[str, str], message: str, *, now_s: float) -> GithubError:
-    """The error for an answer that was not 2xx (headers: lowercase keys)."""
-    retry_after = headers.get("retry-after")
-    remaining = headers.get("x-ratelimit-remaining")
-    reset = headers.get("x-ratelimit-reset")
-    limited = status == 429 or (status == 403 and (retry_after is not None or remaining == "0"))
-    if limited:
-        wait_s = 60.0  # GitHub's advice when it says nothing (or nothing we can read)
-        if (after_s := _seconds(retry_after)) is not None:
-            wait_s = after_s
-        elif remaining == "0" and (reset_s := _seconds(reset)) is not None:
-            wait_s = max(0.0, reset_s - now_s)
-        return GithubRateLimited(
-            f"rate limited ({status}): {message}", status=status, wait_s=wait_s
-        )
-    if status >= 500:
-        return GithubUnavailable(f"GitHub answered {status}: {message}", status=status)
-    return GithubRefused(f"GitHub answered {status}: {message}", status=status)
 
 
 class GithubClient:
@@ -133,7 +64,6 @@ class GithubClient:
     ) -> None:
         if attempts < 1 or timeout_s <= 0 or backoff_s < 0 or max_wait_s < 0:
             raise ValueError("attempts >= 1, timeout_s > 0, backoff_s and max_wait_s >= 0")
-        self._auth = auth
         self.base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
         self._attempts = attempts
@@ -143,8 +73,7 @@ class GithubClient:
         self._now_s = now_s
         self._session: aiohttp.ClientSession | None = None
         self._gh: GitHubAPI | None = None
-        self._installation: InstallationToken | None = None
-        self._token_lock = asyncio.Lock()
+        self._tokens = Tokens(auth, post_as_app=self._post_as_app, now_s=now_s)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -289,7 +218,7 @@ class GithubClient:
         jwt: str | None,
     ) -> object:
         gh = self._client()
-        token = None if jwt is not None else await self._token()
+        token = None if jwt is not None else await self._tokens.token()
         try:
             async with asyncio.timeout(self._timeout_s):
                 if method == "GET":
@@ -308,64 +237,10 @@ class GithubClient:
             self._gh = GitHubAPI(self._session, "deploybot", base_url=self.base_url)
         return self._gh
 
-    async def _token(self) -> str:
-        match self._auth:
-            case TokenAuth(token=token):
-                return token.get_secret_value()
-            case AppAuth() as app:
-                async with self._token_lock:
-                    cached = self._installation
-                    if cached is None or self._now_s() >= (
-                        cached.expires_at.timestamp() - app.refresh_before_s
-                    ):
-                        cached = self._installation = await self._fetch_installation(app)
-                    return cached.token.get_secret_value()
-
-    async def _fetch_installation(self, app: AppAuth) -> InstallationToken:
-        jwt = get_jwt(app_id=str(app.app_id), private_key=app.private_key.get_secret_value())
-        url = f"/app/installations/{app.installation_id}/access_tokens"
-        data = await self._request("POST", url, {}, b"", retry="all", jwt=jwt)
-        return InstallationToken.model_validate(data)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None  # e.g. an HTTP date in retry-after
-    return seconds if seconds is not None and 0 <= seconds < 1e11 else None
+    async def _post_as_app(self, url: str, jwt: str) -> object:
+        return await self._request("POST", url, {}, b"", retry="all", jwt=jwt)
 
 
 def _field(data: object, name: str) -> list[object]:
     value = data.get(name) if isinstance(data, dict) else None
     return list(value) if isinstance(value, list) else []
-
-
-def client_from_settings(settings: Settings, *, timeout_s: float = 10) -> GithubClient | None:
-    """The client the settings ask for: a GitHub App when its three values are set, else
-    ``GITHUB_TOKEN``; None when neither is. Half an App is a ConfigError naming what is
-    missing."""
-    app = {
-        "GITHUB_APP_ID": settings.github_app_id,
-        "GITHUB_APP_PRIVATE_KEY": settings.github_app_private_key,
-        "GITHUB_APP_INSTALLATION_ID": settings.github_app_installation_id,
-    }
-    missing = [name for name, value in app.items() if value is None]
-    base_url = str(settings.github_api_url) if settings.github_api_url else DEFAULT_API_URL
-    auth: TokenAuth | AppAuth
-    if len(missing) < len(app):
-        if missing:
-            raise ConfigError(f"a GitHub App also needs {', '.join(missing)}")
-        assert settings.github_app_id is not None
-        assert settings.github_app_private_key is not None
-        assert settings.github_app_installation_id is not None
-        auth = AppAuth(
-            app_id=settings.github_app_id,
-            private_key=settings.github_app_private_key,
-            installation_id=settings.github_app_installation_id,
-        )
-    elif settings.github_token is not None:
-        auth = TokenAuth(token=settings.github_token)
-    else:
-        return None
-    return GithubClient(auth=auth, base_url=base_url, timeout_s=timeout_s)

@@ -22,7 +22,8 @@ from bot.core.origin import ApiOrigin
 from bot.core.plan import Evidence, Plan
 from bot.core.thread import Thread
 from bot.shell.evidence import EvidenceGatherer, github_repo
-from bot.shell.github import GithubClient, TokenAuth
+from bot.shell.github import GithubClient
+from bot.shell.github_auth import TokenAuth
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys
 from bot.shell.store import ThreadStore
