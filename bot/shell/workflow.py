@@ -10,7 +10,8 @@ service can route to either.
    argv command) plus ``key_input`` = the idempotency key.
 3. The run is found by that key in its ``display_title`` (the workflow's ``run-name`` must
    show ``${{ inputs.deploybot_key }}``), among the workflow's dispatched runs created since
-   the dispatch (minus a margin for clock skew): never "the newest run".
+   the dispatch (minus a margin for clock skew): never "the newest run" (finding, following
+   and cancelling a run: bot/shell/workflow_runs.py).
 4. It is followed (run and jobs every ``poll_s``) to completion; progress (status, job,
    step, link) goes to ``on_progress`` and ``on_output`` when it changes. At the service's
    ``timeout_s`` the run is cancelled and the result is ``timed_out``.
@@ -27,35 +28,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.core.config import Config
-from bot.core.github_models import RunJob, WorkflowRun
+from bot.core.deploy_result import DeployResult, OnOutput
+from bot.core.github_errors import GithubError, GithubRateLimited, GithubRefused
+from bot.core.github_models import WorkflowRun
 from bot.core.plan import Plan
 from bot.core.redact import compact_tail, redact
 from bot.core.service import GithubWorkflow
-from bot.core.workflow_run import (
-    OnProgress,
-    RunProgress,
-    fill_inputs,
-    has_key,
-    progress_of,
-    result_of,
-    summary_of,
-)
-from bot.shell.deployer import DeployResult, OnOutput
-from bot.shell.github import (
-    GithubClient,
-    GithubError,
-    GithubRateLimited,
-    GithubRefused,
-    GithubUnavailable,
-)
+from bot.core.workflow_run import OnProgress, fill_inputs, result_of, summary_of
+from bot.shell.github import GithubClient
+from bot.shell.workflow_runs import NotStarted, WorkflowRuns
 
 __all__ = ["WorkflowDeployer"]
 
 log = logging.getLogger(__name__)
-
-
-class _NotStarted(Exception):
-    """No run of ours exists; the message says why."""
 
 
 # -- running -----------------------------------------------------------------------------
@@ -82,7 +67,7 @@ class WorkflowDeployer:
         self._config = config
         self._client = client
         self._secrets = tuple(secrets)
-        self._poll_s = poll_s
+        self._runs = WorkflowRuns(client=client, poll_s=poll_s)
         self._settle_s = settle_s
         self._find_s = find_s
         self._attempts = dispatch_attempts
@@ -121,8 +106,8 @@ class WorkflowDeployer:
                 run = await self._dispatch(target, plan, idempotency_key, since)
                 found.append(run)
                 await self._deployment_status(target, deployment, "in_progress", run.html_url)
-                run, jobs = await self._follow(target, run, on_output, on_progress)
-        except _NotStarted as exc:
+                run, jobs = await self._runs.follow(target, run, on_output, on_progress)
+        except NotStarted as exc:
             await self._deployment_status(target, deployment, "error", "", str(exc))
             return self._result("failed", None, started, f"deploybot: {exc}")
         except GithubError as exc:  # GitHub refused a read of our own run
@@ -133,7 +118,7 @@ class WorkflowDeployer:
         except TimeoutError:
             text = f"deploybot: timed out after {timeout_s:g} s"
             if found:
-                text = await self._cancel(target, found[0]) + "\n" + text
+                text = await self._runs.cancel(target, found[0]) + "\n" + text
             url = found[0].html_url if found else ""
             await self._deployment_status(target, deployment, "error", url, "timed out")
             return self._result("timed_out", None, started, text, url)
@@ -157,7 +142,7 @@ class WorkflowDeployer:
         target = self.target(plan)
         started = time.monotonic()
         try:
-            run = await self._find(target, idempotency_key, self._now() - self._lookback)
+            run = await self._runs.find(target, idempotency_key, self._now() - self._lookback)
         except GithubError as exc:
             log.warning("cannot ask GitHub for the run of %s: %s", idempotency_key, exc)
             return None
@@ -166,9 +151,9 @@ class WorkflowDeployer:
         timeout_s = self._config.services[plan.service].timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                run, jobs = await self._follow(target, run, None, on_progress)
+                run, jobs = await self._runs.follow(target, run, None, on_progress)
         except TimeoutError:
-            text = await self._cancel(target, run)
+            text = await self._runs.cancel(target, run)
             await self._finish_deployment(target, plan, idempotency_key, "error", run.html_url)
             text = f"{text}\ndeploybot: timed out"
             return self._result("timed_out", None, started, text, run.html_url)
@@ -206,95 +191,32 @@ class WorkflowDeployer:
         self, target: GithubWorkflow, plan: Plan, key: str, since: datetime
     ) -> WorkflowRun:
         inputs = fill_inputs(target, plan=plan, idempotency_key=key)
+        find_within = self._runs.find_within
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._client.dispatch_workflow(
                     target.owner, target.repo, target.workflow_file, ref=target.ref, inputs=inputs
                 )
             except GithubRefused as exc:
-                raise _NotStarted(f"GitHub refused the dispatch: {exc}") from exc
+                raise NotStarted(f"GitHub refused the dispatch: {exc}") from exc
             except GithubRateLimited as exc:
                 # Not acted on; still, look before dispatching again.
                 log.warning("dispatch %d rate limited; waiting %.1f s", attempt, exc.wait_s)
                 await asyncio.sleep(min(exc.wait_s, self._max_wait_s))
-                if (run := await self._find_within(target, key, since, 0)) is not None:
+                if (run := await find_within(target, key, since, 0)) is not None:
                     return run
             except GithubError as exc:
                 log.warning("dispatch %d answer lost (%s); looking for its run", attempt, exc)
-                if (run := await self._find_within(target, key, since, self._settle_s)) is not None:
+                if (run := await find_within(target, key, since, self._settle_s)) is not None:
                     return run
             else:
-                if (run := await self._find_within(target, key, since, self._find_s)) is not None:
+                if (run := await find_within(target, key, since, self._find_s)) is not None:
                     return run
-                raise _NotStarted(
+                raise NotStarted(
                     f"dispatched, but no run showing its key appeared in {self._find_s:g} s: "
                     f"does the workflow's run-name show inputs.{target.key_input}?"
                 )
-        raise _NotStarted(f"the dispatch failed {self._attempts} times; not dispatched again")
-
-    async def _find_within(
-        self, target: GithubWorkflow, key: str, since: datetime, within_s: float
-    ) -> WorkflowRun | None:
-        """Look every poll for ``within_s``; a lookup GitHub did not answer is retried, and
-        when none was answered, "no run" is not concluded (_NotStarted: not dispatched)."""
-        deadline = time.monotonic() + within_s
-        answered = False
-        while True:
-            try:
-                if (run := await self._find(target, key, since)) is not None:
-                    return run
-                answered = True
-            except (GithubUnavailable, GithubRateLimited) as exc:
-                log.warning("looking for the run of %s failed: %s", key, exc)
-            if time.monotonic() >= deadline:
-                if not answered:
-                    raise _NotStarted(
-                        "GitHub could not be asked whether the dispatch started a run; not "
-                        "dispatched again: check the workflow's runs for key " + key
-                    )
-                return None
-            await asyncio.sleep(self._poll_s)
-
-    async def _find(self, target: GithubWorkflow, key: str, since: datetime) -> WorkflowRun | None:
-        runs = await self._client.workflow_runs(
-            target.owner, target.repo, target.workflow_file, created_after=since
-        )
-        ours = sorted((r for r in runs if has_key(r.display_title, key)), key=lambda r: r.id)
-        if len(ours) > 1:
-            log.error("%d runs show key %s; following the first, %d", len(ours), key, ours[0].id)
-        return ours[0] if ours else None
-
-    async def _follow(
-        self,
-        target: GithubWorkflow,
-        run: WorkflowRun,
-        on_output: OnOutput | None,
-        on_progress: OnProgress | None,
-    ) -> tuple[WorkflowRun, list[RunJob]]:
-        last: RunProgress | None = None
-        while True:
-            try:
-                run = await self._client.run(target.owner, target.repo, run.id)
-                jobs = await self._client.run_jobs(target.owner, target.repo, run.id)
-            except (GithubUnavailable, GithubRateLimited) as exc:
-                log.warning("following run %d: %s; trying again", run.id, exc)
-                await asyncio.sleep(self._poll_s)
-                continue
-            progress = progress_of(run, jobs)
-            if progress != last:
-                last = progress
-                await _tell(on_progress, progress, on_output)
-            if run.status == "completed":
-                return run, jobs
-            await asyncio.sleep(self._poll_s)
-
-    async def _cancel(self, target: GithubWorkflow, run: WorkflowRun) -> str:
-        try:
-            await self._client.cancel_run(target.owner, target.repo, run.id)
-        except GithubError as exc:
-            log.error("cancelling run %d failed: %s", run.id, exc)
-            return f"workflow run {run.html_url}\ndeploybot: cancelling it failed: {exc}"
-        return f"workflow run {run.html_url}\ndeploybot: cancelled the run"
+        raise NotStarted(f"the dispatch failed {self._attempts} times; not dispatched again")
 
     async def _record_deployment(
         self, target: GithubWorkflow, plan: Plan, key: str, fencing_token: int
@@ -346,16 +268,3 @@ class WorkflowDeployer:
             output_tail=compact_tail(redact(text, secrets=self._secrets), max_lines=6),
             link=link or None,
         )
-
-
-async def _tell(
-    on_progress: OnProgress | None, progress: RunProgress, on_output: OnOutput | None
-) -> None:
-    """At most one report per poll; a failing callback is logged, the deploy goes on."""
-    try:
-        if on_progress is not None:
-            await on_progress(progress)
-        if on_output is not None:
-            await on_output(progress.text())
-    except Exception:
-        log.warning("a progress callback failed; the deploy goes on", exc_info=True)

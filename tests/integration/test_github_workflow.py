@@ -14,9 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from bot.core.config import Config, parse_config
+from bot.core.github_errors import GithubRefused, GithubUnavailable
 from bot.core.plan import Plan
 from bot.core.workflow_run import RunProgress
-from bot.shell.github import AppAuth, GithubClient, GithubRefused, GithubUnavailable, TokenAuth
+from bot.shell.github import GithubClient
+from bot.shell.github_auth import AppAuth, TokenAuth
 from bot.shell.workflow import WorkflowDeployer
 from tests.fakes.github_api import FakeGithub, Script
 
