@@ -24,13 +24,15 @@ from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
 from bot.core.agent import Agent
 from bot.core.config import Config, load_config
+from bot.core.errors import ConfigError
 from bot.shell.deployer import CommandDeployer
 from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.envlock import EnvLock
 from bot.shell.evidence import EvidenceGatherer
 from bot.shell.execution import Executor
-from bot.shell.github import GithubClient, client_from_settings
+from bot.shell.github import DEFAULT_API_URL, GithubClient
+from bot.shell.github_auth import AppAuth, TokenAuth
 from bot.shell.history import DeployHistory
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys
@@ -52,7 +54,15 @@ from bot.shell.verifier import Verifier
 from bot.shell.worker import Worker
 from bot.shell.workflow import WorkflowDeployer
 
-__all__ = ["App", "bootstrap", "config_path", "new_id", "utc_now", "watch_children_with_pidfd"]
+__all__ = [
+    "App",
+    "bootstrap",
+    "config_path",
+    "github_client",
+    "new_id",
+    "utc_now",
+    "watch_children_with_pidfd",
+]
 
 
 def utc_now() -> datetime:
@@ -145,6 +155,36 @@ def _redis(settings: Settings) -> tuple["Redis", bool]:
     return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()), True
 
 
+def github_client(settings: Settings, *, timeout_s: float = 10) -> GithubClient | None:
+    """The GitHub client the settings ask for: a GitHub App when its three values are set,
+    else ``GITHUB_TOKEN``; None when neither is. Half an App is a ConfigError naming what is
+    missing."""
+    app = {
+        "GITHUB_APP_ID": settings.github_app_id,
+        "GITHUB_APP_PRIVATE_KEY": settings.github_app_private_key,
+        "GITHUB_APP_INSTALLATION_ID": settings.github_app_installation_id,
+    }
+    missing = [name for name, value in app.items() if value is None]
+    base_url = str(settings.github_api_url) if settings.github_api_url else DEFAULT_API_URL
+    auth: TokenAuth | AppAuth
+    if len(missing) < len(app):
+        if missing:
+            raise ConfigError(f"a GitHub App also needs {', '.join(missing)}")
+        assert settings.github_app_id is not None
+        assert settings.github_app_private_key is not None
+        assert settings.github_app_installation_id is not None
+        auth = AppAuth(
+            app_id=settings.github_app_id,
+            private_key=settings.github_app_private_key,
+            installation_id=settings.github_app_installation_id,
+        )
+    elif settings.github_token is not None:
+        auth = TokenAuth(token=settings.github_token)
+    else:
+        return None
+    return GithubClient(auth=auth, base_url=base_url, timeout_s=timeout_s)
+
+
 def build_agents(
     settings: Settings, config: Config, *, clock: Callable[[], datetime]
 ) -> tuple[dict[str, Agent], bool]:
@@ -215,7 +255,7 @@ def bootstrap(
         tags_cache_s=settings.deploybot_tags_cache_s,
     )
     pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
-    github = client_from_settings(settings)
+    github = github_client(settings)
     deployer = Deployers(
         config=config,
         commands=CommandDeployer(config=config, secrets=settings.secrets()),

@@ -11,11 +11,19 @@ from pathlib import Path
 
 import uvicorn
 from redis.exceptions import RedisError
-from starlette.routing import BaseRoute
 
 from agents.render import thread_to_prompt
 from bot.app.bootstrap import App, bootstrap, utc_now, watch_children_with_pidfd
 from bot.app.bootstrap import new_id as make_id
+from bot.app.channels import (
+    missing_email_settings,
+    slack_inbound,
+    socket_mode,
+    start_email,
+    start_slack_deliverer,
+    terminal_channel,
+    web_routes,
+)
 from bot.app.check import check_config
 from bot.app.preflight import SERVICES, findings, read_persistence, refusal
 from bot.app.settings import Settings, load_settings
@@ -25,10 +33,7 @@ from bot.core.errors import ConfigError
 from bot.core.redact import redact
 from bot.shell.logs import configure_logging
 from bot.shell.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
-from channels.api import api_routes
-from channels.email import email_channel, missing_settings
-from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_routes, slack_sender
-from channels.terminal import TerminalChannel
+from channels.slack import SocketMode
 
 __all__ = ["main"]
 
@@ -67,6 +72,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that share state through Redis (only 'chat' has an embedded store of its own).
+_NEED_REDIS = {
+    "worker": "REDIS_URL is required (workers share state through Redis).",
+    "web": "REDIS_URL is required.",
+    "run": "REDIS_URL is required.",
+    "clock": "REDIS_URL is required.",
+    "audit": "REDIS_URL is required.",
+    "threads": "set REDIS_URL (the embedded store lives only inside 'deploybot chat').",
+}
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -83,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if service and (refused := refusal(findings(settings), args.command)):
         print(f"deploybot {args.command}: {refused.text}", file=sys.stderr)
+        return 2
+    if args.command in _NEED_REDIS and not settings.redis_url:
+        print(f"deploybot {args.command}: {_NEED_REDIS[args.command]}", file=sys.stderr)
         return 2
     try:
         match args.command:
@@ -163,18 +191,7 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
     app = bootstrap(settings, config_file=config, consumer=f"chat-{make_id()}")
     try:
         interactive = sys.stdin.isatty()
-        channel = TerminalChannel(
-            config=app.config,
-            queue=app.queue,
-            worker=app.worker,
-            outbox=app.outbox,
-            store=app.store,
-            user=(user or _default_user(app)).lower(),
-            out=sys.stdout,
-            clock=utc_now,
-            new_id=make_id,
-            echo=not interactive,
-        )
+        channel = terminal_channel(app, user=user or _default_user(app))
         print(_banner(app), flush=True)
         if warning := channel.whoami_warning():
             print(f"({warning})", flush=True)
@@ -195,26 +212,17 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
 
 
 async def _worker(settings: Settings, *, concurrency: int) -> int:
-    if not settings.redis_url:
-        print(
-            "deploybot worker: REDIS_URL is required (workers share state through Redis).",
-            file=sys.stderr,
-        )
-        return 2
     watch_children_with_pidfd()
     app = bootstrap(settings, concurrency=concurrency)
     if not await _starting(app, "worker"):
         await app.close()
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
     tasks = app.tasks
     tasks.on_death = "deploybot worker exits (status 1) so its supervisor restarts it"
     tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
-    _deliverers(app, stop)
+    start_slack_deliverer(app, stop)
     return await _until_done(app, stop)
 
 
@@ -229,50 +237,7 @@ async def _until_done(app: App, stop: asyncio.Event) -> int:
     return 0 if dead is None else 1
 
 
-def _deliverers(app: App, stop: asyncio.Event) -> None:
-    """The outbox deliverers of the configured channels (Slack: with a bot token), as
-    tasks of the app's registry."""
-    token = app.settings.slack_bot_token
-    if token is None or not token.get_secret_value():
-        return
-    sender = slack_sender(
-        bot_token=token.get_secret_value(),
-        api_url=app.settings.slack_api_url,
-        redis=app.redis,
-        keys=app.keys,
-        config=app.config,
-    )
-    consumer = f"slack-{app.worker.consumer}"
-    app.tasks.spawn(
-        "outbox:slack",
-        lambda h: app.outbox.run(
-            channel="slack", sender=sender, consumer=consumer, stop=stop, health=h
-        ),
-    )
-
-
-def _slack(app: App) -> SlackListeners | None:
-    """Slack's inbound side, when a bot token is set (HTTP mode also needs the signing
-    secret; Socket Mode the app token)."""
-    settings = app.settings
-    token, secret = settings.slack_bot_token, settings.slack_signing_secret
-    if token is None or not token.get_secret_value():
-        return None
-    return slack_listeners(
-        bot_token=token.get_secret_value(),
-        signing_secret=secret.get_secret_value() if secret else None,
-        api_url=settings.slack_api_url,
-        queue=app.queue,
-        redis=app.redis,
-        keys=app.keys,
-        clock=utc_now,
-    )
-
-
 async def _audit(settings: Settings, *, since: str) -> int:
-    if not settings.redis_url:
-        print("deploybot audit: REDIS_URL is required.", file=sys.stderr)
-        return 2
     try:
         start = parse_since(since, now=utc_now())
     except ValueError as exc:
@@ -291,7 +256,7 @@ async def _audit(settings: Settings, *, since: str) -> int:
 
 
 async def _mail(settings: Settings) -> int:
-    missing = missing_settings(settings)
+    missing = missing_email_settings(settings)
     if missing:
         print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
         return 2
@@ -299,49 +264,19 @@ async def _mail(settings: Settings) -> int:
     if not await _starting(app, "mail"):
         await app.close()
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     app.tasks.on_death = "deploybot mail exits (status 1) so its supervisor restarts it"
-    _email_tasks(app, settings, stop)
+    start_email(app, stop)
     print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
     return await _until_done(app, stop)
 
 
-def _email_tasks(app: App, settings: Settings, stop: asyncio.Event) -> None:
-    """The mail listener and the email deliverer, as tasks of the app's registry."""
-    listener, sender = email_channel(
-        settings,
-        config=app.config,
-        queue=app.queue,
-        outbox=app.outbox,
-        redis=app.redis,
-        keys=app.keys,
-        clock=utc_now,
-    )
-    consumer = f"email-{app.worker.consumer}"
-    app.tasks.spawn("imap", lambda h: listener.run(stop, health=h))
-    app.tasks.spawn(
-        "outbox:email",
-        lambda h: app.outbox.run(
-            channel="email", sender=sender, consumer=consumer, stop=stop, health=h
-        ),
-    )
-
-
 async def _clock(settings: Settings) -> int:
-    if not settings.redis_url:
-        print("deploybot clock: REDIS_URL is required.", file=sys.stderr)
-        return 2
     app = bootstrap(settings)
     if not await _starting(app, "clock"):
         await app.close()
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     names = ", ".join(s.name for s in app.config.schedules) or "none"
     print(f"deploybot clock: schedules: {names}", flush=True)
     tasks = app.tasks
@@ -352,13 +287,6 @@ async def _clock(settings: Settings) -> int:
 
 
 async def _threads(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.redis_url:
-        print(
-            "deploybot threads: set REDIS_URL (the embedded store lives only inside "
-            "'deploybot chat').",
-            file=sys.stderr,
-        )
-        return 2
     app = bootstrap(settings)
     try:
         if args.threads_command == "list":
@@ -403,41 +331,15 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
         await app.close()
 
 
-def _web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]:
-    """Every channel's HTTP routes, for whichever channels are configured."""
-    settings = app.settings
-    routes: list[BaseRoute] = []
-    token = settings.deploybot_api_token
-    # Webhooks are signed with their own secret (what CI holds); DEPLOYBOT_SECRET signs only
-    # reply tokens and links, so a webhook sender can never mint an approval.
-    secret = settings.deploybot_webhook_secret
-    routes += api_routes(
-        config=app.config,
-        queue=app.queue,
-        store=app.store,
-        api_token=token.get_secret_value() if token else None,
-        webhook_secret=secret.get_secret_value() if secret else None,
-        clock=utc_now,
-        new_id=make_id,
-    )
-    signing = settings.slack_signing_secret
-    if slack is not None and signing is not None and signing.get_secret_value().strip():
-        routes += slack_routes(slack)  # never mounted without a secret to verify requests
-    return routes
-
-
 async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: bool) -> int:
-    if not settings.redis_url:
-        print(f"deploybot {args.command}: REDIS_URL is required.", file=sys.stderr)
-        return 2
     if with_worker:
         watch_children_with_pidfd()
     app = bootstrap(settings)
     if not await _starting(app, args.command):
         await app.close()
         return 2
-    slack = _slack(app)
-    web = build_web_app(app, routes=_web_routes(app, slack))
+    slack = slack_inbound(app)
+    web = build_web_app(app, routes=web_routes(app, slack))
     port = args.port or settings.port
     server = uvicorn.Server(
         uvicorn.Config(
@@ -458,13 +360,11 @@ async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: b
     if with_worker:
         tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
         tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
-        _deliverers(app, stop)
-        if not missing_settings(settings):  # email is configured: listen too
-            _email_tasks(app, settings, stop)
-    app_token = settings.slack_app_token
-    socket = None
-    if slack is not None and app_token is not None and app_token.get_secret_value():
-        socket = SocketMode(slack, app_token=app_token.get_secret_value())
+        start_slack_deliverer(app, stop)
+        if not missing_email_settings(settings):  # email is configured: listen too
+            start_email(app, stop)
+    socket = socket_mode(app, slack)
+    if socket is not None:
         connected = socket
         tasks.spawn("slack:socket", lambda _h: _socket_mode(connected, stop))
     print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)

@@ -62,7 +62,7 @@ class DeployWatch:
             if line.strip():
                 last_line[:] = [line.strip()[:200]]
 
-        done = asyncio.Event()  # a flag as well as cancel(): see _Heartbeat in bot/shell/worker.py
+        done = asyncio.Event()  # a flag as well as cancel(): see bot/shell/heartbeat.py
         held = _Held(ttl_s=self._lock_ttl_ms / 1000)
         deploy = asyncio.create_task(
             self._deployer.run(
@@ -192,7 +192,7 @@ class DeployWatch:
 
 class _Held:
     """The deploy's lock, as last renewed: fresh while renewed within half its lease. Read by
-    the deployer's keep-alive to the supervisor (``bot.shell.deployer.Keepalive``)."""
+    the deployer's keep-alive to the supervisor (``bot.core.deploy_result.Keepalive``)."""
 
     def __init__(self, *, ttl_s: float) -> None:
         self._ttl_s = ttl_s

@@ -18,10 +18,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from bot.core.cards import card_of, topic_of
 from bot.core.errors import Undeliverable
-from bot.core.events import CronFired, MessageSent, UserMessage, WebhookReceived
+from bot.core.events import MessageSent
 from bot.core.origin import outbox_channel
-from bot.core.outbound import ApprovalCard, OutboundMessage, Sender
+from bot.core.outbound import OutboundMessage, Sender
 from bot.core.thread import Thread
 from bot.shell.keys import Keys, stream_entries
 from bot.shell.redis_faults import TRANSIENT, Backoff, pause, stream_gone
@@ -56,61 +57,6 @@ def _member(thread_id: str, message_id: str) -> str:
     return f"{thread_id}:{message_id}"
 
 
-def _card_for(thread: Thread, message: MessageSent) -> ApprovalCard | None:
-    """The approval request an approval message announces: the one open when it was sent
-    (with any escalation group added)."""
-    index = next(i for i, e in enumerate(thread.events) if e.id == message.id)
-    before = thread.model_copy(update={"events": thread.events[:index]})
-    open_approval = before.open_approval()
-    if open_approval is None:
-        return None
-    request = open_approval.request
-    return ApprovalCard(
-        plan=open_approval.plan,
-        plan_hash=request.plan_hash,
-        approvers=open_approval.approvers,
-        min_approvals=request.min_approvals,
-        expires_at=request.expires_at,
-        evidence=before.evidence_of(request.plan_hash),
-    )
-
-
-def _card_of(thread: Thread, message: MessageSent) -> ApprovalCard | None:
-    """The request an approval message asks for, or the one a message closes (a decision,
-    an expiry), so channels can tell everyone who was asked."""
-    if message.purpose == "approval_request":
-        return _card_for(thread, message)
-    if message.replaces is not None:
-        for event in thread.events:
-            if (
-                isinstance(event, MessageSent)
-                and event.id == message.replaces
-                and event.purpose == "approval_request"
-            ):
-                return _card_for(thread, event)
-    return None
-
-
-def _topic(thread: Thread) -> str:
-    """The thread's first request, in a few words (a stable email subject)."""
-    for event in thread.events:
-        match event:
-            case UserMessage(text=text):
-                break
-            case CronFired(schedule=name, instruction=instruction):
-                text = f"{name}: {instruction}"
-                break
-            case WebhookReceived(name=name, instruction=instruction):
-                text = f"{name}: {instruction}"
-                break
-            case _:
-                continue
-    else:
-        return f"thread {thread.id}"
-    words = " ".join(text.split())
-    return words if len(words) <= 80 else words[:79] + "…"
-
-
 class Outbox:
     group = "deliverers"
 
@@ -128,7 +74,7 @@ class Outbox:
 
     def enqueue_in(self, pipe: "Pipeline", thread: Thread, messages: list[MessageSent]) -> None:
         """Queue the messages on a pipeline the caller executes."""
-        topic = _topic(thread)
+        topic = topic_of(thread)
         for message in messages:
             stream = self._keys.outbox(outbox_channel(thread.origin, message.route))
             out = OutboundMessage(
@@ -141,7 +87,7 @@ class Outbox:
                 replaces=message.replaces,
                 route=message.route,
                 topic=topic,
-                card=_card_of(thread, message),
+                card=card_of(thread, message),
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
 

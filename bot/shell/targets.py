@@ -1,5 +1,5 @@
 """Where a plan is deployed: each service names its target, an argv command or a GitHub
-Actions workflow (``bot.core.config.Target``). ``Deployers`` routes a plan to the right one; both
+Actions workflow (``bot.core.service.Target``). ``Deployers`` routes a plan to the right one; both
 return the same ``DeployResult`` and answer ``status`` by idempotency key after a crash."""
 
 from bot.core.config import Config

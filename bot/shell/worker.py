@@ -7,18 +7,14 @@ longer than a lease lives.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from redis.exceptions import ResponseError
 
-from bot.core.errors import ThreadConflict
-from bot.core.events import MessageSent, PlanProposed
-from bot.core.thread import Thread
+from bot.shell.entry import EntryHandler
 from bot.shell.inbound import Delivery, InboundQueue
-from bot.shell.logs import current_thread
 from bot.shell.metrics import Metrics
 from bot.shell.outbox import PULL_CHANNELS, LogSender, Outbox
 from bot.shell.pending import PendingApprovals
@@ -47,9 +43,9 @@ class Worker:
         concurrency: int = 32,
         lease_ttl_ms: int = 15_000,
         max_deliveries: int = 5,
-        timers: Timers | None = None,
+        timers: Timers,
         pending: PendingApprovals,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -64,8 +60,22 @@ class Worker:
         self._max_deliveries = max_deliveries
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers = timers
-        self._pending = pending
         self._metrics = metrics
+        self._entries = EntryHandler(
+            queue=queue,
+            store=store,
+            runner=runner,
+            outbox=outbox,
+            consumer=consumer,
+            clock=clock,
+            new_id=new_id,
+            slots=self._slots,
+            lease_ttl_ms=lease_ttl_ms,
+            max_deliveries=max_deliveries,
+            timers=timers,
+            pending=pending,
+            metrics=metrics,
+        )
 
     # -- driving -------------------------------------------------------------------------
 
@@ -86,13 +96,10 @@ class Worker:
         registry = tasks or TaskRegistry()
         health = health or TaskHandle("worker")
         background: list[asyncio.Task[None]] = []
-        if self._timers is not None:  # every worker pumps: expiry must not need a clock
-            timers = self._timers
-            background.append(
-                registry.spawn(
-                    "timers", lambda h: timers.run(clock=self._clock, stop=stop, health=h)
-                )
-            )
+        timers = self._timers
+        background.append(
+            registry.spawn("timers", lambda h: timers.run(clock=self._clock, stop=stop, health=h))
+        )
         for channel in PULL_CHANNELS:  # their outboxes would otherwise only grow
             background.append(registry.spawn(f"outbox:{channel}", self._pull_pump(channel, stop)))
         try:
@@ -119,20 +126,20 @@ class Worker:
     async def _loop(self, stop: asyncio.Event, health: TaskHandle) -> None:
         backoff = Backoff()
         need_group = True
-        reclaim_every = 0
+        loop = asyncio.get_running_loop()
+        next_reclaim = 0.0  # entries a dead worker held: looked for about once per lease
         while not stop.is_set():
             try:
                 if need_group:
                     await self._queue.ensure_group()
                     need_group = False
-                if reclaim_every <= 0:
+                if loop.time() >= next_reclaim:
                     self._spawn(
                         await self._queue.reclaim(
                             consumer=self.consumer, min_idle_ms=self._lease_ttl_ms, count=50
                         )
                     )
-                    reclaim_every = 10
-                reclaim_every -= 1
+                    next_reclaim = loop.time() + max(0.5, self._lease_ttl_ms / 1000)
                 free = self._concurrency - len(self._tasks)
                 if free <= 0:
                     await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -164,15 +171,14 @@ class Worker:
             "locks and timers may be gone too. Turn on AOF persistence (see the README).",
             "recreated it" if created else "another worker recreated it",
         )
-        if created and self._metrics is not None:
+        if created:
             await self._metrics.count_data_loss()
 
     async def run_until_idle(self, *, reclaim: bool = True) -> int:
         """Process everything waiting now, including what it leads to; for the terminal
         channel and tests. Returns how many entries were handled."""
         await self._queue.ensure_group()
-        if self._timers is not None:
-            await self._timers.fire_due(now=self._clock())
+        await self._timers.fire_due(now=self._clock())
         handled = 0
         while True:
             batch: list[Delivery] = []
@@ -184,7 +190,7 @@ class Worker:
             if not batch and not self._tasks:
                 # What the work just done made due (a verification after a deploy) is part
                 # of it too.
-                if self._timers is not None and await self._timers.fire_due(now=self._clock()):
+                if await self._timers.fire_due(now=self._clock()):
                     continue
                 return handled
             handled += len(batch)
@@ -206,190 +212,7 @@ class Worker:
     async def _handle_all(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             try:
-                await self.handle(delivery)
+                await self._entries.handle(delivery)
             except Exception:
                 # Left pending: reclaimed and retried later, dead-lettered if it keeps failing.
                 log.exception("entry %s failed; it will be retried", delivery.entry_id)
-
-    # -- one entry -----------------------------------------------------------------------
-
-    async def handle(self, delivery: Delivery) -> None:
-        envelope = delivery.envelope
-        if envelope is None:
-            await self._queue.dead_letter(delivery, reason="not a valid inbound envelope")
-            return
-        if delivery.deliveries > self._max_deliveries:
-            await self._give_up(delivery, reason=f"failed {delivery.deliveries - 1} times")
-            return
-        token = f"{self.consumer}:{self._new_id()}"
-        thread_id = envelope.thread_id
-        current_thread.set(thread_id)
-        wait_s = 0.05
-        while True:
-            got, thread = await self._store.lease_and_load(
-                thread_id, token=token, ttl_ms=self._lease_ttl_ms
-            )
-            if got:
-                break
-            # Another worker is advancing this thread (maybe a long deploy): wait our turn,
-            # keeping the entry ours so nobody reclaims it meanwhile.
-            await asyncio.sleep(wait_s)
-            wait_s = min(wait_s * 2, self._lease_ttl_ms / 4000)
-            await self._queue.touch(consumer=self.consumer, entry_ids=[delivery.entry_id])
-        released = False
-        try:
-            async with self._slots:
-                released = await self._advance(delivery, thread, token=token)
-        finally:
-            if not released:
-                await self._store.release_lease(thread_id, token=token)
-
-    async def _advance(self, delivery: Delivery, thread: Thread | None, *, token: str) -> bool:
-        """Advance the thread, save it, hand its new messages to the outbox, acknowledge.
-
-        Returns True when the lease was released with the acknowledgement.
-        """
-        envelope = delivery.envelope
-        assert envelope is not None
-        if thread is None:
-            if envelope.origin is None:
-                await self._queue.dead_letter(delivery, reason=f"no thread {envelope.thread_id}")
-                return False
-            thread = Thread(
-                id=envelope.thread_id,
-                origin=envelope.origin,
-                agent=envelope.agent,
-                created_at=self._clock(),
-            )
-        redelivered = thread.has_event(envelope.event.id) or delivery.deliveries > 1
-        loaded = len(thread.events)
-        if not thread.has_event(envelope.event.id):
-            thread.events.append(envelope.event)
-
-        heartbeat = _Heartbeat(
-            store=self._store,
-            queue=self._queue,
-            consumer=self.consumer,
-            thread_id=thread.id,
-            token=token,
-            entry_id=delivery.entry_id,
-            lease_ttl_ms=self._lease_ttl_ms,
-        )
-        try:
-            async with heartbeat:
-                published = await self._runner.advance(thread, hold=heartbeat)
-            if len(thread.events) != loaded or thread.version == 0:
-                await self._store.save(thread)
-        except ThreadConflict:
-            log.info("thread %s changed under us; entry %s retried", thread.id, delivery.entry_id)
-            raise
-        new = [
-            e
-            for e in thread.events[loaded:]
-            if isinstance(e, MessageSent) and e.id not in published
-        ]
-        if redelivered:
-            new = await self._outbox.undelivered(thread)
-        # Saved above: now outbox, acknowledgement and lease release in one round trip.
-        pipe = self._store.pipeline()
-        self._outbox.enqueue_in(pipe, thread, new)
-        proposed = {e.plan.plan_hash: e.plan for e in thread.events if isinstance(e, PlanProposed)}
-        self._pending.add_in(
-            pipe, thread_id=thread.id, events=thread.events[loaded:], plans=proposed
-        )
-        if self._timers is not None:
-            self._timers.schedule_for_in(
-                pipe,
-                thread_id=thread.id,
-                events=thread.events[loaded:],
-                config=self._runner.config,
-                plans=proposed,
-                now=self._clock(),
-            )
-        if self._metrics is not None:
-            self._metrics.add_in(pipe, thread.events[loaded:])
-        self._queue.ack_in(pipe, [delivery.entry_id])
-        self._store.release_lease_in(pipe, thread.id, token=token)
-        await pipe.execute()
-        return True
-
-    async def _give_up(self, delivery: Delivery, *, reason: str) -> None:
-        """Dead-letter an entry and tell the people in its thread, if there is one."""
-        await self._queue.dead_letter(delivery, reason=reason)
-        envelope = delivery.envelope
-        if envelope is None:
-            return
-        with contextlib.suppress(Exception):
-            thread = await self._store.load(envelope.thread_id)
-            if thread is None:
-                return
-            note = MessageSent(
-                id=self._new_id(),
-                at=self._clock(),
-                purpose="error",
-                text=f"I could not process a message in this thread ({reason}); it was set "
-                "aside for an operator. Nothing was deployed because of it.",
-            )
-            thread.events.append(note)
-            await self._store.save(thread)
-            await self._outbox.enqueue(thread, [note])
-        log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
-
-
-class _Heartbeat:
-    """Keeps this worker's hold on a thread while it advances it: renews the thread lease and
-    resets the stream entry's idle time, every third of the lease, until the turn ends."""
-
-    def __init__(
-        self,
-        *,
-        store: ThreadStore,
-        queue: InboundQueue,
-        consumer: str,
-        thread_id: str,
-        token: str,
-        entry_id: str,
-        lease_ttl_ms: int,
-    ) -> None:
-        self._store = store
-        self._queue = queue
-        self._consumer = consumer
-        self._thread_id = thread_id
-        self._token = token
-        self._entry_id = entry_id
-        self._lease_ttl_ms = lease_ttl_ms
-        self._task: asyncio.Task[None] | None = None
-        self._stopped = False
-        self.lost = False
-
-    async def __aenter__(self) -> "_Heartbeat":
-        self._task = asyncio.create_task(self._beat())
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        # A flag as well as cancel(): on Python 3.11 asyncio.wait_for (used by redis-py)
-        # can swallow a cancellation that arrives as its call completes, and a beat that
-        # survived would keep the lease for ever (seen as a hung CI run).
-        self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.shield(self._task), timeout=self._lease_ttl_ms / 1000
-                )
-
-    async def _beat(self) -> None:
-        while not self._stopped:
-            await asyncio.sleep(self._lease_ttl_ms / 3000)
-            if self._stopped:
-                return
-            try:
-                held = await self._store.renew_lease(
-                    self._thread_id, token=self._token, ttl_ms=self._lease_ttl_ms
-                )
-                await self._queue.touch(consumer=self._consumer, entry_ids=[self._entry_id])
-            except Exception as exc:  # Redis away: we can no longer vouch for the lease
-                log.warning("heartbeat for thread %s failed: %s", self._thread_id, exc)
-                held = False
-            if not held:
-                self.lost = True
