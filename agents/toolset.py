@@ -29,8 +29,8 @@ from bot.core.intents import (
     ListDeploys,
     ListTags,
     Rollback,
-    check_intent,
 )
+from bot.core.policy import Refused, check_scope
 
 __all__ = ["IntentType", "build_tools", "parse_tool_use", "tool_name"]
 
@@ -153,8 +153,7 @@ def parse_tool_use(
     except ValidationError as exc:
         problems = "; ".join(_problem(e) for e in exc.errors()[:3])
         raise InvalidIntent(_compact(f"{name}: {problems}")) from None
-    try:
-        check_intent(intent, config)
-    except InvalidIntent as exc:
-        raise InvalidIntent(_compact(f"{name}: {exc}")) from None
+    verdict = check_scope(intent, config)
+    if isinstance(verdict, Refused):
+        raise InvalidIntent(_compact(f"{name}: {verdict.reason}"))
     return intent

@@ -22,9 +22,9 @@ from bot.core.events import (
 from bot.core.plan import Plan
 from bot.core.policy import (
     Allowed,
+    NotOpen,
     Refused,
-    check_bare_approval,
-    check_decision,
+    check_decision_on,
     confirmers,
     eligible_approvers,
     needs_approval,
@@ -78,33 +78,27 @@ def on_decision(
     plan_ref: str | None,
     reason: str | None,
 ) -> Step:
-    open_approval = thread.open_approval()
-    if open_approval is None:
-        why = _why_not_open(thread, plan_ref) if plan_ref else None
-        text = why or "Nothing in this thread is waiting for approval."
-        return Apply(events=[ctx.tell(thread, actor, text)])
-    plan = open_approval.plan
-    if plan_ref and not plan.plan_hash.startswith(plan_ref.lower()):
-        return Apply(
-            events=[
-                ctx.tell(
-                    thread,
-                    actor,
-                    f"Plan #{plan_ref[:4]} is no longer waiting for a decision "
-                    f"(superseded by #{plan.short_id}); nothing was changed.",
-                )
-            ]
-        )
-    verdict = check_decision(
-        config=ctx.config,
-        open_approval=open_approval,
-        actor=actor,
-        decision=decision,
-        now=ctx.now,
+    verdict = check_decision_on(
+        thread, config=ctx.config, actor=actor, decision=decision, plan_ref=plan_ref, now=ctx.now
     )
-    if isinstance(verdict, Allowed) and decision == "approve" and not plan_ref:
-        verdict = check_bare_approval(thread, open_approval)
     match verdict:
+        case NotOpen(open_plan=None):
+            why = _why_not_open(thread, plan_ref) if plan_ref else None
+            text = why or "Nothing in this thread is waiting for approval."
+            return Apply(events=[ctx.tell(thread, actor, text)])
+        case NotOpen(open_plan=open_plan):
+            assert open_plan is not None
+            assert plan_ref is not None
+            return Apply(
+                events=[
+                    ctx.tell(
+                        thread,
+                        actor,
+                        f"Plan #{plan_ref[:4]} is no longer waiting for a decision "
+                        f"(superseded by #{open_plan.short_id}); nothing was changed.",
+                    )
+                ]
+            )
         case Refused(reason=why):
             return Apply(
                 events=[
@@ -114,7 +108,10 @@ def on_decision(
             )
         case Allowed():
             person = ctx.config.person_for(actor)
+            open_approval = thread.open_approval()
             assert person is not None
+            assert open_approval is not None
+            plan = open_approval.plan
             return Apply(
                 events=[
                     ApprovalDecided(

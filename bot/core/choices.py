@@ -4,7 +4,6 @@ answers are said, and invalid steps are fed back at most three times in a row. P
 
 from typing import assert_never
 
-from bot.core.errors import InvalidIntent
 from bot.core.events import (
     CronFired,
     ErrorRecorded,
@@ -22,9 +21,8 @@ from bot.core.intents import (
     ListDeploys,
     ListTags,
     Rollback,
-    check_intent,
 )
-from bot.core.policy import Refused, check_requester, requester_label
+from bot.core.policy import Refused, check_requester, check_scope, requester_label
 from bot.core.steps import (
     Apply,
     Ctx,
@@ -44,10 +42,9 @@ MAX_ERRORS_IN_A_ROW = 3
 
 
 def on_intent(thread: Thread, ctx: Ctx, *, intent: Intent, source: str) -> Step:
-    try:
-        check_intent(intent, ctx.config)
-    except InvalidIntent as exc:
-        return Apply(events=[ctx.error("invalid_intent", str(exc))])
+    scope = check_scope(intent, ctx.config)
+    if isinstance(scope, Refused):
+        return Apply(events=[ctx.error("invalid_intent", scope.reason)])
     match intent:
         case ListTags() | ListDeploys():
             if shown := _already_listed(thread, intent):

@@ -2,16 +2,13 @@
 
 The models here are the shapes; which of them an agent may use, and the enums for service
 and environment, come from the agent and the config (see ``agents/toolset.py``). Whatever
-chose an intent, ``check_intent`` decides whether it is inside the config before anything
-acts on it.
+chose an intent, policy decides whether it is inside the config before anything
+acts on it (``bot.core.policy.check_scope``).
 """
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from bot.core.config import Config
-from bot.core.errors import InvalidIntent
 
 __all__ = [
     "AskHuman",
@@ -21,7 +18,6 @@ __all__ = [
     "ListDeploys",
     "ListTags",
     "Rollback",
-    "check_intent",
 ]
 
 _VERSION = r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$"
@@ -89,23 +85,3 @@ Intent = Annotated[
     ListTags | ListDeploys | Deploy | Rollback | AskHuman | Done,
     Field(discriminator="intent"),
 ]
-
-
-def check_intent(intent: Intent, config: Config) -> None:
-    """Raise ``InvalidIntent`` when the intent names something the config does not hold."""
-    service = getattr(intent, "service", None)
-    if service is None:
-        return
-    if service not in config.services:
-        raise InvalidIntent(
-            f"unknown service {service!r}; known: {', '.join(sorted(config.services))}"
-        )
-    environment = getattr(intent, "environment", None)
-    if environment is None:
-        return
-    allowed = config.services[service].environments
-    if environment not in allowed:
-        raise InvalidIntent(
-            f"{service} cannot be deployed to {environment!r}; its environments: "
-            f"{', '.join(allowed)}"
-        )

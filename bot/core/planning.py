@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from bot.core.deploys import current_version, last_good_before
 from bot.core.errors import PlanRefused, ToolFailed
 from bot.core.intents import Deploy, Rollback
+from bot.core.live_policy import check_not_older
 from bot.core.plan import DeployRecord, Plan, Quarantined, Tag
-from bot.core.policy import Refused, check_not_older
+from bot.core.policy import Refused
 
 __all__ = ["build_plan"]
 

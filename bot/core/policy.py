@@ -11,20 +11,19 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config import Config, Environment
 from bot.core.events import ApprovalRequested
-from bot.core.plan import DeployRecord, Plan, Tag, version_key
+from bot.core.intents import Intent
+from bot.core.plan import Plan
 from bot.core.thread import OpenApproval, Thread
 
 __all__ = [
     "Allowed",
+    "NotOpen",
     "Refused",
     "check_bare_approval",
     "check_decision",
-    "check_live_state",
-    "check_not_older",
-    "check_release",
-    "check_release_interrupted",
+    "check_decision_on",
     "check_requester",
-    "check_unlock",
+    "check_scope",
     "confirmers",
     "eligible_approvers",
     "needs_approval",
@@ -43,6 +42,15 @@ class Refused(BaseModel):
     # The request is no longer waiting for this (expired, already approved by this person),
     # as opposed to: this person may not say it. The API answers 409 rather than 403.
     stale: bool = False
+
+
+class NotOpen(BaseModel):
+    """Nothing in the thread waits for this decision: no request is open, or the open one is
+    another plan than the one named (``open_plan``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    open_plan: Plan | None = None
 
 
 def needs_approval(env: Environment, *, kind: Literal["deploy", "rollback"] = "deploy") -> bool:
@@ -142,118 +150,56 @@ def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed 
     if asked <= {plan.identity}:  # attempts of one plan are one plan
         return Allowed()
     return Refused(
+        stale=True,
         reason=f"This thread has asked approval for more than one plan, so a bare 'approve' "
         f"could mean the wrong one. The plan waiting now is #{plan.short_id}: "
         f"{plan.describe()}, asked by {plan.requester}. To approve exactly that, say "
-        f"'approve {plan.short_id}'. Nothing was changed."
+        f"'approve {plan.short_id}'. Nothing was changed.",
     )
 
 
-def _older(candidate: str, than: str) -> bool | None:
-    """Whether tag ``candidate`` is an older version than ``than``; None: cannot tell."""
-    a, b = version_key(candidate), version_key(than)
-    if not (a[0] and b[0]):
-        return None  # not both versions: the tag list does not say which is older
-    return a < b
-
-
-def check_not_older(
-    *, service: str, environment: str, version: str, live: str | None
-) -> Allowed | Refused:
-    """A deploy never quietly goes backwards: an older version than the live one is a
-    rollback, asked for and approved as one."""
-    if live is None or live == version or not _older(version, live):
+def check_scope(intent: Intent, config: Config) -> Allowed | Refused:
+    """The model may only propose what the config holds: a known service, and one of its
+    environments (invariant 6). Anything else is an invalid step, never an action."""
+    service = getattr(intent, "service", None)
+    if service is None:
         return Allowed()
-    return Refused(
-        reason=f"That would roll {service} in {environment} back from {live} to {version}; "
-        f"say 'rollback {service} in {environment} to {version}' if you mean it. "
-        "Nothing was deployed."
-    )
-
-
-def _ago(then: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - then).total_seconds()))
-    if seconds < 90:
-        return f"{seconds} s ago"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min ago"
-    if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} h ago"
-    return f"on {then:%Y-%m-%d}"
-
-
-def check_live_state(
-    plan: Plan, *, history: list[DeployRecord], tags: list[Tag], now: datetime
-) -> Allowed | Refused:
-    """Just before a plan runs: is the world still the one its approvers were shown?
-
-    The environment's live version must still be the plan's "now" version, and the tag must
-    still point at the plan's commit. ``history`` is newest first, read after taking the
-    environment's lock; ``tags`` are read from the repository, not a cache.
-    """
-    live_record = next((r for r in history if r.result == "succeeded"), None)
-    live = live_record.version if live_record else None
-    if live != plan.previous_version:
-        assert live_record is not None or plan.previous_version is not None
-        if live_record is None:
-            now_text = f"{plan.environment} has no successful deploy of {plan.service} now"
-        else:
-            when = _ago(datetime.fromisoformat(live_record.at), now)
-            now_text = (
-                f"{plan.environment} is now {live}, deployed by {live_record.requester} {when}"
-            )
-        made = plan.previous_version or "nothing deployed"
-        return Refused(reason=f"{now_text}; this plan was made against {made}.")
-    tag = next((t for t in tags if t.name == plan.version), None)
-    if tag is None:
-        return Refused(reason=f"the tag {plan.version} no longer exists in {plan.service}.")
-    if tag.sha != plan.sha:
+    if service not in config.services:
+        known = ", ".join(sorted(config.services))
+        return Refused(reason=f"unknown service {service!r}; known: {known}")
+    environment = getattr(intent, "environment", None)
+    if environment is None:
+        return Allowed()
+    allowed = config.services[service].environments
+    if environment not in allowed:
         return Refused(
-            reason=f"the tag {plan.version} now points at {tag.sha[:7]}, not {plan.sha[:7]} "
-            "as planned."
+            reason=f"{service} cannot be deployed to {environment!r}; its environments: "
+            f"{', '.join(allowed)}"
         )
     return Allowed()
 
 
-def check_unlock(
-    config: Config, *, environment: str, person: str, locked_by: str
-) -> Allowed | Refused:
-    """A person's lock on an environment is lifted by whoever set it or by its approvers."""
-    approvers = config.environments[environment].approvers
-    if person == locked_by or person in approvers:
-        return Allowed()
-    others = f" or an approver of {environment} ({', '.join(approvers)})" if approvers else ""
-    return Refused(reason=f"Only {locked_by}{others} can unlock {environment}.")
-
-
-def check_release_interrupted(
-    config: Config, *, environment: str, person: str
-) -> Allowed | Refused:
-    """After a deploy's outcome became unknown, its service stays held in ``environment``
-    until someone who could approve a deploy there has looked (anyone in [people] where
-    the environment needs no approval)."""
-    env = config.environments[environment]
-    if person in env.approvers or (not env.approval and person in config.people):
-        return Allowed()
-    return Refused(
-        reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can release "
-        "it after an interrupted deploy."
+def check_decision_on(
+    thread: Thread,
+    *,
+    config: Config,
+    actor: str,
+    decision: Literal["approve", "reject"],
+    plan_ref: str | None,
+    now: datetime,
+) -> Allowed | NotOpen | Refused:
+    """Whether ``actor``'s decision on the plan ``plan_ref`` names (a hash or its prefix; None
+    for a bare typed ``approve``/``reject``) counts now: the one check every channel's
+    decision goes through, in the worker (``bot.core.approval_steps``) and before the API
+    accepts one (``channels.api.resume``)."""
+    open_approval = thread.open_approval()
+    if open_approval is None:
+        return NotOpen()
+    if plan_ref and not open_approval.plan.plan_hash.startswith(plan_ref.lower()):
+        return NotOpen(open_plan=open_approval.plan)
+    verdict = check_decision(
+        config=config, open_approval=open_approval, actor=actor, decision=decision, now=now
     )
-
-
-def check_release(
-    config: Config, *, environment: str, person: str, reason: str | None
-) -> Allowed | Refused:
-    """A quarantined version is released by an approver of the environment (anyone in
-    [people] where it needs no approval), with a reason for the audit."""
-    env = config.environments[environment]
-    if not (person in env.approvers or (not env.approval and person in config.people)):
-        return Refused(
-            reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can "
-            "release a quarantined version there."
-        )
-    if not reason:
-        return Refused(
-            reason="Say why it is safe again: 'release SERVICE VERSION in ENVIRONMENT <reason>'."
-        )
-    return Allowed()
+    if isinstance(verdict, Allowed) and decision == "approve" and not plan_ref:
+        return check_bare_approval(thread, open_approval)
+    return verdict

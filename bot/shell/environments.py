@@ -11,7 +11,13 @@ from datetime import datetime
 from bot.core.config import Config
 from bot.core.deploys import current_version
 from bot.core.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
-from bot.core.policy import Refused, check_release, check_release_interrupted, check_unlock
+from bot.core.lock_policy import (
+    check_frozen,
+    check_release,
+    check_release_interrupted,
+    check_unlock,
+)
+from bot.core.policy import Refused
 from bot.core.steps import ChangeLock, Release
 from bot.core.wording import locked_text, where_text
 from bot.shell.envlock import EnvLock, LockHolder
@@ -42,12 +48,14 @@ class EnvironmentDesk:
     async def frozen_for(self, environment: str, *, requester: str) -> str | None:
         """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""
         holder = await self._env_lock.frozen(environment=environment)
-        if holder is None or holder.who == requester:
-            return None
-        return (
-            locked_text(environment, who=holder.who, why=holder.why, since=holder.since)
-            + f" Ask {holder.who} to 'unlock {environment}' first."
+        verdict = check_frozen(
+            environment=environment,
+            locked_by=holder.who if holder else None,
+            why=holder.why if holder else "",
+            since=holder.since if holder else None,
+            requester=requester,
         )
+        return verdict.reason if isinstance(verdict, Refused) else None
 
     async def change_lock(self, step: ChangeLock) -> list[Event]:
         env = step.environment

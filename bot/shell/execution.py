@@ -1,7 +1,7 @@
 """Executing an approved plan: write-ahead, exactly once, one at a time (invariants 2-4).
 
 Take the environment's lock (waiting a bounded time); re-check the live state under it
-(``bot.core.policy.check_live_state``: the plan is made again if the world changed); save
+(``bot.core.live_policy.check_live_state``: the plan is made again if the world changed); save
 ``deploy_started`` and claim the plan's idempotency key in one atomic step; tell the other
 waiting requests for the pair they are superseded; run the command while the lock is kept
 (``bot.shell.deploywatch``); record the result in the history and release the lock.

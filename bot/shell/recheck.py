@@ -2,9 +2,10 @@
 
 Is the world still the one the approvers were shown? The environment's live version (from
 the deploy history) and the tag's commit (from the repository, not the cache) are read again
-and ``bot.core.policy.check_live_state`` decides. On drift the plan does not run: the thread says
-what changed, every copy of its request is closed, and the plan is made again from what is
-true now (a new plan hash, so no old approval can count) or refused (now older than live).
+and ``bot.core.live_policy.check_live_state`` decides. On drift the plan does not run: the
+thread says what changed, every copy of its request is closed, and the plan is made again
+from what is true now (a new plan hash, so no old approval can count) or refused (now older
+than live).
 """
 
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from bot.core.approvals import closing_messages
 from bot.core.errors import ToolFailed
 from bot.core.events import ApprovalRequested, ErrorRecorded, Event, MessageSent, PlanProposed
 from bot.core.intents import Deploy, Rollback
+from bot.core.live_policy import check_live_state
 from bot.core.plan import Plan, Tag
 from bot.core.planning import build_plan
-from bot.core.policy import Allowed, Refused, check_live_state
+from bot.core.policy import Allowed, Refused
 from bot.core.thread import Thread
 from bot.shell.history import DeployHistory
 from bot.shell.lookups import Lookups

@@ -1,4 +1,5 @@
-"""Durable timers: approval reminders, escalations and expiries, even across restarts.
+"""Durable timers: approval reminders, escalations, expiries and verifications, even across
+restarts. Which timers and when: ``bot.core.timer_policy``.
 
 A timer is a member of one sorted set (``deploybot:timers``) scored by when it is due.
 Scheduling happens in the same pipeline that acknowledges the turn that asked for it; a pump
@@ -10,23 +11,16 @@ may publish the same timer; the worker drops the second copy like any redelivere
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Literal, cast
+from datetime import UTC, datetime
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.core.config import Config
-from bot.core.events import (
-    ApprovalDecided,
-    ApprovalRequested,
-    DeployFinished,
-    DeployStarted,
-    Event,
-    TimerFired,
-)
+from bot.core.events import Event, TimerFired
 from bot.core.plan import Plan
-from bot.core.probes import ToVerify, verification_for
+from bot.core.timer_policy import timer_changes
 from bot.shell.inbound import Envelope, InboundQueue
 from bot.shell.keys import Keys, text
 from bot.shell.redis_faults import TRANSIENT, pause
@@ -35,8 +29,6 @@ from bot.shell.tasks import TaskHandle
 __all__ = ["Timers"]
 
 log = logging.getLogger("deploybot.timers")
-
-Kind = Literal["remind", "escalate", "expire", "verify"]
 
 
 class Timers:
@@ -55,42 +47,14 @@ class Timers:
         plans: Mapping[str, Plan],
         now: datetime,
     ) -> None:
-        """Queue the timers that new events need: an approval request's reminder,
-        escalation and expiry; a successful deploy's verification (due at once, but durable:
-        it happens even if this process dies now). ``plans``: the thread's plans by hash."""
-        for event in events:
-            match event:
-                case DeployStarted() | ApprovalDecided(decision="reject"):
-                    # Decided: its reminder and expiry have nothing left to do.
-                    for kind in ("remind", "escalate", "expire"):
-                        pipe.zrem(self._keys.timers(), _member(thread_id, kind, event.plan_hash))
-                case ApprovalRequested():
-                    env = config.environments[plans[event.plan_hash].environment]
-                    due: list[tuple[Kind, datetime]] = [("expire", event.expires_at)]
-                    remind_at = event.expires_at - timedelta(seconds=env.reminder_before_s)
-                    if env.reminder_before_s > 0 and remind_at > now:
-                        due.append(("remind", remind_at))
-                    if env.escalation_after_s is not None:
-                        escalate_at = event.at + timedelta(seconds=env.escalation_after_s)
-                        if escalate_at < event.expires_at:
-                            due.append(("escalate", escalate_at))
-                    for kind, at in due:
-                        member = _member(thread_id, kind, event.plan_hash)
-                        pipe.zadd(self._keys.timers(), {member: at.timestamp()})
-                case DeployFinished(result="succeeded", plan_hash=plan_hash) if (
-                    (plan := plans.get(plan_hash)) is not None
-                    and plan.kind == "deploy"
-                    and isinstance(
-                        verification_for(
-                            config, service=plan.service, environment=plan.environment
-                        ),
-                        ToVerify,
-                    )
-                ):
-                    member = _member(thread_id, "verify", plan_hash)
-                    pipe.zadd(self._keys.timers(), {member: now.timestamp()})
-                case _:
-                    pass
+        """Queue (or cancel) the timers that new events need, as ``bot.core.timer_policy``
+        decides, on the caller's pipeline. ``plans``: the thread's plans by hash."""
+        for kind, plan_hash, at in timer_changes(events, config=config, plans=plans, now=now):
+            member = _member(thread_id, kind, plan_hash)
+            if at is None:
+                pipe.zrem(self._keys.timers(), member)
+            else:
+                pipe.zadd(self._keys.timers(), {member: at.timestamp()})
 
     async def fire_due(self, *, now: datetime, limit: int = 100) -> int:
         """Publish every timer due by ``now``; returns how many."""

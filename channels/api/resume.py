@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.commands import ApproveCommand, RejectCommand
 from bot.core.config import Config
 from bot.core.grammar import parse_command
-from bot.core.policy import Allowed, Refused, check_decision
+from bot.core.policy import Allowed, NotOpen, Refused, check_decision_on
 from bot.core.thread import Thread
 
 from .bodies import ApprovalResume, MessageResume
@@ -143,35 +143,35 @@ def _decision(
     plan_id: str | None = None,
     plan_hash: str | None = None,
 ) -> Verdict:
-    open_approval = thread.open_approval()
-    if open_approval is None:
-        return Conflict(
-            reason=f"thread {thread.id} is not waiting for an approval (status {thread.status})."
-        )
-    plan = open_approval.plan
-    if plan_hash is not None and plan_hash != plan.plan_hash:
-        return Conflict(
-            reason=f"plan_hash {plan_hash[:16]} is not the plan waiting for a decision "
-            f"(#{plan.short_id} is: {plan.describe()}); nothing was decided. GET the thread "
-            "to see the plan you are deciding."
-        )
-    if plan_id and not plan.plan_hash.startswith(plan_id.lower()):
-        return Conflict(
-            reason=f"plan #{plan_id[:4]} is not the one waiting for a decision "
-            f"(#{plan.short_id} is); nothing was changed."
-        )
-    verdict = check_decision(
-        config=config, open_approval=open_approval, actor=actor, decision=decision, now=now
+    named = plan_hash if plan_hash is not None else plan_id
+    verdict = check_decision_on(
+        thread, config=config, actor=actor, decision=decision, plan_ref=named, now=now
     )
     match verdict:
+        case NotOpen(open_plan=None):
+            return Conflict(
+                reason=f"thread {thread.id} is not waiting for an approval "
+                f"(status {thread.status})."
+            )
+        case NotOpen(open_plan=plan):
+            assert named is not None
+            assert plan is not None
+            return Conflict(
+                reason=f"plan #{named[:16]} is not the plan waiting for a decision "
+                f"(#{plan.short_id} is: {plan.describe()}); nothing was decided. GET the "
+                "thread to see the plan you are deciding."
+            )
         case Refused(reason=why, stale=True):
-            return Conflict(reason=why)  # expired, or already approved by them
+            return Conflict(reason=why)  # expired, already approved by them, ambiguous
         case Refused(reason=why):
             return Forbidden(reason=why)
         case Allowed():
             pass
         case _:
             assert_never(verdict)
+    open_approval = thread.open_approval()
+    assert open_approval is not None
+    plan = open_approval.plan
     return AcceptDecision(
         actor=actor,
         decision=decision,

@@ -63,7 +63,8 @@ from bot.core.next_step import (
 from bot.core.origin import ApiOrigin
 from bot.core.plan import DeployRecord, Plan, Tag
 from bot.core.planning import build_plan
-from bot.core.policy import Refused, check_live_state
+from bot.core.live_policy import check_live_state
+from bot.core.policy import Refused
 from bot.core.thread import Thread, derive_status
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
