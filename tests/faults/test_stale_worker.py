@@ -40,7 +40,7 @@ async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., 
         final_a = await rig.thread(client, a)
         final_b = await rig.until_status(client, b, "awaiting_human", "done", "failed")
     calls = ledger(rig.base)
-    log = rig.bot.shell.logs()
+    log = rig.bot.logs()
     print(
         f"SIGSTOP: a={seen['status']} after {taken_over_s:.1f} s then {final_a['status']}; "
         f"b={final_b['status']}; ledger={[(c.key[-6:], c.token, c.how) for c in calls]}; "
