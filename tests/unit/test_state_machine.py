@@ -44,6 +44,7 @@ from bot.core.events import (
     UserMessage,
 )
 from bot.core.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
+from bot.core.live_policy import check_live_state
 from bot.core.next_step import (
     Apply,
     ChangeLock,
@@ -63,7 +64,6 @@ from bot.core.next_step import (
 from bot.core.origin import ApiOrigin
 from bot.core.plan import DeployRecord, Plan, Tag
 from bot.core.planning import build_plan
-from bot.core.live_policy import check_live_state
 from bot.core.policy import Refused
 from bot.core.thread import Thread, derive_status
 
