@@ -187,8 +187,11 @@ def help_text(config: Config) -> str:
         "I understand these commands:\n"
         "  deploy <service> [version] to <environment>   (no version: the newest tag)\n"
         "  rollback <service> in <environment> [to <version>]\n"
-        "  approve | reject <reason>\n"
+        "  approve [plan id] | reject <reason>\n"
         "  deploys <service> in <environment>   (recent deploys)\n"
+        "  where can I deploy <service>\n"
+        "  lock <environment> <reason> | unlock <environment>\n"
+        "  release <service> <version> in <environment> <reason>   (lift a quarantine)\n"
         "  status | help\n"
         f"Services: {services}. Environments: {envs}."
     )
