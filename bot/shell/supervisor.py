@@ -26,13 +26,11 @@ Standard library only and no import of ``bot``: it runs with the command's envir
 from the config file's folder.
 """
 
-import argparse
 import contextlib
 import ctypes
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -65,6 +63,7 @@ def supervised_argv(
     return [
         sys.executable,
         "-I",  # ignores PYTHON* variables and the user's site-packages
+        "-S",  # no site module either: the supervisor uses the standard library only
         os.path.abspath(__file__),
         "--parent-pid",
         str(os.getpid()),
@@ -145,22 +144,42 @@ class _Supervisor:
             self.status.write(line + "\n")
 
     def start(self, argv: Sequence[str]) -> bool:
-        def in_child() -> None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, set())
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != self.me:  # the supervisor died before prctl took effect
-                os._exit(137)
-
-        try:
-            proc = subprocess.Popen(  # noqa: S603 (an argv from the config, no shell)
-                list(argv), stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=in_child
-            )
-        except OSError as exc:
-            self.say(f"cannot-run {exc.strerror or exc}")
+        """fork + exec by hand (no ``subprocess``: it is most of this process's start-up
+        time, paid on every deploy): a new session, stdin from /dev/null, and
+        ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with this process. An exec that
+        fails is told back through a close-on-exec pipe."""
+        failed_r, failed_w = os.pipe()  # both close-on-exec: EOF means the exec worked
+        pid = os.fork()
+        if pid == 0:  # the child: only async-signal-safe steps until exec
+            try:
+                os.close(failed_r)
+                # As subprocess's restore_signals: Python ignores SIGPIPE and SIGXFSZ, and an
+                # ignored signal stays ignored across exec ('yes | head' would then fail).
+                for ignored in (signal.SIGPIPE, signal.SIGXFSZ):
+                    signal.signal(ignored, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, set())
+                os.setsid()
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != self.me:  # the supervisor died before prctl took effect
+                    os._exit(137)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.execvp(argv[0], list(argv))
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.write(failed_w, (exc.strerror or str(exc)).encode()[:500])
+            finally:
+                os._exit(127)
+        os.close(failed_w)
+        with os.fdopen(failed_r, "rb") as failed:
+            reason = failed.read()
+        if reason:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            self.say(f"cannot-run {reason.decode(errors='replace')}")
             return False
-        self.child = proc.pid
-        proc.returncode = 0  # reaped by waitpid(-1) below, not by Popen
-        self.say(f"started {proc.pid}")
+        self.child = pid
+        self.say(f"started {pid}")
         return True
 
     def reap(self) -> None:
@@ -237,15 +256,27 @@ class _Supervisor:
             self.say("leftovers")
 
 
+class _Args:
+    """The command line ``supervised_argv`` writes (parsed by hand: argparse alone would be
+    a third of this process's start-up time, paid on every deploy)."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        if "--" not in args or args.index("--") == len(args) - 1:
+            raise SystemExit("supervisor: usage: --parent-pid P --grace-s G --status-fd N -- ARGV")
+        split = args.index("--")
+        options = dict(zip(args[:split:2], args[1:split:2], strict=True))
+        self.argv = list(args[split + 1 :])
+        self.parent_pid = int(options["--parent-pid"])
+        self.grace_s = float(options["--grace-s"])
+        self.status_fd = int(options["--status-fd"])
+        keepalive = options.get("--keepalive-fd")
+        silence = options.get("--silence-s")
+        self.keepalive_fd = int(keepalive) if keepalive is not None else None
+        self.silence_s = float(silence) if silence is not None else None
+
+
 def main(args: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="supervisor")
-    parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--grace-s", type=float, required=True)
-    parser.add_argument("--status-fd", type=int, required=True)
-    parser.add_argument("--keepalive-fd", type=int)
-    parser.add_argument("--silence-s", type=float)
-    parser.add_argument("argv", nargs="+")
-    ns = parser.parse_args(args)
+    ns = _Args(sys.argv[1:] if args is None else args)
     signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
