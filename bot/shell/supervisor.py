@@ -20,10 +20,8 @@ grandchildren included, stays below it. Then it watches:
 
 It exits once no descendant is left. On the status fd it writes one line per event:
 ``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
-to stop processes left running after the command exited), ``cannot-run REASON``.
-
-Standard library only and no import of ``bot``: it runs with the command's environment,
-from the config file's folder.
+to stop processes left running after the command exited), ``cannot-run REASON``. Standard
+library only, no import of ``bot``: it runs with the command's environment.
 """
 
 import contextlib
