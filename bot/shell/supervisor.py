@@ -1,7 +1,6 @@
 """The supervisor: a small process between a worker and a deploy command (Linux).
 
-    python -I bot/shell/supervisor.py --parent-pid P --grace-s G --status-fd N -- ARGV...
-
+    python -I -S supervisor.py --parent-pid P --grace-s G --status-fd N -- ARGV...
 It starts ARGV in a new session (stdin from /dev/null, stdout and stderr its own), with
 ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with it, and makes itself a child
 subreaper (``PR_SET_CHILD_SUBREAPER``) so everything the command starts, ``setsid``
