@@ -181,10 +181,11 @@ def main() -> None:
     parser.add_argument(
         "--services",
         type=int,
-        default=1,
-        help="services the threads deploy to production, round-robin (default 1: all deploy "
-        "backend, so the deploys queue on its one production lock; 128: threads in flight "
-        "together rarely share a lock, which measures the pipeline; 0: one per thread)",
+        default=0,
+        help="services the threads deploy to production, round-robin (default 0: one per "
+        "thread. Threads that share a service are not independent: when one's plan runs, "
+        "the others' open requests for that service and environment are superseded and "
+        "must be asked again, by design, so the bench's approve-all phase would stall)",
     )
     parser.add_argument(
         "--concurrency",
