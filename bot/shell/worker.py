@@ -108,6 +108,8 @@ class Worker:
             if tasks is None:  # nobody else watches our pumps: stop them with us
                 await registry.stop(timeout_s=0)
             raise
+        if tasks is None:  # stopping on purpose: our pumps ending now are not deaths
+            registry.stopping = True
         if self._tasks:
             await asyncio.wait(self._tasks)
         await asyncio.gather(*background, return_exceptions=True)
