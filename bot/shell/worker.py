@@ -96,6 +96,8 @@ class Worker:
         registry = tasks or TaskRegistry()
         health = health or TaskHandle("worker")
         background: list[asyncio.Task[None]] = []
+        if tasks is None:  # stopping on purpose: our pumps ending then are not deaths
+            background.append(asyncio.create_task(_mark_stopping(registry, stop)))
         timers = self._timers
         background.append(
             registry.spawn("timers", lambda h: timers.run(clock=self._clock, stop=stop, health=h))
@@ -107,9 +109,9 @@ class Worker:
         except BaseException:
             if tasks is None:  # nobody else watches our pumps: stop them with us
                 await registry.stop(timeout_s=0)
+            for task in background:
+                task.cancel()
             raise
-        if tasks is None:  # stopping on purpose: our pumps ending now are not deaths
-            registry.stopping = True
         if self._tasks:
             await asyncio.wait(self._tasks)
         await asyncio.gather(*background, return_exceptions=True)
@@ -218,3 +220,8 @@ class Worker:
             except Exception:
                 # Left pending: reclaimed and retried later, dead-lettered if it keeps failing.
                 log.exception("entry %s failed; it will be retried", delivery.entry_id)
+
+
+async def _mark_stopping(registry: TaskRegistry, stop: asyncio.Event) -> None:
+    await stop.wait()
+    registry.stopping = True
