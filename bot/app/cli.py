@@ -83,12 +83,18 @@ _NEED_REDIS = {
 }
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop."""
+def _stop_on_signals(app: App) -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop. The
+    app's tasks are told first, so a loop that ends on the event is not taken for dead."""
     stop = asyncio.Event()
+
+    def stopping() -> None:
+        app.tasks.stopping = True
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping)
     return stop
 
 
@@ -217,7 +223,7 @@ async def _worker(settings: Settings, *, concurrency: int) -> int:
     if not await _starting(app, "worker"):
         await app.close()
         return 2
-    stop = _stop_on_signals()
+    stop = _stop_on_signals(app)
     print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
     tasks = app.tasks
     tasks.on_death = "deploybot worker exits (status 1) so its supervisor restarts it"
@@ -264,7 +270,7 @@ async def _mail(settings: Settings) -> int:
     if not await _starting(app, "mail"):
         await app.close()
         return 2
-    stop = _stop_on_signals()
+    stop = _stop_on_signals(app)
     app.tasks.on_death = "deploybot mail exits (status 1) so its supervisor restarts it"
     start_email(app, stop)
     print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
@@ -276,7 +282,7 @@ async def _clock(settings: Settings) -> int:
     if not await _starting(app, "clock"):
         await app.close()
         return 2
-    stop = _stop_on_signals()
+    stop = _stop_on_signals(app)
     names = ", ".join(s.name for s in app.config.schedules) or "none"
     print(f"deploybot clock: schedules: {names}", flush=True)
     tasks = app.tasks
