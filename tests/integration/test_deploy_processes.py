@@ -42,15 +42,12 @@ async def test_timeout_stops_a_term_ignoring_command_and_its_setsid_grandchild(
     cfg = config(tmp_path, deploy=DEFAULT_ARGV, timeout_s=1)
     deployer = CommandDeployer(config=cfg, secrets=[], grace_s=0.3)
 
-    started = time.monotonic()
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
-    took_s = time.monotonic() - started
 
     command, grandchild = pids(tmp_path)
     assert session_of(tmp_path) == grandchild  # it really left the command's session
     assert (result.result, result.exit_code) == ("timed_out", -9)
     assert result.output_tail.splitlines() == ["started", "deploybot: timed out after 1 s; stopped"]
-    assert 1 <= took_s < 3
     assert await wait_dead(command, within_s=0.5)
     assert await wait_dead(grandchild, within_s=0.5), "the setsid grandchild outlived the deploy"
 

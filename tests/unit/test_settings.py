@@ -74,7 +74,7 @@ BAD = [
     ("DEPLOYBOT_KEY_PREFIX", "bot*", "DEPLOYBOT_KEY_PREFIX='bot*': expected 1-64 letters"),
     ("REDIS_URL", "localhost:6379", "REDIS_URL: expected a URL such as redis://"),
     ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL: expected a URL such as redis://"),
-    ("ANTHROPIC_BASE_URL", "api.anthropic.com", "ANTHROPIC_BASE_URL: expected a URL such as"),
+    ("ANTHROPIC_BASE_URL", "claude-proxy.internal", "ANTHROPIC_BASE_URL: expected a URL such as"),
     ("SLACK_API_URL", "https://", "SLACK_API_URL: expected a URL such as"),
     ("GITHUB_API_URL", "ftp://github.example.com", "GITHUB_API_URL: expected a URL such as"),
     ("GITHUB_APP_ID", "acme", "GITHUB_APP_ID='acme': expected a whole number"),
