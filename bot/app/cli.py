@@ -84,17 +84,13 @@ _NEED_REDIS = {
 
 
 def _stop_on_signals(app: App) -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop. The
-    app's tasks are told first, so a loop that ends on the event is not taken for dead."""
+    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop (the
+    app's tasks stop with it, so a loop that ends on it is not taken for dead)."""
     stop = asyncio.Event()
-
-    def stopping() -> None:
-        app.tasks.stopping = True
-        stop.set()
-
+    app.tasks.stops_with(stop)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping)
+        loop.add_signal_handler(sig, stop.set)
     return stop
 
 

@@ -140,8 +140,17 @@ class TaskRegistry:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deaths: asyncio.Queue[tuple[str, str]] | None = None
         self.stopping = False
+        self._stop: asyncio.Event | None = None
         #: What the process does about a death, said in the one ERROR line.
         self.on_death = "/healthz answers 503"
+
+    def stops_with(self, stop: asyncio.Event) -> None:
+        """Once ``stop`` is set the process is stopping: a task that ends because it saw
+        ``stop`` is not a death, however soon it notices."""
+        self._stop = stop
+
+    def _is_stopping(self) -> bool:
+        return self.stopping or (self._stop is not None and self._stop.is_set())
 
     def handle(self, name: str) -> TaskHandle:
         """Register ``name`` (running) and return its handle, for a loop run by the caller."""
@@ -159,13 +168,13 @@ class TaskRegistry:
         try:
             await body
         except asyncio.CancelledError:
-            if not self.stopping:
+            if not self._is_stopping():
                 self.died(name, "cancelled")
             raise
         except Exception as exc:  # the class of failure a loop could not recover from
             self.died(name, f"{type(exc).__name__}: {exc}")
             return
-        if not self.stopping:
+        if not self._is_stopping():
             self.died(name, "returned while the process was not stopping")
 
     def died(self, name: str, reason: str) -> None:

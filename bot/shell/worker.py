@@ -96,8 +96,7 @@ class Worker:
         registry = tasks or TaskRegistry()
         health = health or TaskHandle("worker")
         background: list[asyncio.Task[None]] = []
-        if tasks is None:  # stopping on purpose: our pumps ending then are not deaths
-            background.append(asyncio.create_task(_mark_stopping(registry, stop)))
+        registry.stops_with(stop)  # our pumps ending on ``stop`` are not deaths
         timers = self._timers
         background.append(
             registry.spawn("timers", lambda h: timers.run(clock=self._clock, stop=stop, health=h))
@@ -109,8 +108,6 @@ class Worker:
         except BaseException:
             if tasks is None:  # nobody else watches our pumps: stop them with us
                 await registry.stop(timeout_s=0)
-            for task in background:
-                task.cancel()
             raise
         if self._tasks:
             await asyncio.wait(self._tasks)
@@ -220,8 +217,3 @@ class Worker:
             except Exception:
                 # Left pending: reclaimed and retried later, dead-lettered if it keeps failing.
                 log.exception("entry %s failed; it will be retried", delivery.entry_id)
-
-
-async def _mark_stopping(registry: TaskRegistry, stop: asyncio.Event) -> None:
-    await stop.wait()
-    registry.stopping = True
