@@ -124,7 +124,7 @@ class EntryHandler:
         )
         try:
             async with heartbeat:
-                published = await self._runner.advance(thread, hold=heartbeat)
+                published = await self._runner.advance(thread)
             if len(thread.events) != loaded or thread.version == 0:
                 await self._store.save(thread)
         except ThreadConflict:

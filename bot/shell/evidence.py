@@ -35,11 +35,10 @@ from bot.core.github_errors import GithubError
 from bot.core.github_models import CombinedStatus, Comparison
 from bot.core.plan import CommitInfo, Evidence, Plan
 from bot.core.redact import compact_tail, redact
-from bot.core.thread import Thread
 from bot.shell.github import GithubClient
 from bot.shell.tags import _git
 
-__all__ = ["COMMITS_SHOWN", "EvidenceGatherer", "GithubRepo", "evidence_for", "github_repo"]
+__all__ = ["COMMITS_SHOWN", "EvidenceGatherer", "GithubRepo", "github_repo"]
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,6 @@ def github_repo(location: str, *, api_url: str | None = None) -> GithubRepo | No
         return None
     web = "https://github.com" if host == "www.github.com" else f"{scheme}://{host}"
     return GithubRepo(owner=owner, name=repo, web_url=web)
-
-
-def evidence_for(thread: Thread, plan_hash: str) -> Evidence | None:
-    """The evidence recorded with the plan ``plan_hash`` names (see ``Thread.evidence_of``)."""
-    return thread.evidence_of(plan_hash)
 
 
 def _is_local(location: str) -> bool:

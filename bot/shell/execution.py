@@ -10,7 +10,7 @@ waiting requests for the pair they are superseded; run the command while the loc
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from bot.core.approvals import closing_messages
 from bot.core.config import Config
@@ -42,18 +42,9 @@ from bot.shell.recheck import LiveCheck
 from bot.shell.redis_faults import through_outages
 from bot.shell.store import ClaimTaken, ThreadStore
 
-__all__ = ["Executor", "Hold"]
+__all__ = ["Executor"]
 
 log = logging.getLogger("deploybot.execution")
-
-
-class Hold(Protocol):
-    """The worker's hold on the thread it is advancing (its lease, kept alive meanwhile)."""
-
-    @property
-    def lost(self) -> bool:
-        """True once a renewal failed: another worker may have taken the thread over."""
-        ...
 
 
 class Executor:
@@ -98,7 +89,7 @@ class Executor:
         self._replicas = replicas
         self._replicas_timeout_ms = replicas_timeout_ms
 
-    async def execute(self, thread: Thread, plan: Plan, *, hold: Hold, turn: Turn) -> None:
+    async def execute(self, thread: Thread, plan: Plan, *, turn: Turn) -> None:
         if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
             thread.events.append(
                 self._error("locked", f"{refusal} Plan #{plan.short_id} did not run.")

@@ -1,8 +1,7 @@
 """A worker's hold on the thread it is advancing: the thread's lease and the stream entry's
-idle time, renewed every third of the lease until the turn ends.
-
-``lost`` turns true once a renewal failed (Redis away, or another worker took the lease):
-the turn can no longer vouch that nobody else wrote the thread meanwhile.
+idle time, renewed every third of the lease until the turn ends. A renewal that fails
+(Redis away, or another worker took the lease) is logged; the turn's writes are guarded by
+compare-and-set whatever happens here.
 """
 
 import asyncio
@@ -41,7 +40,6 @@ class Heartbeat:
         self._lease_ttl_ms = lease_ttl_ms
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
-        self.lost = False
 
     async def __aenter__(self) -> "Heartbeat":
         self._task = asyncio.create_task(self._beat())
@@ -71,6 +69,6 @@ class Heartbeat:
                 await self._queue.touch(consumer=self._consumer, entry_ids=[self._entry_id])
             except Exception as exc:  # Redis away: we can no longer vouch for the lease
                 log.warning("heartbeat for thread %s failed: %s", self._thread_id, exc)
-                held = False
+                continue
             if not held:
-                self.lost = True
+                log.warning("thread %s: another worker holds its lease now", self._thread_id)

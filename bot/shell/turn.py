@@ -44,13 +44,13 @@ from bot.core.planning import build_plan
 from bot.core.thread import Thread
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.evidence import EvidenceGatherer
-from bot.shell.execution import Executor, Hold
+from bot.shell.execution import Executor
 from bot.shell.lookups import Lookups, Turn
 from bot.shell.quarantine import QuarantineList
 from bot.shell.recovery import Recovery
 from bot.shell.verification import Verification
 
-__all__ = ["Hold", "Runner"]
+__all__ = ["Runner"]
 
 log = logging.getLogger("deploybot.runner")
 
@@ -89,7 +89,7 @@ class Runner:
         self._max_steps = max_steps
         self._model_calls_per_message = model_calls_per_message
 
-    async def advance(self, thread: Thread, *, hold: Hold) -> set[str]:
+    async def advance(self, thread: Thread) -> set[str]:
         """Run steps until the thread pauses. May save the thread (write-ahead points).
 
         Returns the ids of messages already handed to the outbox during the turn (a deploy's
@@ -119,7 +119,7 @@ class Runner:
                 case ResolvePlan():
                     thread.events.append(await self._resolve(step, turn, thread))
                 case Execute(plan=plan):
-                    await self._executor.execute(thread, plan, hold=hold, turn=turn)
+                    await self._executor.execute(thread, plan, turn=turn)
                 case Recover():
                     thread.events.extend(await self._recovery.recover(step, thread))
                 case Verify(plan=plan):
