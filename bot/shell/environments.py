@@ -122,11 +122,9 @@ class EnvironmentDesk:
         Returns the services released, or why this person may not (when one is held)."""
         env = step.environment
         services = [n for n, svc in self._config.services.items() if env in svc.environments]
+        holders = await self._env_lock.holders(services=services, environment=env)
         held = [
-            service
-            for service in services
-            if (h := await self._env_lock.holder(service=service, environment=env)) is not None
-            and h.interrupted
+            s for s, h in zip(services, holders, strict=True) if h is not None and h.interrupted
         ]
         if not held:
             return []
@@ -144,7 +142,8 @@ class EnvironmentDesk:
         await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
         rows: list[tuple[str, str | None, bool, str | None]] = []
         states = await self._env_lock.states(service=service, environments=environments)
-        for env, (frozen, busy) in zip(environments, states, strict=True):
+        quarantined = await self._quarantine.of_each(service=service, environments=environments)
+        for env, (frozen, busy), banned in zip(environments, states, quarantined, strict=True):
             lock: str | None = None
             if frozen is not None:
                 lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
@@ -156,7 +155,6 @@ class EnvironmentDesk:
                 )
             elif busy is not None:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
-            banned = await self._quarantine.of(service=service, environment=env)
             if banned:
                 listed = "; ".join(
                     f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC)"

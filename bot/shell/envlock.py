@@ -143,6 +143,14 @@ class EnvLock:
         key = self._keys.env_lock(service, environment)
         return current if await self._release_interrupted(keys=[key]) else None
 
+    async def holders(self, *, services: list[str], environment: str) -> list[LockHolder | None]:
+        """Each service's deploy lock in ``environment``, read in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for service in services:
+            pipe.get(self._keys.env_lock(service, environment))
+        raw = await pipe.execute()
+        return [LockHolder.model_validate_json(r) if r else None for r in raw]
+
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
         raw = await self._redis.get(self._keys.env_lock(service, environment))
         return LockHolder.model_validate_json(raw) if raw else None

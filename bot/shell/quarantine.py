@@ -35,6 +35,18 @@ class QuarantineList:
             return None
         return Quarantined.model_validate_json(raw)
 
+    async def of_each(
+        self, *, service: str, environments: list[str]
+    ) -> list[Mapping[str, Quarantined]]:
+        """``of`` for several environments, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for environment in environments:
+            pipe.hgetall(self._keys.quarantine(service, environment))
+        replies = await pipe.execute()
+        return [
+            {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()} for raw in replies
+        ]
+
     async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
         """Every quarantined version of the pair, by version."""
         raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
