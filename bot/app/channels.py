@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from starlette.routing import BaseRoute
 
 from bot.app.bootstrap import App, new_id, utc_now
+from bot.app.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config import Config
 from bot.shell.inbound import InboundQueue
@@ -63,26 +64,19 @@ def email_channel(
 ) -> tuple[MailListener, EmailSender]:
     """The mail listener and sender from the settings; ``ValueError`` naming what is missing
     or unsafe (DMARC without our authserv-id, reply tokens signed with the webhook secret)."""
-    problems = []
-    if settings.dmarc_required and not (settings.email_authserv_id or "").strip():
-        problems.append(
-            "EMAIL_AUTHSERV_ID is required: the authserv-id our receiving server writes in "
-            "Authentication-Results (or set EMAIL_REQUIRE_DMARC=false to trust From as is)"
-        )
-    token_key, webhook_key = settings.deploybot_secret, settings.deploybot_webhook_secret
-    if token_key and webhook_key and token_key.get_secret_value() == webhook_key.get_secret_value():
-        problems.append(
-            "DEPLOYBOT_SECRET must differ from DEPLOYBOT_WEBHOOK_SECRET: whoever holds the "
-            "webhook secret could otherwise mint reply tokens"
-        )
-    if problems:
-        raise ValueError("; ".join(problems))
+    refused = [f.text for f in findings(settings, config) if "mail" in f.refuses]
+    if refused:
+        raise ValueError("; ".join(refused))
     imap_host, imap_user, imap_password = (
         settings.imap_host,
         settings.imap_username,
         settings.imap_password,
     )
-    smtp_host, email_from, secret = settings.smtp_host, settings.email_from, token_key
+    smtp_host, email_from, secret = (
+        settings.smtp_host,
+        settings.email_from,
+        settings.deploybot_secret,
+    )
     if not (imap_host and imap_user and imap_password and smtp_host and email_from and secret):
         raise ValueError(f"email needs {', '.join(missing_email_settings(settings))}")
     return build_email(
