@@ -24,7 +24,8 @@ from typing import Literal
 
 from _traffic import Traffic, count_traffic
 
-from bot.app.bootstrap import bootstrap, watch_children_with_pidfd
+from bot.app.bootstrap import bootstrap
+from bot.app.services import watch_children_with_pidfd
 from bot.app.settings import Settings
 from bot.core.agent import Decision
 from bot.core.config import load_config

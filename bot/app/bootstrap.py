@@ -4,35 +4,26 @@ Nothing connects at import time; ``bootstrap()`` is called by the entry points (
 which pass their own clock, ids, agents or Redis).
 """
 
-import asyncio
-import os
 import secrets as _secrets
-import sys
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.asyncio import Redis
 
-from agents.fallback import CommandsOnlyAgent
+from bot.app.clients import build_agents, github_client, redis_client
 from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
 from bot.core.agent import Agent
 from bot.core.config import Config, load_config
-from bot.core.errors import ConfigError
 from bot.shell.deployer import CommandDeployer
 from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.envlock import EnvLock
 from bot.shell.evidence import EvidenceGatherer
 from bot.shell.execution import Executor
-from bot.shell.github import DEFAULT_API_URL, GithubClient
-from bot.shell.github_auth import AppAuth, TokenAuth
+from bot.shell.github import GithubClient
 from bot.shell.history import DeployHistory
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys
@@ -58,10 +49,8 @@ __all__ = [
     "App",
     "bootstrap",
     "config_path",
-    "github_client",
     "new_id",
     "utc_now",
-    "watch_children_with_pidfd",
 ]
 
 
@@ -105,114 +94,11 @@ class App:
         await self.redis.aclose()
 
 
-def watch_children_with_pidfd() -> None:
-    """On Python 3.11 asyncio starts a thread per subprocess to wait for it; a pidfd watcher
-    (the default from 3.12 on) waits in the event loop instead: cheaper for every deploy.
-
-    Process-wide: call it once, from inside the one event loop of a long-running command.
-    """
-    if sys.version_info >= (3, 12) or not hasattr(asyncio, "PidfdChildWatcher"):
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except (AttributeError, OSError):
-        return  # no pidfd on this kernel: keep the default
-    watcher = asyncio.PidfdChildWatcher()
-    watcher.attach_loop(asyncio.get_running_loop())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        asyncio.set_child_watcher(watcher)
-
-
 def config_path(settings: Settings) -> Path:
     """The config file: ``DEPLOYBOT_CONFIG``, else the demo set-up made on first use."""
     if settings.deploybot_config is not None:
         return settings.deploybot_config
     return ensure_demo(data_dir=default_data_dir())
-
-
-def _redis(settings: Settings) -> tuple["Redis", bool]:
-    if settings.redis_url:
-        # Blocking: under a burst, callers wait up to 5 s for a connection instead of
-        # failing once 100 are in use (redis-py's default pool raises).
-        #
-        # Retried once on a fresh connection after a connection error: after a Redis
-        # restart, pooled connections are dead, and the first command on each would fail
-        # (an API request answered 503) though Redis is back. One retry only: a Redis that
-        # is really down fails fast. (A retried XADD whose reply was lost may append twice;
-        # the worker drops the second copy by event id.)
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=100,
-            timeout=5,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            retry_on_error=[RedisConnectionError],
-        )
-        return Redis(connection_pool=pool), False
-    import fakeredis  # embedded, in-process store for local use
-
-    return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()), True
-
-
-def github_client(settings: Settings, *, timeout_s: float = 10) -> GithubClient | None:
-    """The GitHub client the settings ask for: a GitHub App when its three values are set,
-    else ``GITHUB_TOKEN``; None when neither is. Half an App is a ConfigError naming what is
-    missing."""
-    app = {
-        "GITHUB_APP_ID": settings.github_app_id,
-        "GITHUB_APP_PRIVATE_KEY": settings.github_app_private_key,
-        "GITHUB_APP_INSTALLATION_ID": settings.github_app_installation_id,
-    }
-    missing = [name for name, value in app.items() if value is None]
-    base_url = str(settings.github_api_url) if settings.github_api_url else DEFAULT_API_URL
-    auth: TokenAuth | AppAuth
-    if len(missing) < len(app):
-        if missing:
-            raise ConfigError(f"a GitHub App also needs {', '.join(missing)}")
-        assert settings.github_app_id is not None
-        assert settings.github_app_private_key is not None
-        assert settings.github_app_installation_id is not None
-        auth = AppAuth(
-            app_id=settings.github_app_id,
-            private_key=settings.github_app_private_key,
-            installation_id=settings.github_app_installation_id,
-        )
-    elif settings.github_token is not None:
-        auth = TokenAuth(token=settings.github_token)
-    else:
-        return None
-    return GithubClient(auth=auth, base_url=base_url, timeout_s=timeout_s)
-
-
-def build_agents(
-    settings: Settings, config: Config, *, clock: Callable[[], datetime]
-) -> tuple[dict[str, Agent], bool]:
-    key = settings.anthropic_api_key
-    if key is None or not key.get_secret_value():
-        return {
-            "deploy": CommandsOnlyAgent(config=config, name="deploy"),
-            "rollback": CommandsOnlyAgent(config=config, name="rollback"),
-        }, False
-    # Imported here: the SDK takes about a second to import, and only matters with a key.
-    import anthropic
-
-    from agents.deploy import DeployAgent
-    from agents.planner import ClaudePlanner
-    from agents.rollback import RollbackAgent
-
-    client = anthropic.AsyncAnthropic(
-        api_key=key.get_secret_value(),
-        base_url=settings.anthropic_base_url,
-        max_retries=2,
-        timeout=60,
-    )
-    planner = ClaudePlanner(client=client, model=settings.anthropic_model)
-    secrets = settings.secrets()
-    return {
-        "deploy": DeployAgent(planner=planner, config=config, secrets=secrets, clock=clock),
-        "rollback": RollbackAgent(planner=planner, config=config, secrets=secrets, clock=clock),
-    }, True
 
 
 def bootstrap(
@@ -231,10 +117,11 @@ def bootstrap(
     path = config_file or config_path(settings)
     config = load_config(path)
     if redis is None:
-        redis, embedded = _redis(settings)
+        redis, embedded = redis_client(settings)
     else:
         embedded = False
     keys = Keys(settings.deploybot_key_prefix)
+    secrets = settings.secrets()
     if agents is None:
         agents, model_enabled = build_agents(settings, config, clock=clock)
     else:
@@ -258,12 +145,12 @@ def bootstrap(
     github = github_client(settings)
     deployer = Deployers(
         config=config,
-        commands=CommandDeployer(config=config, secrets=settings.secrets()),
+        commands=CommandDeployer(config=config, secrets=secrets),
         workflows=(
             WorkflowDeployer(
                 config=config,
                 client=github,
-                secrets=settings.secrets(),
+                secrets=secrets,
                 poll_s=settings.deploybot_github_poll_s,
             )
             if github is not None
@@ -326,7 +213,7 @@ def bootstrap(
             config=config,
             verifier=Verifier(
                 config=config,
-                secrets=settings.secrets(),
+                secrets=secrets,
                 interval_s=settings.deploybot_verify_interval_s,
             ),
             store=store,

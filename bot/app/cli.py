@@ -4,36 +4,22 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-import uvicorn
-from redis.exceptions import RedisError
-
 from agents.render import thread_to_prompt
-from bot.app.bootstrap import App, bootstrap, utc_now, watch_children_with_pidfd
+from bot.app.bootstrap import App, bootstrap, utc_now
 from bot.app.bootstrap import new_id as make_id
-from bot.app.channels import (
-    missing_email_settings,
-    slack_inbound,
-    socket_mode,
-    start_email,
-    start_slack_deliverer,
-    terminal_channel,
-    web_routes,
-)
+from bot.app.channels import terminal_channel
 from bot.app.check import check_config
-from bot.app.preflight import SERVICES, findings, read_persistence, refusal
+from bot.app.preflight import SERVICES, findings, refusal
+from bot.app.services import run_clock, run_mail, run_worker, serve, watch_children_with_pidfd
 from bot.app.settings import Settings, load_settings
-from bot.app.webapp import build_web_app
 from bot.core.audit import audit_records, parse_since
 from bot.core.errors import ConfigError
 from bot.core.redact import redact
 from bot.shell.logs import configure_logging
-from bot.shell.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
-from channels.slack import SocketMode
 
 __all__ = ["main"]
 
@@ -83,17 +69,6 @@ _NEED_REDIS = {
 }
 
 
-def _stop_on_signals(app: App) -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM: how a long-running command is told to stop (the
-    app's tasks stop with it, so a loop that ends on it is not taken for dead)."""
-    stop = asyncio.Event()
-    app.tasks.stops_with(stop)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -119,19 +94,21 @@ def main(argv: list[str] | None = None) -> int:
             case "chat":
                 return asyncio.run(_chat(settings, config=args.config, user=args.user))
             case "worker":
-                return asyncio.run(_worker(settings, concurrency=args.concurrency))
+                return asyncio.run(run_worker(settings, concurrency=args.concurrency))
             case "threads":
                 return asyncio.run(_threads(settings, args))
             case "check-config":
                 return check_config(settings)
             case "clock":
-                return asyncio.run(_clock(settings))
+                return asyncio.run(run_clock(settings))
             case "audit":
                 return asyncio.run(_audit(settings, since=args.since))
             case "mail":
-                return asyncio.run(_mail(settings))
+                return asyncio.run(run_mail(settings))
             case "web" | "run":
-                return asyncio.run(_serve(settings, args, with_worker=args.command == "run"))
+                return asyncio.run(
+                    serve(settings, command=args.command, host=args.host, port=args.port)
+                )
             case _:
                 print(
                     f"deploybot {args.command}: not available in this version yet; "
@@ -144,26 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-async def _starting(app: App, command: str) -> bool:
-    """Before a long-running command serves: print the warnings that concern it (config
-    and Redis persistence); False (after one line) when it must not start."""
-    found = findings(app.settings, app.config)
-    try:
-        persistence = await read_persistence(app.redis)
-    except (RedisError, OSError) as exc:
-        url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
-        print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
-        return False
-    found += [persistence] if persistence else []
-    if refused := refusal(found, command):
-        print(f"deploybot {command}: {refused.text}", file=sys.stderr)
-        return False
-    for finding in found:
-        if command in finding.warns:
-            print(f"deploybot {command}: warning: {finding.text}", file=sys.stderr, flush=True)
-    return True
 
 
 def _banner(app: App) -> str:
@@ -213,32 +170,6 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
         await app.close()
 
 
-async def _worker(settings: Settings, *, concurrency: int) -> int:
-    watch_children_with_pidfd()
-    app = bootstrap(settings, concurrency=concurrency)
-    if not await _starting(app, "worker"):
-        await app.close()
-        return 2
-    stop = _stop_on_signals(app)
-    print(f"deploybot worker {app.worker.consumer}: ready", flush=True)
-    tasks = app.tasks
-    tasks.on_death = "deploybot worker exits (status 1) so its supervisor restarts it"
-    tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
-    start_slack_deliverer(app, stop)
-    return await _until_done(app, stop)
-
-
-async def _until_done(app: App, stop: asyncio.Event) -> int:
-    """Run until ``stop`` (0) or a task's death (1: a supervisor restarts the process)."""
-    try:
-        dead = await until_stopped_or_dead(app.tasks, stop)
-        stop.set()
-        await app.tasks.stop()
-    finally:
-        await app.close()
-    return 0 if dead is None else 1
-
-
 async def _audit(settings: Settings, *, since: str) -> int:
     try:
         start = parse_since(since, now=utc_now())
@@ -255,37 +186,6 @@ async def _audit(settings: Settings, *, since: str) -> int:
     finally:
         await app.close()
     return 0
-
-
-async def _mail(settings: Settings) -> int:
-    missing = missing_email_settings(settings)
-    if missing:
-        print(f"deploybot mail: set {', '.join(missing)}.", file=sys.stderr)
-        return 2
-    app = bootstrap(settings)
-    if not await _starting(app, "mail"):
-        await app.close()
-        return 2
-    stop = _stop_on_signals(app)
-    app.tasks.on_death = "deploybot mail exits (status 1) so its supervisor restarts it"
-    start_email(app, stop)
-    print(f"deploybot mail: watching {settings.imap_username}@{settings.imap_host}", flush=True)
-    return await _until_done(app, stop)
-
-
-async def _clock(settings: Settings) -> int:
-    app = bootstrap(settings)
-    if not await _starting(app, "clock"):
-        await app.close()
-        return 2
-    stop = _stop_on_signals(app)
-    names = ", ".join(s.name for s in app.config.schedules) or "none"
-    print(f"deploybot clock: schedules: {names}", flush=True)
-    tasks = app.tasks
-    tasks.on_death = "deploybot clock exits (status 1) so its supervisor restarts it"
-    tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
-    tasks.spawn("timers", lambda h: app.timers.run(clock=utc_now, stop=stop, health=h))
-    return await _until_done(app, stop)
 
 
 async def _threads(settings: Settings, args: argparse.Namespace) -> int:
@@ -331,64 +231,3 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await app.close()
-
-
-async def _serve(settings: Settings, args: argparse.Namespace, *, with_worker: bool) -> int:
-    if with_worker:
-        watch_children_with_pidfd()
-    app = bootstrap(settings)
-    if not await _starting(app, args.command):
-        await app.close()
-        return 2
-    slack = slack_inbound(app)
-    web = build_web_app(app, routes=web_routes(app, slack))
-    port = args.port or settings.port
-    server = uvicorn.Server(
-        uvicorn.Config(
-            web,
-            host=args.host,
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    stop = asyncio.Event()
-    tasks = app.tasks
-    tasks.on_death = (
-        f"/healthz answers 503, and deploybot {args.command} exits (status 1) in "
-        f"{DEAD_EXIT_GRACE_S:.0f} s so its supervisor restarts it"
-    )
-    serving = asyncio.create_task(server.serve())
-    if with_worker:
-        tasks.spawn("worker", lambda h: app.worker.run(stop=stop, tasks=tasks, health=h))
-        tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))
-        start_slack_deliverer(app, stop)
-        if not missing_email_settings(settings):  # email is configured: listen too
-            start_email(app, stop)
-    socket = socket_mode(app, slack)
-    if socket is not None:
-        connected = socket
-        tasks.spawn("slack:socket", lambda _h: _socket_mode(connected, stop))
-    print(f"deploybot {args.command}: listening on {args.host}:{port}", flush=True)
-    dead = None
-    try:
-        # uvicorn handles SIGINT/SIGTERM and returns; a dead task is shown by /healthz
-        # for a few seconds, then the process exits for its supervisor to restart it.
-        dead = await until_stopped_or_dead(tasks, stop, serving)
-        if dead is not None:
-            await asyncio.wait({serving}, timeout=DEAD_EXIT_GRACE_S)
-            server.should_exit = True
-        await serving
-    finally:
-        stop.set()
-        if socket is not None:
-            await socket.close()
-        await tasks.stop()
-        await app.close()
-    return 0 if dead is None else 1
-
-
-async def _socket_mode(socket: SocketMode, stop: asyncio.Event) -> None:
-    """Connect (slack_sdk retries until connected, and reconnects after), then stay."""
-    await socket.connect()
-    await stop.wait()
