@@ -1,20 +1,34 @@
 """Settings from the environment (and a ``.env`` file), the contract's variable names.
 
-Every variable is checked here, so every command refuses a bad value the same way:
-``load_settings`` raises a ``ConfigError`` of one line naming the variable and what it
-expects, never a traceback or a pydantic dump. An empty or blank value means unset, for
-every variable (``SMTP_USERNAME=`` copied from .env.example is no username, not "").
+Every variable is checked here (with the value types of ``bot.app.setting_types``), so
+every command refuses a bad value the same way: ``load_settings`` raises a ``ConfigError``
+of one line naming the variable and what it expects, never a traceback or a pydantic dump.
+An empty or blank value means unset, for every variable (``SMTP_USERNAME=`` copied from
+.env.example is no username, not "").
 """
 
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, SecretStr, ValidationError, model_validator
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from bot.app.setting_types import (
+    Address,
+    Flag,
+    Format,
+    Host,
+    HttpUrl,
+    KeyPrefix,
+    Level,
+    LogFormat,
+    LogLevel,
+    Port,
+    RedisUrl,
+    Seconds,
+    Word,
+    whole,
+)
 from bot.core.errors import ConfigError
 
 __all__ = [
@@ -33,119 +47,7 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 # environment, where an empty value would replace its default with "".
 DEFAULT_ANTHROPIC_URL = "https://api.anthropic.com"
 
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-LogFormat = Literal["json", "text"]
 SlackMode = Literal["off", "http", "socket"]
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[?[0-9A-Fa-f:.]+\]?")
-_ADDRESS = re.compile(r"[^@\s<>\",;()]+@[^@\s<>\",;()]+")
-_WORD = re.compile(r"[^\s;{}\"']+")
-# A Redis key prefix: keys are "<prefix>:..." with {thread id} hash tags after it, so no
-# spaces, braces or wildcards; 1 to 64 characters.
-_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-
-
-def _boolean(value: object) -> object:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _whole(minimum: int, maximum: int | None = None, what: str = "a whole number") -> Any:
-    def check(value: object) -> object:
-        text = str(value).strip()
-        if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,12}", text):
-            raise ValueError(_expected_range(what, minimum, maximum))
-        number = int(text)
-        if number < minimum or (maximum is not None and number > maximum):
-            raise ValueError(_expected_range(what, minimum, maximum))
-        return number
-
-    return BeforeValidator(check)
-
-
-def _expected_range(what: str, minimum: int, maximum: int | None) -> str:
-    if maximum is None:
-        return f"expected {what} of at least {minimum}"
-    return f"expected {what} from {minimum} to {maximum}"
-
-
-def _seconds(value: object) -> object:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        number = -1.0
-    if isinstance(value, bool) or not 0 <= number < float("inf"):
-        raise ValueError("expected a number of seconds, 0 or more")
-    return number
-
-
-def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        text = str(value).strip()
-        if not regex.fullmatch(text):
-            raise ValueError(f"expected {expected}")
-        return text
-
-    return check
-
-
-def _url(schemes: tuple[str, ...], example: str) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        text = str(value).strip()
-        parts = urlsplit(text)
-        has_place = bool(parts.hostname) or (parts.scheme == "unix" and bool(parts.path))
-        if parts.scheme not in schemes or not has_place or any(c.isspace() for c in text):
-            raise ValueError(f"expected a URL such as {example}")
-        return text
-
-    return check
-
-
-def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        text = str(value).strip()
-        text = text.upper() if upper else text.lower()
-        if text not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return text
-
-    return check
-
-
-Port = Annotated[int, _whole(1, 65535, "a port number")]
-Flag = Annotated[bool, BeforeValidator(_boolean)]
-Seconds = Annotated[float, BeforeValidator(_seconds)]
-Host = Annotated[
-    str, BeforeValidator(_pattern(_HOST, "a host name or IP address (no scheme, no port)"))
-]
-Address = Annotated[str, BeforeValidator(_pattern(_ADDRESS, "an email address such as a@b.c"))]
-Word = Annotated[str, BeforeValidator(_pattern(_WORD, "one word (no spaces, quotes or ;)"))]
-HttpUrl = Annotated[str, BeforeValidator(_url(("http", "https"), "https://host.example.com"))]
-RedisUrl = Annotated[
-    str,
-    BeforeValidator(
-        _url(("redis", "rediss", "unix"), "redis://127.0.0.1:6379/0 (or rediss://, unix://)")
-    ),
-]
-KeyPrefix = Annotated[
-    str,
-    BeforeValidator(
-        _pattern(_PREFIX, "1-64 letters, digits, '.', '_', '-' or ':' (no spaces or braces)")
-    ),
-]
-Level = Annotated[
-    LogLevel,
-    BeforeValidator(_choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)),
-]
-Format = Annotated[LogFormat, BeforeValidator(_choice(("json", "text"), upper=False))]
 
 
 class Settings(BaseSettings):
@@ -176,7 +78,7 @@ class Settings(BaseSettings):
     # None: on whenever the email channel is configured (EMAIL_REQUIRE_DMARC=false opts out).
     email_require_dmarc: Flag | None = None
     email_authserv_id: Word | None = None
-    email_max_bytes: Annotated[int, _whole(1024)] = 256 * 1024
+    email_max_bytes: Annotated[int, whole(1024)] = 256 * 1024
     # Reply tokens and links; never shared with another system.
     deploybot_secret: SecretStr | None = None
     # Signs webhooks (what CI systems hold); separate so they cannot mint reply tokens.
@@ -184,21 +86,21 @@ class Settings(BaseSettings):
     deploybot_api_token: SecretStr | None = None
     port: Port = 8000
     github_token: SecretStr | None = None
-    github_app_id: Annotated[int, _whole(1)] | None = None
+    github_app_id: Annotated[int, whole(1)] | None = None
     github_app_private_key: SecretStr | None = None
-    github_app_installation_id: Annotated[int, _whole(1)] | None = None
+    github_app_installation_id: Annotated[int, whole(1)] | None = None
     github_api_url: HttpUrl | None = None
     # Not in the public contract; for tests and tuning.
     deploybot_key_prefix: KeyPrefix = "deploybot"
-    deploybot_lease_ttl_ms: Annotated[int, _whole(20)] = 15_000
+    deploybot_lease_ttl_ms: Annotated[int, whole(20)] = 15_000
     # A deploy's lock on its service and environment: its lease (renewed every third) and
     # how long a second deploy waits for it before saying who holds it.
-    deploybot_lock_ttl_ms: Annotated[int, _whole(300)] = 30_000
+    deploybot_lock_ttl_ms: Annotated[int, whole(300)] = 30_000
     deploybot_lock_wait_s: Seconds = 300
     # A deploy runs only once its start (and idempotency claim) reached this many Redis
     # replicas (WAIT), so a failover cannot run it twice; 0: do not wait.
-    deploybot_redis_replicas: Annotated[int, _whole(0)] = 0
-    deploybot_redis_wait_ms: Annotated[int, _whole(1)] = 1000
+    deploybot_redis_replicas: Annotated[int, whole(0)] = 0
+    deploybot_redis_wait_ms: Annotated[int, whole(1)] = 1000
     # How often a GitHub workflow run is polled while deploybot follows it.
     deploybot_github_poll_s: Seconds = 5
     # How often a verification's checks run after a deploy (a check fails the verification
@@ -208,7 +110,7 @@ class Settings(BaseSettings):
     deploybot_log_level: Level | None = None
     deploybot_log_format: Format | None = None
     # At most this many model calls to handle one inbound message (then a person is told).
-    deploybot_model_calls_per_message: Annotated[int, _whole(1)] = 6
+    deploybot_model_calls_per_message: Annotated[int, whole(1)] = 6
 
     @model_validator(mode="before")
     @classmethod
