@@ -2,8 +2,9 @@
 
 ``bodies`` (request and response models), ``auth`` (bearer token, HMAC signature),
 ``resume`` (is the thread waiting for this, may this person say it), ``webhook`` (filling an
-instruction from a payload), ``openapi`` (the schema served at ``/openapi.json``) and
-``channel`` (the Starlette routes).
+instruction from a payload), ``openapi`` (the schema served at ``/openapi.json``), ``edge``
+(what every route shares: the auth check, the body cap, error answers) and ``channel`` (the
+Starlette routes).
 """
 
 from collections.abc import Callable

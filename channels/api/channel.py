@@ -1,17 +1,16 @@
 """The HTTP API channel: launch, query and resume threads over ``/v1``; signed webhooks.
 
-Edge rules: authenticate first, validate the body, publish the inbound event durably, answer.
-Nothing here advances a thread: the worker does, so a client polls ``GET /v1/threads/{id}``.
+Edge rules: authenticate first (``edge``), validate the body, publish the inbound event
+durably, answer. Nothing here advances a thread: the worker does, so a client polls
+``GET /v1/threads/{id}``.
 """
 
-import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal, assert_never
+from typing import assert_never
 
-from pydantic import BaseModel, ValidationError
-from redis.exceptions import RedisError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -24,9 +23,8 @@ from bot.core.thread import Thread
 from bot.shell.inbound import Envelope, InboundQueue, agent_for
 from bot.shell.store import ThreadStore
 
-from .auth import SIGNATURE_HEADER, bearer_ok, signature_problem
+from .auth import SIGNATURE_HEADER, signature_problem
 from .bodies import (
-    ApiError,
     EventAccepted,
     LaunchRequest,
     PendingApproval,
@@ -37,39 +35,14 @@ from .bodies import (
     parse_resume,
     parse_webhook_fields,
 )
+from .edge import MAX_BODY_BYTES, Problem, answer, guard, read_body
 from .openapi import THREAD_ID_PATTERN, openapi_document
 from .resume import Accept, AcceptDecision, Conflict, Forbidden, Invalid, check_resume
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
 
 __all__ = ["MAX_BODY_BYTES", "ApiChannel"]
 
-log = logging.getLogger("deploybot.api")
-
-MAX_BODY_BYTES = 64 * 1024
 _THREAD_ID = re.compile(THREAD_ID_PATTERN)
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class _Problem(Exception):
-    """An answer other than success: the status code and a message for the client."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
-def _answer(model: BaseModel, status_code: int, *, location: str | None = None) -> Response:
-    headers = {"Location": location} if location else None
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
-
-
-def _error(status_code: int, message: str) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return JSONResponse(
-        ApiError(error=message).model_dump(), status_code=status_code, headers=headers
-    )
 
 
 class ApiChannel:
@@ -96,63 +69,33 @@ class ApiChannel:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/openapi.json", self.openapi, methods=["GET"]),
-            Route("/v1/threads", self._guard(self.launch, auth="bearer"), methods=["POST"]),
-            Route("/v1/threads/{id}", self._guard(self.show, auth="bearer"), methods=["GET"]),
+            Route(
+                "/v1/threads",
+                guard(self.launch, auth="bearer", api_token=self._api_token),
+                methods=["POST"],
+            ),
+            Route(
+                "/v1/threads/{id}",
+                guard(self.show, auth="bearer", api_token=self._api_token),
+                methods=["GET"],
+            ),
             Route(
                 "/v1/threads/{id}/events",
-                self._guard(self.resume, auth="bearer"),
+                guard(self.resume, auth="bearer", api_token=self._api_token),
                 methods=["POST"],
             ),
             Route(
                 "/v1/webhooks/{name}",
-                self._guard(self.webhook, auth="signature"),
+                guard(self.webhook, auth="signature", api_token=self._api_token),
                 methods=["POST"],
             ),
         ]
-
-    # -- the edge: auth, limits, errors --------------------------------------------------
-
-    def _guard(self, handler: Handler, *, auth: Literal["bearer", "signature"]) -> Handler:
-        async def guarded(request: Request) -> Response:
-            try:
-                if auth == "bearer":
-                    self._check_bearer(request)
-                return await handler(request)
-            except _Problem as problem:
-                return _error(problem.status_code, problem.message)
-            except (RedisError, OSError) as exc:
-                log.warning("%s %s: redis unavailable: %s", request.method, request.url.path, exc)
-                return _error(
-                    503, "Redis is unreachable; nothing was accepted or changed. Try again."
-                )
-
-        return guarded
-
-    def _check_bearer(self, request: Request) -> None:
-        if self._api_token is None:
-            raise _Problem(503, "the HTTP API is off: DEPLOYBOT_API_TOKEN is not set")
-        if not bearer_ok(request.headers.get("authorization"), token=self._api_token):
-            raise _Problem(401, "missing or wrong 'Authorization: Bearer <DEPLOYBOT_API_TOKEN>'")
-
-    @staticmethod
-    async def _body(request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise _Problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise _Problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     async def _thread(self, request: Request) -> Thread:
         thread_id = str(request.path_params["id"])
         thread = await self._store.load(thread_id) if _THREAD_ID.fullmatch(thread_id) else None
         if thread is None:
-            raise _Problem(404, f"no thread {thread_id[:128]!r}")
+            raise Problem(404, f"no thread {thread_id[:128]!r}")
         return thread
 
     async def _start(self, thread: Thread) -> bool:
@@ -184,12 +127,12 @@ class ApiChannel:
 
     async def launch(self, request: Request) -> Response:
         try:
-            body = LaunchRequest.model_validate_json(await self._body(request))
+            body = LaunchRequest.model_validate_json(await read_body(request))
         except ValidationError as exc:
-            raise _Problem(422, describe_errors(exc)) from None
+            raise Problem(422, describe_errors(exc)) from None
         person = self._config.person_for(f"api:{body.user.strip().lower()}")
         if person is None:
-            raise _Problem(
+            raise Problem(
                 403,
                 f"{body.user!r} is not in deploybot's [people]; only people listed in the "
                 "config may start threads.",
@@ -205,8 +148,8 @@ class ApiChannel:
             events=[event],
         )
         if not await self._start(thread):
-            raise _Problem(503, "thread id already taken (should not happen); try again")
-        return _answer(
+            raise Problem(503, "thread id already taken (should not happen); try again")
+        return answer(
             ThreadCreated(id=thread.id, status=thread.status),
             201,
             location=f"/v1/threads/{thread.id}",
@@ -236,29 +179,29 @@ class ApiChannel:
             approval=pending,
             events=thread.events,
         )
-        return _answer(view, 200)
+        return answer(view, 200)
 
     async def resume(self, request: Request) -> Response:
         try:
-            body = parse_resume(await self._body(request))
+            body = parse_resume(await read_body(request))
         except ValidationError as exc:
-            raise _Problem(422, describe_errors(exc)) from None
+            raise Problem(422, describe_errors(exc)) from None
         thread = await self._thread(request)
         verdict = check_resume(thread=thread, body=body, config=self._config, now=self._clock())
         match verdict:
             case Conflict(reason=why):
-                raise _Problem(409, why)
+                raise Problem(409, why)
             case Forbidden(reason=why):
-                raise _Problem(403, why)
+                raise Problem(403, why)
             case Invalid(reason=why):
-                raise _Problem(422, why)
+                raise Problem(422, why)
             case Accept(actor=actor, text=text):
                 event: UserMessage | DecisionReceived = UserMessage(
                     id=self._new_id(), at=self._clock(), actor=actor, text=text
                 )
                 await self._queue.publish(Envelope(thread_id=thread.id, event=event))
                 accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
-                return _answer(accepted, 202)
+                return answer(accepted, 202)
             case AcceptDecision(actor=actor, decision=decision, plan_hash=plan_hash):
                 event = DecisionReceived(
                     id=self._new_id(),
@@ -270,30 +213,30 @@ class ApiChannel:
                 )
                 await self._queue.publish(Envelope(thread_id=thread.id, event=event))
                 accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
-                return _answer(accepted, 202)
+                return answer(accepted, 202)
             case _:
                 assert_never(verdict)
 
     async def webhook(self, request: Request) -> Response:
         if self._webhook_secret is None:
-            raise _Problem(503, "webhooks are off: DEPLOYBOT_WEBHOOK_SECRET is not set")
-        raw = await self._body(request)
+            raise Problem(503, "webhooks are off: DEPLOYBOT_WEBHOOK_SECRET is not set")
+        raw = await read_body(request)
         problem = signature_problem(
             request.headers.get(SIGNATURE_HEADER), body=raw, secret=self._webhook_secret
         )
         if problem is not None:
-            raise _Problem(401, problem)
+            raise Problem(401, problem)
         name = str(request.path_params["name"])
         hook = self._config.webhooks.get(name)
         if hook is None:
             known = ", ".join(sorted(self._config.webhooks)) or "none"
-            raise _Problem(404, f"no webhook named {name[:64]!r} (configured: {known})")
+            raise Problem(404, f"no webhook named {name[:64]!r} (configured: {known})")
         try:
             instruction = fill_instruction(hook.instruction, parse_webhook_fields(raw))
         except ValidationError:
-            raise _Problem(422, "the body must be a JSON object (or empty)") from None
+            raise Problem(422, "the body must be a JSON object (or empty)") from None
         except InstructionError as exc:
-            raise _Problem(422, str(exc)) from None
+            raise Problem(422, str(exc)) from None
         thread_id = delivery_thread_id(name, raw)
         event = WebhookReceived(
             id=f"{thread_id}:received", at=self._clock(), name=name, instruction=instruction
@@ -309,13 +252,13 @@ class ApiChannel:
         location = f"/v1/threads/{thread_id}"
         if await self._start(thread):
             accepted = WebhookAccepted(id=thread_id, status=thread.status, duplicate=False)
-            return _answer(accepted, 201, location=location)
+            return answer(accepted, 201, location=location)
         existing = await self._store.load(thread_id)
         if existing is None:  # threads are never deleted; only if someone did by hand
-            raise _Problem(503, "the delivery's thread vanished; try again")
+            raise Problem(503, "the delivery's thread vanished; try again")
         if existing.version == 1:
             # Created but maybe never published (the first try failed in between): publish
             # again. Harmless if it was: the worker knows the event id.
             await self._queue.publish(self._first_envelope(existing))
         duplicate = WebhookAccepted(id=thread_id, status=existing.status, duplicate=True)
-        return _answer(duplicate, 200, location=location)
+        return answer(duplicate, 200, location=location)
