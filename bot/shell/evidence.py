@@ -203,13 +203,19 @@ class EvidenceGatherer:
         count_args = ["-C", repo, "rev-list", "--count", *revs]
         if base is None:
             count_args.insert(3, f"--max-count={self._cap + 1}")
-        try:
-            out, count = await asyncio.gather(
-                _git([*log_args, "--"], what="git log", timeout_s=self._timeout_s),
-                _git([*count_args, "--"], what="git rev-list", timeout_s=self._timeout_s),
-            )
-        except ToolFailed as exc:
-            return known.model_copy(update={"note": f"no commit range: {_short(exc)}"})
+        # Both are awaited to the end even when one fails, so no git is left running.
+        out, count = await asyncio.gather(
+            _git([*log_args, "--"], what="git log", timeout_s=self._timeout_s),
+            _git([*count_args, "--"], what="git rev-list", timeout_s=self._timeout_s),
+            return_exceptions=True,
+        )
+        for failed in (out, count):
+            if isinstance(failed, ToolFailed):
+                return known.model_copy(update={"note": f"no commit range: {_short(failed)}"})
+            if isinstance(failed, BaseException):
+                raise failed
+        assert isinstance(out, str)
+        assert isinstance(count, str)
         commits = []
         for line in out.splitlines():
             sha, author, subject = [*line.split("\x00", 2), "", ""][:3]

@@ -67,9 +67,10 @@ async def _git(args: list[str], *, what: str, timeout_s: float) -> str:
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise ToolFailed(f"{what}: git timed out after {timeout_s:g} s") from None
-    except BaseException:
+    except BaseException:  # cancelled (a caller's deadline): stop git, and reap it
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
         raise
     if proc.returncode != 0:
         reason = _reason(err.decode(errors="replace")) or f"git exit code {proc.returncode}"

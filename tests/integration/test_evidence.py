@@ -4,6 +4,8 @@ compare link, CI status; and every failure (a git error, GitHub 500s, no answer,
 giving an Evidence with a note, never an exception, within its time bound."""
 
 import asyncio
+import os
+import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -145,6 +147,33 @@ async def test_a_git_error_gives_a_note_not_an_exception(repos: Path) -> None:
         config=config(repos, "https://git.example.com/acme/backend.git"), github=None
     ).gather(plan)
     assert elsewhere.note == "no commit range: the repository is not on GitHub or local"
+
+
+async def test_a_failing_git_leaves_no_other_git_running(
+    repos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git log fails at once while git rev-list is still counting: the evidence is returned
+    only after the slow one has ended too (an abandoned git outlived its caller, and its
+    pipes outlived the event loop: CI saw it)."""
+    plan = await plan_for(repos / "work", "v1.5.0", "v1.2.0")
+    real_git = shutil.which("git")
+    assert real_git is not None
+    ended = tmp_path / "rev-list-ended"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f'  *rev-list*) sleep 1; "{real_git}" "$@"; rc=$?; touch "{ended}"; exit $rc;;\n'
+        '  *" log "*) echo "fatal: bad revision" >&2; exit 128;;\n'
+        "esac\n"
+        f'exec "{real_git}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    evidence = await EvidenceGatherer(config=config(repos, "work"), github=None).gather(plan)
+    assert evidence.note == "no commit range: git log: bad revision"
+    assert ended.exists(), "evidence returned while git rev-list was still running"
 
 
 @pytest.fixture
