@@ -46,22 +46,21 @@ class LiveCheck:
 
     async def drift(self, thread: Thread, plan: Plan) -> list[Event] | None:
         """None when ``plan`` may run; else the events that say why not and what next."""
-        # Three independent reads at once: the Redis round trips overlap the (slower) git
-        # re-read of the tags instead of queueing behind it.
-        history, read, banned = await asyncio.gather(
+        # The two Redis reads at once (their round trips overlap); the git re-read after.
+        history, banned = await asyncio.gather(
             self._history.recent(service=plan.service, environment=plan.environment, limit=5),
-            self._fresh_tags(plan.service),
             self._quarantine.of(service=plan.service, environment=plan.environment),
         )
         tags: list[Tag] | None
-        if isinstance(read, ToolFailed):
+        try:
+            tags = await self._lookups.fresh_tags(plan.service)
+        except ToolFailed as exc:
             tags = None
             verdict: Allowed | Refused = Refused(
-                reason=f"I could not re-read {plan.service}'s tags to check them ({read}). "
+                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
                 "Ask again when the repository answers."
             )
         else:
-            tags = read
             verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
         if isinstance(verdict, Allowed) and plan.version in banned:
             # Quarantined after it was approved: refused, not remade.
@@ -108,9 +107,3 @@ class LiveCheck:
         else:
             events.append(PlanProposed(id=self._new_id(), at=now, plan=thread.fresh_attempt(again)))
         return events
-
-    async def _fresh_tags(self, service: str) -> list[Tag] | ToolFailed:
-        try:
-            return await self._lookups.fresh_tags(service)
-        except ToolFailed as exc:
-            return exc
