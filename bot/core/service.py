@@ -7,9 +7,9 @@ service's key (``services.backend.deploy: ...``).
 """
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from bot.core.childenv import refused_pass_env
 
@@ -18,9 +18,12 @@ __all__ = [
     "CommandCheck",
     "GithubWorkflow",
     "HttpCheck",
+    "OnNoData",
     "PrometheusCheck",
     "Service",
     "Target",
+    "USER_NAME",
+    "repo_credentials",
 ]
 
 _PLACEHOLDERS = {
@@ -33,6 +36,8 @@ _PLACEHOLDERS = {
 }
 # An environment variable name, as pass_env lists them.
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+#: A user name as ``run_as`` takes it (the portable POSIX user name, as useradd accepts).
+USER_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"
 
 
 class _Strict(BaseModel):
@@ -69,37 +74,78 @@ class GithubWorkflow(_Strict):
         return self.github_workflow.rsplit("/", 1)[1]
 
 
+# What a check that observed nothing (no series, NaN, no answer, timed out) counts as:
+# a failure (the default: no data is not health), or neither green nor failing.
+OnNoData = Literal["fail", "ignore"]
+
+
 class HttpCheck(_Strict):
     """Healthy while ``http`` answers ``expect_status`` (and, with ``body_contains_version``,
-    a body that contains the deployed version)."""
+    a body that contains the deployed version). No answer in time is no data."""
 
     http: str = Field(pattern=r"^https?://[^\s]+$")
     expect_status: int = Field(default=200, ge=100, le=599)
     body_contains_version: bool = False
     timeout_s: float = Field(default=5, gt=0)
+    on_no_data: OnNoData = "fail"
 
 
 class CommandCheck(_Strict):
-    """Healthy while the command (argv, placeholders as in deploy) exits 0."""
+    """Healthy while the command (argv, placeholders as in deploy) exits 0: its exit code is
+    what it observes; a command stopped at ``timeout_s`` observed nothing (no data)."""
 
     command: list[str] = Field(min_length=1)
     timeout_s: float = Field(default=30, gt=0)
+    on_no_data: OnNoData = "fail"
 
 
 class PrometheusCheck(_Strict):
     """Healthy while the PromQL expression's value (every series of it) stays below
-    ``below``; asked of ``prometheus_url`` (top level of the config) over its HTTP API."""
+    ``below``; asked of ``prometheus_url`` (top level of the config) over its HTTP API. No
+    series, NaN, or no answer from Prometheus is no data."""
 
     prometheus: str = Field(min_length=1)
     below: float
     timeout_s: float = Field(default=5, gt=0)
+    on_no_data: OnNoData = "fail"
 
 
-Check = HttpCheck | CommandCheck | PrometheusCheck
+def _check_kind(value: object) -> str | None:
+    """Which kind of check a table is, by its one naming key (one clear error otherwise,
+    instead of one per kind it is not)."""
+    keys = value if isinstance(value, dict) else vars(value) if isinstance(value, BaseModel) else {}
+    kinds = [kind for kind in ("http", "command", "prometheus") if kind in keys]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Check = Annotated[
+    Annotated[HttpCheck, Tag("http")]
+    | Annotated[CommandCheck, Tag("command")]
+    | Annotated[PrometheusCheck, Tag("prometheus")],
+    Discriminator(
+        _check_kind,
+        custom_error_type="check_kind",
+        custom_error_message="a check has exactly one of http, command or prometheus",
+    ),
+]
 
 
 # An argv command (never a shell string), or a GitHub Actions workflow.
 Target = Annotated[list[str], Field(min_length=1)] | GithubWorkflow
+
+
+def repo_credentials(repo: str) -> bool:
+    """True when a repository URL carries a credential (``https://token@host/...``,
+    ``scheme://user:password@host/...``): git would get it in its argv, which every local
+    process can read in /proc. ``ssh://git@host`` and ``git@host:owner/repo`` name a user,
+    not a secret."""
+    scheme, sep, rest = repo.partition("://")
+    if not sep:
+        return False
+    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
+    if not at:
+        return False
+    return scheme.lower() in ("http", "https") or ":" in userinfo
 
 
 class Service(_Strict):
@@ -117,6 +163,8 @@ class Service(_Strict):
     # Optional: watched after a successful deploy, with the environment's (see Environment).
     verify_s: float | None = Field(default=None, gt=0)
     checks: list[Check] = Field(default_factory=list)
+    # The user its commands run as when deploybot runs as root (bot.core.principal).
+    run_as: str | None = Field(default=None, pattern=USER_NAME)
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +179,15 @@ class Service(_Strict):
                         "string) or a table with github_workflow"
                     )
         return data
+
+    @model_validator(mode="after")
+    def _repo_has_no_credentials(self) -> "Service":
+        if repo_credentials(self.repo):
+            raise ValueError(
+                "repo: the URL carries a credential, which would be in git's command line "
+                "(readable by every local process); use a credential helper or an SSH key"
+            )
+        return self
 
     @model_validator(mode="after")
     def _pass_env_is_not_the_bots(self) -> "Service":
