@@ -11,6 +11,7 @@ __all__ = [
     "CommitInfo",
     "DeployRecord",
     "Evidence",
+    "Lineage",
     "Plan",
     "Quarantined",
     "Tag",
@@ -71,6 +72,19 @@ class DeployRecord(BaseModel):
     at: str  # ISO 8601, UTC
 
 
+class Lineage(BaseModel):
+    """How a planned commit stands to the live one, read from git (or GitHub's compare):
+    ``ahead``: it is built on the live commit; ``behind``: the live commit is built on it
+    (deploying it goes backwards); ``diverged``: neither, ``missing`` commits of the live
+    one are not in it; ``unknown``: it could not be read (``why``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relation: Literal["same", "ahead", "behind", "diverged", "unknown"]
+    missing: int | None = None  # commits of the live one the planned one lacks
+    why: str | None = None
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -85,6 +99,10 @@ class Plan(BaseModel):
     # The same plan asked again after a try that failed is a new attempt: its own hash, so
     # its own approval and idempotency key (each attempt runs at most once).
     attempt: int = 1
+    # The live commit it was planned against, and how the planned one stands to it: what
+    # the re-check compares and the approvers are shown (None in plans made before these).
+    previous_sha: str | None = None
+    lineage: Lineage | None = None
 
     @property
     def plan_hash(self) -> str:
@@ -102,6 +120,10 @@ class Plan(BaseModel):
         ]
         if self.attempt > 1:  # first attempts hash as before attempts existed
             fields.append(str(self.attempt))
+        if self.previous_sha is not None:  # plans without these hash as before
+            fields.append(f"previous_sha={self.previous_sha}")
+        if self.lineage is not None:
+            fields.append(f"lineage={self.lineage.relation}:{self.lineage.missing}")
         blob = json.dumps(fields, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -114,11 +136,30 @@ class Plan(BaseModel):
     def short_id(self) -> str:
         return self.plan_hash[:4]
 
+    def not_built_on_live(self) -> str | None:
+        """What an approver must see when the planned commit does not build on the live one
+        (None when it does, or nothing is live)."""
+        lineage, live = self.lineage, self.previous_version
+        if lineage is None or live is None:
+            return None
+        match lineage.relation:
+            case "diverged":
+                n = lineage.missing
+                count = "commits" if n is None else "1 commit" if n == 1 else f"{n} commits"
+                verb = "is" if n == 1 else "are"
+                return f"not built on what is live: {count} of {live} {verb} missing"
+            case "unknown":
+                return f"not checked that it is built on {live} ({lineage.why or 'no answer'})"
+            case "same" | "ahead" | "behind":
+                return None
+
     def describe(self) -> str:
         commit = self.sha[:7]
         if self.subject:
             commit += f', "{self.subject}"'
-        now = f" (now {self.previous_version})" if self.previous_version else " (first deploy)"
+        warning = self.not_built_on_live()
+        now = f"; {warning}" if warning else ""
+        now = f" (now {self.previous_version}{now})" if self.previous_version else " (first deploy)"
         verb = "roll back" if self.kind == "rollback" else ""
         head = f"{verb} " if verb else ""
         return f"{head}{self.service} {self.version} ({commit}) -> {self.environment}{now}"
@@ -154,22 +195,30 @@ class Evidence(BaseModel):
 
 
 class Quarantined(BaseModel):
-    """A version that failed verification or was rolled back, for one service and
-    environment: nobody (no person, schedule or webhook) deploys it there again until an
-    approver releases it."""
+    """A commit that failed verification or was rolled back, for one service and
+    environment: nobody (no person, schedule or webhook) deploys it there again, under any
+    tag, until someone allowed to releases it (``bot.core.quarantine_policy``)."""
 
     model_config = ConfigDict(frozen=True)
 
-    version: str
+    version: str  # the tag it was deployed as
+    sha: str | None = None  # the commit; None in entries stored before commits were recorded
     by: str  # "verification", or who rolled it back
     reason: str
     at: str  # ISO 8601, UTC
     thread_id: str
 
-    def refusal(self, *, service: str, environment: str) -> str:
+    def refusal(self, *, service: str, environment: str, asked: str | None = None) -> str:
+        """Why a plan for it is refused; ``asked``: the tag it was asked for by, when that is
+        another name for the same commit (an alias)."""
+        name = asked or self.version
+        alias = ""
+        if name != self.version:
+            commit = f"commit {self.sha[:7]}" if self.sha else "the same commit"
+            alias = f": it is {commit}, quarantined as {self.version}"
         return (
-            f"{service} {self.version} is quarantined in {environment} (by {self.by} at "
-            f"{self.at[:16].replace('T', ' ')} UTC: {self.reason}). Nothing was deployed; an "
-            f"approver of {environment} can say 'release {service} {self.version} in "
+            f"{service} {name} is quarantined in {environment}{alias} (by {self.by} at "
+            f"{self.at[:16].replace('T', ' ')} UTC: {self.reason}). Nothing was deployed; "
+            f"someone who may release it there can say 'release {service} {name} in "
             f"{environment} <reason>' to allow it again."
         )
