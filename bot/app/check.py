@@ -12,10 +12,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app.bootstrap import config_path
+from bot.app.exposure import command_findings, redis_finding
 from bot.app.preflight import Finding, findings, read_persistence
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
 from bot.core.config import Config, load_config
+from bot.core.principal import Refused
 from bot.core.redact import redact
+from bot.shell.users import bot_user, command_account
 
 __all__ = ["check_config", "unreachable_routes"]
 
@@ -67,6 +70,30 @@ async def _redis_finding(settings: Settings) -> tuple[Finding | None, str | None
         await client.aclose()
 
 
+def _who_runs_commands(settings: Settings, config: Config) -> str:
+    """One line: which users the commands run as (service/environment pairs each)."""
+    users: dict[str, int] = {}
+    for service, svc in config.services.items():
+        for environment in svc.environments:
+            account = command_account(
+                config,
+                service=service,
+                environment=environment,
+                root_allowed=settings.deploybot_run_commands_as_root,
+            )
+            name = (
+                "(refused)"
+                if isinstance(account, Refused)
+                else bot_user()[0]
+                if account is None
+                else account.name
+            )
+            users[name] = users.get(name, 0) + 1
+    shown = ", ".join(f"{name} ({n})" for name, n in sorted(users.items()))
+    protection = "" if bot_user()[1] else "; bot processes are non-dumpable"
+    return f"commands run as: {shown}{protection}"
+
+
 def check_config(settings: Settings) -> int:
     """Print the report; raises ``ConfigError`` (naming the key) for a config that won't load."""
     path = config_path(settings)
@@ -77,13 +104,16 @@ def check_config(settings: Settings) -> int:
     ]
     problems = _scripts(config) + unreachable_routes(config, settings)
     warnings: list[str] = []
-    found = findings(settings, config)
+    found = findings(settings, config) + command_findings(settings, config)
+    notes.append(_who_runs_commands(settings, config))
     if not settings.redis_url:
         notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
     else:
         persistence, unreachable = asyncio.run(_redis_finding(settings))
         found += [persistence] if persistence else []
         problems += [unreachable] if unreachable else []
+        if unreachable is None and (open_ := asyncio.run(redis_finding(settings, config))):
+            found.append(open_)
     for finding in found:
         (problems if finding.level == "problem" else warnings).append(finding.text)
     if settings.anthropic_api_key is None:

@@ -13,6 +13,7 @@ from bot.app.bootstrap import App, bootstrap, utc_now
 from bot.app.bootstrap import new_id as make_id
 from bot.app.channels import terminal_channel
 from bot.app.check import check_config
+from bot.app.exposure import command_findings
 from bot.app.preflight import SERVICES, findings, refusal
 from bot.app.services import run_clock, run_mail, run_worker, serve, watch_children_with_pidfd
 from bot.app.settings import Settings, load_settings
@@ -20,6 +21,7 @@ from bot.core.audit import audit_records, parse_since
 from bot.core.errors import ConfigError
 from bot.core.redact import redact
 from bot.shell.logs import configure_logging
+from bot.shell.proctree import mark_undumpable
 
 __all__ = ["main"]
 
@@ -70,6 +72,9 @@ _NEED_REDIS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any secret is read: a command of the bot's own user cannot read this process's
+    # /proc/<pid>/environ or memory, nor ptrace it (README "Security").
+    mark_undumpable()
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -152,6 +157,8 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
         interactive = sys.stdin.isatty()
         channel = terminal_channel(app, user=user or _default_user(app))
         print(_banner(app), flush=True)
+        for finding in command_findings(settings, app.config):  # who deploy commands run as
+            print(f"({finding.level}: {finding.text})", flush=True)
         if warning := channel.whoami_warning():
             print(f"({warning})", flush=True)
         if interactive:

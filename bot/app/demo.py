@@ -15,11 +15,14 @@ repository is built in a temporary folder and renamed into place, so two process
 """
 
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
+
+from bot.core.principal import DEFAULT_USER
 
 __all__ = ["default_data_dir", "ensure_demo"]
 
@@ -57,13 +60,16 @@ _EPOCH_S = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 def default_data_dir() -> Path:
     """``$DEPLOYBOT_HOME``, else ``$XDG_DATA_HOME/deploybot``, else
-    ``~/.local/share/deploybot``."""
+    ``~/.local/share/deploybot`` (``/var/lib/deploybot`` for root: the demo's commands then
+    run as another user, who cannot enter root's home)."""
     home = os.environ.get("DEPLOYBOT_HOME")
     if home:
         return Path(home).expanduser()
     xdg = os.environ.get("XDG_DATA_HOME")
     if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative paths
         return Path(xdg) / "deploybot"
+    if os.geteuid() == 0:
+        return Path("/var/lib/deploybot")
     return Path.home() / ".local" / "share" / "deploybot"
 
 
@@ -81,12 +87,25 @@ def ensure_demo(*, data_dir: Path) -> Path:
         if not target.exists():
             source = defaults.joinpath("scripts", name).read_bytes()
             _write_atomically(target, source, mode=0o755)
+    _demo_log_for_commands(data_dir / "deploys.log")
     repos = data_dir / "repos"
     repos.mkdir(exist_ok=True)
     for name, history in _HISTORY.items():
         if not (repos / name).exists():
             _make_repo(repos / name, history)
     return config
+
+
+def _demo_log_for_commands(log: Path) -> None:
+    """As root, the demo scripts run as DEFAULT_USER: the log they append to is theirs."""
+    if os.geteuid() != 0 or log.exists():
+        return
+    log.touch(mode=0o644)
+    try:
+        entry = pwd.getpwnam(DEFAULT_USER)
+    except KeyError:
+        return  # check-config and chat say that commands cannot run as that user
+    os.chown(log, entry.pw_uid, entry.pw_gid)
 
 
 def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:

@@ -21,6 +21,7 @@ from bot.app.channels import (
     start_slack_deliverer,
     web_routes,
 )
+from bot.app.exposure import command_findings, redis_finding
 from bot.app.preflight import findings, read_persistence, refusal
 from bot.app.settings import Settings
 from bot.app.webapp import build_web_app
@@ -67,7 +68,7 @@ async def _started(
 async def _starting(app: App, command: str) -> bool:
     """Before a long-running command serves: print the warnings that concern it (config
     and Redis persistence); False (after one line) when it must not start."""
-    found = findings(app.settings, app.config)
+    found = findings(app.settings, app.config) + command_findings(app.settings, app.config)
     try:
         persistence = await read_persistence(app.redis)
     except (RedisError, OSError) as exc:
@@ -75,6 +76,7 @@ async def _starting(app: App, command: str) -> bool:
         print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
         return False
     found += [persistence] if persistence else []
+    found += [open_] if (open_ := await redis_finding(app.settings, app.config)) else []
     if refused := refusal(found, command):
         print(f"deploybot {command}: {refused.text}", file=sys.stderr)
         return False

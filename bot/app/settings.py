@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     deploybot_log_format: Format | None = None
     # At most this many model calls to handle one inbound message (then a person is told).
     deploybot_model_calls_per_message: Annotated[int, whole(1)] = 6
+    # Deploy commands run as root when deploybot does (instead of as run_as / nobody): code
+    # being deployed could then read every secret of the bot. Warned about at every start.
+    deploybot_run_commands_as_root: Flag = False
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +189,7 @@ _SHOWN = {
     "deploybot_log_level",
     "deploybot_log_format",
     "deploybot_model_calls_per_message",
+    "deploybot_run_commands_as_root",
 }
 
 

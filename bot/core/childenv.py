@@ -12,6 +12,11 @@ to act as the bot (its Redis, its tokens) or as a person. A command gets only:
 
 Nothing else: no ``REDIS_URL``, no ``DEPLOYBOT_*`` settings, no Slack, mail, Anthropic or
 GitHub credentials, no cloud credentials unless ``pass_env`` names them.
+
+``tool_env`` is the same allowlist for the bot's own tools (git): they run as the bot's user
+and can be read by a command of that user while they run, so they get no secret either.
+
+Who runs the command is ``bot.core.principal``'s decision.
 """
 
 import os
@@ -23,6 +28,7 @@ __all__ = [
     "child_env",
     "is_bot_owned",
     "refused_pass_env",
+    "tool_env",
 ]
 
 #: Taken from the bot's environment when set: harmless facts about the machine and user.
@@ -65,6 +71,7 @@ _BOT_NAMES = frozenset(
         "DEPLOYBOT_LOG_LEVEL",
         "DEPLOYBOT_LOG_FORMAT",
         "DEPLOYBOT_MODEL_CALLS_PER_MESSAGE",
+        "DEPLOYBOT_RUN_COMMANDS_AS_ROOT",
         "DEPLOYBOT_HOME",
         "PORT",
         *DEPLOY_VARIABLES,
@@ -113,4 +120,42 @@ def child_env(
     env = {name: value for name, value in env.items() if value not in hidden}
     env.setdefault("PATH", _DEFAULT_PATH)
     env.update(deploy)
+    return env
+
+
+#: What git (and ssh under it) may need besides the allowlist: how to reach a remote.
+_TOOL_NAMES = frozenset(
+    {
+        "SSH_AUTH_SOCK",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_ASKPASS",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_SSL_CAINFO",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    }
+)
+
+
+def tool_env(parent: Mapping[str, str], *, secrets: Iterable[str] = ()) -> dict[str, str]:
+    """The environment of one of the bot's own tools (git): the allowlist and what reaches a
+    remote, never a variable the bot owns nor one whose value is a secret."""
+    hidden = {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}
+    env = {
+        name: value
+        for name, value in parent.items()
+        if (_allowed(name) or name in _TOOL_NAMES)
+        and value
+        and not is_bot_owned(name)
+        and value not in hidden
+    }
+    env.setdefault("PATH", _DEFAULT_PATH)
     return env

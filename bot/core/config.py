@@ -23,7 +23,7 @@ from pydantic import (
 
 from bot.core.errors import ConfigError
 from bot.core.route import check_route, email_addresses
-from bot.core.service import Check, PrometheusCheck, Service
+from bot.core.service import USER_NAME, Check, PrometheusCheck, Service
 
 __all__ = [
     "Config",
@@ -72,6 +72,10 @@ class Environment(_Strict):
     checks: list[Check] = Field(default_factory=list)
     on_verify_failure: Literal["propose", "rollback"] = "propose"
     rollback_approval: bool | None = None
+    # Who may lift a quarantine here ('release ...'): None means the approvers; [] nobody.
+    release_by: list[str] | None = None
+    # The user commands for this environment run as (a service's own run_as comes first).
+    run_as: str | None = Field(default=None, pattern=USER_NAME)
 
     @model_validator(mode="after")
     def _escalation_is_complete(self) -> "Environment":
@@ -143,6 +147,8 @@ class Config(_Strict):
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
     # Where Prometheus checks are asked (its HTTP API: <url>/api/v1/query).
     prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Who commands run as when no service or environment says (bot.core.principal).
+    run_as: str | None = Field(default=None, pattern=USER_NAME)
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")
@@ -177,17 +183,12 @@ class Config(_Strict):
                         "top of the config"
                     )
         for ename, envc in self.environments.items():
-            for i, person in enumerate(envc.approvers):
-                if person not in self.people:
-                    raise ValueError(
-                        f"environments.{ename}.approvers[{i}]: {person!r} is not in [people]"
-                    )
-            for i, person in enumerate(envc.escalate_approvers):
-                if person not in self.people:
-                    raise ValueError(
-                        f"environments.{ename}.escalate_approvers[{i}]: {person!r} is not in "
-                        "[people]"
-                    )
+            for key in ("approvers", "escalate_approvers", "release_by"):
+                for i, person in enumerate(getattr(envc, key) or []):
+                    if person not in self.people:
+                        raise ValueError(
+                            f"environments.{ename}.{key}[{i}]: {person!r} is not in [people]"
+                        )
             self._routes_reach_people(ename, envc)
             if envc.approval and not envc.approvers:
                 raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")

@@ -21,21 +21,32 @@ It exits once no descendant is left. On the status fd it writes one line per eve
 ``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
 to stop processes left running after the command exited), ``cannot-run REASON``. Standard
 library only, no import of ``bot``: it runs with the command's environment.
+
+With ``--uid U --gid G --groups A,B [--home H]`` (the bot is root: bot/core/principal.py)
+the command runs as that user, in a private working folder that is also its ``HOME`` unless
+``--home`` names one (bot/shell/proctree.py: how the user is switched, the folder made and
+removed). The supervisor stays root (it signals the tree), holds none of the bot's secrets,
+and is non-dumpable: a command of its user can neither ``ptrace`` it nor read its fds.
 """
 
 import contextlib
-import ctypes
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-__all__ = ["descendants", "main", "supervised_argv"]
+try:
+    from bot.shell import proctree
+except ImportError:  # run as a script (python -I -S): only the standard library and this folder
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import proctree  # type: ignore[import-not-found, no-redef]
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
+__all__ = ["User", "main", "supervised_argv"]
+
+#: The user a command runs as: uid, gid, supplementary groups, home (None: a private folder).
+User = tuple[int, int, Sequence[int], str | None]
 _WORKER_GONE_GRACE_S = 1.0
 _PARENT_POLL_S = 0.5
 _TREE_POLL_S = 0.05
@@ -50,13 +61,20 @@ def supervised_argv(
     status_fd: int,
     keepalive_fd: int | None = None,
     silence_s: float | None = None,
+    user: User | None = None,
 ) -> list[str]:
-    """The argv that runs ``argv`` under a supervisor watching the calling process."""
+    """The argv that runs ``argv`` under a supervisor watching the calling process
+    (``user``: uid, gid, groups and home to run the command as)."""
     keepalive = (
         ["--keepalive-fd", str(keepalive_fd), "--silence-s", repr(silence_s)]
         if keepalive_fd is not None and silence_s is not None
         else []
     )
+    if user is not None:
+        uid, gid, groups, home = user
+        keepalive += ["--uid", str(uid), "--gid", str(gid)]
+        keepalive += ["--groups", ",".join(map(str, groups)) or "-"]
+        keepalive += ["--home", home] if home else []
     return [
         sys.executable,
         "-I",  # ignores PYTHON* variables and the user's site-packages
@@ -74,47 +92,6 @@ def supervised_argv(
     ]
 
 
-def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: cached by the loader
-    if libc.prctl(option, value, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl({option}): {os.strerror(err)}")
-
-
-def _ppid_and_state(pid: str) -> tuple[int, str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[1]), fields[0].decode()
-
-
-def descendants(root: int) -> list[int]:
-    """Every running (not zombie) process below ``root``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    running: set[int] = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit() and (found := _ppid_and_state(name)) is not None:
-            ppid, state = found
-            children.setdefault(ppid, []).append(int(name))
-            if state not in ("Z", "X"):
-                running.add(int(name))
-    below: list[int] = []
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        below.append(pid)
-        todo.extend(children.get(pid, []))
-    return [pid for pid in below if pid in running]
-
-
-def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
 class _Supervisor:
     def __init__(
         self,
@@ -124,8 +101,11 @@ class _Supervisor:
         status_fd: int,
         keepalive_fd: int | None = None,
         silence_s: float | None = None,
+        user: User | None = None,
     ) -> None:
         self.parent_pid = parent_pid
+        self.user = user
+        self.workdir: str | None = None
         self.grace_s = grace_s
         self.keepalive_fd = keepalive_fd
         self.silence_s = silence_s
@@ -145,23 +125,34 @@ class _Supervisor:
         time, paid on every deploy): a new session, stdin from /dev/null, and
         ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with this process. An exec that
         fails is told back through a close-on-exec pipe."""
+        env = os.environ.copy()
+        if self.user is not None:
+            uid, gid, _, home = self.user
+            try:
+                self.workdir = proctree.make_workdir(uid, gid)
+            except OSError as exc:
+                self.say(f"cannot-run no working folder for uid {uid}: {exc}")
+                return False
+            env["HOME"] = home or self.workdir
         failed_r, failed_w = os.pipe()  # both close-on-exec: EOF means the exec worked
         pid = os.fork()
         if pid == 0:  # the child: only async-signal-safe steps until exec
             try:
                 os.close(failed_r)
+                if self.user is not None and self.workdir is not None:
+                    proctree.become_user(*self.user[:3], self.workdir)
                 # As subprocess's restore_signals: Python ignores SIGPIPE and SIGXFSZ, and an
                 # ignored signal stays ignored across exec ('yes | head' would then fail).
                 for ignored in (signal.SIGPIPE, signal.SIGXFSZ):
                     signal.signal(ignored, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, set())
                 os.setsid()
-                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGKILL)
                 if os.getppid() != self.me:  # the supervisor died before prctl took effect
                     os._exit(137)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
-                os.execvp(argv[0], list(argv))
+                os.execvpe(argv[0], list(argv), env)
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     os.write(failed_w, (exc.strerror or str(exc)).encode()[:500])
@@ -216,16 +207,16 @@ class _Supervisor:
         if self.child is not None and self.exit_code is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.child, signal.SIGTERM)
-        _signal_all(descendants(self.me), signal.SIGTERM)
+        proctree.signal_all(proctree.descendants(self.me), signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while (left := descendants(self.me)) and time.monotonic() < deadline:
+        while (left := proctree.descendants(self.me)) and time.monotonic() < deadline:
             self.wait(min(_TREE_POLL_S, deadline - time.monotonic()))
             self.reap()
         while left:  # SIGKILL until nothing is left (a process may fork meanwhile)
-            _signal_all(left, signal.SIGKILL)
+            proctree.signal_all(left, signal.SIGKILL)
             self.wait(_TREE_POLL_S)
             self.reap()
-            left = descendants(self.me)
+            left = proctree.descendants(self.me)
         self.reap()
 
     def run(self) -> None:
@@ -240,7 +231,7 @@ class _Supervisor:
                 return
         # The command exited: what it left running gets grace_s to end by itself.
         deadline = time.monotonic() + self.grace_s
-        while descendants(self.me):
+        while proctree.descendants(self.me):
             if time.monotonic() >= deadline or self.worker_gone():
                 self.leftovers = True
                 self.stop_tree(self.grace_s)
@@ -270,19 +261,26 @@ class _Args:
         silence = options.get("--silence-s")
         self.keepalive_fd = int(keepalive) if keepalive is not None else None
         self.silence_s = float(silence) if silence is not None else None
+        self.user: User | None = None
+        if (uid := options.get("--uid")) is not None:
+            groups = [int(g) for g in options.get("--groups", "").split(",") if g.isdigit()]
+            gid = int(options["--gid"])
+            self.user = (int(uid), gid, groups, options.get("--home"))
 
 
 def main(args: Sequence[str] | None = None) -> int:
     ns = _Args(sys.argv[1:] if args is None else args)
     signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    proctree.prctl(proctree.PR_SET_DUMPABLE, 0)
+    proctree.prctl(proctree.PR_SET_CHILD_SUBREAPER, 1)
+    proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGUSR1)
     supervisor = _Supervisor(
         parent_pid=ns.parent_pid,
         grace_s=ns.grace_s,
         status_fd=ns.status_fd,
         keepalive_fd=ns.keepalive_fd,
         silence_s=ns.silence_s,
+        user=ns.user,
     )
     os.set_inheritable(ns.status_fd, False)
     if ns.keepalive_fd is not None:
@@ -291,6 +289,8 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     if supervisor.start(ns.argv):
         supervisor.run()
+    if supervisor.user is not None and supervisor.workdir is not None:
+        proctree.remove_workdir(*supervisor.user[:3], supervisor.workdir)
     with contextlib.suppress(OSError):  # the worker may be gone: nobody reads the status
         supervisor.status.close()
     return 0
