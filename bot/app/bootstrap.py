@@ -145,7 +145,11 @@ def bootstrap(
     github = github_client(settings)
     deployer = Deployers(
         config=config,
-        commands=CommandDeployer(config=config, secrets=secrets),
+        commands=CommandDeployer(
+            config=config,
+            secrets=secrets,
+            run_as_root=settings.deploybot_run_commands_as_root,
+        ),
         workflows=(
             WorkflowDeployer(
                 config=config,

@@ -2,8 +2,9 @@
 
 The command is the plan's argv (bot/core/deploy_command.py: the config's template with
 placeholders filled in per argument); it never passes through a shell. It runs in the config
-file's folder with a minimal environment (bot/core/childenv.py: a short allowlist, the
-service's ``pass_env``, and the deploy variables of bot/core/deploy_command.py).
+file's folder (as another user: in a private folder) with a minimal environment
+(bot/core/childenv.py: a short allowlist, the service's ``pass_env``, and the deploy
+variables of bot/core/deploy_command.py).
 
 It runs under a supervisor process (bot/shell/supervisor.py) that keeps everything the command
 starts below it and stops all of it when the command times out, when the run is cancelled,
@@ -11,6 +12,10 @@ when the command exits leaving processes behind (after ``grace_s``), and when th
 dies (within about a second). Stopping is SIGTERM to every descendant, then SIGKILL after
 ``grace_s``. The deploy is over when the command and everything it started are gone; the
 environment lock is released after that.
+
+Who runs it is decided per command (bot/core/principal.py, bot/shell/users.py): a root bot's
+supervisor switches to ``run_as`` (else ``nobody``) before exec; a refusal (an unknown user,
+root without the opt-in) fails the deploy before anything runs.
 
 Its stdout and stderr are merged and read in large blocks; only the last 64 KiB are kept
 (bot/core/outputtail.py), redacted as a whole, then cut to a few lines for the result
@@ -25,16 +30,17 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
-from bot.core.childenv import child_env, refused_pass_env
+from bot.core.childenv import child_env
 from bot.core.config import Config
 from bot.core.deploy_command import command_argv, command_template, deploy_variables
 from bot.core.deploy_result import DeployResult, Keepalive, OnOutput
-from bot.core.errors import ConfigError
 from bot.core.outputtail import OutputTail
 from bot.core.plan import Plan
+from bot.core.principal import Refused
 from bot.core.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.shell import supervisor
 from bot.shell.supervision import SupervisorStatus, beat, finish, stop
+from bot.shell.users import Account, command_account
 
 __all__ = ["CommandDeployer"]
 
@@ -44,20 +50,22 @@ _CHUNK_BYTES = 1024 * 1024
 
 
 class CommandDeployer:
-    def __init__(self, *, config: Config, secrets: Sequence[str], grace_s: float = 5) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        secrets: Sequence[str],
+        grace_s: float = 5,
+        run_as_root: bool = False,
+    ) -> None:
         if grace_s < 0:
             raise ValueError("grace_s must be >= 0")
         self._config = config
+        self._run_as_root = run_as_root  # DEPLOYBOT_RUN_COMMANDS_AS_ROOT
         # deploybot's own secrets from the environment are always redacted too.
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
         self._grace_s = grace_s
-        for name, service in config.services.items():
-            if refused := refused_pass_env(service.pass_env):
-                raise ConfigError(
-                    f"services.{name}.pass_env: {', '.join(refused)}: deploybot's own "
-                    "variables are never passed to a command"
-                )
 
     # -- the pure parts ------------------------------------------------------------------
 
@@ -100,6 +108,7 @@ class CommandDeployer:
         is stopped or stuck, or it lost the lock) the supervisor stops the command itself.
         """
         return await self._run(
+            plan=plan,
             argv=self.argv(plan=plan, idempotency_key=idempotency_key),
             env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
             shown=command_template(self._config, plan)[0],
@@ -122,6 +131,7 @@ class CommandDeployer:
         environment, the config's folder, supervised, stopped at ``timeout_s``, output
         redacted (a verification's command check)."""
         return await self._run(
+            plan=plan,
             argv=argv,
             env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
             shown=argv[0],
@@ -138,6 +148,7 @@ class CommandDeployer:
         if not self._config.services[plan.service].status:
             return None
         return await self._run(
+            plan=plan,
             argv=self.argv(plan=plan, idempotency_key=idempotency_key, status=True),
             env=self.env(plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token),
             shown=command_template(self._config, plan, status=True)[0],
@@ -148,6 +159,7 @@ class CommandDeployer:
     async def _run(
         self,
         *,
+        plan: Plan,
         argv: list[str],
         env: dict[str, str],
         shown: str,
@@ -157,6 +169,21 @@ class CommandDeployer:
         silence_s: float | None = None,
     ) -> DeployResult:
         started = time.monotonic()
+        account = command_account(  # who runs it (None: the bot's own user)
+            self._config,
+            service=plan.service,
+            environment=plan.environment,
+            root_allowed=self._run_as_root,
+        )
+        if isinstance(account, Refused):
+            return self._result("failed", None, started, f"cannot run {shown}: {account.reason}")
+        user: supervisor.User | None = None
+        if isinstance(account, Account):  # its own names; its HOME (or its private folder)
+            env = {k: v for k, v in env.items() if k != "HOME"}
+            env |= {"USER": account.name, "LOGNAME": account.name}
+            user = (account.uid, account.gid, account.groups, account.home)
+        elif os.geteuid() == 0:
+            log.warning("running %s as root (DEPLOYBOT_RUN_COMMANDS_AS_ROOT)", shown)
         status_r, status_w = os.pipe()
         alive_r, alive_w = os.pipe() if keepalive is not None else (None, None)
         pass_fds = (status_w,) if alive_r is None else (status_w, alive_r)
@@ -168,6 +195,7 @@ class CommandDeployer:
                     status_fd=status_w,
                     keepalive_fd=alive_r,
                     silence_s=silence_s if alive_r is not None else None,
+                    user=user,
                 ),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
