@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.outside import Output, Url
+
 __all__ = ["DeployResult", "Keepalive", "OnOutput"]
 
 
@@ -31,8 +33,8 @@ class DeployResult(BaseModel):
     result: Literal["succeeded", "failed", "timed_out"]
     exit_code: int | None  # negative: killed by that signal; None: never started
     duration_s: float
-    output_tail: str  # redacted, compacted
-    link: str | None = None  # where to see it (a workflow run)
+    output_tail: Output  # redacted, compacted, cleaned (bot.core.outside)
+    link: Url | None = None  # where to see it (a workflow run)
 
 
 OnOutput = Callable[[str], Awaitable[None]]

@@ -1,9 +1,8 @@
 """Events: the append-only facts a thread is made of (past tense or noun-shaped).
 
-Every event has an ``id`` (inbound events keep their channel's id so a redelivery is
-recognised) and ``at`` (UTC). Events where a person acts carry ``actor``: channel + id, such
-as ``slack:U0ALICE``, ``email:alice@example.com`` or ``terminal:carol``.
-"""
+Every event has an ``id`` (inbound: the channel's, so a redelivery is recognised), ``at``
+(UTC), an ``actor`` where a person acts (``slack:U0ALICE``, ``email:a@example.com``); outside
+text in it is typed (``bot.core.outside``), cleaned when it is made and when it is loaded."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -11,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.intents import Intent
+from bot.core.outside import Line, Output, Text, Url
 from bot.core.plan import DeployRecord, Evidence, Plan, Tag
 
 __all__ = [
@@ -53,7 +53,7 @@ class _Event(BaseModel):
 class UserMessage(_Event):
     type: Literal["user_message"] = "user_message"
     actor: str
-    text: str
+    text: Text
 
 
 class CronFired(_Event):
@@ -65,7 +65,7 @@ class CronFired(_Event):
 class WebhookReceived(_Event):
     type: Literal["webhook_received"] = "webhook_received"
     name: str
-    instruction: str
+    instruction: Text
 
 
 class TagsListed(_Event):
@@ -118,7 +118,7 @@ class DecisionReceived(_Event):
     actor: str
     decision: Literal["approve", "reject"]
     plan_hash: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f]+$")
-    reason: str | None = None
+    reason: Line | None = None
 
 
 class ApprovalDecided(_Event):
@@ -127,7 +127,7 @@ class ApprovalDecided(_Event):
     actor: str
     person: str
     decision: Literal["approve", "reject"]
-    reason: str | None = None
+    reason: Line | None = None
 
 
 class ApprovalEscalated(_Event):
@@ -147,7 +147,7 @@ class PlanSuperseded(_Event):
 
     type: Literal["plan_superseded"] = "plan_superseded"
     plan_hash: str
-    by: str
+    by: Line
 
 
 class ApprovalRefused(_Event):
@@ -155,7 +155,7 @@ class ApprovalRefused(_Event):
 
     type: Literal["approval_refused"] = "approval_refused"
     actor: str
-    reason: str
+    reason: Line
 
 
 class DeployStarted(_Event):
@@ -171,8 +171,8 @@ class DeployFinished(_Event):
     result: Literal["succeeded", "failed", "timed_out"]
     exit_code: int | None
     duration_s: float
-    output_tail: str
-    link: str | None = None  # where to see the deploy (a workflow run)
+    output_tail: Output
+    link: Url | None = None  # where to see the deploy (a workflow run)
 
 
 class DeployInterrupted(_Event):
@@ -190,7 +190,7 @@ ErrorKind = Literal[
 class ErrorRecorded(_Event):
     type: Literal["error_recorded"] = "error_recorded"
     kind: ErrorKind
-    message: str
+    message: Text
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -210,7 +210,7 @@ class MessageSent(_Event):
     """
 
     type: Literal["message_sent"] = "message_sent"
-    text: str
+    text: Text
     purpose: Purpose = "info"
     to: str | None = None
     replaces: str | None = None
@@ -233,7 +233,7 @@ class VerificationFinished(_Event):
     type: Literal["verification_finished"] = "verification_finished"
     plan_hash: str
     result: Literal["verified", "failed"]
-    summary: str
+    summary: Text
     message_id: str | None = None
 
 
@@ -245,7 +245,7 @@ class VersionQuarantined(_Event):
     environment: str
     version: str
     by: str
-    reason: str
+    reason: Line
 
 
 class VersionReleased(_Event):
@@ -256,7 +256,7 @@ class VersionReleased(_Event):
     environment: str
     version: str
     person: str
-    reason: str
+    reason: Line
 
 
 class LockChanged(_Event):
@@ -269,7 +269,7 @@ class LockChanged(_Event):
     action: Literal["acquired", "released"]
     fencing_token: int = 0
     by: str | None = None
-    reason: str | None = None
+    reason: Line | None = None
 
 
 Event = Annotated[

@@ -8,6 +8,7 @@ card (channels/slack/blocks.py) builds its blocks from the same pieces.
 
 from string import hexdigits
 
+from bot.core.outside import clean
 from bot.core.plan import Evidence, Plan
 from bot.core.redact import redact
 
@@ -24,10 +25,11 @@ _AUTHOR_MAX = 40
 
 
 def outside_text(text: str, *, max_chars: int) -> str:
-    """Text from outside (a commit subject, an author) as one short, redacted line: no
-    control characters or line breaks, credential shapes masked before it is cut."""
-    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    line = redact(line, secrets=())
+    """Text from outside (a commit subject, an author) as one short, redacted line: cleaned
+    (``bot.core.outside``: no escape sequences, control, bidi or zero-width characters, no
+    line breaks), credential shapes masked before it is cut."""
+    line = redact(clean(text, kind="text").replace("\n", " "), secrets=())
+    line = " ".join(line.split())
     return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
 
 

@@ -1,8 +1,13 @@
-"""The few GitHub REST response shapes deploybot reads (unknown fields are ignored)."""
+"""The few GitHub REST response shapes deploybot reads (unknown fields are ignored).
+
+Names, titles, messages and URLs in them are outside text (``bot.core.outside``): cleaned as
+they are parsed, before anything shows them."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from bot.core.outside import Line, Name, Text, Url
 
 __all__ = [
     "CombinedStatus",
@@ -23,17 +28,17 @@ class _Shape(BaseModel):
 
 class WorkflowRun(_Shape):
     id: int
-    display_title: str = ""
+    display_title: Line = ""
     event: str = ""
     status: str | None = None  # queued, in_progress, completed, waiting, requested, pending
     conclusion: str | None = None  # success, failure, cancelled, timed_out, ...
-    html_url: str = ""
+    html_url: Url = ""
     created_at: datetime
     run_attempt: int = 1
 
 
 class JobStep(_Shape):
-    name: str
+    name: Name
     status: str
     conclusion: str | None = None
     number: int = 0
@@ -41,10 +46,10 @@ class JobStep(_Shape):
 
 class RunJob(_Shape):
     id: int
-    name: str
+    name: Name
     status: str
     conclusion: str | None = None
-    html_url: str | None = None
+    html_url: Url | None = None
     steps: list[JobStep] = []
 
 
@@ -57,25 +62,25 @@ class Deployment(_Shape):
 
 
 class _GitAuthor(_Shape):
-    name: str = ""
+    name: Name = ""
     email: str = ""
     date: datetime | None = None
 
 
 class _GitCommit(_Shape):
-    message: str = ""
+    message: Text = ""
     author: _GitAuthor | None = None
 
 
 class _User(_Shape):
-    login: str
+    login: Name
 
 
 class CompareCommit(_Shape):
     sha: str
     commit: _GitCommit
     author: _User | None = None  # the GitHub account, when GitHub could match one
-    html_url: str = ""
+    html_url: Url = ""
 
     @property
     def subject(self) -> str:
@@ -87,15 +92,15 @@ class Comparison(_Shape):
     ahead_by: int = 0
     behind_by: int = 0
     total_commits: int = 0
-    html_url: str = ""
+    html_url: Url = ""
     commits: list[CompareCommit] = []
 
 
 class CommitStatus(_Shape):
-    context: str
+    context: Name
     state: str
-    description: str | None = None
-    target_url: str | None = None
+    description: Line | None = None
+    target_url: Url | None = None
 
 
 class CombinedStatus(_Shape):

@@ -10,7 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.outside import Text
+
 __all__ = [
+    "VERSION_PATTERN",
     "AskHuman",
     "Deploy",
     "Done",
@@ -20,7 +23,9 @@ __all__ = [
     "Rollback",
 ]
 
-_VERSION = r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$"
+#: A version (a tag name) a person or the model can ask for; tags named otherwise are not
+#: offered (bot/shell/tags.py): their names could not be typed, or would not show as they are.
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$"
 
 
 class _Intent(BaseModel):
@@ -51,7 +56,7 @@ class Deploy(_Intent):
     intent: Literal["deploy"] = "deploy"
     service: str
     environment: str
-    version: Annotated[str, Field(pattern=_VERSION)] | None = None
+    version: Annotated[str, Field(pattern=VERSION_PATTERN)] | None = None
 
 
 class Rollback(_Intent):
@@ -64,21 +69,21 @@ class Rollback(_Intent):
     intent: Literal["rollback"] = "rollback"
     service: str
     environment: str
-    version: Annotated[str, Field(pattern=_VERSION)] | None = None
+    version: Annotated[str, Field(pattern=VERSION_PATTERN)] | None = None
 
 
 class AskHuman(_Intent):
     """Ask the people in the thread a question and wait for their answer."""
 
     intent: Literal["ask_human"] = "ask_human"
-    message: str = Field(min_length=1, max_length=2000)
+    message: Text = Field(min_length=1, max_length=2000)
 
 
 class Done(_Intent):
     """Say a final word; the thread is finished."""
 
     intent: Literal["done"] = "done"
-    message: str = Field(min_length=1, max_length=2000)
+    message: Text = Field(min_length=1, max_length=2000)
 
 
 Intent = Annotated[

@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.outside import Subject
+
 __all__ = [
     "ApiOrigin",
     "EmailOrigin",
@@ -39,7 +41,7 @@ class SlackOrigin(_Origin):
 class EmailOrigin(_Origin):
     kind: Literal["email"] = "email"
     address: str
-    subject: str
+    subject: Subject  # outside text, one line: never a header break
     message_ids: list[str] = Field(default_factory=list)
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.events import Purpose
 from bot.core.origin import Origin
+from bot.core.outside import Text
 from bot.core.plan import Evidence, Plan
 
 __all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
@@ -35,7 +36,7 @@ class OutboundMessage(BaseModel):
     thread_id: str
     message_id: str
     origin: Origin
-    text: str
+    text: Text
     purpose: Purpose = "info"
     to: str | None = None
     replaces: str | None = None

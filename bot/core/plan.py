@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.outside import Line, Name, Subject, Url
+
 __all__ = [
     "CommitInfo",
     "DeployRecord",
@@ -51,9 +53,9 @@ def version_key(name: str) -> _Key:
 class Tag(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    name: str
+    name: Name
     sha: str
-    subject: str | None = None
+    subject: Subject | None = None
 
 
 class DeployRecord(BaseModel):
@@ -63,7 +65,7 @@ class DeployRecord(BaseModel):
 
     thread_id: str
     kind: Literal["deploy", "rollback"]
-    version: str
+    version: Name
     sha: str
     requester: str
     approvers: list[str] = []
@@ -91,10 +93,10 @@ class Plan(BaseModel):
     kind: Literal["deploy", "rollback"]
     service: str
     environment: str
-    version: str
+    version: Name
     sha: str
-    subject: str | None = None
-    previous_version: str | None = None
+    subject: Subject | None = None  # outside text: cleaned whenever a plan is made or loaded
+    previous_version: Name | None = None
     requester: str
     # The same plan asked again after a try that failed is a new attempt: its own hash, so
     # its own approval and idempotency key (each attempt runs at most once).
@@ -170,9 +172,9 @@ class CommitInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    sha: str
-    subject: str
-    author: str
+    sha: Name
+    subject: Subject
+    author: Name
 
 
 class Evidence(BaseModel):
@@ -184,14 +186,14 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    live_version: str | None
-    requester: str
+    live_version: Name | None
+    requester: Line
     commits_total: int | None = None  # None: could not be counted (see note)
     commits: list[CommitInfo] = []  # the newest few
-    compare_url: str | None = None
+    compare_url: Url | None = None
     ci_state: Literal["success", "failure", "pending", "error", "unknown"] | None = None
-    ci_url: str | None = None
-    note: str | None = None  # why something above is missing
+    ci_url: Url | None = None
+    note: Line | None = None  # why something above is missing
 
 
 class Quarantined(BaseModel):

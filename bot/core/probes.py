@@ -17,6 +17,7 @@ from typing import assert_never
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config import Config
+from bot.core.outside import Line, Output
 from bot.core.plan import Plan
 from bot.core.redact import redact, strip_ansi
 from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
@@ -65,7 +66,7 @@ class ProbeResult(_Value):
     """One check's answer in one round; ``reason`` says why it is not healthy."""
 
     healthy: bool
-    reason: str = ""
+    reason: Output = ""
 
 
 class Tally(_Value):
@@ -78,7 +79,7 @@ class Tally(_Value):
 
 class CheckFailure(_Value):
     check: str  # its label, redacted
-    reason: str  # one line, redacted, capped
+    reason: Line  # one line, redacted, capped
     failures_in_a_row: int
 
 

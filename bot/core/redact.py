@@ -21,6 +21,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from bot.core.outside import inert
 from bot.core.secret_shapes import CUT_TOKEN, MASK, SHAPES
 
 __all__ = [
@@ -50,13 +51,6 @@ _MIN_SECRET_CHARS = 4
 _EDGE_CHARS = 512  # how far from a text's end a cut token is looked for
 _LINE_CHARS = 200
 _ELLIPSIS = "…"
-
-_ANSI = re.compile(
-    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL / ST (titles, hyperlinks)
-    r"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
-    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @functools.lru_cache(maxsize=32)
@@ -116,13 +110,14 @@ def redact(text: str, *, secrets: Iterable[str]) -> str:
 
 
 def strip_ansi(text: str) -> str:
-    """``text`` without terminal escape codes and control characters (tabs and newlines stay).
+    """``text`` without terminal escape codes, control, bidi and zero-width characters (tabs
+    and newlines stay; ``bot.core.outside.inert``), so nothing hidden in it can split a
+    secret that ``redact`` then would not recognise.
 
     A carriage return (progress bars) keeps only what was drawn last on the line.
     """
-    text = _ANSI.sub("", text)
     lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
-    return _CONTROL.sub("", "\n".join(lines))
+    return inert("\n".join(lines), multiline=True, tabs=True)
 
 
 def _truncate(line: str, max_chars: int) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.github_models import RunJob, WorkflowRun
+from bot.core.outside import Name, Url
 from bot.core.plan import Plan
 from bot.core.service import GithubWorkflow
 
@@ -30,10 +31,10 @@ class RunProgress(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: int
-    status: str
-    job: str | None = None
-    step: str | None = None
-    html_url: str
+    status: Name
+    job: Name | None = None
+    step: Name | None = None
+    html_url: Url
 
     def text(self) -> str:
         where = " / ".join(part for part in (self.job, self.step) if part)

@@ -35,6 +35,7 @@ from bot.core.config import Config
 from bot.core.deploy_command import command_argv, command_template, deploy_variables
 from bot.core.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.outputtail import OutputTail
+from bot.core.outside import clean
 from bot.core.plan import Plan
 from bot.core.principal import Refused
 from bot.core.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
@@ -278,7 +279,7 @@ class CommandDeployer:
         )
 
     def _line(self, raw: str) -> str:
-        return redact(strip_ansi(raw), secrets=self._secrets).strip()
+        return clean(redact(strip_ansi(raw), secrets=self._secrets), kind="line")
 
     async def _read(
         self, stream: asyncio.StreamReader, *, tail: OutputTail, on_output: OnOutput | None

@@ -11,16 +11,21 @@ still be deployed by name, but "the latest tag" is always a version.
 
 For a repository on a local path, each tag's commit subject is filled in with one
 ``git log --no-walk`` call; for a remote repository the subject stays ``None`` (that would
-need a fetch).
+need a fetch). Subjects are outside text (``Tag.subject``, bot/core/outside.py: cleaned and
+capped). Tags whose names could not be asked for (``bot.core.intents.VERSION_PATTERN``:
+control, bidi or zero-width characters, look-alike digits, spaces) are left out: nobody
+could type them, and they could pass for another version.
 """
 
 import asyncio
 import contextlib
 import os
+import re
 import signal
 from pathlib import Path
 
 from bot.core.errors import ToolFailed
+from bot.core.intents import VERSION_PATTERN
 from bot.core.plan import Tag, version_key
 from bot.core.redact import compact_tail, redact, strip_ansi, without_secrets
 
@@ -29,6 +34,7 @@ __all__ = ["list_tags", "version_key"]
 
 _TAG_PREFIX = "refs/tags/"
 _PEELED = "^{}"
+_ASKABLE = re.compile(VERSION_PATTERN)
 
 
 def _is_local(repo: str) -> bool:
@@ -96,6 +102,8 @@ def _parse_ls_remote(text: str) -> dict[str, str]:
         if not ref.startswith(_TAG_PREFIX):
             continue
         name = ref.removeprefix(_TAG_PREFIX)
+        if not _ASKABLE.fullmatch(name.removesuffix(_PEELED)):
+            continue
         if name.endswith(_PEELED):
             peeled[name.removesuffix(_PEELED)] = sha
         else:
