@@ -3,9 +3,11 @@
 ``LineRenderer.event_text`` turns one thread event into its ``<thread>`` line (``None`` for
 events the model reads elsewhere or that only repeat the line before). The pieces under it are
 the one way outside text, people and times are written anywhere in the prompt, so the section
-code in ``agents.render`` uses them too: outside text is redacted before it is shortened and
-has ``<`` escaped so it cannot open or close a section; people are shown by their ``[people]``
-name, never by an approver's channel identity.
+code in ``agents.render`` uses them too: outside text is made inert (``bot.core.outside``: no
+escape sequences, control, bidi or zero-width characters, which could also hide a secret from
+redaction), redacted before it is shortened, and has ``<`` escaped so it cannot open or close
+a section; people are shown by their ``[people]`` name, never by an approver's channel
+identity.
 """
 
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from bot.core.events import (
     WebhookReceived,
 )
 from bot.core.intents import AskHuman, Done
+from bot.core.outside import inert
 from bot.core.redact import compact_tail, redact
 from bot.core.thread import Thread
 
@@ -151,7 +154,7 @@ class LineRenderer:
     # -- pieces -----------------------------------------------------------------------
 
     def clean(self, text: str) -> str:
-        return redact(text, secrets=self.secrets)
+        return redact(inert(text, multiline=True), secrets=self.secrets)
 
     def line(self, text: str, max_chars: int = _MAX_TEXT_CHARS) -> str:
         """Outside text: redacted, on one line, ``<`` escaped, at most ``max_chars``."""

@@ -10,9 +10,10 @@ One user-message string, XML-tagged sections in a fixed order::
     <now>         the current time, UTC
 
 Pure and deterministic (golden-tested). Text that came from outside (messages, tag
-subjects, deploy output, error messages) is redacted before it is shortened, and has ``<``
-escaped so it cannot open or close a section; the whole prompt goes through
-``bot.core.redact.redact`` once more at the end, so secrets never reach the model. People are
+subjects, deploy output, error messages) is made inert and redacted before it is shortened,
+and has ``<`` escaped so it cannot open or close a section; the whole prompt is made inert
+(``bot.core.outside``) and goes through ``bot.core.redact.redact`` once more at the end, so
+neither a hidden control nor a secret reaches the model. People are
 shown by their ``[people]`` name when the config knows them; approvers' channel identities
 (Slack ids, email addresses) are never shown.
 
@@ -35,6 +36,7 @@ from bot.core.events import (
     MessageSent,
     TagsListed,
 )
+from bot.core.outside import inert
 from bot.core.redact import redact
 from bot.core.thread import Thread
 
@@ -61,7 +63,8 @@ def thread_to_prompt(
         r.errors_section(),
         f"<now>{utc(now):%Y-%m-%d %H:%M} UTC</now>",
     ]
-    return redact("\n\n".join(s for s in sections if s) + "\n", secrets=secrets)
+    prompt = inert("\n\n".join(s for s in sections if s) + "\n", multiline=True)
+    return redact(prompt, secrets=secrets)
 
 
 def unresolved_errors(events: Sequence[Event]) -> list[ErrorRecorded]:

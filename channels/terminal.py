@@ -4,6 +4,11 @@ Each line becomes a ``user_message`` in the inbound stream, exactly like a Slack
 an email would; the in-process worker handles it to completion (including any deploy it
 starts), and the replies come back through this session's own outbox stream. ``/as NAME``
 switches who is speaking, so a second person's approval can be tried locally.
+
+Everything written goes through ``_write``: whatever the terminal would act on (escape
+sequences, control, bidi and zero-width characters; ``bot.core.outside.inert``) is removed
+first, so no text (a commit subject in a plan, deploy output, a model's answer) can move the
+cursor, erase or hide a line, or draw over the plan being approved.
 """
 
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,6 +19,7 @@ from bot.core.config import Config
 from bot.core.events import UserMessage
 from bot.core.origin import TerminalOrigin, outbox_channel
 from bot.core.outbound import OutboundMessage
+from bot.core.outside import inert
 from bot.shell.inbound import Envelope, InboundQueue, agent_for
 from bot.shell.outbox import Outbox
 from bot.shell.store import ThreadStore
@@ -60,17 +66,19 @@ class TerminalChannel:
     async def send(self, message: OutboundMessage) -> None:
         if message.purpose == "progress":
             return  # a terminal shows the result line; the start and progress add nothing
-        first, *rest = message.text.splitlines() or [""]
-        self._out.write(f"bot> {first}\n")
-        for line in rest:
-            self._out.write(f"     {line}\n")
+        first, *rest = inert(message.text, multiline=True).splitlines() or [""]
+        self._write(f"bot> {first}", *(f"     {line}" for line in rest))
+
+    def _write(self, *lines: str) -> None:
+        """Lines as the terminal shows them: nothing in them is a control."""
+        for line in lines:
+            self._out.write(inert(line, multiline=True).replace("\n", " ") + "\n")
         self._out.flush()
 
     # -- the session ---------------------------------------------------------------------
 
     def _note(self, text: str) -> None:
-        self._out.write(f"({text})\n")
-        self._out.flush()
+        self._write(f"({text})")
 
     def whoami_warning(self) -> str | None:
         if self.user in self._config.people:
@@ -90,7 +98,7 @@ class TerminalChannel:
             return
         for line in lines:
             if self._echo:
-                self._out.write(f"{self.user}> {line.rstrip()}\n")
+                self._write(f"{self.user}> {line.rstrip()}")
             if not await self.handle_line(line):
                 return
 

@@ -6,11 +6,18 @@ request through every process. Secrets are redacted from every line, in both for
 message, the traceback, the stack and every ``extra=`` field (a dict or list is redacted as
 JSON, so ``{"password": ...}`` is masked by its key). A line is cut to 64 KiB only after it
 is redacted, so a cut never leaves half a secret.
+
+Logged text may come from outside (a commit subject, a command's output, an email subject).
+A JSON line is written with every character outside printable ASCII escaped (``\u001b``,
+``\u202e``), so no log reader's terminal acts on it; the plain-text format shows such a
+character as its code (``\x1b``, ``\u202e``) for the same reason, keeping line breaks and tabs.
 """
 
 import contextvars
 import json
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -22,6 +29,7 @@ __all__ = [
     "RedactingFormatter",
     "configure_logging",
     "current_thread",
+    "visible",
 ]
 
 current_thread: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -32,6 +40,7 @@ current_thread: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 MAX_FIELD_CHARS = 64 * 1024
 _CUT_NOTE = "… [cut]"
 _MAX_DEPTH = 20
+_UNSAFE = re.compile(r"[^\t\n\x20-\x7e]")
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -39,6 +48,19 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "asctime",
     "taskName",
 }
+
+
+def _code(match: re.Match[str]) -> str:
+    ch = match[0]
+    if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        return ch
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` for a terminal: control, format (bidi, zero-width) and separator characters
+    written as their codes; line breaks and tabs kept."""
+    return _UNSAFE.sub(_code, text)
 
 
 def _cut(text: str) -> str:
@@ -105,7 +127,8 @@ class JsonFormatter(logging.Formatter):
             if name not in _RECORD_FIELDS and name not in line:
                 key, clean_value = self._clean_extra(name, value)
                 line[key] = clean_value
-        return json.dumps(line, separators=(",", ":"), default=str)
+        # ensure_ascii: every control, bidi or other non-ASCII character is a \u escape.
+        return json.dumps(line, separators=(",", ":"), default=str, ensure_ascii=True)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -116,7 +139,7 @@ class RedactingFormatter(logging.Formatter):
         self._secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return _cut(redact(super().format(record), secrets=self._secrets))
+        return visible(_cut(redact(super().format(record), secrets=self._secrets)))
 
 
 def configure_logging(*, level: str, json_lines: bool, secrets: Sequence[str]) -> None:

@@ -4,11 +4,16 @@ A handler raises ``Problem`` for any answer but success; ``guard`` turns it into
 (``WWW-Authenticate`` on a ``401``) and Redis being unreachable into a ``503`` saying nothing
 was accepted, so no handler repeats that. A body is counted as it streams in and refused past
 ``MAX_BODY_BYTES``, so an oversized one is never held in memory whole.
+
+Answers are JSON with every character outside printable ASCII escaped (``AsciiJSON``): a
+thread carries outside text (commit subjects, deploy output), and ``curl`` prints what it
+gets to a terminal, which must not act on a bidi override or a C1 control in it.
 """
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -18,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from .auth import bearer_ok
 from .bodies import ApiError
 
-__all__ = ["MAX_BODY_BYTES", "Handler", "Problem", "answer", "guard", "read_body"]
+__all__ = ["MAX_BODY_BYTES", "AsciiJSON", "Handler", "Problem", "answer", "guard", "read_body"]
 
 log = logging.getLogger("deploybot.api")
 
@@ -36,16 +41,22 @@ class Problem(Exception):
         self.message = message
 
 
+class AsciiJSON(JSONResponse):
+    """JSON as ASCII: control, bidi and every other non-ASCII character as a ``\\u`` escape."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return text.encode()
+
+
 def answer(model: BaseModel, status_code: int, *, location: str | None = None) -> Response:
     headers = {"Location": location} if location else None
-    return JSONResponse(model.model_dump(mode="json"), status_code=status_code, headers=headers)
+    return AsciiJSON(model.model_dump(mode="json"), status_code=status_code, headers=headers)
 
 
 def _error(status_code: int, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return JSONResponse(
-        ApiError(error=message).model_dump(), status_code=status_code, headers=headers
-    )
+    return AsciiJSON(ApiError(error=message).model_dump(), status_code=status_code, headers=headers)
 
 
 def guard(

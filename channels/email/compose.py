@@ -4,6 +4,10 @@ Every mail is a threaded reply to the request (In-Reply-To, References, "Re:" su
 its own stable Message-ID derived from the thread and message ids, so a retried send carries
 the same id. ``Auto-Submitted: auto-generated`` keeps other robots from answering. Approval
 requests go to each approver with an email address, each with a personal reply token.
+
+Text is written for the medium: the Subject is one line (``bot.core.outside.inert``: no CR
+or LF can start another header, no control or bidi character), the text part has nothing a
+reader would act on, and the HTML part is that text HTML-escaped.
 """
 
 import hashlib
@@ -17,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.origin import EmailOrigin, delivery_route
 from bot.core.outbound import OutboundMessage
+from bot.core.outside import clean, inert
 from bot.core.route import email_addresses
 from channels.email.token import sign_token
 from channels.email.triage import own_message_id
@@ -91,7 +96,7 @@ def _letter(
     mail = EmailMessage()
     mail["From"] = f"deploybot <{sender}>"
     mail["To"] = recipient
-    mail["Subject"] = conversation.subject
+    mail["Subject"] = clean(conversation.subject, kind="subject") or "deploybot"
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = own_message_id(
         message.thread_id, message.message_id, domain, variant=variant
@@ -103,6 +108,7 @@ def _letter(
         mail["Reply-To"] = reply_to
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Deploybot-Thread"] = message.thread_id
+    text = inert(text, multiline=True)
     mail.set_content(text + "\n")
     paragraphs = "".join(
         f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n")

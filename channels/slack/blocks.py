@@ -9,8 +9,14 @@ decision (and then the deploy's progress and result) in place of the buttons.
 With evidence (bot/shell/evidence.py) the open card also shows the commit range, the newest
 commits, a compare link, the planned commit's CI status and any note. Commit subjects and
 authors come from outside: they are redacted, cut, and shown as ``plain_text`` (Slack
-parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay text);
-everything put into ``mrkdwn`` is escaped (``&``, ``<``, ``>``).
+parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay text).
+
+Everything put into ``mrkdwn`` is escaped (``escape``: ``&``, ``<``, ``>``, so no text can
+ping ``<!channel>``, mention ``<@U..>`` or forge a ``<url|link>``; anything a reader would act
+on, bot.core.outside's ``inert``, is removed); a value inside a bold or code span is written
+with ``bold``/``code``, which replace the span's own closing mark in it with a look-alike, so
+no text closes the span early and formats what follows. Text that is all prose (a decided
+card's steps and latest word) is ``plain_text``.
 """
 
 import json
@@ -33,6 +39,7 @@ from slack_sdk.models.views import View
 
 from bot.core.evidence_wording import evidence_commits, evidence_range, evidence_url, outside_text
 from bot.core.outbound import ApprovalCard
+from bot.core.outside import inert
 from bot.core.plan import Evidence, Plan
 from channels.slack.ids import (
     APPROVE_ACTION,
@@ -45,6 +52,8 @@ from channels.slack.ids import (
 
 __all__ = [
     "approval_blocks",
+    "bold",
+    "code",
     "decided_blocks",
     "escape",
     "evidence_blocks",
@@ -59,8 +68,24 @@ _CONTEXT_MAX = 2000
 
 
 def escape(text: str) -> str:
-    """Plain text as Slack mrkdwn shows it verbatim (``&``, ``<`` and ``>`` escaped)."""
+    """Plain text as Slack mrkdwn shows it verbatim (``&``, ``<`` and ``>`` escaped, nothing
+    a reader acts on)."""
+    text = inert(text, multiline=True)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_STAR_LOOKALIKE = "\u2217"  # ASTERISK OPERATOR: looks like *, closes no bold span
+_TICK_LOOKALIKE = "\u02cb"  # MODIFIER LETTER GRAVE ACCENT: looks like `, closes no code span
+
+
+def bold(text: str) -> str:
+    """``*text*`` that no ``*`` in ``text`` can end early (it shows as U+2217)."""
+    return f"*{escape(text).replace('*', _STAR_LOOKALIKE)}*" if text else ""
+
+
+def code(text: str) -> str:
+    """A code span of ``text`` that no backtick in it can end early (shown as U+02CB)."""
+    return f"`{escape(text).replace('`', _TICK_LOOKALIKE)}`" if text else ""
 
 
 def _clip(text: str, limit: int) -> str:
@@ -87,21 +112,21 @@ def plan_title(plan: Plan) -> str:
 
 def _head(card: ApprovalCard, slack_ids: Mapping[str, str]) -> SectionBlock:
     plan = card.plan
-    commit = f"`{plan.sha[:7]}`" + (f" {escape(plan.subject)}" if plan.subject else "")
-    current = f"`{escape(plan.previous_version)}`" if plan.previous_version else "nothing yet"
+    commit = code(plan.sha[:7]) + (f" {escape(plan.subject)}" if plan.subject else "")
+    current = code(plan.previous_version) if plan.previous_version else "nothing yet"
     approvers = ", ".join(_who(p, slack_ids) for p in card.approvers)
     needed = "" if len(card.approvers) <= 1 else f" ({card.min_approvals} needed)"
     fields = [
         f"*Service*\n{escape(plan.service)}",
         f"*Environment*\n{escape(plan.environment)}",
-        f"*Version*\n{current} → `{escape(plan.version)}`",
+        f"*Version*\n{current} → {code(plan.version)}",
         f"*Commit*\n{commit}",
         f"*Requested by*\n{_who(plan.requester, slack_ids)}",
         f"*Approvers*\n{approvers}{needed}",
     ]
     return SectionBlock(
         text=MarkdownTextObject(
-            text=_clip(f"*{escape(plan_title(plan))}* (plan #{plan.short_id})", _SECTION_MAX)
+            text=_clip(f"{bold(plan_title(plan))} (plan #{plan.short_id})", _SECTION_MAX)
         ),
         fields=[MarkdownTextObject(text=_clip(f, _FIELD_MAX)) for f in fields],
     )
@@ -121,14 +146,14 @@ _CI_MARK = {
 
 
 def _plain(text: str, limit: int) -> PlainTextObject:
-    return PlainTextObject(text=_clip(text, limit), emoji=False)
+    return PlainTextObject(text=_clip(inert(text, multiline=True), limit), emoji=False)
 
 
 def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
     """The evidence beside the plan: range and compare link, the newest commits (plain
     text), CI status and the note."""
     heading = evidence_range(plan, evidence)
-    top = f"*{escape(heading)}*" if heading else "*Commits:* not known"
+    top = bold(heading) if heading else "*Commits:* not known"
     if compare := evidence_url(evidence.compare_url):
         top += f" · <{escape(compare)}|Compare on GitHub>"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_clip(top, _SECTION_MAX)))]
@@ -141,7 +166,7 @@ def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
     elements: list[MarkdownTextObject | PlainTextObject] = []
     if evidence.ci_state is not None:
         words = "no status reported" if evidence.ci_state == "unknown" else evidence.ci_state
-        ci = f"{_CI_MARK[evidence.ci_state]} CI on `{plan.sha[:7]}`: {words}"
+        ci = f"{_CI_MARK[evidence.ci_state]} CI on {code(plan.sha[:7])}: {words}"
         if link := evidence_url(evidence.ci_url):
             ci += f" · <{escape(link)}|details>"
         elements.append(MarkdownTextObject(text=_clip(ci, _CONTEXT_MAX)))
@@ -166,14 +191,18 @@ def approval_blocks(
     confirm = ConfirmObject(
         title="Approve this deploy?",
         text=MarkdownTextObject(
-            text=_clip(f"{escape(plan_title(plan))} (`{plan.sha[:7]}`).", _SECTION_MAX)
+            text=_clip(f"{escape(plan_title(plan))} ({code(plan.sha[:7])}).", _SECTION_MAX)
         ),
         confirm="Approve",
         deny="Cancel",
     )
     noun = "approval" if card.min_approvals == 1 else "approvals"
+    # Part of what is approved, so always on the card (evidence or not).
+    warning = plan.not_built_on_live()
+    shown = f":warning: *{escape(warning[:1].upper() + warning[1:])}*" if warning else None
     return [
         _head(card, slack_ids),
+        *([_context(shown)] if shown else []),
         *(evidence_blocks(plan, evidence) if evidence is not None else []),
         _context(
             f"Waiting for {card.min_approvals} {noun}. Expires {slack_date(card.expires_at)}. "
@@ -202,8 +231,8 @@ def decided_blocks(
     buttons."""
     return [
         _head(card, slack_ids),
-        *(_context(escape(note)) for note in notes),
-        SectionBlock(text=MarkdownTextObject(text=_clip(escape(text), _SECTION_MAX))),
+        *(ContextBlock(elements=[_plain(note, _CONTEXT_MAX)]) for note in notes),
+        SectionBlock(text=_plain(text, _SECTION_MAX)),
     ]
 
 
