@@ -1,5 +1,5 @@
 """Verification after a deploy, the pure part: which checks apply, how rounds of check
-results combine into a verdict, and the words the thread shows.
+results combine into a verdict (bot/core/verify_wording.py has the words).
 
 A verification runs every check once per round (bot/shell/verifier.py does the I/O) for
 ``verify_s`` seconds. A check fails the verification only after failing ``failures_to_fail``
@@ -7,20 +7,29 @@ rounds in a row (default 2): one blip (a dropped connection, a slow scrape) does
 release back, a real outage still does within two rounds. The verification succeeds when
 ``verify_s`` has passed and the last round had no failing check; a check that failed once
 near the end gets its next rounds (at most ``failures_to_fail - 1`` more) to recover or fail.
+
+No data is not health: a check that observed nothing (no series, NaN, no answer in time, a
+command stopped at its timeout) fails like an unhealthy one, unless its ``on_no_data`` is
+``"ignore"``; then it is neither green nor failing, and the verdict says it saw no data.
 """
 
-import math
 import re
 from collections.abc import Iterable, Sequence
-from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config import Config
 from bot.core.outside import Line, Output
 from bot.core.plan import Plan
-from bot.core.redact import redact, strip_ansi
-from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.service import Check
+from bot.core.verify_wording import (
+    check_label,
+    check_subject,
+    failed_text,
+    one_line_reason,
+    progress_line,
+    verified_text,
+)
 
 __all__ = [
     "DEFAULT_FAILURES_TO_FAIL",
@@ -36,16 +45,14 @@ __all__ = [
     "check_label",
     "fill_argv",
     "judge",
+    "no_data",
     "progress_text",
+    "settle",
     "tally_round",
     "verification_for",
 ]
 
 DEFAULT_FAILURES_TO_FAIL = 2
-_LABEL_CHARS = 60
-_REASON_CHARS = 160
-_REASON_LINES = 3
-_FAILURES_SHOWN = 3
 _PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
 
 
@@ -63,10 +70,12 @@ class NothingToVerify(_Value):
 
 
 class ProbeResult(_Value):
-    """One check's answer in one round; ``reason`` says why it is not healthy."""
+    """One check's answer in one round; ``reason`` says why it is not healthy. ``no_data``:
+    the check observed nothing (``reason`` says what was missing)."""
 
     healthy: bool
     reason: Output = ""
+    no_data: bool = False
 
 
 class Tally(_Value):
@@ -75,18 +84,21 @@ class Tally(_Value):
     rounds: int = 0
     failures_in_a_row: tuple[int, ...] = ()
     last: tuple[ProbeResult, ...] = ()
+    rounds_without_data: tuple[int, ...] = ()
 
 
 class CheckFailure(_Value):
     check: str  # its label, redacted
     reason: Line  # one line, redacted, capped
     failures_in_a_row: int
+    no_data: bool = False
 
 
 class Verifying(_Value):
     green: int
     total: int
     left_s: float
+    no_data: int = 0
 
 
 class Verified(_Value):
@@ -101,6 +113,19 @@ class VerifyFailed(_Value):
     after_s: float
     rounds: int
     text: str
+
+
+def no_data(reason: str) -> ProbeResult:
+    """A check that observed nothing: failing until ``settle`` applies its ``on_no_data``."""
+    return ProbeResult(healthy=False, reason=reason, no_data=True)
+
+
+def settle(check: Check, result: ProbeResult) -> ProbeResult:
+    """The result as the check's config counts it: no data fails (``on_no_data = "fail"``,
+    the default) or counts as not failing (``"ignore"``); it never counts as observed."""
+    if not result.no_data:
+        return result
+    return result.model_copy(update={"healthy": check.on_no_data == "ignore"})
 
 
 def verification_for(
@@ -141,44 +166,12 @@ def body_has_version(body: str, version: str) -> bool:
     return re.search(rf"(?<![\w.+-]){re.escape(version)}(?!{edge})", body) is not None
 
 
-def _cut(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
-
-
-def check_label(check: Check, *, secrets: Iterable[str] = ()) -> str:
-    """A short name for a check in the thread: ``http <url>``, ``command <argv>``,
-    ``prometheus <expression>``; redacted (a URL may carry a token), one line, capped."""
-    match check:
-        case HttpCheck():
-            raw = f"http {check.http}"
-        case CommandCheck():
-            raw = "command " + " ".join(check.command)
-        case PrometheusCheck():
-            raw = f"prometheus {check.prometheus}"
-        case _:
-            assert_never(check)
-    one_line = " ".join(redact(raw, secrets=secrets).split())
-    return _cut(one_line, _LABEL_CHARS)
-
-
-def _one_line(reason: str, *, secrets: Iterable[str]) -> str:
-    """Redacted as a whole, then cut: its first line (what failed: "exit 1: ...") and its
-    last two (where the output ended), joined on one line."""
-    lines = [
-        " ".join(line.split())
-        for line in strip_ansi(redact(reason, secrets=secrets)).split("\n")
-        if line.strip()
-    ]
-    if len(lines) > _REASON_LINES:
-        lines = [lines[0], "…", *lines[-(_REASON_LINES - 1) :]]
-    return _cut(" | ".join(lines) or "unhealthy", _REASON_CHARS)
-
-
 def tally_round(tally: Tally, results: Sequence[ProbeResult]) -> Tally:
-    """The tally after one more round (``results`` in the order of the checks)."""
+    """The tally after one more round (``results`` in the order of the checks, settled)."""
     previous = tally.failures_in_a_row or (0,) * len(results)
     if len(previous) != len(results):
         raise ValueError(f"{len(results)} results for {len(previous)} checks")
+    unseen = tally.rounds_without_data or (0,) * len(results)
     return Tally(
         rounds=tally.rounds + 1,
         failures_in_a_row=tuple(
@@ -186,34 +179,22 @@ def tally_round(tally: Tally, results: Sequence[ProbeResult]) -> Tally:
             for count, result in zip(previous, results, strict=True)
         ),
         last=tuple(results),
+        rounds_without_data=tuple(
+            count + 1 if result.no_data else count
+            for count, result in zip(unseen, results, strict=True)
+        ),
     )
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:g} s" if seconds < 10 else f"{round(seconds)} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min" if rest == 0 else f"{minutes} min {rest} s"
-
-
-def _left(seconds: float) -> str:
-    if seconds >= 60:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{max(math.ceil(seconds), 0)} s"
-
-
-def _checks(count: int) -> str:
-    return f"{count} check" + ("" if count == 1 else "s")
-
-
-def _what(plan: Plan) -> str:
-    return f"{plan.service} {plan.version} in {plan.environment}"
 
 
 def progress_text(plan: Plan, progress: Verifying) -> str:
     """ "Verifying backend v1.4.2 in production: 2 of 3 checks green, 4 min left"."""
-    green = f"{progress.green} of {_checks(progress.total)} green"
-    return f"Verifying {_what(plan)}: {green}, {_left(progress.left_s)} left"
+    return progress_line(
+        plan,
+        green=progress.green,
+        total=progress.total,
+        no_data=progress.no_data,
+        left_s=progress.left_s,
+    )
 
 
 def judge(
@@ -229,33 +210,57 @@ def judge(
     """The verdict after ``tally.rounds`` rounds, ``elapsed_s`` after the first began.
 
     Failed as soon as a check failed ``failures_to_fail`` rounds in a row (every such check
-    is named, with its last reason, redacted); verified once ``verify_s`` has passed and the
-    last round was all green; otherwise still verifying."""
+    is named, with its last reason, redacted: ``no data for <subject>: <reason>`` when it
+    observed nothing); verified once ``verify_s`` has passed and the last round was all
+    green (or without data where the check ignores that); otherwise still verifying. Only
+    checks that observed something count as green."""
     if failures_to_fail < 1:
         raise ValueError("failures_to_fail must be >= 1")
     if len(tally.last) != len(checks):
         raise ValueError(f"a tally of {len(tally.last)} checks for {len(checks)} checks")
     secrets = tuple(secrets)
-    failed = [
-        CheckFailure(
-            check=check_label(check, secrets=secrets),
-            reason=_one_line(result.reason, secrets=secrets),
-            failures_in_a_row=count,
-        )
+    failing = [
+        (check, result, count)
         for check, result, count in zip(checks, tally.last, tally.failures_in_a_row, strict=True)
         if count >= failures_to_fail
     ]
-    if failed:
-        shown = "; ".join(f"{f.check}: {f.reason}" for f in failed[:_FAILURES_SHOWN])
-        more = len(failed) - _FAILURES_SHOWN
-        text = f"Verification of {_what(plan)} failed: {shown}" + (
-            f"; and {more} more" if more > 0 else ""
-        )
+    if failing:
+        failures = [
+            CheckFailure(
+                check=check_label(check, secrets=secrets),
+                reason=one_line_reason(result.reason, secrets=secrets),
+                failures_in_a_row=count,
+                no_data=result.no_data,
+            )
+            for check, result, count in failing
+        ]
+        shown = [
+            f"no data for {check_subject(check, secrets=secrets)}: {failure.reason}"
+            if failure.no_data
+            else f"{failure.check}: {failure.reason}"
+            for (check, _, _), failure in zip(failing, failures, strict=True)
+        ]
         return VerifyFailed(
-            failures=tuple(failed), after_s=elapsed_s, rounds=tally.rounds, text=text
+            failures=tuple(failures),
+            after_s=elapsed_s,
+            rounds=tally.rounds,
+            text=failed_text(plan, shown),
         )
-    green = sum(1 for result in tally.last if result.healthy)
-    if elapsed_s >= verify_s and green == len(checks):
-        text = f"Verified {_what(plan)}: {_checks(green)} green for {_duration(verify_s)}."
+    healthy = sum(1 for result in tally.last if result.healthy)
+    green = sum(1 for result in tally.last if result.healthy and not result.no_data)
+    if elapsed_s >= verify_s and healthy == len(checks):
+        unseen = tally.rounds_without_data or (0,) * len(checks)
+        ignored = [
+            check_subject(check, secrets=secrets)
+            + ("" if count == tally.rounds else f" ({count} of {tally.rounds} rounds)")
+            for check, count in zip(checks, unseen, strict=True)
+            if count and check.on_no_data == "ignore"  # a blip of the others was tolerated
+        ]
+        text = verified_text(plan, green=green, verify_s=verify_s, ignored=ignored)
         return Verified(checks=green, verify_s=verify_s, rounds=tally.rounds, text=text)
-    return Verifying(green=green, total=len(checks), left_s=max(verify_s - elapsed_s, 0))
+    return Verifying(
+        green=green,
+        total=len(checks),
+        left_s=max(verify_s - elapsed_s, 0),
+        no_data=sum(1 for result in tally.last if result.no_data),
+    )

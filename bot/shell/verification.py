@@ -16,6 +16,7 @@ from bot.core.outbound import OutboundMessage
 from bot.core.plan import Plan, Quarantined
 from bot.core.probes import ToVerify, Verified, verification_for
 from bot.core.thread import Thread
+from bot.core.verify_wording import start_text
 from bot.shell.outbox import Outbox
 from bot.shell.quarantine import QuarantineList
 from bot.shell.store import ThreadStore
@@ -50,13 +51,11 @@ class Verification:
         wanted = verification_for(self._config, service=plan.service, environment=plan.environment)
         if not isinstance(wanted, ToVerify):
             return []
-        minutes = max(1, round(wanted.verify_s / 60))
         start = MessageSent(
             id=self._new_id(),
             at=self._clock(),
             purpose="progress",
-            text=f"Verifying {plan.service} {plan.version} in {plan.environment}: "
-            f"{len(wanted.checks)} checks for {minutes} min ...",
+            text=start_text(plan, checks=len(wanted.checks), verify_s=wanted.verify_s),
         )
         # Saved and sent before the (long) verification, as a deploy's start message is.
         candidate = thread.model_copy(update={"events": [*thread.events, start]})

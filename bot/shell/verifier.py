@@ -8,16 +8,21 @@ in a row (default 2: one blip does not roll a release back); see bot/core/probes
 
 - HTTP: a GET on a new connection (no stale keep-alive can fail or pass a probe), redirects
   followed, ``timeout_s`` for the whole answer; the status must equal ``expect_status``;
-  with ``body_contains_version`` the first 64 KiB of the body must contain the version.
+  with ``body_contains_version`` the first 64 KiB of the body must contain the version. No
+  answer in time, or no connection at all, is no data.
 - Command: the argv (placeholders filled, ``./`` relative to the config's folder) runs as a
   deploy command does: the deploy's minimal environment (bot/core/childenv.py, the service's
   pass_env), under the deployer's supervisor, stopped with all it started at ``timeout_s``.
-  Exit 0 is healthy; its output is redacted before it becomes a reason.
+  Its exit code is what it observes (exit 0 is healthy); stopped at ``timeout_s`` it observed
+  nothing (no data); a command that cannot start is a broken check. Its output is redacted
+  before it becomes a reason.
 - Prometheus: ``GET <prometheus_url>/api/v1/query?query=...`` (bot/core/prometheus.py judges
-  the answer; an empty vector is healthy).
+  the answer: no series, NaN or an error answer is no data). No answer is no data.
 
-Nothing here raises for a failing check: an unreachable server, a timeout, an error answer
-or an unexpected exception is that check's failure, with a reason.
+Every result is settled by its check's ``on_no_data`` (bot/core/probes.py: no data fails
+unless the check ignores it) before it counts. Nothing here raises for a failing check: an
+unreachable server, a timeout, an error answer or an unexpected exception is that check's
+failure, with a reason.
 """
 
 import asyncio
@@ -40,7 +45,9 @@ from bot.core.probes import (
     body_has_version,
     fill_argv,
     judge,
+    no_data,
     progress_text,
+    settle,
     tally_round,
 )
 from bot.core.prometheus import prometheus_result
@@ -133,7 +140,8 @@ class Verifier:
                 results = await asyncio.gather(
                     *(self._probe(session, check, plan, idempotency_key) for check in checks)
                 )
-                tally = tally_round(tally, results)
+                settled = [settle(c, r) for c, r in zip(checks, results, strict=True)]
+                tally = tally_round(tally, settled)
                 verdict = judge(
                     plan,
                     checks,
@@ -188,9 +196,9 @@ class Verifier:
             async with asyncio.timeout(check.timeout_s):
                 status, body = await self._get(session, check.http, params={}, max_bytes=BODY_BYTES)
         except TimeoutError:
-            return _fail(f"no answer in {check.timeout_s:g} s")
+            return no_data(f"no answer in {check.timeout_s:g} s")
         except aiohttp.ClientError as exc:
-            return _fail(f"unreachable: {exc or type(exc).__name__}")
+            return no_data(f"unreachable: {exc or type(exc).__name__}")
         text = body.decode("utf-8", errors="replace")
         if status != check.expect_status:
             snippet = " ".join(text.split())[:_SNIPPET_CHARS]
@@ -210,8 +218,8 @@ class Verifier:
         match result.result:
             case "succeeded":
                 return _OK
-            case "timed_out":
-                return _fail(result.output_tail or f"timed out after {check.timeout_s:g} s")
+            case "timed_out":  # it observed nothing: no data (the tail says how far it got)
+                return no_data(result.output_tail or f"timed out after {check.timeout_s:g} s")
             case "failed":
                 code = "did not run" if result.exit_code is None else f"exit {result.exit_code}"
                 tail = result.output_tail
@@ -232,9 +240,10 @@ class Verifier:
                     max_bytes=_PROMETHEUS_BYTES + 1,
                 )
         except TimeoutError:
-            return _fail(f"Prometheus did not answer in {check.timeout_s:g} s")
+            return no_data(f"Prometheus did not answer in {check.timeout_s:g} s")
         except aiohttp.ClientError as exc:
-            return _fail(f"Prometheus unreachable: {exc or type(exc).__name__}")
+            return no_data(f"Prometheus unreachable: {exc or type(exc).__name__}")
         if len(body) > _PROMETHEUS_BYTES:
+            # Too many series for one check: the query is too broad (a wrong check, not no data).
             return _fail(f"Prometheus's answer is over {_PROMETHEUS_BYTES // 1024} KiB")
         return prometheus_result(status, body, below=check.below)

@@ -233,6 +233,8 @@ async def test_a_huge_body_is_read_only_to_64_kib_and_a_slow_answer_times_out(
     late = await verifier(tmp_path, server).verify(PLAN, checks=[slow], verify_s=VERIFY_S)
     assert isinstance(late, VerifyFailed), late
     assert late.failures[0].reason == "no answer in 0.3 s"
+    assert late.failures[0].no_data
+    assert late.text.endswith(f"failed: no data for {server.url}/healthz: no answer in 0.3 s")
     assert loop.time() - started < 2
 
 
@@ -244,25 +246,31 @@ async def test_prometheus_over_the_threshold_and_error_answers_fail_with_a_reaso
     after(0.25, lambda: fake.set(ERRORS_5XX, 3.5))
     over = await verifier(tmp_path, server).verify(PLAN, checks=prom, verify_s=VERIFY_S)
     assert isinstance(over, VerifyFailed), over
-    assert over.failures[0].reason == "not below 1: {} = 3.5"
+    assert over.failures[0].reason == "not below 1: 3.5"  # a sum has no labels: no "{}"
     assert over.failures[0].check == f"prometheus {ERRORS_5XX}"
 
     fake.set(ERRORS_5XX, 0)
     fake.fail(ERRORS_5XX, 503, times=2)
     down = await verifier(tmp_path, server).verify(PLAN, checks=prom, verify_s=VERIFY_S)
     assert isinstance(down, VerifyFailed), down
-    assert down.failures[0].reason == "prometheus error (unavailable): injected failure"
+    assert down.failures[0].reason == "Prometheus error (unavailable): injected failure"
+    assert down.failures[0].no_data
+    assert down.text.endswith(f"failed: no data for {ERRORS_5XX}: {down.failures[0].reason}")
     assert down.rounds == 2
 
     blank = PrometheusCheck(prometheus=" ", below=1)  # Prometheus refuses the expression
     bad = await verifier(tmp_path, server).verify(PLAN, checks=[blank], verify_s=VERIFY_S)
     assert isinstance(bad, VerifyFailed), bad
     assert bad.failures[0].reason == (
-        'prometheus error (bad_data): invalid parameter "query": empty expression'
+        'Prometheus refuses the query (bad_data): invalid parameter "query": empty expression'
     )
+    assert not bad.failures[0].no_data  # a wrong check is no outage: on_no_data cannot hide it
+    ignoring = blank.model_copy(update={"on_no_data": "ignore"})
+    still = await verifier(tmp_path, server).verify(PLAN, checks=[ignoring], verify_s=VERIFY_S)
+    assert isinstance(still, VerifyFailed), still
 
 
-async def test_a_prometheus_blip_and_an_empty_vector_are_healthy(
+async def test_a_prometheus_blip_passes_but_an_empty_vector_is_no_data(
     tmp_path: Path, server: Server
 ) -> None:
     fake = server.prometheus
@@ -271,8 +279,25 @@ async def test_a_prometheus_blip_and_an_empty_vector_are_healthy(
     result = await verifier(tmp_path, server).verify(
         PLAN, checks=[*checks(server)[2:], missing], verify_s=0.5
     )
-    assert isinstance(result, Verified), result
+    assert isinstance(result, VerifyFailed), result
+    assert result.text == (
+        "Verification of backend v1.4.2 in production failed: no data for "
+        "rate(no_such_series[5m]): the query returned no series (no such metric, or nothing "
+        "reports it)"
+    )
+    assert [f.check for f in result.failures] == ["prometheus rate(no_such_series[5m])"]
     assert "rate(no_such_series[5m])" in fake.queries
+
+    ignored = missing.model_copy(update={"on_no_data": "ignore"})
+    fake.fail(ERRORS_5XX, 503, times=1)
+    result = await verifier(tmp_path, server).verify(
+        PLAN, checks=[*checks(server)[2:], ignored], verify_s=0.5
+    )
+    assert isinstance(result, Verified), result
+    assert result.checks == 1  # nothing observed is never counted green
+    assert result.text.endswith(
+        "1 check green for 0.5 s; no data (ignored as configured) for rate(no_such_series[5m])."
+    )
 
 
 async def test_a_failing_command_check_is_reported_redacted(tmp_path: Path, server: Server) -> None:

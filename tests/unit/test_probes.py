@@ -8,6 +8,7 @@ import pytest
 from bot.core.config import Config
 from bot.core.plan import Plan
 from bot.core.probes import (
+    CheckFailure,
     NothingToVerify,
     ProbeResult,
     Tally,
@@ -19,12 +20,15 @@ from bot.core.probes import (
     check_label,
     fill_argv,
     judge,
+    no_data,
     progress_text,
+    settle,
     tally_round,
     verification_for,
 )
 from bot.core.redact import MASK
 from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.verify_wording import start_text
 
 PLAN = Plan(
     kind="deploy",
@@ -267,7 +271,9 @@ def test_failure_reasons_are_redacted_one_line_and_capped() -> None:
     [
         (2, 3, 240, "Verifying backend v1.4.2 in production: 2 of 3 checks green, 4 min left"),
         (2, 3, 239.5, "Verifying backend v1.4.2 in production: 2 of 3 checks green, 4 min left"),
-        (3, 3, 61, "Verifying backend v1.4.2 in production: 3 of 3 checks green, 2 min left"),
+        (3, 3, 121, "Verifying backend v1.4.2 in production: 3 of 3 checks green, 3 min left"),
+        (3, 3, 119.5, "Verifying backend v1.4.2 in production: 3 of 3 checks green, 120 s left"),
+        (3, 3, 61, "Verifying backend v1.4.2 in production: 3 of 3 checks green, 61 s left"),
         (0, 1, 59.2, "Verifying backend v1.4.2 in production: 0 of 1 check green, 60 s left"),
         (1, 1, 0, "Verifying backend v1.4.2 in production: 1 of 1 check green, 0 s left"),
     ],
@@ -280,7 +286,10 @@ def test_progress_wording(green: int, total: int, left_s: float, text: str) -> N
     ("verify_s", "checks", "text"),
     [
         (600, 3, "3 checks green for 10 min."),
-        (90, 1, "1 check green for 1 min 30 s."),
+        (150, 1, "1 check green for 2 min 30 s."),
+        (120, 1, "1 check green for 2 min."),
+        (90, 1, "1 check green for 90 s."),
+        (12, 1, "1 check green for 12 s."),
         (45, 2, "2 checks green for 45 s."),
         (1.5, 2, "2 checks green for 1.5 s."),
     ],
@@ -297,3 +306,93 @@ def test_judge_refuses_a_tally_of_other_checks() -> None:
         judge(PLAN, CHECKS, rounds([OK]), elapsed_s=1, verify_s=2)
     with pytest.raises(ValueError, match="failures_to_fail"):
         judge(PLAN, CHECKS, rounds([OK, OK, OK]), elapsed_s=1, verify_s=2, failures_to_fail=0)
+
+
+@pytest.mark.parametrize(
+    ("checks", "verify_s", "text"),
+    [
+        (1, 12, "1 check for 12 s ..."),
+        (2, 12, "2 checks for 12 s ..."),
+        (2, 90, "2 checks for 90 s ..."),
+        (3, 600, "3 checks for 10 min ..."),
+    ],
+)
+def test_the_first_message_says_seconds_under_two_minutes(
+    checks: int, verify_s: float, text: str
+) -> None:
+    assert start_text(PLAN, checks=checks, verify_s=verify_s) == (
+        f"Verifying backend v1.4.2 in production: {text}"
+    )
+
+
+PROM_IGNORING = PrometheusCheck(prometheus="up{job='backend'}", below=1, on_no_data="ignore")
+SEEN_NOTHING = no_data("the query returned no series")
+
+
+def test_no_data_fails_by_default_and_ignore_counts_it_as_not_failing() -> None:
+    assert settle(PROM, SEEN_NOTHING) == SEEN_NOTHING
+    assert not settle(PROM, SEEN_NOTHING).healthy
+    ignored = settle(PROM_IGNORING, SEEN_NOTHING)
+    assert (ignored.healthy, ignored.no_data) == (True, True)
+    # ignore is about missing data only: an observed failure still fails
+    assert settle(PROM_IGNORING, bad("not below 1: 3")) == bad("not below 1: 3")
+    assert settle(PROM_IGNORING, OK) == OK
+
+
+def test_a_check_that_saw_nothing_fails_the_verification_saying_no_data_for_what() -> None:
+    checks = (HTTP, PROM)
+    tally = rounds(*[[OK, settle(PROM, SEEN_NOTHING)]] * 2)
+    verdict = judge(PLAN, checks, tally, elapsed_s=30, verify_s=600)
+    assert isinstance(verdict, VerifyFailed)
+    assert verdict.text == (
+        "Verification of backend v1.4.2 in production failed: "
+        "no data for sum(rate(errors_total[5m])): the query returned no series"
+    )
+    assert verdict.failures == (
+        CheckFailure(
+            check="prometheus sum(rate(errors_total[5m]))",
+            reason="the query returned no series",
+            failures_in_a_row=2,
+            no_data=True,
+        ),
+    )
+    # with time up and nothing else failing it is still never "verified"
+    late = judge(PLAN, checks, tally, elapsed_s=600, verify_s=600)
+    assert isinstance(late, VerifyFailed)
+
+
+def test_an_http_check_that_never_answers_is_no_data() -> None:
+    silent = settle(HTTP, no_data("no answer in 5 s"))
+    verdict = judge(PLAN, (HTTP,), rounds([silent], [silent]), elapsed_s=10, verify_s=600)
+    assert isinstance(verdict, VerifyFailed)
+    assert verdict.text.endswith(
+        "failed: no data for https://api.example.com/healthz: no answer in 5 s"
+    )
+
+
+def test_progress_counts_only_what_was_observed_as_green() -> None:
+    checks = (HTTP, PROM_IGNORING)
+    tally = rounds([OK, settle(PROM_IGNORING, SEEN_NOTHING)])
+    verdict = judge(PLAN, checks, tally, elapsed_s=30, verify_s=600)
+    assert verdict == Verifying(green=1, total=2, left_s=570, no_data=1)
+    assert progress_text(PLAN, verdict) == (
+        "Verifying backend v1.4.2 in production: 1 of 2 checks green, 1 without data, 10 min left"
+    )
+
+
+def test_an_ignored_check_without_data_is_said_in_the_verdict_not_counted_green() -> None:
+    checks = (HTTP, PROM_IGNORING)
+    nothing = settle(PROM_IGNORING, SEEN_NOTHING)
+    always = judge(PLAN, checks, rounds([OK, nothing], [OK, nothing]), elapsed_s=12, verify_s=12)
+    assert always == Verified(
+        checks=1,
+        verify_s=12,
+        rounds=2,
+        text="Verified backend v1.4.2 in production: 1 check green for 12 s; no data (ignored "
+        "as configured) for up{job='backend'}.",
+    )
+    once = judge(PLAN, checks, rounds([OK, nothing], [OK, OK]), elapsed_s=12, verify_s=12)
+    assert isinstance(once, Verified)
+    assert once.checks == 2
+    assert once.text.endswith("2 checks green for 12 s; no data (ignored as configured) for "
+                              "up{job='backend'} (1 of 2 rounds).")  # fmt: skip

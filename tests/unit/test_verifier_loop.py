@@ -167,10 +167,10 @@ async def test_progress_is_said_once_per_round_only_when_it_changed_and_its_erro
     )
     assert isinstance(result, Verified)
     assert result.rounds == 10
-    # 3 min, 3 min (skipped), 3 min (skipped), 2 min, ..., 20 s
+    # 3 min, 3 min (skipped), 3 min (skipped), 2 min, then seconds under two minutes
     assert calls == [
         f"Verifying backend v1.4.2 in production: 1 of 1 check green, {left} left"
-        for left in ("3 min", "2 min", "1 min", "40 s", "20 s")
+        for left in ("3 min", "2 min", "100 s", "80 s", "60 s", "40 s", "20 s")
     ]
 
 
