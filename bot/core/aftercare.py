@@ -4,23 +4,42 @@ the version and roll back (at once, or proposed for a click), always through pol
 ``bot.core.probes.verification_for`` says whether a plan is verified at all; the checks run in
 the shell (``bot.shell.verification``). Its result arrives as ``verification_finished`` (after a
 ``version_quarantined`` when it failed).
+
+Nothing to roll back to is an answer, not a question for the model: when the failed deploy
+was the first to its environment (its plan had no live version before it) no rollback is
+planned at all; when the rollback cannot be planned or run for another reason (every earlier
+version quarantined, a tag gone, a frozen environment), the thread says so. Either way it
+says what a person can do and ends ``failed`` (bot/core/thread.py), never waiting for a
+reply nobody was asked for.
 """
 
 from bot.core.events import (
+    CronFired,
     DeployFinished,
+    DeployStarted,
+    ErrorRecorded,
     IntentChosen,
-    MessageSent,
     PlanProposed,
     TimerFired,
+    UserMessage,
     VerificationFinished,
+    WebhookReceived,
 )
 from bot.core.intents import Rollback
+from bot.core.plan import Plan
 from bot.core.probes import ToVerify, verification_for
 from bot.core.route import reaches
 from bot.core.steps import Apply, Ctx, Pause, Step, Verify
 from bot.core.thread import Thread
+from bot.core.verify_wording import no_rollback_text
 
-__all__ = ["is_verification_rollback", "on_verified", "on_verify_timer", "wants_verification"]
+__all__ = [
+    "cannot_roll_back",
+    "is_verification_rollback",
+    "on_verified",
+    "on_verify_timer",
+    "wants_verification",
+]
 
 
 def wants_verification(ctx: Ctx, finished: DeployFinished, thread: Thread) -> bool:
@@ -59,29 +78,65 @@ def on_verified(thread: Thread, ctx: Ctx, finished: VerificationFinished) -> Ste
     if finished.result == "verified":
         return Apply(events=[ctx.say(finished.summary, "result", replaces=finished.message_id)])
     env = ctx.config.environments[plan.environment]
+    verdict = finished.summary.rstrip(". ") + "."
+    channel = env.approval_channel
+    to_channel = (
+        env.on_verify_failure == "rollback"
+        and channel is not None
+        and not reaches(thread.origin, channel)
+    )
+    if plan.previous_version is None:  # the first deploy there: no rollback is planned
+        first = (
+            f"Nothing to roll back to: there was no successful deploy of {plan.service} to "
+            f"{plan.environment} before {plan.version}."
+        )
+        text = f"{verdict} {no_rollback_text(plan, first)}"
+        events = [ctx.say(text, "error", replaces=finished.message_id)]
+        if to_channel:
+            events.append(ctx.say(text, "error", route=channel))
+        return Apply(events=[*events])
     said = (
-        f"{finished.summary} {plan.service} {plan.version} is quarantined in "
-        f"{plan.environment}: nothing deploys it there again until an approver releases it."
+        f"{verdict} {plan.service} {plan.version} is quarantined in {plan.environment}: "
+        "nothing deploys it there again until an approver releases it."
     )
     rollback = Rollback(service=plan.service, environment=plan.environment)
-    events: list[MessageSent | IntentChosen] = [
-        ctx.say(said, "error", replaces=finished.message_id)
-    ]
-    if env.on_verify_failure == "rollback":
-        note = f"Rolling {plan.service} in {plan.environment} back to the last good version now."
-        events.append(ctx.say(note))
-        channel = env.approval_channel
-        if channel is not None and not reaches(thread.origin, channel):
-            events.append(ctx.say(f"{said} {note}", "error", route=channel))
-    else:
-        events.append(
-            ctx.say(
-                f"Proposing a rollback of {plan.service} in {plan.environment} to the last "
-                "good version; it runs once it is approved."
-            )
-        )
-    events.append(IntentChosen(id=ctx.new_id(), at=ctx.now, intent=rollback, source="system"))
-    return Apply(events=[*events])
+    events = [ctx.say(said, "error", replaces=finished.message_id)]
+    # What it rolls back to is said once it is known: the rollback's own start message,
+    # or its approval request (or, if there is none, why: ``cannot_roll_back``).
+    if to_channel:
+        note = "A rollback to the last good version follows, where there is one."
+        events.append(ctx.say(f"{said} {note}", "error", route=channel))
+    intent = IntentChosen(id=ctx.new_id(), at=ctx.now, intent=rollback, source="system")
+    return Apply(events=[*events, intent])
+
+
+def cannot_roll_back(thread: Thread, ctx: Ctx, error: ErrorRecorded) -> Step | None:
+    """The rollback the bot chose after a failed verification could not be planned or run
+    (``error``): the thread hears why and what a person can do, instead of the model being
+    asked (or the help text shown). None when ``error`` is about something else."""
+    failed = _failed_verification_before_rollback(thread)
+    if failed is None:
+        return None
+    headline = (
+        f"The rollback of {failed.service} in {failed.environment} cannot run: {error.message}"
+    )
+    return Apply(events=[ctx.say(no_rollback_text(failed, headline), "error")])
+
+
+def _failed_verification_before_rollback(thread: Thread) -> Plan | None:
+    """The plan whose failed verification made the bot choose the rollback that is the
+    thread's current step (None when the current step is anything else)."""
+    chosen: IntentChosen | None = None
+    for event in reversed(thread.events):
+        if isinstance(event, IntentChosen) and chosen is None:
+            if event.source != "system" or not isinstance(event.intent, Rollback):
+                return None
+            chosen = event
+        elif isinstance(event, VerificationFinished) and chosen is not None:
+            return thread.plan(event.plan_hash) if event.result == "failed" else None
+        elif isinstance(event, UserMessage | CronFired | WebhookReceived | DeployStarted):
+            return None  # a new request, or the rollback ran (its result speaks)
+    return None
 
 
 def is_verification_rollback(thread: Thread, plan_event: PlanProposed) -> bool:

@@ -4,6 +4,7 @@ answers are said, and invalid steps are fed back at most three times in a row. P
 
 from typing import assert_never
 
+from bot.core.aftercare import cannot_roll_back
 from bot.core.events import (
     CronFired,
     ErrorRecorded,
@@ -77,6 +78,8 @@ def after_lookup(thread: Thread, ctx: Ctx, last: TagsListed | HistoryListed) -> 
 
 
 def on_error(thread: Thread, ctx: Ctx, error: ErrorRecorded) -> Step:
+    if (step := cannot_roll_back(thread, ctx, error)) is not None:
+        return step  # the bot's own rollback after a failed verification: said, not retried
     match error.kind:
         case "model_unavailable":
             return Apply(

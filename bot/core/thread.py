@@ -210,9 +210,11 @@ def derive_status(events: list[Event]) -> Status:
 
     A request (message, cron, webhook) makes the thread ``running`` until something answers
     it; answers that change nothing (a refused click, a ``status`` reply) leave the thread in
-    the state it was waiting in.
+    the state it was waiting in. The rollback the bot chose after a failed verification that
+    cannot be planned or run (nothing to roll back to) leaves the thread ``failed``.
     """
     status: Status = "done"
+    undoing = False  # the bot's own rollback after a failed verification is under way
     needed = 0
     waiting_for = ""  # the plan hash of the open approval request
     asking = False  # that request is still open (it can still be approved)
@@ -222,7 +224,9 @@ def derive_status(events: list[Event]) -> Status:
         match event:
             case UserMessage() | CronFired() | WebhookReceived() | DecisionReceived():
                 unanswered = True
-            case IntentChosen(intent=intent):
+                undoing = undoing and isinstance(event, DecisionReceived)
+            case IntentChosen(intent=intent, source=source):
+                undoing = source == "system" and isinstance(intent, Rollback)
                 match intent:
                     case AskHuman():
                         status = "awaiting_human"
@@ -244,10 +248,12 @@ def derive_status(events: list[Event]) -> Status:
                     if status == "awaiting_approval":
                         status = "running"
             case DeployStarted():
-                status, asking = "running", False
+                status, asking, undoing = "running", False, False
             case DeployFinished(result="succeeded"):
                 status = "done"
             case DeployFinished():
+                status = "failed"
+            case ErrorRecorded() if undoing:
                 status = "failed"
             case DeployInterrupted() | ErrorRecorded():
                 status = "awaiting_human"

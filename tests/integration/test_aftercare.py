@@ -172,7 +172,9 @@ async def test_on_verify_failure_rollback_rolls_back_at_once(
     await say(app, "t", "slack:U0CAROL", "deploy backend v1.4.2 to staging")
     await app.worker.run_until_idle()
     thread = await thread_of(app, "t")
-    assert "Rolling backend in staging back to the last good version now." in texts(thread)
+    said = "\n".join(texts(thread))
+    assert "Rolling back backend v1.4.1 to staging" in said, said
+    assert "Nothing to roll back to" not in said
     assert kinds(tmp_path) == [["deploy", "v1.4.1"], ["deploy", "v1.4.2"], ["rollback", "v1.4.1"]]
     assert thread.status == "done"
 

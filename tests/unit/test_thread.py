@@ -8,6 +8,7 @@ from bot.core.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
+    DecisionReceived,
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
@@ -18,8 +19,9 @@ from bot.core.events import (
     PlanSuperseded,
     TimerFired,
     UserMessage,
+    VerificationFinished,
 )
-from bot.core.intents import AskHuman, Deploy, Done, ListDeploys
+from bot.core.intents import AskHuman, Deploy, Done, ListDeploys, Rollback
 from bot.core.thread import Status, derive_status
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
@@ -117,3 +119,25 @@ def test_a_lookup_answered_by_the_grammar_ends_the_thread() -> None:
     assert derive_status([REQ, chose, answer]) == "done"
     failed = [REQ, START, finished("failed"), e(MessageSent, text="FAILED", purpose="result")]
     assert derive_status(failed) == "failed"
+
+
+def test_a_rollback_after_a_failed_verification_that_cannot_run_ends_the_thread_failed() -> None:
+    verdict = e(VerificationFinished, plan_hash="p", result="failed", summary="failed: x")
+    system = e(IntentChosen, intent=Rollback(service="b", environment="s"), source="system")
+    asked = e(IntentChosen, intent=Rollback(service="b", environment="s"), source="grammar")
+    no_target = e(ErrorRecorded, kind="tool_failed", message="no earlier successful deploy")
+    said = e(MessageSent, text="Nothing to roll back to ...", purpose="error")
+    deployed = [REQ, START, finished("succeeded"), verdict]
+    assert derive_status([*deployed, system, no_target, said]) == "failed"
+    # refused after an approval click (a drift, a config that lacks approvers): failed too
+    click = e(DecisionReceived, actor="slack:A", decision="approve", plan_hash="abcd")
+    assert derive_status([*deployed, system, click, no_target, said]) == "failed"
+    # a person's own rollback that fails is theirs to answer, as before
+    assert derive_status([REQ, asked, no_target, said]) == "awaiting_human"
+    # a new request after it starts over
+    assert derive_status([*deployed, system, no_target, said, REQ, asked, no_target]) == (
+        "awaiting_human"
+    )
+    # once the rollback ran, its own errors are not "nothing to roll back to"
+    rolled = [*deployed, system, START, finished("succeeded")]
+    assert derive_status([*rolled, e(DeployInterrupted, plan_hash="p")]) == "awaiting_human"
