@@ -219,6 +219,7 @@ def bootstrap(
                 config=config,
                 secrets=secrets,
                 interval_s=settings.deploybot_verify_interval_s,
+                run_as_root=settings.deploybot_run_commands_as_root,
             ),
             store=store,
             outbox=outbox,

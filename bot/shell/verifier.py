@@ -96,6 +96,7 @@ class Verifier:
         sleep: Sleep = asyncio.sleep,
         grace_s: float = 2,
         probe: Probe | None = None,
+        run_as_root: bool = False,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
@@ -109,8 +110,11 @@ class Verifier:
         self._clock = clock
         self._sleep = sleep
         self._probe_one = probe
-        # Command checks run exactly as deploy commands do (environment, supervisor).
-        self._commands = CommandDeployer(config=config, secrets=self._secrets, grace_s=grace_s)
+        # Command checks run exactly as deploy commands do (environment, supervisor, the
+        # user they run as: ``run_as_root`` is DEPLOYBOT_RUN_COMMANDS_AS_ROOT, as for them).
+        self._commands = CommandDeployer(
+            config=config, secrets=self._secrets, grace_s=grace_s, run_as_root=run_as_root
+        )
 
     async def verify(
         self,

@@ -4,6 +4,7 @@ unhealthy when a file appears), and a stand-in of the Prometheus query API whose
 test pushes over the threshold. Rounds every 0.1 s for about 1 s."""
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ def verifier(base: Path, server: Server, **kwargs: Any) -> Verifier:
         secrets=[SECRET],
         interval_s=kwargs.pop("interval_s", INTERVAL_S),
         grace_s=0.5,
+        # As the bot does (tests/conftest.py sets it when the tests run as root).
+        run_as_root=os.environ.get("DEPLOYBOT_RUN_COMMANDS_AS_ROOT") == "true",
         **kwargs,
     )
 
