@@ -15,6 +15,9 @@ need a fetch). Subjects are outside text (``Tag.subject``, bot/core/outside.py: 
 capped). Tags whose names could not be asked for (``bot.core.intents.VERSION_PATTERN``:
 control, bidi or zero-width characters, look-alike digits, spaces) are left out: nobody
 could type them, and they could pass for another version.
+``lineage`` reads how a planned commit stands to the live one in a local repository (git
+ancestry, whatever the tags are called): the fact planning decides "is it older than live"
+and "is it built on live" on.
 """
 
 import asyncio
@@ -26,14 +29,15 @@ from pathlib import Path
 
 from bot.core.errors import ToolFailed
 from bot.core.intents import VERSION_PATTERN
-from bot.core.plan import Tag, version_key
+from bot.core.plan import Lineage, Tag, version_key
 from bot.core.redact import compact_tail, redact, strip_ansi, without_secrets
 
-__all__ = ["list_tags", "version_key"]
+__all__ = ["lineage", "list_tags", "version_key"]
 
 
 _TAG_PREFIX = "refs/tags/"
 _PEELED = "^{}"
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _ASKABLE = re.compile(VERSION_PATTERN)
 
 
@@ -155,3 +159,37 @@ async def list_tags(repo: str, *, limit: int = 20, timeout_s: float = 30) -> lis
         wanted = list(dict.fromkeys(tags[name] for name in names))
         subjects = await _subjects(repo, wanted, timeout_s=remaining_s)
     return [Tag(name=name, sha=tags[name], subject=subjects.get(tags[name])) for name in names]
+
+
+async def lineage(repo: str, *, planned: str, live: str, timeout_s: float = 10) -> Lineage:
+    """How commit ``planned`` stands to commit ``live`` in the local repository ``repo``.
+
+    One ``git rev-list --left-right --count planned...live``: the commits only in
+    ``planned`` and only in ``live``. None only in ``live``: ``live`` is an ancestor of
+    ``planned`` (what ``git merge-base --is-ancestor live planned`` answers), so it is
+    built on what is live; none only in ``planned``: it is an ancestor of ``live`` (going
+    backwards); both: diverged, and the count only in ``live`` is what it would drop.
+    Never raises: what git cannot say is ``unknown`` with the reason.
+    """
+    if planned == live:
+        return Lineage(relation="same")
+    if not (_SHA.match(planned) and _SHA.match(live)):
+        return Lineage(relation="unknown", why="not a full commit sha")
+    if not _is_local(repo):
+        return Lineage(relation="unknown", why="the repository is not on this machine")
+    try:
+        out = await _git(
+            ["-C", repo, "rev-list", "--left-right", "--count", f"{planned}...{live}", "--"],
+            what="git rev-list",
+            timeout_s=timeout_s,
+        )
+        only_planned, only_live = (int(n) for n in out.split())
+    except ToolFailed as exc:
+        return Lineage(relation="unknown", why=str(exc))
+    except ValueError:
+        return Lineage(relation="unknown", why="git rev-list answered something else")
+    if only_live == 0:
+        return Lineage(relation="ahead" if only_planned else "same")
+    if only_planned == 0:
+        return Lineage(relation="behind", missing=only_live)
+    return Lineage(relation="diverged", missing=only_live)

@@ -98,6 +98,7 @@ class Verification:
             return [finished]
         entry = Quarantined(
             version=plan.version,
+            sha=plan.sha,
             by="verification",
             reason=outcome.text[:300],
             at=now.astimezone(UTC).isoformat(),
