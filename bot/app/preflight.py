@@ -15,7 +15,10 @@ from redis.exceptions import ResponseError
 
 from bot.app.settings import Settings
 from bot.core.config import Config
+from bot.core.lock_policy import releasers
+from bot.core.probes import ToVerify, verification_for
 from bot.core.service import GithubWorkflow
+from bot.core.verify_wording import check_label
 from bot.shell.keys import text
 
 __all__ = [
@@ -50,14 +53,63 @@ def refusal(found: list[Finding], command: str) -> Finding | None:
     return next((f for f in found if command in f.refuses), None)
 
 
+def _no_data_ignored(config: Config | None) -> list[Finding]:
+    """A check that ignores no data passes a release that takes down what it watches: an
+    explicit opt-out, warned about like the others."""
+    if config is None:
+        return []
+    owners = [
+        *((f"environments.{n}", env.checks) for n, env in config.environments.items()),
+        *((f"services.{n}", svc.checks) for n, svc in config.services.items()),
+    ]
+    return [
+        Finding(
+            "warning",
+            f'{owner}.checks[{i}] ({check_label(check)}): on_no_data = "ignore": a release '
+            "that takes down what it watches passes this check (the verdict only says it saw "
+            "no data)",
+            warns=frozenset({"worker", "run"}),
+        )
+        for owner, checks in owners
+        for i, check in enumerate(checks)
+        if check.on_no_data == "ignore"
+    ]
+
+
 def findings(settings: Settings, config: Config | None = None) -> list[Finding]:
     """Every problem and warning of these settings (and config), in a stable order."""
     return [
+        *_no_data_ignored(config),
         *_slack(settings),
         *_secrets(settings, config),
         *_email(settings),
         *_github(settings, config),
+        *_release(config),
     ]
+
+
+def _release(config: Config | None) -> list[Finding]:
+    """Where verification can quarantine a version, someone must be able to release it."""
+    if config is None:
+        return []
+    found = []
+    for name in config.environments:
+        verified = any(
+            name in svc.environments
+            and isinstance(verification_for(config, service=s, environment=name), ToVerify)
+            for s, svc in config.services.items()
+        )
+        if verified and not releasers(config, environment=name):
+            found.append(
+                Finding(
+                    "warning",
+                    f"environments.{name}: a failed verification quarantines a version there, "
+                    "but nobody may release one (no release_by, no approvers): add "
+                    f'release_by = ["<name from [people]>"] to [environments.{name}]',
+                    warns=frozenset({"worker", "run"}),
+                )
+            )
+    return found
 
 
 def _github(settings: Settings, config: Config | None) -> list[Finding]:

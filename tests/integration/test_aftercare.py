@@ -144,12 +144,15 @@ async def test_a_failed_verification_proposes_the_rollback_and_quarantines_the_v
     await app.worker.run_until_idle()
     assert "quarantined: v1.4.2 (by verification" in texts(await thread_of(app, "where"))[-1]
 
-    # Only an approver releases it, with a reason; then it may be asked for again.
+    # Only someone named for it (release_by, default the approvers) releases it, with a
+    # reason; then it may be asked for again.
     await say(
         app, "r", "slack:U0CAROL", "release backend v1.4.2 in production fixed upstream", new=True
     )
     await app.worker.run_until_idle()
-    assert texts(await thread_of(app, "r"))[-1].startswith("Only an approver of production")
+    assert texts(await thread_of(app, "r"))[-1].startswith(
+        "Only alice, bob or dave may release a quarantined version in production"
+    )
     await say(app, "r", "slack:U0ALICE", "release backend v1.4.2 in production fixed upstream")
     await app.worker.run_until_idle()
     assert (
