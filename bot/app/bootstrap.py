@@ -134,15 +134,16 @@ def bootstrap(
     timers = Timers(redis=redis, keys=keys, queue=queue)
     metrics = Metrics(redis=redis, keys=keys)
     scheduler = Scheduler(redis=redis, keys=keys, queue=queue, config=config, clock=clock)
+    github = github_client(settings)
     lookups = Lookups(
         redis=redis,
         keys=keys,
         config=config,
         history=history,
         tags_cache_s=settings.deploybot_tags_cache_s,
+        github=github,  # how a planned commit stands to the live one, for GitHub repos
     )
     pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
-    github = github_client(settings)
     deployer = Deployers(
         config=config,
         commands=CommandDeployer(

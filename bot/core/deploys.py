@@ -1,34 +1,43 @@
-"""What the deploy history says, in pure rules: which version is live now, and which one a
-rollback goes back to (passing over quarantined versions). The history itself is kept in
+"""What the deploy history says, in pure rules: which deploy is live now, and which one a
+rollback goes back to (passing over quarantined commits). The history itself is kept in
 Redis by ``bot.shell.history``."""
 
 from collections.abc import Collection
 
 from bot.core.plan import DeployRecord
 
-__all__ = ["current_version", "last_good_before"]
+__all__ = ["current_version", "last_good_before", "live_record"]
+
+
+def live_record(history: list[DeployRecord]) -> DeployRecord | None:
+    """The deploy live now: the newest successful deploy or rollback (history newest first)."""
+    return next((r for r in history if r.result == "succeeded"), None)
 
 
 def current_version(history: list[DeployRecord]) -> str | None:
-    """The version live now: the newest successful deploy or rollback."""
-    for record in history:
-        if record.result == "succeeded":
-            return record.version
-    return None
+    """The version live now, by the name it was deployed as."""
+    live = live_record(history)
+    return live.version if live else None
 
 
-def last_good_before(history: list[DeployRecord], *, skip: Collection[str] = ()) -> str | None:
-    """The version to roll back to.
+def last_good_before(
+    history: list[DeployRecord], *, skip: Collection[str] = ()
+) -> DeployRecord | None:
+    """The deploy a rollback goes back to, decided on commits (a version is its commit).
 
-    After a failed deploy, the last version that succeeded (what was live before it);
-    otherwise the newest successful version other than the one live now. Versions in
+    After a failed deploy, the one live before it (unless it is the failing commit);
+    otherwise the newest successful deploy of another commit than the live one. Commits in
     ``skip`` (quarantined: they failed verification or were rolled back) are passed over.
     """
-    current = current_version(history)
-    if history and history[0].result != "succeeded" and current not in skip:
-        return current
+    live = live_record(history)
+    if live is None:
+        return None
+    failed = history[0].result != "succeeded"
+    failing = history[0].sha if failed else live.sha
+    if failed and live.sha not in skip and live.sha != failing:
+        return live
+    avoid = {*skip, live.sha, failing}
     for record in history:
-        good = record.result == "succeeded" and record.version not in skip
-        if good and record.version != current:
-            return record.version
+        if record.result == "succeeded" and record.sha not in avoid:
+            return record
     return None

@@ -1,9 +1,11 @@
 """Policy for the world a plan runs in (invariant 2): just before it runs, is the live state
-still the one its approvers were shown; and a deploy never quietly goes backwards. Pure."""
+still the one its approvers were shown; and a deploy never quietly goes backwards. Both are
+decided on commits (a version is its commit), not on how a tag is spelled. Pure."""
 
 from datetime import datetime
 
-from bot.core.plan import DeployRecord, Plan, Tag, version_key
+from bot.core.deploys import live_record
+from bot.core.plan import DeployRecord, Lineage, Plan, Tag, version_key
 from bot.core.policy import Allowed, Refused
 
 __all__ = ["check_live_state", "check_not_older"]
@@ -18,11 +20,29 @@ def _older(candidate: str, than: str) -> bool | None:
 
 
 def check_not_older(
-    *, service: str, environment: str, version: str, live: str | None
+    *,
+    service: str,
+    environment: str,
+    version: str,
+    live: str | None,
+    lineage: Lineage | None = None,
 ) -> Allowed | Refused:
-    """A deploy never quietly goes backwards: an older version than the live one is a
-    rollback, asked for and approved as one."""
-    if live is None or live == version or not _older(version, live):
+    """A deploy never quietly goes backwards: a commit the live one is built on (git
+    ancestry, whatever the tags are called) is a rollback, asked for and approved as one.
+
+    ``lineage``: how the planned commit stands to the live one. Only where git could not
+    say (no lineage, or ``unknown``) do version-shaped tag names decide, as semver orders
+    them; other names are then not judged."""
+    if live is None:
+        return Allowed()
+    match lineage.relation if lineage is not None else "unknown":
+        case "behind":
+            backwards = True
+        case "same" | "ahead" | "diverged":
+            backwards = False
+        case _:
+            backwards = live != version and bool(_older(version, live))
+    if not backwards:
         return Allowed()
     return Refused(
         reason=f"That would roll {service} in {environment} back from {live} to {version}; "
@@ -42,27 +62,40 @@ def _ago(then: datetime, now: datetime) -> str:
     return f"on {then:%Y-%m-%d}"
 
 
+def _drifted(plan: Plan, live: DeployRecord | None) -> bool:
+    """Is the live deploy another commit than the one the plan was made against? (Plans
+    made before commits were recorded compare the version names, as they were made.)"""
+    if live is None or plan.previous_version is None:
+        return (live is None) != (plan.previous_version is None)
+    if plan.previous_sha is None:
+        return live.version != plan.previous_version
+    return live.sha != plan.previous_sha
+
+
 def check_live_state(
     plan: Plan, *, history: list[DeployRecord], tags: list[Tag], now: datetime
 ) -> Allowed | Refused:
     """Just before a plan runs: is the world still the one its approvers were shown?
 
-    The environment's live version must still be the plan's "now" version, and the tag must
-    still point at the plan's commit. ``history`` is newest first, read after taking the
-    environment's lock; ``tags`` are read from the repository, not a cache.
+    The environment's live commit must still be the one the plan was made against, and the
+    tag must still point at the plan's commit. ``history`` is newest first, read after
+    taking the environment's lock; ``tags`` are read from the repository, not a cache.
     """
-    live_record = next((r for r in history if r.result == "succeeded"), None)
-    live = live_record.version if live_record else None
-    if live != plan.previous_version:
-        assert live_record is not None or plan.previous_version is not None
-        if live_record is None:
+    live = live_record(history)
+    if _drifted(plan, live):
+        # The same name on both sides: the commits are what differ, so they are named.
+        same_name = live is not None and live.version == plan.previous_version
+        if live is None:
             now_text = f"{plan.environment} has no successful deploy of {plan.service} now"
         else:
-            when = _ago(datetime.fromisoformat(live_record.at), now)
+            when = _ago(datetime.fromisoformat(live.at), now)
+            at = f" at {live.sha[:7]}" if same_name else ""
             now_text = (
-                f"{plan.environment} is now {live}, deployed by {live_record.requester} {when}"
+                f"{plan.environment} is now {live.version}{at}, deployed by {live.requester} {when}"
             )
         made = plan.previous_version or "nothing deployed"
+        if same_name and plan.previous_sha:
+            made += f" at {plan.previous_sha[:7]}"
         return Refused(reason=f"{now_text}; this plan was made against {made}.")
     tag = next((t for t in tags if t.name == plan.version), None)
     if tag is None:

@@ -125,7 +125,10 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
                 ]
             )
         return Recover(started=unfinished, plan=plan)
-    last = next((e for e in reversed(thread.events) if not isinstance(e, LockChanged)), None)
+    # A rollback's quarantine of the commit it left is recorded after its result: the
+    # result is still what the thread answers (it used to end the turn unsaid).
+    skipped = LockChanged | VersionQuarantined
+    last = next((e for e in reversed(thread.events) if not isinstance(e, skipped)), None)
     match last:
         case None:
             return Pause()

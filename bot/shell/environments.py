@@ -10,6 +10,7 @@ from datetime import datetime
 
 from bot.core.config import Config
 from bot.core.deploys import current_version
+from bot.core.errors import ToolFailed
 from bot.core.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
 from bot.core.lock_policy import (
     check_frozen,
@@ -18,6 +19,7 @@ from bot.core.lock_policy import (
     check_unlock,
 )
 from bot.core.policy import Refused
+from bot.core.quarantine_policy import release_keys
 from bot.core.steps import ChangeLock, Release
 from bot.core.wording import locked_text, where_text
 from bot.shell.envlock import EnvLock, LockHolder
@@ -157,7 +159,8 @@ class EnvironmentDesk:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
             if banned:
                 listed = "; ".join(
-                    f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC)"
+                    f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC"
+                    + (f"; commit {q.sha[:7]})" if q.sha else ")")
                     for q in banned.values()
                 )
                 lock = f"{lock}; " if lock else ""
@@ -167,22 +170,42 @@ class EnvironmentDesk:
         return self._say(where_text(service, rows=rows), purpose="result")
 
     async def release(self, step: Release) -> list[Event]:
-        """``release backend v1.4.2 in production <reason>``: an approver lifts a quarantine."""
+        """``release backend v1.4.2 in production <reason>``: someone the config names for it
+        lifts a quarantine. The name is resolved to its commit (read fresh from the
+        repository), and the commit is released, whichever tag it was quarantined as."""
         verdict = check_release(
             self._config, environment=step.environment, person=step.person, reason=step.reason
         )
         if isinstance(verdict, Refused):
             return [self._say(verdict.reason, to=step.actor)]
-        released = await self._quarantine.remove(
-            service=step.service, environment=step.environment, version=step.version
-        )
-        if released is None:
+        entries = await self._quarantine.of(service=step.service, environment=step.environment)
+        if not entries:
+            return [self._say(f"Nothing is quarantined for {step.service} in {step.environment}.")]
+        try:
+            tags = await self._lookups.fresh_tags(step.service)
+        except ToolFailed as exc:
             return [
-                self._say(
-                    f"{step.service} {step.version} is not quarantined in {step.environment}."
-                )
+                self._say(f"I could not read {step.service}'s tags ({exc}); nothing was released.")
             ]
+        history = await self._lookups.history(step.service, step.environment)
+        keys, why_not = release_keys(entries, asked=step.version, tags=tags, history=history)
+        released = [
+            entry
+            for key in keys
+            if (
+                entry := await self._quarantine.remove(
+                    service=step.service, environment=step.environment, key=key
+                )
+            )
+            is not None
+        ]
+        if not released:
+            return [self._say(f"{step.service} {why_not or step.version + ' is not quarantined.'}")]
         assert step.reason is not None  # check_release asks for one
+        was = "; ".join(
+            f"{e.version}" + (f" ({e.sha[:7]})" if e.sha else "") + f" by {e.by}: {e.reason}"
+            for e in released
+        )
         return [
             VersionReleased(
                 id=self._new_id(),
@@ -195,8 +218,7 @@ class EnvironmentDesk:
             ),
             self._say(
                 f"{step.service} {step.version} may be deployed to {step.environment} again "
-                f"(released by {step.person}: {step.reason}; it was quarantined by "
-                f"{released.by}: {released.reason}).",
+                f"(released by {step.person}: {step.reason}; it was quarantined as {was}).",
                 purpose="result",
             ),
         ]

@@ -193,7 +193,9 @@ class EvidenceGatherer:
         planned = plan.sha if _SHA.match(plan.sha) else f"refs/tags/{plan.version}"
         if plan.previous_version is None:
             return planned, None
-        live = f"refs/tags/{plan.previous_version}"
+        # The live commit as deployed (its tag may have moved since); older plans: the tag.
+        sha = plan.previous_sha
+        live = sha if sha and _SHA.match(sha) else f"refs/tags/{plan.previous_version}"
         return (live, planned) if plan.kind == "rollback" else (planned, live)
 
     async def _from_git(self, plan: Plan, repo: str, known: Evidence) -> Evidence:
@@ -244,7 +246,7 @@ class EvidenceGatherer:
     ) -> Evidence:
         notes: list[str] = []
         update: dict[str, object] = {}
-        live = plan.previous_version
+        live = plan.previous_sha or plan.previous_version
         status_call = self._bounded(
             github.commit_status(repo.owner, repo.name, plan.sha), "CI status"
         )

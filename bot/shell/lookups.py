@@ -1,18 +1,27 @@
-"""Read-only lookups the loop and the prompt need: tags (cached briefly) and deploy history.
-
-Also the pure ``build_plan``: an intent plus what the lookups found becomes the exact plan
-a human approves, or a short reason why it cannot.
+"""Read-only lookups the loop and the prompt need: tags (cached briefly), deploy history,
+and how a planned commit stands to the live one (``lineage``: git ancestry in a local
+repository, GitHub's compare for one on GitHub; never cached, never raises).
 """
+
+import asyncio
+from collections.abc import Mapping
 
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from bot.core.config import Config
+from bot.core.deploys import live_record
 from bot.core.errors import ToolFailed
-from bot.core.plan import DeployRecord, Tag
+from bot.core.github_errors import GithubError
+from bot.core.intents import Deploy, Rollback
+from bot.core.plan import DeployRecord, Lineage, Quarantined, Tag
+from bot.core.planning import planned_commit
+from bot.core.redact import compact_tail, redact
+from bot.shell.evidence import github_repo
+from bot.shell.github import GithubClient
 from bot.shell.history import DeployHistory
 from bot.shell.keys import Keys
-from bot.shell.tags import list_tags
+from bot.shell.tags import lineage, list_tags
 
 __all__ = ["Lookups", "Turn"]
 
@@ -30,12 +39,16 @@ class Lookups:
         config: Config,
         history: DeployHistory,
         tags_cache_s: float = 10,
+        github: GithubClient | None = None,
+        lineage_timeout_s: float = 5,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._config = config
         self._history = history
         self._tags_cache_s = tags_cache_s
+        self._github = github
+        self._lineage_timeout_s = lineage_timeout_s
 
     async def tags(self, service: str) -> list[Tag]:
         """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
@@ -59,6 +72,54 @@ class Lookups:
     async def fresh_tags(self, service: str) -> list[Tag]:
         """From the repository now, not the cache: for the re-check just before a deploy."""
         return await self._tags_from_git(service)
+
+    async def lineage_for(
+        self,
+        intent: Deploy | Rollback,
+        *,
+        tags: list[Tag],
+        history: list[DeployRecord],
+        quarantined: Mapping[str, Quarantined],
+    ) -> Lineage | None:
+        """The lineage ``build_plan`` needs for ``intent``: of the commit it would plan,
+        against the live one (None: nothing is live, or it is the live commit). Raises what
+        planning raises (``PlanRefused``, ``ToolFailed``) when there is no such commit."""
+        planned = planned_commit(intent, tags=tags, history=history, quarantined=quarantined)
+        live = live_record(history)
+        if live is None or live.sha == planned:
+            return None
+        return await self.lineage(intent.service, planned=planned, live=live.sha)
+
+    async def lineage(self, service: str, *, planned: str, live: str) -> Lineage:
+        """How commit ``planned`` stands to commit ``live`` (``bot.core.plan.Lineage``)."""
+        location = self._config.repo_location(service)
+        api_url = self._github.base_url if self._github else None
+        repo = github_repo(location, api_url=api_url)
+        if repo is None:  # a local path (git ancestry), or a host only git could ask
+            return await lineage(
+                location, planned=planned, live=live, timeout_s=self._lineage_timeout_s
+            )
+        if self._github is None:
+            return Lineage(relation="unknown", why="GitHub is not configured (GITHUB_TOKEN)")
+        try:
+            async with asyncio.timeout(self._lineage_timeout_s):
+                comparison = await self._github.compare(repo.owner, repo.name, live, planned)
+        except TimeoutError:
+            return Lineage(relation="unknown", why="no answer from GitHub in time")
+        except GithubError as exc:
+            why = compact_tail(redact(str(exc), secrets=()), max_lines=1, max_chars=160)
+            return Lineage(relation="unknown", why=f"GitHub compare: {why}")
+        match comparison.status:
+            case "identical":
+                return Lineage(relation="same")
+            case "ahead":
+                return Lineage(relation="ahead")
+            case "behind":
+                return Lineage(relation="behind", missing=comparison.behind_by)
+            case "diverged":
+                return Lineage(relation="diverged", missing=comparison.behind_by)
+            case other:
+                return Lineage(relation="unknown", why=f"GitHub compare said {other!r}")
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
         return await self._history.recent(

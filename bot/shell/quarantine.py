@@ -1,9 +1,11 @@
-"""Quarantined versions, per service and environment, in Redis.
+"""Quarantined commits, per service and environment, in Redis.
 
-A version that failed verification or was rolled back is put here; planning refuses to
-deploy it to that environment again (a person, a schedule or a webhook alike) until an
-approver releases it. The thread that quarantined it, and the one that released it, keep the
-events for the audit (``version_quarantined``, ``version_released``).
+A commit that failed verification or was rolled back is put here, keyed by its sha (entries
+stored before commits were recorded are keyed by their tag name, and resolved when read:
+``bot.core.quarantine_policy``); planning refuses to deploy it to that environment again,
+under any tag (a person, a schedule or a webhook alike), until someone allowed to releases
+it. The thread that quarantined it, and the one that released it, keep the events for the
+audit (``version_quarantined``, ``version_released``).
 """
 
 from collections.abc import Callable, Mapping
@@ -24,14 +26,17 @@ class QuarantineList:
         self._keys = keys
 
     async def add(self, *, service: str, environment: str, entry: Quarantined) -> bool:
-        """Quarantine ``entry.version``; False when it already was (the first reason stays)."""
+        """Quarantine ``entry.sha`` (its version where the commit is not known); False when
+        it already was (the first reason stays)."""
         key = self._keys.quarantine(service, environment)
-        return bool(await self._redis.hsetnx(key, entry.version, entry.model_dump_json()))
+        field = entry.sha or entry.version
+        return bool(await self._redis.hsetnx(key, field, entry.model_dump_json()))
 
-    async def remove(self, *, service: str, environment: str, version: str) -> Quarantined | None:
-        key = self._keys.quarantine(service, environment)
-        raw = await self._redis.hget(key, version)
-        if raw is None or not await self._redis.hdel(key, version):
+    async def remove(self, *, service: str, environment: str, key: str) -> Quarantined | None:
+        """Lift the entry stored under ``key`` (as ``of`` returns it)."""
+        hash_key = self._keys.quarantine(service, environment)
+        raw = await self._redis.hget(hash_key, key)
+        if raw is None or not await self._redis.hdel(hash_key, key):
             return None
         return Quarantined.model_validate_json(raw)
 
@@ -48,20 +53,23 @@ class QuarantineList:
         ]
 
     async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
-        """Every quarantined version of the pair, by version."""
+        """Every quarantine entry of the pair, by stored key (a sha, or an old entry's tag)."""
         raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
         return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
 
     async def rolled_back(
         self, plan: Plan, *, thread_id: str, at: datetime, new_id: Callable[[], str]
     ) -> VersionQuarantined | None:
-        """``plan`` (a rollback) ran: quarantine the version it rolled back from. None when
+        """``plan`` (a rollback) ran: quarantine the commit it rolled back from. None when
         there was none or it was quarantined already (by its failed verification)."""
         if plan.kind != "rollback" or plan.previous_version is None:
             return None
+        if plan.previous_sha is not None and plan.previous_sha == plan.sha:
+            return None  # rolled "back" to the same commit: nothing was rolled back from
         reason = f"rolled back to {plan.version} by {plan.requester}"
         entry = Quarantined(
             version=plan.previous_version,
+            sha=plan.previous_sha,
             by=plan.requester,
             reason=reason,
             at=at.astimezone(UTC).isoformat(),

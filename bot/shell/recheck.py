@@ -1,11 +1,12 @@
 """The live-state re-check just before a plan runs (invariant 2), under the lock.
 
-Is the world still the one the approvers were shown? The environment's live version (from
+Is the world still the one the approvers were shown? The environment's live commit (from
 the deploy history) and the tag's commit (from the repository, not the cache) are read again
-and ``bot.core.live_policy.check_live_state`` decides. On drift the plan does not run: the
-thread says what changed, every copy of its request is closed, and the plan is made again
-from what is true now (a new plan hash, so no old approval can count) or refused (now older
-than live).
+and ``bot.core.live_policy.check_live_state`` decides; the planned commit must not have been
+quarantined meanwhile, under any name (``bot.core.quarantine_policy``). On drift the plan
+does not run: the thread says what changed, every copy of its request is closed, and the
+plan is made again from what is true now (a new plan hash, so no old approval can count) or
+refused (now older than live).
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from bot.core.live_policy import check_live_state
 from bot.core.plan import Plan, Tag
 from bot.core.planning import build_plan
 from bot.core.policy import Allowed, Refused
+from bot.core.quarantine_policy import banned_commits
 from bot.core.thread import Thread
 from bot.shell.history import DeployHistory
 from bot.shell.lookups import Lookups
@@ -62,10 +64,11 @@ class LiveCheck:
             )
         else:
             verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
-        if isinstance(verdict, Allowed) and plan.version in banned:
-            # Quarantined after it was approved: refused, not remade.
-            refusal = banned[plan.version].refusal(
-                service=plan.service, environment=plan.environment
+        commits = banned_commits(banned, tags=tags or [], history=history)
+        if isinstance(verdict, Allowed) and plan.sha in commits:
+            # Quarantined after it was approved (under any name): refused, not remade.
+            refusal = commits[plan.sha].refusal(
+                service=plan.service, environment=plan.environment, asked=plan.version
             )
             verdict, tags = Refused(reason=refusal), None
         if isinstance(verdict, Allowed):
@@ -93,12 +96,16 @@ class LiveCheck:
             else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
         )
         try:
+            lineage = await self._lookups.lineage_for(
+                intent, tags=tags, history=history, quarantined=banned
+            )
             again = build_plan(
                 intent,
                 tags=tags,
                 history=history,
                 requester=plan.requester,
                 quarantined=banned,
+                lineage=lineage,
             )
         except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
             events.append(

@@ -235,14 +235,20 @@ class Runner:
         if refusal := await self._desk.frozen_for(intent.environment, requester=step.requester):
             return self._error("locked", refusal)
         try:
+            tags, history = turn.tags_of(intent.service), turn.history[pair]
+            banned = await self._quarantine.of(
+                service=intent.service, environment=intent.environment
+            )
+            lineage = await self._lookups.lineage_for(
+                intent, tags=tags, history=history, quarantined=banned
+            )
             plan = build_plan(
                 intent,
-                tags=turn.tags_of(intent.service),
-                history=turn.history[pair],
+                tags=tags,
+                history=history,
                 requester=step.requester,
-                quarantined=await self._quarantine.of(
-                    service=intent.service, environment=intent.environment
-                ),
+                quarantined=banned,
+                lineage=lineage,
             )
         except PlanRefused as exc:
             return self._error("refused", str(exc))

@@ -41,7 +41,7 @@ from bot.core.next_step import (
     next_step,
 )
 from bot.core.origin import ApiOrigin
-from bot.core.plan import Plan
+from bot.core.plan import Lineage, Plan
 from bot.core.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -377,6 +377,8 @@ def test_plan_hash_binds_every_field() -> None:
         "previous_version": None,
         "requester": "alice",
         "attempt": 2,
+        "previous_sha": "c" * 40,
+        "lineage": Lineage(relation="diverged", missing=3),
     }
     assert set(changes) == set(Plan.model_fields), "a new Plan field must be in plan_hash"
     seen = {PLAN.plan_hash}
