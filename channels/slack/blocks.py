@@ -199,7 +199,7 @@ def approval_blocks(
     noun = "approval" if card.min_approvals == 1 else "approvals"
     # Part of what is approved, so always on the card (evidence or not).
     warning = plan.not_built_on_live()
-    shown = f":warning: *{escape(warning[:1].upper() + warning[1:])}*" if warning else None
+    shown = f":warning: {bold(warning[:1].upper() + warning[1:])}" if warning else None
     return [
         _head(card, slack_ids),
         *([_context(shown)] if shown else []),
