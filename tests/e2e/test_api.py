@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.api.auth import sign
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.support import calls, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,8 @@ async def test_launch_approve_done_over_http(tmp_path: Path, key_prefix: str, re
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
+        if k == AS_ROOT
+        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
     }
     env = inherited | {
         "REDIS_URL": TEST_REDIS_URL,

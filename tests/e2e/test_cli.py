@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.support import write_setup
 
 # The environment contract's variables: a test sets the ones it means, inherits none.
@@ -28,7 +28,9 @@ CONTRACT_PREFIXES = (
 def deploybot(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(CONTRACT_PREFIXES)}
+    base = {
+        k: v for k, v in os.environ.items() if k == AS_ROOT or not k.startswith(CONTRACT_PREFIXES)
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,

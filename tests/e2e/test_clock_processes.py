@@ -30,7 +30,7 @@ from bot.core.thread import Thread
 from bot.shell.keys import Keys, text
 from bot.shell.scheduler import due_times
 from bot.shell.store import ThreadStore
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.support import calls, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,8 @@ def environment(config: Path, key_prefix: str) -> dict[str, str]:
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
+        if k == AS_ROOT
+        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
     }
     return inherited | {
         "REDIS_URL": TEST_REDIS_URL,

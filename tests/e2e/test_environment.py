@@ -15,13 +15,15 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.e2e.test_cli import CONTRACT_PREFIXES
 from tests.support import free_port, stop_processes, write_setup
 
 
 def _env(**values: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(CONTRACT_PREFIXES)}
+    inherited = {
+        k: v for k, v in os.environ.items() if k == AS_ROOT or not k.startswith(CONTRACT_PREFIXES)
+    }
     return inherited | values
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.conftest import AS_ROOT
 from tests.support import calls, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +97,8 @@ def environment(config: Path, url: str) -> dict[str, str]:
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
+        if k == AS_ROOT
+        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
     }
     return inherited | {
         "REDIS_URL": url,

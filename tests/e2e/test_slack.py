@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.shell.keys import Keys
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.fakes.slack_api import FakeSlack, SlackPoster, click, event
 from tests.support import calls, free_port, stop_processes, write_setup
 
@@ -58,7 +58,7 @@ async def deploybot(
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_"))
+        if k == AS_ROOT or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_"))
     }
     procs = [
         subprocess.Popen([sys.executable, "-m", "bot", what], env=inherited | env, cwd=cwd)

@@ -25,7 +25,7 @@ from bot.core.events import DeployFinished, DeployInterrupted, DeployStarted, Me
 from bot.core.thread import Thread
 from bot.shell.keys import Keys
 from bot.shell.store import ThreadStore
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.fakes.github_api import Call, FakeGithub, FakeRun, Script
 from tests.fakes.slack_api import Call as SlackCall
 from tests.fakes.slack_api import FakeSlack, SlackPoster, event
@@ -69,7 +69,8 @@ def environment(
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(
+        if k == AS_ROOT
+        or not k.startswith(
             ("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_", "GITHUB_")
         )
     }

@@ -30,6 +30,7 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import AS_ROOT
 from tests.support import free_port, write_setup
 
 __all__ = [
@@ -181,7 +182,8 @@ class Bot:
         inherited = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
+            if k == AS_ROOT
+            or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
         }
         return inherited | {
             "REDIS_URL": self.redis_url,

@@ -1,5 +1,6 @@
 """The demo data folder: a config that loads, repositories with tags, scripts that run."""
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,7 +47,7 @@ async def test_ensure_demo_twice_gives_a_working_setup(
         previous_version="v1.4.1",
         requester="carol",
     )
-    deployer = CommandDeployer(config=config, secrets=[])
+    deployer = CommandDeployer(run_as_root=True, config=config, secrets=[])
     result = await deployer.run(plan=plan, idempotency_key="t1:cafe", fencing_token=1)
     assert result.result == "succeeded", result.output_tail
     assert result.output_tail.splitlines() == [
@@ -74,11 +75,17 @@ async def test_ensure_demo_twice_gives_a_working_setup(
         ({"DEPLOYBOT_HOME": "", "XDG_DATA_HOME": "/x"}, Path("/x/deploybot")),
         ({"XDG_DATA_HOME": "relative"}, Path("/home/u/.local/share/deploybot")),
         ({}, Path("/home/u/.local/share/deploybot")),
+        # root: its commands run as another user, who cannot enter /root
+        ({"uid": "0"}, Path("/var/lib/deploybot")),
+        ({"uid": "0", "DEPLOYBOT_HOME": "/srv/db"}, Path("/srv/db")),
     ],
 )
 def test_default_data_dir(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: Path
 ) -> None:
+    env = dict(env)
+    uid = int(env.pop("uid", "1000"))
+    monkeypatch.setattr(os, "geteuid", lambda: uid)
     monkeypatch.delenv("DEPLOYBOT_HOME", raising=False)
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setenv("HOME", "/home/u")
@@ -94,6 +101,10 @@ def test_ensure_demo_concurrently(tmp_path: Path) -> None:
     assert set(paths) == {data_dir / "deploybot.toml"}
     assert load_config(paths[0]).services["backend"].timeout_s == 120
     assert sorted(p.name for p in (data_dir / "repos").iterdir()) == ["backend", "frontend"]
-    assert sorted(p.name for p in data_dir.iterdir()) == ["deploybot.toml", "repos", "scripts"]
+    # As root, the log the demo scripts append to is made for the user they run as.
+    log = ["deploys.log"] if os.geteuid() == 0 else []
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted(
+        ["deploybot.toml", "repos", "scripts", *log]
+    )
     for script in ("deploy.sh", "rollback.sh"):
         assert (data_dir / "scripts" / script).stat().st_mode & 0o777 == 0o755

@@ -40,7 +40,7 @@ async def test_timeout_stops_a_term_ignoring_command_and_its_setsid_grandchild(
 ) -> None:
     script(tmp_path, "deploy.sh", HOSTILE_SH.format(end="sleep 60"))
     cfg = config(tmp_path, deploy=DEFAULT_ARGV, timeout_s=1)
-    deployer = CommandDeployer(config=cfg, secrets=[], grace_s=0.3)
+    deployer = CommandDeployer(run_as_root=True, config=cfg, secrets=[], grace_s=0.3)
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
 
@@ -55,7 +55,7 @@ async def test_timeout_stops_a_term_ignoring_command_and_its_setsid_grandchild(
 async def test_a_setsid_grandchild_left_behind_after_exit_is_stopped(tmp_path: Path) -> None:
     script(tmp_path, "deploy.sh", HOSTILE_SH.format(end="exit 0"))
     deployer = CommandDeployer(
-        config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[], grace_s=0.2
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[], grace_s=0.2
     )
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
@@ -82,7 +82,9 @@ async def test_50_mb_of_output_costs_little_cpu_and_keeps_a_redacted_tail(
     tmp_path: Path,
 ) -> None:
     script(tmp_path, "deploy.sh", LOUD_SH)
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[SECRET])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[SECRET]
+    )
     seen: list[str] = []
 
     async def on_output(line: str) -> None:

@@ -97,7 +97,9 @@ DEFAULT_ARGV = ["./scripts/deploy.sh", "{service}", "{version}", "{environment}"
 
 async def test_success_records_one_call_and_streams_output(tmp_path: Path) -> None:
     script(tmp_path, "deploy.sh", RECORD_SH)
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
     seen: list[str] = []
 
     async def on_output(line: str) -> None:
@@ -126,7 +128,7 @@ async def test_non_zero_exit_is_failed(tmp_path: Path, monkeypatch: pytest.Monke
     script(tmp_path, "deploy.sh", RECORD_SH)
     monkeypatch.setenv("EXIT_CODE", "3")
     cfg = config(tmp_path, deploy=DEFAULT_ARGV, pass_env=["EXIT_CODE"])
-    deployer = CommandDeployer(config=cfg, secrets=[])
+    deployer = CommandDeployer(run_as_root=True, config=cfg, secrets=[])
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
 
@@ -150,7 +152,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path, ignore_term
         "wait\n",
     )
     cfg = config(tmp_path, deploy=DEFAULT_ARGV, timeout_s=0.5)
-    deployer = CommandDeployer(config=cfg, secrets=[], grace_s=0.3)
+    deployer = CommandDeployer(run_as_root=True, config=cfg, secrets=[], grace_s=0.3)
 
     started = time.monotonic()
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
@@ -175,7 +177,7 @@ async def test_background_process_left_holding_the_output_is_stopped(tmp_path: P
         '#!/bin/sh\nsleep 60 &\necho $! > "$(dirname "$0")/child.pid"\necho bye\nexit 0\n',
     )
     deployer = CommandDeployer(
-        config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[], grace_s=0.2
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[], grace_s=0.2
     )
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
@@ -216,7 +218,7 @@ async def test_secrets_stay_out_of_the_child_env_and_the_output(
     cfg = config(
         tmp_path, deploy=DEFAULT_ARGV, pass_env=["DB_URL_FOR_DEPLOY", "VAULT_COPY", "NOT_SET"]
     )
-    deployer = CommandDeployer(config=cfg, secrets=["vault-passphrase"])
+    deployer = CommandDeployer(run_as_root=True, config=cfg, secrets=["vault-passphrase"])
     seen: list[str] = []
 
     async def on_output(line: str) -> None:
@@ -268,7 +270,9 @@ async def test_placeholders_fill_whole_arguments_without_a_shell(tmp_path: Path)
     nasty = PLAN.model_copy(
         update={"version": "v1; touch pwned $(touch pwned2) {sha}", "previous_version": None}
     )
-    deployer = CommandDeployer(config=config(tmp_path, deploy=template), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=template), secrets=[]
+    )
 
     result = await deployer.run(plan=nasty, idempotency_key="k", fencing_token=1)
 
@@ -298,7 +302,7 @@ async def test_rollback_uses_its_own_template_when_there_is_one(
     cfg = config(tmp_path, deploy=["./scripts/args.sh", "deploy", "{version}"], rollback=rollback)
     plan = PLAN.model_copy(update={"kind": "rollback", "version": "v1.4.0"})
 
-    result = await CommandDeployer(config=cfg, secrets=[]).run(
+    result = await CommandDeployer(run_as_root=True, config=cfg, secrets=[]).run(
         plan=plan, idempotency_key="k", fencing_token=1
     )
 
@@ -306,7 +310,9 @@ async def test_rollback_uses_its_own_template_when_there_is_one(
 
 
 async def test_missing_executable_is_a_failed_result(tmp_path: Path) -> None:
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
 
@@ -317,7 +323,9 @@ async def test_missing_executable_is_a_failed_result(tmp_path: Path) -> None:
 
 async def test_not_executable_is_a_failed_result(tmp_path: Path) -> None:
     script(tmp_path, "deploy.sh", RECORD_SH).chmod(0o644)
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
 
     result = await deployer.run(plan=PLAN, idempotency_key="k", fencing_token=1)
 
@@ -328,7 +336,9 @@ async def test_not_executable_is_a_failed_result(tmp_path: Path) -> None:
 
 async def test_a_failing_output_callback_does_not_stop_the_deploy(tmp_path: Path) -> None:
     script(tmp_path, "deploy.sh", RECORD_SH)
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
 
     async def broken(line: str) -> None:
         raise RuntimeError("slack is down")
@@ -350,7 +360,9 @@ async def test_long_lines_and_escape_codes_are_compacted(tmp_path: Path) -> None
         "head -c 300000 /dev/zero | tr '\\0' y >&2; echo\n"
         "printf '\\033[31mend\\033[0m\\n'\n",
     )
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
     seen: list[str] = []
 
     async def on_output(line: str) -> None:
@@ -375,7 +387,9 @@ async def test_cancelling_the_run_stops_the_command(tmp_path: Path) -> None:
         "deploy.sh",
         '#!/bin/sh\nsleep 60 &\necho $! > "$(dirname "$0")/child.pid"\necho started\nwait\n',
     )
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[]
+    )
     started = asyncio.Event()
 
     async def on_output(line: str) -> None:
@@ -418,7 +432,7 @@ async def test_status_command_gets_the_key_and_the_same_minimal_env(
             "base_dir": tmp_path,
         }
     )
-    deployer = CommandDeployer(config=cfg, secrets=[])
+    deployer = CommandDeployer(run_as_root=True, config=cfg, secrets=[])
 
     result = await deployer.status(plan=PLAN, idempotency_key="t1:beef", fencing_token=4)
     none = await deployer.status(

@@ -26,7 +26,9 @@ async def test_a_secret_cut_by_the_output_tail_leaks_no_piece(tmp_path: Path) ->
         "deploy.sh",
         f"#!/bin/sh\nyes '{KNOWN}' | head -n 20000 | tr -d '\\n'\n",
     )
-    deployer = CommandDeployer(config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[KNOWN])
+    deployer = CommandDeployer(
+        run_as_root=True, config=config(tmp_path, deploy=DEFAULT_ARGV), secrets=[KNOWN]
+    )
     seen: list[str] = []
 
     async def on_output(line: str) -> None:
