@@ -109,7 +109,12 @@ def test_the_newest_tag_skips_quarantined_commits() -> None:
 def test_old_entries_without_a_commit_still_ban_their_name_and_its_commits() -> None:
     """Entries stored before commits were recorded: resolved when read, by the commit the
     history recorded under the name and the commit the name points at now."""
-    old = {"v1.4.2": banned("v1.4.2", None)}
+    stored = (
+        '{"version":"v1.4.2","by":"verification","reason":"5xx above 1%",'
+        '"at":"2026-12-01T10:00:00+00:00","thread_id":"t0"}'
+    )  # as bot/shell/quarantine.py wrote it, keyed by the tag name
+    old = {"v1.4.2": Quarantined.model_validate_json(stored)}
+    assert old["v1.4.2"] == banned("v1.4.2", None)
     history = [record("v1.4.1", B), record("v1.4.2", E, "succeeded"), record("v1.4.0", A)]
     tags = [tag("v1.4.2", C), tag("release-x", E), tag("v1.4.1", B)]
     assert set(banned_commits(old, tags=tags, history=history)) == {C, E}
