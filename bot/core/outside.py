@@ -174,17 +174,25 @@ def clean(text: str, *, kind: Kind) -> str:
 @dataclass(frozen=True)
 class Outside:
     """The marker: ``Annotated[str, Outside(kind="subject")]`` cleans every value that
-    enters the field (pydantic validation, from data, JSON or a stored thread)."""
+    enters the field (pydantic validation, from data, JSON or a stored thread).
+
+    A string is cleaned before pydantic checks it (a lone surrogate, which pydantic refuses,
+    is removed rather than failing the whole event; ``min_length`` counts what is left), and
+    whatever pydantic turned into a string is cleaned after."""
 
     kind: Kind
 
     def __call__(self, text: str) -> str:
         return clean(text, kind=self.kind)
 
+    def _before(self, value: object) -> object:
+        return clean(value, kind=self.kind) if isinstance(value, str) else value
+
     def __get_pydantic_core_schema__(
         self, source: type[str], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self, handler(source))
+        after = core_schema.no_info_after_validator_function(self, handler(source))
+        return core_schema.no_info_before_validator_function(self._before, after)
 
 
 Name = Annotated[str, Outside("name")]

@@ -41,6 +41,7 @@ MAX_FIELD_CHARS = 64 * 1024
 _CUT_NOTE = "… [cut]"
 _MAX_DEPTH = 20
 _UNSAFE = re.compile(r"[^\t\n\x20-\x7e]")
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # invisible letters
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -52,7 +53,7 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
 
 def _code(match: re.Match[str]) -> str:
     ch = match[0]
-    if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+    if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp") and ch not in _FILLERS:
         return ch
     return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
 

@@ -89,7 +89,16 @@ def code(text: str) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters; never half an entity (``&l…``) or half a mention, date
+    or link (``<https://…``): the cut backs off to before it."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if (amp := cut.rfind("&")) > cut.rfind(";"):
+        cut = cut[:amp]
+    if (lt := cut.rfind("<")) > cut.rfind(">"):
+        cut = cut[:lt]
+    return cut + "…"
 
 
 def _who(name: str, slack_ids: Mapping[str, str]) -> str:
@@ -206,7 +215,7 @@ def approval_blocks(
         *(evidence_blocks(plan, evidence) if evidence is not None else []),
         _context(
             f"Waiting for {card.min_approvals} {noun}. Expires {slack_date(card.expires_at)}. "
-            f"You can also reply `approve` or `reject <reason>` in this thread."
+            f"You can also reply `approve` or `reject &lt;reason&gt;` in this thread."
         ),
         ActionsBlock(
             block_id="decision",

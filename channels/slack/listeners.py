@@ -278,5 +278,8 @@ class SlackListeners:
                         channel=channel,
                         user=modal.user,
                         thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-                        text="I couldn't open the reject form; reply `reject <reason>` instead.",
+                        text=(
+                            "I couldn't open the reject form; reply `reject &lt;reason&gt;` "
+                            "instead."
+                        ),
                     )
