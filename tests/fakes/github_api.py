@@ -158,6 +158,9 @@ class FakeGithub:
     token_lifetime_s: float = 3600
     html_base: str = "https://github.test"
     compare_commits: list[dict[str, Any]] = field(default_factory=list)
+    # What the compare answers besides its commits: None is "ahead" (or "identical" with no
+    # commits); "behind" or "diverged" with how many commits of the base the head lacks.
+    compare_status: tuple[str, int] | None = None
     commit_states: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     runs: list[FakeRun] = field(default_factory=list)
@@ -334,11 +337,15 @@ class FakeGithub:
                 return web.json_response(status, status=201)
             case "compare":
                 commits = self.compare_commits
+                status, behind = self.compare_status or (
+                    "ahead" if commits else "identical",
+                    0,
+                )
                 return web.json_response(
                     {
-                        "status": "ahead" if commits else "identical",
+                        "status": status,
                         "ahead_by": len(commits),
-                        "behind_by": 0,
+                        "behind_by": behind,
                         "total_commits": len(commits),
                         "html_url": f"{self.html_base}/{repo}/compare/{m['base']}...{m['head']}",
                         "commits": commits,

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.app.webapp import build_web_app
+from bot.core.events import PlanProposed
 from bot.core.intents import Deploy, Intent
 from channels.api import api_routes
 from channels.api.auth import sign
@@ -123,6 +124,10 @@ def staging(version: str) -> Deploy:
     return Deploy(service="backend", environment="staging", version=version)
 
 
+def production(version: str) -> Deploy:
+    return Deploy(service="backend", environment="production", version=version)
+
+
 async def quarantine_v142_by_rollback(bot: Bot) -> str:
     """v1.4.1 then v1.4.2 go to staging by webhook; carol rolls back, which quarantines
     v1.4.2's commit in staging. Returns that commit."""
@@ -165,8 +170,8 @@ async def test_a_re_pointed_tag_is_judged_by_its_new_commit(bot: Bot) -> None:
 
     tid = await bot.hook("ci", version="1.4.2", build="2")
     view = await bot.view(tid)
-    started = [e for e in view.events if e.type == "plan_proposed"]
-    assert [e.plan.sha for e in started] == [fixed], await bot.said(tid)  # type: ignore[union-attr]
+    planned = [e.plan.sha for e in view.events if isinstance(e, PlanProposed)]
+    assert planned == [fixed], await bot.said(tid)
     assert bot.ran()[-1] == ["deploy", "backend", "1.4.2", "staging"]
     # The quarantined commit stays quarantined by its other names.
     model_says(bot, staging("build-417"))
@@ -187,8 +192,7 @@ async def test_non_version_tags_go_backwards_only_as_a_rollback_and_a_fork_is_sh
     git(repo, "checkout", "-q", "-b", "hotfix", "v1.4.0")
     fork = commit(repo, "hotfix on top of 1.4.0")
     git(repo, "tag", "hotfix-1", fork)
-    prod = lambda v: Deploy(service="backend", environment="production", version=v)  # noqa: E731
-    model_says(bot, prod("build-417"), prod("build-416"), prod("hotfix-1"))
+    model_says(bot, *(production(v) for v in ("build-417", "build-416", "hotfix-1")))
 
     first = await bot.hook("release", version="build-417")
     await bot.approve(first)
