@@ -84,7 +84,7 @@ class Lineage(BaseModel):
 
     relation: Literal["same", "ahead", "behind", "diverged", "unknown"]
     missing: int | None = None  # commits of the live one the planned one lacks
-    why: str | None = None
+    why: Line | None = None
 
 
 class Plan(BaseModel):
@@ -206,7 +206,7 @@ class Quarantined(BaseModel):
     version: str  # the tag it was deployed as
     sha: str | None = None  # the commit; None in entries stored before commits were recorded
     by: str  # "verification", or who rolled it back
-    reason: str
+    reason: Line
     at: str  # ISO 8601, UTC
     thread_id: str
 
