@@ -116,6 +116,14 @@ def check_config(settings: Settings) -> int:
             found.append(open_)
     for finding in found:
         (problems if finding.level == "problem" else warnings).append(finding.text)
+    if settings.email_configured and settings.dmarc_required and settings.email_authserv_ids:
+        ids = ", ".join(settings.email_authserv_ids)
+        notice = settings.email_refusal_notice_s
+        told = f"told to its person at most every {notice:g} s" if notice else "not told"
+        notes.append(
+            f"email counts only with dmarc=pass from our mail servers' authserv-ids {ids}; "
+            f"refused email is audited, counted and {told} (EMAIL_REFUSAL_NOTICE_S)"
+        )
     if settings.anthropic_api_key is None:
         notes.append("ANTHROPIC_API_KEY not set: exact commands only")
     elif settings.anthropic_base_url != DEFAULT_ANTHROPIC_URL:

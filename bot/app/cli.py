@@ -17,11 +17,12 @@ from bot.app.exposure import command_findings
 from bot.app.preflight import SERVICES, findings, refusal
 from bot.app.services import run_clock, run_mail, run_worker, serve, watch_children_with_pidfd
 from bot.app.settings import Settings, load_settings
-from bot.core.audit import audit_records, parse_since
+from bot.core.audit import audit_records, parse_since, refusal_record
 from bot.core.errors import ConfigError
 from bot.core.redact import redact
 from bot.shell.logs import configure_logging
 from bot.shell.proctree import mark_undumpable
+from bot.shell.refusals import MailRefusals
 
 __all__ = ["main"]
 
@@ -190,6 +191,9 @@ async def _audit(settings: Settings, *, since: str) -> int:
         async for thread in app.store.threads_since(start - timedelta(days=30)):
             for record in audit_records(thread, since=start):
                 print(json.dumps(record, separators=(",", ":")))
+        # Emails refused for authentication belong to no thread: after them, oldest first.
+        for refusal in await MailRefusals(redis=app.redis, keys=app.keys).since(start):
+            print(json.dumps(refusal_record(refusal), separators=(",", ":")))
     finally:
         await app.close()
     return 0

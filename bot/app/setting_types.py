@@ -15,6 +15,7 @@ from pydantic import BeforeValidator
 
 __all__ = [
     "Address",
+    "AuthservIds",
     "Flag",
     "Format",
     "Host",
@@ -96,6 +97,19 @@ def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[object], object
     return check
 
 
+def _words(value: object) -> object:
+    """``mx1.example.com, mx2.example.com``: one or more words, comma-separated; kept as
+    ``mx1.example.com,mx2.example.com`` (a string: pydantic-settings would read a list
+    from the environment as JSON)."""
+    items = [item.strip() for item in str(value).split(",")]
+    if not items or not all(_WORD.fullmatch(item) and "," not in item for item in items):
+        raise ValueError(
+            "expected one word, or several separated by commas (no spaces inside one, "
+            "quotes or ;), such as mx1.example.com,mx2.example.com"
+        )
+    return ",".join(dict.fromkeys(items))
+
+
 def _url(schemes: tuple[str, ...], example: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         text = str(value).strip()
@@ -127,6 +141,7 @@ Host = Annotated[
 ]
 Address = Annotated[str, BeforeValidator(_pattern(_ADDRESS, "an email address such as a@b.c"))]
 Word = Annotated[str, BeforeValidator(_pattern(_WORD, "one word (no spaces, quotes or ;)"))]
+AuthservIds = Annotated[str, BeforeValidator(_words)]
 HttpUrl = Annotated[str, BeforeValidator(_url(("http", "https"), "https://host.example.com"))]
 RedisUrl = Annotated[
     str,

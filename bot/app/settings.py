@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.app.setting_types import (
     Address,
+    AuthservIds,
     Flag,
     Format,
     Host,
@@ -77,8 +78,12 @@ class Settings(BaseSettings):
     email_from: Address | None = None
     # None: on whenever the email channel is configured (EMAIL_REQUIRE_DMARC=false opts out).
     email_require_dmarc: Flag | None = None
-    email_authserv_id: Word | None = None
+    # Our receiving servers' authserv-ids (two MX hosts: "mx1.example.com,mx2.example.com").
+    email_authserv_id: AuthservIds | None = None
     email_max_bytes: Annotated[int, whole(1024)] = 256 * 1024
+    # Tell the person a refused email claimed to be (at their [people] address), at most
+    # once per this many seconds; unset or 0: never.
+    email_refusal_notice_s: Seconds = 0
     # Reply tokens and links; never shared with another system.
     deploybot_secret: SecretStr | None = None
     # Signs webhooks (what CI systems hold); separate so they cannot mint reply tokens.
@@ -148,6 +153,11 @@ class Settings(BaseSettings):
         return bool(self.imap_host or self.smtp_host)
 
     @property
+    def email_authserv_ids(self) -> tuple[str, ...]:
+        """EMAIL_AUTHSERV_ID's ids, in order (empty when unset)."""
+        return tuple((self.email_authserv_id or "").split(",")) if self.email_authserv_id else ()
+
+    @property
     def dmarc_required(self) -> bool:
         """Count an emailed message only with our own server's ``dmarc=pass``: on whenever
         email is configured, unless ``EMAIL_REQUIRE_DMARC=false`` opts out (warned about)."""
@@ -181,6 +191,7 @@ _SHOWN = {
     "imap_ssl",
     "email_require_dmarc",
     "email_max_bytes",
+    "email_refusal_notice_s",
     "github_app_id",
     "github_app_installation_id",
     "deploybot_key_prefix",

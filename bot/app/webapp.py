@@ -146,6 +146,8 @@ _COUNTERS = {
     "approvals_requested_total": "Approval requests made.",
     "approvals_decided_total": "Approval decisions recorded, by decision.",
     "redis_data_lost_total": "Times a worker found Redis had lost its data (and repaired it).",
+    "email_refused_total": "Emails ignored because our mail servers did not vouch for the "
+    "sender, by reason.",
 }
 
 

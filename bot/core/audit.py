@@ -1,12 +1,16 @@
 """The audit trail: who asked, what the model chose, who approved, what ran, who locked.
 
-Everything is already in the threads; this module selects the events an auditor needs and
-flattens them into JSON-ready records (pure), for ``deploybot audit --since 7d``.
+Almost everything is already in the threads; this module selects the events an auditor
+needs and flattens them into JSON-ready records (pure), for ``deploybot audit --since 7d``.
+An email ignored because our mail servers did not vouch for it belongs to no thread: it is
+kept as a ``MailRefusal`` (who it claimed to be, why it was refused) beside them.
 """
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from bot.core.events import (
     ApprovalDecided,
@@ -32,7 +36,37 @@ from bot.core.events import (
 )
 from bot.core.thread import Thread
 
-__all__ = ["audit_records", "parse_since"]
+__all__ = [
+    "MailRefusal",
+    "RefusalKind",
+    "audit_records",
+    "parse_since",
+    "refusal_record",
+]
+
+#: Why an email was not believed to be from whom it claimed (a closed set: metric labels).
+RefusalKind = Literal[
+    "no_results",  # no Authentication-Results from our servers above the boundary
+    "unreadable",  # one of ours could not be read
+    "no_dmarc",  # ours carry no dmarc result
+    "dmarc_fail",  # one of ours says fail, none, temperror, ...
+    "other_domain",  # a pass for another domain than From's
+    "unbacked",  # a pass that none of our own spf/dkim results supports
+]
+
+
+class MailRefusal(BaseModel):
+    """An email ignored because our own mail servers did not vouch for its sender."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    claimed: str  # the From address it carried (a configured person's)
+    person: str  # that person's name in [people]
+    kind: RefusalKind
+    reason: str
+    message_id: str  # as the message spelled it (capped): what to look for in the mailbox
+
 
 _AUDITED = (
     UserMessage,
@@ -90,3 +124,12 @@ def audit_records(thread: Thread, *, since: datetime) -> list[dict[str, Any]]:
             {"at": event.at.isoformat(), "thread": thread.id, "event": event.type, **fields}
         )
     return records
+
+
+def refusal_record(refusal: MailRefusal) -> dict[str, Any]:
+    """One refused email as an audit record (``event: email_refused``)."""
+    return {
+        "at": refusal.at.isoformat(),
+        "event": "email_refused",
+        **refusal.model_dump(mode="json", exclude={"at"}),
+    }

@@ -70,6 +70,15 @@ class Keys:
         """Hash: the IMAP mailbox's UIDVALIDITY and the last UID the mail listener handled."""
         return f"{self.prefix}:email:mailbox:{mailbox}"
 
+    def email_refused(self) -> str:
+        """Stream of emails ignored because our mail servers did not vouch for the sender
+        (``MailRefusal``), capped: for ``deploybot audit``."""
+        return f"{self.prefix}:email:refused"
+
+    def email_refusal_notice(self, person: str) -> str:
+        """Set while a person has lately been told that a message in their name was refused."""
+        return f"{self.prefix}:email:refused:notice:{person}"
+
     # -- global --------------------------------------------------------------------------
     def thread_index(self) -> str:
         return f"{self.prefix}:threads"

@@ -3,8 +3,9 @@
 Inbound: ``MailListener`` (IMAP IDLE on the bot's mailbox) publishes to the inbound stream.
 Outbound: ``EmailSender``, run by the outbox's ``email`` deliverer. ``build_email`` makes
 both from explicit arguments (the wiring, ``bot.app.channels``, reads the settings). With
-``require_dmarc`` only mail whose own receiving server (``authserv_id``) reports
-``dmarc=pass`` for the From domain counts.
+``require_dmarc`` only mail whose own receiving servers (``authserv_ids``, e.g. two MX
+hosts) report ``dmarc=pass`` for the From domain counts; the rest is recorded for the audit
+(``bot.shell.refusals``) and, with ``notice_interval_s``, its person told (rate-limited).
 """
 
 from collections.abc import Callable
@@ -30,8 +31,9 @@ def build_email(
     from_address: str,
     secret: bytes,
     require_dmarc: bool,
-    authserv_id: str | None,
+    authserv_ids: tuple[str, ...],
     max_bytes: int,
+    notice_interval_s: float = 0,
     config: Config,
     queue: InboundQueue,
     outbox: Outbox,
@@ -41,7 +43,7 @@ def build_email(
 ) -> tuple[MailListener, EmailSender]:
     """The listener and the sender. ``ValueError`` when DMARC is required without our
     receiving server's authserv-id (nothing could ever pass)."""
-    if require_dmarc and not (authserv_id or "").strip():
+    if require_dmarc and not any(i.strip() for i in authserv_ids):
         raise ValueError("EMAIL_AUTHSERV_ID is required when DMARC is required")
     emails = {name: p.email for name, p in config.people.items() if p.email}
     rules = MailRules(
@@ -49,7 +51,8 @@ def build_email(
         secret=secret,
         known_senders=frozenset(e.lower() for e in emails.values()),
         require_dmarc=require_dmarc,
-        auth_serv_id=authserv_id,
+        authserv_ids=authserv_ids,
+        names={e.lower(): name for name, e in emails.items()},
     )
     listener = MailListener(
         imap=imap,
@@ -60,6 +63,7 @@ def build_email(
         rules=rules,
         clock=clock,
         max_bytes=max_bytes,
+        notice_interval_s=notice_interval_s,
     )
     sender = EmailSender(
         smtp=smtp,

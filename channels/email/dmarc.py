@@ -1,36 +1,48 @@
-"""Did our own receiving server report ``dmarc=pass`` for the From domain? Pure.
+"""Did our own receiving servers report ``dmarc=pass`` for the From domain? Pure.
 
-Which header is ours: receiving servers add Authentication-Results at the top, so headers
-are read from the top down. Headers whose authserv-id is not ``EMAIL_AUTHSERV_ID`` are
-skipped (anyone can write one). The first, topmost, header with our authserv-id is the
-only one that counts; every header below it was there before our server saw the mail,
-so it may have been written by the sender, and is never read, even when it says pass and
-ours says fail. When our topmost header is unreadable, the answer is no (it is not skipped
-for one further down). Inside that header every ``dmarc`` result must be ``pass`` and name
-the From domain in ``header.from``; at least one must be there.
+Which headers are ours is ``channels.email.boundary``'s rule: every Authentication-Results
+with one of our authserv-ids (``EMAIL_AUTHSERV_ID``, one or more) above the first Received
+header from outside. Among them:
+
+- none at all, or one we cannot read: no;
+- at least one ``dmarc`` result, and every one of them ``pass`` with ``header.from`` naming
+  the From domain: a ``fail`` (or ``none``, ``temperror``, ...) anywhere in ours wins over a
+  ``pass`` elsewhere in ours;
+- backed by what our servers saw themselves: when our headers report SPF, a ``dmarc=pass``
+  also needs an aligned ``spf=pass`` or ``dkim=pass`` in them (the From domain, its parent or
+  a subdomain of it). DMARC passes only on one of those two; a pass our own reports do not
+  show rests on something we did not write. Real servers do this: OpenDMARC placed before
+  OpenDKIM reads a forged ``dkim=pass`` header with our id before OpenDKIM strips it, and
+  reports ``dmarc=pass`` for a forgery whose own SPF result (ours) is for the forger's domain
+  (tests/fixtures/mail/dmarc-first/forged-ar.eml).
+
+A ``dmarc=pass`` inside a comment, a quoted string or a property value is text, never a
+result (``channels.email.auth_results``).
 """
 
-from collections.abc import Sequence
-from typing import assert_never
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from channels.email.auth_results import AuthResults, Unreadable, parse_auth_results
+from bot.core.audit import RefusalKind
+from channels.email.auth_results import ResInfo
+from channels.email.boundary import TraceField, own_results
 
-__all__ = ["DmarcPass", "DmarcVerdict", "NoDmarcPass", "dmarc_verdict"]
+__all__ = ["DmarcPass", "DmarcVerdict", "NoDmarcPass", "aligned", "dmarc_verdict"]
 
 
 class DmarcPass(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    authserv_id: str
+    authserv_id: str  # the (topmost) one of ours that reported the pass
     domain: str
 
 
 class NoDmarcPass(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    reason: str
+    kind: RefusalKind  # a closed set: the metric's label
+    reason: str  # for the log and the audit (no secrets; ids and domains only)
 
 
 DmarcVerdict = DmarcPass | NoDmarcPass
@@ -40,35 +52,69 @@ def _domain(value: str) -> str:
     return value.strip().rstrip(".").lower()
 
 
-def _judge(ours: AuthResults, from_domain: str) -> DmarcVerdict:
-    dmarc = [r for r in ours.results if r.method == "dmarc"]
+def aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed DMARC alignment without a public suffix list: the same domain, or one a
+    subdomain of the other (a parent with no dot, a bare TLD, never aligns)."""
+    d, f = _domain(domain.rpartition("@")[2]), _domain(from_domain)
+    if not d or not f:
+        return False
+    return d == f or (f.endswith("." + d) and "." in d) or d.endswith("." + f)
+
+
+def _backed(results: Iterable[ResInfo], from_domain: str) -> bool:
+    """Our own SPF or DKIM report shows what a DMARC pass needs, or shows no SPF at all."""
+    spf_seen = False
+    for result in results:
+        if result.method == "spf":
+            spf_seen = True
+            mailfrom = result.value("smtp", "mailfrom") or ""
+            if result.result == "pass" and aligned(mailfrom, from_domain):
+                return True
+        if result.method == "dkim" and result.result == "pass":
+            signer = result.value("header", "d") or result.value("header", "i") or ""
+            if aligned(signer, from_domain):
+                return True
+    return not spf_seen
+
+
+def dmarc_verdict(
+    trace: Sequence[TraceField], *, authserv_ids: Iterable[str], from_domain: str
+) -> DmarcVerdict:
+    """``trace``: the Received and Authentication-Results fields, topmost first."""
+    ids = [i for i in (_domain(x) for x in authserv_ids) if i]
+    domain = _domain(from_domain)
+    if not ids or not domain:
+        return NoDmarcPass(kind="no_results", reason="no authserv-id or no From domain")
+    own = own_results(trace, authserv_ids=ids)
+    if own.unreadable is not None:
+        return NoDmarcPass(
+            kind="unreadable", reason=f"our Authentication-Results is unreadable: {own.unreadable}"
+        )
+    if not own.results:
+        where = f" above the Received from {own.boundary}" if own.boundary else ""
+        return NoDmarcPass(
+            kind="no_results",
+            reason=f"no Authentication-Results from our servers ({', '.join(ids)}){where}",
+        )
+    every = [(header.authserv_id, r) for header in own.results for r in header.results]
+    dmarc = [(by, r) for by, r in every if r.method == "dmarc"]
     if not dmarc:
-        return NoDmarcPass(reason="our server reported no dmarc result")
-    for result in dmarc:
+        return NoDmarcPass(kind="no_dmarc", reason="our servers reported no dmarc result")
+    for by, result in dmarc:
         if result.result != "pass":
-            return NoDmarcPass(reason=f"our server reported dmarc={result.result}")
+            return NoDmarcPass(kind="dmarc_fail", reason=f"{by} reported dmarc={result.result}")
+    for by, result in dmarc:
         header_from = result.value("header", "from")
         if header_from is None:
-            return NoDmarcPass(reason="our server's dmarc result names no header.from")
-        if _domain(header_from) != from_domain:
-            return NoDmarcPass(reason=f"dmarc=pass is for {header_from}, not {from_domain}")
-    return DmarcPass(authserv_id=ours.authserv_id, domain=from_domain)
-
-
-def dmarc_verdict(headers: Sequence[str], *, authserv_id: str, from_domain: str) -> DmarcVerdict:
-    """``headers``: the Authentication-Results values in message order (topmost first)."""
-    ours, domain = authserv_id.strip().lower(), _domain(from_domain)
-    if not ours or not domain:
-        return NoDmarcPass(reason="no authserv-id or no From domain to check")
-    for header in headers:
-        parsed = parse_auth_results(header)
-        if parsed.authserv_id is None or parsed.authserv_id.strip().lower() != ours:
-            continue  # someone else's (or unreadable before its authserv-id): worthless
-        match parsed:
-            case Unreadable(reason=reason):
-                return NoDmarcPass(reason=f"our Authentication-Results is unreadable: {reason}")
-            case AuthResults():
-                return _judge(parsed, domain)
-            case _:
-                assert_never(parsed)
-    return NoDmarcPass(reason="no Authentication-Results from our server")
+            return NoDmarcPass(kind="other_domain", reason=f"{by}: dmarc=pass names no header.from")
+        if _domain(header_from) != domain:
+            return NoDmarcPass(
+                kind="other_domain", reason=f"{by}: dmarc=pass is for {header_from}, not {domain}"
+            )
+    if not _backed((r for _by, r in every), domain):
+        return NoDmarcPass(
+            kind="unbacked",
+            reason="dmarc=pass without an aligned spf=pass or dkim=pass from our servers "
+            "(does OpenDMARC read headers the MX did not strip first?)",
+        )
+    return DmarcPass(authserv_id=dmarc[0][0], domain=domain)

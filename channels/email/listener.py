@@ -16,7 +16,7 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 import aioimaplib
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -30,9 +30,19 @@ from bot.core.outbound import OutboundMessage
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys, text
 from bot.shell.outbox import Outbox
+from bot.shell.refusals import MailRefusals
 from bot.shell.tasks import TaskHandle
 from channels.email.message import parse_mail
-from channels.email.triage import Ignore, MailRules, Publish, Refuse, thread_id_for_mail, triage
+from channels.email.refusal import refuse_unauthenticated
+from channels.email.triage import (
+    Ignore,
+    MailRules,
+    Publish,
+    Refuse,
+    Unauthenticated,
+    thread_id_for_mail,
+    triage,
+)
 
 __all__ = ["ImapServer", "MailListener"]
 
@@ -75,6 +85,7 @@ class MailListener:
         clock: Callable[[], datetime],
         max_bytes: int = 256 * 1024,
         max_backoff_s: float = 60,
+        notice_interval_s: float = 0,  # EMAIL_REFUSAL_NOTICE_S; 0: never tell anyone
     ) -> None:
         self._imap = imap
         self._queue = queue
@@ -85,6 +96,8 @@ class MailListener:
         self._clock = clock
         self._max_bytes = max_bytes
         self._max_backoff_s = max_backoff_s
+        self._refusals = MailRefusals(redis=redis, keys=keys)
+        self._notice_interval_s = notice_interval_s
         self._news = False
         self.connected = asyncio.Event()  # set while a session is up (for tests and health)
         self._health = TaskHandle("imap")
@@ -254,6 +267,16 @@ class MailListener:
                     )
                 )
                 log.info("email refused: %s", verdict.reason)
+            case Unauthenticated():
+                await refuse_unauthenticated(
+                    verdict,
+                    refusals=self._refusals,
+                    outbox=self._outbox,
+                    now=self._clock(),
+                    notice_interval_s=self._notice_interval_s,
+                )
             case Ignore(reason=reason):
                 log.info("email ignored: %s", reason)
+            case _:
+                assert_never(verdict)
         await self._call(client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Seen)"))

@@ -13,6 +13,7 @@ from email.message import EmailMessage, Message
 from pydantic import BaseModel, ConfigDict
 
 from channels.email.body import fresh_text, html_to_text
+from channels.email.boundary import TraceField
 
 __all__ = ["ParsedMail", "parse_mail"]
 
@@ -32,7 +33,7 @@ class ParsedMail(BaseModel):
     references: list[str]
     text: str  # the sender's own words: quotes and signatures cut
     automatic: str | None  # why this looks machine-sent (auto-reply, bounce, list), or None
-    authentication_results: list[str]  # raw values, topmost first
+    trace: list[TraceField]  # Received and Authentication-Results, raw values, topmost first
     size_bytes: int
     oversized: bool
 
@@ -52,13 +53,19 @@ def _headers(msg: Message, name: str) -> list[str]:
         return []
 
 
-def _raw_headers(msg: Message, name: str) -> list[str]:
-    """The values as the sender's bytes spelled them: no encoded-word decoding, which could
-    turn text inside a comment into something else (top to bottom)."""
+def _trace(msg: Message) -> list[TraceField]:
+    """Received and Authentication-Results in message order (topmost first), as the bytes
+    spelled them: no encoded-word decoding, which could turn text inside a comment into
+    something else."""
+    found: list[TraceField] = []
     try:
-        return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+        for key, value in msg.raw_items():
+            name = key.strip().lower()
+            if name == "received" or name == "authentication-results":
+                found.append(TraceField(name=name, value=str(value)))
     except Exception:
         return []
+    return found
 
 
 def _strict_from(msg: Message) -> tuple[str | None, str | None]:
@@ -154,7 +161,7 @@ def parse_mail(
         references=_MSGID.findall(_header(msg, "References"))[-50:],
         text=text,
         automatic=_automatic(msg, from_address),
-        authentication_results=_raw_headers(msg, "Authentication-Results"),
+        trace=_trace(msg),
         size_bytes=size_bytes,
         oversized=oversized,
     )

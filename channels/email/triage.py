@@ -1,9 +1,10 @@
 """What to do with one parsed inbound email: ignore it, refuse it, or publish an event. Pure.
 
 - Machine mail (auto-replies, bounces, lists), mail without one clean From address, mail
-  from the bot itself, from unknown senders, and (required unless switched off) without
-  our own server's ``dmarc=pass`` for the From domain (``channels.email.dmarc``) is ignored
-  and never answered.
+  from the bot itself and from unknown senders is ignored and never answered.
+- Mail in the name of someone in [people] without our own servers' ``dmarc=pass`` for the
+  From domain (required unless switched off; ``channels.email.dmarc``) is
+  ``Unauthenticated``: never answered, but recorded for the audit and counted.
 - A reply addressed to ``<local>+<token>@<domain>`` is a decision only when the token is
   valid (signed with ``DEPLOYBOT_SECRET``), unexpired and was issued to the From address;
   its first line must be ``approve`` or ``reject <reason>`` (``deny``/``no`` read as
@@ -22,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from bot.core.audit import RefusalKind
 from bot.core.events import DecisionReceived, UserMessage
 from bot.core.origin import EmailOrigin
 from bot.shell.inbound import Envelope, agent_for
@@ -34,6 +36,7 @@ __all__ = [
     "MailRules",
     "Publish",
     "Refuse",
+    "Unauthenticated",
     "Verdict",
     "own_message_id",
     "thread_from_references",
@@ -54,11 +57,12 @@ class MailRules(BaseModel):
     secret: bytes  # DEPLOYBOT_SECRET: the only key reply tokens are checked with
     known_senders: frozenset[str]  # lower-cased addresses of [people]
     require_dmarc: bool = True  # off only when asked for (EMAIL_REQUIRE_DMARC=false)
-    auth_serv_id: str | None = None  # our receiving server's authserv-id
+    authserv_ids: tuple[str, ...] = ()  # our receiving servers' authserv-ids
+    names: dict[str, str] = {}  # lower-cased address -> its person's name in [people]
 
     @model_validator(mode="after")
     def _authserv_id_when_required(self) -> "MailRules":
-        if self.require_dmarc and not (self.auth_serv_id or "").strip():
+        if self.require_dmarc and not any(i.strip() for i in self.authserv_ids):
             raise ValueError("checking DMARC needs EMAIL_AUTHSERV_ID (our server's authserv-id)")
         return self
 
@@ -78,12 +82,23 @@ class Refuse(BaseModel):
     message_id: str
 
 
+class Unauthenticated(BaseModel):
+    """In someone's name, but our mail servers did not vouch for it: never answered."""
+
+    model_config = ConfigDict(frozen=True)
+    claimed: str  # the From address (one of [people]'s)
+    person: str
+    kind: RefusalKind
+    reason: str
+    message_id: str
+
+
 class Publish(BaseModel):
     model_config = ConfigDict(frozen=True)
     envelope: Envelope
 
 
-Verdict = Ignore | Refuse | Publish
+Verdict = Ignore | Refuse | Unauthenticated | Publish
 
 
 def thread_id_for_mail(message_id: str) -> str:
@@ -154,16 +169,20 @@ def triage(mail: ParsedMail, *, rules: MailRules, now: datetime) -> Verdict:
         return Ignore(reason="sent by the bot itself")
     if mail.message_id is None:
         return Ignore(reason="no Message-ID")
-    if rules.require_dmarc:
-        verdict = dmarc_verdict(
-            mail.authentication_results,
-            authserv_id=rules.auth_serv_id or "",
-            from_domain=sender_domain,
-        )
-        if isinstance(verdict, NoDmarcPass):
-            return Ignore(reason=f"possibly spoofed: {verdict.reason}")
     if sender not in rules.known_senders:
         return Ignore(reason="sender is not in [people]")
+    if rules.require_dmarc:
+        verdict = dmarc_verdict(
+            mail.trace, authserv_ids=rules.authserv_ids, from_domain=sender_domain
+        )
+        if isinstance(verdict, NoDmarcPass):
+            return Unauthenticated(
+                claimed=sender,
+                person=rules.names.get(sender, sender),
+                kind=verdict.kind,
+                reason=verdict.reason,
+                message_id=mail.message_id[:200],
+            )
     return _read(mail, rules=rules, now=now, sender=sender, message_id=mail.message_id)
 
 

@@ -126,7 +126,13 @@ async def default_mail(
 
 @contextlib.asynccontextmanager
 async def open_mail(
-    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str, *, require_dmarc: bool | None
+    tmp_path: Path,
+    dovecot: Dovecot,
+    redis: Redis,
+    key_prefix: str,
+    *,
+    require_dmarc: bool | None,
+    authserv_id: str = AUTHSERV_ID,
 ) -> AsyncIterator[Mail]:
     smtp = SmtpCapture()
     await smtp.start()
@@ -134,7 +140,12 @@ async def open_mail(
     config = write_setup(tmp_path, emails={"carol": "carol@example.com"})
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
     running = email_running(
-        app, dovecot=dovecot, smtp=smtp, clock=clock, require_dmarc=require_dmarc
+        app,
+        dovecot=dovecot,
+        smtp=smtp,
+        clock=clock,
+        require_dmarc=require_dmarc,
+        authserv_id=authserv_id,
     )
     async with running:
         yield Mail(app=app, dovecot=dovecot, smtp=smtp, clock=clock, base=tmp_path)
@@ -149,11 +160,12 @@ async def email_running(
     smtp: SmtpCapture,
     clock: Clock,
     require_dmarc: bool | None = False,
+    authserv_id: str = AUTHSERV_ID,
 ) -> AsyncIterator[None]:
     """The app's mail listener (on Dovecot) and email deliverer (to aiosmtpd), running.
 
-    ``require_dmarc``: EMAIL_REQUIRE_DMARC (None: not set, the default); our receiving
-    server's authserv-id is ``mx.example.com``.
+    ``require_dmarc``: EMAIL_REQUIRE_DMARC (None: not set, the default); ``authserv_id``:
+    EMAIL_AUTHSERV_ID (by default ``mx.example.com``).
     """
     settings = Settings(
         _env_file=None,
@@ -168,7 +180,7 @@ async def email_running(
         deploybot_secret=SecretStr(SECRET),
         deploybot_webhook_secret=SecretStr(WEBHOOK_SECRET),
         email_require_dmarc=require_dmarc,
-        email_authserv_id=AUTHSERV_ID,
+        email_authserv_id=authserv_id,
         redis_url="redis://unused",
     )
     listener, sender = email_channel(
@@ -363,6 +375,10 @@ OURS_FAIL = _ar(
     "mx.example.com; spf=fail smtp.mailfrom=evil.test; dmarc=fail (p=reject) "
     "header.from=example.com"
 )
+BORDER = (
+    "Received: from out.example.com (out.example.com [198.51.100.5])\r\n"
+    "\tby mx.example.com (Postfix) with ESMTPS id 4QxR2m0b1Gz9\r\n"
+)
 # Each attack: what a forger can get into the headers of a reply carrying alice's token.
 ATTACKS = {
     "spoofed From: alice with her forwarded token, no dmarc pass": "",
@@ -378,7 +394,9 @@ ATTACKS = {
     "a pass in smtp.helo": _ar(
         "mx.example.com; spf=none smtp.helo=dmarc=pass; dmarc=fail header.from=example.com"
     ),
-    "a forged pass below our fail": OURS_FAIL + OURS_PASS,
+    "a forged pass below our fail": OURS_FAIL + BORDER + OURS_PASS,
+    "a forged pass below our border": BORDER + OURS_PASS,
+    "our pass and our fail": OURS_PASS + OURS_FAIL,
     "a pass from another authserv-id": OURS_PASS.replace("mx.example.com", "mx.evil.test"),
     "a pass for another domain": OURS_PASS.replace("=example.com", "=evil.test"),
 }  # fmt: skip
@@ -411,8 +429,9 @@ async def test_a_forged_approval_deploys_nothing_and_is_never_answered(
 async def test_our_servers_pass_approves_and_deploys_once(dmarc_mail: Mail) -> None:
     mail = dmarc_mail
     approval = await _request_approval(mail)
-    # Gmail-like hops above ours and a forger's pass below it change nothing.
-    headers = _ar("relay.example.org; none") + OURS_PASS + OURS_FAIL
+    # Another server's header above ours and a forger's fail below our border (the
+    # Received our MX wrote for the connection from outside) change nothing.
+    headers = _ar("relay.example.org; none") + OURS_PASS + BORDER + OURS_FAIL
     mail.deliver(reply(approval, "approve", headers=headers))
     await mail.until(lambda: len(calls(mail.base)) == 1)
     mail.deliver(reply(approval, "approve", headers=OURS_PASS, n=2))  # once more

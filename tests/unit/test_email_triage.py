@@ -14,6 +14,7 @@ from channels.email.triage import (
     MailRules,
     Publish,
     Refuse,
+    Unauthenticated,
     own_message_id,
     thread_id_for_mail,
     triage,
@@ -26,6 +27,7 @@ RULES = MailRules(
     bot_address="deploybot@example.com",
     secret=SECRET,
     known_senders=frozenset({"alice@example.com", "dave@example.com", "carol@example.com"}),
+    names={"alice@example.com": "alice", "dave@example.com": "dave", "carol@example.com": "carol"},
     require_dmarc=False,
 )
 
@@ -211,7 +213,9 @@ def test_out_of_office_without_headers_is_still_not_a_decision() -> None:
 
 # -- DMARC, when required ------------------------------------------------------------------
 
-DMARC = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "auth_serv_id": "mx.example.com"})
+DMARC = MailRules(
+    **{**RULES.model_dump(), "require_dmarc": True, "authserv_ids": ("mx.example.com",)}
+)
 AR = "Authentication-Results: "
 # Decoded, this reads ``); dmarc=pass header.from=example.com (``: it must stay encoded.
 ENCODED = "=?utf-8?q?=29=3B_dmarc=3Dpass_header.from=3Dexample.com_=28?="
@@ -235,8 +239,31 @@ def test_dmarc_required(headers: str, ok: bool) -> None:
     got = verdict(mail(headers=headers), rules=DMARC)
     assert isinstance(got, Publish) is ok
     if not ok:
-        assert isinstance(got, Ignore)  # a possible spoof is never answered
-        assert "spoofed" in got.reason
+        assert isinstance(got, Unauthenticated)  # recorded and counted, never answered
+        assert (got.claimed, got.person) == ("alice@example.com", "alice")
+        assert got.reason
+        assert got.message_id
+
+
+def test_an_unknown_sender_is_ignored_before_authentication_is_judged() -> None:
+    """Only mail in the name of someone in [people] is worth recording as refused."""
+    got = verdict(mail(sender="mallory@evil.test"), rules=DMARC)
+    assert isinstance(got, Ignore)
+    assert "not in [people]" in got.reason
+
+
+def test_several_authserv_ids_and_the_boundary() -> None:
+    rules = MailRules(
+        **{**DMARC.model_dump(), "authserv_ids": ("mx1.example.com", "mx2.example.com")}
+    )
+    ours = AR + "mx2.example.com; dmarc=pass header.from=example.com\r\n"
+    border = (
+        "Received: from out.example.com (out.example.com [198.51.100.5]) by mx1.example.com\r\n"
+    )
+    assert isinstance(verdict(mail(headers=ours + border), rules=rules), Publish)
+    got = verdict(mail(headers=border + ours), rules=rules)  # below our border: the sender's
+    assert isinstance(got, Unauthenticated), got
+    assert got.kind == "no_results", got
 
 
 def test_rules_require_dmarc_unless_told_otherwise_and_then_need_our_authserv_id() -> None:

@@ -274,5 +274,5 @@ def test_env_example_names_every_variable_with_valid_examples(tmp_path: Path) ->
     assert sorted(line.split("=", 1)[0] for line in lines) == VARIABLES
     (tmp_path / ".env").write_text("\n".join(lines) + "\n")
     settings = load_settings()
-    assert settings.email_authserv_id == "mx.example.com"
+    assert settings.email_authserv_ids == ("mx1.example.com", "mx2.example.com")
     assert settings.dmarc_required
