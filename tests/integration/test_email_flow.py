@@ -133,6 +133,7 @@ async def open_mail(
     *,
     require_dmarc: bool | None,
     authserv_id: str = AUTHSERV_ID,
+    notice_s: float = 0,
 ) -> AsyncIterator[Mail]:
     smtp = SmtpCapture()
     await smtp.start()
@@ -146,6 +147,7 @@ async def open_mail(
         clock=clock,
         require_dmarc=require_dmarc,
         authserv_id=authserv_id,
+        notice_s=notice_s,
     )
     async with running:
         yield Mail(app=app, dovecot=dovecot, smtp=smtp, clock=clock, base=tmp_path)
@@ -161,11 +163,12 @@ async def email_running(
     clock: Clock,
     require_dmarc: bool | None = False,
     authserv_id: str = AUTHSERV_ID,
+    notice_s: float = 0,
 ) -> AsyncIterator[None]:
     """The app's mail listener (on Dovecot) and email deliverer (to aiosmtpd), running.
 
     ``require_dmarc``: EMAIL_REQUIRE_DMARC (None: not set, the default); ``authserv_id``:
-    EMAIL_AUTHSERV_ID (by default ``mx.example.com``).
+    EMAIL_AUTHSERV_ID (by default ``mx.example.com``); ``notice_s``: EMAIL_REFUSAL_NOTICE_S.
     """
     settings = Settings(
         _env_file=None,
@@ -181,6 +184,7 @@ async def email_running(
         deploybot_webhook_secret=SecretStr(WEBHOOK_SECRET),
         email_require_dmarc=require_dmarc,
         email_authserv_id=authserv_id,
+        email_refusal_notice_s=notice_s,
         redis_url="redis://unused",
     )
     listener, sender = email_channel(

@@ -132,6 +132,38 @@ async def test_forgeries_deploy_nothing_and_are_counted_and_audited(
     await mail.until(lambda: len(calls(mail.base)) == 1)
 
 
+async def test_the_person_a_forgery_claimed_to_be_is_told_once_never_the_sender(
+    tmp_path: Path, dovecot: Dovecot, redis: Redis, key_prefix: str
+) -> None:
+    """EMAIL_REFUSAL_NOTICE_S set: alice hears about forgeries in her name at her address
+    from [people], once per interval however many arrive; the forger's envelope address
+    (x@evil.test) and anyone else hear nothing."""
+    async with open_mail(
+        tmp_path, dovecot, redis, key_prefix, require_dmarc=True, notice_s=3600
+    ) as mail:
+        reply_to = await _approval_reply_to(mail, "dkim-first")
+        forged = ["forged-spoof", "forged-ar", "forged-evil-envelope"]
+        for name in forged:
+            mail.deliver(fixture("dkim-first", name, reply_to=reply_to))
+        await mail.until(lambda: len(mail.smtp.to("alice@example.com")) == 2)
+        await mail.settle(1.5)
+        _approval, notice = mail.smtp.to("alice@example.com")
+        assert notice["Subject"] == "[deploybot] a message in your name was refused"
+        body = notice.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()  # type: ignore[attr-defined]
+        assert "A message in your name (alice@example.com)" in text
+        assert "Nothing was requested or decided" in text
+        assert "Re: [deploybot] approve" not in text  # nothing of the forged mail's text
+        assert {r for rcpts, _m in mail.smtp.messages for r in rcpts} == {
+            "alice@example.com",
+            "dave@example.com",
+        }
+        assert calls(mail.base) == []
+        refusals = MailRefusals(redis=mail.app.redis, keys=mail.app.keys)
+        assert len(await refusals.since(mail.clock())) == len(forged)
+
+
 async def _count(refusals: MailRefusals, mail: Mail) -> int:
     return len(await refusals.since(mail.clock()))
 

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app.bootstrap import build_agents
+from bot.app.check import check_config
 from bot.app.preflight import SERVICES, findings, persistence_finding, refusal
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
 from bot.core.config import parse_config
@@ -82,6 +83,10 @@ BAD = [
     ("IMAP_HOST", "mail.example.com:993", "IMAP_HOST: expected a host name or IP address"),
     ("EMAIL_FROM", "deploybot", "EMAIL_FROM: expected an email address"),
     ("EMAIL_AUTHSERV_ID", "mx; dmarc=pass", "EMAIL_AUTHSERV_ID: expected one word"),
+    ("EMAIL_AUTHSERV_ID", "mx1,,mx2", "EMAIL_AUTHSERV_ID: expected one word, or several"),
+    ("EMAIL_AUTHSERV_ID", "mx1 mx2", "EMAIL_AUTHSERV_ID: expected one word, or several"),
+    ("EMAIL_AUTHSERV_ID", "mx1,", "EMAIL_AUTHSERV_ID: expected one word, or several"),
+    ("EMAIL_REFUSAL_NOTICE_S", "hourly", "EMAIL_REFUSAL_NOTICE_S='hourly': expected a number of"),
     ("EMAIL_MAX_BYTES", "-1", "EMAIL_MAX_BYTES='-1': expected a whole number of at least 1024"),
     ("ANTHROPIC_MODEL", "claude sonnet", "ANTHROPIC_MODEL: expected one word"),
     ("DEPLOYBOT_LEASE_TTL_MS", "5", "DEPLOYBOT_LEASE_TTL_MS='5': expected a whole number of"),
@@ -276,3 +281,44 @@ def test_env_example_names_every_variable_with_valid_examples(tmp_path: Path) ->
     settings = load_settings()
     assert settings.email_authserv_ids == ("mx1.example.com", "mx2.example.com")
     assert settings.dmarc_required
+
+
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [
+        ("mx.example.com", ("mx.example.com",)),
+        ("mx1.example.com,mx2.example.com", ("mx1.example.com", "mx2.example.com")),
+        (" mx1.example.com , mx2.example.com ", ("mx1.example.com", "mx2.example.com")),
+        ("mx1,mx1", ("mx1",)),
+    ],
+)
+def test_email_authserv_id_takes_several_ids(value: str, ids: tuple[str, ...]) -> None:
+    assert load_settings(_env_file=None, email_authserv_id=value).email_authserv_ids == ids
+    assert load_settings(_env_file=None).email_authserv_ids == ()
+
+
+def _minimal_config(folder: Path) -> Path:
+    path = folder / "deploybot.toml"
+    path.write_text(
+        '[people.alice]\nemail = "alice@example.com"\n'
+        '[services.backend]\nrepo = "https://git.example.com/backend.git"\n'
+        'deploy = ["/bin/true"]\nenvironments = ["staging"]\n'
+        "[environments.staging]\napproval = false\n"
+    )
+    return path
+
+
+def test_check_config_shows_the_authserv_ids_it_trusts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(
+        _env_file=None,
+        deploybot_config=str(_minimal_config(tmp_path)),
+        imap_host="imap.example.com",
+        email_authserv_id="mx1.example.com, mx2.example.com",
+        email_refusal_notice_s="3600",
+    )
+    check_config(settings)
+    out = capsys.readouterr().out
+    assert "authserv-ids mx1.example.com, mx2.example.com;" in out
+    assert "told to its person at most every 3600 s (EMAIL_REFUSAL_NOTICE_S)" in out
