@@ -159,7 +159,7 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
         channel = terminal_channel(app, user=user or _default_user(app))
         print(_banner(app), flush=True)
         for finding in command_findings(settings, app.config):  # who deploy commands run as
-            print(f"({finding.level}: {finding.text})", flush=True)
+            print(f"deploybot chat: {finding.level}: {finding.text}", file=sys.stderr)
         if warning := channel.whoami_warning():
             print(f"({warning})", flush=True)
         if interactive:

@@ -27,9 +27,35 @@ from bot.core.principal import ROOT_OPT_IN, Refused
 from bot.core.service import CommandCheck
 from bot.shell.users import Account, bot_user, command_account, reachable
 
-__all__ = ["anonymous_redis", "command_findings", "redis_finding", "runs_commands"]
+__all__ = [
+    "ACL_COMMANDS",
+    "acl_setuser",
+    "anonymous_redis",
+    "command_findings",
+    "redis_finding",
+    "runs_commands",
+]
+
+#: Every Redis command deploybot sends (its scripts call GET, SET, DEL, INCR and PEXPIRE,
+#: which are listed anyway); tests/e2e/test_redis_acl.py runs the bot as a user with only
+#: these and reads Redis's ACL LOG for anything refused.
+ACL_COMMANDS = (  # noqa: SIM905 - a list of names, kept readable
+    "ping info time config|get wait multi exec discard scan memory|usage "
+    "get set getdel del unlink exists expire pexpire pttl incr "
+    "hget hset hsetnx hgetall hdel hincrby lpush lrange ltrim sadd srem smembers "
+    "zadd zrem zrange zrangebyscore zrevrange zremrangebyscore zcard zmscore "
+    "xadd xreadgroup xack xautoclaim xclaim xgroup xinfo xlen xdel xrange xpending "
+    "eval evalsha script|load"
+).split()
 
 _WORKERS = frozenset({"worker", "run"})
+
+
+def acl_setuser(prefix: str, *, user: str = "deploybot") -> str:
+    """The ``ACL SETUSER`` line for a Redis user that may do what deploybot does, on its own
+    keys (``prefix``) only, and nothing else: no pub/sub, no admin commands."""
+    allowed = " ".join(f"+{name}" for name in ACL_COMMANDS)
+    return f"ACL SETUSER {user} on >PASSWORD resetkeys ~{prefix}:* resetchannels -@all {allowed}"
 
 
 def runs_commands(config: Config) -> bool:
@@ -147,6 +173,7 @@ async def redis_finding(settings: Settings, config: Config) -> Finding | None:
         f"Redis at {where} answers without a password: any local process, a deploy script "
         "included, can read deploybot's threads and write an approval into its inbound "
         "stream; give deploybot an ACL user with a password and turn off the nopass "
-        "default user (README 'Security': the ACL SETUSER line)",
+        "default user: " + acl_setuser(settings.deploybot_key_prefix) + "; ACL SETUSER "
+        "default off (README 'Security')",
         warns=SERVICES,
     )
