@@ -78,14 +78,25 @@ def _backed(results: Iterable[ResInfo], from_domain: str) -> bool:
 
 
 def dmarc_verdict(
-    trace: Sequence[TraceField], *, authserv_ids: Iterable[str], from_domain: str
+    trace: Sequence[TraceField | str],
+    *,
+    authserv_ids: Iterable[str] = (),
+    authserv_id: str | None = None,
+    from_domain: str,
 ) -> DmarcVerdict:
-    """``trace``: the Received and Authentication-Results fields, topmost first."""
-    ids = [i for i in (_domain(x) for x in authserv_ids) if i]
+    """``trace``: the Received and Authentication-Results fields, topmost first (a plain
+    string is an Authentication-Results value). ``authserv_id``: the same as
+    ``authserv_ids``, as EMAIL_AUTHSERV_ID spells them (comma-separated)."""
+    named = [*authserv_ids, *(authserv_id or "").split(",")]
+    ids = [i for i in (_domain(x) for x in named) if i]
+    fields = [
+        f if isinstance(f, TraceField) else TraceField(name="authentication-results", value=f)
+        for f in trace
+    ]
     domain = _domain(from_domain)
     if not ids or not domain:
         return NoDmarcPass(kind="no_results", reason="no authserv-id or no From domain")
-    own = own_results(trace, authserv_ids=ids)
+    own = own_results(fields, authserv_ids=ids)
     if own.unreadable is not None:
         return NoDmarcPass(
             kind="unreadable", reason=f"our Authentication-Results is unreadable: {own.unreadable}"

@@ -37,6 +37,11 @@ class ParsedMail(BaseModel):
     size_bytes: int
     oversized: bool
 
+    @property
+    def authentication_results(self) -> list[str]:
+        """The Authentication-Results values alone, topmost first."""
+        return [f.value for f in self.trace if f.name == "authentication-results"]
+
 
 def _header(msg: Message, name: str) -> str:
     try:

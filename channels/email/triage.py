@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Collection
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -59,6 +59,15 @@ class MailRules(BaseModel):
     require_dmarc: bool = True  # off only when asked for (EMAIL_REQUIRE_DMARC=false)
     authserv_ids: tuple[str, ...] = ()  # our receiving servers' authserv-ids
     names: dict[str, str] = {}  # lower-cased address -> its person's name in [people]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_id_spelled_as_the_variable(cls, data: Any) -> Any:
+        """``auth_serv_id="mx1,mx2"`` (EMAIL_AUTHSERV_ID's spelling) is ``authserv_ids``."""
+        if isinstance(data, dict) and data.get("auth_serv_id") and not data.get("authserv_ids"):
+            ids = tuple(i.strip() for i in str(data["auth_serv_id"]).split(",") if i.strip())
+            data = {**data, "authserv_ids": ids}
+        return data
 
     @model_validator(mode="after")
     def _authserv_id_when_required(self) -> "MailRules":

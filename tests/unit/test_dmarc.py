@@ -291,3 +291,23 @@ def test_a_helo_naming_our_host_does_not_make_an_internal_hop() -> None:
 )
 def test_alignment(domain: str, ok: bool) -> None:
     assert aligned(domain, "example.com") is ok
+
+
+def test_plain_header_values_and_the_variables_spelling_are_accepted() -> None:
+    """Authentication-Results values given as strings (no Received: nothing to bound them)
+    and ids spelled as EMAIL_AUTHSERV_ID spells them."""
+    headers = [
+        "mx2.example.com; dkim=pass header.d=example.com",
+        "mx1.example.com; dmarc=pass header.from=example.com",
+    ]
+    got = dmarc_verdict(
+        headers, authserv_id="mx1.example.com,mx2.example.com", from_domain="example.com"
+    )
+    assert isinstance(got, DmarcPass), got
+    got = dmarc_verdict(
+        [*headers, "mx2.example.com; dmarc=fail header.from=example.com"],
+        authserv_id="mx1.example.com, mx2.example.com",
+        from_domain="example.com",
+    )
+    assert isinstance(got, NoDmarcPass), got
+    assert got.kind == "dmarc_fail"

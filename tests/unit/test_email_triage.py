@@ -252,6 +252,17 @@ def test_an_unknown_sender_is_ignored_before_authentication_is_judged() -> None:
     assert "not in [people]" in got.reason
 
 
+def test_rules_take_the_ids_as_the_variable_spells_them() -> None:
+    rules = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "auth_serv_id": "a, b"})
+    assert rules.authserv_ids == ("a", "b")
+    mail_ = parse_mail(mail(headers=AR + "b; dmarc=pass header.from=example.com\r\n"))
+    assert mail_.authentication_results == ["b; dmarc=pass header.from=example.com"]
+    assert isinstance(
+        verdict(mail(headers=AR + "b; dmarc=pass header.from=example.com\r\n"), rules=rules),
+        Publish,
+    )
+
+
 def test_several_authserv_ids_and_the_boundary() -> None:
     rules = MailRules(
         **{**DMARC.model_dump(), "authserv_ids": ("mx1.example.com", "mx2.example.com")}
