@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 from bot.core.childenv import refused_pass_env
 
 __all__ = [
+    "USER_NAME",
     "Check",
     "CommandCheck",
     "GithubWorkflow",
@@ -22,7 +23,6 @@ __all__ = [
     "PrometheusCheck",
     "Service",
     "Target",
-    "USER_NAME",
     "repo_credentials",
 ]
 

@@ -15,6 +15,7 @@ need a fetch). Subjects are outside text (``Tag.subject``, bot/core/outside.py: 
 capped). Tags whose names could not be asked for (``bot.core.intents.VERSION_PATTERN``:
 control, bidi or zero-width characters, look-alike digits, spaces) are left out: nobody
 could type them, and they could pass for another version.
+
 ``lineage`` reads how a planned commit stands to the live one in a local repository (git
 ancestry, whatever the tags are called): the fact planning decides "is it older than live"
 and "is it built on live" on.
@@ -27,18 +28,19 @@ import re
 import signal
 from pathlib import Path
 
+from bot.core.childenv import tool_env
 from bot.core.errors import ToolFailed
 from bot.core.intents import VERSION_PATTERN
 from bot.core.plan import Lineage, Tag, version_key
-from bot.core.redact import compact_tail, redact, strip_ansi, without_secrets
+from bot.core.redact import compact_tail, redact, strip_ansi
 
 __all__ = ["lineage", "list_tags", "version_key"]
 
 
 _TAG_PREFIX = "refs/tags/"
 _PEELED = "^{}"
-_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _ASKABLE = re.compile(VERSION_PATTERN)
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
 def _is_local(repo: str) -> bool:
@@ -46,7 +48,7 @@ def _is_local(repo: str) -> bool:
 
 
 def _git_env() -> dict[str, str]:
-    env = without_secrets(os.environ)
+    env = tool_env(os.environ)  # git runs as the bot's user: it gets none of the bot's secrets
     env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for a password on a terminal
     env["GCM_INTERACTIVE"] = "never"
     env["LC_ALL"] = "C"  # error messages we can show as they are
