@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app.bootstrap import config_path
+from bot.app.durability import Durability, read_persistence
 from bot.app.exposure import command_findings, redis_finding
-from bot.app.preflight import Finding, findings, read_persistence
+from bot.app.preflight import findings
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
 from bot.core.config import Config, load_config
 from bot.core.principal import Refused
@@ -57,12 +58,13 @@ def _scripts(config: Config) -> list[str]:
     return found
 
 
-async def _redis_finding(settings: Settings) -> tuple[Finding | None, str | None]:
-    """(how Redis persists, or None when fine; a problem line when it cannot be reached)."""
+async def _durability(settings: Settings) -> tuple[Durability | None, str | None]:
+    """(how Redis keeps what it acknowledged; a problem line when it cannot be reached)."""
     assert settings.redis_url is not None
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
     try:
-        return await read_persistence(client), None
+        wanted = settings.deploybot_redis_replicas
+        return await read_persistence(client, replicas_wanted=wanted), None
     except (RedisError, OSError) as exc:
         url = redact(settings.redis_url, secrets=settings.secrets())
         return None, f"cannot reach Redis at {url}: {exc}"
@@ -109,8 +111,10 @@ def check_config(settings: Settings) -> int:
     if not settings.redis_url:
         notes.append("REDIS_URL not set: only 'deploybot chat' (embedded store) will work")
     else:
-        persistence, unreachable = asyncio.run(_redis_finding(settings))
-        found += [persistence] if persistence else []
+        durability, unreachable = asyncio.run(_durability(settings))
+        if durability is not None:
+            notes.append(durability.summary)
+            found += durability.findings
         problems += [unreachable] if unreachable else []
         if unreachable is None and (open_ := asyncio.run(redis_finding(settings, config))):
             found.append(open_)

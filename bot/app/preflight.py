@@ -3,15 +3,12 @@
 ``findings`` is pure: it returns what is wrong or risky with a set of settings (and the
 config). ``deploybot check-config`` prints every finding; each long-running command prints
 the ones that concern it, and refuses to start on a finding that ``refuses`` it (one line,
-exit 2). ``persistence_finding`` judges Redis's ``CONFIG GET appendonly`` / ``save`` answers;
-``read_persistence`` asks the server (the only I/O here).
+exit 2). How Redis keeps what it acknowledged is judged in ``bot.app.durability``, what
+deployed code could reach in ``bot.app.exposure``.
 """
 
 from dataclasses import dataclass, field
 from typing import Literal
-
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from bot.app.settings import Settings
 from bot.core.config import Config
@@ -19,14 +16,11 @@ from bot.core.lock_policy import releasers
 from bot.core.probes import ToVerify, verification_for
 from bot.core.service import GithubWorkflow
 from bot.core.verify_wording import check_label
-from bot.shell.keys import text
 
 __all__ = [
     "SERVICES",
     "Finding",
     "findings",
-    "persistence_finding",
-    "read_persistence",
     "refusal",
 ]
 
@@ -222,41 +216,3 @@ def _email(settings: Settings) -> list[Finding]:
             )
         )
     return found
-
-
-_RISK = "a Redis restart loses every thread, queued request and lock"
-
-
-def persistence_finding(appendonly: str | None, save: str | None) -> Finding | None:
-    """``CONFIG GET appendonly`` and ``CONFIG GET save`` (None: refused) judged: a warning
-    when the server keeps nothing on disk, or when it would not say."""
-    if appendonly is None or save is None:
-        return Finding(
-            "warning",
-            "could not tell whether Redis keeps its data on disk (the server refused CONFIG GET); "
-            f"without AOF or RDB snapshots {_RISK}",
-            warns=SERVICES,
-        )
-    if appendonly.strip().lower() == "yes" or save.strip():
-        return None
-    return Finding(
-        "warning",
-        f'Redis keeps nothing on disk (appendonly no, save ""): {_RISK}; '
-        "turn on appendonly (or RDB snapshots) for anything but a trial",
-        warns=SERVICES,
-    )
-
-
-async def read_persistence(redis: "Redis") -> Finding | None:
-    """Ask the server how it persists; a server that refuses CONFIG (managed Redis often
-    does) gets "could not tell". An unreachable server raises (``RedisError``/``OSError``)."""
-    answers: list[str | None] = []
-    for name in ("appendonly", "save"):
-        try:
-            reply = await redis.config_get(name)
-        except ResponseError:
-            answers.append(None)
-            continue
-        values = {text(k): text(v) for k, v in (reply or {}).items()}
-        answers.append(values.get(name))
-    return persistence_finding(*answers)

@@ -21,8 +21,9 @@ from bot.app.channels import (
     start_slack_deliverer,
     web_routes,
 )
+from bot.app.durability import read_persistence
 from bot.app.exposure import command_findings, redis_finding
-from bot.app.preflight import findings, read_persistence, refusal
+from bot.app.preflight import findings, refusal
 from bot.app.settings import Settings
 from bot.app.webapp import build_web_app
 from bot.core.redact import redact
@@ -70,12 +71,14 @@ async def _starting(app: App, command: str) -> bool:
     and Redis persistence); False (after one line) when it must not start."""
     found = findings(app.settings, app.config) + command_findings(app.settings, app.config)
     try:
-        persistence = await read_persistence(app.redis)
+        wanted = app.settings.deploybot_redis_replicas
+        durability = await read_persistence(app.redis, replicas_wanted=wanted)
     except (RedisError, OSError) as exc:
         url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
         print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
         return False
-    found += [persistence] if persistence else []
+    print(f"deploybot {command}: {durability.summary}", file=sys.stderr, flush=True)
+    found += durability.findings
     found += [open_] if (open_ := await redis_finding(app.settings, app.config)) else []
     if refused := refusal(found, command):
         print(f"deploybot {command}: {refused.text}", file=sys.stderr)

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from bot.app.bootstrap import build_agents
 from bot.app.check import check_config
-from bot.app.preflight import SERVICES, findings, persistence_finding, refusal
+from bot.app.preflight import SERVICES, findings, refusal
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
 from bot.core.config import parse_config
 from bot.core.errors import ConfigError
@@ -248,28 +248,6 @@ def test_dmarc_required_is_one_rule(require: bool | None, email: bool, required:
     values: dict[str, Any] = {"email_require_dmarc": require}
     settings = _settings(**(values | (EMAIL if email else {})))
     assert settings.dmarc_required is required
-
-
-@pytest.mark.parametrize(
-    ("appendonly", "save", "says"),
-    [
-        ("no", "", "Redis keeps nothing on disk"),
-        ("yes", "", None),
-        ("no", "3600 1 300 100", None),
-        (None, "", "could not tell whether Redis keeps its data on disk"),
-        ("no", None, "could not tell whether Redis keeps its data on disk"),
-    ],
-)
-def test_persistence_finding(appendonly: str | None, save: str | None, says: str | None) -> None:
-    finding = persistence_finding(appendonly, save)
-    if says is None:
-        assert finding is None
-    else:
-        assert finding is not None
-        assert finding.text.startswith(says)
-        assert finding.level == "warning"
-        assert not finding.refuses
-        assert "a Redis restart loses every thread, queued request and lock" in finding.text
 
 
 def test_env_example_names_every_variable_with_valid_examples(tmp_path: Path) -> None:
