@@ -31,6 +31,7 @@ from bot.shell.lookups import Lookups
 from bot.shell.metrics import Metrics
 from bot.shell.outbox import Outbox
 from bot.shell.pending import PendingApprovals
+from bot.shell.prior_runs import PriorRuns
 from bot.shell.quarantine import QuarantineList
 from bot.shell.recheck import LiveCheck
 from bot.shell.recovery import Recovery
@@ -191,6 +192,9 @@ def bootstrap(
         ),
         recheck=LiveCheck(
             history=history, lookups=lookups, quarantine=quarantine, clock=clock, new_id=ids
+        ),
+        prior=PriorRuns(
+            history=history, deployer=deployer, env_lock=env_lock, clock=clock, new_id=ids
         ),
         quarantine=quarantine,
         clock=clock,

@@ -72,6 +72,7 @@ class DeployRecord(BaseModel):
     # interrupted: the worker died before the result was known; nobody knows what it did.
     result: Literal["succeeded", "failed", "timed_out", "interrupted"]
     at: str  # ISO 8601, UTC
+    idempotency_key: str | None = None  # thread id + plan hash (None: an older record)
 
 
 class Lineage(BaseModel):

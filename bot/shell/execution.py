@@ -37,6 +37,7 @@ from bot.shell.keys import Keys
 from bot.shell.lookups import Lookups, Turn
 from bot.shell.outbox import Outbox
 from bot.shell.pending import PendingApprovals
+from bot.shell.prior_runs import PriorRuns
 from bot.shell.quarantine import QuarantineList
 from bot.shell.recheck import LiveCheck
 from bot.shell.redis_faults import through_outages
@@ -62,6 +63,7 @@ class Executor:
         desk: EnvironmentDesk,
         watch: DeployWatch,
         recheck: LiveCheck,
+        prior: PriorRuns,
         quarantine: QuarantineList,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
@@ -81,6 +83,7 @@ class Executor:
         self._desk = desk
         self._watch = watch
         self._recheck = recheck
+        self._prior = prior
         self._quarantine = quarantine
         self._clock = clock
         self._new_id = new_id
@@ -98,13 +101,15 @@ class Executor:
         token = await self._take_lock(thread, plan)
         if token is None:
             return
+        key = f"{thread.id}:{plan.plan_hash}"  # a restored thread's plan may have run already
+        if (ran := await self._prior.already_ran(thread, plan, key=key, token=token)) is not None:
+            return thread.events.extend(ran)
         if (drifted := await self._recheck.drift(thread, plan)) is not None:
             await self._env_lock.release(
                 service=plan.service, environment=plan.environment, token=token
             )
             thread.events.extend(drifted)
             return
-        key = f"{thread.id}:{plan.plan_hash}"
         started = DeployStarted(
             id=self._new_id(),
             at=self._clock(),
@@ -214,6 +219,7 @@ class Executor:
             approvers=thread.approvers_of(plan.plan_hash),
             result=result,
             at=at.isoformat(),
+            idempotency_key=f"{thread.id}:{plan.plan_hash}",
         )
         pipe = self._store.pipeline()
         self._history.record_in(
