@@ -229,6 +229,7 @@ def bootstrap(
             store=store,
             outbox=outbox,
             quarantine=quarantine,
+            history=history,
             clock=clock,
             new_id=ids,
         ),

@@ -38,6 +38,7 @@ __all__ = [
     "is_verification_rollback",
     "on_verified",
     "on_verify_timer",
+    "rolls_back",
     "wants_verification",
 ]
 
@@ -75,7 +76,7 @@ def on_verify_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
 def on_verified(thread: Thread, ctx: Ctx, finished: VerificationFinished) -> Step:
     plan = thread.plan(finished.plan_hash)
     assert plan is not None, "verification_finished without its plan"
-    if finished.result == "verified":
+    if finished.result in ("verified", "superseded"):  # superseded decides nothing
         return Apply(events=[ctx.say(finished.summary, "result", replaces=finished.message_id)])
     env = ctx.config.environments[plan.environment]
     verdict = finished.summary.rstrip(". ") + "."
@@ -147,3 +148,22 @@ def is_verification_rollback(thread: Thread, plan_event: PlanProposed) -> bool:
         if isinstance(event, IntentChosen):
             return event.source == "system" and isinstance(event.intent, Rollback)
     return False
+
+
+def rolls_back(thread: Thread, plan: Plan) -> Plan | None:
+    """The deploy whose failed verification ``plan`` (a rollback the bot chose) undoes; None
+    for any other plan. Such a rollback may only roll back that deploy's commit."""
+    proposed = next(
+        (
+            e
+            for e in reversed(thread.events)
+            if isinstance(e, PlanProposed) and e.plan.plan_hash == plan.plan_hash
+        ),
+        None,
+    )
+    if proposed is None or not is_verification_rollback(thread, proposed):
+        return None
+    for event in reversed(thread.events[: thread.events.index(proposed)]):
+        if isinstance(event, VerificationFinished):
+            return thread.plan(event.plan_hash) if event.result == "failed" else None
+    return None

@@ -227,12 +227,12 @@ class TimerFired(_Event):
 
 
 class VerificationFinished(_Event):
-    """The checks after a successful deploy ended: ``summary`` says how. ``message_id``: the
-    "Verifying ..." message this result replaces."""
+    """The checks after a successful deploy ended (``superseded``: a newer deploy of the
+    pair started first; nothing decided). ``message_id``: the message this replaces."""
 
     type: Literal["verification_finished"] = "verification_finished"
     plan_hash: str
-    result: Literal["verified", "failed"]
+    result: Literal["verified", "failed", "superseded"]
     summary: Text
     message_id: str | None = None
 

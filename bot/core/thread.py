@@ -268,7 +268,7 @@ def derive_status(events: list[Event]) -> Status:
                 status = "running"
             case TimerFired():
                 pass
-            case VerificationFinished(result="verified"):
+            case VerificationFinished(result="verified" | "superseded"):
                 status = "done"
             case VerificationFinished():
                 status = "failed"

@@ -145,7 +145,7 @@ def no_rollback_text(plan: Plan, headline: str) -> str:
     says so and why): what stays where, and what a person can do about it."""
     svc, env, version = plan.service, plan.environment, plan.version
     return (
-        f"{headline.strip()} {svc} {version} stays in {env}, quarantined: nothing deploys it "
+        f"{headline.strip()} {svc} {version} stays quarantined in {env}: nothing deploys it "
         "there again until an approver releases it. What you can do: go back to a version "
         f"you know works (`rollback {svc} in {env} to <version>`), deploy a fixed one "
         f"(`deploy {svc} <version> to {env}`), or fix the cause and have an approver lift "

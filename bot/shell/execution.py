@@ -2,7 +2,8 @@
 
 Take the environment's lock (waiting a bounded time); re-check the live state under it
 (``bot.core.live_policy.check_live_state``: the plan is made again if the world changed); save
-``deploy_started`` and claim the plan's idempotency key in one atomic step; tell the other
+``deploy_started`` and claim the plan's idempotency key in one atomic step; mark it the pair's
+newest (a verification of an older deploy stops: bot/core/supersession.py); tell the other
 waiting requests for the pair they are superseded; run the command while the lock is kept
 (``bot.shell.deploywatch``); record the result in the history and release the lock.
 """
@@ -156,6 +157,8 @@ class Executor:
             return
         thread.events.extend(added)
         thread.version = candidate.version
+        # Before the command runs: a verification of an older deploy of the pair stops here.
+        await self._history.started(plan, idempotency_key=key, thread_id=thread.id, at=started.at)
         await self._outbox.enqueue(thread, starts)  # saved: people may see it now
         turn.published.update(m.id for m in starts)
         await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())

@@ -1,9 +1,13 @@
-"""Deploy history per service and environment: what ran, who asked, who approved, result."""
+"""Deploy history per service and environment: what ran, who asked, who approved, result;
+and the newest deploy started there (what a verification asks: bot/core/supersession.py)."""
+
+from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.core.plan import DeployRecord
+from bot.core.plan import DeployRecord, Plan
+from bot.core.supersession import StartedDeploy
 from bot.shell.keys import Keys
 
 __all__ = ["DeployHistory"]
@@ -34,3 +38,29 @@ class DeployHistory:
         """Newest first."""
         raw = await self._redis.lrange(self._keys.history(service, environment), 0, limit - 1)
         return [DeployRecord.model_validate_json(r) for r in raw]
+
+    async def started(
+        self, plan: Plan, *, idempotency_key: str, thread_id: str, at: datetime
+    ) -> None:
+        """``plan``'s deploy (``idempotency_key``) is now the newest started on its pair: a
+        verification of an older one stops."""
+        deploy = StartedDeploy(
+            idempotency_key=idempotency_key,
+            thread_id=thread_id,
+            kind=plan.kind,
+            version=plan.version,
+            requester=plan.requester,
+            at=at,
+        )
+        key = self._keys.newest_started(plan.service, plan.environment)
+        await self._redis.set(key, deploy.model_dump_json())
+
+    async def newest_started(self, *, service: str, environment: str) -> StartedDeploy | None:
+        """The newest deploy started on the pair; None when nothing says (data lost)."""
+        raw = await self._redis.get(self._keys.newest_started(service, environment))
+        if raw is None:
+            return None
+        try:
+            return StartedDeploy.model_validate_json(raw)
+        except ValueError:
+            return None

@@ -143,5 +143,9 @@ class Keys:
     def history(self, service: str, environment: str) -> str:
         return f"{self.prefix}:history:{service}:{environment}"
 
+    def newest_started(self, service: str, environment: str) -> str:
+        """The newest deploy started on the pair (bot/core/supersession.py)."""
+        return f"{self.prefix}:history:{service}:{environment}:started"
+
     def tags_cache(self, service: str) -> str:
         return f"{self.prefix}:tags:{service}"

@@ -6,13 +6,16 @@ and ``bot.core.live_policy.check_live_state`` decides; the planned commit must n
 quarantined meanwhile, under any name (``bot.core.quarantine_policy``). On drift the plan
 does not run: the thread says what changed, every copy of its request is closed, and the
 plan is made again from what is true now (a new plan hash, so no old approval can count) or
-refused (now older than live).
+refused (now older than live). A rollback the bot chose after a failed verification is never
+made again: it was for the version that failed, and that version is no longer what is live
+(bot/core/supersession.py); the thread says so and nothing is rolled back.
 """
 
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.core.aftercare import rolls_back
 from bot.core.approvals import closing_messages
 from bot.core.errors import ToolFailed
 from bot.core.events import ApprovalRequested, ErrorRecorded, Event, MessageSent, PlanProposed
@@ -22,6 +25,7 @@ from bot.core.plan import Plan, Tag
 from bot.core.planning import build_plan
 from bot.core.policy import Allowed, Refused
 from bot.core.quarantine_policy import banned_commits
+from bot.core.supersession import still_undoes
 from bot.core.thread import Thread
 from bot.shell.history import DeployHistory
 from bot.shell.lookups import Lookups
@@ -71,8 +75,14 @@ class LiveCheck:
                 service=plan.service, environment=plan.environment, asked=plan.version
             )
             verdict, tags = Refused(reason=refusal), None
+        failed = rolls_back(thread, plan) if plan.kind == "rollback" else None
+        if isinstance(verdict, Allowed) and failed is not None:
+            verdict = still_undoes(plan, failed)  # planned after another deploy replaced it?
         if isinstance(verdict, Allowed):
             return None
+        undoing = failed is not None
+        if undoing:
+            tags = None  # only the version that failed is rolled back: never remade
         now = self._clock()
         text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
         if tags is not None:
@@ -81,13 +91,24 @@ class LiveCheck:
             isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
             for e in thread.events
         )
-        events: list[Event] = [
-            *(
-                closing_messages(thread, text=text, purpose="error", now=now, new_id=self._new_id)
-                if asked
-                else [MessageSent(id=self._new_id(), at=now, text=text, purpose="error")]
+        events: list[Event] = []
+        if asked:
+            events += closing_messages(
+                thread, text=text, purpose="error", now=now, new_id=self._new_id
             )
-        ]
+        elif not undoing:  # the bot's own rollback is said once, below, with what to do
+            events.append(MessageSent(id=self._new_id(), at=now, text=text, purpose="error"))
+        if failed is not None:
+            events.append(
+                ErrorRecorded(
+                    id=self._new_id(),
+                    at=now,
+                    kind="refused",
+                    message=f"{verdict.reason} It was the bot's rollback of {failed.version} "
+                    "after its failed verification; it is not made again against what is live "
+                    "now, so nothing is rolled back.",
+                )
+            )
         if tags is None:
             return events
         intent: Deploy | Rollback = (

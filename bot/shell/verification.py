@@ -5,6 +5,10 @@ back here (``bot.core.aftercare``). The "Verifying ..." message is saved and sen
 edited as the rounds go (``bot.shell.verifier`` runs the checks); a failed verification
 quarantines the version before the thread hears of it, so nothing can deploy it again
 meanwhile. The reducer then decides what follows (a rollback, through policy).
+
+A verification judges only its own deploy: before every round and before the verdict it asks
+the history for the pair's newest started deploy, and once that is another one it stops as
+``superseded`` and decides nothing (bot/core/supersession.py).
 """
 
 from collections.abc import Callable, Sequence
@@ -15,8 +19,10 @@ from bot.core.events import Event, MessageSent, VerificationFinished, VersionQua
 from bot.core.outbound import OutboundMessage
 from bot.core.plan import Plan, Quarantined
 from bot.core.probes import ToVerify, Verified, verification_for
+from bot.core.supersession import Superseded, standing
 from bot.core.thread import Thread
 from bot.core.verify_wording import start_text
+from bot.shell.history import DeployHistory
 from bot.shell.outbox import Outbox
 from bot.shell.quarantine import QuarantineList
 from bot.shell.store import ThreadStore
@@ -34,10 +40,12 @@ class Verification:
         store: ThreadStore,
         outbox: Outbox,
         quarantine: QuarantineList,
+        history: DeployHistory,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
     ) -> None:
         self._config = config
+        self._history = history
         self._verifier = verifier
         self._store = store
         self._outbox = outbox
@@ -78,23 +86,37 @@ class Verification:
             )
 
         key = f"{thread.id}:{plan.plan_hash}"
+
+        async def still_current() -> Superseded | None:
+            newest = await self._history.newest_started(
+                service=plan.service, environment=plan.environment
+            )
+            return standing(plan, judged_key=key, newest=newest)
+
         outcome = await self._verifier.verify(
             plan,
             checks=wanted.checks,
             verify_s=wanted.verify_s,
             on_progress=progress,
             idempotency_key=key,
+            still_current=still_current,
         )
         now = self._clock()
         finished = VerificationFinished(
             id=self._new_id(),
             at=now,
             plan_hash=plan.plan_hash,
-            result="verified" if isinstance(outcome, Verified) else "failed",
+            result=(
+                "verified"
+                if isinstance(outcome, Verified)
+                else "superseded"
+                if isinstance(outcome, Superseded)
+                else "failed"
+            ),
             summary=outcome.text,
             message_id=start.id,
         )
-        if isinstance(outcome, Verified):
+        if isinstance(outcome, Verified | Superseded):  # superseded decides nothing
             return [finished]
         entry = Quarantined(
             version=plan.version,

@@ -53,9 +53,10 @@ from bot.core.probes import (
 from bot.core.prometheus import prometheus_result
 from bot.core.redact import SECRET_ENV_NAMES
 from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.supersession import Superseded
 from bot.shell.deployer import CommandDeployer
 
-__all__ = ["Clock", "OnProgress", "Probe", "Sleep", "Verifier"]
+__all__ = ["Clock", "OnProgress", "Probe", "Sleep", "StillCurrent", "Verifier"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ Sleep = Callable[[float], Awaitable[None]]
 OnProgress = Callable[[str], Awaitable[None]]
 # (check, plan, idempotency key) -> result; the verifier's own by default (tests swap it).
 Probe = Callable[[Check, Plan, str], Awaitable[ProbeResult]]
+# None while the deploy being verified is still its pair's newest (bot/core/supersession.py).
+StillCurrent = Callable[[], Awaitable[Superseded | None]]
 
 BODY_BYTES = 64 * 1024
 _PROMETHEUS_BYTES = 1024 * 1024
@@ -124,10 +127,13 @@ class Verifier:
         verify_s: float,
         on_progress: OnProgress | None = None,
         idempotency_key: str = "",
-    ) -> Verified | VerifyFailed:
+        still_current: StillCurrent | None = None,
+    ) -> Verified | VerifyFailed | Superseded:
         """Watch ``plan``'s version for ``verify_s`` seconds; never raises for a failing
         check. ``on_progress`` gets at most one text per round (only when it changed); its
-        errors are logged. The final text is the returned value's ``text``."""
+        errors are logged. The final text is the returned value's ``text``.
+        ``still_current`` is asked before each round and before the verdict: once a newer
+        deploy of the pair started, the verification stops with what it says."""
         if not checks:
             raise ValueError("nothing to verify: no checks")
         if verify_s <= 0:
@@ -141,9 +147,13 @@ class Verifier:
         ) as session:
             while True:
                 round_started = self._clock()
+                if still_current is not None and (gone := await still_current()):
+                    return gone
                 results = await asyncio.gather(
                     *(self._probe(session, check, plan, idempotency_key) for check in checks)
                 )
+                if still_current is not None and (gone := await still_current()):
+                    return gone  # this round may have seen the newer deploy: not counted
                 settled = [settle(c, r) for c, r in zip(checks, results, strict=True)]
                 tally = tally_round(tally, settled)
                 verdict = judge(

@@ -59,7 +59,7 @@ async def test_the_first_deploy_to_an_environment_that_fails_verification(
     assert "expected 200: down. Nothing to roll back to: there was no successful deploy of " in last
     assert (
         "Nothing to roll back to: there was no successful deploy of backend to staging before "
-        "v1.4.2. backend v1.4.2 stays in staging, quarantined: nothing deploys it there again "
+        "v1.4.2. backend v1.4.2 stays quarantined in staging: nothing deploys it there again "
         "until an approver releases it. What you can do: go back to a version you know works "
         "(`rollback backend in staging to <version>`), deploy a fixed one (`deploy backend "
         "<version> to staging`), or fix the cause and have an approver lift the quarantine "
@@ -119,7 +119,7 @@ async def test_every_earlier_version_quarantined_leaves_nothing_to_roll_back_to(
         "The rollback of backend in staging cannot run: There is no earlier successful deploy "
         "of backend to staging to roll back to."
     ), last
-    assert "backend v1.4.2 stays in staging, quarantined: nothing deploys it" in last
+    assert "backend v1.4.2 stays quarantined in staging: nothing deploys it" in last
     assert "(`rollback backend in staging to <version>`)" in last
     assert "release backend v1.4.2 in staging <reason>" in last
     assert_no_rollback_planned(thread)

@@ -162,7 +162,7 @@ def test_a_rollback_the_bot_chose_that_cannot_run_is_said_and_fails_the_thread(
     [message] = result.events
     assert isinstance(message, MessageSent)
     assert message.text.startswith(f"The rollback of backend in staging cannot run: {why}")
-    assert "backend v1.4.2 stays in staging, quarantined" in message.text
+    assert "backend v1.4.2 stays quarantined in staging" in message.text
     assert "release backend v1.4.2 in staging <reason>" in message.text
     assert thread([*events, message]).status == "failed"
 
