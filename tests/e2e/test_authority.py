@@ -368,3 +368,36 @@ async def test_control_commands_as_the_bots_own_user_can_approve_as_alice(setup:
     assert report["forged"] >= 1
     assert len(production_deploys(setup)) == 1
     assert status == "done"
+
+
+def test_the_demo_as_root_runs_its_deploys_as_nobody() -> None:
+    """The README's first command, as root without the opt-in: the demo's scripts run as
+    nobody (the demo keeps them where nobody may run them) and its log records the deploy."""
+    home = Path(tempfile.mkdtemp(prefix="dbt-demo-"))
+    home.chmod(0o755)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEPLOYBOT_", "REDIS_", "SLACK_", "ANTHROPIC_", "SMTP_", "IMAP_"))
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--user", "carol"],
+            input="deploy frontend to staging\n",
+            env=env | {"DEPLOYBOT_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        log = home / "deploys.log"
+        owner = log.stat().st_uid
+        lines = log.read_text().splitlines()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    assert done.returncode == 0, done.stderr
+    assert "bot> Deploying frontend v2.1.0 to staging ... ok in" in done.stdout
+    assert "DEPLOYBOT_RUN_COMMANDS_AS_ROOT" not in done.stderr  # no warning: not as root
+    assert owner == pwd.getpwnam("nobody").pw_uid
+    assert len(lines) == 1
+    assert " deploy frontend v2.1.0 staging " in lines[0]
