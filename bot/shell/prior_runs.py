@@ -8,6 +8,8 @@ deploy whose worker died), the history gets the record back if only the status c
 knew, and the thread gets the events that say so.
 """
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,10 +21,15 @@ from bot.shell.envlock import EnvLock, LockHolder
 from bot.shell.history import DeployHistory
 from bot.shell.targets import Deployers
 
-__all__ = ["PriorRuns"]
+__all__ = ["ASK_WITHIN_S", "PriorRuns"]
+
+log = logging.getLogger("deploybot.prior_runs")
 
 #: How far back the history is searched for the key (the history keeps 100 per pair).
 HISTORY_SEARCHED = 100
+#: How long the status command may take before a run (the pair's lock is not renewed yet:
+#: a third of the default lease). A later answer counts as not knowing the key.
+ASK_WITHIN_S = 10.0
 
 
 class PriorRuns:
@@ -50,9 +57,20 @@ class PriorRuns:
             return known
         # The service's status command, asked once. (A workflow's own lookup waits out its
         # dispatch's find window: too slow for every deploy; see the README.)
-        asked = await self._deployer.commands.status(
-            plan=plan, idempotency_key=key, fencing_token=token
-        )
+        try:
+            async with asyncio.timeout(ASK_WITHIN_S):  # a late one is stopped, like at timeout_s
+                asked = await self._deployer.commands.status(
+                    plan=plan, idempotency_key=key, fencing_token=token
+                )
+        except TimeoutError:
+            log.warning(
+                "the status command of %s did not answer about %s within %g s before it ran: "
+                "taken as not knowing that key",
+                plan.service,
+                key,
+                ASK_WITHIN_S,
+            )
+            return None
         return from_status(asked)
 
     async def already_ran(

@@ -9,6 +9,8 @@ still going), else the service's ``status`` command asked by idempotency key. Wh
 can say, the plan runs (the README says why appendonly matters).
 """
 
+import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.core.events import DeployStarted
+from bot.shell import prior_runs
 from bot.shell.envlock import LockHolder
 from tests.support import calls, make_app, say, texts, thread_of, write_setup
 
@@ -73,6 +76,14 @@ def with_status(base: Path, *, known_exit: int) -> None:
             1,
         )
     )
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] in ("Z", "X")
+    except FileNotFoundError:
+        return True
 
 
 def asked(base: Path) -> list[str]:
@@ -208,3 +219,36 @@ async def test_when_nothing_can_tell_the_plan_runs_again(
     await approved_then_rolled_back(app, redis, key_prefix)
     assert len(calls(tmp_path)) == 2
     assert len({line.split()[-1] for line in calls(tmp_path)}) == 1  # the same key, twice
+
+
+async def test_a_status_command_too_slow_before_a_run_is_stopped_and_counts_as_not_knowing(
+    redis: Redis, key_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a run the pair's lock is not renewed yet: the status command gets
+    ASK_WITHIN_S, is stopped after that (no process left), and the plan runs as if it did
+    not know the key."""
+    monkeypatch.setattr(prior_runs, "ASK_WITHIN_S", 0.5)
+    config = write_setup(tmp_path)
+    with_status(tmp_path, known_exit=0)
+    script = tmp_path / "scripts" / "status.sh"
+    script.write_text(
+        script.read_text().replace(
+            'echo "$1" >> "$here/status.log"\n',
+            'echo "$1" >> "$here/status.log"\necho $$ > "$here/status.pid"\nsleep 30\n',
+        )
+    )
+    app = make_app(redis, prefix=key_prefix, config_file=config)
+    began = time.monotonic()
+    await say(app, "t1", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
+    await app.worker.run_until_idle()
+    took_s = time.monotonic() - began
+    assert len(calls(tmp_path)) == 1
+    assert (await thread_of(app, "t1")).status == "done"
+    assert took_s < 10, took_s
+    pid = int((tmp_path / "scripts" / "status.pid").read_text())
+    for _ in range(50):
+        if gone(pid):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"the status command {pid} is still running")
