@@ -77,7 +77,6 @@ async def _starting(app: App, command: str) -> bool:
         url = redact(app.settings.redis_url or "", secrets=app.settings.secrets())
         print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
         return False
-    print(f"deploybot {command}: {durability.summary}", file=sys.stderr, flush=True)
     found += durability.findings
     found += [open_] if (open_ := await redis_finding(app.settings, app.config)) else []
     if refused := refusal(found, command):
@@ -86,6 +85,7 @@ async def _starting(app: App, command: str) -> bool:
     for finding in found:
         if command in finding.warns:
             print(f"deploybot {command}: warning: {finding.text}", file=sys.stderr, flush=True)
+    print(f"deploybot {command}: {durability.summary}", file=sys.stderr, flush=True)
     return True
 
 
