@@ -20,9 +20,11 @@ from bot.app.settings import Settings, load_settings
 from bot.core.audit import audit_records, parse_since, refusal_record
 from bot.core.errors import ConfigError
 from bot.core.redact import redact
+from bot.core.set_aside import set_aside_record
 from bot.shell.logs import configure_logging
 from bot.shell.proctree import mark_undumpable
 from bot.shell.refusals import MailRefusals
+from bot.shell.set_aside import SetAsideInputs
 
 __all__ = ["main"]
 
@@ -194,6 +196,9 @@ async def _audit(settings: Settings, *, since: str) -> int:
         # Emails refused for authentication belong to no thread: after them, oldest first.
         for refusal in await MailRefusals(redis=app.redis, keys=app.keys).since(start):
             print(json.dumps(refusal_record(refusal), separators=(",", ":")))
+        # Inputs a channel could not handle and set aside (the newest 1000 are kept).
+        for item in await SetAsideInputs(redis=app.redis, keys=app.keys).since(start):
+            print(json.dumps(set_aside_record(item), separators=(",", ":")))
     finally:
         await app.close()
     return 0

@@ -148,6 +148,8 @@ _COUNTERS = {
     "redis_data_lost_total": "Times a worker found Redis had lost its data (and repaired it).",
     "email_refused_total": "Emails ignored because our mail servers did not vouch for the "
     "sender, by reason.",
+    "inputs_set_aside_total": "Inputs a channel could not handle and set aside (too large, "
+    "nested too deeply, failing every time, ...), by channel and reason.",
 }
 
 

@@ -79,6 +79,11 @@ class Keys:
         """Set while a person has lately been told that a message in their name was refused."""
         return f"{self.prefix}:email:refused:notice:{person}"
 
+    def set_aside(self) -> str:
+        """Stream of inputs a channel could not handle and set aside (``SetAside``), capped:
+        for ``deploybot audit``."""
+        return f"{self.prefix}:set-aside"
+
     # -- global --------------------------------------------------------------------------
     def thread_index(self) -> str:
         return f"{self.prefix}:threads"

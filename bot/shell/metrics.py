@@ -66,9 +66,11 @@ class Metrics:
 
 
 def prometheus_line(field: str, value: int) -> str:
-    """``deploys_total|result=failed`` -> ``deploybot_deploys_total{result="failed"} 3``."""
-    name, _, label = field.partition("|")
-    if label:
-        key, _, val = label.partition("=")
-        return f'deploybot_{name}{{{key}="{val}"}} {value}'
+    """``deploys_total|result=failed`` -> ``deploybot_deploys_total{result="failed"} 3``;
+    several labels are comma-separated (``inputs_set_aside_total|channel=email,reason=x``)."""
+    name, _, labels = field.partition("|")
+    if labels:
+        pairs = (label.partition("=") for label in labels.split(","))
+        rendered = ",".join(f'{key}="{val}"' for key, _, val in pairs)
+        return f"deploybot_{name}{{{rendered}}} {value}"
     return f"deploybot_{name} {value}"

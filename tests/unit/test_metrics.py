@@ -62,3 +62,10 @@ def test_prometheus_line() -> None:
         'deploybot_deploys_total{result="failed"} 3'
     )
     assert prometheus_line("model_calls_total", 2) == "deploybot_model_calls_total 2"
+
+
+def test_prometheus_line_with_several_labels() -> None:
+    field = "inputs_set_aside_total|channel=email,reason=too_deep"
+    assert prometheus_line(field, 1) == (
+        'deploybot_inputs_set_aside_total{channel="email",reason="too_deep"} 1'
+    )
