@@ -7,6 +7,12 @@ record its UID. A crash in between repeats the publish, which the worker drops b
 (the Message-ID). Every IMAP call has a timeout; any failure (a drop, ``* BYE``, a hung
 command) reconnects with backoff; IDLE is re-issued every ``idle_s`` (< 29 minutes), timed
 by the injected clock, which is read every ``idle_check_s``.
+
+No single message stops the listener: reading one is capped and contained
+(``channels.email.intake``), and one whose handling never finished ``MAX_TRIES`` times (the
+process died on it) is not tried again. Either is set aside (logged, counted, audited),
+flagged ``\\Seen \\Flagged``, and the next message is handled. Of a message over
+``max_bytes`` at most ``_HEADER_FETCH_BYTES`` of headers are fetched.
 """
 
 import asyncio
@@ -16,7 +22,7 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, assert_never
+from typing import Any
 
 import aioimaplib
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -25,26 +31,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.core.origin import EmailOrigin
-from bot.core.outbound import OutboundMessage
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys, text
 from bot.shell.outbox import Outbox
 from bot.shell.refusals import MailRefusals
+from bot.shell.set_aside import SetAsideInputs
 from bot.shell.tasks import TaskHandle
-from channels.email.message import parse_mail
-from channels.email.refusal import refuse_unauthenticated
-from channels.email.triage import (
-    Ignore,
-    MailRules,
-    Publish,
-    Refuse,
-    Unauthenticated,
-    thread_id_for_mail,
-    triage,
-)
+from channels.email.intake import MailIntake
+from channels.email.triage import MailRules
 
-__all__ = ["ImapServer", "MailListener"]
+__all__ = ["MAX_TRIES", "ImapServer", "MailListener"]
 
 log = logging.getLogger("deploybot.email")
 
@@ -52,6 +48,11 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _EXISTS = re.compile(rb"^\d+ EXISTS")
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
 _FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+_HEADER_FETCH_BYTES = 64 * 1024  # of a message over max_bytes: enough to know whom to tell
+
+#: Times the handling of one message may start without finishing (the process died on it)
+#: before it is set aside unread.
+MAX_TRIES = 3
 
 
 class ImapServer(BaseModel):
@@ -88,16 +89,21 @@ class MailListener:
         notice_interval_s: float = 0,  # EMAIL_REFUSAL_NOTICE_S; 0: never tell anyone
     ) -> None:
         self._imap = imap
-        self._queue = queue
-        self._outbox = outbox
         self._redis = redis
         self._keys = keys
-        self._rules = rules
         self._clock = clock
         self._max_bytes = max_bytes
         self._max_backoff_s = max_backoff_s
-        self._refusals = MailRefusals(redis=redis, keys=keys)
-        self._notice_interval_s = notice_interval_s
+        self._intake = MailIntake(
+            queue=queue,
+            outbox=outbox,
+            refusals=MailRefusals(redis=redis, keys=keys),
+            set_aside=SetAsideInputs(redis=redis, keys=keys),
+            rules=rules,
+            clock=clock,
+            max_bytes=max_bytes,
+            notice_interval_s=notice_interval_s,
+        )
         self._news = False
         self.connected = asyncio.Event()  # set while a session is up (for tests and health)
         self._health = TaskHandle("imap")
@@ -146,6 +152,7 @@ class MailListener:
             conn_lost_cb=lambda _exc: loop.call_soon_threadsafe(lost.set),
             ssl_context=ssl.create_default_context() if imap.ssl else None,
         )
+        self._notice_mail_during_commands(client)
         try:
             await asyncio.wait_for(client.wait_hello_from_server(), imap.timeout_s)
             await self._call(client.login(imap.username, imap.password.get_secret_value()))
@@ -170,6 +177,23 @@ class MailListener:
             self.connected.clear()
             with contextlib.suppress(Exception):  # already gone: nothing to close politely
                 await asyncio.wait_for(client.logout(), 2)
+
+    def _notice_mail_during_commands(self, client: aioimaplib.IMAP4) -> None:
+        """aioimaplib drops an untagged ``* N EXISTS`` that arrives during a FETCH (it only
+        logs it), and the server never repeats it: a message delivered while we fetched
+        waited until IDLE was renewed (25 minutes). Every untagged line is looked at here
+        first, so such news starts another catch-up before IDLE."""
+        protocol = client.protocol
+        original = getattr(protocol, "_untagged_response", None)
+        if original is None:  # another aioimaplib: news waits for the next IDLE renewal
+            return
+
+        def untagged(line: bytes) -> Any:
+            if _EXISTS.search(line.replace(b"* ", b"", 1)):
+                self._news = True
+            return original(line)
+
+        protocol._untagged_response = untagged
 
     async def _idle(
         self, client: aioimaplib.IMAP4, stop: asyncio.Event, lost: asyncio.Event
@@ -243,40 +267,33 @@ class MailListener:
             self._news = True  # handling took time: check once more before IDLE
 
     async def _handle(self, client: aioimaplib.IMAP4, uid: int, size: int) -> None:
-        part = "BODY.PEEK[HEADER]" if size > self._max_bytes else "BODY.PEEK[]"
-        fetched = await self._call(client.uid("fetch", str(uid), f"({part})"))
-        raw = next((bytes(x) for x in fetched.lines if isinstance(x, bytearray)), b"")
-        mail = parse_mail(raw, max_bytes=self._max_bytes, size_bytes=size)
-        verdict = triage(mail, rules=self._rules, now=self._clock())
-        match verdict:
-            case Publish(envelope=envelope):
-                await self._queue.publish(envelope)
-                log.info("email published", extra={"thread_id": envelope.thread_id})
-            case Refuse():
-                await self._outbox.send_transient(
-                    OutboundMessage(
-                        thread_id=thread_id_for_mail(verdict.message_id),
-                        message_id="refusal",
-                        origin=EmailOrigin(
-                            address=verdict.address,
-                            subject=verdict.subject,
-                            message_ids=[verdict.message_id],
-                        ),
-                        text=verdict.reason,
-                        purpose="error",
-                    )
-                )
-                log.info("email refused: %s", verdict.reason)
-            case Unauthenticated():
-                await refuse_unauthenticated(
-                    verdict,
-                    refusals=self._refusals,
-                    outbox=self._outbox,
-                    now=self._clock(),
-                    notice_interval_s=self._notice_interval_s,
-                )
-            case Ignore(reason=reason):
-                log.info("email ignored: %s", reason)
-            case _:
-                assert_never(verdict)
-        await self._call(client.uid("store", str(uid), "+FLAGS.SILENT", "(\\Seen)"))
+        """Handle one message, then flag it ``\\Seen`` (and ``\\Flagged`` if it was set
+        aside). IMAP and Redis failures propagate (the session reconnects and the message
+        is fetched again); nothing the message itself contains can make this raise."""
+        key = self._keys.email_mailbox(self._imap.mailbox)
+        ref = f"{self._imap.mailbox} uid {uid}"
+        tries = int(await self._redis.hincrby(key, f"tries:{uid}", 1))
+        if tries > MAX_TRIES:
+            await self._intake.crashed(ref, tries=tries - 1)
+            await self._mark(client, uid, key=key, flagged=True)
+            return
+        if size > self._max_bytes:
+            part = f"BODY.PEEK[HEADER]<0.{_HEADER_FETCH_BYTES}>"
+        else:
+            part = "BODY.PEEK[]"
+        try:
+            fetched = await self._call(client.uid("fetch", str(uid), f"({part})"))
+            raw = next((bytes(x) for x in fetched.lines if isinstance(x, bytearray)), b"")
+            set_aside = await self._intake.take(raw, size_bytes=size, ref=ref)
+        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError):
+            # Redis away is nobody's message's fault: take the try back if it answers
+            # again so soon. (A failing fetch counts: a message IMAP cannot serve is one.)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._redis.hincrby(key, f"tries:{uid}", -1), 1)
+            raise
+        await self._mark(client, uid, key=key, flagged=set_aside)
+
+    async def _mark(self, client: aioimaplib.IMAP4, uid: int, *, key: str, flagged: bool) -> None:
+        flags = "(\\Seen \\Flagged)" if flagged else "(\\Seen)"
+        await self._call(client.uid("store", str(uid), "+FLAGS.SILENT", flags))
+        await self._redis.hdel(key, f"tries:{uid}")

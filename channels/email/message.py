@@ -1,7 +1,11 @@
 """One inbound email, parsed strictly into what deploybot reads from it. Pure.
 
 ``parse_mail`` never raises on malformed input: whatever cannot be read is recorded
-(``from_error``, an empty text) and the rules in ``channels.email.triage`` decide.
+(``from_error``, an empty text, ``unreadable``) and the rules in ``channels.email.triage``
+decide. Its shape is measured first (``channels.email.structure``): a message nested too
+deeply, with too many parts or too large headers is never given to the stdlib parser; only
+its top header block is read (when that is within the caps), so the sender can be told. The
+parse itself runs under a guard too: anything it raises makes the message ``parser_failed``.
 """
 
 import email
@@ -12,8 +16,10 @@ from email.message import EmailMessage, Message
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.set_aside import SetAsideReason
 from channels.email.body import fresh_text, html_to_text
 from channels.email.boundary import TraceField
+from channels.email.structure import MimeCaps, TooComplex, mime_outline
 
 __all__ = ["ParsedMail", "parse_mail"]
 
@@ -36,6 +42,8 @@ class ParsedMail(BaseModel):
     trace: list[TraceField]  # Received and Authentication-Results, raw values, topmost first
     size_bytes: int
     oversized: bool
+    unreadable: SetAsideReason | None = None  # why the body was not read (too deep, ...)
+    unreadable_detail: str = ""  # what was found, in a few words
 
     @property
     def authentication_results(self) -> list[str]:
@@ -139,20 +147,31 @@ def _body_text(msg: Message) -> str:
     return html_to_text(content) if part.get_content_type() == "text/html" else content
 
 
-def parse_mail(
-    raw: bytes, *, max_bytes: int = 256 * 1024, size_bytes: int | None = None
-) -> ParsedMail:
-    """``size_bytes``: the full size when only the headers of a large message were fetched."""
-    size_bytes = len(raw) if size_bytes is None else size_bytes
-    oversized = size_bytes > max_bytes
-    if oversized:  # read the headers only, to know whom to tell
-        head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\r\n\r\n")
-        if head == raw[:_HEADER_LIMIT]:
-            head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\n\n")
-        raw_to_parse = head + b"\r\n\r\n"
-    else:
-        raw_to_parse = raw
-    msg = email.message_from_bytes(raw_to_parse, policy=email.policy.default)
+def _head(raw: bytes) -> bytes:
+    """The top header block alone (at most ``_HEADER_LIMIT`` bytes), ended by a blank line."""
+    head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\r\n\r\n")
+    if head == raw[:_HEADER_LIMIT]:
+        head, _sep, _rest = raw[:_HEADER_LIMIT].partition(b"\n\n")
+    return head + b"\r\n\r\n"
+
+
+def _tree_depth(msg: Message) -> int:
+    """How deeply the parsed parts nest (iteratively: no recursion however deep)."""
+    deepest = 0
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack += [(p, depth + 1) for p in payload if isinstance(p, Message)]
+    return deepest
+
+
+def _read(raw: bytes, *, size_bytes: int, oversized: bool, caps: MimeCaps) -> ParsedMail:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if _tree_depth(msg) > caps.max_depth:  # the outline missed what the parser found
+        raise RecursionError("parts nested deeper than the outline saw")
     from_address, from_error = _strict_from(msg)
     ids = _MSGID.findall(_header(msg, "Message-ID"))
     text = "" if oversized else fresh_text(_body_text(msg))
@@ -170,3 +189,62 @@ def parse_mail(
         size_bytes=size_bytes,
         oversized=oversized,
     )
+
+
+def _unreadable(
+    raw: bytes, *, size_bytes: int, reason: SetAsideReason, detail: str, caps: MimeCaps
+) -> ParsedMail:
+    """What can still be read safely: the top header block when it is within the caps
+    itself (to know whom to tell); else nothing, and triage ignores the message."""
+    head = _head(raw)
+    mail = None
+    if not isinstance(mime_outline(head, caps), TooComplex):
+        try:
+            mail = _read(head, size_bytes=size_bytes, oversized=True, caps=caps)
+        except Exception:  # contained: the message is set aside either way
+            mail = None
+    if mail is None:
+        mail = ParsedMail(
+            message_id=None,
+            from_address=None,
+            from_error=f"unreadable ({detail})",
+            recipients=[],
+            subject="",
+            in_reply_to=[],
+            references=[],
+            text="",
+            automatic=None,
+            trace=[],
+            size_bytes=size_bytes,
+            oversized=False,
+        )
+    return mail.model_copy(
+        update={"oversized": False, "text": "", "unreadable": reason, "unreadable_detail": detail}
+    )
+
+
+def parse_mail(
+    raw: bytes,
+    *,
+    max_bytes: int = 256 * 1024,
+    size_bytes: int | None = None,
+    caps: MimeCaps | None = None,
+) -> ParsedMail:
+    """``size_bytes``: the full size when only the headers of a large message were fetched.
+    Never raises: a message over ``caps`` or one the parser fails on is ``unreadable``."""
+    caps = caps or MimeCaps()
+    size_bytes = len(raw) if size_bytes is None else size_bytes
+    oversized = size_bytes > max_bytes
+    raw_to_parse = _head(raw) if oversized else raw  # oversized: whom to tell, no more
+    outline = mime_outline(raw_to_parse, caps)
+    if isinstance(outline, TooComplex):
+        return _unreadable(
+            raw, size_bytes=size_bytes, reason=outline.reason, detail=outline.detail, caps=caps
+        )
+    try:
+        return _read(raw_to_parse, size_bytes=size_bytes, oversized=oversized, caps=caps)
+    except Exception as exc:  # RecursionError and any parser bug, contained
+        detail = f"the parser failed ({type(exc).__name__})"
+        return _unreadable(
+            raw, size_bytes=size_bytes, reason="parser_failed", detail=detail, caps=caps
+        )

@@ -204,6 +204,11 @@ def _read(
 
     if mail.oversized:
         return refuse(f"Your email is too large ({mail.size_bytes // 1024} KB); nothing was read.")
+    if mail.unreadable:
+        return refuse(
+            f"Your email could not be read ({mail.unreadable_detail}); nothing was read. "
+            "Please send the request again as a plain message."
+        )
 
     actor = f"email:{sender}"
 
