@@ -4,7 +4,8 @@ Mentions, DMs, replies in a Slack thread the bot follows and ``/deploy`` become
 ``UserMessage`` events in the inbound stream; Approve clicks and reject-reason modals become
 ``DecisionReceived`` events carrying the plan hash from the button, as data. Bolt runs with
 ``process_before_response=True``, so Slack gets its 200 only after the event is in the
-stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries.
+stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries. A payload
+that makes a parser or a step raise is set aside and acknowledged (``containment``).
 """
 
 import asyncio
@@ -24,7 +25,9 @@ from bot.core.errors import ConfigError
 from bot.core.events import DecisionReceived, UserMessage
 from bot.shell.inbound import Envelope, InboundQueue, agent_for
 from bot.shell.keys import Keys
+from bot.shell.set_aside import SetAsideInputs
 from channels.slack.blocks import escape, reject_modal
+from channels.slack.containment import Containment, payload_ref
 from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
@@ -94,7 +97,9 @@ def quiet_slack_loggers() -> None:
             logger.addFilter(details)
 
 
-def _skipped(skip: Skip) -> None:
+def _skipped(skip: Skip | None) -> None:
+    if skip is None:
+        return  # set aside, and said so, by Containment
     if skip.malformed:
         log.warning("slack: ignored a malformed payload: %s", skip.reason)
     else:
@@ -126,6 +131,7 @@ class SlackListeners:
         self._queue = queue
         self._followed = FollowedThreads(redis=redis, keys=keys)
         self._clock = clock
+        self.contained = Containment(set_aside=SetAsideInputs(redis=redis, keys=keys), clock=clock)
         self.identity = BotIdentity(client)
         self._publishing = asyncio.Semaphore(_MAX_PUBLISHING)
         bolt_log = logging.getLogger("deploybot.slack.bolt")
@@ -202,36 +208,45 @@ class SlackListeners:
     def _register(self, command: str) -> None:
         app = self.bolt
 
+        contained = self.contained
+
         async def on_event(body: dict[str, Any], context: AsyncBoltContext) -> None:
-            parsed = event_request(body, bot_user_id=context.bot_user_id)
-            if isinstance(parsed, Skip):
+            ref = payload_ref(body)
+            bot_user_id = context.bot_user_id
+            parsed = await contained.parse(
+                lambda: event_request(body, bot_user_id=bot_user_id), ref=ref
+            )
+            if parsed is None or isinstance(parsed, Skip):
                 _skipped(parsed)
                 return
-            await self.publish(parsed)
+            await contained.run(self.publish(parsed), ref=ref)
 
         async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
-            parsed = action_request(body)
-            if isinstance(parsed, Skip):
+            ref = payload_ref(body)
+            parsed = await contained.parse(lambda: action_request(body), ref=ref)
+            if parsed is None or isinstance(parsed, Skip):
                 _skipped(parsed)
             elif isinstance(parsed, OpenRejectModal):
-                await self._open_reject_modal(parsed, body)
+                await contained.run(self._open_reject_modal(parsed, body), ref=ref)
             else:
-                await self.decide(parsed)
+                await contained.run(self.decide(parsed), ref=ref)
             await ack()
 
         async def on_view(ack: AsyncAck, body: dict[str, Any]) -> None:
-            parsed = view_request(body)
-            if isinstance(parsed, Skip):
-                if parsed.kind == "needs_reason":
-                    await ack(response_action="errors", errors={REASON_BLOCK: parsed.reason})
-                    return
+            ref = payload_ref(body)
+            parsed = await contained.parse(lambda: view_request(body), ref=ref)
+            if isinstance(parsed, Skip) and parsed.kind == "needs_reason":
+                await ack(response_action="errors", errors={REASON_BLOCK: parsed.reason})
+                return
+            if parsed is None or isinstance(parsed, Skip):
                 _skipped(parsed)
             else:
-                await self.decide(parsed)
+                await contained.run(self.decide(parsed), ref=ref)
             await ack()
 
         async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack(await self._slash_command(body))
+            answer = await contained.run(self._slash_command(body), ref=payload_ref(body))
+            await ack(answer if answer is not None else "Sorry, I could not handle that.")
 
         app.event("app_mention")(on_event)
         app.event("message")(on_event)

@@ -2,8 +2,10 @@
 
 HTTP mode: the route reads at most ``MAX_EVENT_BYTES`` (the web app caps every body too),
 verifies the v0 signature itself (``verify.verify_signature``: 401, and the payload is never
-parsed) and screens the payload's shape (``verify.screen_payload``: 400/415) before handing
-it to Bolt, which verifies again. It cannot be built without a non-empty signing secret.
+parsed) and screens the payload's shape and nesting (``verify.screen_payload``: 400/415)
+before handing it to Bolt, which verifies again. It cannot be built without a non-empty
+signing secret. A signed request refused for its size or shape, or one Bolt itself fails
+on, is set aside (``containment``) and answered 4xx, which Slack does not retry.
 
 Socket Mode (``SLACK_APP_TOKEN``): the app opens a WebSocket to Slack
 (``apps.connections.open``) and acknowledges each envelope on it, after the event is in the
@@ -16,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.requests import Request
@@ -67,11 +70,14 @@ def slack_routes(
             "Secret), or use Socket Mode (SLACK_APP_TOKEN) without the HTTP endpoint."
         )
     app = listeners.bolt
+    contained = listeners.contained
 
     async def events(request: Request) -> Response:
         try:
             body = await _read_capped(request, MAX_EVENT_BYTES)
         except _TooLarge:
+            # Unsigned as far as anyone knows (the body was never read whole): logged only.
+            log.warning("slack: refused a request over %d bytes (413)", MAX_EVENT_BYTES)
             return JSONResponse({"error": "the body is too large"}, status_code=413)
         verdict = verify_signature(
             secret=secret,
@@ -88,8 +94,21 @@ def slack_routes(
             log.warning(
                 "slack: refused a signed request (%d): %s", screened.status_code, screened.reason
             )
+            await contained.refused(
+                reason=screened.kind, ref="POST /slack/events", detail=screened.reason
+            )
             return JSONResponse({"error": screened.reason}, status_code=screened.status_code)
-        bolt_response = await app.async_dispatch(to_async_bolt_request(request, body))
+        try:
+            bolt_response = await app.async_dispatch(to_async_bolt_request(request, body))
+        except (RedisError, OSError):
+            raise  # a 500: Slack retries, as nothing was accepted
+        except Exception as exc:  # Bolt failed on this payload: set aside, not retried
+            log.exception("slack: Bolt failed on a signed request")
+            detail = f"Bolt raised {type(exc).__name__}"
+            await contained.refused(
+                reason="handler_failed", ref="POST /slack/events", detail=detail
+            )
+            return JSONResponse({"error": "the request could not be handled"}, status_code=400)
         return to_starlette_response(bolt_response)
 
     return [Route(path, events, methods=["POST"])]

@@ -8,6 +8,8 @@
    ``type``; a form whose ``payload`` is such an object; a slash command's form), with the
    fields Bolt reads before our listeners run having the types Slack gives them. Anything
    else is refused with a 4xx and the reason, never handed to Bolt (which answered 500).
+   JSON is measured before it is parsed (``bot.core.json_shape``): nested deeper than
+   ``MAX_JSON_DEPTH`` (a thousand ``[`` made ``json`` raise ``RecursionError``) is a 400.
 """
 
 import hashlib
@@ -17,6 +19,9 @@ import urllib.parse
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
+
+from bot.core.json_shape import check_json_depth
+from bot.core.set_aside import SetAsideReason
 
 __all__ = [
     "MAX_AGE_S",
@@ -50,6 +55,7 @@ class Screened(_Frozen):
 class Malformed(_Frozen):
     status_code: int = 400
     reason: str
+    kind: SetAsideReason = "malformed"  # the set-aside reason it is counted under
 
 
 def verify_signature(
@@ -142,9 +148,12 @@ def _wrong_fields(body: Mapping[str, object], fields: Mapping[str, tuple[type, .
 
 
 def _object(text: str, what: str) -> dict[str, object] | Malformed:
+    too_deep = check_json_depth(text)
+    if too_deep is not None:
+        return Malformed(reason=f"{what}: {too_deep.reason}", kind="too_deep")
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Malformed(reason=f"{what} is not JSON")
     if not isinstance(value, dict):
         return Malformed(reason=f"{what} is a JSON {type(value).__name__}, not an object")
