@@ -19,6 +19,7 @@ from bot.core.config import Config
 from bot.shell.inbound import InboundQueue
 from bot.shell.keys import Keys
 from bot.shell.outbox import Outbox
+from bot.shell.set_aside import SetAsideInputs
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer
@@ -193,6 +194,7 @@ def web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]
             webhook_secret=secret.get_secret_value() if secret else None,
             clock=utc_now,
             new_id=new_id,
+            set_aside=SetAsideInputs(redis=app.redis, keys=app.keys),
         )
     )
     signing = settings.slack_signing_secret

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from bot.core.config import Config
 from bot.shell.inbound import InboundQueue
+from bot.shell.set_aside import SetAsideInputs
 from bot.shell.store import ThreadStore
 
 from .channel import ApiChannel
@@ -30,8 +31,10 @@ def api_routes(
     webhook_secret: str | None,
     clock: Callable[[], datetime],
     new_id: Callable[[], str],
+    set_aside: SetAsideInputs | None = None,
 ) -> list[BaseRoute]:
-    """The API's routes, for ``bot.app.webapp.build_web_app``."""
+    """The API's routes, for ``bot.app.webapp.build_web_app``. ``set_aside`` records the
+    requests that could not be handled (for /metrics and the audit)."""
     return ApiChannel(
         config=config,
         queue=queue,
@@ -40,4 +43,5 @@ def api_routes(
         webhook_secret=webhook_secret,
         clock=clock,
         new_id=new_id,
+        set_aside=set_aside,
     ).routes()

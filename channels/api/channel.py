@@ -8,7 +8,7 @@ durably, answer. Nothing here advances a thread: the worker does, so a client po
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import assert_never
+from typing import Literal, assert_never
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from bot.core.events import DecisionReceived, UserMessage, WebhookReceived
 from bot.core.origin import ApiOrigin, ScheduleOrigin
 from bot.core.thread import Thread
 from bot.shell.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.set_aside import SetAsideInputs
 from bot.shell.store import ThreadStore
 
 from .auth import SIGNATURE_HEADER, signature_problem
@@ -35,7 +36,16 @@ from .bodies import (
     parse_resume,
     parse_webhook_fields,
 )
-from .edge import MAX_BODY_BYTES, Problem, answer, guard, read_body
+from .edge import (
+    MAX_BODY_BYTES,
+    Handler,
+    Problem,
+    answer,
+    check_json_body,
+    guard,
+    read_body,
+    read_json_body,
+)
 from .openapi import THREAD_ID_PATTERN, openapi_document
 from .resume import Accept, AcceptDecision, Conflict, Forbidden, Invalid, check_resume
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
@@ -56,7 +66,9 @@ class ApiChannel:
         webhook_secret: str | None,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
+        set_aside: SetAsideInputs | None = None,
     ) -> None:
+        self._set_aside = set_aside
         self._config = config
         self._queue = queue
         self._store = store
@@ -67,28 +79,21 @@ class ApiChannel:
         self._openapi = openapi_document()
 
     def routes(self) -> list[BaseRoute]:
+        def guarded(handler: Handler, auth: Literal["bearer", "signature"]) -> Handler:
+            return guard(
+                handler,
+                auth=auth,
+                api_token=self._api_token,
+                set_aside=self._set_aside,
+                clock=self._clock,
+            )
+
         return [
             Route("/openapi.json", self.openapi, methods=["GET"]),
-            Route(
-                "/v1/threads",
-                guard(self.launch, auth="bearer", api_token=self._api_token),
-                methods=["POST"],
-            ),
-            Route(
-                "/v1/threads/{id}",
-                guard(self.show, auth="bearer", api_token=self._api_token),
-                methods=["GET"],
-            ),
-            Route(
-                "/v1/threads/{id}/events",
-                guard(self.resume, auth="bearer", api_token=self._api_token),
-                methods=["POST"],
-            ),
-            Route(
-                "/v1/webhooks/{name}",
-                guard(self.webhook, auth="signature", api_token=self._api_token),
-                methods=["POST"],
-            ),
+            Route("/v1/threads", guarded(self.launch, "bearer"), methods=["POST"]),
+            Route("/v1/threads/{id}", guarded(self.show, "bearer"), methods=["GET"]),
+            Route("/v1/threads/{id}/events", guarded(self.resume, "bearer"), methods=["POST"]),
+            Route("/v1/webhooks/{name}", guarded(self.webhook, "signature"), methods=["POST"]),
         ]
 
     async def _thread(self, request: Request) -> Thread:
@@ -127,7 +132,7 @@ class ApiChannel:
 
     async def launch(self, request: Request) -> Response:
         try:
-            body = LaunchRequest.model_validate_json(await read_body(request))
+            body = LaunchRequest.model_validate_json(await read_json_body(request))
         except ValidationError as exc:
             raise Problem(422, describe_errors(exc)) from None
         person = self._config.person_for(f"api:{body.user.strip().lower()}")
@@ -183,7 +188,7 @@ class ApiChannel:
 
     async def resume(self, request: Request) -> Response:
         try:
-            body = parse_resume(await read_body(request))
+            body = parse_resume(await read_json_body(request))
         except ValidationError as exc:
             raise Problem(422, describe_errors(exc)) from None
         thread = await self._thread(request)
@@ -220,12 +225,13 @@ class ApiChannel:
     async def webhook(self, request: Request) -> Response:
         if self._webhook_secret is None:
             raise Problem(503, "webhooks are off: DEPLOYBOT_WEBHOOK_SECRET is not set")
-        raw = await read_body(request)
+        raw = await read_body(request, sender_known=False)
         problem = signature_problem(
             request.headers.get(SIGNATURE_HEADER), body=raw, secret=self._webhook_secret
         )
         if problem is not None:
             raise Problem(401, problem)
+        check_json_body(raw)  # signed: a body nested too deeply is set aside
         name = str(request.path_params["name"])
         hook = self._config.webhooks.get(name)
         if hook is None:

@@ -8,11 +8,17 @@ was accepted, so no handler repeats that. A body is counted as it streams in and
 Answers are JSON with every character outside printable ASCII escaped (``AsciiJSON``): a
 thread carries outside text (commit subjects, deploy output), and ``curl`` prints what it
 gets to a terminal, which must not act on a bidi override or a C1 control in it.
+
+No body stops the API: ``read_json_body`` measures how deeply a body nests before anything
+parses it (400 past ``MAX_JSON_DEPTH``), and a handler that raises is answered ``500`` by
+``guard`` instead of failing the connection. Either is set aside: a log line,
+``deploybot_inputs_set_aside_total{channel="api"|"webhook"}`` and an audit record.
 """
 
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -20,10 +26,24 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.core.json_shape import check_json_depth
+from bot.core.set_aside import SetAside, SetAsideReason
+from bot.shell.set_aside import SetAsideInputs
+
 from .auth import bearer_ok
 from .bodies import ApiError
 
-__all__ = ["MAX_BODY_BYTES", "AsciiJSON", "Handler", "Problem", "answer", "guard", "read_body"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "AsciiJSON",
+    "Handler",
+    "Problem",
+    "answer",
+    "check_json_body",
+    "guard",
+    "read_body",
+    "read_json_body",
+]
 
 log = logging.getLogger("deploybot.api")
 
@@ -35,10 +55,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 class Problem(Exception):
     """An answer other than success: the status code and a message for the client."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, *, set_aside: SetAsideReason | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.set_aside = set_aside  # the reason to count it under, if it is set aside
 
 
 class AsciiJSON(JSONResponse):
@@ -60,10 +83,23 @@ def _error(status_code: int, message: str) -> Response:
 
 
 def guard(
-    handler: Handler, *, auth: Literal["bearer", "signature"], api_token: str | None
+    handler: Handler,
+    *,
+    auth: Literal["bearer", "signature"],
+    api_token: str | None,
+    set_aside: SetAsideInputs | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Handler:
     """``handler`` behind the edge. ``bearer``: the token is checked before the handler runs;
-    ``signature``: the handler checks it, as the signature covers the body it reads."""
+    ``signature``: the handler checks it, as the signature covers the body it reads.
+    ``set_aside`` records the requests set aside (none recorded without it)."""
+    channel: Literal["api", "webhook"] = "api" if auth == "bearer" else "webhook"
+
+    async def record(request: Request, reason: SetAsideReason, detail: str) -> None:
+        if set_aside is not None:
+            ref = f"{request.method} {request.url.path}"
+            item = SetAside(at=clock(), channel=channel, reason=reason, ref=ref, detail=detail)
+            await set_aside.record_quietly(item)
 
     async def guarded(request: Request) -> Response:
         try:
@@ -71,10 +107,20 @@ def guard(
                 _check_bearer(request, api_token)
             return await handler(request)
         except Problem as problem:
+            if problem.set_aside is not None:
+                await record(request, problem.set_aside, problem.message)
             return _error(problem.status_code, problem.message)
         except (RedisError, OSError) as exc:
             log.warning("%s %s: redis unavailable: %s", request.method, request.url.path, exc)
             return _error(503, "Redis is unreachable; nothing was accepted or changed. Try again.")
+        except Exception as exc:  # a bug met on this request: answered, counted, not fatal
+            log.exception("%s %s failed", request.method, request.url.path)
+            await record(request, "handler_failed", f"handling it raised {type(exc).__name__}")
+            return _error(
+                500,
+                "the request failed on the server's side; it was set aside for "
+                "an operator (see the logs). Nothing more is known about it.",
+            )
 
     return guarded
 
@@ -86,15 +132,33 @@ def _check_bearer(request: Request, api_token: str | None) -> None:
         raise Problem(401, "missing or wrong 'Authorization: Bearer <DEPLOYBOT_API_TOKEN>'")
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, *, sender_known: bool = True) -> bytes:
+    """The body, refused with 413 past ``MAX_BODY_BYTES``. ``sender_known``: the caller
+    was authenticated, so a refusal is set aside; a webhook's body is read before its
+    signature can be checked, and a stranger's oversized body is only refused."""
     declared = request.headers.get("content-length", "")
+    too_large = f"the body is larger than {MAX_BODY_BYTES} bytes"
+    counted: SetAsideReason | None = "too_large" if sender_known else None
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise Problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        raise Problem(413, too_large, set_aside=counted)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise Problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+            raise Problem(413, too_large, set_aside=counted)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_json_body(raw: bytes) -> bytes:
+    """``raw``, or a 422 (set aside) when its JSON nests too deeply to be parsed."""
+    too_deep = check_json_depth(raw)
+    if too_deep is not None:
+        raise Problem(422, too_deep.reason, set_aside="too_deep")
+    return raw
+
+
+async def read_json_body(request: Request) -> bytes:
+    """``read_body`` and ``check_json_body``: an authenticated JSON body, safe to parse."""
+    return check_json_body(await read_body(request))

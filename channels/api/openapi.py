@@ -39,7 +39,9 @@ _ERRORS: dict[int, str] = {
     404: "No such thread or webhook.",
     409: "The thread is not waiting for this.",
     413: "The body is larger than 64 KiB.",
-    422: "The body is not what this route takes; the error names the field.",
+    422: "The body is not what this route takes (or nests JSON deeper than 64 levels); the "
+    "error names the field.",
+    500: "The server failed on this request; it was set aside for an operator.",
     503: "Redis is unreachable, or the server lacks DEPLOYBOT_API_TOKEN / "
     "DEPLOYBOT_WEBHOOK_SECRET.",
 }
@@ -109,7 +111,7 @@ def openapi_document() -> dict[str, JsonValue]:
                     "requestBody": {"required": True, "content": _json(_ref("LaunchRequest"))},
                     "responses": _responses(
                         {201: ("ThreadCreated", "Accepted; poll the thread for its progress.")},
-                        [401, 403, 413, 422, 503],
+                        [401, 403, 413, 422, 500, 503],
                     ),
                 }
             },
@@ -119,7 +121,9 @@ def openapi_document() -> dict[str, JsonValue]:
                     "summary": "The thread, its derived status and its events.",
                     "security": bearer,
                     "parameters": [thread_id],
-                    "responses": _responses({200: ("ThreadView", "The thread.")}, [401, 404, 503]),
+                    "responses": _responses(
+                        {200: ("ThreadView", "The thread.")}, [401, 404, 500, 503]
+                    ),
                 }
             },
             "/v1/threads/{id}/events": {
@@ -136,7 +140,7 @@ def openapi_document() -> dict[str, JsonValue]:
                     "requestBody": {"required": True, "content": _json(_ref("ResumeRequest"))},
                     "responses": _responses(
                         {202: ("EventAccepted", "Queued for the thread; poll it.")},
-                        [401, 403, 404, 409, 413, 422, 503],
+                        [401, 403, 404, 409, 413, 422, 500, 503],
                     ),
                 }
             },
@@ -164,7 +168,7 @@ def openapi_document() -> dict[str, JsonValue]:
                             200: ("WebhookAccepted", "This exact body was received before."),
                             201: ("WebhookAccepted", "A thread was started."),
                         },
-                        [401, 404, 413, 422, 503],
+                        [401, 404, 413, 422, 500, 503],
                     ),
                 }
             },
