@@ -1,7 +1,14 @@
 """One inbound entry, handled: take the thread's lease (waiting while another worker has
 it), advance the thread (``bot.shell.turn``), save it, then hand its new messages to the
 outbox, queue its timers, count its metrics, acknowledge the entry and release the lease in
-one round trip. An entry that keeps failing is set aside (dead letter) and its thread told.
+one round trip.
+
+No entry stops the worker. One that cannot be decoded is set aside at once; one whose
+handling raises (or kills the worker) stays pending, is taken over again after a lease, and
+after ``max_deliveries`` deliveries is set aside: moved to the dead-letter stream with its
+reason, counted in ``deploybot_inputs_set_aside_total{channel="worker"}``, kept for the
+audit, and the people in its thread are told (or, when the thread itself cannot be loaded,
+the place the entry came from). The worker goes on with the next entry meanwhile.
 """
 
 import asyncio
@@ -12,6 +19,8 @@ from datetime import datetime
 
 from bot.core.errors import ThreadConflict
 from bot.core.events import MessageSent, PlanProposed
+from bot.core.outbound import OutboundMessage
+from bot.core.set_aside import SetAsideReason
 from bot.core.thread import Thread
 from bot.shell.heartbeat import Heartbeat
 from bot.shell.inbound import Delivery, InboundQueue
@@ -63,10 +72,11 @@ class EntryHandler:
     async def handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
         if envelope is None:
-            await self._queue.dead_letter(delivery, reason="not a valid inbound envelope")
+            await self._give_up(delivery, reason="not a valid inbound envelope", kind="undecodable")
             return
         if delivery.deliveries > self._max_deliveries:
-            await self._give_up(delivery, reason=f"failed {delivery.deliveries - 1} times")
+            reason = f"failed {delivery.deliveries - 1} times"
+            await self._give_up(delivery, reason=reason, kind="keeps_failing")
             return
         token = f"{self.consumer}:{self._new_id()}"
         thread_id = envelope.thread_id
@@ -100,7 +110,11 @@ class EntryHandler:
         assert envelope is not None
         if thread is None:
             if envelope.origin is None:
-                await self._queue.dead_letter(delivery, reason=f"no thread {envelope.thread_id}")
+                reason = f"no thread {envelope.thread_id}"
+                await self._queue.dead_letter(
+                    delivery, reason=reason, kind="no_thread", at=self._clock()
+                )
+                log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
                 return False
             thread = Thread(
                 id=envelope.thread_id,
@@ -158,24 +172,56 @@ class EntryHandler:
         await pipe.execute()
         return True
 
-    async def _give_up(self, delivery: Delivery, *, reason: str) -> None:
+    async def _give_up(self, delivery: Delivery, *, reason: str, kind: SetAsideReason) -> None:
         """Dead-letter an entry and tell the people in its thread, if there is one."""
-        await self._queue.dead_letter(delivery, reason=reason)
-        envelope = delivery.envelope
-        if envelope is None:
-            return
-        with contextlib.suppress(Exception):
-            thread = await self._store.load(envelope.thread_id)
-            if thread is None:
-                return
-            note = MessageSent(
-                id=self._new_id(),
-                at=self._clock(),
-                purpose="error",
-                text=f"I could not process a message in this thread ({reason}); it was set "
-                "aside for an operator. Nothing was deployed because of it.",
+        await self._queue.dead_letter(delivery, reason=reason, kind=kind, at=self._clock())
+        log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
+        text = (
+            f"I could not process a message in this thread ({reason}); it was set aside for "
+            "an operator. Nothing was deployed because of it."
+        )
+        thread_id = delivery.thread_id
+        told = False
+        if thread_id is not None:
+            try:
+                told = await self._tell_thread(thread_id, text)
+            except Exception:  # the thread itself cannot be loaded or saved
+                log.exception("entry %s: thread %s cannot be told", delivery.entry_id, thread_id)
+        origin = delivery.envelope.origin if delivery.envelope is not None else None
+        if not told and origin is not None and thread_id is not None:
+            with contextlib.suppress(Exception):  # best effort: the log line above stays
+                note = OutboundMessage(
+                    thread_id=thread_id,
+                    message_id=f"set-aside-{delivery.entry_id}",
+                    origin=origin,
+                    text=text,
+                    purpose="error",
+                )
+                await self._outbox.send_transient(note)
+
+    async def _tell_thread(self, thread_id: str, text: str) -> bool:
+        """Say ``text`` in the thread, under its lease like any turn (waiting a few leases
+        for it); False when there is no such thread or it stayed busy."""
+        token = f"{self.consumer}:{self._new_id()}"
+        deadline = asyncio.get_running_loop().time() + 4 * self._lease_ttl_ms / 1000
+        wait_s = 0.05
+        while True:
+            got, thread = await self._store.lease_and_load(
+                thread_id, token=token, ttl_ms=self._lease_ttl_ms
             )
+            if got:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                return False  # busy (a long deploy): the place it came from is told instead
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, self._lease_ttl_ms / 4000)
+        try:
+            if thread is None:
+                return False
+            note = MessageSent(id=self._new_id(), at=self._clock(), purpose="error", text=text)
             thread.events.append(note)
             await self._store.save(thread)
             await self._outbox.enqueue(thread, [note])
-        log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
+            return True
+        finally:
+            await self._store.release_lease(thread_id, token=token)

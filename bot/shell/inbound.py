@@ -2,9 +2,13 @@
 
 A Redis Stream read through one consumer group. An entry is acknowledged only after the
 thread it changed is saved; entries left by a dead worker are taken over with XAUTOCLAIM;
-entries that fail too often go to a dead-letter stream with the reason.
+entries that cannot be decoded, or fail too often, go to a dead-letter stream with the
+reason, set aside (``bot.shell.set_aside``) in the same transaction.
 """
 
+import json
+import re
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -13,10 +17,15 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from bot.core.events import Event
+from bot.core.json_shape import check_json_depth
 from bot.core.origin import Origin
+from bot.core.set_aside import SetAside, SetAsideReason
 from bot.shell.keys import Keys, stream_entries, text
+from bot.shell.set_aside import MAX_KEPT, set_aside_field
 
-__all__ = ["Delivery", "Envelope", "InboundQueue", "agent_for"]
+_THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+__all__ = ["Delivery", "Envelope", "InboundQueue", "agent_for", "thread_hint"]
 
 
 class Envelope(BaseModel):
@@ -45,6 +54,24 @@ class Delivery(BaseModel):
     envelope: Envelope | None  # None: the entry could not be parsed
     raw: bytes
     deliveries: int = 1
+    thread_hint: str | None = None  # an undecodable entry's thread id, if one can be read
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.envelope.thread_id if self.envelope is not None else self.thread_hint
+
+
+def thread_hint(raw: bytes) -> str | None:
+    """The ``thread_id`` of an entry that is not a valid envelope, if it names one plainly
+    (so the people in that thread can be told it was set aside)."""
+    if check_json_depth(raw) is not None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    found = value.get("thread_id") if isinstance(value, dict) else None
+    return found if isinstance(found, str) and _THREAD_ID.fullmatch(found) else None
 
 
 class InboundQueue:
@@ -132,14 +159,28 @@ class InboundQueue:
         pipe.xack(self._keys.inbound(), self.group, *entry_ids)
         pipe.xdel(self._keys.inbound(), *entry_ids)
 
-    async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
+    async def dead_letter(
+        self, delivery: Delivery, *, reason: str, kind: SetAsideReason, at: datetime
+    ) -> None:
+        """Move the entry to the dead-letter stream (``reason`` in words, ``kind`` of the
+        closed set), counted and kept for the audit as set aside, in one transaction."""
+        item = SetAside(
+            at=at,
+            channel="worker",
+            reason=kind,
+            ref=f"inbound entry {delivery.entry_id}",
+            detail=reason,
+            thread_id=delivery.thread_id,
+        )
         pipe = self._redis.pipeline(transaction=True)
         pipe.xadd(
             self._keys.dead_letter(),
-            {"e": delivery.raw, "reason": reason, "entry": delivery.entry_id},
+            {"e": delivery.raw, "reason": reason, "kind": kind, "entry": delivery.entry_id},
             maxlen=10_000,
             approximate=True,
         )
+        pipe.xadd(self._keys.set_aside(), {"s": item.model_dump_json()}, maxlen=MAX_KEPT)
+        pipe.hincrby(self._keys.metrics(), set_aside_field("worker", kind), 1)
         pipe.xack(self._keys.inbound(), self.group, delivery.entry_id)
         pipe.xdel(self._keys.inbound(), delivery.entry_id)
         await pipe.execute()
@@ -169,6 +210,8 @@ class InboundQueue:
         raw = fields.get(b"e", b"")
         try:
             envelope: Envelope | None = Envelope.model_validate_json(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             envelope = None
+        if envelope is None:
+            return Delivery(entry_id=eid, envelope=None, raw=raw, thread_hint=thread_hint(raw))
         return Delivery(entry_id=eid, envelope=envelope, raw=raw)
