@@ -98,6 +98,7 @@ hostile_mail = st.one_of(
             st.integers(1, 3000).map(lambda n: b"=?bogus?Q?x?= " * n),
             st.integers(1, 3000).map(lambda n: b"<" + b"a@b> <" * n + b"c@d>"),
             st.integers(1, 9000).map(lambda n: b"x\r\n " * n),
+            st.integers(1, 6000).map(lambda n: b"text/plain" + b"; a=b" * n),
             _junk,
         ),
     ),

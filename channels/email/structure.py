@@ -30,6 +30,7 @@ _BOUNDARY = re.compile(
     rb"""(?:^|;)\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*+)"|([^;\s]*))""", re.IGNORECASE
 )
 _PARENS = re.compile(rb'\\.|"|[()]')
+_PARAMETRIZED = (b"content-type", b"content-disposition")
 
 
 class MimeCaps(BaseModel):
@@ -40,6 +41,8 @@ class MimeCaps(BaseModel):
     max_header_bytes: int = 64 * 1024  # one part's header block
     max_field_bytes: int = 32 * 1024  # one header field, unfolded (a long References)
     max_comment_depth: int = 16  # "(a (b (c)))" in a header
+    max_params: int = 64  # of a Content-Type or Content-Disposition (each parse is linear in
+    # them, and the stdlib parses Content-Type a dozen times per message)
 
 
 class MimeOutline(BaseModel):
@@ -81,6 +84,20 @@ def _comment_depth(value: bytes) -> int:
         else:
             depth = max(0, depth - 1)
     return deepest
+
+
+def _busy_fields(fields: list[bytes], caps: MimeCaps) -> TooComplex | None:
+    """A header block whose fields would cost the parser too much (nesting, parameters)."""
+    for field in fields:
+        if _comment_depth(field) > caps.max_comment_depth:
+            detail = f"header comments nested over {caps.max_comment_depth} deep"
+            return TooComplex(reason="too_deep", detail=detail)
+        match = _FIELD.match(field)
+        name = match.group(1).lower() if match else b""
+        if name in _PARAMETRIZED and field.count(b";") > caps.max_params:
+            detail = f"a {name.decode().title()} with over {caps.max_params} parameters"
+            return TooComplex(reason="headers_too_large", detail=detail)
+    return None
 
 
 def _content_type(fields: list[bytes], *, digest_part: bool) -> tuple[str, bytes | None]:
@@ -169,11 +186,9 @@ def mime_outline(raw: bytes, caps: MimeCaps | None = None) -> MimeOutline | TooC
             continue
         # The end of the header block (an empty line, or a line that is no header).
         in_headers = False
-        if any(_comment_depth(f) > caps.max_comment_depth for f in fields):
-            return TooComplex(
-                reason="too_deep",
-                detail=f"header comments nested over {caps.max_comment_depth} deep",
-            )
+        problem = _busy_fields(fields, caps)
+        if problem is not None:
+            return problem
         media, boundary = _content_type(fields, digest_part=digest_part)
         if media.startswith("multipart/") and boundary is not None:
             levels.append(_Level(b"--" + boundary, digest=media == "multipart/digest", depth=depth))
@@ -183,8 +198,6 @@ def mime_outline(raw: bytes, caps: MimeCaps | None = None) -> MimeOutline | TooC
                 return problem
             if line:  # no empty line: the inner message starts with its body, headerless
                 in_headers = False
-    if in_headers and any(_comment_depth(f) > caps.max_comment_depth for f in fields):
-        return TooComplex(
-            reason="too_deep", detail=f"header comments nested over {caps.max_comment_depth} deep"
-        )
+    if in_headers and (problem := _busy_fields(fields, caps)) is not None:
+        return problem
     return MimeOutline(depth=deepest, parts=parts)
