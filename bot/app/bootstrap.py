@@ -26,6 +26,7 @@ from bot.shell.execution import Executor
 from bot.shell.github import GithubClient
 from bot.shell.history import DeployHistory
 from bot.shell.inbound import InboundQueue
+from bot.shell.interruption import Interruptions
 from bot.shell.keys import Keys
 from bot.shell.lookups import Lookups
 from bot.shell.metrics import Metrics
@@ -158,6 +159,9 @@ def bootstrap(
                 client=github,
                 secrets=secrets,
                 poll_s=settings.deploybot_github_poll_s,
+                find_s=settings.deploybot_github_find_s,
+                cancel_wait_s=settings.deploybot_github_cancel_wait_s,
+                now=clock,
             )
             if github is not None
             else None
@@ -172,6 +176,7 @@ def bootstrap(
         clock=clock,
         new_id=ids,
     )
+    interruptions = Interruptions(env_lock=env_lock, history=history, clock=clock, new_id=ids)
     executor = Executor(
         config=config,
         store=store,
@@ -203,6 +208,7 @@ def bootstrap(
         lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
         replicas=settings.deploybot_redis_replicas,
         replicas_timeout_ms=settings.deploybot_redis_wait_ms,
+        interruptions=interruptions,
     )
     runner = Runner(
         config=config,
@@ -214,6 +220,7 @@ def bootstrap(
             env_lock=env_lock,
             deployer=deployer,
             executor=executor,
+            interruptions=interruptions,
             clock=clock,
             new_id=ids,
         ),

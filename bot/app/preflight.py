@@ -30,6 +30,7 @@ _HTTP = frozenset({"web", "run"})
 _EMAIL = frozenset({"mail", "run"})
 
 Level = Literal["problem", "warning"]
+_GITHUB_FIND_S = 30  # below this, a run GitHub lists late is held as unknown too often
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def _release(config: Config | None) -> list[Finding]:
 
 
 def _github(settings: Settings, config: Config | None) -> list[Finding]:
-    """A service deployed by a GitHub workflow needs credentials to dispatch it."""
+    """A service deployed by a GitHub workflow needs credentials to dispatch it, and time for
+    GitHub to list the run a dispatch started."""
     if config is None:
         return []
     workflows = sorted(
@@ -120,16 +122,29 @@ def _github(settings: Settings, config: Config | None) -> list[Finding]:
         settings.github_app_private_key,
         settings.github_app_installation_id,
     )
+    found = []
+    if workflows and settings.deploybot_github_find_s < _GITHUB_FIND_S:
+        found.append(
+            Finding(
+                "warning",
+                f"DEPLOYBOT_GITHUB_FIND_S={settings.deploybot_github_find_s:g} is short: GitHub "
+                "can list a dispatched run tens of seconds after the dispatch, and a run not "
+                f"seen within it holds {', '.join(workflows)} as an unknown outcome for a "
+                f"person (default 120, at least {_GITHUB_FIND_S})",
+                warns=frozenset({"worker", "run"}),
+            )
+        )
     if not workflows or settings.github_token is not None or all(v is not None for v in app):
-        return []
+        return found
     return [
+        *found,
         Finding(
             "problem",
             f"services {', '.join(workflows)} deploy through a GitHub workflow, but neither "
             "GITHUB_TOKEN nor a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, "
             "GITHUB_APP_INSTALLATION_ID) is set: their deploys would fail",
             warns=SERVICES,
-        )
+        ),
     ]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "LogFormat",
     "LogLevel",
     "Port",
+    "PositiveSeconds",
     "RedisUrl",
     "Seconds",
     "Word",
@@ -87,6 +88,13 @@ def _seconds(value: object) -> object:
     return number
 
 
+def _positive_seconds(value: object) -> object:
+    number = _seconds(value)
+    if number == 0:
+        raise ValueError("expected a number of seconds above 0")
+    return number
+
+
 def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         text = str(value).strip()
@@ -136,6 +144,7 @@ def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[object], obje
 Port = Annotated[int, whole(1, 65535, "a port number")]
 Flag = Annotated[bool, BeforeValidator(_boolean)]
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+PositiveSeconds = Annotated[float, BeforeValidator(_positive_seconds)]
 Host = Annotated[
     str, BeforeValidator(_pattern(_HOST, "a host name or IP address (no scheme, no port)"))
 ]

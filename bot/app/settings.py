@@ -25,6 +25,7 @@ from bot.app.setting_types import (
     LogFormat,
     LogLevel,
     Port,
+    PositiveSeconds,
     RedisUrl,
     Seconds,
     Word,
@@ -106,8 +107,12 @@ class Settings(BaseSettings):
     # replicas (WAIT), so a failover cannot run it twice; 0: do not wait.
     deploybot_redis_replicas: Annotated[int, whole(0)] = 0
     deploybot_redis_wait_ms: Annotated[int, whole(1)] = 1000
-    # How often a GitHub workflow run is polled while deploybot follows it.
-    deploybot_github_poll_s: Seconds = 5
+    # How often a GitHub workflow run is polled while deploybot follows it; how long after a
+    # dispatch its run may take to be listed (none by then: an unknown outcome, held for a
+    # person); how long a cancelled run may take until GitHub reports it completed.
+    deploybot_github_poll_s: PositiveSeconds = 5
+    deploybot_github_find_s: PositiveSeconds = 120
+    deploybot_github_cancel_wait_s: PositiveSeconds = 300
     # How often a verification's checks run after a deploy (a check fails the verification
     # after failing two rounds in a row).
     deploybot_verify_interval_s: Seconds = 15
@@ -197,6 +202,9 @@ _SHOWN = {
     "deploybot_key_prefix",
     "deploybot_lease_ttl_ms",
     "deploybot_tags_cache_s",
+    "deploybot_github_poll_s",
+    "deploybot_github_find_s",
+    "deploybot_github_cancel_wait_s",
     "deploybot_log_level",
     "deploybot_log_format",
     "deploybot_model_calls_per_message",

@@ -23,6 +23,7 @@ __all__ = [
     "approval_progress_text",
     "approval_request_text",
     "deploys_text",
+    "held_text",
     "help_text",
     "interrupted_text",
     "locked_text",
@@ -32,6 +33,7 @@ __all__ = [
     "result_text",
     "started_text",
     "status_text",
+    "unknown_text",
     "where_text",
 ]
 
@@ -151,6 +153,26 @@ def interrupted_text(plan: Plan | None, plan_hash: str) -> str:
         "before it reported a result. I will not run it again on my own. Please check the "
         "environment, then ask for a new deploy if needed."
     )
+
+
+def unknown_text(plan: Plan, reason: str) -> str:
+    """A deploy that may still be running out of sight (a GitHub run whose end GitHub has not
+    reported): what is known, and that it is not run again."""
+    return (
+        f"Outcome unknown: {plan.describe()} may still be running where I can neither see "
+        f"nor stop it. I will not run it again on my own.\n{reason}"
+    )
+
+
+def held_text(plan: Plan, *, held: bool) -> str:
+    """After an unknown outcome: who frees the pair (or that another deploy holds it)."""
+    env = plan.environment
+    if held:
+        return (
+            f"{env} stays held for {plan.service} until an approver of {env} has checked it "
+            f"and says 'unlock {env}'."
+        )
+    return f"Another deploy of {plan.service} holds {env} now: check {env} before it ends."
 
 
 def out_of_tries_text(thread: Thread, *, config: Config) -> str:

@@ -4,6 +4,12 @@ before the lock could be lost (invariant 4).
 The lock's lease is renewed every third of it; renewal rides out Redis errors with retries.
 If the lock is taken away, or Redis stays unreachable for half the lease, the command (and
 all it started) is stopped, so nobody else can take the lock while it may still run.
+
+A GitHub workflow run goes on without this process, so its lock is renewed for
+``GITHUB_LEASE_MS`` (a day) instead of the lease, from before the dispatch: a dead worker's run
+stays fenced until the next worker has followed it to its end (bot/shell/recovery.py), and
+Redis being away does not stop it. Only a lost lock does: the run is asked to cancel, and its
+outcome is unknown (held for a person, bot/shell/interruption.py).
 """
 
 import asyncio
@@ -14,7 +20,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from bot.core.deploy_result import DeployResult
+from bot.core.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.events import MessageSent
 from bot.core.outbound import OutboundMessage
 from bot.core.plan import Plan
@@ -24,7 +30,9 @@ from bot.shell.envlock import EnvLock
 from bot.shell.outbox import Outbox
 from bot.shell.targets import Deployers
 
-__all__ = ["DeployWatch"]
+__all__ = ["GITHUB_LEASE_MS", "DeployWatch"]
+
+GITHUB_LEASE_MS = 24 * 3600 * 1000  # a GitHub run's lock when no worker renews it any more
 
 log = logging.getLogger("deploybot.deploywatch")
 
@@ -49,7 +57,7 @@ class DeployWatch:
 
     async def run(
         self, thread: Thread, plan: Plan, key: str, token: int, *, start: MessageSent
-    ) -> DeployResult:
+    ) -> DeployResult | OutcomeUnknown:
         """Run the deploy while keeping its lock (invariant 4). If the lock cannot be kept
         (Redis unreachable for half the lease, or the lock taken away), the command is
         stopped, with all it started, before the lease can run out and anyone else can take
@@ -62,6 +70,16 @@ class DeployWatch:
             if line.strip():
                 last_line[:] = [line.strip()[:200]]
 
+        on_github = self._deployer.runs_on_github(plan)
+        lease_ms = GITHUB_LEASE_MS if on_github else self._lock_ttl_ms
+        if on_github and not await self._renew(plan, token, lease_ms):
+            return DeployResult(
+                result="failed",
+                exit_code=None,
+                duration_s=loop.time() - began,
+                output_tail=f"deploybot: the lock on {plan.service} in {plan.environment} "
+                "could not be kept before the dispatch; nothing was dispatched.",
+            )
         done = asyncio.Event()  # a flag as well as cancel(): see bot/shell/heartbeat.py
         held = _Held(ttl_s=self._lock_ttl_ms / 1000)
         deploy = asyncio.create_task(
@@ -76,7 +94,9 @@ class DeployWatch:
                 silence_s=self._lock_ttl_ms / 4000,
             )
         )
-        keeper = asyncio.create_task(self._keep_lock(plan, token, done, held=held))
+        keeper = asyncio.create_task(
+            self._keep_lock(plan, token, done, held=held, lease_ms=lease_ms)
+        )
         reporter = asyncio.create_task(
             self._report_progress(
                 thread, plan, start=start, began=began, last_line=last_line, done=done
@@ -91,6 +111,12 @@ class DeployWatch:
             deploy.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deploy
+            if on_github:  # asked to cancel (bot/shell/workflow.py), yet it may go on
+                return OutcomeUnknown(
+                    reason=f"deploybot: {reason}; the GitHub run was asked to cancel and may "
+                    "still be running.",
+                    duration_s=loop.time() - began,
+                )
             return DeployResult(
                 result="failed",
                 exit_code=None,
@@ -108,8 +134,17 @@ class DeployWatch:
                     await asyncio.shield(deploy)
             await asyncio.wait({keeper, reporter}, timeout=self._lock_ttl_ms / 1000)
 
+    async def _renew(self, plan: Plan, token: int, lease_ms: int) -> bool:
+        try:
+            return await self._env_lock.renew(
+                service=plan.service, environment=plan.environment, token=token, ttl_ms=lease_ms
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("the lock of %s in %s: %s", plan.service, plan.environment, exc)
+            return False
+
     async def _keep_lock(
-        self, plan: Plan, token: int, done: asyncio.Event, *, held: "_Held"
+        self, plan: Plan, token: int, done: asyncio.Event, *, held: "_Held", lease_ms: int
     ) -> str:
         """Renew the deploy's lock every third of its lease until ``done``; ride out Redis
         outages with retries (backoff up to 1 s). Returns why it cannot keep the lock: it was
@@ -128,7 +163,7 @@ class DeployWatch:
                     service=plan.service,
                     environment=plan.environment,
                     token=token,
-                    ttl_ms=self._lock_ttl_ms,
+                    ttl_ms=lease_ms,
                 )
             except (RedisError, OSError) as exc:
                 unreachable_s = loop.time() - last_ok
@@ -138,7 +173,7 @@ class DeployWatch:
                     plan.environment,
                     exc,
                 )
-                if unreachable_s >= ttl_s / 2:
+                if unreachable_s >= ttl_s / 2 and lease_ms == self._lock_ttl_ms:
                     return (
                         f"Redis was unreachable for {unreachable_s:.0f} s, so the lock on "
                         f"{plan.service} in {plan.environment} could not be kept"

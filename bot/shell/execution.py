@@ -15,7 +15,7 @@ from typing import Literal
 
 from bot.core.approvals import closing_messages
 from bot.core.config import Config
-from bot.core.deploy_result import DeployResult
+from bot.core.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.errors import ThreadConflict
 from bot.core.events import (
     DeployFinished,
@@ -34,6 +34,7 @@ from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.envlock import EnvLock, LockHolder
 from bot.shell.history import DeployHistory
+from bot.shell.interruption import Interruptions
 from bot.shell.keys import Keys
 from bot.shell.lookups import Lookups, Turn
 from bot.shell.outbox import Outbox
@@ -70,6 +71,7 @@ class Executor:
         new_id: Callable[[], str],
         lock_ttl_ms: int,
         lock_wait_s: float,
+        interruptions: Interruptions,
         replicas: int = 0,
         replicas_timeout_ms: int = 1000,
     ) -> None:
@@ -90,6 +92,7 @@ class Executor:
         self._new_id = new_id
         self._lock_ttl_ms = lock_ttl_ms
         self._lock_wait_s = lock_wait_s
+        self._interruptions = interruptions
         self._replicas = replicas
         self._replicas_timeout_ms = replicas_timeout_ms
 
@@ -165,7 +168,7 @@ class Executor:
         if acked < self._replicas:
             # A failover to a replica without this claim could run the plan again: it does
             # not run at all. A person asks again (a new attempt) once Redis is healthy.
-            result = DeployResult(
+            result: DeployResult | OutcomeUnknown = DeployResult(
                 result="failed",
                 exit_code=None,
                 duration_s=0,
@@ -176,6 +179,10 @@ class Executor:
             )
         else:
             result = await self._watch.run(thread, plan, key, token, start=start)
+        if isinstance(result, OutcomeUnknown):  # it may go on out of sight: held for a person
+            held = await self._interruptions.unknown(thread, plan, token=token, outcome=result)
+            await through_outages(lambda: self._store.save_adding(thread, held), what="result")
+            return
         finished = DeployFinished(
             id=self._new_id(),
             at=self._clock(),
@@ -188,7 +195,7 @@ class Executor:
         )
         # Saved now, through Redis outages (the command is done; its result must not be
         # lost to a blip), and on top of another worker's version if one wrote meanwhile.
-        await through_outages(lambda: self._save_finished(thread, finished), what="result")
+        await through_outages(lambda: self._store.save_adding(thread, [finished]), what="result")
         await through_outages(
             lambda: self.record(thread, plan, result=result.result, at=finished.at, token=token),
             what="history",
@@ -258,23 +265,6 @@ class Executor:
         )
         thread.events.append(self._error("locked", busy))
         return None
-
-    async def _save_finished(self, thread: Thread, finished: DeployFinished) -> None:
-        """Record the result; if another worker wrote meanwhile, re-append onto its version."""
-        if finished not in thread.events:
-            thread.events.append(finished)
-        for _ in range(5):
-            try:
-                await self._store.save(thread)
-                return
-            except ThreadConflict:
-                fresh = await self._store.load(thread.id)
-                if fresh is None:
-                    raise
-                fresh.events.append(finished)
-                thread.events[:] = fresh.events
-                thread.version = fresh.version
-        log.error("could not save deploy result for thread %s", thread.id)
 
     def lock_event(
         self, plan: Plan, action: Literal["acquired", "released"], token: int

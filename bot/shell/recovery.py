@@ -2,23 +2,29 @@
 
 Invariant 3: never run it again. Find out what happened where the answer can be known (the
 history, written right after the command exited; else the service's ``status`` command asked
-by idempotency key) and record the real result. Only a truly unknown outcome is recorded as
-interrupted: the thread and the history say so, and the environment stays held for that
-service (no expiry) until a person has looked and says ``unlock <environment>``.
+by idempotency key; a GitHub run looked for until its find window from ``deploy_started`` has
+passed and followed to its end) and record the real result. A GitHub run goes on without its
+worker, so its lock was renewed for a day before the dispatch: the pair stays held while that
+is found out, then is released with the result. Only a truly unknown outcome is recorded as
+interrupted (bot/shell/interruption.py): the thread and the history say so, and the
+environment stays held for that service until a person has looked and says ``unlock
+<environment>``.
 """
 
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from bot.core.events import DeployFinished, DeployInterrupted, Event, MessageSent, Purpose
+from bot.core.deploy_result import DeployResult, OutcomeUnknown
+from bot.core.events import DeployFinished, Event
 from bot.core.plan import Plan
 from bot.core.steps import Recover
 from bot.core.thread import Thread
 from bot.core.wording import interrupted_text
-from bot.shell.envlock import EnvLock, LockHolder
+from bot.shell.envlock import EnvLock
 from bot.shell.execution import Executor
 from bot.shell.history import DeployHistory
+from bot.shell.interruption import Interruptions
 from bot.shell.targets import Deployers
 
 __all__ = ["Recovery"]
@@ -32,6 +38,7 @@ class Recovery:
         env_lock: EnvLock,
         deployer: Deployers,
         executor: Executor,
+        interruptions: Interruptions,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
     ) -> None:
@@ -39,6 +46,7 @@ class Recovery:
         self._env_lock = env_lock
         self._deployer = deployer
         self._executor = executor
+        self._interruptions = interruptions
         self._clock = clock
         self._new_id = new_id
 
@@ -80,13 +88,20 @@ class Recovery:
                 ),
                 self._executor.lock_event(plan, "released", started.fencing_token),
             ]
+        # Following a GitHub run can take minutes: its lock was renewed for a day before the
+        # dispatch (bot/shell/deploywatch.py), so the pair stays held meanwhile.
         asked = await self._deployer.status(
-            plan=plan, idempotency_key=started.idempotency_key, fencing_token=started.fencing_token
+            plan=plan,
+            idempotency_key=started.idempotency_key,
+            fencing_token=started.fencing_token,
+            started_at=started.at,
         )
-        if asked is not None and asked.exit_code in (0, 1):
-            result: Literal["succeeded", "failed"] = (
-                "succeeded" if asked.exit_code == 0 else "failed"
-            )
+        now = self._clock()  # asking may have taken minutes (a GitHub run followed to its end)
+        # A status command's own timeout says nothing; a workflow's result is GitHub's word.
+        if isinstance(asked, DeployResult) and (
+            asked.exit_code in (0, 1) or self._deployer.runs_on_github(plan)
+        ):
+            result = asked.result
             await self._executor.record(
                 thread, plan, result=result, at=now, token=started.fencing_token
             )
@@ -103,38 +118,17 @@ class Recovery:
                     exit_code=None,
                     duration_s=(now - started.at).total_seconds(),
                     note=f"deploybot: the worker stopped during the deploy; {source} says it "
-                    f"{result}." + (f"\n{tail}" if tail else ""),
+                    f"{result.replace('_', ' ')}." + (f"\n{tail}" if tail else ""),
                     link=asked.link,
                 ),
                 self._executor.lock_event(plan, "released", started.fencing_token),
             ]
-        holder = LockHolder(
-            thread_id=thread.id,
-            who=plan.requester,
-            why=f"interrupted {plan.kind} of {plan.service} {plan.version} (outcome unknown)",
-            since=now,
-        )
-        held = await self._env_lock.hold_interrupted(
-            service=plan.service,
-            environment=plan.environment,
-            token=started.fencing_token,
-            holder=holder,
-        )
-        await self._executor.record(
-            thread, plan, result="interrupted", at=now, token=started.fencing_token
-        )
         text = interrupted_text(plan, plan.plan_hash)
-        if asked is not None:
+        if isinstance(asked, OutcomeUnknown):
+            text += f"\n{asked.reason}"
+        elif asked is not None:
             text += " (Its status command could not tell either.)"
-        if held:
-            text += (
-                f" {plan.environment} stays held for {plan.service} until an approver of "
-                f"{plan.environment} has checked it and says 'unlock {plan.environment}'."
-            )
-        return [
-            DeployInterrupted(id=self._new_id(), at=now, plan_hash=plan.plan_hash),
-            self._say(text, purpose="error"),
-        ]
+        return await self._interruptions.hold(thread, plan, token=started.fencing_token, text=text)
 
     def _finished(
         self,
@@ -156,6 +150,3 @@ class Recovery:
             output_tail=note,
             link=link,
         )
-
-    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
-        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)

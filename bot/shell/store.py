@@ -8,7 +8,8 @@ The per-thread lease (one worker advances a thread at a time) is taken in the sa
 trip as the load.
 """
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -17,10 +18,13 @@ from redis.asyncio.client import Pipeline
 
 from bot.core.codec import decode_thread, encode_thread
 from bot.core.errors import ThreadConflict
+from bot.core.events import Event
 from bot.core.thread import Thread
 from bot.shell.keys import Keys, queue_script, text
 
 __all__ = ["ClaimTaken", "ThreadStore"]
+
+log = logging.getLogger(__name__)
 
 _LEASE_AND_LOAD = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -159,6 +163,24 @@ class ThreadStore:
             raise ClaimTaken(claim)
         thread.version = new_version
         return int(acked)
+
+    async def save_adding(self, thread: Thread, events: Sequence[Event], *, tries: int = 5) -> None:
+        """Append ``events`` (those not in it yet) and save; if another worker saved meanwhile,
+        append them onto its version instead: what ends a deploy is not lost to a concurrent
+        write. Logged when every try conflicted."""
+        thread.events.extend(e for e in events if e not in thread.events)
+        for _ in range(tries):
+            try:
+                await self.save(thread)
+                return
+            except ThreadConflict:
+                fresh = await self.load(thread.id)
+                if fresh is None:
+                    raise
+                fresh.events.extend(events)
+                thread.events[:] = fresh.events
+                thread.version = fresh.version
+        log.error("could not save the end of a deploy in thread %s", thread.id)
 
     async def threads_since(self, since: datetime) -> AsyncIterator[Thread]:
         """Threads created at or after ``since``, oldest first, loaded in batches."""

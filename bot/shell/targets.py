@@ -1,9 +1,12 @@
 """Where a plan is deployed: each service names its target, an argv command or a GitHub
 Actions workflow (``bot.core.service.Target``). ``Deployers`` routes a plan to the right one; both
-return the same ``DeployResult`` and answer ``status`` by idempotency key after a crash."""
+return a ``DeployResult`` and answer ``status`` by idempotency key after a crash. A workflow may
+also come to ``OutcomeUnknown``: its run on GitHub may still be going, out of sight."""
+
+from datetime import datetime
 
 from bot.core.config import Config
-from bot.core.deploy_result import DeployResult, Keepalive, OnOutput
+from bot.core.deploy_result import DeployResult, Keepalive, OnOutput, OutcomeUnknown
 from bot.core.plan import Plan
 from bot.core.service import GithubWorkflow
 from bot.shell.deployer import CommandDeployer
@@ -20,7 +23,9 @@ class Deployers:
         self.commands = commands
         self._workflows = workflows
 
-    def _workflow(self, plan: Plan) -> bool:
+    def runs_on_github(self, plan: Plan) -> bool:
+        """The plan runs as a GitHub workflow: it goes on without the worker that started it
+        (a command dies with its worker)."""
         service = self._config.services[plan.service]
         target = (
             service.rollback if plan.kind == "rollback" and service.rollback else service.deploy
@@ -36,8 +41,8 @@ class Deployers:
         on_output: OnOutput | None = None,
         keepalive: Keepalive | None = None,
         silence_s: float | None = None,
-    ) -> DeployResult:
-        if not self._workflow(plan):
+    ) -> DeployResult | OutcomeUnknown:
+        if not self.runs_on_github(plan):
             return await self.commands.run(
                 plan=plan,
                 idempotency_key=idempotency_key,
@@ -54,23 +59,34 @@ class Deployers:
                 output_tail=f"{plan.service} deploys through a GitHub workflow, but neither "
                 "GITHUB_TOKEN nor a GitHub App is set; nothing was dispatched.",
             )
-        # The run lives on GitHub, not below this process: nothing to keep alive locally.
+        # The run lives on GitHub, not below this process: ``keepalive`` only tells it
+        # whether a cancellation means the lock was lost (then the run is cancelled too).
         return await self._workflows.run(
             plan=plan,
             idempotency_key=idempotency_key,
             fencing_token=fencing_token,
             on_output=on_output,
+            keepalive=keepalive,
         )
 
     async def status(
-        self, *, plan: Plan, idempotency_key: str, fencing_token: int
-    ) -> DeployResult | None:
-        if not self._workflow(plan):
+        self,
+        *,
+        plan: Plan,
+        idempotency_key: str,
+        fencing_token: int,
+        started_at: datetime | None = None,
+    ) -> DeployResult | OutcomeUnknown | None:
+        """What the deploy started at ``started_at`` came to; None: the target cannot say."""
+        if not self.runs_on_github(plan):
             return await self.commands.status(
                 plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token
             )
         if self._workflows is None:
             return None
         return await self._workflows.status(
-            plan=plan, idempotency_key=idempotency_key, fencing_token=fencing_token
+            plan=plan,
+            idempotency_key=idempotency_key,
+            fencing_token=fencing_token,
+            started_at=started_at,
         )

@@ -3,15 +3,18 @@
 A run is found by the idempotency key in its ``display_title`` (the workflow's ``run-name``
 must show ``${{ inputs.deploybot_key }}``), among the workflow's dispatched runs created since
 a given time: never "the newest run". When several show the key, the first (lowest id) is
-followed. Following reads the run and its jobs every ``poll_s`` until it completes, and
+followed. GitHub lists a dispatched run seconds after the dispatch (sometimes tens of
+seconds), so "no run" is concluded only once a window has passed, on the injected clock.
+Following reads the run and its jobs every ``poll_s`` until GitHub says it ``completed``, and
 reports progress (status, job, step, link) when it changes; a read GitHub did not answer
-(5xx, timeout, rate limit) is tried again at the next poll. bot/shell/workflow.py dispatches
-the run and records the GitHub Deployment.
+(5xx, timeout, rate limit) is tried again at the next poll. Cancelling is asynchronous on
+GitHub (the run goes on for a while): a cancelled run is over only when GitHub reports it
+completed. bot/shell/workflow.py dispatches the run and says what it came to.
 """
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.deploy_result import OnOutput
@@ -21,32 +24,41 @@ from bot.core.service import GithubWorkflow
 from bot.core.workflow_run import OnProgress, RunProgress, has_key, progress_of
 from bot.shell.github import GithubClient
 
-__all__ = ["NotStarted", "WorkflowRuns"]
+__all__ = ["MayHaveStarted", "NotStarted", "WorkflowRuns"]
 
 log = logging.getLogger(__name__)
 
 
 class NotStarted(Exception):
-    """No run of ours exists; the message says why."""
+    """No run of ours exists or ever will (GitHub refused the dispatch or never got it); the
+    message says why."""
+
+
+class MayHaveStarted(Exception):
+    """GitHub may have started a run (it accepted the dispatch, or its answer was lost) that
+    could not be found: nobody knows how it ends. The message says what is known."""
 
 
 class WorkflowRuns:
     """The runs of the workflows deploybot dispatches, looked for and followed every
     ``poll_s``."""
 
-    def __init__(self, *, client: GithubClient, poll_s: float) -> None:
+    def __init__(self, *, client: GithubClient, poll_s: float, now: Callable[[], datetime]) -> None:
         if poll_s <= 0:
             raise ValueError("poll_s > 0")
         self._client = client
         self._poll_s = poll_s
+        self._now = now
 
-    async def find_within(
-        self, target: GithubWorkflow, key: str, since: datetime, within_s: float
+    async def find_until(
+        self, target: GithubWorkflow, key: str, since: datetime, until: datetime
     ) -> WorkflowRun | None:
-        """Look every poll for ``within_s``; a lookup GitHub did not answer is retried, and
-        when none was answered, "no run" is not concluded (NotStarted: not dispatched)."""
-        deadline = time.monotonic() + within_s
+        """Look every poll until ``until`` (the injected clock); a lookup GitHub did not
+        answer (5xx, no answer, a rate limit) is tried again. None: GitHub answered, and no
+        run showed the key by then. A refusal (4xx), or no answer at all, raises the last
+        GithubError: "no run" cannot be concluded."""
         answered = False
+        last: GithubError | None = None
         while True:
             try:
                 if (run := await self.find(target, key, since)) is not None:
@@ -54,12 +66,10 @@ class WorkflowRuns:
                 answered = True
             except (GithubUnavailable, GithubRateLimited) as exc:
                 log.warning("looking for the run of %s failed: %s", key, exc)
-            if time.monotonic() >= deadline:
-                if not answered:
-                    raise NotStarted(
-                        "GitHub could not be asked whether the dispatch started a run; not "
-                        "dispatched again: check the workflow's runs for key " + key
-                    )
+                last = exc
+            if self._now() >= until:
+                if not answered and last is not None:
+                    raise last
                 return None
             await asyncio.sleep(self._poll_s)
 
@@ -80,7 +90,8 @@ class WorkflowRuns:
         on_output: OnOutput | None,
         on_progress: OnProgress | None,
     ) -> tuple[WorkflowRun, list[RunJob]]:
-        """Until ``run`` completes: the run as it ended and its jobs."""
+        """Until GitHub reports ``run`` completed: the run as it ended and its jobs. A
+        refusal (GithubRefused: the token lost access, the run is gone) raises."""
         last: RunProgress | None = None
         while True:
             try:
@@ -99,13 +110,30 @@ class WorkflowRuns:
             await asyncio.sleep(self._poll_s)
 
     async def cancel(self, target: GithubWorkflow, run: WorkflowRun) -> str:
-        """Cancel ``run``; the lines that say so (or that cancelling failed)."""
+        """Ask GitHub to cancel ``run`` (it goes on for a while after); the line that says
+        so, or that asking failed."""
         try:
             await self._client.cancel_run(target.owner, target.repo, run.id)
         except GithubError as exc:
+            if exc.status == 409:  # GitHub: it completed meanwhile
+                return "deploybot: the run had already completed when it was cancelled"
             log.error("cancelling run %d failed: %s", run.id, exc)
-            return f"workflow run {run.html_url}\ndeploybot: cancelling it failed: {exc}"
-        return f"workflow run {run.html_url}\ndeploybot: cancelled the run"
+            return f"deploybot: cancelling the run failed: {exc}"
+        return "deploybot: asked GitHub to cancel the run"
+
+    async def until_completed(
+        self, target: GithubWorkflow, run: WorkflowRun, within_s: float
+    ) -> tuple[WorkflowRun, list[RunJob]] | None:
+        """The run once GitHub reports it completed, waiting up to ``within_s``; None when it
+        did not within that, or GitHub refused to show it."""
+        try:
+            async with asyncio.timeout(within_s):
+                return await self.follow(target, run, None, None)
+        except TimeoutError:
+            return None
+        except GithubError as exc:
+            log.error("run %d: GitHub refused to show it: %s", run.id, exc)
+            return None
 
 
 async def _tell(

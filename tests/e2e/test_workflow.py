@@ -21,7 +21,13 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.events import DeployFinished, DeployInterrupted, DeployStarted, MessageSent
+from bot.core.events import (
+    DeployFinished,
+    DeployInterrupted,
+    DeployStarted,
+    ErrorRecorded,
+    MessageSent,
+)
 from bot.core.thread import Thread
 from bot.shell.keys import Keys
 from bot.shell.store import ThreadStore
@@ -29,7 +35,7 @@ from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.fakes.github_api import Call, FakeGithub, FakeRun, Script
 from tests.fakes.slack_api import Call as SlackCall
 from tests.fakes.slack_api import FakeSlack, SlackPoster, event
-from tests.support import free_port, stop_processes, write_setup
+from tests.support import GIT_ENV, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +67,17 @@ def workflow_setup(base: Path) -> Path:
     text = text.replace(argv, "", 1).replace("[services.frontend]", table + "[services.frontend]")
     config.write_text(text)
     return config
+
+
+def add_tag(repo: Path, tag: str, subject: str) -> None:
+    """One more commit and tag in a repository of write_setup's."""
+    (repo / "VERSION").write_text(tag)
+    for args in (
+        ["add", "VERSION"],
+        ["commit", "-q", "-m", subject],
+        ["tag", "-a", tag, "-m", tag],
+    ):
+        subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
 
 
 def environment(
@@ -376,16 +393,27 @@ async def test_the_result_message_links_the_workflow_run(
 
 
 @pytest.mark.parametrize("conclusion", ["success", "failure"])
-async def test_a_worker_killed_after_the_dispatch_is_followed_by_one_that_finds_the_run(
+async def test_a_worker_killed_after_the_dispatch_is_followed_by_one_that_finds_the_late_run(
     tmp_path: Path, key_prefix: str, redis: Redis, conclusion: str
 ) -> None:
+    """GitHub lists the run 2-4 s after the dispatch, among other people's runs; the worker
+    is killed right after the dispatch, before it saw the run. The next worker keeps looking
+    until the find window has passed, follows the run to its end, finishes the Deployment
+    and says the real result. A second deploy of the pair asked meanwhile waits: the pair
+    stays held past the lock's short lease (1.5 s) until the run is over."""
     config = workflow_setup(tmp_path)
+    add_tag(tmp_path / "repos" / "backend", "v1.4.3", "cache order search")
     port = free_port()
     store = ThreadStore(redis=redis, keys=Keys(key_prefix))
-    async with FakeGithub() as github:
-        github.script(Script(queued_s=0.5, running_s=4, conclusion=conclusion))
+    async with FakeGithub(list_delay_s=(2, 4)) as github:
+        github.script(
+            Script(queued_s=0.5, running_s=6, conclusion=conclusion), Script(running_s=0.5)
+        )
         github.add_run("deploy v1.4.1 to staging [t0:0123abcd]", age_s=-5)  # newer, not ours
-        env = environment(github, config, key_prefix)
+        env = environment(github, config, key_prefix) | {
+            "DEPLOYBOT_LOCK_TTL_MS": "1500",
+            "DEPLOYBOT_GITHUB_FIND_S": "10",
+        }
         with processes(env, tmp_path) as procs:
             procs.start("web", "--host", "127.0.0.1", "--port", str(port))
             first = procs.start("worker")
@@ -396,23 +424,26 @@ async def test_a_worker_killed_after_the_dispatch_is_followed_by_one_that_finds_
             first.wait(timeout=10)
             [dispatch] = github.dispatches()
             dispatched = ours(github, dispatch.json["inputs"][KEY_INPUT])
-            assert dispatched.status()[0] != "completed"  # killed while the run goes on
+            assert not polled_run_ids(github)  # killed before it ever saw the run
             procs.start("worker")
+            procs.start("worker")
+            await asyncio.sleep(2)  # the dead worker's lease (1.5 s) is over
+            second_id = await launch(port, "deploy backend v1.4.3 to staging")
 
-            async def recorded() -> bool:
-                thread = await load(store, thread_id)
-                return bool(finished_of(thread)) or any(
-                    isinstance(e, DeployInterrupted) for e in thread.events
-                )
+            async def both_finished() -> bool:
+                threads = [await load(store, t) for t in (thread_id, second_id)]
+                return all(finished_of(t) for t in threads)
 
-            await until(recorded, "the next worker's result", procs=procs, timeout_s=30)
+            await until(both_finished, "both results", procs=procs, timeout_s=40)
             thread = await load(store, thread_id)
+            second = await load(store, second_id)
 
     key = key_of(thread)
     run = ours(github, key)
     url = url_of(github, run)
     assert run is dispatched
-    assert [c.status for c in github.dispatches()] == [204]  # still exactly one dispatch
+    assert 2 <= run.listed_s - run.started_s <= 4
+    assert len(accepted(github.dispatches())) == 2  # one each, never one again
     assert not any(isinstance(e, DeployInterrupted) for e in thread.events)
     said = " ".join(e.text for e in thread.events if isinstance(e, MessageSent))
     assert "Outcome unknown" not in said
@@ -422,10 +453,127 @@ async def test_a_worker_killed_after_the_dispatch_is_followed_by_one_that_finds_
     assert url in result.output_tail
     assert f"conclusion: {conclusion}" in result.output_tail
     assert thread.status == ("done" if conclusion == "success" else "failed")
-    assert polled_run_ids(github) == {run.id}
-    # The Deployment the first worker recorded gets the real result from the second.
-    assert deployment_states(github, key)[-1] == conclusion
-    assert len(github.deployments) == 1
+    # The Deployment the first worker recorded, with no status yet, gets the whole story.
+    assert deployment_states(github, key) == ["in_progress", conclusion]
+    # The second deploy of the pair ran after GitHub reported the first run completed.
+    assert github.overlaps() == []
+    later = ours(github, key_of(second))
+    assert later.started_s >= run.ends_s()
+    assert [e.result for e in finished_of(second)] == ["succeeded"]
+
+
+# -- 2b. a GitHub run is over when GitHub says so -----------------------------------------
+
+
+async def test_a_timed_out_run_holds_the_pair_until_github_reports_it_completed(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    """The first deploy times out at 2 s and its run is cancelled, which takes GitHub 3 s;
+    a second deploy of the same pair, waiting meanwhile, starts its run only after GitHub
+    reported the first one completed: no overlap."""
+    config = workflow_setup(tmp_path)
+    config.write_text(config.read_text().replace("timeout_s = 30", "timeout_s = 2", 1))
+    add_tag(tmp_path / "repos" / "backend", "v1.4.3", "cache order search")
+    port = free_port()
+    store = ThreadStore(redis=redis, keys=Keys(key_prefix))
+    async with FakeGithub(list_delay_s=(0.5, 1)) as github:
+        github.script(Script(queued_s=0.2, running_s=60, cancel_s=3), Script(running_s=0.5))
+        env = environment(github, config, key_prefix) | {"DEPLOYBOT_GITHUB_FIND_S": "10"}
+        with processes(env, tmp_path) as procs:
+            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+            procs.start("worker")
+            procs.start("worker")
+            await healthy(port, procs)
+            first_id = await launch(port, "deploy backend v1.4.2 to staging")
+            await until(lambda: bool(github.dispatches()), "the first dispatch", procs=procs)
+            second_id = await launch(port, "deploy backend v1.4.3 to staging")
+
+            async def both_finished() -> bool:
+                threads = [await load(store, t) for t in (first_id, second_id)]
+                return all(finished_of(t) for t in threads)
+
+            await until(both_finished, "both results", procs=procs, timeout_s=40)
+            first = await load(store, first_id)
+            second = await load(store, second_id)
+
+    [timed_out] = finished_of(first)
+    assert timed_out.result == "timed_out"
+    run = ours(github, key_of(first))
+    assert run.status() == ("completed", "cancelled")
+    assert run.cancelled_at_s is not None
+    assert "GitHub reports it completed" in timed_out.output_tail
+    later = ours(github, key_of(second))
+    # Measured in the fake: the second run began after the first ended, not at the cancel.
+    assert github.overlaps() == []
+    assert later.started_s >= run.ends_s() >= run.cancelled_at_s + 3
+    assert [e.result for e in finished_of(second)] == ["succeeded"]
+    assert deployment_states(github, key_of(first)) == ["in_progress", "error"]
+    assert deployment_states(github, key_of(second)) == ["in_progress", "success"]
+    assert len(github.dispatches()) == 2
+
+
+async def test_a_dispatch_whose_run_never_shows_is_held_as_unknown_until_unlocked(
+    tmp_path: Path, key_prefix: str, redis: Redis
+) -> None:
+    """GitHub accepted the dispatch, but no run shows the key within the find window: the
+    outcome is unknown, never "failed"; the pair stays held (another deploy is refused, not
+    run) until a person says 'unlock staging'."""
+    config = workflow_setup(tmp_path)
+    port = free_port()
+    store = ThreadStore(redis=redis, keys=Keys(key_prefix))
+    lock_key = Keys(key_prefix).env_lock("backend", "staging")
+    async with FakeGithub(run_name="deploy {version} to {environment}") as github:
+        env = environment(github, config, key_prefix) | {"DEPLOYBOT_GITHUB_FIND_S": "2"}
+        with processes(env, tmp_path) as procs:
+            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+            procs.start("worker")
+            await healthy(port, procs)
+            first_id = await launch(port, "deploy backend v1.4.2 to staging")
+
+            async def held() -> bool:
+                return (await load(store, first_id)).status == "awaiting_human"
+
+            await until(held, "the unknown outcome", procs=procs, timeout_s=20)
+            first = await load(store, first_id)
+            stored = await redis.get(lock_key)
+            blocked_id = await launch(port, "deploy backend v1.4.1 to staging")
+
+            async def refused() -> bool:
+                return (await load(store, blocked_id)).status != "running"
+
+            await until(refused, "the second deploy refused", procs=procs)
+            blocked = await load(store, blocked_id)
+            github.run_name = FakeGithub.run_name  # the workflow's run-name fixed
+            unlock_id = await launch(port, "unlock staging")
+            await until(
+                lambda: _gone(redis, lock_key), "the pair released", procs=procs, timeout_s=10
+            )
+            again_id = await launch(port, "deploy backend v1.4.1 to staging")
+
+            async def again_finished() -> bool:
+                return bool(finished_of(await load(store, again_id)))
+
+            await until(again_finished, "the deploy after the unlock", procs=procs)
+            unlocked = await load(store, unlock_id)
+
+    assert not finished_of(first)  # never "failed"
+    assert any(isinstance(e, DeployInterrupted) for e in first.events)
+    said = [e.text for e in first.events if isinstance(e, MessageSent)]
+    assert said[-1].startswith("Outcome unknown: backend v1.4.2")
+    assert "GitHub accepted the dispatch, but no run showing its key appeared" in said[-1]
+    assert "staging stays held for backend until" in said[-1]
+    assert stored is not None
+    assert b'"interrupted":true' in stored
+    assert not any(isinstance(e, DeployStarted) for e in blocked.events)
+    told = [e.message for e in blocked.events if isinstance(e, ErrorRecorded)]
+    assert any("backend in staging is busy: interrupted deploy" in t for t in told), told
+    assert unlocked.status == "done"
+    assert [c.status for c in github.dispatches()] == [204, 204]  # the held one, then again
+    assert github.overlaps() == []
+
+
+async def _gone(redis: Redis, key: str) -> bool:
+    return await redis.get(key) is None
 
 
 # -- 3. a rate-limited dispatch -----------------------------------------------------------

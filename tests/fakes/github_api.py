@@ -18,10 +18,24 @@ timing (``script``). ``add_run`` pre-populates runs started by other people (``o
 can add them the moment a dispatch arrives, before it is answered). ``fail``
 injects a fault on the next call(s) of a route: ``403`` (rate limit with reset), ``429``
 (retry-after), ``500``, or ``500-after-create`` (a dispatch that starts its run, then 500s).
+
+Rude like the real one, where asked (the defaults keep the old, polite behaviour):
+
+- ``list_delay_s=(lo, hi)``: a dispatched run shows in the runs list only that long after its
+  dispatch (uniform, seeded by ``seed``); ``GET .../runs/{id}`` knows it at once;
+- ``Script.cancel_s``: a cancelled run goes on that long (in_progress), then completes
+  ``cancelled`` (or with its own conclusion if it ended first); ``float("inf")``: never;
+- lists are paginated (``per_page`` default 30, at most 100, like GitHub);
+- ``rate_limit(requests, window_s)``: a primary rate limit, 403 with
+  ``x-ratelimit-remaining: 0`` and the window's reset once the budget is spent.
+
+``overlaps()`` counts dispatched runs of one repository and environment input whose lives
+(dispatch to completion, by the fake's clock) intersect.
 """
 
 import asyncio
 import itertools
+import random
 import re
 import time
 from collections.abc import Callable
@@ -58,6 +72,7 @@ class Script:
     conclusion: str = "success"
     jobs: list[str] = field(default_factory=lambda: ["build", "deploy"])
     failing_step: str = "Deploy"  # the step that fails when the conclusion is failure
+    cancel_s: float = 0.0  # how long it goes on after a cancel (inf: the cancel never takes)
 
 
 @dataclass
@@ -73,20 +88,26 @@ class FakeRun:
     ref: str = "main"
     started_s: float = field(default_factory=time.monotonic)
     cancelled_at_s: float | None = None
+    listed_s: float = 0.0  # monotonic time from which the runs list shows it
+
+    def ends_s(self) -> float:
+        """When it completes (monotonic): its script's end, or a cancel taking hold."""
+        natural = self.started_s + self.script.queued_s + self.script.running_s
+        if self.cancelled_at_s is None:
+            return natural
+        return min(natural, self.cancelled_at_s + self.script.cancel_s)
 
     def elapsed_s(self) -> float:
-        end = self.cancelled_at_s if self.cancelled_at_s is not None else time.monotonic()
-        return end - self.started_s
+        return min(time.monotonic(), self.ends_s()) - self.started_s
 
     def status(self) -> tuple[str, str | None]:
-        if self.cancelled_at_s is not None:
-            return "completed", "cancelled"
-        t = self.elapsed_s()
-        if t < self.script.queued_s:
+        if time.monotonic() >= self.ends_s():
+            natural = self.started_s + self.script.queued_s + self.script.running_s
+            cancelled = self.cancelled_at_s is not None and self.ends_s() < natural
+            return "completed", "cancelled" if cancelled else self.script.conclusion
+        if self.elapsed_s() < self.script.queued_s:
             return "queued", None
-        if t < self.script.queued_s + self.script.running_s:
-            return "in_progress", None
-        return "completed", self.script.conclusion
+        return "in_progress", None
 
     def as_json(self, base: str) -> dict[str, Any]:
         status, conclusion = self.status()
@@ -172,16 +193,40 @@ class FakeGithub:
     # Called with each dispatched run before the 204 goes out (e.g. to add other people's
     # runs the dispatcher's first lookup must already see).
     on_dispatch: Callable[[FakeRun], None] | None = None
+    list_delay_s: tuple[float, float] = (0.0, 0.0)  # a dispatched run is listed this late
+    seed: int = 16
+    _budget: tuple[int, float] | None = None  # requests per window, window_s
+    _window: tuple[float, int] = (0.0, 0)  # this window's start (wall clock), requests in it
     _issued: set[str] = field(default_factory=set)
     _faults: dict[str, list[tuple[Fault, float]]] = field(default_factory=dict)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1001))
     _runner: web.AppRunner | None = None
+    _rng: random.Random = field(default_factory=random.Random)
 
     # -- what tests use ------------------------------------------------------------------
 
     def script(self, *scripts: Script) -> None:
         """How the next dispatched runs play, in order (then the default Script())."""
         self.scripts.extend(scripts)
+
+    def rate_limit(self, requests: int, window_s: float) -> None:
+        """At most ``requests`` calls per ``window_s``; past that, GitHub's 403 until reset."""
+        self._budget = (requests, window_s)
+        self._window = (time.time(), 0)
+
+    def overlaps(self) -> list[tuple[FakeRun, FakeRun]]:
+        """Dispatched runs of one repository and environment whose lives intersect."""
+        dispatched = [r for r in self.runs if r.inputs]
+        found = []
+        for i, a in enumerate(dispatched):
+            for b in dispatched[i + 1 :]:
+                same = (a.repo, a.inputs.get("environment")) == (
+                    b.repo,
+                    b.inputs.get("environment"),
+                )
+                if same and a.started_s < b.ends_s() and b.started_s < a.ends_s():
+                    found.append((a, b))
+        return found
 
     def fail(self, route: str, fault: Fault, *, wait_s: float = 1, times: int = 1) -> None:
         """The next ``times`` calls of ``route`` (dispatch, runs, run, jobs, cancel,
@@ -251,6 +296,8 @@ class FakeGithub:
             return _error(404, "Not Found")
         if not self._authorised(request, route):
             return _error(401, "Bad credentials")
+        if (limited := self._spend()) is not None:
+            return limited
         if faults := self._faults.get(route):
             fault, wait_s = faults.pop(0)
             if fault == "403":
@@ -264,6 +311,21 @@ class FakeGithub:
             self._route_call(route, match, call)  # 500-after-create: acted on, then failed
             return _error(500, "Server Error")
         return self._route_call(route, match, call)
+
+    def _spend(self) -> web.Response | None:
+        """A call against the primary rate limit, if one is set."""
+        if self._budget is None:
+            return None
+        requests, window_s = self._budget
+        began, used = self._window
+        if time.time() >= began + window_s:
+            began, used = time.time(), 0
+        self._window = (began, used + 1)
+        if used < requests:
+            return None
+        reset = str(int(began + window_s + 0.999))
+        headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+        return _error(403, "API rate limit exceeded", headers)
 
     def _route_call(self, route: str, m: re.Match[str], call: Call) -> web.Response:
         repo = f"{m['o']}/{m['r']}" if "o" in m.groupdict() else ""
@@ -284,6 +346,7 @@ class FakeGithub:
                     script=self.scripts.pop(0) if self.scripts else Script(),
                     inputs=inputs,
                     ref=str(call.json["ref"]),
+                    listed_s=time.monotonic() + self._rng.uniform(*self.list_delay_s),
                 )
                 self.runs.append(run)
                 if self.on_dispatch is not None:
@@ -303,7 +366,8 @@ class FakeGithub:
                     return web.json_response({"total_count": len(jobs), "jobs": jobs})
                 if known[0].status()[0] == "completed":
                     return _error(409, "Cannot cancel a workflow run that is completed.")
-                known[0].cancelled_at_s = time.monotonic()
+                if known[0].cancelled_at_s is None:  # a second cancel changes nothing
+                    known[0].cancelled_at_s = time.monotonic()
                 return web.json_response({}, status=202)
             case "deployments":
                 if call.method == "GET":
@@ -376,14 +440,17 @@ class FakeGithub:
         return _error(404, "Not Found")
 
     def _list_runs(self, repo: str, workflow: str, q: dict[str, str]) -> dict[str, Any]:
-        runs = [r for r in self.runs if r.repo == repo and r.workflow == workflow]
+        now = time.monotonic()
+        runs = [
+            r for r in self.runs if r.repo == repo and r.workflow == workflow and r.listed_s <= now
+        ]
         if event := q.get("event"):
             runs = [r for r in runs if r.event == event]
         if created := q.get("created"):
             since = datetime.fromisoformat(created.removeprefix(">=").replace("Z", "+00:00"))
             runs = [r for r in runs if r.created_at.replace(microsecond=0) >= since]
         runs.sort(key=lambda r: r.created_at, reverse=True)  # newest first, as GitHub does
-        per_page = int(q.get("per_page", "30"))
+        per_page = min(int(q.get("per_page", "30")), 100)
         page = int(q.get("page", "1"))
         chosen = runs[(page - 1) * per_page : page * per_page]
         return {
@@ -392,6 +459,7 @@ class FakeGithub:
         }
 
     async def __aenter__(self) -> Self:
+        self._rng.seed(self.seed)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

@@ -5,7 +5,8 @@ Deployment record and GitHub App tokens."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from bot.core.config import Config, parse_config
+from bot.core.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.github_errors import GithubRefused, GithubUnavailable
 from bot.core.plan import Plan
 from bot.core.workflow_run import RunProgress
 from bot.shell.github import GithubClient
 from bot.shell.github_auth import AppAuth, TokenAuth
 from bot.shell.workflow import WorkflowDeployer
-from tests.fakes.github_api import FakeGithub, Script
+from tests.fakes.github_api import FakeGithub, FakeRun, Script
 
 KEY = "th-7f3a:0123456789abcdef"
 SHA = "4f2c9a1d0b7e6c5a4f2c9a1d0b7e6c5a4f2c9a1d"
@@ -70,14 +72,24 @@ def client(fake: FakeGithub, **options: float) -> GithubClient:
     )
 
 
-def deployer(tmp_path: Path, gh: GithubClient, *, timeout_s: float = 10) -> WorkflowDeployer:
+def deployer(
+    tmp_path: Path,
+    gh: GithubClient,
+    *,
+    timeout_s: float = 10,
+    find_s: float = 3,
+    cancel_wait_s: float = 5,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> WorkflowDeployer:
     return WorkflowDeployer(
         config=config(tmp_path, timeout_s=timeout_s),
         client=gh,
         secrets=["ghp-test-token"],
         poll_s=0.05,
-        settle_s=0.3,
-        find_s=3,
+        find_s=find_s,
+        cancel_wait_s=cancel_wait_s,
+        dispatch_s=2,
+        now=now,
     )
 
 
@@ -189,24 +201,70 @@ async def test_a_failed_run_is_failed_with_the_failed_job_and_step(
     assert [s["state"] for s in fake.statuses[deployment["id"]]] == ["in_progress", "failure"]
 
 
-async def test_a_run_past_the_timeout_is_cancelled(fake: FakeGithub, tmp_path: Path) -> None:
-    fake.script(Script(running_s=60))
+async def test_a_run_past_the_timeout_is_over_only_when_github_reports_it_completed(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    """GitHub's cancel is asynchronous: the run goes on 1.5 s after it. The deploy ends
+    (timed out) only once GitHub reports the run completed, never at the cancel."""
+    fake.script(Script(running_s=60, cancel_s=1.5))
     started = time.monotonic()
     async with client(fake) as gh:
         result = await deployer(tmp_path, gh, timeout_s=0.8).run(
             plan=PLAN, idempotency_key=KEY, fencing_token=1
         )
-    assert time.monotonic() - started < 3
+    took_s = time.monotonic() - started
+    assert isinstance(result, DeployResult)
     assert result.result == "timed_out"
     assert result.exit_code is None
     (run_id,) = ours(fake)
+    run = next(r for r in fake.runs if r.id == run_id)
     cancels = fake.called(r"/cancel$")
     assert [c.path for c in cancels] == [f"/repos/acme/backend/actions/runs/{run_id}/cancel"]
     assert cancels[0].status == 202
-    assert next(r for r in fake.runs if r.id == run_id).status() == ("completed", "cancelled")
-    assert "cancelled the run" in result.output_tail
+    # Over when GitHub said so: the cancel took 1.5 s to take hold, and the deploy waited.
+    assert run.status() == ("completed", "cancelled")
+    assert run.cancelled_at_s is not None
+    assert run.ends_s() == pytest.approx(run.cancelled_at_s + 1.5)
+    assert time.monotonic() >= run.ends_s()
+    assert 0.8 + 1.5 <= took_s < 5
+    assert "asked GitHub to cancel the run; GitHub reports it completed" in result.output_tail
+    assert "conclusion: cancelled" in result.output_tail
     (deployment,) = fake.deployments
-    assert [s["state"] for s in fake.statuses[deployment["id"]]][-1] == "error"
+    assert [s["state"] for s in fake.statuses[deployment["id"]]] == ["in_progress", "error"]
+
+
+async def test_a_cancel_github_never_confirms_is_an_unknown_outcome_after_the_bound(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    fake.script(Script(running_s=60, cancel_s=float("inf")))
+    started = time.monotonic()
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, timeout_s=0.5, cancel_wait_s=1).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    assert 1.5 <= time.monotonic() - started < 4
+    assert isinstance(result, OutcomeUnknown)  # never "failed" or "timed out": it still runs
+    (run_id,) = ours(fake)
+    assert next(r for r in fake.runs if r.id == run_id).status()[0] == "in_progress"
+    assert result.link == f"https://github.test/acme/backend/actions/runs/{run_id}"
+    assert "has not reported the run completed 1 s later" in result.reason
+    (deployment,) = fake.deployments  # GitHub is not told an end nobody knows
+    assert [s["state"] for s in fake.statuses[deployment["id"]]] == ["in_progress"]
+
+
+async def test_a_run_that_succeeds_before_the_cancel_takes_hold_succeeded(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    fake.script(Script(queued_s=0, running_s=1.2, cancel_s=5))
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, timeout_s=0.6).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    assert isinstance(result, DeployResult)
+    assert (result.result, result.exit_code) == ("succeeded", 0)
+    assert "before the cancel took hold" in result.output_tail
+    (deployment,) = fake.deployments
+    assert [s["state"] for s in fake.statuses[deployment["id"]]] == ["in_progress", "success"]
 
 
 @pytest.mark.parametrize("fault", ["403", "429"])
@@ -238,17 +296,106 @@ async def test_a_5xx_after_the_run_was_created_is_not_dispatched_again(
     assert result.result == "succeeded"
 
 
-async def test_a_5xx_before_any_run_is_dispatched_again_after_the_settle_time(
+async def test_a_5xx_dispatch_is_never_sent_again_and_no_run_is_an_unknown_outcome(
     fake: FakeGithub, tmp_path: Path
 ) -> None:
+    """A 5xx may hide a run GitHub started (and lists late): not dispatched again, looked
+    for through the find window, then unknown, never failed."""
     fake.fail("dispatch", "500")
     async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, find_s=1).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    assert [c.status for c in fake.dispatches()] == [500]
+    assert isinstance(result, OutcomeUnknown)
+    assert "the dispatch's answer was lost" in result.reason
+    assert "GitHub may still start it" in result.reason
+    looked = fake.called(r"/workflows/deploy.yml/runs$")
+    assert looked[-1].at_s - fake.dispatches()[0].at_s >= 1  # the whole find window
+    (deployment,) = fake.deployments
+    assert deployment["id"] not in fake.statuses  # no end told to GitHub: nobody knows it
+
+
+async def test_a_run_listed_late_and_among_others_is_found_and_followed(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    """GitHub lists the run 2-4 s after the dispatch, below 150 newer runs by other people
+    (page 2 of the list)."""
+    fake.list_delay_s = (2, 4)
+    fake.script(Script(running_s=0.3))
+
+    def crowd(run: FakeRun) -> None:
+        for n in range(150):
+            fake.add_run(f"deploy v9.{n} to production [th-{n:04}:ffffffffffffffff]", age_s=-5)
+
+    fake.on_dispatch = crowd
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, find_s=6).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    assert isinstance(result, DeployResult)
+    assert (result.result, result.exit_code) == ("succeeded", 0)
+    (run_id,) = ours(fake)
+    run = next(r for r in fake.runs if r.id == run_id)
+    listed_after_s = run.listed_s - run.started_s
+    assert 2 <= listed_after_s <= 4
+    assert f"/actions/runs/{run_id}" in result.output_tail
+    assert len(fake.dispatches()) == 1
+    pages = {c.query.get("page") for c in fake.called(r"/workflows/deploy.yml/runs$")}
+    assert "2" in pages  # found on the second page, past the newer runs of others
+
+
+async def test_a_dispatch_whose_run_never_shows_is_unknown_not_failed(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    """GitHub accepted it (204), but no run shows the key within the window (here: the
+    run-name lacks the key): unknown, never dispatched again, never "failed"."""
+    fake.run_name = "deploy {version} to {environment}"
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, find_s=1).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    assert isinstance(result, OutcomeUnknown)
+    assert "GitHub accepted the dispatch" in result.reason
+    assert "inputs.deploybot_key" in result.reason
+    assert [c.status for c in fake.dispatches()] == [204]
+    assert len(fake.runs) == 1  # GitHub started it: it runs although nobody saw it
+
+
+async def test_timed_out_before_the_late_run_was_listed_it_is_still_found_and_cancelled(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    fake.list_delay_s = (2, 2.5)
+    fake.script(Script(running_s=60, cancel_s=0.5))
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh, timeout_s=0.5, find_s=5).run(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1
+        )
+    (run_id,) = ours(fake)
+    assert isinstance(result, DeployResult)
+    assert result.result == "timed_out"
+    assert next(r for r in fake.runs if r.id == run_id).status() == ("completed", "cancelled")
+    assert len(fake.called(r"/cancel$")) == 1
+
+
+async def test_losing_sight_of_a_running_run_is_an_unknown_outcome(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    fake.script(Script(running_s=5))
+
+    async def revoke() -> None:
+        await asyncio.wait_for(fake.dispatched.wait(), 5)
+        await asyncio.sleep(0.5)
+        fake.token = "rotated"  # ours is refused from now on (401)
+
+    async with client(fake) as gh:
+        revoking = asyncio.create_task(revoke())
         result = await deployer(tmp_path, gh).run(plan=PLAN, idempotency_key=KEY, fencing_token=1)
-    first, second = fake.dispatches()
-    assert (first.status, second.status) == (500, 204)
-    assert second.at_s - first.at_s >= 0.3  # the settle time, looking for a run meanwhile
-    assert len(ours(fake)) == 1
-    assert result.result == "succeeded"
+        await revoking
+    assert isinstance(result, OutcomeUnknown)
+    assert "lost track of the run" in result.reason
+    (run_id,) = ours(fake)
+    assert result.link == f"https://github.test/acme/backend/actions/runs/{run_id}"
 
 
 async def test_a_refused_dispatch_fails_at_once_and_is_not_retried(
@@ -264,34 +411,77 @@ async def test_a_refused_dispatch_fails_at_once_and_is_not_retried(
     assert fake.runs == []
 
 
-async def test_after_a_crash_status_finds_the_run_by_key_and_its_real_result(
-    fake: FakeGithub, tmp_path: Path
+@pytest.mark.parametrize("conclusion", ["success", "failure"])
+async def test_after_a_crash_status_keeps_looking_for_the_late_run_and_finishes_it(
+    fake: FakeGithub, tmp_path: Path, conclusion: str
 ) -> None:
-    fake.script(Script(running_s=0.8, conclusion="failure"))
+    """The worker dies right after the dispatch; GitHub lists the run 2-3 s later. The next
+    worker keeps looking until the find window from the deploy's start has passed, follows
+    the run to its end and finishes the Deployment the first worker recorded."""
+    fake.list_delay_s = (2, 3)
+    fake.script(Script(running_s=4, conclusion=conclusion))  # still running when listed
+    started_at = datetime.now(UTC)
     async with client(fake) as gh:
         first = asyncio.create_task(
             deployer(tmp_path, gh).run(plan=PLAN, idempotency_key=KEY, fencing_token=1)
         )
         await asyncio.wait_for(fake.dispatched.wait(), 5)
-        first.cancel()  # the worker died after the dispatch
+        first.cancel()  # the worker died after the dispatch, before it saw the run
         with pytest.raises(asyncio.CancelledError):
             await first
+    assert ours(fake)  # GitHub started it...
+    assert not fake.called(r"/actions/runs/\d+")  # ...and the first worker never saw it
     fake.add_run("deploy v2.0.0 to production [th-1111:bbbbbbbbbbbbbbbb]", age_s=-3)
     async with client(fake) as gh:  # the next worker: a new client and deployer
-        again = deployer(tmp_path, gh)
-        result = await again.status(plan=PLAN, idempotency_key=KEY, fencing_token=1)
-        unknown = await again.status(plan=PLAN, idempotency_key="th-none:0", fencing_token=1)
+        result = await deployer(tmp_path, gh).status(
+            plan=PLAN, idempotency_key=KEY, fencing_token=1, started_at=started_at
+        )
     assert len(fake.dispatches()) == 1
-    assert result is not None
-    assert (result.result, result.exit_code) == ("failed", 1)
+    assert isinstance(result, DeployResult)
+    expected = ("succeeded", 0) if conclusion == "success" else ("failed", 1)
+    assert (result.result, result.exit_code) == expected
     (run_id,) = ours(fake)
     assert f"/actions/runs/{run_id}" in result.output_tail
-    assert unknown is None
-    # The Deployment the first worker recorded now shows the run's real end.
+    # The Deployment the first worker recorded (with no status yet) now shows the run.
     (deployment,) = fake.deployments
     url = f"https://github.test/acme/backend/actions/runs/{run_id}"
     states = [(s["state"], s.get("log_url")) for s in fake.statuses[deployment["id"]]]
-    assert states[-1] == ("failure", url)
+    assert states == [("in_progress", url), (conclusion, url)]
+
+
+async def test_after_a_crash_no_run_by_the_end_of_the_window_is_unknown(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    """The window is counted from ``deploy_started`` on the injected clock: a deploy that
+    started long ago is asked once, not for another window."""
+    clock = [datetime(2026, 12, 7, 9, 0, tzinfo=UTC)]
+    started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # dispatch_s 2 + find_s 3 ago, and more
+    async with client(fake) as gh:
+        began = time.monotonic()
+        result = await deployer(tmp_path, gh, now=lambda: clock[0]).status(
+            plan=PLAN, idempotency_key="th-none:0", fencing_token=1, started_at=started_at
+        )
+    assert time.monotonic() - began < 1
+    assert isinstance(result, OutcomeUnknown)
+    assert "the dispatch's find window" in result.reason
+    assert len(fake.called(r"/workflows/deploy.yml/runs$")) == 1
+    assert (
+        fake.called(r"/workflows/deploy.yml/runs$")[0].query["created"] == ">=2026-12-07T07:58:00Z"
+    )
+
+
+async def test_a_primary_rate_limit_while_following_waits_for_the_reset(
+    fake: FakeGithub, tmp_path: Path
+) -> None:
+    fake.script(Script(running_s=1.0))
+    fake.rate_limit(requests=8, window_s=2)
+    async with client(fake) as gh:
+        result = await deployer(tmp_path, gh).run(plan=PLAN, idempotency_key=KEY, fencing_token=1)
+    assert isinstance(result, DeployResult)
+    assert result.result == "succeeded"
+    limited = [c for c in fake.calls if c.status == 403]
+    assert limited  # it was limited, waited for the reset and went on
+    assert len(fake.dispatches()) == 1
 
 
 async def test_reads_retry_5xx_and_rate_limits_and_stop_after_the_bound(fake: FakeGithub) -> None:
