@@ -179,10 +179,8 @@ class MailListener:
                 await asyncio.wait_for(client.logout(), 2)
 
     def _notice_mail_during_commands(self, client: aioimaplib.IMAP4) -> None:
-        """aioimaplib drops an untagged ``* N EXISTS`` that arrives during a FETCH (it only
-        logs it), and the server never repeats it: a message delivered while we fetched
-        waited until IDLE was renewed (25 minutes). Every untagged line is looked at here
-        first, so such news starts another catch-up before IDLE."""
+        """aioimaplib drops (logs) a ``* N EXISTS`` arriving during a FETCH, never repeated:
+        such mail waited for the IDLE renewal (25 min). Untagged lines are looked at first."""
         protocol = client.protocol
         original = getattr(protocol, "_untagged_response", None)
         if original is None:  # another aioimaplib: news waits for the next IDLE renewal
@@ -243,8 +241,11 @@ class MailListener:
         last_uid = 0 if fresh_start else int(state.get("last_uid", "0"))
         if fresh_start:
             # A new mailbox, or its UIDs were renumbered: handle what nobody has read yet
-            # (handled Message-IDs are deduplicated by the worker anyway).
-            await self._redis.hset(key, mapping={"validity": validity, "last_uid": "0"})
+            # (handled Message-IDs are deduplicated by the worker anyway); old UIDs' tries go.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.hset(key, mapping={"validity": validity, "last_uid": "0"})
+                await pipe.execute()
         listed = await self._call(
             client.uid("fetch", f"{last_uid + 1}:*", "(UID RFC822.SIZE FLAGS)")
         )

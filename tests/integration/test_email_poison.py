@@ -202,3 +202,81 @@ async def test_after_any_mail_the_listener_is_alive_and_handles_the_next(
 
 
 _shared: dict[int, Listening] = {}  # one listener for all examples of one test run
+
+
+async def test_mail_announced_during_a_fetch_is_not_left_for_the_idle_renewal(
+    redis: Redis, key_prefix: str
+) -> None:
+    """Dovecot announced a delivery (``* 1 EXISTS``) inside the catch-up FETCH's answer,
+    which aioimaplib drops, and never again: the request waited for the IDLE renewal (25
+    minutes). This server answers exactly so, and says nothing during IDLE."""
+    raw = valid_request(7)
+    fetches = 0
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal fetches
+        writer.write(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+        while line := await reader.readline():
+            tag, _, command = line.decode().strip().partition(" ")
+            verb = command.upper()
+            if verb.startswith("CAPABILITY"):
+                writer.write(b"* CAPABILITY IMAP4rev1 IDLE\r\n")
+            elif verb.startswith("SELECT"):
+                writer.write(b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n")
+            elif verb.startswith("UID FETCH 1:*"):
+                fetches += 1
+                if fetches == 1:  # delivered while we answer: said once, here
+                    writer.write(b"* 1 EXISTS\r\n")
+                else:
+                    writer.write(b"* 1 FETCH (UID 1 RFC822.SIZE %d FLAGS ())\r\n" % len(raw))
+            elif verb.startswith("UID FETCH 1 "):
+                writer.write(b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % len(raw) + raw + b")\r\n")
+            elif verb.startswith("IDLE"):
+                writer.write(b"+ idling\r\n")
+                await writer.drain()
+                await reader.readline()  # DONE, whenever the listener stops idling
+            elif verb.startswith("LOGOUT"):
+                writer.write(b"* BYE\r\n%s OK bye\r\n" % tag.encode())
+                await writer.drain()
+                break
+            writer.write(f"{tag} OK done\r\n".encode())
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    keys = Keys(key_prefix)
+    listener = MailListener(
+        imap=ImapServer(
+            host="127.0.0.1",
+            port=port,
+            username="deploybot",
+            password=SecretStr("pw"),
+            ssl=False,
+            timeout_s=5,
+            idle_s=600,
+        ),
+        queue=InboundQueue(redis=redis, keys=keys),
+        outbox=Outbox(redis=redis, keys=keys),
+        redis=redis,
+        keys=keys,
+        rules=RULES,
+        clock=lambda: datetime.now(UTC),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop))
+    try:
+        for _ in range(100):
+            if await redis.xlen(keys.inbound()):
+                break
+            await asyncio.sleep(0.05)
+        entries: Any = await redis.xrange(keys.inbound())
+        assert [Envelope.model_validate_json(f[b"e"]).event.id for _id, f in entries] == [
+            "<valid7@mail.example.com>"
+        ]
+        assert fetches == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        server.close()
+        await server.wait_closed()
