@@ -1,11 +1,19 @@
 """Fixtures: a real Redis (each test under its own key prefix, removed afterwards)."""
 
+import contextlib
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from bot.shell.dataloss import Mark
+from bot.shell.keys import Keys
 
 TEST_REDIS_URL = os.environ.get("DEPLOYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -19,9 +27,42 @@ if os.geteuid() == 0:
     os.environ.setdefault(AS_ROOT, "true")
 
 
+def mark_intact(prefix: str, *, url: str = TEST_REDIS_URL, age_s: float = 3600) -> None:
+    """Say that ``prefix``'s data on ``url`` has been intact for ``age_s``: an installation
+    that has been running a while. On a new (or emptied) Redis no deploy lock is granted for
+    a lock lease after the first process starts (bot/shell/dataloss.py); tests of that start
+    from a Redis without the mark (tests/faults/test_data_loss.py)."""
+    client = SyncRedis.from_url(url)
+    deadline = time.monotonic() + 5  # a server just started may not answer yet
+    try:
+        while True:
+            try:
+                run_id = str(client.info("server")["run_id"])  # made by this server
+                break
+            except RedisConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        made_ms = int((time.time() - age_s) * 1000)
+        mark = Mark(id="testseed", made_ms=made_ms, run_id=run_id)
+        client.set(Keys(prefix).intact(), mark.stored())
+    except RedisError as exc:  # a clear failure, never a silent skip
+        pytest.fail(f"no Redis at {url} ({exc}); run ./scripts/test")
+    finally:
+        client.close()
+
+
 @pytest.fixture
-def key_prefix() -> str:
-    return f"test-{uuid.uuid4().hex[:10]}"
+def key_prefix() -> Iterator[str]:
+    """A prefix of the test's own, whose data has been intact for an hour (see
+    ``mark_intact``); its mark is removed afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    mark_intact(prefix)
+    yield prefix
+    client = SyncRedis.from_url(TEST_REDIS_URL)
+    with contextlib.suppress(RedisError):
+        client.delete(Keys(prefix).intact())
+    client.close()
 
 
 @pytest.fixture

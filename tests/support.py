@@ -190,11 +190,13 @@ def make_app(
     consumer: str = "w1",
     lease_ttl_ms: int = 2_000,
     lock_wait_s: float = 30,
+    lock_ttl_ms: int = 30_000,
     verify_interval_s: float = 0.1,
 ) -> App:
     settings = Settings(
         deploybot_key_prefix=prefix,
         deploybot_lease_ttl_ms=lease_ttl_ms,
+        deploybot_lock_ttl_ms=lock_ttl_ms,
         deploybot_tags_cache_s=0,
         deploybot_verify_interval_s=verify_interval_s,
         anthropic_api_key=None,

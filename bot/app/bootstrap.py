@@ -17,6 +17,7 @@ from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
 from bot.core.agent import Agent
 from bot.core.config import Config, load_config
+from bot.shell.dataloss import DataLossGuard
 from bot.shell.deployer import CommandDeployer
 from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
@@ -132,7 +133,16 @@ def bootstrap(
     queue = InboundQueue(redis=redis, keys=keys)
     outbox = Outbox(redis=redis, keys=keys)
     history = DeployHistory(redis=redis, keys=keys)
-    env_lock = EnvLock(redis=redis, keys=keys)
+    # No quiet period after a loss for the embedded store: it dies with this process, and
+    # every command it supervises with it. The mark's id is random, never a test's sequence.
+    guard = (
+        None
+        if embedded
+        else DataLossGuard(
+            redis=redis, keys=keys, lock_ttl_ms=settings.deploybot_lock_ttl_ms, new_id=new_id
+        )
+    )
+    env_lock = EnvLock(redis=redis, keys=keys, guard=guard)
     timers = Timers(redis=redis, keys=keys, queue=queue)
     metrics = Metrics(redis=redis, keys=keys)
     scheduler = Scheduler(redis=redis, keys=keys, queue=queue, config=config, clock=clock)
@@ -263,6 +273,7 @@ def bootstrap(
         timers=timers,
         metrics=metrics,
         pending=pending,
+        guard=guard,
     )
     return App(
         settings=settings,

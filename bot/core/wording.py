@@ -29,6 +29,7 @@ __all__ = [
     "locked_text",
     "out_of_tries_text",
     "progress_text",
+    "quiet_text",
     "rejected_text",
     "result_text",
     "started_text",
@@ -93,6 +94,15 @@ def progress_text(plan: Plan, *, elapsed_s: float, last_line: str | None) -> str
     line = f' Last output: "{last_line}"' if last_line else ""
     return (
         f"{verb} {plan.service} {plan.version} to {plan.environment} ... {elapsed_s:.0f} s.{line}"
+    )
+
+
+def quiet_text(plan: Plan, *, until: datetime) -> str:
+    """Redis lost its data: no lock is granted before ``until`` (bot/shell/dataloss.py)."""
+    return (
+        f"Redis lost its data, so no deploy of {plan.service} in {plan.environment} starts "
+        f"before {until:%H:%M:%S} UTC (every lock from before must run out and its command be "
+        f"stopped first). Plan #{plan.short_id} did not run; ask again then."
     )
 
 

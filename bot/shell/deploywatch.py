@@ -2,8 +2,11 @@
 before the lock could be lost (invariant 4).
 
 The lock's lease is renewed every third of it; renewal rides out Redis errors with retries.
-If the lock is taken away, or Redis stays unreachable for half the lease, the command (and
-all it started) is stopped, so nobody else can take the lock while it may still run.
+If the lock is taken away (or lost with Redis's data), or Redis stays unreachable for half
+the lease, the command (and all it started) is stopped, so nobody else can take the lock
+while it may still run: the keep-alive beats to the supervisor stop at once (it kills the
+command's tree a quarter lease later, whatever the command does with SIGTERM), and the
+command gets SIGTERM meanwhile. See bot/shell/envlock.py for the bounds.
 
 A GitHub workflow run goes on without this process, so its lock is renewed for
 ``GITHUB_LEASE_MS`` (a day) instead of the lease, from before the dispatch: a dead worker's run
@@ -107,6 +110,7 @@ class DeployWatch:
             if deploy.done():
                 return deploy.result()
             reason = keeper.result()
+            held.lost()  # the supervisor stops hearing from us: it kills the tree in ttl/4
             log.error("stopping the deploy of plan %s: %s", plan.short_id, reason)
             deploy.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,15 +230,20 @@ class DeployWatch:
 
 
 class _Held:
-    """The deploy's lock, as last renewed: fresh while renewed within half its lease. Read by
-    the deployer's keep-alive to the supervisor (``bot.core.deploy_result.Keepalive``)."""
+    """The deploy's lock, as last renewed: fresh while renewed within half its lease, and
+    never again once lost. Read by the deployer's keep-alive to the supervisor
+    (``bot.core.deploy_result.Keepalive``)."""
 
     def __init__(self, *, ttl_s: float) -> None:
         self._ttl_s = ttl_s
         self._renewed_at = time.monotonic()
+        self._lost = False
 
     def renewed(self) -> None:
         self._renewed_at = time.monotonic()
 
+    def lost(self) -> None:
+        self._lost = True
+
     def fresh(self) -> bool:
-        return time.monotonic() - self._renewed_at < self._ttl_s / 2
+        return not self._lost and time.monotonic() - self._renewed_at < self._ttl_s / 2

@@ -1,13 +1,45 @@
 """One deploy at a time per service and environment: a lease with a fencing token.
 
-The lock is visible: its value says which thread holds it, who asked, why and since when.
-The fencing token only ever grows, so a deploy script (or the system it talks to) can refuse
-a stale holder that lost the lock while paused.
+The lock is visible: its value says which thread holds it, who asked, why and since when. A
+deploy whose worker died before it recorded a result is *interrupted*: its lock is kept
+without expiry (``hold_interrupted``) so no other deploy of that pair starts until a person
+has looked (``release_interrupted``, through ``unlock <environment>``).
 
-A deploy whose worker died before it recorded a result is *interrupted*: nobody knows what
-its command did. Its lock is then kept without expiry (``hold_interrupted``) so no other deploy
-of that service and environment starts until a person has looked and said so
-(``release_interrupted``, through ``unlock <environment>``).
+**Fencing tokens never go backwards, not even across data loss** (invariant 4). A token is the
+largest of (1) the pair's fence counter plus one (beside the lock), (2) Redis's clock in ms
+(``TIME``, in the grant script) and (3) the highest token this process saw for the pair plus
+one (in memory). What survives what:
+
+- Intact data: (1) orders the tokens; (2) only raises the floor. A token exceeds Redis's
+  clock at its grant only by the grants made in the same millisecond (a handful at most).
+- ``FLUSHALL``, a restart (without persistence, or from an older RDB snapshot) or a failover
+  to a replica that missed writes lose (1), or part of it, but not the clock. Each replaces
+  the intact mark (bot/shell/dataloss.py), so the next grant comes at least a lease after
+  the loss and (2) exceeds every token granted before it. Running deploys report back too:
+  each renewal and release raises the fence to its token, even when its lock is gone (never
+  re-creating it), and (3) covers every pair this process deployed. With
+  ``DEPLOYBOT_REDIS_REPLICAS`` a command runs only once its start reached the replicas
+  (``WAIT``; replication is ordered), so a promoted replica's (1) covers it as well.
+- Clocks: only Redis's clock is used, so skew between workers does not matter; a primary and
+  its replica differ by their NTP offset, far less than a lease. Redis's clock jumping back
+  by J keeps tokens ordered on intact data (1), and across a loss while J is shorter than
+  the quiet period; (3) orders this process's pairs whatever J is. A jump forward only makes
+  tokens larger; it would shorten a quiet period measured on Redis's clock, so a process that
+  saw the loss also counts it on its own monotonic clock.
+
+**No two commands after a loss.** The renewal never re-creates a lock it lost, and a deploy
+whose renewal fails stops its command at once: its worker stops the keep-alive beats to the
+supervisor, which kills the command's tree a quarter lease later, and SIGTERMs it meanwhile
+(bot/shell/deploywatch.py, bot/shell/supervisor.py). A lease renewed last at ``r`` has its
+command gone by ``r + ttl/3 + ttl/4 + 1 s`` (Redis reachable), ``r + 3 ttl/4 + 1 s`` (Redis
+away, or the worker stopped) or 1 s after its worker died. Grants resume no earlier than
+``ttl + 2 s`` after the new mark was made (after the loss, so after ``r``), checked in the
+grant script, with the run id of the server (a restart just before the grant). A grant made
+while the data was being lost (the mark read right after it differs) is given back at once.
+
+**A stale holder can never release or extend a newer holder's lock**: renewal and release
+compare the holder's token (unique per pair, as tokens only grow), and leave an interrupted
+hold alone (it is nobody's lease; only a person releases it).
 """
 
 import asyncio
@@ -17,37 +49,53 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from bot.shell.dataloss import RUN_ID_LUA, DataLossGuard
 from bot.shell.keys import Keys, queue_script
 
 __all__ = ["EnvLock", "LockHolder"]
 
-_ACQUIRE = """
+# KEYS: lock, fence. ARGV: holder (token 0), ttl_ms, highest token seen here, not-before ms,
+# run id of the server that made the intact mark ('*': any). {token, holder} granted; {0,
+# holder} held by another; {-1, ''} quiet after a loss; {-2, ''} another server: look again.
+_ACQUIRE = f"""{RUN_ID_LUA}
 local cur = redis.call('GET', KEYS[1])
-if cur then return {0, cur} end
-local token = redis.call('INCR', KEYS[2])
+if cur then return {{0, cur}} end
+if ARGV[5] ~= '*' and ARGV[5] ~= run then return {{-2, ''}} end
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now_ms < tonumber(ARGV[4]) then return {{-1, ''}} end
+local fence = tonumber(redis.call('GET', KEYS[2])) or 0
+local token = string.format('%d', math.max(fence + 1, now_ms, tonumber(ARGV[3]) + 1))
+redis.call('SET', KEYS[2], token)
 local value = string.gsub(ARGV[1], '"fencing_token":0', '"fencing_token":' .. token, 1)
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return {token, value}
+return {{token, value}}
 """
 
-_RENEW = """
+# Every script below first reports the caller's token back to the fence (it only grows).
+_REPORT = """
+local token = tonumber(ARGV[1])
+local fence = tonumber(redis.call('GET', KEYS[2])) or 0
+if fence < token then redis.call('SET', KEYS[2], ARGV[1]) end
 local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+local held = cur and cjson.decode(cur)
+local mine = held and not held['interrupted'] and held['fencing_token'] == token
+"""
+
+_RENEW = f"""{_REPORT}
+if not mine then return 0 end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 
-_RELEASE = """
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+_RELEASE = f"""{_REPORT}
+if not mine then return 0 end
 return redis.call('DEL', KEYS[1])
 """
 
-
-_HOLD_INTERRUPTED = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cjson.decode(cur)['fencing_token'] ~= tonumber(ARGV[1]) then return 0 end
+# Kept (or taken back if it expired) unless another lease holds it, or was granted since.
+_HOLD_INTERRUPTED = f"""{_REPORT}
+if held and held['fencing_token'] ~= token then return 0 end
+if not held and fence > token then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
@@ -60,6 +108,13 @@ return redis.call('DEL', KEYS[1])
 """
 
 
+def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str]:
+    """The grant script's not-before time and run id, from what ``guard`` knows."""
+    if guard is None or (known := guard.known) is None:
+        return 0, "*"
+    return guard.not_before_ms(), known.run_id
+
+
 class LockHolder(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -70,12 +125,21 @@ class LockHolder(BaseModel):
     fencing_token: int = 0
     # Held for a deploy whose outcome is unknown, until a person releases it.
     interrupted: bool = False
+    # Not a holder: no lock is granted before this, after Redis lost its data (never stored).
+    quiet_until: datetime | None = None
+
+    def stored(self) -> str:
+        return self.model_dump_json(exclude={"quiet_until"})
 
 
 class EnvLock:
-    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, *, redis: "Redis", keys: Keys, guard: DataLossGuard | None) -> None:
+        """``guard``: the quiet period after a loss; None only for a store that cannot lose
+        its data while this process lives (the embedded one)."""
         self._redis = redis
         self._keys = keys
+        self._guard = guard
+        self._seen: dict[tuple[str, str], int] = {}  # highest token seen per pair
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -85,21 +149,60 @@ class EnvLock:
     def _key_pair(self, service: str, environment: str) -> list[str]:
         return [self._keys.env_lock(service, environment), self._keys.fence(service, environment)]
 
+    def _saw(self, service: str, environment: str, token: int) -> None:
+        pair = (service, environment)
+        self._seen[pair] = max(self._seen.get(pair, 0), token)
+
     async def acquire(
         self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int
     ) -> tuple[bool, LockHolder]:
-        """``(True, holder-with-token)`` or ``(False, current holder)``."""
-        value = holder.model_copy(update={"fencing_token": 0}).model_dump_json()
-        token, stored = await self._acquire(
-            keys=self._key_pair(service, environment), args=[value, ttl_ms]
+        """``(True, holder-with-token)``, ``(False, current holder)``, or ``(False, a holder
+        whose quiet_until says when grants resume)`` after Redis lost its data."""
+        guard = self._guard
+        if guard is not None and guard.known is None:
+            await guard.look()
+        if guard is not None and guard.quiet_left_s() > 0:
+            return False, self._quiet(holder, guard.until())
+        value = holder.model_copy(update={"fencing_token": 0}).stored()
+        floor = self._seen.get((service, environment), 0)
+        pipe = self._redis.pipeline(transaction=False)
+        queue_script(
+            pipe,
+            self._acquire,
+            keys=self._key_pair(service, environment),
+            args=[value, ttl_ms, floor, *_fenced_by(guard)],
         )
-        return int(token) > 0, LockHolder.model_validate_json(stored)
+        if guard is not None:
+            guard.queue_read(pipe)
+        (token, stored), *mark = await pipe.execute()
+        if guard is not None and int(token) < 0:
+            if int(token) == -2:  # restarted or failed over since the mark was read
+                await guard.look()
+            return False, self._quiet(holder, guard.until())
+        current = LockHolder.model_validate_json(stored)
+        self._saw(service, environment, current.fencing_token)
+        if guard is not None and not guard.unchanged(mark[0]):
+            if int(token) > 0:  # granted on data being lost: given back before anything runs
+                await self.release(service=service, environment=environment, token=int(token))
+            return False, self._quiet(holder, guard.until())
+        return int(token) > 0, current
+
+    @staticmethod
+    def _quiet(holder: LockHolder, until: datetime) -> LockHolder:
+        return LockHolder(
+            thread_id="",
+            who="deploybot",
+            why="Redis lost its data; every lock from before must run out first",
+            since=holder.since,
+            quiet_until=until,
+        )
 
     async def acquire_within(
         self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int, wait_s: float
     ) -> tuple[bool, LockHolder]:
-        """``acquire``, waiting up to ``wait_s`` (backing off) while another deploy holds it;
-        not at all for a lock held after an interrupted deploy (it waits for a person)."""
+        """``acquire``, waiting up to ``wait_s`` (backing off) while another deploy holds it
+        or the quiet period after a loss lasts; not at all for a lock held after an
+        interrupted deploy (it waits for a person)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         pause_s = 0.02
@@ -113,27 +216,32 @@ class EnvLock:
             pause_s = min(pause_s * 2, 0.5)
 
     async def renew(self, *, service: str, environment: str, token: int, ttl_ms: int) -> bool:
-        key = self._keys.env_lock(service, environment)
-        return bool(await self._renew(keys=[key], args=[token, ttl_ms]))
+        """Extend the lease fenced by ``token``; False if that lease is gone (expired, lost
+        with Redis's data, held by another): it is never re-created."""
+        self._saw(service, environment, token)
+        keys = self._key_pair(service, environment)
+        return bool(await self._renew(keys=keys, args=[token, ttl_ms]))
 
     async def release(self, *, service: str, environment: str, token: int) -> bool:
-        key = self._keys.env_lock(service, environment)
-        return bool(await self._release(keys=[key], args=[token]))
+        self._saw(service, environment, token)
+        return bool(await self._release(keys=self._key_pair(service, environment), args=[token]))
 
     def release_in(self, pipe: "Pipeline", *, service: str, environment: str, token: int) -> None:
         """Queue the release on a pipeline the caller executes."""
-        key = self._keys.env_lock(service, environment)
-        queue_script(pipe, self._release, keys=[key], args=[token])
+        self._saw(service, environment, token)
+        queue_script(pipe, self._release, keys=self._key_pair(service, environment), args=[token])
 
     async def hold_interrupted(
         self, *, service: str, environment: str, token: int, holder: LockHolder
     ) -> bool:
         """Keep the lock of the deploy fenced by ``token`` (or take it back if it expired and
-        nobody else took it), without expiry, marked interrupted. False: another deploy holds
-        it now (its command cannot be ours: a deploy command dies with its worker)."""
-        key = self._keys.env_lock(service, environment)
+        nobody took it since), without expiry, marked interrupted. False: another deploy
+        holds it or held it since (its command cannot be ours: a deploy command dies with
+        its worker)."""
+        self._saw(service, environment, token)
         value = holder.model_copy(update={"fencing_token": token, "interrupted": True})
-        return bool(await self._hold_interrupted(keys=[key], args=[token, value.model_dump_json()]))
+        keys = self._key_pair(service, environment)
+        return bool(await self._hold_interrupted(keys=keys, args=[token, value.stored()]))
 
     async def release_interrupted(self, *, service: str, environment: str) -> LockHolder | None:
         """Release an interrupted deploy's lock after a person checked; returns what it was."""
@@ -160,7 +268,7 @@ class EnvLock:
     async def freeze(self, *, environment: str, holder: LockHolder) -> tuple[bool, LockHolder]:
         """``(True, holder)``, or ``(False, who holds it already)``."""
         key = self._keys.freeze(environment)
-        if await self._redis.set(key, holder.model_dump_json(), nx=True):
+        if await self._redis.set(key, holder.stored(), nx=True):
             return True, holder
         current = await self.frozen(environment=environment)
         return (

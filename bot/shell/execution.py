@@ -29,7 +29,7 @@ from bot.core.events import (
 )
 from bot.core.plan import DeployRecord, Plan
 from bot.core.thread import Thread
-from bot.core.wording import started_text
+from bot.core.wording import quiet_text, started_text
 from bot.shell.deploywatch import DeployWatch
 from bot.shell.environments import EnvironmentDesk
 from bot.shell.envlock import EnvLock, LockHolder
@@ -258,6 +258,9 @@ class Executor:
         )
         if ok:
             return current.fencing_token
+        if (until := current.quiet_until) is not None:  # Redis lost its data: dataloss.py
+            thread.events.append(self._error("locked", quiet_text(plan, until=until)))
+            return None
         busy = (
             f"{plan.service} in {plan.environment} is busy: {current.why} for {current.who} "
             f"since {current.since:%H:%M} UTC (thread {current.thread_id}). Plan "

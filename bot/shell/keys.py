@@ -126,6 +126,10 @@ class Keys:
     def fence(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:fence"
 
+    def intact(self) -> str:
+        """The intact mark: gone with Redis's data, so its loss is seen (bot/shell/dataloss)."""
+        return f"{self.prefix}:intact"
+
     def cron_last(self, schedule: str) -> str:
         """The newest scheduled time of a schedule that clocks have handled."""
         return f"{self.prefix}:cron:{schedule}:last"

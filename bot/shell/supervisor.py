@@ -14,8 +14,8 @@ grandchildren included, stays below it. Then it watches:
   descendant gets SIGTERM, then SIGKILL after at most 1 s;
 - with ``--keepalive-fd F --silence-s S``: the worker writes a byte to F while it still
   holds the deploy's lock. Silence for S seconds (the worker is stopped by SIGSTOP, its event
-  loop is stuck, or it lost the lock) is treated as the worker being gone: the command must
-  not outlive the lock that lets it run.
+  loop is stuck, or it lost the lock) is treated as the worker being gone, also during the
+  grace after a SIGTERM: the command must not outlive the lock that lets it run.
 
 It exits once no descendant is left. On the status fd it writes one line per event:
 ``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
@@ -121,10 +121,9 @@ class _Supervisor:
             self.status.write(line + "\n")
 
     def start(self, argv: Sequence[str]) -> bool:
-        """fork + exec by hand (no ``subprocess``: it is most of this process's start-up
-        time, paid on every deploy): a new session, stdin from /dev/null, and
-        ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with this process. An exec that
-        fails is told back through a close-on-exec pipe."""
+        """fork + exec by hand (``subprocess`` is most of this process's start-up time): a
+        new session, stdin from /dev/null, ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies
+        with this process. A failed exec is told back through a close-on-exec pipe."""
         env = os.environ.copy()
         if self.user is not None:
             uid, gid, _, home = self.user
@@ -202,14 +201,16 @@ class _Supervisor:
         got = signal.sigtimedwait(_WATCHED, max(timeout_s, 0.0))
         return None if got is None else signal.Signals(got.si_signo)
 
-    def stop_tree(self, grace_s: float) -> None:
-        """SIGTERM every descendant; SIGKILL what is left after ``grace_s``; reap them all."""
+    def stop_tree(self, grace_s: float, *, watch: bool = False) -> None:
+        """SIGTERM all; SIGKILL after ``grace_s`` (``watch``: 1 s once the worker is silent)."""
         if self.child is not None and self.exit_code is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.child, signal.SIGTERM)
         proctree.signal_all(proctree.descendants(self.me), signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while (left := proctree.descendants(self.me)) and time.monotonic() < deadline:
+            if watch and self.worker_gone():
+                deadline, watch = min(deadline, time.monotonic() + _WORKER_GONE_GRACE_S), False
             self.wait(min(_TREE_POLL_S, deadline - time.monotonic()))
             self.reap()
         while left:  # SIGKILL until nothing is left (a process may fork meanwhile)
@@ -227,7 +228,7 @@ class _Supervisor:
                 self.stop_tree(min(self.grace_s, _WORKER_GONE_GRACE_S))
                 return
             if got in _STOP_SIGNALS:
-                self.stop_tree(self.grace_s)
+                self.stop_tree(self.grace_s, watch=True)
                 return
         # The command exited: what it left running gets grace_s to end by itself.
         deadline = time.monotonic() + self.grace_s
@@ -245,8 +246,7 @@ class _Supervisor:
 
 
 class _Args:
-    """The command line ``supervised_argv`` writes (parsed by hand: argparse alone would be
-    a third of this process's start-up time, paid on every deploy)."""
+    """The command line ``supervised_argv`` writes (by hand: argparse is slow to import)."""
 
     def __init__(self, args: Sequence[str]) -> None:
         if "--" not in args or args.index("--") == len(args) - 1:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from redis.exceptions import ResponseError
 
+from bot.shell.dataloss import DataLossGuard
 from bot.shell.entry import EntryHandler
 from bot.shell.inbound import Delivery, InboundQueue
 from bot.shell.metrics import Metrics
@@ -46,8 +47,10 @@ class Worker:
         timers: Timers,
         pending: PendingApprovals,
         metrics: Metrics,
+        guard: DataLossGuard | None = None,
     ) -> None:
         self._queue = queue
+        self._guard = guard
         self._store = store
         self._runner = runner
         self._outbox = outbox
@@ -88,10 +91,11 @@ class Worker:
     ) -> None:
         """Work until ``stop`` is set (forever by default).
 
-        The timers pump and the pull channels' outbox pumps run as tasks of ``tasks`` (a
-        private registry when None). Redis going away is ridden out with backoff; Redis
-        losing its data (the group is gone) is said, counted, and repaired; anything else
-        raises, for the registry to record."""
+        The timers pump, the pull channels' outbox pumps and the intact mark's watch
+        (bot/shell/dataloss.py) run as tasks of ``tasks`` (a private registry when None).
+        Redis going away is ridden out with backoff; Redis losing its data (the group is
+        gone) is said, counted, and repaired; anything else raises, for the registry to
+        record."""
         stop = stop or asyncio.Event()
         registry = tasks or TaskRegistry()
         health = health or TaskHandle("worker")
@@ -103,6 +107,8 @@ class Worker:
         )
         for channel in PULL_CHANNELS:  # their outboxes would otherwise only grow
             background.append(registry.spawn(f"outbox:{channel}", self._pull_pump(channel, stop)))
+        if (guard := self._guard) is not None:  # a loss seen within a second, not at a deploy
+            background.append(registry.spawn("intact-mark", lambda h: guard.watch(stop=stop)))
         try:
             await self._loop(stop, health)
         except BaseException:

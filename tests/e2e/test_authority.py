@@ -39,6 +39,7 @@ import pytest
 
 from bot.core.events import UserMessage
 from bot.shell.inbound import Envelope
+from tests.conftest import mark_intact
 from tests.e2e.test_api import healthy, until_status
 from tests.support import free_port, make_repo, stop_processes
 
@@ -139,6 +140,7 @@ def setup() -> Iterator[Setup]:
         subprocess.run(["sleep", "0.05"], check=True)
     redis_pid = int(pidfile.read_text())
     try:
+        mark_intact("authority", url=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0")
         yield Setup(base, bot_dir, config_dir, drop, port, redis_pid)
     finally:
         subprocess.run(["kill", "-9", str(redis_pid)], check=False)

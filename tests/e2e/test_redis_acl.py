@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.app.exposure import acl_setuser
-from tests.conftest import AS_ROOT
+from tests.conftest import AS_ROOT, mark_intact
 from tests.e2e.test_api import SECRET, TOKEN, drive, healthy
 from tests.support import free_port, stop_processes, write_setup
 
@@ -66,6 +66,7 @@ def acl_redis(tmp_path: Path) -> Iterator[int]:
         assert cli(port, *shlex.split(line)).strip() == "OK"
         cli(port, "ACL", "SETUSER", ADMIN[0], "on", f">{ADMIN[1]}", "~*", "&*", "+@all")
         cli(port, "ACL", "SETUSER", "default", "off")
+        mark_intact(PREFIX, url=f"redis://{ADMIN[0]}:{ADMIN[1]}@127.0.0.1:{port}/0")
         yield port
     finally:
         subprocess.run(["kill", "-9", str(pid)], check=False)

@@ -134,7 +134,7 @@ async def test_kill_after_the_approval_before_deploy_started(
     calls = ledger(rig.base)
     assert len(calls) == 1
     assert calls[0].how == "ok"
-    assert calls[0].token == 100  # fenced after the other holder's 99
+    assert calls[0].token > 99  # fenced after the other holder's 99
     await assert_replies_once(rig, done)
     print(f"after approval, before deploy_started: 1 deploy, done {recovered_s:.1f} s after")
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import utc_now
+from tests.conftest import mark_intact
 from tests.support import calls, free_port, make_app, say, thread_of, write_setup
 
 
@@ -48,6 +50,14 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     folder.mkdir()
     port = free_port()
     start_redis(port, folder)
+    for _ in range(100):  # --daemonize returns before the server answers
+        if (
+            b"PONG"
+            in subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout
+        ):
+            break
+        time.sleep(0.05)
+    mark_intact("deploybot", url=f"redis://127.0.0.1:{port}/0")  # kept in the AOF
     yield port, folder
     subprocess.run(
         ["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False
@@ -76,6 +86,8 @@ async def test_worker_survives_a_redis_restart(
         "REDIS_URL": url,
         "DEPLOYBOT_CONFIG": str(config),
         "DEPLOYBOT_LEASE_TTL_MS": "1000",
+        # Another server answers after the restart, so deploys wait a lock lease (+2 s).
+        "DEPLOYBOT_LOCK_TTL_MS": "1000",
     }
     env.pop("ANTHROPIC_API_KEY", None)
     worker = subprocess.Popen(
