@@ -8,7 +8,8 @@ Ledger lines (``scripts/ledger.log``)::
     start <idempotency key> <unix time> <pid> <fencing token> <service> <environment>
     end <idempotency key> <unix time> <pid> <ok|term>
 
-The script waits while ``scripts/gate`` exists (a test holds a deploy at a known point), and
+The script waits while ``scripts/gate`` (or ``scripts/gate.<service>.<environment>``) exists
+(a test holds a deploy at a known point), and
 when ``scripts/stop_worker_at_exit`` exists it SIGSTOPs the worker (its supervisor's parent)
 after writing its end line: the worker is then frozen after the command exited and before it
 could read the exit status or save anything.
@@ -30,7 +31,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import AS_ROOT
+from tests.conftest import AS_ROOT, mark_intact
 from tests.support import free_port, write_setup
 
 __all__ = [
@@ -52,7 +53,7 @@ key="$DEPLOYBOT_IDEMPOTENCY_KEY"
 now() { date +%s.%N; }
 echo "start $key $(now) $$ $DEPLOYBOT_FENCING_TOKEN $1 $3" >> "$here/ledger.log"
 trap 'echo "end $key $(now) $$ term" >> "$here/ledger.log"; exit 143' TERM
-while [ -e "$here/gate" ]; do sleep 0.05; done
+while [ -e "$here/gate" ] || [ -e "$here/gate.$1.$3" ]; do sleep 0.05; done
 echo "end $key $(now) $$ ok" >> "$here/ledger.log"
 if [ -e "$here/stop_worker_at_exit" ]; then
   worker="$(awk '{print $4}' "/proc/$PPID/stat")"
@@ -399,10 +400,14 @@ def make_rig(
     persistence: Persistence = "none",
     settings: dict[str, str] | None = None,
     status_command: bool = False,
+    production: str = "",
 ) -> FaultRig:
-    config = write_setup(base)
-    deploy = base / "scripts" / "deploy.sh"
-    deploy.write_text(LEDGER_SCRIPT)
+    """``production``: lines for [environments.production] (its checks, say). Rollbacks
+    write the same ledger as deploys. The Redis starts as one that has been in use for a
+    while (its intact mark an hour old): a fresh one makes deploys wait a lock lease."""
+    config = write_setup(base, production=production)
+    for name in ("deploy.sh", "rollback.sh"):
+        (base / "scripts" / name).write_text(LEDGER_SCRIPT)
     if status_command:
         status = base / "scripts" / "status.sh"
         status.write_text(STATUS_SCRIPT)
@@ -413,6 +418,7 @@ def make_rig(
         )
     server = RedisServer(base / "redis", persistence=persistence)
     server.start()
+    mark_intact(prefix, url=server.url)
     bot = Bot(
         base=base,
         config=config,
