@@ -98,11 +98,12 @@ def progress_text(plan: Plan, *, elapsed_s: float, last_line: str | None) -> str
 
 
 def quiet_text(plan: Plan, *, until: datetime) -> str:
-    """Redis lost its data: no lock is granted before ``until`` (bot/shell/dataloss.py)."""
+    """Redis lost data (or a lock was removed): no lock is granted before ``until``
+    (bot/shell/dataloss.py, bot/shell/lockscripts.py)."""
     return (
-        f"Redis lost its data, so no deploy of {plan.service} in {plan.environment} starts "
-        f"before {until:%H:%M:%S} UTC (every lock from before must run out and its command be "
-        f"stopped first). Plan #{plan.short_id} did not run; ask again then."
+        f"Redis lost data (or a lock was removed by hand), so no deploy of {plan.service} in "
+        f"{plan.environment} starts before {until:%H:%M:%S} UTC: a deploy from before may "
+        f"still hold it until then. Plan #{plan.short_id} did not run; ask again then."
     )
 
 

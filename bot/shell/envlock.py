@@ -36,6 +36,8 @@ away, or the worker stopped) or 1 s after its worker died. Grants resume no earl
 ``ttl + 2 s`` after the new mark was made (after the loss, so after ``r``), checked in the
 grant script, with the run id of the server (a restart just before the grant). A grant made
 while the data was being lost (the mark read right after it differs) is given back at once.
+A lock that vanishes alone (deleted by hand, evicted) is noticed by the pair's lease record
+beside it (bot/shell/lockscripts.py): no grant until its lease would have ended, plus 2 s.
 
 **A stale holder can never release or extend a newer holder's lock**: renewal and release
 compare the holder's token (unique per pair, as tokens only grow), and leave an interrupted
@@ -43,76 +45,24 @@ hold alone (it is nobody's lease; only a person releases it).
 """
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.shell.dataloss import RUN_ID_LUA, DataLossGuard
+from bot.shell import lockscripts
+from bot.shell.dataloss import STOP_MARGIN_MS, DataLossGuard
 from bot.shell.keys import Keys, queue_script
 
 __all__ = ["EnvLock", "LockHolder"]
 
-# KEYS: lock, fence. ARGV: holder (token 0), ttl_ms, highest token seen here, not-before ms,
-# run id of the server that made the intact mark ('*': any). {token, holder} granted; {0,
-# holder} held by another; {-1, ''} quiet after a loss; {-2, ''} another server: look again.
-_ACQUIRE = f"""{RUN_ID_LUA}
-local cur = redis.call('GET', KEYS[1])
-if cur then return {{0, cur}} end
-if ARGV[5] ~= '*' and ARGV[5] ~= run then return {{-2, ''}} end
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now_ms < tonumber(ARGV[4]) then return {{-1, ''}} end
-local fence = tonumber(redis.call('GET', KEYS[2])) or 0
-local token = string.format('%d', math.max(fence + 1, now_ms, tonumber(ARGV[3]) + 1))
-redis.call('SET', KEYS[2], token)
-local value = string.gsub(ARGV[1], '"fencing_token":0', '"fencing_token":' .. token, 1)
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return {{token, value}}
-"""
 
-# Every script below first reports the caller's token back to the fence (it only grows).
-_REPORT = """
-local token = tonumber(ARGV[1])
-local fence = tonumber(redis.call('GET', KEYS[2])) or 0
-if fence < token then redis.call('SET', KEYS[2], ARGV[1]) end
-local cur = redis.call('GET', KEYS[1])
-local held = cur and cjson.decode(cur)
-local mine = held and not held['interrupted'] and held['fencing_token'] == token
-"""
-
-_RENEW = f"""{_REPORT}
-if not mine then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-"""
-
-_RELEASE = f"""{_REPORT}
-if not mine then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
-
-# Kept (or taken back if it expired) unless another lease holds it, or was granted since.
-_HOLD_INTERRUPTED = f"""{_REPORT}
-if held and held['fencing_token'] ~= token then return 0 end
-if not held and fence > token then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-"""
-
-_RELEASE_INTERRUPTED = """
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if not cjson.decode(cur)['interrupted'] then return 0 end
-return redis.call('DEL', KEYS[1])
-"""
-
-
-def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str]:
-    """The grant script's not-before time and run id, from what ``guard`` knows."""
+def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str, int]:
+    """The grant script's not-before time, run id and stop margin, from ``guard``."""
     if guard is None or (known := guard.known) is None:
-        return 0, "*"
-    return guard.not_before_ms(), known.run_id
+        return 0, "*", STOP_MARGIN_MS
+    return guard.not_before_ms(), known.run_id, STOP_MARGIN_MS
 
 
 class LockHolder(BaseModel):
@@ -140,11 +90,11 @@ class EnvLock:
         self._keys = keys
         self._guard = guard
         self._seen: dict[tuple[str, str], int] = {}  # highest token seen per pair
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-        self._hold_interrupted = redis.register_script(_HOLD_INTERRUPTED)
-        self._release_interrupted = redis.register_script(_RELEASE_INTERRUPTED)
+        self._acquire = redis.register_script(lockscripts.ACQUIRE)
+        self._renew = redis.register_script(lockscripts.RENEW)
+        self._release = redis.register_script(lockscripts.RELEASE)
+        self._hold_interrupted = redis.register_script(lockscripts.HOLD_INTERRUPTED)
+        self._release_interrupted = redis.register_script(lockscripts.RELEASE_INTERRUPTED)
 
     def _key_pair(self, service: str, environment: str) -> list[str]:
         return [self._keys.env_lock(service, environment), self._keys.fence(service, environment)]
@@ -157,7 +107,8 @@ class EnvLock:
         self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int
     ) -> tuple[bool, LockHolder]:
         """``(True, holder-with-token)``, ``(False, current holder)``, or ``(False, a holder
-        whose quiet_until says when grants resume)`` after Redis lost its data."""
+        whose quiet_until says when grants resume)`` after Redis lost its data or the lock
+        vanished before its lease ended."""
         guard = self._guard
         if guard is not None and guard.known is None:
             await guard.look()
@@ -175,10 +126,11 @@ class EnvLock:
         if guard is not None:
             guard.queue_read(pipe)
         (token, stored), *mark = await pipe.execute()
-        if guard is not None and int(token) < 0:
-            if int(token) == -2:  # restarted or failed over since the mark was read
-                await guard.look()
+        if int(token) == -2 and guard is not None:  # restarted or failed over since
+            await guard.look()
             return False, self._quiet(holder, guard.until())
+        if int(token) == -1:  # after a loss, or a lock that vanished before its lease ended
+            return False, self._quiet(holder, datetime.fromtimestamp(int(stored) / 1000, UTC))
         current = LockHolder.model_validate_json(stored)
         self._saw(service, environment, current.fencing_token)
         if guard is not None and not guard.unchanged(mark[0]):
@@ -192,7 +144,7 @@ class EnvLock:
         return LockHolder(
             thread_id="",
             who="deploybot",
-            why="Redis lost its data; every lock from before must run out first",
+            why="a lock from before Redis lost data must run out first",
             since=holder.since,
             quiet_until=until,
         )
@@ -248,8 +200,8 @@ class EnvLock:
         current = await self.holder(service=service, environment=environment)
         if current is None or not current.interrupted:
             return None
-        key = self._keys.env_lock(service, environment)
-        return current if await self._release_interrupted(keys=[key]) else None
+        keys = self._key_pair(service, environment)
+        return current if await self._release_interrupted(keys=keys) else None
 
     async def holders(self, *, services: list[str], environment: str) -> list[LockHolder | None]:
         """Each service's deploy lock in ``environment``, read in one round trip."""

@@ -3,9 +3,10 @@
 Tokens are compared across ``FLUSHALL``, a restart without persistence and a failover to a
 replica that missed writes, each taken by a new process (a new ``EnvLock`` that remembers
 nothing); after each loss no lock is granted for a lease plus the stop margin, by any
-process; a stale holder never renews, releases or re-creates a lock; a grant made as the data
-vanished is given back; and a command that ignores SIGTERM is killed about a second after its
-worker falls silent, not at the end of the grace period.
+process, nor after a lock deleted by hand before its lease would have ended; a stale holder
+never renews, releases or re-creates a lock; a grant made as the data vanished is given back;
+and a command that ignores SIGTERM is killed about a second after its worker falls silent,
+not at the end of the grace period.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.shell.dataloss import DataLossGuard, quiet_period_ms
+from bot.shell.dataloss import STOP_MARGIN_MS, DataLossGuard, quiet_period_ms
 from bot.shell.deployer import CommandDeployer
 from bot.shell.envlock import EnvLock, LockHolder
 from bot.shell.keys import Keys
@@ -145,10 +146,12 @@ async def test_a_stale_holder_never_renews_releases_or_re_creates_a_newer_lease(
     lock = EnvLock(redis=redis, keys=keys, guard=guard)
     ok, stale = await lock.acquire(**PAIR, holder=holder("a"), ttl_ms=TTL_MS)
     assert ok
-    await asyncio.sleep(TTL_MS / 1000 + 0.1)  # a's lease ran out (its worker paused)
-    ok, newer = await lock.acquire(**PAIR, holder=holder("b"), ttl_ms=5000)
+    began = time.monotonic()  # a's worker pauses: its lease runs out unreleased
+    ok, newer = await lock.acquire_within(**PAIR, holder=holder("b"), ttl_ms=5000, wait_s=10)
+    waited_s = time.monotonic() - began
     assert ok
     assert newer.fencing_token > stale.fencing_token
+    assert waited_s >= (TTL_MS + STOP_MARGIN_MS) / 1000 - 0.1  # its lease + the stop margin
     assert not await lock.renew(**PAIR, token=stale.fencing_token, ttl_ms=60_000)
     assert not await lock.release(**PAIR, token=stale.fencing_token)
     assert await lock.holder(**PAIR) == newer
@@ -168,6 +171,35 @@ async def test_a_stale_holder_never_renews_releases_or_re_creates_a_newer_lease(
     assert await lock.holder(**PAIR) is None
 
 
+async def test_a_lock_deleted_by_hand_is_granted_again_only_after_its_lease_would_end(
+    redis: Redis, key_prefix: str
+) -> None:
+    """The same class of loss as FLUSHALL, for one key (``DEL`` by hand, an eviction): the
+    intact mark is still there, but the pair's lease record says a lease was running."""
+    keys = Keys(key_prefix)
+    guard = DataLossGuard(redis=redis, keys=keys, lock_ttl_ms=1000, new_id=lambda: "d1")
+    lock = EnvLock(redis=redis, keys=keys, guard=guard)
+    ok, running = await lock.acquire(**PAIR, holder=holder("a"), ttl_ms=1000)
+    assert ok
+    await asyncio.sleep(0.3)
+    assert await lock.renew(**PAIR, token=running.fencing_token, ttl_ms=1000)
+    renewed = time.monotonic()
+    await redis.delete(keys.env_lock(**PAIR))
+    ok, quiet = await lock.acquire(**PAIR, holder=holder("b"), ttl_ms=1000)
+    assert not ok
+    assert quiet.quiet_until is not None
+    assert not await lock.renew(**PAIR, token=running.fencing_token, ttl_ms=1000)
+    assert await lock.holder(**PAIR) is None  # the renewal re-created nothing
+    ok, newer = await lock.acquire_within(**PAIR, holder=holder("b"), ttl_ms=1000, wait_s=10)
+    assert ok
+    assert time.monotonic() - renewed >= 1.0 + STOP_MARGIN_MS / 1000 - 0.1
+    assert newer.fencing_token > running.fencing_token
+    # A lock released as it should be is free at once.
+    assert await lock.release(**PAIR, token=newer.fencing_token)
+    ok, _ = await lock.acquire(**PAIR, holder=holder("c"), ttl_ms=1000)
+    assert ok
+
+
 async def test_a_grant_made_as_the_data_vanishes_is_given_back(
     redis: Redis, key_prefix: str
 ) -> None:
@@ -183,7 +215,9 @@ async def test_a_grant_made_as_the_data_vanishes_is_given_back(
     assert not ok
     assert got.quiet_until is not None
     assert await lock.holder(**PAIR) is None  # given back
-    assert int(await redis.get(keys.fence(**PAIR))) > 0  # its token stays spent
+    token, _, released = (await redis.get(keys.fence(**PAIR))).split(b":")
+    assert int(token) > 0  # its token stays spent
+    assert released == b"1"  # given back: nothing runs under it
     other = EnvLock(
         redis=redis,
         keys=keys,
