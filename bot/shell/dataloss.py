@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -134,8 +134,10 @@ class DataLossGuard:
         return max(0.0, self._quiet_until_s - self._monotonic())
 
     def until(self) -> datetime:
-        """When grants resume, as far as this process can tell (UTC)."""
-        return _utc(self.not_before_ms())
+        """When grants resume, as far as this process can tell (UTC): the later of Redis's
+        word and this process's own count."""
+        own = datetime.now(UTC) + timedelta(seconds=self.quiet_left_s())
+        return max(_utc(self.not_before_ms()), own)
 
     def queue_read(self, pipe: "Pipeline") -> None:
         """Queue a read of the mark (right after a grant, on the same pipeline)."""
