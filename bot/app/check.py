@@ -13,13 +13,13 @@ from redis.exceptions import RedisError
 
 from bot.app.bootstrap import config_path
 from bot.app.durability import Durability, read_persistence
-from bot.app.exposure import command_findings, redis_finding
+from bot.app.exposure import accounts, command_findings, redis_finding
 from bot.app.preflight import findings
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
 from bot.core.config import Config, load_config
 from bot.core.principal import Refused
 from bot.core.redact import redact
-from bot.shell.users import bot_user, command_account
+from bot.shell.users import bot_user
 
 __all__ = ["check_config", "unreachable_routes"]
 
@@ -75,22 +75,15 @@ async def _durability(settings: Settings) -> tuple[Durability | None, str | None
 def _who_runs_commands(settings: Settings, config: Config) -> str:
     """One line: which users the commands run as (service/environment pairs each)."""
     users: dict[str, int] = {}
-    for service, svc in config.services.items():
-        for environment in svc.environments:
-            account = command_account(
-                config,
-                service=service,
-                environment=environment,
-                root_allowed=settings.deploybot_run_commands_as_root,
-            )
-            name = (
-                "(refused)"
-                if isinstance(account, Refused)
-                else bot_user()[0]
-                if account is None
-                else account.name
-            )
-            users[name] = users.get(name, 0) + 1
+    for _, _, account in accounts(settings, config):
+        name = (
+            "(refused)"
+            if isinstance(account, Refused)
+            else bot_user()[0]
+            if account is None
+            else account.name
+        )
+        users[name] = users.get(name, 0) + 1
     shown = ", ".join(f"{name} ({n})" for name, n in sorted(users.items()))
     protection = "" if bot_user()[1] else "; bot processes are non-dumpable"
     return f"commands run as: {shown}{protection}"

@@ -14,6 +14,7 @@ anything is deployed, where that code could act with the bot's authority:
   "Security": the ``ACL SETUSER`` line) and no ``nopass`` default user.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +30,7 @@ from bot.shell.users import Account, bot_user, command_account, reachable
 
 __all__ = [
     "ACL_COMMANDS",
+    "accounts",
     "acl_setuser",
     "anonymous_redis",
     "command_findings",
@@ -75,28 +77,39 @@ def _argv0s(config: Config, service: str) -> list[str]:
     return [t[0] for t in (svc.deploy, svc.rollback, svc.status) if isinstance(t, list)]
 
 
+def accounts(
+    settings: Settings, config: Config
+) -> Iterator[tuple[str, str, Account | Refused | None]]:
+    """Who the commands of each service in each of its environments run as."""
+    for service, svc in config.services.items():
+        for environment in svc.environments:
+            yield (
+                service,
+                environment,
+                command_account(
+                    config,
+                    service=service,
+                    environment=environment,
+                    root_allowed=settings.deploybot_run_commands_as_root,
+                ),
+            )
+
+
 def command_findings(settings: Settings, config: Config) -> list[Finding]:
     """Who commands run as, and what that user can reach (one finding per distinct fact)."""
     if not runs_commands(config):
         return []
     texts: dict[str, Finding] = {}
     as_root = False
-    for service, svc in config.services.items():
-        for environment in svc.environments:
-            account = command_account(
-                config,
-                service=service,
-                environment=environment,
-                root_allowed=settings.deploybot_run_commands_as_root,
-            )
-            if isinstance(account, Refused):
-                text = f"commands of {service} in {environment} cannot run: {account.reason}"
-                texts.setdefault(account.reason, Finding("problem", text, refuses=_WORKERS))
-            elif account is None:
-                as_root = as_root or bot_user()[1]
-            else:
-                for finding in _reach(config, service, account):
-                    texts.setdefault(finding.text, finding)
+    for service, environment, account in accounts(settings, config):
+        if isinstance(account, Refused):
+            text = f"commands of {service} in {environment} cannot run: {account.reason}"
+            texts.setdefault(account.reason, Finding("problem", text, refuses=_WORKERS))
+        elif account is None:
+            as_root = as_root or bot_user()[1]
+        else:
+            for finding in _reach(config, service, account):
+                texts.setdefault(finding.text, finding)
     found = list(texts.values())
     if as_root:
         found.insert(

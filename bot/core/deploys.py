@@ -3,10 +3,30 @@ rollback goes back to (passing over quarantined commits). The history itself is 
 Redis by ``bot.shell.history``."""
 
 from collections.abc import Collection
+from datetime import datetime
+from typing import Literal
 
-from bot.core.plan import DeployRecord
+from bot.core.plan import DeployRecord, Plan
+from bot.core.thread import Thread
 
-__all__ = ["current_version", "last_good_before", "live_record"]
+__all__ = ["current_version", "last_good_before", "live_record", "record_of"]
+
+Ran = Literal["succeeded", "failed", "timed_out", "interrupted"]
+
+
+def record_of(thread: Thread, plan: Plan, *, result: Ran, at: datetime) -> DeployRecord:
+    """The history's line for ``plan``'s run in ``thread`` (its idempotency key included)."""
+    return DeployRecord(
+        thread_id=thread.id,
+        kind=plan.kind,
+        version=plan.version,
+        sha=plan.sha,
+        requester=plan.requester,
+        approvers=thread.approvers_of(plan.plan_hash),
+        result=result,
+        at=at.isoformat(),
+        idempotency_key=f"{thread.id}:{plan.plan_hash}",
+    )
 
 
 def live_record(history: list[DeployRecord]) -> DeployRecord | None:

@@ -16,6 +16,7 @@ from typing import Literal
 from bot.core.approvals import closing_messages
 from bot.core.config import Config
 from bot.core.deploy_result import DeployResult, OutcomeUnknown
+from bot.core.deploys import record_of
 from bot.core.errors import ThreadConflict
 from bot.core.events import (
     DeployFinished,
@@ -27,7 +28,7 @@ from bot.core.events import (
     MessageSent,
     Purpose,
 )
-from bot.core.plan import DeployRecord, Plan
+from bot.core.plan import Plan
 from bot.core.thread import Thread
 from bot.core.wording import quiet_text, started_text
 from bot.shell.deploywatch import DeployWatch
@@ -220,17 +221,7 @@ class Executor:
     ) -> None:
         """The deploy's line in the history, and its lock released (kept, if interrupted),
         in one round trip."""
-        record = DeployRecord(
-            thread_id=thread.id,
-            kind=plan.kind,
-            version=plan.version,
-            sha=plan.sha,
-            requester=plan.requester,
-            approvers=thread.approvers_of(plan.plan_hash),
-            result=result,
-            at=at.isoformat(),
-            idempotency_key=f"{thread.id}:{plan.plan_hash}",
-        )
+        record = record_of(thread, plan, result=result, at=at)
         pipe = self._store.pipeline()
         self._history.record_in(
             pipe, service=plan.service, environment=plan.environment, record=record

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.deploy_result import OutcomeUnknown
+from bot.core.deploys import record_of
 from bot.core.events import DeployInterrupted, Event, MessageSent
-from bot.core.plan import DeployRecord, Plan
+from bot.core.plan import Plan
 from bot.core.thread import Thread
 from bot.core.wording import held_text, unknown_text
 from bot.shell.envlock import EnvLock, LockHolder
@@ -64,16 +65,7 @@ class Interruptions:
             kept[:] = [await self._keep(thread, plan, token=token, why=why)]
 
         await through_outages(keep, what="hold")
-        record = DeployRecord(
-            thread_id=thread.id,
-            kind=plan.kind,
-            version=plan.version,
-            sha=plan.sha,
-            requester=plan.requester,
-            approvers=thread.approvers_of(plan.plan_hash),
-            result="interrupted",
-            at=now.isoformat(),
-        )
+        record = record_of(thread, plan, result="interrupted", at=now)
         await through_outages(
             lambda: self._history.record(
                 service=plan.service, environment=plan.environment, record=record

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.core.deploys import record_of
 from bot.core.events import Event
-from bot.core.plan import DeployRecord, Plan
+from bot.core.plan import Plan
 from bot.core.prior_run import PriorRun, already_ran_events, from_history, from_status
 from bot.core.thread import Thread
 from bot.shell.envlock import EnvLock, LockHolder
@@ -85,17 +86,7 @@ class PriorRuns:
         now = self._clock()
         service, environment = plan.service, plan.environment
         if prior.source != "history":  # the history lost it too: it gets it back
-            record = DeployRecord(
-                thread_id=thread.id,
-                kind=plan.kind,
-                version=plan.version,
-                sha=plan.sha,
-                requester=plan.requester,
-                approvers=thread.approvers_of(plan.plan_hash),
-                result=prior.result,
-                at=now.isoformat(),
-                idempotency_key=key,
-            )
+            record = record_of(thread, plan, result=prior.result, at=now)
             await self._history.record(service=service, environment=environment, record=record)
         held = False
         if prior.result == "interrupted":

@@ -3,7 +3,6 @@ over HTTP through the /v1 API and a signed webhook."""
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,8 +13,8 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.api.auth import sign
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
-from tests.support import calls, free_port, stop_processes, write_setup
+from tests.conftest import TEST_REDIS_URL
+from tests.support import calls, free_port, inherited_env, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +52,7 @@ async def test_launch_approve_done_over_http(tmp_path: Path, key_prefix: str, re
         config.read_text() + '[webhooks.ci]\ninstruction = "deploy frontend {version} to staging"\n'
     )
     port = free_port()
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT
-        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
-    }
+    inherited = inherited_env()
     env = inherited | {
         "REDIS_URL": TEST_REDIS_URL,
         "DEPLOYBOT_CONFIG": str(config),

@@ -9,7 +9,6 @@ schedules' ``last`` keys, the run claims), not assumed from the wall clock.
 """
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from bot.core.thread import Thread
 from bot.shell.keys import Keys, text
 from bot.shell.scheduler import due_times
 from bot.shell.store import ThreadStore
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
-from tests.support import calls, stop_processes, write_setup
+from tests.conftest import TEST_REDIS_URL
+from tests.support import calls, inherited_env, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -59,12 +58,7 @@ missed = "{s.missed}"
 
 
 def environment(config: Path, key_prefix: str) -> dict[str, str]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT
-        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
-    }
+    inherited = inherited_env()
     return inherited | {
         "REDIS_URL": TEST_REDIS_URL,
         "DEPLOYBOT_CONFIG": str(config),

@@ -5,7 +5,6 @@ sees (/healthz, /metrics, the log) and that requests accepted afterwards are dep
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,8 +15,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import AS_ROOT, mark_intact
-from tests.support import calls, free_port, stop_processes, write_setup
+from tests.conftest import mark_intact
+from tests.support import calls, free_port, inherited_env, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -95,12 +94,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def environment(config: Path, url: str) -> dict[str, str]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT
-        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
-    }
+    inherited = inherited_env()
     return inherited | {
         "REDIS_URL": url,
         "DEPLOYBOT_CONFIG": str(config),

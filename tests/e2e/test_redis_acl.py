@@ -8,7 +8,6 @@ a signed webhook deploys, ``check-config``, ``threads list`` and ``audit`` read;
 makes check-config and start-up warn, with the ACL line to use.
 """
 
-import os
 import shlex
 import subprocess
 import sys
@@ -20,9 +19,9 @@ import httpx
 import pytest
 
 from bot.app.exposure import acl_setuser
-from tests.conftest import AS_ROOT, mark_intact
+from tests.conftest import mark_intact
 from tests.e2e.test_api import SECRET, TOKEN, drive, healthy
-from tests.support import free_port, stop_processes, write_setup
+from tests.support import free_port, inherited_env, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +73,7 @@ def acl_redis(tmp_path: Path) -> Iterator[int]:
 
 
 def bot_env(config: Path, redis_url: str) -> dict[str, str]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT
-        or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
-    }
+    inherited = inherited_env()
     return inherited | {
         "REDIS_URL": redis_url,
         "DEPLOYBOT_CONFIG": str(config),

@@ -31,8 +31,8 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import AS_ROOT, mark_intact
-from tests.support import free_port, write_setup
+from tests.conftest import mark_intact
+from tests.support import free_port, inherited_env, write_setup
 
 __all__ = [
     "Bot",
@@ -180,12 +180,7 @@ class Bot:
     everything: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if k == AS_ROOT
-            or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_"))
-        }
+        inherited = inherited_env()
         return inherited | {
             "REDIS_URL": self.redis_url,
             "DEPLOYBOT_CONFIG": str(self.config),
