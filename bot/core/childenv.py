@@ -49,34 +49,22 @@ DEPLOY_VARIABLES = (
     "DEPLOYBOT_PREVIOUS_VERSION",
 )
 
-# Variables the bot itself reads (its store, its identity on every channel, its settings):
-# ``pass_env`` cannot hand them to a command. DEPLOYBOT_* names other than these (such as
-# the demo's DEPLOYBOT_DEMO_SLEEP_S) may be passed.
-_BOT_PREFIXES = ("REDIS_", "SLACK_", "SMTP_", "IMAP_", "EMAIL_", "ANTHROPIC_", "GITHUB_")
-_BOT_NAMES = frozenset(
-    {
-        "DEPLOYBOT_CONFIG",
-        "DEPLOYBOT_SECRET",
-        "DEPLOYBOT_WEBHOOK_SECRET",
-        "DEPLOYBOT_API_TOKEN",
-        "DEPLOYBOT_KEY_PREFIX",
-        "DEPLOYBOT_LEASE_TTL_MS",
-        "DEPLOYBOT_LOCK_TTL_MS",
-        "DEPLOYBOT_LOCK_WAIT_S",
-        "DEPLOYBOT_REDIS_REPLICAS",
-        "DEPLOYBOT_REDIS_WAIT_MS",
-        "DEPLOYBOT_GITHUB_POLL_S",
-        "DEPLOYBOT_VERIFY_INTERVAL_S",
-        "DEPLOYBOT_TAGS_CACHE_S",
-        "DEPLOYBOT_LOG_LEVEL",
-        "DEPLOYBOT_LOG_FORMAT",
-        "DEPLOYBOT_MODEL_CALLS_PER_MESSAGE",
-        "DEPLOYBOT_RUN_COMMANDS_AS_ROOT",
-        "DEPLOYBOT_HOME",
-        "PORT",
-        *DEPLOY_VARIABLES,
-    }
+# Variables the bot itself reads (its store, its identity on every channel, its settings,
+# and the deploy variables it sets): ``pass_env`` cannot hand them to a command. Every
+# DEPLOYBOT_* name is the bot's (a setting added later is covered without a list to keep),
+# except DEPLOYBOT_DEMO_*: the demo scripts' knobs.
+_BOT_PREFIXES = (
+    "DEPLOYBOT_",
+    "REDIS_",
+    "SLACK_",
+    "SMTP_",
+    "IMAP_",
+    "EMAIL_",
+    "ANTHROPIC_",
+    "GITHUB_",
 )
+_PASSABLE_PREFIXES = ("DEPLOYBOT_DEMO_",)
+_BOT_NAMES = frozenset({"PORT", *DEPLOY_VARIABLES})
 _MIN_SECRET_CHARS = 4  # as bot.core.redact: shorter values are not treated as secrets
 _DEFAULT_PATH = os.defpath
 
@@ -84,6 +72,8 @@ _DEFAULT_PATH = os.defpath
 def is_bot_owned(name: str) -> bool:
     """True for a variable deploybot reads itself (or sets for the command)."""
     upper = name.upper()
+    if upper.startswith(_PASSABLE_PREFIXES):
+        return False
     return upper in _BOT_NAMES or upper.startswith(_BOT_PREFIXES)
 
 
