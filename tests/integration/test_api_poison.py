@@ -7,7 +7,6 @@ stranger's body is refused without filling the audit. After each hostile request
 valid one is accepted, and its deploy is counted in the deploy script's call log.
 """
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,6 +165,4 @@ async def test_after_any_body_the_next_request_is_handled(
     got = await served.client.post(path, content=body, headers=headers)
     assert got.status_code < 500, (got.status_code, got.text)
     assert isinstance(got.json()["error" if got.status_code >= 400 else "id"], str)
-    started = time.monotonic()
     await served.launch_deploys()
-    assert time.monotonic() - started < 10
