@@ -76,7 +76,7 @@ _NEED_REDIS = {
 
 def main(argv: list[str] | None = None) -> int:
     # Before any secret is read: a command of the bot's own user cannot read this process's
-    # /proc/<pid>/environ or memory, nor ptrace it (README "Security").
+    # /proc/<pid>/environ or memory, nor ptrace it (docs/security.md).
     mark_undumpable()
     args = _parser().parse_args(argv)
     try:

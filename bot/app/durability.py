@@ -154,7 +154,7 @@ def _replication(facts: RedisFacts, wanted: int) -> list[Finding]:
             f"deploys wait for DEPLOYBOT_REDIS_REPLICAS={wanted} copies and do not run without them"
             if wanted
             else "if it can fail over to a replica, set DEPLOYBOT_REDIS_REPLICAS=1 and "
-            "min-replicas-to-write 1 (see README, Redis in production)"
+            "min-replicas-to-write 1 (docs/operations.md)"
         )
         return [
             _warning(

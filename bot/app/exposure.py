@@ -10,8 +10,8 @@ anything is deployed, where that code could act with the bot's authority:
 - a ``.env`` file that the command's user may read (it holds the bot's secrets);
 - a Redis that answers a connection without a password while commands run
   (``anonymous_redis``): any local process, a deploy script included, could then write
-  an approval into the inbound stream. The fix is an ACL user with a password (README
-  "Security": the ``ACL SETUSER`` line) and no ``nopass`` default user.
+  an approval into the inbound stream. The fix is an ACL user with a password
+  (docs/operations.md: the ``ACL SETUSER`` line) and no ``nopass`` default user.
 """
 
 from collections.abc import Iterator
@@ -118,7 +118,7 @@ def command_findings(settings: Settings, config: Config) -> list[Finding]:
                 "warning",
                 f"{ROOT_OPT_IN}=true: deploy commands run as root, so code being deployed can "
                 "read every secret of deploybot and act as it; set run_as in the config "
-                "instead (README 'Security')",
+                "instead (docs/security.md)",
                 warns=SERVICES,
             ),
         )
@@ -187,6 +187,6 @@ async def redis_finding(settings: Settings, config: Config) -> Finding | None:
         "included, can read deploybot's threads and write an approval into its inbound "
         "stream; give deploybot an ACL user with a password and turn off the nopass "
         "default user: " + acl_setuser(settings.deploybot_key_prefix) + "; ACL SETUSER "
-        "default off (README 'Security')",
+        "default off (docs/security.md)",
         warns=SERVICES,
     )

@@ -18,7 +18,7 @@ recorded ("already ran at ..., result ..."), its start is put back
 (``already_ran_events``) so no approval counts for that plan again, and asking again makes
 a new attempt. When the history and the target both cannot say (no status command, and
 Redis lost the history too), nothing can tell and the plan runs: appendonly is what makes
-"at most once" hold then (README, "Redis in production"). Pure.
+"at most once" hold then (docs/operations.md). Pure.
 """
 
 from collections.abc import Callable

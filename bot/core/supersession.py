@@ -1,8 +1,9 @@
 """A verification belongs to the deploy it judges: a newer deploy of the pair supersedes it.
 
-The choice (invariant 4, README "A verification belongs to its deploy"): the pair is *not*
-held for the length of a verification (often ten minutes). Holding it would stop the fix a
-person ships while a bad release is being watched, or make it wait without a queue. Instead,
+The choice (invariant 4; docs/after-deploy.md, "A verification belongs to its deploy"): the
+pair is *not* held for the length of a verification (often ten minutes). Holding it would
+stop the fix a person ships while a bad release is watched, or make it wait without a queue.
+Instead,
 a verification judges one deploy, named by its idempotency key, and only while that deploy
 is the newest one started on its service and environment:
 

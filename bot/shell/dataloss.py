@@ -167,7 +167,7 @@ class DataLossGuard:
             "No deploy lock is granted for %.0f s: Redis may have lost data (restarted, "
             "failed over or emptied: its intact mark is new, %s), and every lock from "
             "before must run out and its command be stopped first. Keep Redis's data with "
-            "AOF persistence (see the README).",
+            "AOF persistence (docs/operations.md).",
             self.quiet_ms / 1000,
             how,
         )

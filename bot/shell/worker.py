@@ -175,7 +175,7 @@ class Worker:
             "Redis lost its data: the inbound stream's consumer group was gone (a restart "
             "without persistence, FLUSHALL, or a failover to an empty replica); %s. Requests "
             "accepted but not yet processed before the loss are gone; threads, approvals, "
-            "locks and timers may be gone too. Turn on AOF persistence (see the README).",
+            "locks and timers may be gone too. Turn on AOF persistence (docs/operations.md).",
             "recreated it" if created else "another worker recreated it",
         )
         if created:
