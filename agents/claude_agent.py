@@ -13,9 +13,9 @@ from typing import ClassVar, Literal
 from agents.planner import ClaudePlanner
 from agents.render import thread_to_prompt
 from agents.toolset import IntentType, build_tools
-from bot.core.agent import AgentFailure, Decision
-from bot.core.config import Config
-from bot.core.thread import Thread
+from bot.core.config.config import Config
+from bot.core.ports.agent import AgentFailure, Decision
+from bot.core.thread.thread import Thread
 
 __all__ = ["ClaudeAgent", "load_prompt"]
 
@@ -26,7 +26,7 @@ def load_prompt(name: str) -> str:
 
 
 class ClaudeAgent:
-    """Base of the Claude-backed agents; implements ``bot.core.agent.Agent``."""
+    """Base of the Claude-backed agents; implements ``bot.core.ports.agent.Agent``."""
 
     name: Literal["deploy", "rollback"]
     allowed: ClassVar[tuple[IntentType, ...]]

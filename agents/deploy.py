@@ -4,7 +4,7 @@ from typing import ClassVar, Literal
 
 from agents.claude_agent import ClaudeAgent
 from agents.toolset import IntentType
-from bot.core.intents import AskHuman, Deploy, Done, ListDeploys, ListTags
+from bot.core.thread.intents import AskHuman, Deploy, Done, ListDeploys, ListTags
 
 __all__ = ["DeployAgent"]
 

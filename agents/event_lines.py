@@ -3,7 +3,7 @@
 ``LineRenderer.event_text`` turns one thread event into its ``<thread>`` line (``None`` for
 events the model reads elsewhere or that only repeat the line before). The pieces under it are
 the one way outside text, people and times are written anywhere in the prompt, so the section
-code in ``agents.render`` uses them too: outside text is made inert (``bot.core.outside``: no
+code in ``agents.render`` uses them too: outside text is made inert (``bot.core.thread.outside``: no
 escape sequences, control, bidi or zero-width characters, which could also hide a secret from
 redaction), redacted before it is shortened, and has ``<`` escaped so it cannot open or close
 a section; people are shown by their ``[people]`` name, never by an approver's channel
@@ -13,8 +13,8 @@ identity.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.core.config import Config
-from bot.core.events import (
+from bot.core.config.config import Config
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRefused,
@@ -39,10 +39,10 @@ from bot.core.events import (
     VersionReleased,
     WebhookReceived,
 )
-from bot.core.intents import AskHuman, Done
-from bot.core.outside import inert
-from bot.core.redact import compact_tail, redact
-from bot.core.thread import Thread
+from bot.core.thread.intents import AskHuman, Done
+from bot.core.thread.outside import inert
+from bot.core.thread.thread import Thread
+from bot.core.wording.redact import compact_tail, redact
 
 __all__ = ["LineRenderer", "utc"]
 

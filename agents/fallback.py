@@ -7,11 +7,11 @@ lists the configured services with their environments.
 
 from typing import Literal
 
-from bot.core.agent import AgentFailure, Decision
-from bot.core.config import Config
-from bot.core.intents import AskHuman
-from bot.core.thread import Thread
-from bot.core.wording import help_text
+from bot.core.config.config import Config
+from bot.core.ports.agent import AgentFailure, Decision
+from bot.core.thread.intents import AskHuman
+from bot.core.thread.thread import Thread
+from bot.core.wording.messages import help_text
 
 __all__ = ["CommandsOnlyAgent", "commands_only_text"]
 
@@ -32,7 +32,8 @@ def commands_only_text(config: Config) -> str:
 
 
 class CommandsOnlyAgent:
-    """Implements ``bot.core.agent.Agent`` without a model: always asks for an exact command."""
+    """Implements ``bot.core.ports.agent.Agent`` without a model: always asks for an exact
+    command."""
 
     def __init__(self, *, config: Config, name: Literal["deploy", "rollback"] = "deploy") -> None:
         self.name: Literal["deploy", "rollback"] = name

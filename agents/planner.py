@@ -13,9 +13,9 @@ import anthropic
 from anthropic.types import Message, ToolParam, ToolUseBlock, Usage
 
 from agents.toolset import IntentType, parse_tool_use
-from bot.core.agent import AgentFailure, Decision
-from bot.core.config import Config
+from bot.core.config.config import Config
 from bot.core.errors import InvalidIntent
+from bot.core.ports.agent import AgentFailure, Decision
 
 __all__ = ["ClaudePlanner"]
 

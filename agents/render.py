@@ -12,8 +12,8 @@ One user-message string, XML-tagged sections in a fixed order::
 Pure and deterministic (golden-tested). Text that came from outside (messages, tag
 subjects, deploy output, error messages) is made inert and redacted before it is shortened,
 and has ``<`` escaped so it cannot open or close a section; the whole prompt is made inert
-(``bot.core.outside``) and goes through ``bot.core.redact.redact`` once more at the end, so
-neither a hidden control nor a secret reaches the model. People are
+(``bot.core.thread.outside``) and goes through ``bot.core.wording.redact.redact`` once more at the
+end, so neither a hidden control nor a secret reaches the model. People are
 shown by their ``[people]`` name when the config knows them; approvers' channel identities
 (Slack ids, email addresses) are never shown.
 
@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from agents.event_lines import LineRenderer, utc
-from bot.core.config import Config
-from bot.core.deploys import current_version
-from bot.core.events import (
+from bot.core.config.config import Config
+from bot.core.policy.deploys import current_version
+from bot.core.thread.events import (
     ErrorRecorded,
     Event,
     HistoryListed,
@@ -36,9 +36,9 @@ from bot.core.events import (
     MessageSent,
     TagsListed,
 )
-from bot.core.outside import inert
-from bot.core.redact import redact
-from bot.core.thread import Thread
+from bot.core.thread.outside import inert
+from bot.core.thread.thread import Thread
+from bot.core.wording.redact import redact
 
 __all__ = ["MAX_DEPLOYS", "MAX_TAGS", "thread_to_prompt", "unresolved_errors"]
 

@@ -4,7 +4,7 @@ from typing import ClassVar, Literal
 
 from agents.claude_agent import ClaudeAgent
 from agents.toolset import IntentType
-from bot.core.intents import AskHuman, Done, ListDeploys, Rollback
+from bot.core.thread.intents import AskHuman, Done, ListDeploys, Rollback
 
 __all__ = ["RollbackAgent"]
 

@@ -19,9 +19,10 @@ from anthropic.types import ToolParam
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.core.config import Config
+from bot.core.config.config import Config
 from bot.core.errors import InvalidIntent
-from bot.core.intents import (
+from bot.core.policy.approval import Refused, check_scope
+from bot.core.thread.intents import (
     AskHuman,
     Deploy,
     Done,
@@ -30,7 +31,6 @@ from bot.core.intents import (
     ListTags,
     Rollback,
 )
-from bot.core.policy import Refused, check_scope
 
 __all__ = ["IntentType", "build_tools", "parse_tool_use", "tool_name"]
 

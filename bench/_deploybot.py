@@ -20,15 +20,15 @@ from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from bot.app.settings import Settings
-from bot.core.events import ApprovalDecided, DeployFinished, DeployStarted, UserMessage
-from bot.core.origin import ApiOrigin
-from bot.core.plan import Tag
-from bot.core.thread import Thread
-from bot.shell.inbound import Envelope, InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
-from bot.shell.store import ThreadStore
-from bot.shell.tags import list_tags
+from bot.core.thread.events import ApprovalDecided, DeployFinished, DeployStarted, UserMessage
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import Tag
+from bot.core.thread.thread import Thread
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import Envelope, InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.world.tags import list_tags
 
 __all__ = ["WorkerProcess", "run_deploybot"]
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from _traffic import Traffic
 from redis.asyncio import Redis
 
-from bot.shell.keys import Keys
+from bot.shell.store.keys import Keys
 
 __all__ = ["Meter", "TrafficSource", "key_bytes", "keyspace_bytes", "unlink_prefix"]
 

@@ -27,12 +27,12 @@ from _traffic import Traffic, count_traffic
 from bot.app.bootstrap import bootstrap
 from bot.app.services import watch_children_with_pidfd
 from bot.app.settings import Settings
-from bot.core.agent import Decision
-from bot.core.config import load_config
-from bot.core.events import UserMessage
-from bot.core.intents import Deploy
-from bot.core.outbound import OutboundMessage
-from bot.core.thread import Thread
+from bot.core.config.config import load_config
+from bot.core.ports.agent import Decision
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.events import UserMessage
+from bot.core.thread.intents import Deploy
+from bot.core.thread.thread import Thread
 
 __all__ = ["NoopSender", "ScriptedAgent", "main"]
 

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.core.config import Config
-from bot.core.plan import Plan
-from bot.shell.deployer import CommandDeployer
+from bot.core.config.config import Config
+from bot.core.thread.plan import Plan
+from bot.shell.process.command_deployer import CommandDeployer
 
 LINE = "building layer 42: ok, password=hunter22 done"
 

@@ -1,8 +1,8 @@
-"""Benchmark: how long ``bot.core.redact.redact`` takes on a 64 KiB deploy output.
+"""Benchmark: how long ``bot.core.wording.redact.redact`` takes on a 64 KiB deploy output.
 
 A benchmark, not a test: pytest never collects it. Run from the repository root:
 
-    .venv/bin/python bench/redact.py [--repeat 50] [--module bot.core.redact]
+    .venv/bin/python bench/redact.py [--repeat 50] [--module bot.core.wording.redact]
 
 Three 64 KiB texts (64 * 1024 characters): plain build output with no secret, the same
 output with a secret of each kind sprinkled in, and one 64 KiB line without a newline (the
@@ -68,7 +68,7 @@ def _time_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--module", default="bot.core.redact")
+    parser.add_argument("--module", default="bot.core.wording.redact")
     args = parser.parse_args()
     redact = importlib.import_module(args.module).redact
     mixed = [line for pair in zip(_PLAIN_LINES, _SECRET_LINES, strict=True) for line in pair]

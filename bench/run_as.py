@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.core.config import parse_config
-from bot.core.plan import Plan
-from bot.shell.deployer import CommandDeployer
+from bot.core.config.config import parse_config
+from bot.core.thread.plan import Plan
+from bot.shell.process.command_deployer import CommandDeployer
 
 PLAN = Plan(
     kind="deploy",

@@ -6,7 +6,7 @@ starts), and the replies come back through this session's own outbox stream. ``/
 switches who is speaking, so a second person's approval can be tried locally.
 
 Everything written goes through ``_write``: whatever the terminal would act on (escape
-sequences, control, bidi and zero-width characters; ``bot.core.outside.inert``) is removed
+sequences, control, bidi and zero-width characters; ``bot.core.thread.outside.inert``) is removed
 first, so no text (a commit subject in a plan, deploy output, a model's answer) can move the
 cursor, erase or hide a line, or draw over the plan being approved.
 """
@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Protocol, TextIO
 
-from bot.core.config import Config
-from bot.core.events import UserMessage
-from bot.core.origin import TerminalOrigin, outbox_channel
-from bot.core.outbound import OutboundMessage
-from bot.core.outside import inert
-from bot.shell.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.outbox import Outbox
-from bot.shell.store import ThreadStore
+from bot.core.config.config import Config
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.events import UserMessage
+from bot.core.thread.origin import TerminalOrigin, outbox_channel
+from bot.core.thread.outside import inert
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.streams.outbox import Outbox
 
 __all__ = ["TerminalChannel"]
 

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from bot.shell.dataloss import Mark
-from bot.shell.keys import Keys
+from bot.shell.lock.dataloss import Mark
+from bot.shell.store.keys import Keys
 
 TEST_REDIS_URL = os.environ.get("DEPLOYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -30,7 +30,7 @@ if os.geteuid() == 0:
 def mark_intact(prefix: str, *, url: str = TEST_REDIS_URL, age_s: float = 3600) -> None:
     """Say that ``prefix``'s data on ``url`` has been intact for ``age_s``: an installation
     that has been running a while. On a new (or emptied) Redis no deploy lock is granted for
-    a lock lease after the first process starts (bot/shell/dataloss.py); tests of that start
+    a lock lease after the first process starts (bot/shell/lock/dataloss.py); tests of that start
     from a Redis without the mark (tests/faults/test_data_loss.py)."""
     client = SyncRedis.from_url(url)
     deadline = time.monotonic() + 5  # a server just started may not answer yet

@@ -12,12 +12,12 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App, bootstrap
 from bot.app.settings import Settings
-from bot.core.agent import AgentFailure, Decision
-from bot.core.events import UserMessage
-from bot.core.intents import Intent
-from bot.core.origin import ApiOrigin, Origin
-from bot.core.thread import Thread
-from bot.shell.inbound import Envelope
+from bot.core.ports.agent import AgentFailure, Decision
+from bot.core.thread.events import UserMessage
+from bot.core.thread.intents import Intent
+from bot.core.thread.origin import ApiOrigin, Origin
+from bot.core.thread.thread import Thread
+from bot.shell.streams.inbound import Envelope
 from tests.conftest import AS_ROOT
 
 __all__ = ["CALLS", "make_repo", "write_setup"]

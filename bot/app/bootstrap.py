@@ -15,38 +15,38 @@ from redis.asyncio import Redis
 from bot.app.clients import build_agents, github_client, redis_client
 from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
-from bot.core.agent import Agent
-from bot.core.config import Config, load_config
-from bot.shell.dataloss import DataLossGuard
-from bot.shell.deployer import CommandDeployer
-from bot.shell.deploywatch import DeployWatch
-from bot.shell.environments import EnvironmentDesk
-from bot.shell.envlock import EnvLock
-from bot.shell.evidence import EvidenceGatherer
-from bot.shell.execution import Executor
-from bot.shell.github import GithubClient
-from bot.shell.history import DeployHistory
-from bot.shell.inbound import InboundQueue
-from bot.shell.interruption import Interruptions
-from bot.shell.keys import Keys
-from bot.shell.lookups import Lookups
-from bot.shell.metrics import Metrics
-from bot.shell.outbox import Outbox
-from bot.shell.pending import PendingApprovals
-from bot.shell.prior_runs import PriorRuns
-from bot.shell.quarantine import QuarantineList
-from bot.shell.recheck import LiveCheck
-from bot.shell.recovery import Recovery
-from bot.shell.scheduler import Scheduler
-from bot.shell.store import ThreadStore
-from bot.shell.targets import Deployers
-from bot.shell.tasks import TaskRegistry
-from bot.shell.timers import Timers
-from bot.shell.turn import Runner
-from bot.shell.verification import Verification
-from bot.shell.verifier import Verifier
-from bot.shell.worker import Worker
-from bot.shell.workflow import WorkflowDeployer
+from bot.core.config.config import Config, load_config
+from bot.core.ports.agent import Agent
+from bot.shell.deploy.execution import Executor
+from bot.shell.deploy.interruption import Interruptions
+from bot.shell.deploy.prior_runs import PriorRuns
+from bot.shell.deploy.recheck import LiveCheck
+from bot.shell.deploy.recovery import Recovery
+from bot.shell.deploy.targets import Deployers
+from bot.shell.deploy.watch import DeployWatch
+from bot.shell.github.client import GithubClient
+from bot.shell.github.workflow_deployer import WorkflowDeployer
+from bot.shell.lock.dataloss import DataLossGuard
+from bot.shell.lock.lease import EnvLock
+from bot.shell.loop.scheduler import Scheduler
+from bot.shell.loop.timers import Timers
+from bot.shell.loop.turn import Runner
+from bot.shell.loop.worker import Worker
+from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.runtime.metrics import Metrics
+from bot.shell.runtime.tasks import TaskRegistry
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.verify.after_deploy import Verification
+from bot.shell.verify.checks import Verifier
+from bot.shell.world.environments import EnvironmentDesk
+from bot.shell.world.evidence import EvidenceGatherer
+from bot.shell.world.history import DeployHistory
+from bot.shell.world.lookups import Lookups
+from bot.shell.world.pending import PendingApprovals
+from bot.shell.world.quarantine import QuarantineList
 
 __all__ = [
     "App",

@@ -15,11 +15,11 @@ from starlette.routing import BaseRoute
 from bot.app.bootstrap import App, new_id, utc_now
 from bot.app.preflight import findings
 from bot.app.settings import Settings
-from bot.core.config import Config
-from bot.shell.inbound import InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.config.config import Config
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer

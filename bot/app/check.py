@@ -16,10 +16,10 @@ from bot.app.durability import Durability, read_persistence
 from bot.app.exposure import accounts, command_findings, redis_finding
 from bot.app.preflight import findings
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
-from bot.core.config import Config, load_config
-from bot.core.principal import Refused
-from bot.core.redact import redact
-from bot.shell.users import bot_user
+from bot.core.config.config import Config, load_config
+from bot.core.config.principal import Refused
+from bot.core.wording.redact import redact
+from bot.shell.process.users import bot_user
 
 __all__ = ["check_config", "unreachable_routes"]
 

@@ -17,14 +17,14 @@ from bot.app.exposure import command_findings
 from bot.app.preflight import SERVICES, findings, refusal
 from bot.app.services import run_clock, run_mail, run_worker, serve, watch_children_with_pidfd
 from bot.app.settings import Settings, load_settings
-from bot.core.audit import audit_records, parse_since, refusal_record
 from bot.core.errors import ConfigError
-from bot.core.redact import redact
-from bot.core.set_aside import set_aside_record
-from bot.shell.logs import configure_logging
-from bot.shell.proctree import mark_undumpable
-from bot.shell.refusals import MailRefusals
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.audit import audit_records, parse_since, refusal_record
+from bot.core.thread.set_aside import set_aside_record
+from bot.core.wording.redact import redact
+from bot.shell.process.proctree import mark_undumpable
+from bot.shell.runtime.logs import configure_logging
+from bot.shell.streams.refusals import MailRefusals
+from bot.shell.streams.set_aside import SetAsideInputs
 
 __all__ = ["main"]
 

@@ -14,11 +14,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agents.fallback import CommandsOnlyAgent
 from bot.app.settings import Settings
-from bot.core.agent import Agent
-from bot.core.config import Config
+from bot.core.config.config import Config
 from bot.core.errors import ConfigError
-from bot.shell.github import DEFAULT_API_URL, GithubClient
-from bot.shell.github_auth import AppAuth, TokenAuth
+from bot.core.ports.agent import Agent
+from bot.shell.github.auth import AppAuth, TokenAuth
+from bot.shell.github.client import DEFAULT_API_URL, GithubClient
 
 __all__ = ["build_agents", "github_client", "redis_client"]
 

@@ -22,7 +22,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from bot.core.principal import DEFAULT_USER
+from bot.core.config.principal import DEFAULT_USER
 
 __all__ = ["default_data_dir", "ensure_demo"]
 

@@ -23,10 +23,10 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from bot.app.preflight import SERVICES, Finding
 from bot.app.settings import Settings
-from bot.core.config import Config
-from bot.core.principal import ROOT_OPT_IN, Refused
-from bot.core.service import CommandCheck
-from bot.shell.users import Account, bot_user, command_account, reachable
+from bot.core.config.config import Config
+from bot.core.config.principal import ROOT_OPT_IN, Refused
+from bot.core.config.service import CommandCheck
+from bot.shell.process.users import Account, bot_user, command_account, reachable
 
 __all__ = [
     "ACL_COMMANDS",

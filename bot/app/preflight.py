@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.app.settings import Settings
-from bot.core.config import Config
-from bot.core.lock_policy import releasers
-from bot.core.probes import ToVerify, verification_for
-from bot.core.service import GithubWorkflow
-from bot.core.verify_wording import check_label
+from bot.core.config.config import Config
+from bot.core.config.service import GithubWorkflow
+from bot.core.policy.lock import releasers
+from bot.core.policy.verification import ToVerify, verification_for
+from bot.core.wording.verification import check_label
 
 __all__ = [
     "SERVICES",

@@ -26,8 +26,8 @@ from bot.app.exposure import command_findings, redis_finding
 from bot.app.preflight import findings, refusal
 from bot.app.settings import Settings
 from bot.app.webapp import build_web_app
-from bot.core.redact import redact
-from bot.shell.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
+from bot.core.wording.redact import redact
+from bot.shell.runtime.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
 from channels.slack import SocketMode
 
 __all__ = ["run_clock", "run_mail", "run_worker", "serve", "watch_children_with_pidfd"]

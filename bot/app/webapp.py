@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app.bootstrap import App
-from bot.shell.metrics import prometheus_line
+from bot.shell.runtime.metrics import prometheus_line
 
 __all__ = ["BODY_CAPS", "DEFAULT_BODY_CAP_BYTES", "BodyCap", "build_web_app", "metrics_text"]
 

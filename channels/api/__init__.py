@@ -12,10 +12,10 @@ from datetime import datetime
 
 from starlette.routing import BaseRoute
 
-from bot.core.config import Config
-from bot.shell.inbound import InboundQueue
-from bot.shell.set_aside import SetAsideInputs
-from bot.shell.store import ThreadStore
+from bot.core.config.config import Config
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.set_aside import SetAsideInputs
 
 from .channel import ApiChannel
 

@@ -17,10 +17,10 @@ from pydantic import (
     field_validator,
 )
 
-from bot.core.events import Event
-from bot.core.origin import Origin
-from bot.core.plan import Evidence, Plan
-from bot.core.thread import Status
+from bot.core.thread.events import Event
+from bot.core.thread.origin import Origin
+from bot.core.thread.plan import Evidence, Plan
+from bot.core.thread.thread import Status
 
 __all__ = [
     "ApiError",

@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.core.config import Config
+from bot.core.config.config import Config
 from bot.core.errors import ThreadConflict
-from bot.core.events import DecisionReceived, UserMessage, WebhookReceived
-from bot.core.origin import ApiOrigin, ScheduleOrigin
-from bot.core.thread import Thread
-from bot.shell.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.set_aside import SetAsideInputs
-from bot.shell.store import ThreadStore
+from bot.core.thread.events import DecisionReceived, UserMessage, WebhookReceived
+from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
+from bot.core.thread.thread import Thread
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.streams.set_aside import SetAsideInputs
 
 from .auth import SIGNATURE_HEADER, signature_problem
 from .bodies import (

@@ -26,9 +26,9 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.core.json_shape import check_json_depth
-from bot.core.set_aside import SetAside, SetAsideReason
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.reading.json_shape import check_json_depth
+from bot.core.thread.set_aside import SetAside, SetAsideReason
+from bot.shell.streams.set_aside import SetAsideInputs
 
 from .auth import bearer_ok
 from .bodies import ApiError

@@ -12,11 +12,11 @@ from typing import Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.commands import ApproveCommand, RejectCommand
-from bot.core.config import Config
-from bot.core.grammar import parse_command
-from bot.core.policy import Allowed, NotOpen, Refused, check_decision_on
-from bot.core.thread import Thread
+from bot.core.config.config import Config
+from bot.core.policy.approval import Allowed, NotOpen, Refused, check_decision_on
+from bot.core.reading.commands import ApproveCommand, RejectCommand
+from bot.core.reading.grammar import parse_command
+from bot.core.thread.thread import Thread
 
 from .bodies import ApprovalResume, MessageResume
 

@@ -5,7 +5,7 @@ Outbound: ``EmailSender``, run by the outbox's ``email`` deliverer. ``build_emai
 both from explicit arguments (the wiring, ``bot.app.channels``, reads the settings). With
 ``require_dmarc`` only mail whose own receiving servers (``authserv_ids``, e.g. two MX
 hosts) report ``dmarc=pass`` for the From domain counts; the rest is recorded for the audit
-(``bot.shell.refusals``) and, with ``notice_interval_s``, its person told (rate-limited).
+(``bot.shell.streams.refusals``) and, with ``notice_interval_s``, its person told (rate-limited).
 """
 
 from collections.abc import Callable
@@ -13,10 +13,10 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from bot.core.config import Config
-from bot.shell.inbound import InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
+from bot.core.config.config import Config
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.outbox import Outbox
 from channels.email.listener import ImapServer, MailListener
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.triage import MailRules

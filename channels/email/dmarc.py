@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.audit import RefusalKind
+from bot.core.thread.audit import RefusalKind
 from channels.email.auth_results import ResInfo
 from channels.email.boundary import TraceField, own_results
 

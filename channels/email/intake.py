@@ -2,7 +2,7 @@
 
 ``MailIntake.take`` is what the IMAP listener does with the bytes of one message. Reading
 (``parse_mail``) and triage are pure and capped; whatever they still raise is contained
-here: the message is set aside (``bot.shell.set_aside``: a log line, a counter, an audit
+here: the message is set aside (``bot.shell.streams.set_aside``: a log line, a counter, an audit
 record) and the listener goes on. A message that is ``unreadable`` (too deep, too many
 parts, headers too large, the parser failed) is set aside too, and its sender, when the
 rules would have answered them, is told that nothing was read. Publishing and the outbox
@@ -16,13 +16,13 @@ from typing import assert_never
 
 from redis.exceptions import RedisError
 
-from bot.core.origin import EmailOrigin
-from bot.core.outbound import OutboundMessage
-from bot.core.set_aside import SetAside, SetAsideReason
-from bot.shell.inbound import InboundQueue
-from bot.shell.outbox import Outbox
-from bot.shell.refusals import MailRefusals
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.origin import EmailOrigin
+from bot.core.thread.set_aside import SetAside, SetAsideReason
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.refusals import MailRefusals
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.email.message import ParsedMail, parse_mail
 from channels.email.refusal import refuse_unauthenticated
 from channels.email.triage import (

@@ -31,12 +31,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.shell.inbound import InboundQueue
-from bot.shell.keys import Keys, text
-from bot.shell.outbox import Outbox
-from bot.shell.refusals import MailRefusals
-from bot.shell.set_aside import SetAsideInputs
-from bot.shell.tasks import TaskHandle
+from bot.shell.runtime.tasks import TaskHandle
+from bot.shell.store.keys import Keys, text
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.refusals import MailRefusals
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.email.intake import MailIntake
 from channels.email.triage import MailRules
 

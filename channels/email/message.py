@@ -16,7 +16,7 @@ from email.message import EmailMessage, Message
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.set_aside import SetAsideReason
+from bot.core.thread.set_aside import SetAsideReason
 from channels.email.body import fresh_text, html_to_text
 from channels.email.boundary import TraceField
 from channels.email.structure import MimeCaps, TooComplex, mime_outline

@@ -2,7 +2,7 @@
 
 The sender is never answered (a forger would learn what works, and a spoofed address would
 get mail it never asked for). Instead the refusal goes to the audit and ``/metrics``
-(``bot.shell.refusals``), the log says who it claimed to be and why (``email refused:``),
+(``bot.shell.streams.refusals``), the log says who it claimed to be and why (``email refused:``),
 and, when ``EMAIL_REFUSAL_NOTICE_S`` is set, the person it claimed to be is told at the
 address the config gives for them, at most once per that many seconds: if it was them, their
 mail setup needs a look; if not, someone is writing in their name.
@@ -11,11 +11,11 @@ mail setup needs a look; if not, someone is writing in their name.
 import logging
 from datetime import datetime
 
-from bot.core.audit import MailRefusal
-from bot.core.origin import EmailOrigin
-from bot.core.outbound import OutboundMessage
-from bot.shell.outbox import Outbox
-from bot.shell.refusals import MailRefusals
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.audit import MailRefusal
+from bot.core.thread.origin import EmailOrigin
+from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.refusals import MailRefusals
 from channels.email.triage import Unauthenticated, thread_id_for_mail
 
 __all__ = ["notice_text", "refuse_unauthenticated"]

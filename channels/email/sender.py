@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from redis.asyncio import Redis
 
 from bot.core.errors import Undeliverable
-from bot.core.outbound import OutboundMessage
-from bot.shell.keys import Keys, text
+from bot.core.ports.outbound import OutboundMessage
+from bot.shell.store.keys import Keys, text
 from channels.email.compose import Letter, letters_for
 
 __all__ = ["EmailSender", "SmtpServer"]

@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from bot.core.audit import RefusalKind
-from bot.core.events import DecisionReceived, UserMessage
-from bot.core.origin import EmailOrigin
-from bot.shell.inbound import Envelope, agent_for
+from bot.core.thread.audit import RefusalKind
+from bot.core.thread.events import DecisionReceived, UserMessage
+from bot.core.thread.origin import EmailOrigin
+from bot.shell.streams.inbound import Envelope, agent_for
 from channels.email.dmarc import NoDmarcPass, dmarc_verdict
 from channels.email.message import ParsedMail
 from channels.email.token import TokenError, verify_token

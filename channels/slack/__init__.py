@@ -9,9 +9,9 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from bot.core.config import Config
-from bot.shell.inbound import InboundQueue
-from bot.shell.keys import Keys
+from bot.core.config.config import Config
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import InboundQueue
 from channels.slack.client import web_client
 from channels.slack.follow import FollowedThreads
 from channels.slack.listeners import SlackListeners

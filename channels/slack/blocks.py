@@ -6,14 +6,14 @@ asked, who may approve, when it expires) with Approve and Reject buttons whose v
 the thread and the plan hash. Once decided, the same message keeps the plan and shows the
 decision (and then the deploy's progress and result) in place of the buttons.
 
-With evidence (bot/shell/evidence.py) the open card also shows the commit range, the newest
+With evidence (bot/shell/world/evidence.py) the open card also shows the commit range, the newest
 commits, a compare link, the planned commit's CI status and any note. Commit subjects and
 authors come from outside: they are redacted, cut, and shown as ``plain_text`` (Slack
 parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay text).
 
 Everything put into ``mrkdwn`` is escaped (``escape``: ``&``, ``<``, ``>``, so no text can
 ping ``<!channel>``, mention ``<@U..>`` or forge a ``<url|link>``; anything a reader would act
-on, bot.core.outside's ``inert``, is removed); a value inside a bold or code span is written
+on, bot.core.thread.outside's ``inert``, is removed); a value inside a bold or code span is written
 with ``bold``/``code``, which replace the span's own closing mark in it with a look-alike, so
 no text closes the span early and formats what follows. Text that is all prose (a decided
 card's steps and latest word) is ``plain_text``.
@@ -37,10 +37,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.core.evidence_wording import evidence_commits, evidence_range, evidence_url, outside_text
-from bot.core.outbound import ApprovalCard
-from bot.core.outside import inert
-from bot.core.plan import Evidence, Plan
+from bot.core.ports.outbound import ApprovalCard
+from bot.core.thread.outside import inert
+from bot.core.thread.plan import Evidence, Plan
+from bot.core.wording.evidence import evidence_commits, evidence_range, evidence_url, outside_text
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,

@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from bot.core.set_aside import SetAside, SetAsideReason
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.set_aside import SetAside, SetAsideReason
+from bot.shell.streams.set_aside import SetAsideInputs
 
 __all__ = ["Containment", "payload_ref"]
 

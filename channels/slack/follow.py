@@ -10,7 +10,7 @@ opened, so replies there continue it.
 
 from redis.asyncio import Redis
 
-from bot.shell.keys import Keys, text
+from bot.shell.store.keys import Keys, text
 
 __all__ = ["FollowedThreads"]
 

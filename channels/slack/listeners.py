@@ -22,10 +22,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import ConfigError
-from bot.core.events import DecisionReceived, UserMessage
-from bot.shell.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.keys import Keys
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.events import DecisionReceived, UserMessage
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.slack.blocks import escape, reject_modal
 from channels.slack.containment import Containment, payload_ref
 from channels.slack.follow import FollowedThreads

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.origin import SlackOrigin
+from bot.core.thread.origin import SlackOrigin
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,

@@ -10,8 +10,8 @@ Slack message.
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from bot.core.outbound import ApprovalCard
-from bot.shell.keys import Keys
+from bot.core.ports.outbound import ApprovalCard
+from bot.shell.store.keys import Keys
 
 __all__ = ["Posted", "PostedMessages"]
 

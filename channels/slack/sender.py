@@ -26,10 +26,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.config.route import slack_channel
 from bot.core.errors import Undeliverable
-from bot.core.origin import SlackOrigin, delivery_route
-from bot.core.outbound import OutboundMessage
-from bot.core.route import slack_channel
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.origin import SlackOrigin, delivery_route
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity

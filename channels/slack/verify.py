@@ -8,7 +8,7 @@
    ``type``; a form whose ``payload`` is such an object; a slash command's form), with the
    fields Bolt reads before our listeners run having the types Slack gives them. Anything
    else is refused with a 4xx and the reason, never handed to Bolt (which answered 500).
-   JSON is measured before it is parsed (``bot.core.json_shape``): nested deeper than
+   JSON is measured before it is parsed (``bot.core.reading.json_shape``): nested deeper than
    ``MAX_JSON_DEPTH`` (a thousand ``[`` made ``json`` raise ``RecursionError``) is a 400.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.json_shape import check_json_depth
-from bot.core.set_aside import SetAsideReason
+from bot.core.reading.json_shape import check_json_depth
+from bot.core.thread.set_aside import SetAsideReason
 
 __all__ = [
     "MAX_AGE_S",

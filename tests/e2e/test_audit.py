@@ -10,7 +10,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import utc_now
-from bot.core.intents import Deploy
+from bot.core.thread.intents import Deploy
 from tests.conftest import TEST_REDIS_URL
 from tests.support import ScriptedAgent, make_app, say, write_setup
 

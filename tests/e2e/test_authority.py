@@ -37,8 +37,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.core.events import UserMessage
-from bot.shell.inbound import Envelope
+from bot.core.thread.events import UserMessage
+from bot.shell.streams.inbound import Envelope
 from tests.conftest import mark_intact
 from tests.e2e.test_api import healthy, until_status
 from tests.support import free_port, make_repo, stop_processes

@@ -23,12 +23,12 @@ from typing import NamedTuple
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.config import Schedule
-from bot.core.events import CronFired, DeployStarted
-from bot.core.thread import Thread
-from bot.shell.keys import Keys, text
-from bot.shell.scheduler import due_times
-from bot.shell.store import ThreadStore
+from bot.core.config.config import Schedule
+from bot.core.thread.events import CronFired, DeployStarted
+from bot.core.thread.thread import Thread
+from bot.shell.loop.scheduler import due_times
+from bot.shell.store.keys import Keys, text
+from bot.shell.store.threads import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, inherited_env, stop_processes, write_setup
 

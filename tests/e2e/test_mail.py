@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.shell.keys import Keys
-from bot.shell.store import ThreadStore
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.e2e.test_slack import deploybot, until
 from tests.fakes.mail_servers import Dovecot, SmtpCapture

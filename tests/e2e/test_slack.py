@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.shell.keys import Keys
+from bot.shell.store.keys import Keys
 from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.fakes.slack_api import FakeSlack, SlackPoster, click, event
 from tests.support import calls, free_port, stop_processes, write_setup

@@ -21,16 +21,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.events import (
+from bot.core.thread.events import (
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
     ErrorRecorded,
     MessageSent,
 )
-from bot.core.thread import Thread
-from bot.shell.keys import Keys
-from bot.shell.store import ThreadStore
+from bot.core.thread.thread import Thread
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ThreadStore
 from tests.conftest import AS_ROOT, TEST_REDIS_URL
 from tests.fakes.github_api import Call, FakeGithub, FakeRun, Script
 from tests.fakes.slack_api import Call as SlackCall
@@ -46,7 +46,7 @@ ROOT = "1700000001.000001"
 WORKFLOW = "acme/backend/.github/workflows/deploy.yml"
 KEY_INPUT = "deploybot_key"
 RUN_PATH = r"/actions/runs/(\d+)(/jobs)?$"
-PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/core/wording.py progress_text
+PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/core/wording/messages.py progress_text
 
 
 # -- the setup ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.shell.dataloss import quiet_period_ms
+from bot.shell.lock.dataloss import quiet_period_ms
 from tests.faults.conftest import Call, FaultRig, ledger, overlaps, wait_until
 
 pytestmark = pytest.mark.faults

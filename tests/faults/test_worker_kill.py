@@ -16,8 +16,8 @@ import httpx
 import pytest
 import redis
 
-from bot.core.codec import decode_thread
-from bot.core.events import DeployFinished
+from bot.core.thread.events import DeployFinished
+from bot.shell.store.codec import decode_thread
 from tests.faults.conftest import (
     FaultRig,
     event_types,

@@ -12,9 +12,14 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.core.events import CronFired, VerificationFinished, VersionQuarantined, WebhookReceived
-from bot.core.origin import ScheduleOrigin
-from bot.shell.inbound import Envelope
+from bot.core.thread.events import (
+    CronFired,
+    VerificationFinished,
+    VersionQuarantined,
+    WebhookReceived,
+)
+from bot.core.thread.origin import ScheduleOrigin
+from bot.shell.streams.inbound import Envelope
 from tests.support import calls, free_port, make_app, say, texts, thread_of, write_setup
 
 

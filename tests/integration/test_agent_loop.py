@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App, bootstrap
 from bot.app.settings import Settings
-from bot.core.events import ErrorRecorded, IntentChosen
+from bot.core.thread.events import ErrorRecorded, IntentChosen
 from tests.fakes.anthropic_api import FakeAnthropic, Overloaded, Text, ToolUse
 from tests.support import Clock, calls, say, seq_id, texts, thread_of, write_setup
 

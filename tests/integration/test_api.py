@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.app.webapp import build_web_app
-from bot.core.events import ApprovalDecided, WebhookReceived
-from bot.core.origin import ApiOrigin, ScheduleOrigin
-from bot.core.thread import Thread
+from bot.core.thread.events import ApprovalDecided, WebhookReceived
+from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
+from bot.core.thread.thread import Thread
 from channels.api import api_routes
 from channels.api.auth import sign
 from channels.api.bodies import ThreadView

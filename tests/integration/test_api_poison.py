@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.app.webapp import build_web_app
-from bot.core.set_aside import SetAside
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.set_aside import SetAside
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.api import api_routes
 from channels.api import channel as api_channel
 from channels.api.auth import sign

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.app.webapp import build_web_app
-from bot.core.events import PlanProposed
-from bot.core.intents import Deploy, Intent
+from bot.core.thread.events import PlanProposed
+from bot.core.thread.intents import Deploy, Intent
 from channels.api import api_routes
 from channels.api.auth import sign
 from channels.api.bodies import ThreadView

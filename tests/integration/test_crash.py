@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import utc_now
-from bot.core.events import DeployFinished, DeployInterrupted
+from bot.core.thread.events import DeployFinished, DeployInterrupted
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, make_app, say, texts, thread_of, write_setup
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.thread import Thread
+from bot.core.thread.thread import Thread
 from channels.email.triage import thread_id_for_mail
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
 from tests.integration.test_email_flow import email_running, reply

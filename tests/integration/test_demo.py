@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.app.demo import default_data_dir, ensure_demo
-from bot.core.config import load_config
-from bot.core.plan import Plan
-from bot.shell.deployer import CommandDeployer
-from bot.shell.tags import list_tags
+from bot.core.config.config import load_config
+from bot.core.thread.plan import Plan
+from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.world.tags import list_tags
 
 
 async def test_ensure_demo_twice_gives_a_working_setup(

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import utc_now
 from bot.app.settings import Settings
-from bot.core.childenv import DEPLOY_VARIABLES, child_env, is_bot_owned, refused_pass_env
-from bot.core.events import UserMessage
-from bot.shell.inbound import Envelope
+from bot.core.config.childenv import DEPLOY_VARIABLES, child_env, is_bot_owned, refused_pass_env
+from bot.core.thread.events import UserMessage
+from bot.shell.streams.inbound import Envelope
 from tests.conftest import TEST_REDIS_URL
 from tests.support import calls, make_app, say, thread_of, write_setup
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.outputtail import OutputTail
-from bot.core.redact import MASK
-from bot.shell.deployer import CommandDeployer
+from bot.core.wording.redact import MASK
+from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.process.outputtail import OutputTail
 from tests.integration.test_deployer import DEFAULT_ARGV, PLAN, alive, config, script, wait_dead
 
 # Ignores SIGTERM and starts a grandchild in a new session (setsid) that ignores it too.

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.core.config import Config
-from bot.core.plan import Plan
-from bot.core.redact import MASK
-from bot.shell.deployer import CommandDeployer
+from bot.core.config.config import Config
+from bot.core.thread.plan import Plan
+from bot.core.wording.redact import MASK
+from bot.shell.process.command_deployer import CommandDeployer
 
 PLAN = Plan(
     kind="deploy",

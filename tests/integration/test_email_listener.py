@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.shell.inbound import Envelope, InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import Envelope, InboundQueue
+from bot.shell.streams.outbox import Outbox
 from channels.email.listener import ImapServer, MailListener
 from channels.email.triage import MailRules
 from tests.fakes.mail_servers import Dovecot

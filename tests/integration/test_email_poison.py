@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.core.set_aside import SetAside
-from bot.shell.inbound import Envelope, InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.metrics import Metrics
-from bot.shell.outbox import Outbox
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.set_aside import SetAside
+from bot.shell.runtime.metrics import Metrics
+from bot.shell.store.keys import Keys
+from bot.shell.streams.inbound import Envelope, InboundQueue
+from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.email import intake
 from channels.email.listener import MAX_TRIES, ImapServer, MailListener
 from channels.email.triage import MailRules

@@ -21,8 +21,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.webapp import metrics_text
-from bot.core.events import DecisionReceived
-from bot.shell.refusals import MailRefusals
+from bot.core.thread.events import DecisionReceived
+from bot.shell.streams.refusals import MailRefusals
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.mail_servers import Dovecot
 from tests.integration.test_email_flow import Mail, open_mail

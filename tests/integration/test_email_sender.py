@@ -9,11 +9,11 @@ import aiosmtplib
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.origin import EmailOrigin
-from bot.core.outbound import ApprovalCard, OutboundMessage
-from bot.core.plan import Plan
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
+from bot.core.ports.outbound import ApprovalCard, OutboundMessage
+from bot.core.thread.origin import EmailOrigin
+from bot.core.thread.plan import Plan
+from bot.shell.store.keys import Keys
+from bot.shell.streams.outbox import Outbox
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.token import verify_token
 from tests.fakes.mail_servers import SmtpCapture, make_certificate

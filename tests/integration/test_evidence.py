@@ -18,18 +18,18 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from bot.core.config import Config, parse_config
-from bot.core.events import ApprovalRequested, PlanProposed
-from bot.core.origin import ApiOrigin
-from bot.core.plan import Evidence, Plan
-from bot.core.thread import Thread
-from bot.shell.evidence import EvidenceGatherer, github_repo
-from bot.shell.github import GithubClient
-from bot.shell.github_auth import TokenAuth
-from bot.shell.inbound import InboundQueue
-from bot.shell.keys import Keys
-from bot.shell.store import ThreadStore
-from bot.shell.tags import list_tags
+from bot.core.config.config import Config, parse_config
+from bot.core.thread.events import ApprovalRequested, PlanProposed
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import Evidence, Plan
+from bot.core.thread.thread import Thread
+from bot.shell.github.auth import TokenAuth
+from bot.shell.github.client import GithubClient
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.inbound import InboundQueue
+from bot.shell.world.evidence import EvidenceGatherer, github_repo
+from bot.shell.world.tags import list_tags
 from channels.api import api_routes
 from channels.api.bodies import ThreadView
 from tests.fakes.github_api import FakeGithub

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.shell.dataloss import STOP_MARGIN_MS, DataLossGuard, quiet_period_ms
-from bot.shell.deployer import CommandDeployer
-from bot.shell.envlock import EnvLock, LockHolder
-from bot.shell.keys import Keys
+from bot.shell.lock.dataloss import STOP_MARGIN_MS, DataLossGuard, quiet_period_ms
+from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.store.keys import Keys
 from tests.faults.conftest import RedisServer
 from tests.integration.test_deploy_processes import HOSTILE_SH, pids
 from tests.integration.test_deployer import DEFAULT_ARGV, PLAN, config, script, wait_dead

@@ -14,14 +14,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from bot.core.config import Config, parse_config
-from bot.core.deploy_result import DeployResult, OutcomeUnknown
-from bot.core.github_errors import GithubRefused, GithubUnavailable
-from bot.core.plan import Plan
-from bot.core.workflow_run import RunProgress
-from bot.shell.github import GithubClient
-from bot.shell.github_auth import AppAuth, TokenAuth
-from bot.shell.workflow import WorkflowDeployer
+from bot.core.config.config import Config, parse_config
+from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
+from bot.core.thread.plan import Plan
+from bot.shell.github.auth import AppAuth, TokenAuth
+from bot.shell.github.client import GithubClient
+from bot.shell.github.errors import GithubRefused, GithubUnavailable
+from bot.shell.github.run_rules import RunProgress
+from bot.shell.github.workflow_deployer import WorkflowDeployer
 from tests.fakes.github_api import FakeGithub, FakeRun, Script
 
 KEY = "th-7f3a:0123456789abcdef"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.origin import ApiOrigin
-from bot.core.outbound import OutboundMessage
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
-from bot.shell.redis_faults import stream_gone
-from bot.shell.tasks import Dead, Recovering, Running, TaskRegistry, TaskState, health
-from bot.shell.timers import Timers
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.origin import ApiOrigin
+from bot.shell.loop.timers import Timers
+from bot.shell.runtime.tasks import Dead, Recovering, Running, TaskRegistry, TaskState, health
+from bot.shell.store.keys import Keys
+from bot.shell.store.redis_faults import stream_gone
+from bot.shell.streams.outbox import Outbox
 
 NOW_S = 1000.0
 

@@ -9,13 +9,13 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.core.config import Config, parse_config
-from bot.core.plan import Lineage
-from bot.shell.github import GithubClient
-from bot.shell.github_auth import TokenAuth
-from bot.shell.history import DeployHistory
-from bot.shell.keys import Keys
-from bot.shell.lookups import Lookups
+from bot.core.config.config import Config, parse_config
+from bot.core.thread.plan import Lineage
+from bot.shell.github.auth import TokenAuth
+from bot.shell.github.client import GithubClient
+from bot.shell.store.keys import Keys
+from bot.shell.world.history import DeployHistory
+from bot.shell.world.lookups import Lookups
 from tests.fakes.github_api import FakeGithub
 from tests.integration.test_commit_identity import commit, git
 from tests.support import make_repo

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.core.events import VerificationFinished
+from bot.core.thread.events import VerificationFinished
 from tests.fakes.prometheus_api import FakePrometheus
 from tests.support import calls, free_port, make_app, say, texts, thread_of, write_setup
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.events import IntentChosen, PlanProposed, VerificationFinished
-from bot.core.intents import Rollback
-from bot.core.thread import Thread
+from bot.core.thread.events import IntentChosen, PlanProposed, VerificationFinished
+from bot.core.thread.intents import Rollback
+from bot.core.thread.thread import Thread
 from tests.integration.test_aftercare import Health, approve_open, kinds, setup
 from tests.support import ScriptedAgent, make_app, say, texts, thread_of
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.core.events import PlanProposed
-from bot.core.thread import Thread
+from bot.core.thread.events import PlanProposed
+from bot.core.thread.thread import Thread
 from tests.support import GIT_ENV, calls, make_app, say, texts, thread_of, write_setup
 
 

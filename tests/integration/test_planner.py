@@ -16,12 +16,12 @@ from agents.planner import ClaudePlanner
 from agents.render import thread_to_prompt
 from agents.rollback import RollbackAgent
 from agents.toolset import build_tools
-from bot.core.agent import AgentFailure, Decision
-from bot.core.config import Config, parse_config
-from bot.core.events import UserMessage
-from bot.core.intents import AskHuman, Deploy, Rollback
-from bot.core.origin import TerminalOrigin
-from bot.core.thread import Thread
+from bot.core.config.config import Config, parse_config
+from bot.core.ports.agent import AgentFailure, Decision
+from bot.core.thread.events import UserMessage
+from bot.core.thread.intents import AskHuman, Deploy, Rollback
+from bot.core.thread.origin import TerminalOrigin
+from bot.core.thread.thread import Thread
 from tests.fakes.anthropic_api import (
     ApiError,
     FakeAnthropic,

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.core.events import VerificationFinished
+from bot.core.thread.events import VerificationFinished
 from tests.support import (
     COUNTING_SCRIPT,
     calls,

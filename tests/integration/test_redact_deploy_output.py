@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from bot.core.redact import MASK
-from bot.shell.deployer import CommandDeployer
+from bot.core.wording.redact import MASK
+from bot.shell.process.command_deployer import CommandDeployer
 from tests.integration.test_deployer import DEFAULT_ARGV, PLAN, config, script
 
 KNOWN = "Zq7-known-deploy-secret-Vb4"

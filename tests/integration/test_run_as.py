@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Config, parse_config
-from bot.core.plan import Plan
-from bot.shell import users
-from bot.shell.deployer import CommandDeployer
+from bot.core.config.config import Config, parse_config
+from bot.core.thread.plan import Plan
+from bot.shell.process import users
+from bot.shell.process.command_deployer import CommandDeployer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root (CI: root)")
 

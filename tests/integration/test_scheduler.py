@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.config import Schedule
-from bot.shell.scheduler import due_times, to_run
+from bot.core.config.config import Schedule
+from bot.shell.loop.scheduler import due_times, to_run
 from tests.support import Clock, calls, make_app, thread_of, write_setup
 
 EVERY_MINUTE = Schedule(name="tick", cron="* * * * *", instruction="deploy backend to staging")

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from bot.app.bootstrap import App
 from bot.app.webapp import build_web_app
-from bot.core.thread import Thread
+from bot.core.thread.thread import Thread
 from channels.slack import SlackListeners, SlackSender, slack_listeners, slack_routes, slack_sender
 from channels.slack.ids import thread_id_for
 from tests.fakes.slack_api import TEAM, FakeSlack, SlackPoster, click, event, reject_submission

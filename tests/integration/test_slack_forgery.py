@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.core.errors import ConfigError
-from bot.core.events import DecisionReceived
+from bot.core.thread.events import DecisionReceived
 from channels.slack import slack_listeners, slack_routes
 from tests.fakes.slack_api import click, event, sign
 from tests.integration.test_slack import CHANNEL, REQUEST, ROOT, SECRET, Harness

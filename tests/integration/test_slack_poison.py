@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.app.webapp import BODY_CAPS
-from bot.core.set_aside import SetAside
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.thread.set_aside import SetAside
+from bot.shell.streams.set_aside import SetAsideInputs
 from channels.slack import listeners as slack_listeners_module
 from tests.fakes.slack_api import event
 from tests.integration.test_slack import Harness

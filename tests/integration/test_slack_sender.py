@@ -10,10 +10,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app.bootstrap import bootstrap
 from bot.app.settings import Settings
-from bot.core.events import UserMessage
-from bot.core.origin import ScheduleOrigin, SlackOrigin
-from bot.core.outbound import OutboundMessage
-from bot.shell.inbound import Envelope
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.events import UserMessage
+from bot.core.thread.origin import ScheduleOrigin, SlackOrigin
+from bot.shell.streams.inbound import Envelope
 from channels.slack import ChannelPacer, slack_sender
 from channels.slack.posted import Posted, PostedMessages
 from tests.fakes.slack_api import FakeSlack, event

@@ -7,14 +7,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.core.errors import ThreadConflict
-from bot.core.events import MessageSent, UserMessage
-from bot.core.origin import ApiOrigin
-from bot.core.outbound import OutboundMessage
-from bot.core.thread import Thread
-from bot.shell.envlock import EnvLock, LockHolder
-from bot.shell.keys import Keys
-from bot.shell.outbox import Outbox
-from bot.shell.store import ClaimTaken, ThreadStore
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.events import MessageSent, UserMessage
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.thread import Thread
+from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.store.keys import Keys
+from bot.shell.store.threads import ClaimTaken, ThreadStore
+from bot.shell.streams.outbox import Outbox
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

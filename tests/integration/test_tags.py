@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.errors import ToolFailed
-from bot.shell.tags import list_tags, version_key
+from bot.shell.world.tags import list_tags, version_key
 
 GIT_ENV = {
     **os.environ,

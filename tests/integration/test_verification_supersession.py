@@ -18,16 +18,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.core.config import load_config
-from bot.core.events import PlanProposed, VerificationFinished, VersionQuarantined
-from bot.core.plan import DeployRecord, Plan
-from bot.core.probes import ProbeResult, Verified, VerifyFailed
-from bot.core.service import Check, HttpCheck
-from bot.core.supersession import Superseded
-from bot.core.thread import Thread
-from bot.shell.envlock import LockHolder
-from bot.shell.quarantine import QuarantineList
-from bot.shell.verifier import Verifier
+from bot.core.config.config import load_config
+from bot.core.config.service import Check, HttpCheck
+from bot.core.policy.supersession import Superseded
+from bot.core.policy.verification import ProbeResult, Verified, VerifyFailed
+from bot.core.thread.events import PlanProposed, VerificationFinished, VersionQuarantined
+from bot.core.thread.plan import DeployRecord, Plan
+from bot.core.thread.thread import Thread
+from bot.shell.lock.lease import LockHolder
+from bot.shell.verify.checks import Verifier
+from bot.shell.world.quarantine import QuarantineList
 from tests.support import calls, free_port, make_app, say, texts, thread_of, write_setup
 
 

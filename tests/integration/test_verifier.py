@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.core.config import Config
-from bot.core.plan import Plan
-from bot.core.probes import Verified, VerifyFailed
-from bot.core.redact import MASK
-from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
-from bot.shell.verifier import Verifier
+from bot.core.config.config import Config
+from bot.core.config.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.policy.verification import Verified, VerifyFailed
+from bot.core.thread.plan import Plan
+from bot.core.wording.redact import MASK
+from bot.shell.verify.checks import Verifier
 from tests.fakes.prometheus_api import FakePrometheus
 
 PLAN = Plan(

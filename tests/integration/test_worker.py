@@ -8,9 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.core.agent import AgentFailure
-from bot.core.events import ApprovalRefused, DeployFinished, DeployStarted, IntentChosen
-from bot.core.intents import AskHuman, Deploy, ListTags
+from bot.core.ports.agent import AgentFailure
+from bot.core.thread.events import ApprovalRefused, DeployFinished, DeployStarted, IntentChosen
+from bot.core.thread.intents import AskHuman, Deploy, ListTags
 from tests.support import (
     Clock,
     ScriptedAgent,
@@ -404,10 +404,10 @@ async def test_the_inbound_stream_lost_under_a_running_worker_is_said_counted_an
     """Redis losing this prefix's data (as FLUSHALL or a restart without persistence would)
     while the worker is blocked reading: the group is recreated, the loss logged once at
     ERROR and counted, and a request accepted afterwards is deployed, once a lock lease
-    and the stop margin have passed (no lock is granted before: bot/shell/dataloss.py)."""
+    and the stop margin have passed (no lock is granted before: bot/shell/lock/dataloss.py)."""
     from bot.app.webapp import metrics_text
-    from bot.shell.dataloss import quiet_period_ms
-    from bot.shell.tasks import TaskRegistry
+    from bot.shell.lock.dataloss import quiet_period_ms
+    from bot.shell.runtime.tasks import TaskRegistry
 
     app = make_app(redis, prefix=key_prefix, config_file=setup, lock_ttl_ms=1000)
     registry = TaskRegistry()

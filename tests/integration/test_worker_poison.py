@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from bot.core.agent import AgentFailure
-from bot.core.intents import Intent
-from bot.core.origin import SlackOrigin
-from bot.core.set_aside import SetAside
-from bot.shell.set_aside import SetAsideInputs
+from bot.core.ports.agent import AgentFailure
+from bot.core.thread.intents import Intent
+from bot.core.thread.origin import SlackOrigin
+from bot.core.thread.set_aside import SetAside
+from bot.shell.streams.set_aside import SetAsideInputs
 from tests.poison import hostile_json
 from tests.support import ScriptedAgent, calls, make_app, say, texts, thread_of, write_setup
 

@@ -21,9 +21,10 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict
 
 from agents.render import thread_to_prompt
-from bot.core.approvals import requests_for
-from bot.core.config import parse_config
-from bot.core.events import (
+from bot.core.config.config import parse_config
+from bot.core.policy.approval_posts import requests_for
+from bot.core.ports.outbound import ApprovalCard, OutboundMessage
+from bot.core.thread.events import (
     ApprovalRequested,
     DeployFinished,
     Event,
@@ -31,12 +32,11 @@ from bot.core.events import (
     PlanProposed,
     UserMessage,
 )
-from bot.core.intents import AskHuman
-from bot.core.origin import EmailOrigin, TerminalOrigin
-from bot.core.outbound import ApprovalCard, OutboundMessage
-from bot.core.plan import CommitInfo, Evidence, Plan
-from bot.core.thread import Thread
-from bot.shell.logs import JsonFormatter, RedactingFormatter
+from bot.core.thread.intents import AskHuman
+from bot.core.thread.origin import EmailOrigin, TerminalOrigin
+from bot.core.thread.plan import CommitInfo, Evidence, Plan
+from bot.core.thread.thread import Thread
+from bot.shell.runtime.logs import JsonFormatter, RedactingFormatter
 from channels.api.bodies import PendingApproval, ThreadView
 from channels.api.edge import answer
 from channels.email.compose import letters_for

@@ -1,4 +1,4 @@
-"""bot/core/aftercare.py through next_step (pure): a failed verification with nothing to roll
+"""bot/core/loop/aftercare.py through next_step (pure): a failed verification with nothing to roll
 back to, and a bot-chosen rollback that cannot be planned or run for any reason, end the
 thread ``failed`` with what a person can do; the model is never asked and no rollback plan
 is proposed. Table-driven over the errors a rollback's planning or start can record."""
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import parse_config
-from bot.core.events import (
+from bot.core.config.config import parse_config
+from bot.core.loop.next_step import Apply, Decide, ResolvePlan, Step, next_step
+from bot.core.thread.events import (
     DeployFinished,
     DeployStarted,
     ErrorKind,
@@ -23,11 +24,10 @@ from bot.core.events import (
     VerificationFinished,
     VersionQuarantined,
 )
-from bot.core.intents import Deploy, Rollback
-from bot.core.next_step import Apply, Decide, ResolvePlan, Step, next_step
-from bot.core.origin import ApiOrigin
-from bot.core.plan import Plan
-from bot.core.thread import Thread
+from bot.core.thread.intents import Deploy, Rollback
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG = parse_config(

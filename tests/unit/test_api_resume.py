@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.core.config import parse_config
-from bot.core.events import (
+from bot.core.config.config import parse_config
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployFinished,
@@ -19,9 +19,9 @@ from bot.core.events import (
     PlanProposed,
     UserMessage,
 )
-from bot.core.origin import ApiOrigin
-from bot.core.plan import Plan
-from bot.core.thread import Thread
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import Thread
 from channels.api.bodies import ApprovalResume, MessageResume
 from channels.api.resume import (
     Accept,

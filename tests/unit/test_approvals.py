@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.approvals import (
+from bot.core.config.config import parse_config
+from bot.core.policy.approval_posts import (
     approval_message_id,
     closing_messages,
     escalation,
@@ -14,8 +15,7 @@ from bot.core.approvals import (
     reply_route,
     requests_for,
 )
-from bot.core.config import parse_config
-from bot.core.events import (
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRequested,
@@ -23,7 +23,7 @@ from bot.core.events import (
     MessageSent,
     PlanProposed,
 )
-from bot.core.origin import (
+from bot.core.thread.origin import (
     ApiOrigin,
     EmailOrigin,
     Origin,
@@ -31,9 +31,9 @@ from bot.core.origin import (
     SlackOrigin,
     TerminalOrigin,
 )
-from bot.core.plan import Plan
-from bot.core.thread import OpenApproval, Thread
-from bot.core.wording import approval_request_text
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import OpenApproval, Thread
+from bot.core.wording.messages import approval_request_text
 from tests.unit.test_loop import NOW, PLAN
 
 TEXT = """

@@ -5,8 +5,10 @@ from typing import Literal
 
 import pytest
 
-from bot.core.config import parse_config
-from bot.core.events import (
+from bot.core.config.config import parse_config
+from bot.core.loop.next_step import Apply, Pause, Step, next_step
+from bot.core.policy.approval import Allowed, Refused, check_decision
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
     DeployFinished,
@@ -17,10 +19,8 @@ from bot.core.events import (
     PlanProposed,
     TimerFired,
 )
-from bot.core.next_step import Apply, Pause, Step, next_step
-from bot.core.origin import ApiOrigin
-from bot.core.policy import Allowed, Refused, check_decision
-from bot.core.thread import OpenApproval
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.thread import OpenApproval
 from tests.unit.test_approvals import CONFIG, LATER, TEXT, asked, new_id, sent, thread
 from tests.unit.test_loop import NOW, PLAN, msg
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.codec import _DICTIONARY_V1, decode_thread, encode_thread
-from bot.core.events import ApprovalEscalated, MessageSent, UserMessage
-from bot.core.origin import SlackOrigin
-from bot.core.thread import Thread
+from bot.core.thread.events import ApprovalEscalated, MessageSent, UserMessage
+from bot.core.thread.origin import SlackOrigin
+from bot.core.thread.thread import Thread
+from bot.shell.store.codec import _DICTIONARY_V1, decode_thread, encode_thread
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.deploys import last_good_before
 from bot.core.errors import PlanRefused, ToolFailed
-from bot.core.intents import Deploy, Rollback
-from bot.core.live_policy import check_live_state, check_not_older
-from bot.core.outbound import ApprovalCard
-from bot.core.plan import DeployRecord, Lineage, Plan, Quarantined, Tag
-from bot.core.planning import build_plan, planned_commit
-from bot.core.policy import Allowed, Refused
-from bot.core.quarantine_policy import banned_commits, release_keys
-from bot.core.wording import approval_request_text
+from bot.core.loop.planning import build_plan, planned_commit
+from bot.core.policy.approval import Allowed, Refused
+from bot.core.policy.deploys import last_good_before
+from bot.core.policy.live import check_live_state, check_not_older
+from bot.core.policy.quarantine import banned_commits, release_keys
+from bot.core.ports.outbound import ApprovalCard
+from bot.core.thread.intents import Deploy, Rollback
+from bot.core.thread.plan import DeployRecord, Lineage, Plan, Quarantined, Tag
+from bot.core.wording.messages import approval_request_text
 from channels.slack.blocks import approval_blocks
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_old_entries_without_a_commit_still_ban_their_name_and_its_commits() -> 
     stored = (
         '{"version":"v1.4.2","by":"verification","reason":"5xx above 1%",'
         '"at":"2026-12-01T10:00:00+00:00","thread_id":"t0"}'
-    )  # as bot/shell/quarantine.py wrote it, keyed by the tag name
+    )  # as bot/shell/world/quarantine.py wrote it, keyed by the tag name
     old = {"v1.4.2": Quarantined.model_validate_json(stored)}
     assert old["v1.4.2"] == banned("v1.4.2", None)
     history = [record("v1.4.1", B), record("v1.4.2", E, "succeeded"), record("v1.4.0", A)]

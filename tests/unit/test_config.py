@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import load_config, parse_config
+from bot.core.config.config import load_config, parse_config
 from bot.core.errors import ConfigError
 
 GOOD = """

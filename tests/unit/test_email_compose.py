@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.origin import EmailOrigin, Origin, ScheduleOrigin, SlackOrigin
-from bot.core.outbound import ApprovalCard, OutboundMessage
-from bot.core.plan import Plan
+from bot.core.ports.outbound import ApprovalCard, OutboundMessage
+from bot.core.thread.origin import EmailOrigin, Origin, ScheduleOrigin, SlackOrigin
+from bot.core.thread.plan import Plan
 from channels.email.compose import Letter, letters_for
 from channels.email.token import verify_token
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.events import DecisionReceived
+from bot.core.thread.events import DecisionReceived
 from channels.email.message import parse_mail
 from channels.email.token import TokenError, sign_token, verify_token
 from channels.email.triage import (

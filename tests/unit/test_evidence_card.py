@@ -2,8 +2,8 @@
 
 Each case is one Evidence value beside one plan, recorded on the thread's ``plan_proposed``
 the way the worker records it. The request is built the way the worker builds it
-(``bot.core.approvals.requests_for`` finds the evidence through the thread), then shown as the
-terminal text, the approval email (text and HTML parts, ``channels.email.compose``) and the
+(``bot.core.policy.approval_posts.requests_for`` finds the evidence through the thread), then shown
+as the terminal text, the approval email (text and HTML parts, ``channels.email.compose``) and the
 Slack Block Kit card (``channels.slack.blocks``). The golden files are
 ``tests/unit/golden/evidence_<case>.txt``; regenerate them after an intended change with
 ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_evidence_card.py`` and review the diff.
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.approvals import requests_for
-from bot.core.config import Config, parse_config
-from bot.core.events import ApprovalRequested, PlanProposed
-from bot.core.origin import EmailOrigin, TerminalOrigin
-from bot.core.outbound import ApprovalCard, OutboundMessage
-from bot.core.plan import CommitInfo, Evidence, Plan
-from bot.core.thread import Thread
-from bot.core.wording import approval_request_text
+from bot.core.config.config import Config, parse_config
+from bot.core.policy.approval_posts import requests_for
+from bot.core.ports.outbound import ApprovalCard, OutboundMessage
+from bot.core.thread.events import ApprovalRequested, PlanProposed
+from bot.core.thread.origin import EmailOrigin, TerminalOrigin
+from bot.core.thread.plan import CommitInfo, Evidence, Plan
+from bot.core.thread.thread import Thread
+from bot.core.wording.messages import approval_request_text
 from channels.email.compose import letters_for
 from channels.slack.blocks import approval_blocks
 

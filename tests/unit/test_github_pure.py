@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.github_errors import GithubRateLimited, GithubRefused, GithubUnavailable, classify
-from bot.core.github_models import RunJob, WorkflowRun
-from bot.core.plan import Plan
-from bot.core.service import GithubWorkflow
-from bot.core.workflow_run import fill_inputs, has_key, progress_of, result_of, summary_of
+from bot.core.config.service import GithubWorkflow
+from bot.core.thread.plan import Plan
+from bot.shell.github.errors import GithubRateLimited, GithubRefused, GithubUnavailable, classify
+from bot.shell.github.models import RunJob, WorkflowRun
+from bot.shell.github.run_rules import fill_inputs, has_key, progress_of, result_of, summary_of
 
 NOW_S = 1_800_000_000.0
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.app.preflight import findings, refusal
 from bot.app.settings import Settings, load_settings
-from bot.core.config import parse_config
+from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError
 
 NAMES = ["DEPLOYBOT_GITHUB_POLL_S", "DEPLOYBOT_GITHUB_FIND_S", "DEPLOYBOT_GITHUB_CANCEL_WAIT_S"]

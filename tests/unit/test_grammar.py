@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.commands import (
+from bot.core.reading.commands import (
     ApproveCommand,
     Command,
     DeployCommand,
@@ -18,7 +18,7 @@ from bot.core.commands import (
     UnlockCommand,
     WhereCommand,
 )
-from bot.core.grammar import parse_command
+from bot.core.reading.grammar import parse_command
 
 SERVICES = {"backend", "frontend"}
 ENVIRONMENTS = {"staging", "production"}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.json_shape import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth, json_depth
+from bot.core.reading.json_shape import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth, json_depth
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,23 @@ def test_a_module_stays_under_300_lines(path: Path) -> None:
 
 
 def test_every_layer_is_there() -> None:
-    layers = [p.parent.name for p in modules() if p.parent.parent == BOT]
+    layers = [p.relative_to(BOT).parts[0] for p in modules() if BOT in p.parents]
     assert layers.count("core") > 10
     assert layers.count("shell") > 10
     assert layers.count("app") > 5
     assert (BOT / "app" / "bootstrap.py").exists()
+
+
+@pytest.mark.parametrize("wing", ["core", "shell"])
+def test_a_wing_is_a_handful_of_capability_packages(wing: str) -> None:
+    """A newcomer finds a capability from the tree: each wing is a few packages, each with a
+    docstring saying what it owns, and no flat module but the core's error tree."""
+    root = BOT / wing
+    packages = sorted(p for p in root.iterdir() if (p / "__init__.py").exists())
+    flat = sorted(p.name for p in root.glob("*.py") if p.name != "__init__.py")
+    assert 5 <= len(packages) <= 12, [p.name for p in packages]
+    assert flat == (["errors.py"] if wing == "core" else []), flat
+    for package in packages:
+        doc = (package / "__init__.py").read_text(encoding="utf-8")
+        assert doc.startswith('"""'), f"{package} has no docstring"
+        assert len(doc) > 200, f"{package}'s docstring says too little about what it owns"

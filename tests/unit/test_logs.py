@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.core.redact import MASK
-from bot.shell.logs import MAX_FIELD_CHARS, configure_logging, current_thread
+from bot.core.wording.redact import MASK
+from bot.shell.runtime.logs import MAX_FIELD_CHARS, configure_logging, current_thread
 from tests.unit.test_redact import FORMATS
 
 SETTINGS_SECRET = "settings-secret-Qw3rTy-0987"

@@ -6,8 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Config, parse_config
-from bot.core.events import (
+from bot.core.config.config import Config, parse_config
+from bot.core.loop.next_step import (
+    Apply,
+    ChangeLock,
+    Decide,
+    Describe,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    Recover,
+    ResolvePlan,
+    Step,
+    next_step,
+)
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
@@ -25,24 +39,10 @@ from bot.core.events import (
     TagsListed,
     UserMessage,
 )
-from bot.core.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
-from bot.core.next_step import (
-    Apply,
-    ChangeLock,
-    Decide,
-    Describe,
-    Execute,
-    Lookup,
-    Pause,
-    Prefetch,
-    Recover,
-    ResolvePlan,
-    Step,
-    next_step,
-)
-from bot.core.origin import ApiOrigin
-from bot.core.plan import Lineage, Plan
-from bot.core.thread import Thread
+from bot.core.thread.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import Lineage, Plan
+from bot.core.thread.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG: Config = parse_config(
@@ -389,7 +389,7 @@ def test_plan_hash_binds_every_field() -> None:
 
 
 def test_timers_remind_and_expire_only_an_open_request() -> None:
-    from bot.core.events import TimerFired
+    from bot.core.thread.events import TimerFired
 
     base = [msg("deploy backend to production"), *requested()]
     remind = ev(TimerFired, kind="remind", plan_hash=PLAN.plan_hash)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core.events import (
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployFinished,
@@ -11,8 +11,8 @@ from bot.core.events import (
     IntentChosen,
     MessageSent,
 )
-from bot.core.intents import Deploy
-from bot.shell.metrics import count_events, prometheus_line
+from bot.core.thread.intents import Deploy
+from bot.shell.runtime.metrics import count_events, prometheus_line
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 

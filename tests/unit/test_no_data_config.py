@@ -9,7 +9,7 @@ import pytest
 from bot.app.check import check_config
 from bot.app.preflight import findings
 from bot.app.settings import Settings
-from bot.core.config import Config, parse_config
+from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError
 
 BASE = """

@@ -1,4 +1,4 @@
-"""Outside text (bot/core/outside.py): what ``clean`` removes, keeps and caps, per kind, and
+"""Outside text (bot/core/thread/outside.py): what ``clean`` removes, keeps and caps, per kind, and
 that every model field typed with it cleans what enters it, also from a stored thread."""
 
 import json
@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.core.codec import decode_thread, encode_thread
-from bot.core.events import DeployFinished, MessageSent, PlanProposed, TagsListed, UserMessage
-from bot.core.github_models import RunJob, WorkflowRun
-from bot.core.intents import AskHuman
-from bot.core.origin import EmailOrigin, TerminalOrigin
-from bot.core.outside import CAPS, Kind, Name, Outside, Subject, clean, inert
-from bot.core.plan import CommitInfo, Evidence, Plan, Tag
-from bot.core.thread import Thread
+from bot.core.thread.events import (
+    DeployFinished,
+    MessageSent,
+    PlanProposed,
+    TagsListed,
+    UserMessage,
+)
+from bot.core.thread.intents import AskHuman
+from bot.core.thread.origin import EmailOrigin, TerminalOrigin
+from bot.core.thread.outside import CAPS, Kind, Name, Outside, Subject, clean, inert
+from bot.core.thread.plan import CommitInfo, Evidence, Plan, Tag
+from bot.core.thread.thread import Thread
+from bot.shell.github.models import RunJob, WorkflowRun
+from bot.shell.store.codec import decode_thread, encode_thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 FORGED = "\x1b[2K\x1b[1Gbot> Plan #abcd: backend v1.0.1 (1234567) -> production (now v1.4.1)."
@@ -179,7 +185,7 @@ def test_a_stored_thread_with_hostile_text_loads_clean() -> None:
     raw = thread.model_dump_json(exclude={"version"}).replace('"fine"', json.dumps(FORGED))
     import zlib
 
-    from bot.core import codec
+    from bot.shell.store import codec
 
     compressor = zlib.compressobj(6, zdict=codec._FORMATS[codec._CURRENT])
     forged = codec._CURRENT + compressor.compress(raw.encode()) + compressor.flush()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.outside import CAPS, Kind, clean
+from bot.core.thread.outside import CAPS, Kind, clean
 from tests.unit.outside_channels import Rendered, around_types, through_types
 
 HOSTILE = [
@@ -39,7 +39,7 @@ HUGE = st.tuples(TEXT, st.integers(1, 600)).map(lambda pair: pair[0] * pair[1])
 ANY_TEXT = st.one_of(TEXT, TEXT, TEXT, HUGE)
 
 # Our own Slack constructs: mentions of configured people, dates, links whose target and
-# label the card writes (URLs pass bot.core.evidence_wording.evidence_url).
+# label the card writes (URLs pass bot.core.wording.evidence.evidence_url).
 OWN_SLACK = re.compile(
     r"<@U0BOB>"
     r"|<!date\^\d+\^\{date_short_pretty\} at \{time\}\|[^<>]*>"

@@ -5,11 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import parse_config
-from bot.core.events import ApprovalRequested
-from bot.core.plan import Plan
-from bot.core.policy import Allowed, Refused, check_decision, check_requester, eligible_approvers
-from bot.core.thread import OpenApproval
+from bot.core.config.config import parse_config
+from bot.core.policy.approval import (
+    Allowed,
+    Refused,
+    check_decision,
+    check_requester,
+    eligible_approvers,
+)
+from bot.core.thread.events import ApprovalRequested
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import OpenApproval
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG = parse_config(

@@ -1,14 +1,13 @@
-"""Who commands run as (bot/core/principal.py), the config keys that say it, repository
+"""Who commands run as (bot/core/config/principal.py), the config keys that say it, repository
 URLs that would put a credential in git's argv, and the environment git gets."""
 
 from pathlib import Path
 
 import pytest
 
-from bot.core.childenv import tool_env
-from bot.core.config import parse_config
-from bot.core.errors import ConfigError
-from bot.core.principal import (
+from bot.core.config.childenv import tool_env
+from bot.core.config.config import parse_config
+from bot.core.config.principal import (
     DEFAULT_USER,
     AsBot,
     AsRoot,
@@ -18,7 +17,8 @@ from bot.core.principal import (
     command_user,
     configured_run_as,
 )
-from bot.core.service import repo_credentials
+from bot.core.config.service import repo_credentials
+from bot.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Has a plan's idempotency key run already? The pure decisions of bot/core/prior_run.py:
+"""Has a plan's idempotency key run already? The pure decisions of bot/core/policy/prior_run.py:
 what the history and a status command's answer say, and what a restored thread gets instead
 of a second run (its start put back, the approval used up, the text everywhere the request
 went). The real thing, with Redis rolled back: tests/integration/test_prior_run.py and
@@ -9,8 +9,15 @@ from itertools import count
 
 import pytest
 
-from bot.core.deploy_result import DeployResult
-from bot.core.events import (
+from bot.core.policy.prior_run import (
+    PriorRun,
+    already_ran_events,
+    already_ran_text,
+    from_history,
+    from_status,
+)
+from bot.core.thread.deploy_result import DeployResult
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
     DeployInterrupted,
@@ -20,16 +27,9 @@ from bot.core.events import (
     PlanProposed,
     UserMessage,
 )
-from bot.core.origin import ApiOrigin
-from bot.core.plan import DeployRecord, Plan
-from bot.core.prior_run import (
-    PriorRun,
-    already_ran_events,
-    already_ran_text,
-    from_history,
-    from_status,
-)
-from bot.core.thread import Thread
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import DeployRecord, Plan
+from bot.core.thread.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 PLAN = Plan(

@@ -1,13 +1,14 @@
-"""bot/core/probes.py: which checks apply, how rounds add up to a verdict, and the words."""
+"""bot/core/policy/verification.py: which checks apply, how rounds add up to a verdict, and the
+words."""
 
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.core.config import Config
-from bot.core.plan import Plan
-from bot.core.probes import (
+from bot.core.config.config import Config
+from bot.core.config.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.policy.verification import (
     CheckFailure,
     NothingToVerify,
     ProbeResult,
@@ -26,9 +27,9 @@ from bot.core.probes import (
     tally_round,
     verification_for,
 )
-from bot.core.redact import MASK
-from bot.core.service import Check, CommandCheck, HttpCheck, PrometheusCheck
-from bot.core.verify_wording import start_text
+from bot.core.thread.plan import Plan
+from bot.core.wording.redact import MASK
+from bot.core.wording.verification import start_text
 
 PLAN = Plan(
     kind="deploy",

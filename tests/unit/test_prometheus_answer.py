@@ -1,11 +1,12 @@
-"""bot/core/prometheus.py: a Prometheus check's verdict from a query answer (pure, table-tested)."""
+"""bot/shell/verify/prometheus.py: a Prometheus check's verdict from a query answer (pure,
+table-tested)."""
 
 import json
 
 import pytest
 
-from bot.core.probes import ProbeResult
-from bot.core.prometheus import prometheus_result
+from bot.core.policy.verification import ProbeResult
+from bot.shell.verify.prometheus import prometheus_result
 
 OK = ProbeResult(healthy=True)
 NO_SERIES = "the query returned no series (no such metric, or nothing reports it)"

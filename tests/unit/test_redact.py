@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bot.core.redact import (
+from bot.core.wording.redact import (
     MASK,
     SECRET_ENV_NAMES,
     compact_tail,
@@ -10,7 +10,7 @@ from bot.core.redact import (
     strip_ansi,
     without_secrets,
 )
-from bot.core.secret_shapes import SHAPES
+from bot.core.wording.secret_shapes import SHAPES
 
 SECRET = "hunter2-very-secret"
 

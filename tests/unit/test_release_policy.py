@@ -8,10 +8,10 @@ import pytest
 
 from bot.app.preflight import findings
 from bot.app.settings import Settings
-from bot.core.config import Config, parse_config
+from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError
-from bot.core.lock_policy import check_release, releasers
-from bot.core.policy import Allowed, Refused
+from bot.core.policy.approval import Allowed, Refused
+from bot.core.policy.lock import check_release, releasers
 
 CONFIG = """
 [people.alice]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agents.render import thread_to_prompt, unresolved_errors
-from bot.core.config import Config, parse_config
-from bot.core.events import (
+from bot.core.config.config import Config, parse_config
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
     CronFired,
@@ -28,10 +28,10 @@ from bot.core.events import (
     TagsListed,
     UserMessage,
 )
-from bot.core.intents import AskHuman, Deploy, Done, ListDeploys, ListTags
-from bot.core.origin import Origin, ScheduleOrigin, SlackOrigin, TerminalOrigin
-from bot.core.plan import DeployRecord, Plan, Tag
-from bot.core.thread import Thread
+from bot.core.thread.intents import AskHuman, Deploy, Done, ListDeploys, ListTags
+from bot.core.thread.origin import Origin, ScheduleOrigin, SlackOrigin, TerminalOrigin
+from bot.core.thread.plan import DeployRecord, Plan, Tag
+from bot.core.thread.thread import Thread
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)

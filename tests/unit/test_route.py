@@ -4,21 +4,21 @@ import re
 
 import pytest
 
-from bot.core.origin import (
-    ApiOrigin,
-    EmailOrigin,
-    Origin,
-    ScheduleOrigin,
-    SlackOrigin,
-    TerminalOrigin,
-)
-from bot.core.route import (
+from bot.core.config.route import (
     check_route,
     email_addresses,
     origin_route,
     reaches,
     route_kind,
     slack_channel,
+)
+from bot.core.thread.origin import (
+    ApiOrigin,
+    EmailOrigin,
+    Origin,
+    ScheduleOrigin,
+    SlackOrigin,
+    TerminalOrigin,
 )
 
 SLACK = SlackOrigin(channel="C0DEPLOYS", thread_ts="1700000000.000100")

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.config import Schedule
-from bot.shell.scheduler import _thread_id, due_times, to_run
+from bot.core.config.config import Schedule
+from bot.shell.loop.scheduler import _thread_id, due_times, to_run
 from channels.email.token import sign_token, verify_token
 
 AT = datetime(2026, 11, 2, 9, 0, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ from bot.app.bootstrap import build_agents
 from bot.app.check import check_config
 from bot.app.preflight import SERVICES, findings, refusal
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
-from bot.core.config import parse_config
+from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError
 
 VARIABLES = sorted(name.upper() for name in Settings.model_fields)

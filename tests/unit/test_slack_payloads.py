@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.origin import SlackOrigin
+from bot.core.thread.origin import SlackOrigin
 from channels.slack.ids import button_value, derived_event_id, parse_button_value, thread_id_for
 from channels.slack.payloads import (
     Decision,

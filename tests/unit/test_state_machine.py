@@ -20,9 +20,28 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from bot.core.config import Config, parse_config
+from bot.core.config.config import Config, parse_config
 from bot.core.errors import ToolFailed
-from bot.core.events import (
+from bot.core.loop.next_step import (
+    Apply,
+    ChangeLock,
+    Decide,
+    Describe,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    Recover,
+    Release,
+    ResolvePlan,
+    Step,
+    Verify,
+    next_step,
+)
+from bot.core.loop.planning import build_plan
+from bot.core.policy.approval import Refused
+from bot.core.policy.live import check_live_state
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
     ApprovalRequested,
@@ -43,29 +62,10 @@ from bot.core.events import (
     TimerFired,
     UserMessage,
 )
-from bot.core.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
-from bot.core.live_policy import check_live_state
-from bot.core.next_step import (
-    Apply,
-    ChangeLock,
-    Decide,
-    Describe,
-    Execute,
-    Lookup,
-    Pause,
-    Prefetch,
-    Recover,
-    Release,
-    ResolvePlan,
-    Step,
-    Verify,
-    next_step,
-)
-from bot.core.origin import ApiOrigin
-from bot.core.plan import DeployRecord, Plan, Tag
-from bot.core.planning import build_plan
-from bot.core.policy import Refused
-from bot.core.thread import Thread, derive_status
+from bot.core.thread.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
+from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.plan import DeployRecord, Plan, Tag
+from bot.core.thread.thread import Thread, derive_status
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG: Config = parse_config(
@@ -161,7 +161,7 @@ class ReducerMachine(RuleBasedStateMachine):
         return f"n{next(self.ids)}"
 
     def deliver(self, event: Event, seed: int) -> None:
-        """One turn, as bot.shell.worker does it: skip a known id, advance, save at the end."""
+        """One turn, as bot.shell.loop.worker does it: skip a known id, advance, save at the end."""
         rng = random.Random(seed)
         thread = self.thread.model_copy(deep=True)
         if not thread.has_event(event.id):
@@ -231,7 +231,7 @@ class ReducerMachine(RuleBasedStateMachine):
         return IntentChosen(id=self.new_id(), at=self.now, intent=intent, source="model")
 
     def resolve(self, thread: Thread, intent: Deploy | Rollback, requester: str) -> Event:
-        """bot.shell.turn's plan: from the tags and history, a new attempt if it ran before."""
+        """bot.shell.loop.turn's plan: from the tags and history, a new attempt if it ran before."""
         try:
             plan = build_plan(
                 intent, tags=TAGS, history=self.shell.of(intent.environment), requester=requester
@@ -243,7 +243,7 @@ class ReducerMachine(RuleBasedStateMachine):
         return PlanProposed(id=self.new_id(), at=self.now, plan=thread.fresh_attempt(plan))
 
     def execute(self, thread: Thread, plan: Plan, rng: random.Random) -> bool:
-        """bot.shell.turn._execute in small: re-check, claim, start (saved), run, finish.
+        """bot.shell.loop.turn._execute in small: re-check, claim, start (saved), run, finish.
 
         False: the worker died after ``deploy_started`` was saved.
         """

@@ -5,8 +5,8 @@ the move. The fixture was written once, by that older code, and is never regener
 import base64
 from pathlib import Path
 
-from bot.core.codec import decode_thread
-from bot.core.events import DecisionReceived, PlanProposed, VerificationFinished
+from bot.core.thread.events import DecisionReceived, PlanProposed, VerificationFinished
+from bot.shell.store.codec import decode_thread
 
 FIXTURE = Path(__file__).parent / "golden" / "thread_before_layout.b64"
 

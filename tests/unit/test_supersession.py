@@ -1,14 +1,14 @@
-"""A verification belongs to its deploy (bot/core/supersession.py): the pure decisions."""
+"""A verification belongs to its deploy (bot/core/policy/supersession.py): the pure decisions."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.events import DeployFinished, TimerFired, VerificationFinished
-from bot.core.plan import Plan
-from bot.core.policy import Allowed, Refused
-from bot.core.supersession import StartedDeploy, standing, still_undoes
-from bot.core.thread import derive_status
+from bot.core.policy.approval import Allowed, Refused
+from bot.core.policy.supersession import StartedDeploy, standing, still_undoes
+from bot.core.thread.events import DeployFinished, TimerFired, VerificationFinished
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import derive_status
 
 AT = datetime(2026, 12, 7, 9, 30, 5, tzinfo=UTC)
 CAROL = Plan(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.events import (
+from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRefused,
     ApprovalRequested,
@@ -21,8 +21,8 @@ from bot.core.events import (
     UserMessage,
     VerificationFinished,
 )
-from bot.core.intents import AskHuman, Deploy, Done, ListDeploys, Rollback
-from bot.core.thread import Status, derive_status
+from bot.core.thread.intents import AskHuman, Deploy, Done, ListDeploys, Rollback
+from bot.core.thread.thread import Status, derive_status
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Config
-from bot.core.plan import Plan
-from bot.core.probes import ProbeResult, Verified, VerifyFailed
-from bot.core.service import Check, HttpCheck
-from bot.shell.verifier import Verifier
+from bot.core.config.config import Config
+from bot.core.config.service import Check, HttpCheck
+from bot.core.policy.verification import ProbeResult, Verified, VerifyFailed
+from bot.core.thread.plan import Plan
+from bot.shell.verify.checks import Verifier
 
 PLAN = Plan(
     kind="deploy",

@@ -1,0 +1,289 @@
+"""The config file: people, environments (approval policy, escalation, verification),
+schedules, webhooks and the services (``bot.core.config.service``), validated at start; and
+``parse_config``/``load_config``, which read it.
+
+Errors name the key that is wrong (``services.backend.environments[1]: ...``) so an operator
+can fix the file without reading code. Relative paths in the file are relative to the file's
+own folder.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from bot.core.config.route import check_route, email_addresses
+from bot.core.config.service import USER_NAME, Check, PrometheusCheck, Service
+from bot.core.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "Environment",
+    "Person",
+    "Schedule",
+    "Webhook",
+    "load_config",
+    "parse_config",
+]
+
+_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# "slack:C0DEPLOYS" or "email:alice@example.com,bob@example.com" (see bot/core/config/route.py)
+RouteText = Annotated[str, AfterValidator(check_route)]
+
+
+class Person(_Strict):
+    slack: str | None = None
+    email: str | None = None
+
+
+class Environment(_Strict):
+    approval: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    min_approvals: int = Field(default=1, ge=1)
+    self_approval: bool = False
+    approval_timeout_s: float = Field(default=3600, gt=0)
+    reminder_before_s: float = Field(default=600, ge=0)  # 0: no reminder
+    approval_channel: RouteText | None = None
+    # Nobody answered for escalate_after_s (default: half the timeout): the request also goes
+    # to escalate_to, and escalate_approvers may decide it too.
+    escalate_to: RouteText | None = None
+    escalate_approvers: list[str] = Field(default_factory=list)
+    escalate_after_s: float | None = Field(default=None, gt=0)
+    # After a successful deploy here, watch `checks` (and the service's) for verify_s
+    # seconds. On a failure: "propose" a rollback to the last verified version (approved
+    # by rollback policy) or "rollback" at once. rollback_approval: whether rollbacks here
+    # need approval (default: as deploys do).
+    verify_s: float | None = Field(default=None, gt=0)
+    checks: list[Check] = Field(default_factory=list)
+    on_verify_failure: Literal["propose", "rollback"] = "propose"
+    rollback_approval: bool | None = None
+    # Who may lift a quarantine here ('release ...'): None means the approvers; [] nobody.
+    release_by: list[str] | None = None
+    # The user commands for this environment run as (a service's own run_as comes first).
+    run_as: str | None = Field(default=None, pattern=USER_NAME)
+
+    @model_validator(mode="after")
+    def _escalation_is_complete(self) -> "Environment":
+        escalates = self.escalate_to is not None or bool(self.escalate_approvers)
+        if self.escalate_after_s is not None and not escalates:
+            raise ValueError("escalate_after_s needs escalate_to or escalate_approvers")
+        if escalates and not self.approval:
+            raise ValueError("escalate_to/escalate_approvers need approval = true")
+        if self.escalate_after_s is not None and self.escalate_after_s >= self.approval_timeout_s:
+            raise ValueError(
+                f"escalate_after_s ({self.escalate_after_s:g}) must be shorter than "
+                f"approval_timeout_s ({self.approval_timeout_s:g})"
+            )
+        return self
+
+    @property
+    def rollback_needs_approval(self) -> bool:
+        """Rollbacks here wait for approval as deploys do, unless rollback_approval says."""
+        return self.approval if self.rollback_approval is None else self.rollback_approval
+
+    @property
+    def escalation_after_s(self) -> float | None:
+        """When an unanswered request escalates, in seconds after it was made (None: never)."""
+        if self.escalate_to is None and not self.escalate_approvers:
+            return None
+        return self.escalate_after_s or self.approval_timeout_s / 2
+
+
+class Schedule(_Strict):
+    name: str = Field(pattern=_NAME)
+    cron: str
+    timezone: str = "UTC"
+    instruction: str = Field(min_length=1)
+    report_to: RouteText | None = None
+    missed: Literal["skip", "run_once"] = "skip"
+
+    @model_validator(mode="after")
+    def _cron_and_zone_are_valid(self) -> "Schedule":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from croniter import croniter
+
+        if not croniter.is_valid(self.cron):
+            raise ValueError(f"cron: {self.cron!r} is not a cron expression")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from exc
+        return self
+
+
+class Webhook(_Strict):
+    """A signed HTTP trigger (``POST /v1/webhooks/<name>``) mapped to an instruction.
+
+    ``{field}`` placeholders are filled from the JSON body's top-level fields; each value
+    must be one word of letters, digits and ``._+/-`` (so a payload cannot add words to the
+    instruction).
+    """
+
+    instruction: str = Field(min_length=1)
+    report_to: RouteText | None = None
+
+
+class Config(_Strict):
+    people: dict[str, Person] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(min_length=1)
+    environments: dict[str, Environment] = Field(min_length=1)
+    schedules: list[Schedule] = Field(default_factory=list)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    # Where Prometheus checks are asked (its HTTP API: <url>/api/v1/query).
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Who commands run as when no service or environment says (bot.core.config.principal).
+    run_as: str | None = Field(default=None, pattern=USER_NAME)
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Config":
+        for kind, names in (
+            ("people", self.people),
+            ("services", self.services),
+            ("environments", self.environments),
+        ):
+            for name in names:
+                if not re.match(_NAME, name):
+                    raise ValueError(
+                        f"{kind}.{name}: names are lower-case letters, digits, '-' or '_'"
+                    )
+        self._identities_are_unique()
+        for sname, service in self.services.items():
+            for i, env in enumerate(service.environments):
+                if env not in self.environments:
+                    raise ValueError(
+                        f"services.{sname}.environments[{i}]: unknown environment {env!r} "
+                        f"(defined: {', '.join(sorted(self.environments))})"
+                    )
+        owners = [
+            *((f"services.{n}", svc.checks) for n, svc in self.services.items()),
+            *((f"environments.{n}", env.checks) for n, env in self.environments.items()),
+        ]
+        for owner, checks in owners:
+            for i, check in enumerate(checks):
+                if isinstance(check, PrometheusCheck) and self.prometheus_url is None:
+                    raise ValueError(
+                        f"{owner}.checks[{i}]: a prometheus check needs prometheus_url at the "
+                        "top of the config"
+                    )
+        for ename, envc in self.environments.items():
+            for key in ("approvers", "escalate_approvers", "release_by"):
+                for i, person in enumerate(getattr(envc, key) or []):
+                    if person not in self.people:
+                        raise ValueError(
+                            f"environments.{ename}.{key}[{i}]: {person!r} is not in [people]"
+                        )
+            self._routes_reach_people(ename, envc)
+            if envc.approval and not envc.approvers:
+                raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")
+            if envc.approval and envc.min_approvals > len(envc.approvers):
+                raise ValueError(
+                    f"environments.{ename}.min_approvals: {envc.min_approvals} approvals "
+                    f"needed but only {len(envc.approvers)} approvers named"
+                )
+        return self
+
+    def _identities_are_unique(self) -> None:
+        """One Slack id or email address is one person: otherwise a message from it would
+        count as whichever of them the lookup finds first (an approval as the wrong one)."""
+        owners: dict[tuple[str, str], str] = {}
+        for name, person in self.people.items():
+            for key, value in (("slack", person.slack), ("email", person.email)):
+                if value is None:
+                    continue
+                owner = owners.setdefault((key, value.strip().lower()), name)
+                if owner != name:
+                    raise ValueError(f"people.{name}.{key}: {value} is already {owner}'s")
+
+    def _routes_reach_people(self, ename: str, envc: Environment) -> None:
+        """An approval email is only worth sending to someone whose answer can count."""
+        known = {p.email.lower(): name for name, p in self.people.items() if p.email}
+        for field, allowed in (
+            ("approval_channel", envc.approvers),
+            ("escalate_to", [*envc.approvers, *envc.escalate_approvers]),
+        ):
+            route = getattr(envc, field)
+            for address in email_addresses(route or ""):
+                if known.get(address) not in allowed:
+                    raise ValueError(
+                        f"environments.{ename}.{field}: {address} is not the email of one of "
+                        f"the people who may approve ({', '.join(allowed) or 'nobody'})"
+                    )
+
+    # -- lookups used by policy, grammar and the loop ------------------------------------
+
+    def person_for(self, actor: str) -> str | None:
+        """The [people] name behind a channel identity such as ``slack:U0ALICE``."""
+        channel, _, ident = actor.partition(":")
+        if channel in ("terminal", "api"):
+            return ident if ident in self.people else None
+        for name, person in self.people.items():
+            if channel == "slack" and person.slack == ident:
+                return name
+            if channel == "email" and person.email and person.email.lower() == ident.lower():
+                return name
+        return None
+
+    def argv_path(self, arg: str) -> str:
+        """Resolve ``./x`` and ``../x`` relative to the config file's folder."""
+        if arg.startswith(("./", "../")):
+            return str((self.base_dir / arg).resolve())
+        return arg
+
+    def repo_location(self, service: str) -> str:
+        repo = self.services[service].repo
+        if "://" in repo or repo.startswith("git@"):
+            return repo
+        path = Path(repo)
+        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    raw["base_dir"] = base_dir
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = _location(tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg}" if loc else msg)
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from exc
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    return parse_config(text, base_dir=path.resolve().parent, source=str(path))

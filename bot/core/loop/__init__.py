@@ -1,0 +1,7 @@
+"""Where the next step is decided: ``next_step`` is the reducer (one exhaustive ``match``),
+``steps`` the closed set of steps it returns, and the branches it delegates to: requests
+(grammar or agent), the agent's choice, approvals, planning a plan from an intent and
+lookups, and what follows a deploy (verification, rollback, quarantine).
+
+Pure. The top floor of the core: imports every other core package, none imports it.
+"""

@@ -1,0 +1,103 @@
+"""A request in words (a message, a schedule, a webhook): an exact command (the grammar's
+fast path) becomes its step at once; anything else goes to the model, with the likely
+context pre-fetched (factor 13). Pure."""
+
+from typing import assert_never
+
+from bot.core.loop.approval_steps import (
+    on_command,
+)
+from bot.core.loop.steps import (
+    Apply,
+    ChangeLock,
+    Ctx,
+    Describe,
+    Prefetch,
+    Release,
+    Step,
+)
+from bot.core.policy.approval import Refused, check_requester
+from bot.core.reading.commands import (
+    ApproveCommand,
+    DeployCommand,
+    DeploysCommand,
+    HelpCommand,
+    LockCommand,
+    RejectCommand,
+    ReleaseCommand,
+    RollbackCommand,
+    StatusCommand,
+    UnlockCommand,
+    WhereCommand,
+)
+from bot.core.reading.grammar import parse_command
+from bot.core.thread.events import (
+    IntentChosen,
+)
+from bot.core.thread.intents import (
+    Deploy,
+    Intent,
+    ListDeploys,
+    Rollback,
+)
+from bot.core.thread.thread import Thread
+from bot.core.wording.messages import (
+    help_text,
+    status_text,
+)
+
+__all__ = ["on_request"]
+
+
+def on_request(thread: Thread, ctx: Ctx, *, actor: str, text: str) -> Step:
+    config = ctx.config
+    command = parse_command(text, services=config.services, environments=config.environments)
+    match command:
+        case None:
+            mentioned = [s for s in sorted(config.services) if s in text.lower()]
+            return Prefetch(services=mentioned or sorted(config.services)[:5])
+        case HelpCommand():
+            return Apply(events=[ctx.say(help_text(config))])
+        case StatusCommand():
+            return Apply(events=[ctx.say(status_text(thread))])
+        case ApproveCommand() | RejectCommand():
+            return on_command(thread, ctx, actor=actor, command=command)
+        case DeployCommand(service=s, environment=e, version=v):
+            intent: Intent = Deploy(service=s, environment=e, version=v)
+            return Apply(events=[_chosen(ctx, intent)])
+        case RollbackCommand(service=s, environment=e, version=v):
+            return Apply(events=[_chosen(ctx, Rollback(service=s, environment=e, version=v))])
+        case DeploysCommand(service=s, environment=e):
+            return Apply(events=[_chosen(ctx, ListDeploys(service=s, environment=e))])
+        case LockCommand() | UnlockCommand():
+            person = config.person_for(actor)
+            if person is None:
+                verdict = check_requester(config, actor=actor)
+                assert isinstance(verdict, Refused)
+                return Apply(
+                    events=[ctx.say(verdict.reason.replace("request deploys", "lock environments"))]
+                )
+            return ChangeLock(
+                environment=command.environment,
+                lock=isinstance(command, LockCommand),
+                reason=command.reason if isinstance(command, LockCommand) else None,
+                person=person,
+                actor=actor,
+            )
+        case WhereCommand(service=s):
+            return Describe(service=s)
+        case ReleaseCommand(service=s, version=v, environment=e, reason=why):
+            person = config.person_for(actor)
+            if person is None:
+                verdict = check_requester(config, actor=actor)
+                assert isinstance(verdict, Refused)
+                return Apply(events=[ctx.say(verdict.reason.replace("request deploys", "release"))])
+            return Release(
+                service=s, version=v, environment=e, reason=why, person=person, actor=actor
+            )
+        case _:
+            assert_never(command)
+
+
+def _chosen(ctx: Ctx, intent: Intent) -> IntentChosen:
+    return IntentChosen(id=ctx.new_id(), at=ctx.now, intent=intent, source="grammar")

@@ -1,0 +1,205 @@
+"""Approval policy: code, never the model. Pure functions over the config and the thread.
+
+Who counts is a *person* from ``[people]``, whichever channel they answer on, so the
+self-approval and approver checks hold across Slack, email, the terminal and the API.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.config.config import Config, Environment
+from bot.core.thread.events import ApprovalRequested
+from bot.core.thread.intents import Intent
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import OpenApproval, Thread
+
+__all__ = [
+    "Allowed",
+    "NotOpen",
+    "Refused",
+    "check_bare_approval",
+    "check_decision",
+    "check_decision_on",
+    "check_requester",
+    "check_scope",
+    "confirmers",
+    "eligible_approvers",
+    "needs_approval",
+    "requester_label",
+]
+
+
+class Allowed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Refused(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+    # The request is no longer waiting for this (expired, already approved by this person),
+    # as opposed to: this person may not say it. The API answers 409 rather than 403.
+    stale: bool = False
+
+
+class NotOpen(BaseModel):
+    """Nothing in the thread waits for this decision: no request is open, or the open one is
+    another plan than the one named (``open_plan``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    open_plan: Plan | None = None
+
+
+def needs_approval(env: Environment, *, kind: Literal["deploy", "rollback"] = "deploy") -> bool:
+    """Deploys here wait for approval per ``approval``; rollbacks per ``rollback_approval``
+    (default: as deploys)."""
+    return env.rollback_needs_approval if kind == "rollback" else env.approval
+
+
+def confirmers(config: Config, env: Environment) -> list[str]:
+    """Who may confirm a rollback the bot proposed where rollbacks need no approval: the
+    environment's approvers, or anyone in [people] where it has none."""
+    return list(env.approvers) or sorted(config.people)
+
+
+def eligible_approvers(env: Environment, *, requester: str) -> list[str]:
+    """The approvers who may decide a plan asked for by ``requester`` (a person's name)."""
+    return [p for p in env.approvers if env.self_approval or p != requester]
+
+
+def requester_label(config: Config, actor: str) -> str | None:
+    """The name a plan records as its requester: a person, a schedule or a webhook.
+
+    ``None`` when the actor is a person deploybot does not know.
+    """
+    if actor.startswith(("schedule:", "webhook:")):
+        return actor
+    return config.person_for(actor)
+
+
+def check_requester(config: Config, *, actor: str) -> Allowed | Refused:
+    """Only people in ``[people]`` (and configured schedules/webhooks) may ask for deploys."""
+    if requester_label(config, actor) is not None:
+        return Allowed()
+    ident = actor.partition(":")[2] or actor
+    return Refused(
+        reason=f"I don't know {ident}: only people listed in deploybot's config may request "
+        "deploys. Nothing was deployed."
+    )
+
+
+def check_decision(
+    *,
+    config: Config,
+    open_approval: OpenApproval,
+    actor: str,
+    decision: Literal["approve", "reject"],
+    now: datetime,
+) -> Allowed | Refused:
+    plan = open_approval.plan
+    env = config.environments[plan.environment]
+    person = config.person_for(actor)
+    if person is None:
+        ident = actor.partition(":")[2] or actor
+        return Refused(reason=f"{ident} is not in deploybot's list of people, so cannot decide.")
+    if now >= open_approval.request.expires_at:
+        stamp = open_approval.request.expires_at.strftime("%H:%M UTC")
+        return Refused(
+            reason=f"Plan #{plan.short_id} expired at {stamp}; ask for the deploy again.",
+            stale=True,
+        )
+    if decision == "reject" and person == plan.requester:
+        return Allowed()  # a requester may always withdraw their own request
+    # A rollback the bot proposed where rollbacks need no approval asks for a confirmation
+    # from the people named in its request (bot.core.policy.approval.confirmers).
+    confirming = not needs_approval(env, kind=plan.kind)
+    named = open_approval.request.approvers if confirming else []
+    allowed = list(dict.fromkeys([*env.approvers, *open_approval.escalated_to, *named]))
+    if person not in allowed:
+        names = ", ".join(allowed)
+        return Refused(
+            reason=f"{person} can't {decision} deploys to {plan.environment}; approvers: {names}."
+        )
+    if person == plan.requester and not env.self_approval and not confirming:
+        return Refused(
+            reason=f"{person} asked for this deploy, and {plan.environment} needs someone "
+            "else's approval."
+        )
+    if decision == "approve" and person in open_approval.approved_by:
+        return Refused(reason=f"{person} has already approved plan #{plan.short_id}.", stale=True)
+    return Allowed()
+
+
+def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed | Refused:
+    """A typed ``approve`` without a plan id counts only where it cannot mean another plan.
+
+    That is a thread whose open request is the only plan it ever asked approval for (the same
+    plan asked again, after a failed try, is still one plan). Otherwise the approver may have
+    read an earlier plan that was since replaced (v1.4.0 asked, then swapped for v1.4.2), so
+    they must name the plan they mean.
+    """
+    plan = open_approval.plan
+    asked = {
+        p.identity
+        for e in thread.events
+        if isinstance(e, ApprovalRequested) and (p := thread.plan(e.plan_hash)) is not None
+    }
+    if asked <= {plan.identity}:  # attempts of one plan are one plan
+        return Allowed()
+    return Refused(
+        stale=True,
+        reason=f"This thread has asked approval for more than one plan, so a bare 'approve' "
+        f"could mean the wrong one. The plan waiting now is #{plan.short_id}: "
+        f"{plan.describe()}, asked by {plan.requester}. To approve exactly that, say "
+        f"'approve {plan.short_id}'. Nothing was changed.",
+    )
+
+
+def check_scope(intent: Intent, config: Config) -> Allowed | Refused:
+    """The model may only propose what the config holds: a known service, and one of its
+    environments (invariant 6). Anything else is an invalid step, never an action."""
+    service = getattr(intent, "service", None)
+    if service is None:
+        return Allowed()
+    if service not in config.services:
+        known = ", ".join(sorted(config.services))
+        return Refused(reason=f"unknown service {service!r}; known: {known}")
+    environment = getattr(intent, "environment", None)
+    if environment is None:
+        return Allowed()
+    allowed = config.services[service].environments
+    if environment not in allowed:
+        return Refused(
+            reason=f"{service} cannot be deployed to {environment!r}; its environments: "
+            f"{', '.join(allowed)}"
+        )
+    return Allowed()
+
+
+def check_decision_on(
+    thread: Thread,
+    *,
+    config: Config,
+    actor: str,
+    decision: Literal["approve", "reject"],
+    plan_ref: str | None,
+    now: datetime,
+) -> Allowed | NotOpen | Refused:
+    """Whether ``actor``'s decision on the plan ``plan_ref`` names (a hash or its prefix; None
+    for a bare typed ``approve``/``reject``) counts now: the one check every channel's
+    decision goes through, in the worker (``bot.core.loop.approval_steps``) and before the API
+    accepts one (``channels.api.resume``)."""
+    open_approval = thread.open_approval()
+    if open_approval is None:
+        return NotOpen()
+    if plan_ref and not open_approval.plan.plan_hash.startswith(plan_ref.lower()):
+        return NotOpen(open_plan=open_approval.plan)
+    verdict = check_decision(
+        config=config, open_approval=open_approval, actor=actor, decision=decision, now=now
+    )
+    if isinstance(verdict, Allowed) and decision == "approve" and not plan_ref:
+        return check_bare_approval(thread, open_approval)
+    return verdict

@@ -1,0 +1,51 @@
+"""What a channel adapter provides to the core: a way to deliver one message."""
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.thread.events import Purpose
+from bot.core.thread.origin import Origin
+from bot.core.thread.outside import Text
+from bot.core.thread.plan import Evidence, Plan
+
+__all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
+
+
+class ApprovalCard(BaseModel):
+    """The structured form of an approval request, for channels that render it (Block Kit
+    buttons, an email with reply instructions). ``plan.plan_hash`` is what a decision names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    plan_hash: str
+    approvers: list[str]
+    min_approvals: int
+    expires_at: datetime
+    evidence: Evidence | None = None  # shown beside the plan (commits, CI, live version)
+
+
+class OutboundMessage(BaseModel):
+    """A message on its way out: a ``message_sent`` event of a thread, or a transient
+    ``progress`` update (not recorded) that replaces the deploy's start message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thread_id: str
+    message_id: str
+    origin: Origin
+    text: Text
+    purpose: Purpose = "info"
+    to: str | None = None
+    replaces: str | None = None
+    route: str | None = None  # deliver there instead of back to the origin
+    topic: str = ""  # what the thread is about, for a subject line where a channel needs one
+    card: ApprovalCard | None = None
+
+
+class Sender(Protocol):
+    async def send(self, message: OutboundMessage) -> None:
+        """Deliver or raise; the outbox retries on any exception."""
+        ...

@@ -1,0 +1,7 @@
+"""Every sentence a person reads: messages built from plans, results and threads, the
+evidence beside an approval request, a verification in words, the approval card's fields,
+and redaction (``redact``) that keeps secrets out of all of them.
+
+Pure. The shell reports facts and never writes a sentence; channels render what this
+package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.
+"""

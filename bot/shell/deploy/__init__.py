@@ -1,0 +1,8 @@
+"""Where a deploy runs: ``execution`` runs an approved plan write-ahead, exactly once, one at a
+time (invariants 2-4): the live-state re-check (``recheck``), the prior-run check, the lock
+watched while the target runs (``watch``), and what the next worker does when a worker died
+mid-deploy (``recovery``, ``interruption``). ``targets`` picks the command or GitHub deployer.
+
+May import ``world``, ``process``, ``github``, ``lock``, ``streams``, ``store``, ``runtime``;
+never ``loop`` or ``verify``.
+"""

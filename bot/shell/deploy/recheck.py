@@ -1,0 +1,143 @@
+"""The live-state re-check just before a plan runs (invariant 2), under the lock.
+
+Is the world still the one the approvers were shown? The environment's live commit (from
+the deploy history) and the tag's commit (from the repository, not the cache) are read again
+and ``bot.core.policy.live.check_live_state`` decides; the planned commit must not have been
+quarantined meanwhile, under any name (``bot.core.policy.quarantine``). On drift the plan
+does not run: the thread says what changed, every copy of its request is closed, and the
+plan is made again from what is true now (a new plan hash, so no old approval can count) or
+refused (now older than live). A rollback the bot chose after a failed verification is never
+made again: it was for the version that failed, and that version is no longer what is live
+(bot/core/policy/supersession.py); the thread says so and nothing is rolled back.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.core.errors import ToolFailed
+from bot.core.loop.aftercare import rolls_back
+from bot.core.loop.planning import build_plan
+from bot.core.policy.approval import Allowed, Refused
+from bot.core.policy.approval_posts import closing_messages
+from bot.core.policy.live import check_live_state
+from bot.core.policy.quarantine import banned_commits
+from bot.core.policy.supersession import still_undoes
+from bot.core.thread.events import (
+    ApprovalRequested,
+    ErrorRecorded,
+    Event,
+    MessageSent,
+    PlanProposed,
+)
+from bot.core.thread.intents import Deploy, Rollback
+from bot.core.thread.plan import Plan, Tag
+from bot.core.thread.thread import Thread
+from bot.shell.world.history import DeployHistory
+from bot.shell.world.lookups import Lookups
+from bot.shell.world.quarantine import QuarantineList
+
+__all__ = ["LiveCheck"]
+
+
+class LiveCheck:
+    def __init__(
+        self,
+        *,
+        history: DeployHistory,
+        lookups: Lookups,
+        quarantine: QuarantineList,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._history = history
+        self._lookups = lookups
+        self._quarantine = quarantine
+        self._clock = clock
+        self._new_id = new_id
+
+    async def drift(self, thread: Thread, plan: Plan) -> list[Event] | None:
+        """None when ``plan`` may run; else the events that say why not and what next."""
+        # The two Redis reads at once (their round trips overlap); the git re-read after.
+        history, banned = await asyncio.gather(
+            self._history.recent(service=plan.service, environment=plan.environment, limit=5),
+            self._quarantine.of(service=plan.service, environment=plan.environment),
+        )
+        tags: list[Tag] | None
+        try:
+            tags = await self._lookups.fresh_tags(plan.service)
+        except ToolFailed as exc:
+            tags = None
+            verdict: Allowed | Refused = Refused(
+                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
+                "Ask again when the repository answers."
+            )
+        else:
+            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
+        commits = banned_commits(banned, tags=tags or [], history=history)
+        if isinstance(verdict, Allowed) and plan.sha in commits:
+            # Quarantined after it was approved (under any name): refused, not remade.
+            refusal = commits[plan.sha].refusal(
+                service=plan.service, environment=plan.environment, asked=plan.version
+            )
+            verdict, tags = Refused(reason=refusal), None
+        failed = rolls_back(thread, plan) if plan.kind == "rollback" else None
+        if isinstance(verdict, Allowed) and failed is not None:
+            verdict = still_undoes(plan, failed)  # planned after another deploy replaced it?
+        if isinstance(verdict, Allowed):
+            return None
+        undoing = failed is not None
+        if undoing:
+            tags = None  # only the version that failed is rolled back: never remade
+        now = self._clock()
+        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
+        if tags is not None:
+            text += " It is made again from what is live now, for a fresh approval."
+        asked = any(
+            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
+            for e in thread.events
+        )
+        events: list[Event] = []
+        if asked:
+            events += closing_messages(
+                thread, text=text, purpose="error", now=now, new_id=self._new_id
+            )
+        elif not undoing:  # the bot's own rollback is said once, below, with what to do
+            events.append(MessageSent(id=self._new_id(), at=now, text=text, purpose="error"))
+        if failed is not None:
+            events.append(
+                ErrorRecorded(
+                    id=self._new_id(),
+                    at=now,
+                    kind="refused",
+                    message=f"{verdict.reason} It was the bot's rollback of {failed.version} "
+                    "after its failed verification; it is not made again against what is live "
+                    "now, so nothing is rolled back.",
+                )
+            )
+        if tags is None:
+            return events
+        intent: Deploy | Rollback = (
+            Deploy(service=plan.service, environment=plan.environment, version=plan.version)
+            if plan.kind == "deploy"
+            else Rollback(service=plan.service, environment=plan.environment, version=plan.version)
+        )
+        try:
+            lineage = await self._lookups.lineage_for(
+                intent, tags=tags, history=history, quarantined=banned
+            )
+            again = build_plan(
+                intent,
+                tags=tags,
+                history=history,
+                requester=plan.requester,
+                quarantined=banned,
+                lineage=lineage,
+            )
+        except ToolFailed as exc:  # e.g. now older than what is live: said, not retried
+            events.append(
+                ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=str(exc))
+            )
+        else:
+            events.append(PlanProposed(id=self._new_id(), at=now, plan=thread.fresh_attempt(again)))
+        return events

@@ -1,0 +1,261 @@
+"""The turn: the loop around ``bot.core.loop.next_step.next_step`` that does the I/O each step
+names.
+
+``Runner.advance`` asks the pure reducer for the next step, does it (ask the agent, look
+things up, resolve a plan), appends what happened and asks again, until the thread pauses.
+Executing a plan is ``bot.shell.deploy.execution``; a deploy whose worker died is
+``bot.shell.deploy.recovery``; ``lock``/``unlock``/``where`` are ``bot.shell.world.environments``.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import assert_never
+
+from bot.core.config.config import Config
+from bot.core.errors import PlanRefused, ToolFailed
+from bot.core.loop.next_step import (
+    MODEL_CALLS_PER_MESSAGE,
+    Apply,
+    ChangeLock,
+    Decide,
+    Describe,
+    Execute,
+    Lookup,
+    Pause,
+    Prefetch,
+    Recover,
+    Release,
+    ResolvePlan,
+    Verify,
+    next_step,
+)
+from bot.core.loop.planning import build_plan
+from bot.core.ports.agent import Agent, AgentFailure, Decision
+from bot.core.thread.events import (
+    ErrorKind,
+    ErrorRecorded,
+    Event,
+    HistoryListed,
+    IntentChosen,
+    PlanProposed,
+    TagsListed,
+)
+from bot.core.thread.intents import ListDeploys, ListTags
+from bot.core.thread.thread import Thread
+from bot.shell.deploy.execution import Executor
+from bot.shell.deploy.recovery import Recovery
+from bot.shell.verify.after_deploy import Verification
+from bot.shell.world.environments import EnvironmentDesk
+from bot.shell.world.evidence import EvidenceGatherer
+from bot.shell.world.lookups import Lookups, Turn
+from bot.shell.world.quarantine import QuarantineList
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("deploybot.runner")
+
+_PREFETCH_TAGS = 5  # enough context for the model; it can list more
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        agents: Mapping[str, Agent],
+        lookups: Lookups,
+        executor: Executor,
+        recovery: Recovery,
+        desk: EnvironmentDesk,
+        verification: Verification,
+        quarantine: QuarantineList,
+        evidence: EvidenceGatherer,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        max_steps: int = 30,
+        model_calls_per_message: int = MODEL_CALLS_PER_MESSAGE,
+    ) -> None:
+        self.config = config
+        self._agents = agents
+        self._lookups = lookups
+        self._executor = executor
+        self._recovery = recovery
+        self._desk = desk
+        self._verification = verification
+        self._quarantine = quarantine
+        self._evidence = evidence
+        self._clock = clock
+        self._new_id = new_id
+        self._max_steps = max_steps
+        self._model_calls_per_message = model_calls_per_message
+
+    async def advance(self, thread: Thread) -> set[str]:
+        """Run steps until the thread pauses. May save the thread (write-ahead points).
+
+        Returns the ids of messages already handed to the outbox during the turn (a deploy's
+        start message goes out as soon as ``deploy_started`` is saved).
+        """
+        turn = Turn()
+        for _ in range(self._max_steps):
+            step = next_step(
+                thread,
+                config=self.config,
+                now=self._clock(),
+                new_id=self._new_id,
+                model_calls_per_message=self._model_calls_per_message,
+            )
+            match step:
+                case Pause():
+                    return turn.published
+                case Apply(events=events):
+                    thread.events.extend(events)
+                case Decide():
+                    thread.events.append(await self._decide(thread))
+                case Prefetch(services=services):
+                    thread.events.extend(await self._prefetch(services, turn))
+                    thread.events.append(await self._decide(thread))
+                case Lookup(intent=intent):
+                    thread.events.append(await self._lookup(intent))
+                case ResolvePlan():
+                    thread.events.append(await self._resolve(step, turn, thread))
+                case Execute(plan=plan):
+                    await self._executor.execute(thread, plan, turn=turn)
+                case Recover():
+                    thread.events.extend(await self._recovery.recover(step, thread))
+                case Verify(plan=plan):
+                    thread.events.extend(
+                        await self._verification.run(thread, plan, published=turn.published)
+                    )
+                case Release():
+                    thread.events.extend(await self._desk.release(step))
+                case ChangeLock():
+                    thread.events.extend(await self._desk.change_lock(step))
+                case Describe(service=service):
+                    thread.events.append(await self._desk.describe(service, turn))
+                case _:
+                    assert_never(step)
+        thread.events.append(self._error("tool_failed", "stopped after too many steps"))
+        return turn.published
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _error(
+        self, kind: ErrorKind, message: str, *, input_tokens: int = 0, output_tokens: int = 0
+    ) -> ErrorRecorded:
+        return ErrorRecorded(
+            id=self._new_id(),
+            at=self._clock(),
+            kind=kind,
+            message=message,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+    async def _decide(self, thread: Thread) -> Event:
+        agent = self._agents[thread.agent]
+        result = await agent.decide(thread)
+        match result:
+            case Decision():
+                return IntentChosen(
+                    id=self._new_id(),
+                    at=self._clock(),
+                    intent=result.intent,
+                    source="model",
+                    model=result.model,
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                )
+            case AgentFailure():
+                return self._error(
+                    result.kind,
+                    result.message,
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                )
+            case _:
+                assert_never(result)
+
+    async def _prefetch(self, services: list[str], turn: Turn) -> list[Event]:
+        """Factor 13: tags and recent deploys, recorded so the prompt can show them."""
+        pairs = [(s, e) for s in services for e in self.config.services[s].environments]
+        await self._lookups.fetch(turn, services=services, pairs=pairs)
+        events: list[Event] = []
+        for service in services:
+            found = turn.tags[service]
+            if isinstance(found, ToolFailed):
+                log.warning("prefetch of %s tags failed: %s", service, found)
+            else:
+                events.append(
+                    TagsListed(
+                        id=self._new_id(),
+                        at=self._clock(),
+                        service=service,
+                        tags=found[:_PREFETCH_TAGS],
+                    )
+                )
+            for env in self.config.services[service].environments:
+                if deploys := turn.history[(service, env)]:
+                    events.append(
+                        HistoryListed(
+                            id=self._new_id(),
+                            at=self._clock(),
+                            service=service,
+                            environment=env,
+                            deploys=deploys,
+                        )
+                    )
+        return events
+
+    async def _lookup(self, intent: ListTags | ListDeploys) -> Event:
+        match intent:
+            case ListTags(service=service):
+                try:
+                    tags = await self._lookups.tags(service)
+                except ToolFailed as exc:
+                    return self._error("tool_failed", str(exc))
+                return TagsListed(
+                    id=self._new_id(), at=self._clock(), service=service, tags=tags[:10]
+                )
+            case ListDeploys(service=service, environment=environment):
+                deploys = await self._lookups.history(service, environment)
+                return HistoryListed(
+                    id=self._new_id(),
+                    at=self._clock(),
+                    service=service,
+                    environment=environment,
+                    deploys=deploys,
+                )
+            case _:
+                assert_never(intent)
+
+    async def _resolve(self, step: ResolvePlan, turn: Turn, thread: Thread) -> Event:
+        intent = step.intent
+        pair = (intent.service, intent.environment)
+        await self._lookups.fetch(turn, services=[intent.service], pairs=[pair])
+        if refusal := await self._desk.frozen_for(intent.environment, requester=step.requester):
+            return self._error("locked", refusal)
+        try:
+            tags, history = turn.tags_of(intent.service), turn.history[pair]
+            banned = await self._quarantine.of(
+                service=intent.service, environment=intent.environment
+            )
+            lineage = await self._lookups.lineage_for(
+                intent, tags=tags, history=history, quarantined=banned
+            )
+            plan = build_plan(
+                intent,
+                tags=tags,
+                history=history,
+                requester=step.requester,
+                quarantined=banned,
+                lineage=lineage,
+            )
+        except PlanRefused as exc:
+            return self._error("refused", str(exc))
+        except ToolFailed as exc:
+            return self._error("tool_failed", str(exc))
+        plan = thread.fresh_attempt(plan)
+        # What an approver should see beside it (bounded; never fails the plan).
+        evidence = await self._evidence.gather(plan)
+        return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan, evidence=evidence)

@@ -1,0 +1,271 @@
+"""The outbox: messages recorded in a thread, delivered by a retrying deliverer.
+
+One stream per channel (``deploybot:outbox:slack``, ``...:terminal:<session>``). A message
+is added to the delivered set after it is sent, and a message already in the set is skipped,
+so a retry after a crash does not send it twice (within what the channel allows: a crash
+between sending and recording can still repeat one message). The set is one sorted set for
+all threads (cheaper than a key per thread), forgetting deliveries older than a week.
+
+A failed delivery is retried (an SMTP or Slack outage loses nothing), except one the channel
+refused for good (``Undeliverable``): it goes to ``deploybot:outbox:dead`` with the reason.
+"""
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from bot.core.errors import Undeliverable
+from bot.core.ports.outbound import OutboundMessage, Sender
+from bot.core.thread.events import MessageSent
+from bot.core.thread.origin import outbox_channel
+from bot.core.thread.thread import Thread
+from bot.core.wording.cards import card_of, topic_of
+from bot.shell.runtime.tasks import TaskHandle
+from bot.shell.store.keys import Keys, stream_entries
+from bot.shell.store.redis_faults import TRANSIENT, Backoff, pause, stream_gone
+
+__all__ = ["PULL_CHANNELS", "LogSender", "Outbox"]
+
+# Origins nobody pushes replies to: API clients read them with GET /v1/threads/{id}, and
+# schedules without a channel to report to leave them in the thread and the logs.
+PULL_CHANNELS = ("api", "schedule")
+
+
+class LogSender:
+    """Delivers by logging (one JSON line with the thread id), for pull-only origins."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        log.info(
+            "message for %s thread %s (%s): %s",
+            message.origin.kind,
+            message.thread_id,
+            message.purpose,
+            message.text.splitlines()[0] if message.text else "",
+        )
+
+
+log = logging.getLogger("deploybot.outbox")
+
+_REMEMBER_DELIVERED_S = 7 * 86400
+
+
+def _member(thread_id: str, message_id: str) -> str:
+    return f"{thread_id}:{message_id}"
+
+
+class Outbox:
+    group = "deliverers"
+
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        #: Per channel: why the last batch's deliveries all failed (None: they did not).
+        self.failing: dict[str, str | None] = {}
+
+    async def enqueue(self, thread: Thread, messages: list[MessageSent]) -> None:
+        if messages:
+            pipe = self._redis.pipeline(transaction=False)
+            self.enqueue_in(pipe, thread, messages)
+            await pipe.execute()
+
+    def enqueue_in(self, pipe: "Pipeline", thread: Thread, messages: list[MessageSent]) -> None:
+        """Queue the messages on a pipeline the caller executes."""
+        topic = topic_of(thread)
+        for message in messages:
+            stream = self._keys.outbox(outbox_channel(thread.origin, message.route))
+            out = OutboundMessage(
+                thread_id=thread.id,
+                message_id=message.id,
+                origin=thread.origin,
+                text=message.text,
+                purpose=message.purpose,
+                to=message.to,
+                replaces=message.replaces,
+                route=message.route,
+                topic=topic,
+                card=card_of(thread, message),
+            )
+            pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
+
+    async def send_transient(self, message: OutboundMessage) -> None:
+        """Queue a message that is not recorded in its thread (deploy progress): losing or
+        repeating one is harmless, since the next one or the result replaces it."""
+        stream = self._keys.outbox(outbox_channel(message.origin, message.route))
+        await self._redis.xadd(
+            stream, {"m": message.model_dump_json()}, maxlen=100_000, approximate=True
+        )
+
+    async def undelivered(self, thread: Thread) -> list[MessageSent]:
+        messages = [e for e in thread.events if isinstance(e, MessageSent)]
+        if not messages:
+            return []
+        scores = await self._redis.zmscore(
+            self._keys.delivered(), [_member(thread.id, m.id) for m in messages]
+        )
+        return [m for m, score in zip(messages, scores, strict=True) if score is None]
+
+    async def ensure_group(self, channel: str) -> None:
+        try:
+            await self._redis.xgroup_create(
+                self._keys.outbox(channel), self.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def deliver_some(
+        self,
+        *,
+        channel: str,
+        sender: Sender,
+        consumer: str,
+        block_ms: int | None,
+        retry_idle_ms: int = 5_000,
+        count: int = 50,
+    ) -> int:
+        """Deliver what is waiting (and retry what failed earlier); returns how many sent."""
+        stream = self._keys.outbox(channel)
+        claimed = await self._redis.xautoclaim(
+            stream, self.group, consumer, retry_idle_ms, "0-0", count=count
+        )
+        entries = stream_entries(claimed[1])
+        fresh = await self._redis.xreadgroup(
+            self.group, consumer, {stream: ">"}, count=count, block=None if entries else block_ms
+        )
+        entries.extend(stream_entries(fresh))
+        if not entries:
+            return 0
+        batch = await self._deliver(channel, stream, sender, entries)
+        self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
+        return batch.sent
+
+    async def _deliver(
+        self,
+        channel: str,
+        stream: str,
+        sender: Sender,
+        entries: list[tuple[str, dict[bytes, bytes]]],
+    ) -> "_Batch":
+        done = self._redis.pipeline(transaction=False)
+        parsed: list[tuple[str, OutboundMessage]] = []
+        for entry_id, fields in entries:
+            try:
+                parsed.append((entry_id, OutboundMessage.model_validate_json(fields[b"m"])))
+            except (KeyError, ValueError):  # never deliverable: set aside, do not stop the pump
+                log.error("outbox %s entry %s is not a valid message, set aside", channel, entry_id)
+                done.xadd(
+                    self._keys.outbox_dead(),
+                    {"m": fields.get(b"m", b""), "channel": channel, "reason": "invalid message"},
+                    maxlen=10_000,
+                    approximate=True,
+                )
+                done.xack(stream, self.group, entry_id)
+                done.xdel(stream, entry_id)
+        delivered = self._keys.delivered()
+        already = (
+            await self._redis.zmscore(
+                delivered, [_member(m.thread_id, m.message_id) for _eid, m in parsed]
+            )
+            if parsed
+            else []
+        )
+        now_s = time.time()
+        batch = _Batch()
+        this_batch: set[str] = set()  # the same message enqueued twice, read in one batch
+        for (entry_id, message), was_sent in zip(parsed, already, strict=True):
+            member = _member(message.thread_id, message.message_id)
+            if was_sent is None and member not in this_batch:
+                try:
+                    await sender.send(message)
+                except Undeliverable as exc:  # refused for good: set aside, never retried
+                    log.error(
+                        "delivery to %s refused for good, set aside: %s",
+                        channel,
+                        exc,
+                        extra={"thread_id": message.thread_id},
+                    )
+                    done.xadd(
+                        self._keys.outbox_dead(),
+                        {"m": message.model_dump_json(), "channel": channel, "reason": str(exc)},
+                        maxlen=10_000,
+                        approximate=True,
+                    )
+                except Exception as exc:  # the channel failed: leave it pending, retry later
+                    log.warning("delivery to %s failed, will retry: %s", channel, exc)
+                    batch.failure = f"{type(exc).__name__}: {exc}"
+                    continue
+                else:
+                    batch.sent += 1
+            this_batch.add(member)
+            done.zadd(delivered, {member: now_s})
+            done.xack(stream, self.group, entry_id)
+            done.xdel(stream, entry_id)
+        done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
+        await done.execute()
+        return batch
+
+    async def set_aside(self) -> int:
+        """Messages a channel refused for good (see ``Undeliverable``)."""
+        return int(await self._redis.xlen(self._keys.outbox_dead()))
+
+    async def pending(self, channel: str) -> int:
+        """Messages enqueued and not yet delivered."""
+        return int(await self._redis.xlen(self._keys.outbox(channel)))
+
+    async def run(
+        self,
+        *,
+        channel: str,
+        sender: Sender,
+        consumer: str,
+        stop: asyncio.Event | None = None,
+        health: TaskHandle | None = None,
+    ) -> None:
+        """Deliver until ``stop`` is set (forever by default), retrying what fails.
+
+        Redis away: retried with backoff. The group gone (Redis lost its data): recreated.
+        Every delivery failing (the channel is down): ``recovering`` until one succeeds.
+        Anything else raises, for the task registry to record."""
+        health = health or TaskHandle(f"outbox:{channel}")
+        backoff = Backoff()
+        need_group = True
+        while stop is None or not stop.is_set():
+            try:
+                if need_group:
+                    await self.ensure_group(channel)
+                    need_group = False
+                sent = await self.deliver_some(
+                    channel=channel, sender=sender, consumer=consumer, block_ms=1000
+                )
+            except ResponseError as exc:
+                if not stream_gone(exc):
+                    raise
+                log.warning(
+                    "outbox %s: its stream's group was gone (Redis lost its data; messages "
+                    "queued before are gone); recreated it",
+                    channel,
+                )
+                need_group = True
+                continue
+            except TRANSIENT as exc:
+                health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
+                await pause(stop, backoff.take())
+                continue
+            backoff.reset()
+            failure = self.failing.get(channel)
+            if failure is not None:
+                health.recovering(f"deliveries to {channel} failing ({failure})")
+            elif sent or health.recovering_since_s is not None:
+                health.recovered()
+            if not sent:
+                await pause(stop, 0.05)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.sent = 0
+        self.failure: str | None = None

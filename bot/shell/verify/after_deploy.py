@@ -1,0 +1,139 @@
+"""Verifying a version just deployed (issue: close the loop), in its own turn.
+
+A durable ``verify`` timer, queued when the deploy's result was saved, brings the thread
+back here (``bot.core.loop.aftercare``). The "Verifying ..." message is saved and sent first, then
+edited as the rounds go (``bot.shell.verify.checks`` runs the checks); a failed verification
+quarantines the version before the thread hears of it, so nothing can deploy it again
+meanwhile. The reducer then decides what follows (a rollback, through policy).
+
+A verification judges only its own deploy: before every round and before the verdict it asks
+the history for the pair's newest started deploy, and once that is another one it stops as
+``superseded`` and decides nothing (bot/core/policy/supersession.py).
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.core.config.config import Config
+from bot.core.policy.supersession import Superseded, standing
+from bot.core.policy.verification import ToVerify, Verified, verification_for
+from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.events import Event, MessageSent, VerificationFinished, VersionQuarantined
+from bot.core.thread.plan import Plan, Quarantined
+from bot.core.thread.thread import Thread
+from bot.core.wording.verification import start_text
+from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.outbox import Outbox
+from bot.shell.verify.checks import Verifier
+from bot.shell.world.history import DeployHistory
+from bot.shell.world.quarantine import QuarantineList
+
+__all__ = ["Verification"]
+
+
+class Verification:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        verifier: Verifier,
+        store: ThreadStore,
+        outbox: Outbox,
+        quarantine: QuarantineList,
+        history: DeployHistory,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._config = config
+        self._history = history
+        self._verifier = verifier
+        self._store = store
+        self._outbox = outbox
+        self._quarantine = quarantine
+        self._clock = clock
+        self._new_id = new_id
+
+    async def run(self, thread: Thread, plan: Plan, *, published: set[str]) -> Sequence[Event]:
+        """Verify ``plan``'s version; the events that say how it went (appended by the turn).
+        ``published``: ids of messages already handed to the outbox (added to here)."""
+        wanted = verification_for(self._config, service=plan.service, environment=plan.environment)
+        if not isinstance(wanted, ToVerify):
+            return []
+        start = MessageSent(
+            id=self._new_id(),
+            at=self._clock(),
+            purpose="progress",
+            text=start_text(plan, checks=len(wanted.checks), verify_s=wanted.verify_s),
+        )
+        # Saved and sent before the (long) verification, as a deploy's start message is.
+        candidate = thread.model_copy(update={"events": [*thread.events, start]})
+        await self._store.save(candidate)
+        thread.events.append(start)
+        thread.version = candidate.version
+        await self._outbox.enqueue(thread, [start])
+        published.add(start.id)
+
+        async def progress(text: str) -> None:
+            await self._outbox.send_transient(
+                OutboundMessage(
+                    thread_id=thread.id,
+                    message_id=self._new_id(),
+                    origin=thread.origin,
+                    text=text,
+                    purpose="progress",
+                    replaces=start.id,
+                )
+            )
+
+        key = f"{thread.id}:{plan.plan_hash}"
+
+        async def still_current() -> Superseded | None:
+            newest = await self._history.newest_started(
+                service=plan.service, environment=plan.environment
+            )
+            return standing(plan, judged_key=key, newest=newest)
+
+        outcome = await self._verifier.verify(
+            plan,
+            checks=wanted.checks,
+            verify_s=wanted.verify_s,
+            on_progress=progress,
+            idempotency_key=key,
+            still_current=still_current,
+        )
+        now = self._clock()
+        finished = VerificationFinished(
+            id=self._new_id(),
+            at=now,
+            plan_hash=plan.plan_hash,
+            result=(
+                "verified"
+                if isinstance(outcome, Verified)
+                else "superseded"
+                if isinstance(outcome, Superseded)
+                else "failed"
+            ),
+            summary=outcome.text,
+            message_id=start.id,
+        )
+        if isinstance(outcome, Verified | Superseded):  # superseded decides nothing
+            return [finished]
+        entry = Quarantined(
+            version=plan.version,
+            sha=plan.sha,
+            by="verification",
+            reason=outcome.text[:300],
+            at=now.astimezone(UTC).isoformat(),
+            thread_id=thread.id,
+        )
+        await self._quarantine.add(service=plan.service, environment=plan.environment, entry=entry)
+        quarantined = VersionQuarantined(
+            id=self._new_id(),
+            at=now,
+            service=plan.service,
+            environment=plan.environment,
+            version=plan.version,
+            by="verification",
+            reason=entry.reason,
+        )
+        return [quarantined, finished]

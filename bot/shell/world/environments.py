@@ -1,0 +1,228 @@
+"""Environment commands: ``lock``/``unlock`` an environment and ``where can I deploy``.
+
+Who may lock and unlock is ``bot.core.policy.approval``; this module reads and changes the locks in
+Redis
+(``bot.shell.lock.lease``) and says what happened. ``frozen_for`` is also what a deploy asks before
+it is planned or run: a person's lock stops everyone else's deploys to that environment.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.core.config.config import Config
+from bot.core.errors import ToolFailed
+from bot.core.loop.steps import ChangeLock, Release
+from bot.core.policy.approval import Refused
+from bot.core.policy.deploys import current_version
+from bot.core.policy.lock import (
+    check_frozen,
+    check_release,
+    check_release_interrupted,
+    check_unlock,
+)
+from bot.core.policy.quarantine import release_keys
+from bot.core.thread.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
+from bot.core.wording.messages import locked_text, where_text
+from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.world.lookups import Lookups, Turn
+from bot.shell.world.quarantine import QuarantineList
+
+__all__ = ["EnvironmentDesk"]
+
+
+class EnvironmentDesk:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        env_lock: EnvLock,
+        lookups: Lookups,
+        quarantine: QuarantineList,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._config = config
+        self._env_lock = env_lock
+        self._lookups = lookups
+        self._quarantine = quarantine
+        self._clock = clock
+        self._new_id = new_id
+
+    async def frozen_for(self, environment: str, *, requester: str) -> str | None:
+        """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""
+        holder = await self._env_lock.frozen(environment=environment)
+        verdict = check_frozen(
+            environment=environment,
+            locked_by=holder.who if holder else None,
+            why=holder.why if holder else "",
+            since=holder.since if holder else None,
+            requester=requester,
+        )
+        return verdict.reason if isinstance(verdict, Refused) else None
+
+    async def change_lock(self, step: ChangeLock) -> list[Event]:
+        env = step.environment
+        now = self._clock()
+        current = await self._env_lock.frozen(environment=env)
+        if step.lock:
+            holder = LockHolder(thread_id="", who=step.person, why=step.reason or "", since=now)
+            ok, current = await self._env_lock.freeze(environment=env, holder=holder)
+            if not ok:
+                text = locked_text(env, who=current.who, why=current.why, since=current.since)
+                return [self._say(f"Already: {text}")]
+            return [
+                LockChanged(
+                    id=self._new_id(),
+                    at=now,
+                    service="*",
+                    environment=env,
+                    action="acquired",
+                    by=step.person,
+                    reason=step.reason,
+                ),
+                self._say(
+                    f"{env} is locked by {step.person}"
+                    + (f": {step.reason}" if step.reason else "")
+                    + f". Deploys there are refused until 'unlock {env}'."
+                ),
+            ]
+        events: list[Event] = []
+        released = await self._release_interrupted(step)
+        if isinstance(released, Refused):
+            if current is None:
+                return [self._say(released.reason, to=step.actor)]
+        elif released:
+            events.append(
+                self._say(
+                    f"{env} is released for {', '.join(released)} (held after an interrupted "
+                    f"deploy), on {step.person}'s word that it was checked.",
+                    purpose="result",
+                )
+            )
+        if current is None:
+            return events or [self._say(f"{env} is not locked.")]
+        verdict = check_unlock(
+            self._config, environment=env, person=step.person, locked_by=current.who
+        )
+        if isinstance(verdict, Refused):
+            return [*events, self._say(verdict.reason, to=step.actor)]
+        await self._env_lock.unfreeze(environment=env)
+        return [
+            *events,
+            LockChanged(
+                id=self._new_id(),
+                at=now,
+                service="*",
+                environment=env,
+                action="released",
+                by=step.person,
+            ),
+            self._say(f"{env} is unlocked (it was locked by {current.who}).", purpose="result"),
+        ]
+
+    async def _release_interrupted(self, step: ChangeLock) -> list[str] | Refused:
+        """``unlock <env>`` also releases services held there after an interrupted deploy.
+        Returns the services released, or why this person may not (when one is held)."""
+        env = step.environment
+        services = [n for n, svc in self._config.services.items() if env in svc.environments]
+        holders = await self._env_lock.holders(services=services, environment=env)
+        held = [
+            s for s, h in zip(services, holders, strict=True) if h is not None and h.interrupted
+        ]
+        if not held:
+            return []
+        verdict = check_release_interrupted(self._config, environment=env, person=step.person)
+        if isinstance(verdict, Refused):
+            return verdict
+        released = []
+        for service in held:
+            if await self._env_lock.release_interrupted(service=service, environment=env):
+                released.append(service)
+        return released
+
+    async def describe(self, service: str, turn: Turn) -> Event:
+        environments = self._config.services[service].environments
+        await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
+        rows: list[tuple[str, str | None, bool, str | None]] = []
+        states = await self._env_lock.states(service=service, environments=environments)
+        quarantined = await self._quarantine.of_each(service=service, environments=environments)
+        for env, (frozen, busy), banned in zip(environments, states, quarantined, strict=True):
+            lock: str | None = None
+            if frozen is not None:
+                lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
+                lock += f" since {frozen.since:%H:%M} UTC"
+            elif busy is not None and busy.interrupted:
+                lock = (
+                    f"held: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC; an "
+                    f"approver says 'unlock {env}' once it is checked"
+                )
+            elif busy is not None:
+                lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
+            if banned:
+                listed = "; ".join(
+                    f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC"
+                    + (f"; commit {q.sha[:7]})" if q.sha else ")")
+                    for q in banned.values()
+                )
+                lock = f"{lock}; " if lock else ""
+                lock += f"quarantined: {listed}"
+            live = current_version(turn.history[(service, env)])
+            rows.append((env, live, self._config.environments[env].approval, lock))
+        return self._say(where_text(service, rows=rows), purpose="result")
+
+    async def release(self, step: Release) -> list[Event]:
+        """``release backend v1.4.2 in production <reason>``: someone the config names for it
+        lifts a quarantine. The name is resolved to its commit (read fresh from the
+        repository), and the commit is released, whichever tag it was quarantined as."""
+        verdict = check_release(
+            self._config, environment=step.environment, person=step.person, reason=step.reason
+        )
+        if isinstance(verdict, Refused):
+            return [self._say(verdict.reason, to=step.actor)]
+        entries = await self._quarantine.of(service=step.service, environment=step.environment)
+        if not entries:
+            return [self._say(f"Nothing is quarantined for {step.service} in {step.environment}.")]
+        try:
+            tags = await self._lookups.fresh_tags(step.service)
+        except ToolFailed as exc:
+            return [
+                self._say(f"I could not read {step.service}'s tags ({exc}); nothing was released.")
+            ]
+        history = await self._lookups.history(step.service, step.environment)
+        keys, why_not = release_keys(entries, asked=step.version, tags=tags, history=history)
+        released = [
+            entry
+            for key in keys
+            if (
+                entry := await self._quarantine.remove(
+                    service=step.service, environment=step.environment, key=key
+                )
+            )
+            is not None
+        ]
+        if not released:
+            return [self._say(f"{step.service} {why_not or step.version + ' is not quarantined.'}")]
+        assert step.reason is not None  # check_release asks for one
+        was = "; ".join(
+            f"{e.version}" + (f" ({e.sha[:7]})" if e.sha else "") + f" by {e.by}: {e.reason}"
+            for e in released
+        )
+        return [
+            VersionReleased(
+                id=self._new_id(),
+                at=self._clock(),
+                service=step.service,
+                environment=step.environment,
+                version=step.version,
+                person=step.person,
+                reason=step.reason,
+            ),
+            self._say(
+                f"{step.service} {step.version} may be deployed to {step.environment} again "
+                f"(released by {step.person}: {step.reason}; it was quarantined as {was}).",
+                purpose="result",
+            ),
+        ]
+
+    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
+        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)

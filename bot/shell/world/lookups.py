@@ -1,0 +1,168 @@
+"""Read-only lookups the loop and the prompt need: tags (cached briefly), deploy history,
+and how a planned commit stands to the live one (``lineage``: git ancestry in a local
+repository, GitHub's compare for one on GitHub; never cached, never raises).
+"""
+
+import asyncio
+from collections.abc import Mapping
+
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+
+from bot.core.config.config import Config
+from bot.core.errors import ToolFailed
+from bot.core.loop.planning import planned_commit
+from bot.core.policy.deploys import live_record
+from bot.core.thread.intents import Deploy, Rollback
+from bot.core.thread.plan import DeployRecord, Lineage, Quarantined, Tag
+from bot.core.wording.redact import compact_tail, redact
+from bot.shell.github.client import GithubClient
+from bot.shell.github.errors import GithubError
+from bot.shell.store.keys import Keys
+from bot.shell.world.evidence import github_repo
+from bot.shell.world.history import DeployHistory
+from bot.shell.world.tags import lineage, list_tags
+
+__all__ = ["Lookups", "Turn"]
+
+_TAGS_SHOWN = 10
+_DEPLOYS_SHOWN = 5
+_TagList = TypeAdapter(list[Tag])
+
+
+class Lookups:
+    def __init__(
+        self,
+        *,
+        redis: "Redis",
+        keys: Keys,
+        config: Config,
+        history: DeployHistory,
+        tags_cache_s: float = 10,
+        github: GithubClient | None = None,
+        lineage_timeout_s: float = 5,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._config = config
+        self._history = history
+        self._tags_cache_s = tags_cache_s
+        self._github = github
+        self._lineage_timeout_s = lineage_timeout_s
+
+    async def tags(self, service: str) -> list[Tag]:
+        """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
+        if self._tags_cache_s > 0:
+            cached = await self._redis.get(self._keys.tags_cache(service))
+            if cached:
+                return _TagList.validate_json(cached)
+        return await self._tags_from_git(service)
+
+    async def _tags_from_git(self, service: str) -> list[Tag]:
+        """``git ls-remote``, then remember the answer for a few seconds."""
+        tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
+        if self._tags_cache_s > 0:
+            await self._redis.set(
+                self._keys.tags_cache(service),
+                _TagList.dump_json(tags),
+                px=int(self._tags_cache_s * 1000),
+            )
+        return tags
+
+    async def fresh_tags(self, service: str) -> list[Tag]:
+        """From the repository now, not the cache: for the re-check just before a deploy."""
+        return await self._tags_from_git(service)
+
+    async def lineage_for(
+        self,
+        intent: Deploy | Rollback,
+        *,
+        tags: list[Tag],
+        history: list[DeployRecord],
+        quarantined: Mapping[str, Quarantined],
+    ) -> Lineage | None:
+        """The lineage ``build_plan`` needs for ``intent``: of the commit it would plan,
+        against the live one (None: nothing is live, or it is the live commit). Raises what
+        planning raises (``PlanRefused``, ``ToolFailed``) when there is no such commit."""
+        planned = planned_commit(intent, tags=tags, history=history, quarantined=quarantined)
+        live = live_record(history)
+        if live is None or live.sha == planned:
+            return None
+        return await self.lineage(intent.service, planned=planned, live=live.sha)
+
+    async def lineage(self, service: str, *, planned: str, live: str) -> Lineage:
+        """How commit ``planned`` stands to commit ``live`` (``bot.core.thread.plan.Lineage``)."""
+        location = self._config.repo_location(service)
+        api_url = self._github.base_url if self._github else None
+        repo = github_repo(location, api_url=api_url)
+        if repo is None:  # a local path (git ancestry), or a host only git could ask
+            return await lineage(
+                location, planned=planned, live=live, timeout_s=self._lineage_timeout_s
+            )
+        if self._github is None:
+            return Lineage(relation="unknown", why="GitHub is not configured (GITHUB_TOKEN)")
+        try:
+            async with asyncio.timeout(self._lineage_timeout_s):
+                comparison = await self._github.compare(repo.owner, repo.name, live, planned)
+        except TimeoutError:
+            return Lineage(relation="unknown", why="no answer from GitHub in time")
+        except GithubError as exc:
+            why = compact_tail(redact(str(exc), secrets=()), max_lines=1, max_chars=160)
+            return Lineage(relation="unknown", why=f"GitHub compare: {why}")
+        match comparison.status:
+            case "identical":
+                return Lineage(relation="same")
+            case "ahead":
+                return Lineage(relation="ahead")
+            case "behind":
+                return Lineage(relation="behind", missing=comparison.behind_by)
+            case "diverged":
+                return Lineage(relation="diverged", missing=comparison.behind_by)
+            case other:
+                return Lineage(relation="unknown", why=f"GitHub compare said {other!r}")
+
+    async def history(self, service: str, environment: str) -> list[DeployRecord]:
+        return await self._history.recent(
+            service=service, environment=environment, limit=_DEPLOYS_SHOWN
+        )
+
+    async def fetch(
+        self, turn: "Turn", *, services: list[str], pairs: list[tuple[str, str]]
+    ) -> None:
+        """Fill ``turn`` with tags and recent deploys in one round trip (plus ``git`` for
+        services whose tags are not cached). What is already in ``turn`` is not fetched."""
+        services = [s for s in services if s not in turn.tags]
+        pairs = [p for p in pairs if p not in turn.history]
+        if not services and not pairs:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for service in services:
+            pipe.get(self._keys.tags_cache(service))
+        for service, environment in pairs:
+            pipe.lrange(self._keys.history(service, environment), 0, _DEPLOYS_SHOWN - 1)
+        replies = await pipe.execute()
+        for service, cached in zip(services, replies, strict=False):
+            if cached and self._tags_cache_s > 0:
+                turn.tags[service] = _TagList.validate_json(cached)
+            else:
+                try:  # the cache was just read above: go straight to git
+                    turn.tags[service] = await self._tags_from_git(service)
+                except ToolFailed as exc:
+                    turn.tags[service] = exc
+        for pair, raw in zip(pairs, replies[len(services) :], strict=True):
+            turn.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
+
+
+class Turn:
+    """What one turn of the loop has looked up, so it asks Redis and git only once."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, list[Tag] | ToolFailed] = {}
+        self.history: dict[tuple[str, str], list[DeployRecord]] = {}
+        self.published: set[str] = set()  # messages already handed to the outbox
+
+    def tags_of(self, service: str) -> list[Tag]:
+        found = self.tags[service]
+        if isinstance(found, ToolFailed):
+            raise found
+        return found

@@ -1,0 +1,88 @@
+"""Quarantined commits, per service and environment, in Redis.
+
+A commit that failed verification or was rolled back is put here, keyed by its sha (entries
+stored before commits were recorded are keyed by their tag name, and resolved when read:
+``bot.core.policy.quarantine``); planning refuses to deploy it to that environment again,
+under any tag (a person, a schedule or a webhook alike), until someone allowed to releases
+it. The thread that quarantined it, and the one that released it, keep the events for the
+audit (``version_quarantined``, ``version_released``).
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from bot.core.thread.events import VersionQuarantined
+from bot.core.thread.plan import Plan, Quarantined
+from bot.shell.store.keys import Keys, text
+
+__all__ = ["QuarantineList"]
+
+
+class QuarantineList:
+    def __init__(self, *, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def add(self, *, service: str, environment: str, entry: Quarantined) -> bool:
+        """Quarantine ``entry.sha`` (its version where the commit is not known); False when
+        it already was (the first reason stays)."""
+        key = self._keys.quarantine(service, environment)
+        field = entry.sha or entry.version
+        return bool(await self._redis.hsetnx(key, field, entry.model_dump_json()))
+
+    async def remove(self, *, service: str, environment: str, key: str) -> Quarantined | None:
+        """Lift the entry stored under ``key`` (as ``of`` returns it)."""
+        hash_key = self._keys.quarantine(service, environment)
+        raw = await self._redis.hget(hash_key, key)
+        if raw is None or not await self._redis.hdel(hash_key, key):
+            return None
+        return Quarantined.model_validate_json(raw)
+
+    async def of_each(
+        self, *, service: str, environments: list[str]
+    ) -> list[Mapping[str, Quarantined]]:
+        """``of`` for several environments, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for environment in environments:
+            pipe.hgetall(self._keys.quarantine(service, environment))
+        replies = await pipe.execute()
+        return [
+            {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()} for raw in replies
+        ]
+
+    async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
+        """Every quarantine entry of the pair, by stored key (a sha, or an old entry's tag)."""
+        raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
+        return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
+
+    async def rolled_back(
+        self, plan: Plan, *, thread_id: str, at: datetime, new_id: Callable[[], str]
+    ) -> VersionQuarantined | None:
+        """``plan`` (a rollback) ran: quarantine the commit it rolled back from. None when
+        there was none or it was quarantined already (by its failed verification)."""
+        if plan.kind != "rollback" or plan.previous_version is None:
+            return None
+        if plan.previous_sha is not None and plan.previous_sha == plan.sha:
+            return None  # rolled "back" to the same commit: nothing was rolled back from
+        reason = f"rolled back to {plan.version} by {plan.requester}"
+        entry = Quarantined(
+            version=plan.previous_version,
+            sha=plan.previous_sha,
+            by=plan.requester,
+            reason=reason,
+            at=at.astimezone(UTC).isoformat(),
+            thread_id=thread_id,
+        )
+        if not await self.add(service=plan.service, environment=plan.environment, entry=entry):
+            return None
+        return VersionQuarantined(
+            id=new_id(),
+            at=at,
+            service=plan.service,
+            environment=plan.environment,
+            version=plan.previous_version,
+            by=plan.requester,
+            reason=reason,
+        )
