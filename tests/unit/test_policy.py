@@ -12,6 +12,7 @@ from bot.core.policy.approval import (
     check_decision,
     check_requester,
     eligible_approvers,
+    has_quorum,
 )
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.plan import Plan
@@ -152,3 +153,23 @@ def test_eligible_approvers(env: str, requester: str, expected: list[str]) -> No
 )
 def test_only_known_people_and_triggers_may_request(actor: str, allowed: bool) -> None:
     assert isinstance(check_requester(CONFIG, actor=actor), Allowed) is allowed
+
+
+@pytest.mark.parametrize(
+    ("min_approvals", "approved_by", "expected"),
+    [
+        (1, (), False),
+        (1, ("alice",), True),
+        (2, ("alice",), False),
+        (2, ("alice", "alice"), False),  # one person approving twice counts once
+        (2, ("alice", "bob"), True),
+        (2, ("alice", "bob", "erin"), True),
+        (3, ("alice", "bob"), False),
+    ],
+)
+def test_has_quorum(min_approvals: int, approved_by: tuple[str, ...], expected: bool) -> None:
+    request = open_request("bank", "carol", approved_by=approved_by)
+    counted = request.model_copy(
+        update={"request": request.request.model_copy(update={"min_approvals": min_approvals})}
+    )
+    assert has_quorum(counted) is expected

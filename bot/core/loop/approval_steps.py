@@ -15,6 +15,7 @@ from bot.core.policy.approval import (
     check_decision_on,
     confirmers,
     eligible_approvers,
+    has_quorum,
     needs_approval,
 )
 from bot.core.policy.approval_posts import escalation, everywhere, requests_for
@@ -138,9 +139,9 @@ def on_decided(thread: Thread, ctx: Ctx, decided: ApprovalDecided) -> Step:
     open_approval = thread.open_approval()
     if open_approval is None:
         return Pause()
-    needed = open_approval.request.min_approvals
-    if len(set(open_approval.approved_by)) >= needed:
+    if has_quorum(open_approval):
         return Execute(plan=plan)
+    needed = open_approval.request.min_approvals
     waiting = open_approval.waiting_on()
     return Apply(
         events=[
@@ -206,7 +207,7 @@ def on_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
     open_approval = before.open_approval()
     if open_approval is None or open_approval.plan.plan_hash != timer.plan_hash:
         return Pause()  # decided, superseded or deployed meanwhile: nothing to say
-    if len(set(open_approval.approved_by)) >= open_approval.request.min_approvals:
+    if has_quorum(open_approval):
         return Pause()  # approved; its deploy did not start (a lock): nobody is waited on
     plan, request = open_approval.plan, open_approval.request
     if timer.kind == "escalate":

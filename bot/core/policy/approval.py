@@ -26,6 +26,7 @@ __all__ = [
     "check_scope",
     "confirmers",
     "eligible_approvers",
+    "has_quorum",
     "needs_approval",
     "requester_label",
 ]
@@ -68,6 +69,13 @@ def confirmers(config: Config, env: Environment) -> list[str]:
 def eligible_approvers(env: Environment, *, requester: str) -> list[str]:
     """The approvers who may decide a plan asked for by ``requester`` (a person's name)."""
     return [p for p in env.approvers if env.self_approval or p != requester]
+
+
+def has_quorum(open_approval: OpenApproval) -> bool:
+    """The open request has as many approvals as it asked for, each from a different person
+    (one person approving twice counts once). The one quorum check: a decision arriving and
+    a reminder or expiry coming due both ask it (``bot.core.loop.approval_steps``)."""
+    return len(set(open_approval.approved_by)) >= open_approval.request.min_approvals
 
 
 def requester_label(config: Config, actor: str) -> str | None:
