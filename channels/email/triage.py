@@ -8,8 +8,9 @@
 - A reply addressed to ``<local>+<token>@<domain>`` is a decision only when the token is
   valid (signed with ``DEPLOYBOT_SECRET``), unexpired and was issued to the From address;
   its first line must be ``approve`` or ``reject <reason>`` (``deny``/``no`` read as
-  reject). It is published as ``DecisionReceived`` with the token's plan prefix. Anything
-  else is refused or, for other words, passed on as an ordinary message in that thread.
+  reject; the words are ``bot.core.reading.vocabulary``'s). It is published as
+  ``DecisionReceived`` with the token's plan prefix. Anything else is refused or, for
+  other words, passed on as an ordinary message in that thread.
 - Without a token, In-Reply-To/References to one of the bot's own Message-IDs continue that
   thread, but never carry a decision.
 - Otherwise a new thread starts: its id is derived from the Message-ID.
@@ -19,10 +20,17 @@ import hashlib
 import re
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from bot.core.reading.vocabulary import (
+    APPROVE,
+    REJECT,
+    Decision,
+    decision_of,
+    looks_like_decision,
+)
 from bot.core.thread.audit import RefusalKind
 from bot.core.thread.events import DecisionReceived, UserMessage
 from bot.core.thread.origin import EmailOrigin
@@ -45,8 +53,6 @@ __all__ = [
 ]
 
 _DECISION_WORD = re.compile(r"[a-z]+")
-_APPROVE = frozenset({"approve", "approved"})
-_REJECT = frozenset({"reject", "rejected", "deny", "denied", "no"})
 _OWN_ID = re.compile(r"<deploybot\.([a-z0-9_-]{1,40})\.[A-Za-z0-9_.-]+@[^<>@\s]+>")
 
 
@@ -147,7 +153,7 @@ def _first_line(text: str) -> tuple[str, str]:
 
 class _Decided(BaseModel):
     model_config = ConfigDict(frozen=True)
-    decision: Literal["approve", "reject"]
+    decision: Decision
     reason: str | None
 
 
@@ -158,9 +164,10 @@ def _decision(text: str) -> _Decided | None:
     first = _DECISION_WORD.match(words[0].lower()) if words else None
     word = first.group(0) if first else ""
     tail = words[1].strip() if len(words) > 1 else ""
-    if word in _APPROVE and words[0].lower().rstrip(".!") in _APPROVE and not tail:
+    decision = decision_of(word, reply=True)
+    if decision == "approve" and decision_of(words[0].rstrip(".!")) == "approve" and not tail:
         return _Decided(decision="approve", reason=None)
-    if word in _REJECT:
+    if decision == "reject":
         reason = " ".join((tail.lstrip(":,-. ") or rest).split())[:500]
         return _Decided(decision="reject", reason=reason or None)
     return None
@@ -235,9 +242,9 @@ def _read(
             )
             return Publish(envelope=Envelope(thread_id=claim.thread_id, event=event))
         line, _rest = _first_line(mail.text)
-        if not line or line.split()[0].lower().startswith(("approve", "reject", "deny")):
+        if not line or looks_like_decision(line):
             return refuse(
-                "Please answer with 'approve' alone, or 'reject <reason>', on the first line."
+                f"Please answer with '{APPROVE}' alone, or '{REJECT} <reason>', on the first line."
             )
         return publish(claim.thread_id, mail.text)
 
@@ -245,7 +252,7 @@ def _read(
     if thread_id is not None:
         line, _rest = _first_line(mail.text)
         word = _DECISION_WORD.match(line.lower())
-        if word and word.group(0) in _APPROVE | _REJECT:
+        if word and decision_of(word.group(0), reply=True) is not None:
             return refuse(
                 "Decisions count only as a reply to the approval email itself (its reply "
                 "address carries your personal token); nothing was changed."

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.reading.vocabulary import APPROVE_WORDS, REJECT_WORDS, ROLLBACK_WORDS
 from bot.core.thread.origin import SlackOrigin
 from channels.slack.ids import (
     APPROVE_ACTION,
@@ -39,12 +40,13 @@ __all__ = [
 ]
 
 _MAX_REASON = 300
-_COMMAND_WORDS = frozenset(
-    {
-        "deploy", "ship", "rollback", "roll", "deploys", "approve", "approved", "reject",
-        "deny", "status", "help", "lock", "unlock", "where", "?",
-    }
-)  # fmt: skip
+# A slash command starting with one of these is a command as said; else "deploy ..." is meant.
+_COMMAND_WORDS = (
+    APPROVE_WORDS
+    | REJECT_WORDS
+    | {phrase[0] for phrase in ROLLBACK_WORDS}
+    | {"deploy", "ship", "deploys", "status", "help", "lock", "unlock", "where", "?"}
+)
 _ACCEPTED_SUBTYPES = {None, "thread_broadcast", "file_share"}
 
 

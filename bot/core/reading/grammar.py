@@ -10,7 +10,7 @@ Slack ``<@U123ABC>`` mention and one trailing ``.`` or ``!`` tolerated::
     deploy|ship SERVICE [VERSION] to ENV       rollback|roll back SERVICE in ENV [to VERSION]
     deploy|ship SERVICE@VERSION to ENV         deploys SERVICE in ENV
     deploy|ship VERSION of SERVICE to ENV      where can i deploy SERVICE[?]
-    approve | approved | approve [#]PLAN_ID    reject|deny [REASON]
+    approve | approved | approve [#]PLAN_ID    reject|deny [REASON]   (words: ``vocabulary``)
     lock ENV [REASON] | unlock ENV             status | help | ?
     release SERVICE VERSION in ENV [REASON]
 
@@ -40,6 +40,7 @@ from bot.core.reading.commands import (
     UnlockCommand,
     WhereCommand,
 )
+from bot.core.reading.vocabulary import APPROVE, decision_of, rollback_words
 
 __all__ = ["parse_command"]
 
@@ -115,16 +116,18 @@ def parse_command(
             return StatusCommand()
         case ["help"]:
             return HelpCommand()
-        case ["approve" | "approved"]:
+        case [word] if decision_of(word) == "approve":
             return ApproveCommand()
-        case ["approve", _]:
+        case [word, _] if word == APPROVE:
             plan = _PLAN_ID.fullmatch(words[1])
             return ApproveCommand(plan_id=plan.group(1)) if plan else None
-        case ["reject" | "deny", first, *_] if first.startswith("#") and (
-            plan := _PLAN_ID.fullmatch(words[1])
+        case [word, first, *_] if (
+            decision_of(word) == "reject"
+            and first.startswith("#")
+            and (plan := _PLAN_ID.fullmatch(words[1]))
         ):
             return RejectCommand(plan_id=plan[1], reason=_rest(body, 2))
-        case ["reject" | "deny", *_]:
+        case [word, *_] if decision_of(word) == "reject":
             return RejectCommand(reason=_rest(body, 1))
         case ["lock", e, *_] if e in env:
             reason = _rest(body, 2)
@@ -147,10 +150,8 @@ def parse_command(
             )
         case ["deploy" | "ship", *_]:
             return _deploy(words[1:], keys[1:], svc, env)
-        case ["rollback", *_]:
-            return _rollback(words[1:], keys[1:], svc, env)
-        case ["roll", "back", *_]:
-            return _rollback(words[2:], keys[2:], svc, env)
+        case _ if skip := rollback_words(keys):
+            return _rollback(words[skip:], keys[skip:], svc, env)
     return None
 
 
