@@ -6,7 +6,7 @@ the thread waits for approval again and the plan's idempotency claim is gone. Ap
 again must not run the plan a second time, counted in the deploy script's call log. What
 still knows: the deploy history (written after the data was lost, e.g. by a run that was
 still going), else the service's ``status`` command asked by idempotency key. When neither
-can say, the plan runs (the README says why appendonly matters).
+can say, the plan runs (docs/operations.md says why appendonly matters).
 """
 
 import asyncio
@@ -211,7 +211,7 @@ async def test_when_nothing_can_tell_the_plan_runs_again(
     redis: Redis, key_prefix: str, tmp_path: Path
 ) -> None:
     """No status command and the history lost with the thread: nothing knows the key, and
-    the plan runs a second time. This is what appendonly prevents (README: Redis in
+    the plan runs a second time. This is what appendonly prevents (docs/operations.md: Redis in
     production); check-config warns about every setting that allows it."""
     config = write_setup(tmp_path)
     app = make_app(redis, prefix=key_prefix, config_file=config)
