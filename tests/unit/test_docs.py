@@ -3,6 +3,8 @@
 - Every relative link in README.md and docs/*.md names a file that exists, and its
   ``#anchor`` (also a bare ``#anchor`` into the same page) is the GitHub slug of a heading in
   that file. Links inside code (fenced blocks, inline spans) are text, not links.
+- Every file of this repository a page names in code (`bot/...`, `tests/...py::test_name`)
+  exists, and so does the named test: a moved module or a renamed test leaves no stale name.
 - Every setting of the contract has exactly one reference entry: a table row whose first
   cell is the setting's name, in docs/configuration.md, under "Environment variables" (each
   field of ``bot.app.settings.Settings``) or "Config file keys" (each field of the config
@@ -56,6 +58,9 @@ _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _LINK = re.compile(r"\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _ROW_KEY = re.compile(r"^\|\s*`([^`]+)`\s*\|")
+_REPO_PATH = re.compile(
+    r"`((?:bot|agents|channels|tests|bench|scripts|\.ci)/[\w./{},-]*)(?:::(\w+))?`"
+)
 
 
 def prose_lines(text: str) -> list[str]:
@@ -115,6 +120,23 @@ def broken_links(page: Path) -> list[str]:
     return broken
 
 
+def stale_paths(page: Path) -> list[str]:
+    """The repository paths (and ``path::test``) a page's prose names that do not exist."""
+    stale = []
+    for line in prose_lines(page.read_text(encoding="utf-8")):
+        for path, test in _REPO_PATH.findall(line):
+            head, brace, rest = path.partition("{")
+            choices, _, tail = rest.partition("}")
+            paths = [head + c + tail for c in choices.split(",")] if brace else [path]
+            for one in paths:
+                file = ROOT / one
+                if not file.exists():
+                    stale.append(f"{page.name}: {one}: no such file")
+                elif test and not re.search(rf"def {test}\(", file.read_text(encoding="utf-8")):
+                    stale.append(f"{page.name}: {one}::{test}: no such test")
+    return stale
+
+
 def row_keys(lines: list[str]) -> list[str]:
     """The first cells of table rows that name one thing in code: the reference entries."""
     return [m.group(1) for line in lines if (m := _ROW_KEY.match(line))]
@@ -139,7 +161,8 @@ def models_in(annotation: object) -> list[type[BaseModel]]:
 
 
 def reachable_models() -> set[type[BaseModel]]:
-    todo, seen = [Config], set()
+    todo: list[type[BaseModel]] = [Config]
+    seen: set[type[BaseModel]] = set()
     while todo:
         model = todo.pop()
         if model not in seen:
@@ -183,6 +206,26 @@ def test_the_link_check_finds_a_broken_file_and_a_broken_anchor(tmp_path: Path) 
         "page.md: missing.md: no such file",
         "page.md: other.md#fencing: no heading #fencing in other.md",
         "page.md: #nowhere: no heading #nowhere in page.md",
+    ]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_file_and_test_a_page_names_exists(page: Path) -> None:
+    assert stale_paths(page) == []
+
+
+def test_the_path_check_finds_a_moved_file_and_a_renamed_test(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "`tests/unit/test_docs.py::test_slugs_are_githubs` `bot/core/loop/next_step.py`\n"
+        "`tests/unit/test_{docs,layout}.py` `bot/core/next_step.py`\n"
+        "`tests/unit/test_{docs,gone}.py`\n"
+        "`tests/unit/test_docs.py::test_that_was_renamed`\n"
+    )
+    assert stale_paths(page) == [
+        "page.md: bot/core/next_step.py: no such file",
+        "page.md: tests/unit/test_gone.py: no such file",
+        "page.md: tests/unit/test_docs.py::test_that_was_renamed: no such test",
     ]
 
 
