@@ -1,14 +1,11 @@
 """The error tree: one base class, each subclass named for what went wrong."""
 
 __all__ = [
-    "AgentUnavailable",
     "ConfigError",
     "DeploybotError",
     "InvalidIntent",
-    "LeaseLost",
     "PlanRefused",
     "ThreadConflict",
-    "ThreadNotFound",
     "ToolFailed",
     "Undeliverable",
 ]
@@ -22,24 +19,12 @@ class ConfigError(DeploybotError):
     """The config file or the environment is wrong; the message names the key."""
 
 
-class ThreadNotFound(DeploybotError):
-    """No thread with that id."""
-
-
 class ThreadConflict(DeploybotError):
     """Compare-and-set lost: another writer saved the thread first."""
 
 
-class LeaseLost(DeploybotError):
-    """This worker no longer holds the thread's lease; it must stop touching the thread."""
-
-
 class InvalidIntent(DeploybotError):
     """The model proposed something outside its authority (unknown service, bad shape)."""
-
-
-class AgentUnavailable(DeploybotError):
-    """The model could not be reached (overloaded, rate-limited, timed out)."""
 
 
 class ToolFailed(DeploybotError):
