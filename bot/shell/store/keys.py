@@ -94,12 +94,6 @@ class Keys:
     def dead_letter(self) -> str:
         return f"{self.prefix}:dead"
 
-    def attempts(self) -> str:
-        return f"{self.prefix}:inbound:attempts"
-
-    def seen(self, event_id: str) -> str:
-        return f"{self.prefix}:seen:{event_id}"
-
     def delivered(self) -> str:
         """Sorted set of ``<thread id>:<message id>`` delivered, scored by when."""
         return f"{self.prefix}:delivered"
