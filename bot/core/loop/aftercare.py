@@ -16,7 +16,6 @@ reply nobody was asked for.
 
 from bot.core.config.route import reaches
 from bot.core.loop.steps import Apply, Ctx, Pause, Step, Verify
-from bot.core.policy.verification import ToVerify, verification_for
 from bot.core.thread.events import (
     CronFired,
     DeployFinished,
@@ -40,19 +39,7 @@ __all__ = [
     "on_verified",
     "on_verify_timer",
     "rolls_back",
-    "wants_verification",
 ]
-
-
-def wants_verification(ctx: Ctx, finished: DeployFinished, thread: Thread) -> bool:
-    """A deploy (not a rollback) that succeeded, where checks and verify_s are configured."""
-    plan = thread.plan(finished.plan_hash)
-    if plan is None or plan.kind != "deploy" or finished.result != "succeeded":
-        return False
-    return isinstance(
-        verification_for(ctx.config, service=plan.service, environment=plan.environment),
-        ToVerify,
-    )
 
 
 def on_verify_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
