@@ -113,17 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                 return asyncio.run(_audit(settings, since=args.since))
             case "mail":
                 return asyncio.run(run_mail(settings))
-            case "web" | "run":
+            case _:  # argparse admits no command but those above and these two
+                assert args.command in ("web", "run"), args.command
                 return asyncio.run(
                     serve(settings, command=args.command, host=args.host, port=args.port)
                 )
-            case _:
-                print(
-                    f"deploybot {args.command}: not available in this version yet; "
-                    "use 'deploybot chat' or 'deploybot worker'.",
-                    file=sys.stderr,
-                )
-                return 2
     except ConfigError as exc:
         print(f"deploybot: {exc}", file=sys.stderr)
         return 2
