@@ -45,11 +45,6 @@ class ParsedMail(BaseModel):
     unreadable: SetAsideReason | None = None  # why the body was not read (too deep, ...)
     unreadable_detail: str = ""  # what was found, in a few words
 
-    @property
-    def authentication_results(self) -> list[str]:
-        """The Authentication-Results values alone, topmost first."""
-        return [f.value for f in self.trace if f.name == "authentication-results"]
-
 
 def _header(msg: Message, name: str) -> str:
     try:

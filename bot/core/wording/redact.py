@@ -19,7 +19,7 @@ or a prompt: redact first, then compact (a cut can only shorten what is already 
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from bot.core.thread.outside import inert
 from bot.core.wording.secret_shapes import CUT_TOKEN, MASK, SHAPES
@@ -30,7 +30,6 @@ __all__ = [
     "compact_tail",
     "redact",
     "strip_ansi",
-    "without_secrets",
 ]
 
 #: deploybot's own secrets: never handed to a child process, always redacted.
@@ -145,14 +144,3 @@ def compact_tail(
     while len(kept) > 1 and len("\n".join(kept)) > max_chars:
         kept.pop(0)
     return _truncate("\n".join(kept), max_chars)
-
-
-def without_secrets(env: Mapping[str, str], *, secrets: Iterable[str] = ()) -> dict[str, str]:
-    """A copy of ``env`` without deploybot's own secrets (``SECRET_ENV_NAMES``) and without
-    any variable whose value is one of ``secrets``."""
-    values = {s for s in secrets if len(s) >= _MIN_SECRET_CHARS}
-    return {
-        name: value
-        for name, value in env.items()
-        if name not in SECRET_ENV_NAMES and value not in values
-    }
