@@ -35,17 +35,12 @@ from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
 
 __all__ = [
-    "STATUS_STARTED",
     "PriorRun",
     "already_ran_events",
     "already_ran_text",
     "from_history",
     "from_status",
 ]
-
-#: A status command's exit code for "this key started and has no result (still running, or
-#: stopped without one)": not run again, like an interrupted deploy.
-STATUS_STARTED = 2
 
 Result = Literal["succeeded", "failed", "timed_out", "interrupted"]
 

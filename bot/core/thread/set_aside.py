@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.core.thread.outside import Line
 
 __all__ = [
-    "REASONS",
     "SetAside",
     "SetAsideChannel",
     "SetAsideReason",
@@ -40,20 +39,6 @@ SetAsideReason = Literal[
     "keeps_failing",  # a stored inbound event whose handling failed every delivery
     "no_thread",  # a stored inbound event for a thread that does not exist
 ]
-
-REASONS: tuple[SetAsideReason, ...] = (
-    "too_large",
-    "too_deep",
-    "too_many_parts",
-    "headers_too_large",
-    "malformed",
-    "parser_failed",
-    "handler_failed",
-    "crashed",
-    "undecodable",
-    "keeps_failing",
-    "no_thread",
-)
 
 
 class SetAside(BaseModel):
