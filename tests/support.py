@@ -20,7 +20,7 @@ from bot.core.thread.thread import Thread
 from bot.shell.streams.inbound import Envelope
 from tests.conftest import AS_ROOT
 
-__all__ = ["CALLS", "make_repo", "write_setup"]
+__all__ = ["CALLS", "add_tag", "make_repo", "write_setup"]
 
 GIT_ENV = {
     **os.environ,
@@ -58,6 +58,14 @@ def make_repo(path: Path, tags: list[tuple[str, str]]) -> None:
         run("add", "VERSION")
         run("commit", "-q", "-m", subject)
         run("tag", "-a", tag, "-m", tag)
+
+
+def add_tag(repo: Path, tag: str, subject: str = "", *, annotated: bool = True) -> None:
+    """One more commit, tagged, in a repository of make_repo's (the subject: the tag)."""
+    (repo / "VERSION").write_text(tag)
+    annotation = ["-a", tag, "-m", tag] if annotated else [tag]
+    for args in (["add", "VERSION"], ["commit", "-q", "-m", subject or tag], ["tag", *annotation]):
+        subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
 
 
 def write_setup(

@@ -2,9 +2,6 @@
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -12,6 +9,7 @@ from redis.asyncio import Redis
 from bot.app.bootstrap import utc_now
 from bot.core.thread.intents import Deploy
 from tests.conftest import TEST_REDIS_URL
+from tests.harness import bot_env, deploybot
 from tests.support import ScriptedAgent, make_app, say, write_setup
 
 
@@ -27,21 +25,14 @@ async def test_audit_prints_the_trail_as_json_lines(
     await say(app, "t2", "slack:U0ALICE", "lock staging db migration", new=True)
     await app.worker.run_until_idle()
 
-    env = {
-        **os.environ,
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": key_prefix,
-    }
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "audit", "--since", "1h"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+    env = bot_env(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": key_prefix,
+        }
     )
+    done = await asyncio.to_thread(deploybot, "audit", "--since", "1h", env=env, timeout_s=60)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -71,13 +62,7 @@ async def test_audit_prints_the_trail_as_json_lines(
     assert (lock["by"], lock["environment"], lock["reason"]) == ("alice", "staging", "db migration")
 
     bad = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "audit", "--since", "last tuesday"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+        deploybot, "audit", "--since", "last tuesday", env=env, timeout_s=60
     )
     assert bad.returncode == 2
     assert "neither like 7d/12h/30m nor an ISO time" in bad.stderr

@@ -1,33 +1,15 @@
 """``deploybot chat`` as a user runs it: a subprocess fed lines on standard input."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.harness import chat as run_chat
 from tests.support import calls, write_setup
 
 
 def chat(lines: list[str], *, args: list[str], home: Path) -> str:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "ANTHROPIC_API_KEY", "DEPLOYBOT_CONFIG")
-    }
-    env["DEPLOYBOT_HOME"] = str(home)
-    env["DEPLOYBOT_DEMO_SLEEP_S"] = "0.2"
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", *args],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-        cwd=home,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """What the terminal shows (the demo's deploys take 0.2 s)."""
+    done = run_chat(lines, home=home, args=args, env={"DEPLOYBOT_DEMO_SLEEP_S": "0.2"})
+    return done.stdout.decode()
 
 
 def test_request_approval_by_a_second_person_deploys_once(tmp_path: Path) -> None:

@@ -1,45 +1,22 @@
 """The other commands of the contract, run as a user would."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from redis.asyncio import Redis
 
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL
+from tests.harness import bot_env
+from tests.harness import deploybot as run
 from tests.support import write_setup
-
-# The environment contract's variables: a test sets the ones it means, inherits none.
-CONTRACT_PREFIXES = (
-    "DEPLOYBOT_",
-    "REDIS_",
-    "ANTHROPIC_",
-    "SLACK_",
-    "SMTP_",
-    "IMAP_",
-    "EMAIL_",
-    "GITHUB_",
-    "PORT",
-)
 
 
 def deploybot(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v for k, v in os.environ.items() if k == AS_ROOT or not k.startswith(CONTRACT_PREFIXES)
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**base, **(env or {})},
-        timeout=120,
-        check=False,
-    )
+    """``deploybot ARGS`` with only the settings ``env`` gives (none inherited)."""
+    return run(*args, env=bot_env(env), stdin=stdin)
 
 
 def test_check_config(tmp_path: Path) -> None:

@@ -2,11 +2,8 @@
 one line naming the variable and exit 2, never a traceback; services that would run
 unverified refuse to start; Redis that keeps nothing on disk is named."""
 
-import os
-import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,28 +12,13 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
-from tests.e2e.test_cli import CONTRACT_PREFIXES
+from tests.conftest import TEST_REDIS_URL
+from tests.harness import RedisServer, bot_env, deploybot, webhook_toml
 from tests.support import free_port, stop_processes, write_setup
 
 
 def _env(**values: str) -> dict[str, str]:
-    inherited = {
-        k: v for k, v in os.environ.items() if k == AS_ROOT or not k.startswith(CONTRACT_PREFIXES)
-    }
-    return inherited | values
-
-
-def deploybot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    return bot_env(values)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *, starts: str) -> None:
@@ -197,10 +179,7 @@ def test_email_needs_an_authserv_id_and_opting_out_is_warned(
 
 
 def test_webhook_secret_is_separate_from_the_reply_secret(tmp_path: Path) -> None:
-    config = write_setup(tmp_path)
-    config.write_text(
-        config.read_text() + '[webhooks.ci]\ninstruction = "deploy frontend {version} to staging"\n'
-    )
+    config = write_setup(tmp_path, tail=webhook_toml("ci", "deploy frontend {version} to staging"))
     env = _env(DEPLOYBOT_CONFIG=str(config), DEPLOYBOT_SECRET="one-secret")
     missing = deploybot("check-config", env=env, cwd=tmp_path)
     assert missing.returncode == 1
@@ -233,26 +212,8 @@ def test_webhook_secret_is_separate_from_the_reply_secret(tmp_path: Path) -> Non
 @pytest.fixture
 def volatile_redis(tmp_path: Path) -> Iterator[str]:
     """A Redis of our own that keeps nothing on disk (appendonly no, save "")."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed (needed to start a Redis without persistence)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = Redis(port=port)
-    try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except Exception:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        stop_processes([proc])
+    with RedisServer(tmp_path / "redis", persistence="none").running() as server:
+        yield server.url
 
 
 def test_redis_that_keeps_nothing_is_named(tmp_path: Path, volatile_redis: str) -> None:

@@ -10,42 +10,22 @@ makes check-config and start-up warn, with the ACL line to use.
 
 import shlex
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.app.exposure import acl_setuser
 from tests.conftest import mark_intact
-from tests.e2e.test_api import SECRET, TOKEN, drive, healthy
-from tests.support import free_port, inherited_env, stop_processes, write_setup
+from tests.e2e.test_api import SECRET, TOKEN, WEBHOOK, drive
+from tests.harness import Processes, RedisServer, api_client, bot_env, deploybot, healthy
+from tests.support import free_port, write_setup
 
 pytestmark = pytest.mark.e2e
 
 PREFIX = "acltest"
 PASSWORD = "acl-pw-4f9e1c"
 ADMIN = ("admin", "admin-pw-0b7d")
-
-
-def redis_server(base: Path, *extra: str) -> tuple[int, int]:
-    port = free_port()
-    pidfile = base / f"redis-{port}.pid"
-    subprocess.run(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(pidfile),
-         "--logfile", str(base / f"redis-{port}.log"), *extra],
-        check=True,
-    )  # fmt: skip
-    for _ in range(100):
-        if pidfile.exists() and pidfile.read_text().strip():
-            ok = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
-            if ok.stdout.strip() in (b"PONG", b"NOAUTH Authentication required."):
-                return port, int(pidfile.read_text())
-        subprocess.run(["sleep", "0.05"], check=True)
-    raise AssertionError("redis-server did not start")
 
 
 def cli(port: int, *args: str, user: tuple[str, str] | None = None) -> str:
@@ -58,65 +38,45 @@ def cli(port: int, *args: str, user: tuple[str, str] | None = None) -> str:
 
 @pytest.fixture
 def acl_redis(tmp_path: Path) -> Iterator[int]:
-    base = Path(tempfile.mkdtemp(prefix="dbt-acl-"))
-    port, pid = redis_server(base)
-    try:
+    """A Redis whose ``default`` user is off: the README's ACL user and an admin."""
+    with RedisServer(tmp_path / "redis").running() as server:
         line = acl_setuser(PREFIX).replace(">PASSWORD", f">{PASSWORD}")
-        assert cli(port, *shlex.split(line)).strip() == "OK"
-        cli(port, "ACL", "SETUSER", ADMIN[0], "on", f">{ADMIN[1]}", "~*", "&*", "+@all")
-        cli(port, "ACL", "SETUSER", "default", "off")
-        mark_intact(PREFIX, url=f"redis://{ADMIN[0]}:{ADMIN[1]}@127.0.0.1:{port}/0")
-        yield port
-    finally:
-        subprocess.run(["kill", "-9", str(pid)], check=False)
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        assert cli(server.port, *shlex.split(line)).strip() == "OK"
+        cli(server.port, "ACL", "SETUSER", ADMIN[0], "on", f">{ADMIN[1]}", "~*", "&*", "+@all")
+        cli(server.port, "ACL", "SETUSER", "default", "off")
+        mark_intact(PREFIX, url=f"redis://{ADMIN[0]}:{ADMIN[1]}@127.0.0.1:{server.port}/0")
+        yield server.port
 
 
-def bot_env(config: Path, redis_url: str) -> dict[str, str]:
-    inherited = inherited_env()
-    return inherited | {
-        "REDIS_URL": redis_url,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": PREFIX,
-        "DEPLOYBOT_API_TOKEN": TOKEN,
-        "DEPLOYBOT_WEBHOOK_SECRET": SECRET,
-    }
-
-
-def deploybot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True, timeout=60
+def env_for(config: Path, redis_url: str) -> dict[str, str]:
+    return bot_env(
+        {
+            "REDIS_URL": redis_url,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": PREFIX,
+            "DEPLOYBOT_API_TOKEN": TOKEN,
+            "DEPLOYBOT_WEBHOOK_SECRET": SECRET,
+        }
     )
 
 
 async def test_the_readme_acl_user_is_enough_for_the_whole_flow(
     tmp_path: Path, acl_redis: int
 ) -> None:
-    config = write_setup(tmp_path)
-    config.write_text(
-        config.read_text() + '[webhooks.ci]\ninstruction = "deploy frontend {version} to staging"\n'
-    )
-    env = bot_env(config, f"redis://deploybot:{PASSWORD}@127.0.0.1:{acl_redis}/0")
+    config = write_setup(tmp_path, tail=WEBHOOK)
+    env = env_for(config, f"redis://deploybot:{PASSWORD}@127.0.0.1:{acl_redis}/0")
     port = free_port()
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=tmp_path)
-        for args in (["web", "--host", "127.0.0.1", "--port", str(port)], ["worker"])
-    ]
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=10,
-        ) as client:
-            await healthy(client, procs[0])
+    with Processes(env, tmp_path, logs=False) as procs:
+        procs.web(port)
+        worker = procs.start("worker")
+        await healthy(port, alive=procs.procs)
+        async with api_client(port, TOKEN) as client:
             await drive(client, tmp_path)
-    finally:
-        stop_processes(procs)
-    assert procs[1].returncode == 0
+    assert worker.returncode == 0
 
-    checked = deploybot(env, "check-config")
-    listed = deploybot(env, "threads", "list")
-    audited = deploybot(env, "audit", "--since", "1h")
+    checked = deploybot("check-config", env=env, timeout_s=60)
+    listed = deploybot("threads", "list", env=env, timeout_s=60)
+    audited = deploybot("audit", "--since", "1h", env=env, timeout_s=60)
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "without a password" not in checked.stdout
@@ -130,17 +90,13 @@ async def test_the_readme_acl_user_is_enough_for_the_whole_flow(
 
 def test_a_redis_that_answers_without_a_password_is_warned_about(tmp_path: Path) -> None:
     config = write_setup(tmp_path)
-    base = Path(tempfile.mkdtemp(prefix="dbt-acl-open-"))
-    port, pid = redis_server(base)
-    try:
-        env = bot_env(config, f"redis://127.0.0.1:{port}/0")
-        checked = deploybot(env, "check-config")
-        with_password = bot_env(config, f"redis://:secret-pw@127.0.0.1:{port}/0")
+    with RedisServer(tmp_path / "redis").running() as server:
+        port = server.port
+        env = env_for(config, f"redis://127.0.0.1:{port}/0")
+        checked = deploybot("check-config", env=env, timeout_s=60)
+        with_password = env_for(config, f"redis://:secret-pw@127.0.0.1:{port}/0")
         cli(port, "CONFIG", "SET", "requirepass", "secret-pw")
-        closed = deploybot(with_password, "check-config")
-    finally:
-        subprocess.run(["kill", "-9", str(pid)], check=False)
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        closed = deploybot("check-config", env=with_password, timeout_s=60)
 
     warning = next(
         (line for line in checked.stdout.splitlines() if "without a password" in line), None

@@ -6,7 +6,6 @@ everysec unless changed) and stopped by PID; the settings are changed with CONFI
 operator would."""
 
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +14,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.e2e.test_environment import _env, deploybot
-from tests.support import free_port, stop_processes, write_setup
+from tests.harness import RedisServer, bot_env, deploybot
+from tests.support import write_setup
 
 
 @dataclass
@@ -26,50 +25,28 @@ class Pair:
     admin: Redis
 
 
-def _start(folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    folder.mkdir(parents=True)
-    port = free_port()
-    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
-    args += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec", *extra]
-    proc = subprocess.Popen(
-        args, stdout=(folder / "redis.log").open("ab"), stderr=subprocess.STDOUT
-    )
-    client = Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except Exception:
-            assert proc.poll() is None, f"redis-server exited: see {folder}/redis.log"
-            assert time.monotonic() < deadline, "redis-server did not answer"
-            time.sleep(0.02)
-    client.close()
-    return proc, port
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
-    """A primary and a replica of it, the replica's first sync done."""
-    primary, p_port = _start(tmp_path / "primary", "--repl-diskless-sync-delay", "0")
-    replica, r_port = _start(tmp_path / "replica", "--replicaof", "127.0.0.1", str(p_port))
-    admin = Redis(port=p_port)
-    try:
-        deadline = time.monotonic() + 10
-        while Redis(port=r_port).info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "the replica never synced"
-            time.sleep(0.05)
-        yield Pair(f"redis://127.0.0.1:{p_port}/0", f"redis://127.0.0.1:{r_port}/0", admin)
-    finally:
-        admin.close()
-        stop_processes([replica, primary])
+    """A primary and a replica of it (AOF everysec), the replica's first sync done."""
+    primary = RedisServer(
+        tmp_path / "primary", persistence="everysec", args=["--repl-diskless-sync-delay", "0"]
+    )
+    with primary.running():
+        replica = RedisServer(tmp_path / "replica", persistence="everysec", replica_of=primary.port)
+        with replica.running():
+            replica.wait_synced()
+            admin = primary.client()
+            try:
+                yield Pair(primary.url, replica.url, admin)
+            finally:
+                admin.close()
 
 
 def check(tmp_path: Path, url: str, **settings: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "deploybot.toml"
     if not config.exists():
         write_setup(tmp_path)
-    env = _env(DEPLOYBOT_CONFIG=str(config), REDIS_URL=url, **settings)
+    env = bot_env({"DEPLOYBOT_CONFIG": str(config), "REDIS_URL": url, **settings})
     return deploybot("check-config", env=env, cwd=tmp_path)
 
 
@@ -110,7 +87,9 @@ def test_the_bot_pointed_at_a_replica_is_a_problem_and_no_service_starts(
     assert "problem: REDIS_URL points at a Redis replica (role:slave)" in checked.stdout
     config = tmp_path / "deploybot.toml"
     worker = deploybot(
-        "worker", env=_env(DEPLOYBOT_CONFIG=str(config), REDIS_URL=pair.replica), cwd=tmp_path
+        "worker",
+        env=bot_env({"DEPLOYBOT_CONFIG": str(config), "REDIS_URL": pair.replica}),
+        cwd=tmp_path,
     )
     assert worker.returncode == 2, (worker.stdout, worker.stderr)
     assert "deploybot worker: REDIS_URL points at a Redis replica" in worker.stderr
