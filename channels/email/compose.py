@@ -29,7 +29,7 @@ from channels.email.triage import own_message_id
 __all__ = ["Letter", "letters_for"]
 
 DECIDE_HOWTO = (
-    "To decide, reply to this email with 'approve' or 'reject <reason>' on the first line.\n"
+    "To decide, reply to this email with '{approve}' or '{reject} <reason>' on the first line.\n"
     "The reply address is personal to you ({address}) and works until {expires} UTC."
 )
 
@@ -165,7 +165,10 @@ def letters_for(
                 expires_at=card.expires_at,
             )
             howto = DECIDE_HOWTO.format(
-                address=address, expires=card.expires_at.strftime("%Y-%m-%d %H:%M")
+                approve=card.approve_with,
+                reject=card.reject_with,
+                address=address,
+                expires=card.expires_at.strftime("%Y-%m-%d %H:%M"),
             )
             letters.append(
                 _letter(

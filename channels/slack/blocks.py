@@ -215,7 +215,8 @@ def approval_blocks(
         *(evidence_blocks(plan, evidence) if evidence is not None else []),
         _context(
             f"Waiting for {card.min_approvals} {noun}. Expires {slack_date(card.expires_at)}. "
-            f"You can also reply `approve` or `reject &lt;reason&gt;` in this thread."
+            f"You can also reply {code(card.approve_with)} or "
+            f"{code(card.reject_with + ' <reason>')} in this thread."
         ),
         ActionsBlock(
             block_id="decision",

@@ -2,6 +2,7 @@
 
 Who may decide is ``bot.core.policy.approval``; where requests and answers are posted is
 ``bot.core.policy.approval_posts``; these functions put the two together into the next step.
+A request's messages carry its card as data (``bot.core.wording.cards``), recorded here.
 """
 
 from datetime import timedelta
@@ -32,6 +33,7 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
+from bot.core.wording.cards import cards_for
 from bot.core.wording.messages import approval_progress_text, rejected_text
 
 __all__ = [
@@ -197,7 +199,7 @@ def on_plan(thread: Thread, ctx: Ctx, plan: Plan, *, confirm: bool = False) -> S
     asks = requests_for(
         thread, config=ctx.config, plan=plan, request=request, now=ctx.now, new_id=ctx.new_id
     )
-    return Apply(events=[request, *asks])
+    return Apply(events=cards_for(thread, [request, *asks]))
 
 
 def on_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
@@ -214,18 +216,11 @@ def on_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
         env = ctx.config.environments[plan.environment]
         if env.escalation_after_s is None:
             return Pause()  # the config no longer escalates
-        return Apply(
-            events=[
-                *escalation(
-                    before,
-                    env=env,
-                    config=ctx.config,
-                    open_approval=open_approval,
-                    now=ctx.now,
-                    new_id=ctx.new_id,
-                )
-            ]
-        )
+        widened = escalation(
+            before, env=env, config=ctx.config, open_approval=open_approval, now=ctx.now,
+            new_id=ctx.new_id,
+        )  # fmt: skip
+        return Apply(events=cards_for(thread, widened))
     if timer.kind == "remind":
         text = (
             f"Reminder: plan #{plan.short_id} ({plan.describe()}) is waiting for "

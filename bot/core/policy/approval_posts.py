@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.core.config.config import Config, Environment
 from bot.core.config.route import origin_route, reaches, route_kind
+from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import ApprovalEscalated, ApprovalRequested, MessageSent, Purpose
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import OpenApproval, Thread
@@ -44,9 +45,10 @@ def _message(
     new_id: Callable[[], str],
     route: str | None = None,
     replaces: str | None = None,
+    card: ApprovalCard | None = None,
 ) -> MessageSent:
     return MessageSent(
-        id=new_id(), at=now, text=text, purpose=purpose, route=route, replaces=replaces
+        id=new_id(), at=now, text=text, purpose=purpose, route=route, replaces=replaces, card=card
     )
 
 
@@ -162,16 +164,19 @@ def approval_message_id(thread: Thread) -> str | None:
 def closing_messages(
     thread: Thread, *, text: str, purpose: Purpose, now: datetime, new_id: Callable[[], str]
 ) -> list[MessageSent]:
-    """One message per place the newest request was posted, each replacing it there; the
-    thread's own comes first."""
+    """One message per place the newest request was posted, each replacing it there and
+    carrying its card (who was asked); the thread's own comes first."""
     asked = request_messages(thread)
     own = [m for m in asked if m.route is None][-1:]
     copies = [m for m in asked if m.route is not None]
-    out = [_message(text, purpose, now=now, new_id=new_id, replaces=own[0].id if own else None)]
+    first, card = (own[0].id, own[0].card) if own else (None, None)
+    out = [_message(text, purpose, now=now, new_id=new_id, replaces=first, card=card)]
     # Progress updates stay in the thread; elsewhere this is news that stays.
     copy_purpose: Purpose = "info" if purpose == "progress" else purpose
     out += [
-        _message(text, copy_purpose, now=now, new_id=new_id, route=c.route, replaces=c.id)
+        _message(
+            text, copy_purpose, now=now, new_id=new_id, route=c.route, replaces=c.id, card=c.card
+        )
         for c in copies
     ]
     return out

@@ -1,30 +1,16 @@
-"""What a channel adapter provides to the core: a way to deliver one message."""
+"""What a channel adapter provides to the core: a way to deliver one message (with the
+approval card it carries, ``bot.core.thread.approval_card``, recorded by the core)."""
 
-from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import Purpose
 from bot.core.thread.origin import Origin
 from bot.core.thread.outside import Text
-from bot.core.thread.plan import Evidence, Plan
 
 __all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
-
-
-class ApprovalCard(BaseModel):
-    """The structured form of an approval request, for channels that render it (Block Kit
-    buttons, an email with reply instructions). ``plan.plan_hash`` is what a decision names."""
-
-    model_config = ConfigDict(frozen=True)
-
-    plan: Plan
-    plan_hash: str
-    approvers: list[str]
-    min_approvals: int
-    expires_at: datetime
-    evidence: Evidence | None = None  # shown beside the plan (commits, CI, live version)
 
 
 class OutboundMessage(BaseModel):

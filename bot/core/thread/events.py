@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.intents import Intent
 from bot.core.thread.outside import Line, Output, Text, Url
 from bot.core.thread.plan import DeployRecord, Evidence, Plan, Tag
@@ -105,10 +106,9 @@ class ApprovalRequested(_Event):
 
 
 class DecisionReceived(_Event):
-    """A person's answer to an approval request, as its channel delivered it: a Slack
-    button or the reject form, an email reply with its signed token, the API's approval body.
-
-    The decision travels as data from the edge to the policy, never as text to parse again.
+    """A person's answer to an approval request, as its channel delivered it (a Slack
+    button or form, an email reply with its signed token, the API's approval body): data
+    from the edge to the policy, never text to parse again.
     ``plan_hash`` names the plan the person was shown: the whole hash, or the prefix the
     channel could carry (an email token carries 12 hex digits). The worker checks it against
     the open request; policy decides whether it counts (then ``approval_decided``) or not.
@@ -201,13 +201,12 @@ Purpose = Literal["info", "question", "approval_request", "result", "error", "pr
 class MessageSent(_Event):
     """A message to the people in the thread; recorded before the outbox delivers it.
 
-    ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: the
-    id of an earlier message this one updates in place where the channel can edit messages
-    (an approval request once decided, a deploy's progress once finished); elsewhere it is
-    simply sent. ``route``: deliver there (``slack:C0DEPLOYS``, ``email:a@example.com``)
-    instead of back to the thread's origin: an approval request's copy in an environment's
-    approval channel, a refusal to someone who answered from another channel.
-    """
+    ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: an
+    earlier message this one updates in place where the channel can edit (a decided approval
+    request, a finished deploy's progress); elsewhere it is simply sent. ``route``: deliver
+    there (an approval channel's copy, a refusal to someone who answered from elsewhere)
+    instead of back to the thread's origin. ``card``: the approval request it asks for or
+    closes, recorded by the core (stored before cards were: ``bot.core.wording.cards``)."""
 
     type: Literal["message_sent"] = "message_sent"
     text: Text
@@ -215,6 +214,7 @@ class MessageSent(_Event):
     to: str | None = None
     replaces: str | None = None
     route: str | None = None
+    card: ApprovalCard | None = None
 
 
 class TimerFired(_Event):

@@ -4,12 +4,14 @@ A thread is mostly the same field names and event types over and over; a preset 
 written from our own schema lets zlib refer to them from the first byte, which shrinks a
 paused thread from about 800 to about 480 bytes. The dictionary is part of the storage
 format: stored values start with a format tag, and a changed dictionary gets a new tag
-(keeping the old one here so stored threads still decode).
+(keeping the old one here so stored threads still decode). A thread stored before approval
+messages carried their card gets the cards on load (``bot.core.wording.cards.with_cards``).
 """
 
 import zlib
 
 from bot.core.thread.thread import Thread
+from bot.core.wording.cards import with_cards
 
 __all__ = ["decode_thread", "encode_thread"]
 
@@ -79,4 +81,4 @@ def decode_thread(stored: bytes, *, version: int) -> Thread:
     decompressor = zlib.decompressobj(zdict=_FORMATS[tag])
     thread = Thread.model_validate_json(decompressor.decompress(blob) + decompressor.flush())
     thread.version = version
-    return thread
+    return with_cards(thread)  # stored before messages carried their approval card

@@ -23,7 +23,7 @@ from bot.core.ports.outbound import OutboundMessage, Sender
 from bot.core.thread.events import MessageSent
 from bot.core.thread.origin import outbox_channel
 from bot.core.thread.thread import Thread
-from bot.core.wording.cards import card_of, topic_of
+from bot.core.wording.cards import topic_of
 from bot.shell.runtime.tasks import TaskHandle
 from bot.shell.store.keys import Keys, stream_entries
 from bot.shell.store.redis_faults import TRANSIENT, Backoff, pause, stream_gone
@@ -87,7 +87,7 @@ class Outbox:
                 replaces=message.replaces,
                 route=message.route,
                 topic=topic,
-                card=card_of(thread, message),
+                card=message.card,  # recorded by the core, never rebuilt here
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
 
