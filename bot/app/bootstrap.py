@@ -4,10 +4,9 @@ Nothing connects at import time; ``bootstrap()`` is called by the entry points (
 which pass their own clock, ids, agents or Redis).
 """
 
-import secrets as _secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -30,9 +29,11 @@ from bot.shell.lock.dataloss import DataLossGuard
 from bot.shell.lock.lease import EnvLock
 from bot.shell.loop.scheduler import Scheduler
 from bot.shell.loop.timers import Timers
-from bot.shell.loop.turn import Runner
+from bot.shell.loop.turn import Runner, StepHandlers
 from bot.shell.loop.worker import Worker
 from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.runtime.clock import Clock, utc_now
+from bot.shell.runtime.clock import random_id as new_id
 from bot.shell.runtime.metrics import Metrics
 from bot.shell.runtime.tasks import TaskRegistry
 from bot.shell.store.keys import Keys
@@ -41,6 +42,7 @@ from bot.shell.streams.inbound import InboundQueue
 from bot.shell.streams.outbox import Outbox
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.verify.checks import Verifier
+from bot.shell.world.context import Context, Limits
 from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.evidence import EvidenceGatherer
 from bot.shell.world.history import DeployHistory
@@ -57,14 +59,6 @@ __all__ = [
 ]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return _secrets.token_hex(6)
-
-
 @dataclass
 class App:
     settings: Settings
@@ -73,6 +67,8 @@ class App:
     redis: "Redis"
     embedded: bool
     model_enabled: bool
+    #: The shell's shared dependencies (bot/shell/world/context.py), built once here.
+    context: Context
     keys: Keys
     store: ThreadStore
     queue: InboundQueue
@@ -131,8 +127,6 @@ def bootstrap(
         model_enabled = True
     store = ThreadStore(redis=redis, keys=keys)
     queue = InboundQueue(redis=redis, keys=keys)
-    outbox = Outbox(redis=redis, keys=keys)
-    history = DeployHistory(redis=redis, keys=keys)
     # No quiet period after a loss for the embedded store: it dies with this process, and
     # every command it supervises with it. The mark's id is random, never a test's sequence.
     guard = (
@@ -142,20 +136,36 @@ def bootstrap(
             redis=redis, keys=keys, lock_ttl_ms=settings.deploybot_lock_ttl_ms, new_id=new_id
         )
     )
-    env_lock = EnvLock(redis=redis, keys=keys, guard=guard)
+    context = Context(
+        config=config,
+        clock=Clock(now=clock, new_id=ids),
+        limits=Limits(
+            lock_ttl_ms=settings.deploybot_lock_ttl_ms,
+            lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
+            lease_ttl_ms=settings.deploybot_lease_ttl_ms,
+            redis_replicas=settings.deploybot_redis_replicas,
+            redis_wait_ms=settings.deploybot_redis_wait_ms,
+            progress_every_s=progress_every_s,
+            model_calls_per_message=settings.deploybot_model_calls_per_message,
+        ),
+        keys=keys,
+        store=store,
+        queue=queue,
+        outbox=Outbox(redis=redis, keys=keys),
+        history=DeployHistory(redis=redis, keys=keys),
+        env_lock=EnvLock(redis=redis, keys=keys, guard=guard),
+        quarantine=QuarantineList(redis=redis, keys=keys),
+        pending=PendingApprovals(redis=redis, keys=keys, queue=queue),
+        metrics=Metrics(redis=redis, keys=keys),
+    )
     timers = Timers(redis=redis, keys=keys, queue=queue)
-    metrics = Metrics(redis=redis, keys=keys)
-    scheduler = Scheduler(redis=redis, keys=keys, queue=queue, config=config, clock=clock)
     github = github_client(settings)
     lookups = Lookups(
+        context=context,
         redis=redis,
-        keys=keys,
-        config=config,
-        history=history,
-        tags_cache_s=settings.deploybot_tags_cache_s,
         github=github,  # how a planned commit stands to the live one, for GitHub repos
+        tags_cache_s=settings.deploybot_tags_cache_s,
     )
-    pending = PendingApprovals(redis=redis, keys=keys, queue=queue)
     deployer = Deployers(
         config=config,
         commands=CommandDeployer(
@@ -177,102 +187,43 @@ def bootstrap(
             else None
         ),
     )
-    quarantine = QuarantineList(redis=redis, keys=keys)
-    desk = EnvironmentDesk(
-        config=config,
-        env_lock=env_lock,
-        lookups=lookups,
-        quarantine=quarantine,
-        clock=clock,
-        new_id=ids,
-    )
-    interruptions = Interruptions(env_lock=env_lock, history=history, clock=clock, new_id=ids)
+    desk = EnvironmentDesk(context=context, lookups=lookups)
+    interruptions = Interruptions(context=context)
     executor = Executor(
-        config=config,
-        store=store,
-        keys=keys,
-        env_lock=env_lock,
-        history=history,
-        lookups=lookups,
-        outbox=outbox,
-        pending=pending,
+        context=context,
         desk=desk,
-        watch=DeployWatch(
-            deployer=deployer,
-            env_lock=env_lock,
-            outbox=outbox,
-            new_id=ids,
-            lock_ttl_ms=settings.deploybot_lock_ttl_ms,
-            progress_every_s=progress_every_s,
-        ),
-        recheck=LiveCheck(
-            history=history, lookups=lookups, quarantine=quarantine, clock=clock, new_id=ids
-        ),
-        prior=PriorRuns(
-            history=history, deployer=deployer, env_lock=env_lock, clock=clock, new_id=ids
-        ),
-        quarantine=quarantine,
-        clock=clock,
-        new_id=ids,
-        lock_ttl_ms=settings.deploybot_lock_ttl_ms,
-        lock_wait_s=settings.deploybot_lock_wait_s if lock_wait_s is None else lock_wait_s,
-        replicas=settings.deploybot_redis_replicas,
-        replicas_timeout_ms=settings.deploybot_redis_wait_ms,
+        watch=DeployWatch(context=context, deployer=deployer),
+        recheck=LiveCheck(context=context, lookups=lookups),
+        prior=PriorRuns(context=context, deployer=deployer),
         interruptions=interruptions,
     )
-    runner = Runner(
+    verifier = Verifier(
         config=config,
-        agents=agents,
+        secrets=secrets,
+        interval_s=settings.deploybot_verify_interval_s,
+        run_as_root=settings.deploybot_run_commands_as_root,
+    )
+    handlers = StepHandlers(
         lookups=lookups,
-        executor=executor,
-        recovery=Recovery(
-            history=history,
-            env_lock=env_lock,
-            deployer=deployer,
-            executor=executor,
-            interruptions=interruptions,
-            clock=clock,
-            new_id=ids,
-        ),
-        desk=desk,
-        verification=Verification(
-            config=config,
-            verifier=Verifier(
-                config=config,
-                secrets=secrets,
-                interval_s=settings.deploybot_verify_interval_s,
-                run_as_root=settings.deploybot_run_commands_as_root,
-            ),
-            store=store,
-            outbox=outbox,
-            quarantine=quarantine,
-            history=history,
-            clock=clock,
-            new_id=ids,
-        ),
-        quarantine=quarantine,
         evidence=EvidenceGatherer(
             config=config,
             github=github,
             api_url=str(settings.github_api_url) if settings.github_api_url else None,
         ),
-        clock=clock,
-        new_id=ids,
-        model_calls_per_message=settings.deploybot_model_calls_per_message,
+        executor=executor,
+        recovery=Recovery(
+            context=context, deployer=deployer, executor=executor, interruptions=interruptions
+        ),
+        verification=Verification(context=context, verifier=verifier),
+        desk=desk,
     )
+    runner = Runner(context=context, agents=agents, handlers=handlers)
     worker = Worker(
-        queue=queue,
-        store=store,
+        context=context,
         runner=runner,
-        outbox=outbox,
-        consumer=consumer or f"worker-{ids()}",
-        clock=clock,
-        new_id=ids,
-        concurrency=concurrency,
-        lease_ttl_ms=settings.deploybot_lease_ttl_ms,
         timers=timers,
-        metrics=metrics,
-        pending=pending,
+        consumer=consumer or f"worker-{ids()}",
+        concurrency=concurrency,
         guard=guard,
     )
     return App(
@@ -282,19 +233,20 @@ def bootstrap(
         redis=redis,
         embedded=embedded,
         model_enabled=model_enabled,
+        context=context,
         keys=keys,
         store=store,
         queue=queue,
-        outbox=outbox,
-        history=history,
-        env_lock=env_lock,
+        outbox=context.outbox,
+        history=context.history,
+        env_lock=context.env_lock,
         lookups=lookups,
         runner=runner,
         worker=worker,
         agents=agents,
         timers=timers,
-        scheduler=scheduler,
-        metrics=metrics,
+        scheduler=Scheduler(context=context, redis=redis),
+        metrics=context.metrics,
         deployers=deployer,
         github=github,
     )

@@ -13,9 +13,8 @@ from bot.core.config.config import Config, parse_config
 from bot.core.thread.plan import Lineage
 from bot.shell.github.auth import TokenAuth
 from bot.shell.github.client import GithubClient
-from bot.shell.store.keys import Keys
-from bot.shell.world.history import DeployHistory
 from bot.shell.world.lookups import Lookups
+from tests.context import context_over
 from tests.fakes.github_api import FakeGithub
 from tests.integration.test_commit_identity import commit, git
 from tests.support import make_repo
@@ -38,9 +37,7 @@ environments = ["production"]
 
 
 def lookups(redis: Redis, prefix: str, cfg: Config, github: GithubClient | None) -> Lookups:
-    keys = Keys(prefix)
-    history = DeployHistory(redis=redis, keys=keys)
-    return Lookups(redis=redis, keys=keys, config=cfg, history=history, github=github)
+    return Lookups(context=context_over(redis, prefix, cfg), redis=redis, github=github)
 
 
 @pytest.fixture

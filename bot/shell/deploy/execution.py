@@ -9,11 +9,9 @@ waiting requests for the pair they are superseded; run the command while the loc
 """
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from bot.core.config.config import Config
 from bot.core.errors import ThreadConflict
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
@@ -33,18 +31,15 @@ from bot.core.thread.thread import Thread
 from bot.core.wording.messages import quiet_text, started_text
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
-from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.deploy.watch import DeployWatch
-from bot.shell.lock.lease import EnvLock, LockHolder
-from bot.shell.store.keys import Keys
+from bot.shell.lock.lease import LockHolder
 from bot.shell.store.redis_faults import through_outages
-from bot.shell.store.threads import ClaimTaken, ThreadStore
-from bot.shell.streams.outbox import Outbox
+from bot.shell.store.threads import ClaimTaken
+from bot.shell.world.context import Context
+from bot.shell.world.lookups import TurnMemo
+
+from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.world.environments import EnvironmentDesk
-from bot.shell.world.history import DeployHistory
-from bot.shell.world.lookups import Lookups, Turn
-from bot.shell.world.pending import PendingApprovals
-from bot.shell.world.quarantine import QuarantineList
 
 __all__ = ["Executor"]
 
@@ -55,49 +50,33 @@ class Executor:
     def __init__(
         self,
         *,
-        config: Config,
-        store: ThreadStore,
-        keys: Keys,
-        env_lock: EnvLock,
-        history: DeployHistory,
-        lookups: Lookups,
-        outbox: Outbox,
-        pending: PendingApprovals,
+        context: Context,
         desk: EnvironmentDesk,
         watch: DeployWatch,
         recheck: LiveCheck,
         prior: PriorRuns,
-        quarantine: QuarantineList,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-        lock_ttl_ms: int,
-        lock_wait_s: float,
         interruptions: Interruptions,
-        replicas: int = 0,
-        replicas_timeout_ms: int = 1000,
     ) -> None:
-        self._config = config
-        self._store = store
-        self._keys = keys
-        self._env_lock = env_lock
-        self._history = history
-        self._lookups = lookups
-        self._outbox = outbox
-        self._pending = pending
+        self._store = context.store
+        self._keys = context.keys
+        self._env_lock = context.env_lock
+        self._history = context.history
+        self._outbox = context.outbox
+        self._pending = context.pending
+        self._quarantine = context.quarantine
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
+        self._lock_ttl_ms = context.limits.lock_ttl_ms
+        self._lock_wait_s = context.limits.lock_wait_s
+        self._replicas = context.limits.redis_replicas
+        self._replicas_timeout_ms = context.limits.redis_wait_ms
         self._desk = desk
         self._watch = watch
         self._recheck = recheck
         self._prior = prior
-        self._quarantine = quarantine
-        self._clock = clock
-        self._new_id = new_id
-        self._lock_ttl_ms = lock_ttl_ms
-        self._lock_wait_s = lock_wait_s
         self._interruptions = interruptions
-        self._replicas = replicas
-        self._replicas_timeout_ms = replicas_timeout_ms
 
-    async def execute(self, thread: Thread, plan: Plan, *, turn: Turn) -> None:
+    async def execute(self, thread: Thread, plan: Plan, *, memo: TurnMemo) -> None:
         if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
             thread.events.append(
                 self._error("locked", f"{refusal} Plan #{plan.short_id} did not run.")
@@ -164,7 +143,7 @@ class Executor:
         # Before the command runs: a verification of an older deploy of the pair stops here.
         await self._history.started(plan, idempotency_key=key, thread_id=thread.id, at=started.at)
         await self._outbox.enqueue(thread, starts)  # saved: people may see it now
-        turn.published.update(m.id for m in starts)
+        memo.published.update(m.id for m in starts)
         await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())
         if acked < self._replicas:
             # A failover to a replica without this claim could run the plan again: it does

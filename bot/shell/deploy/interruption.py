@@ -9,35 +9,25 @@ environment has checked and says ``unlock <environment>``; the history shows it;
 says what is known and that it will not be run again.
 """
 
-from collections.abc import Callable
-from datetime import datetime
-
 from bot.core.policy.deploys import record_of
 from bot.core.thread.deploy_result import OutcomeUnknown
 from bot.core.thread.events import DeployInterrupted, Event, MessageSent
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.messages import held_text, unknown_text
-from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.lock.lease import LockHolder
 from bot.shell.store.redis_faults import through_outages
-from bot.shell.world.history import DeployHistory
+from bot.shell.world.context import Context
 
 __all__ = ["Interruptions"]
 
 
 class Interruptions:
-    def __init__(
-        self,
-        *,
-        env_lock: EnvLock,
-        history: DeployHistory,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-    ) -> None:
-        self._env_lock = env_lock
-        self._history = history
-        self._clock = clock
-        self._new_id = new_id
+    def __init__(self, *, context: Context) -> None:
+        self._env_lock = context.env_lock
+        self._history = context.history
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
 
     async def _keep(self, thread: Thread, plan: Plan, *, token: int, why: str) -> bool:
         """Hold the pair of the deploy fenced by ``token`` without expiry, marked

@@ -10,8 +10,6 @@ knew, and the thread gets the events that say so.
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from bot.core.policy.deploys import record_of
 from bot.core.policy.prior_run import PriorRun, already_ran_events, from_history, from_status
@@ -19,8 +17,8 @@ from bot.core.thread.events import Event
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.shell.deploy.targets import Deployers
-from bot.shell.lock.lease import EnvLock, LockHolder
-from bot.shell.world.history import DeployHistory
+from bot.shell.lock.lease import LockHolder
+from bot.shell.world.context import Context
 
 __all__ = ["ASK_WITHIN_S", "PriorRuns"]
 
@@ -34,20 +32,12 @@ ASK_WITHIN_S = 10.0
 
 
 class PriorRuns:
-    def __init__(
-        self,
-        *,
-        history: DeployHistory,
-        deployer: Deployers,
-        env_lock: EnvLock,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-    ) -> None:
-        self._history = history
+    def __init__(self, *, context: Context, deployer: Deployers) -> None:
+        self._history = context.history
+        self._env_lock = context.env_lock
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
         self._deployer = deployer
-        self._env_lock = env_lock
-        self._clock = clock
-        self._new_id = new_id
 
     async def find(self, plan: Plan, *, key: str, token: int) -> PriorRun | None:
         """What the history, else the target, knows of an earlier run of ``key``."""

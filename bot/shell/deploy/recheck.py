@@ -12,8 +12,6 @@ made again: it was for the version that failed, and that version is no longer wh
 """
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime
 
 from bot.core.errors import ToolFailed
 from bot.core.loop.aftercare import rolls_back
@@ -33,28 +31,19 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import Plan, Tag
 from bot.core.thread.thread import Thread
-from bot.shell.world.history import DeployHistory
+from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
-from bot.shell.world.quarantine import QuarantineList
 
 __all__ = ["LiveCheck"]
 
 
 class LiveCheck:
-    def __init__(
-        self,
-        *,
-        history: DeployHistory,
-        lookups: Lookups,
-        quarantine: QuarantineList,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-    ) -> None:
-        self._history = history
+    def __init__(self, *, context: Context, lookups: Lookups) -> None:
+        self._history = context.history
+        self._quarantine = context.quarantine
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
         self._lookups = lookups
-        self._quarantine = quarantine
-        self._clock = clock
-        self._new_id = new_id
 
     async def drift(self, thread: Thread, plan: Plan) -> list[Event] | None:
         """None when ``plan`` may run; else the events that say why not and what next."""

@@ -11,7 +11,6 @@ environment stays held for that service until a person has looked and says ``unl
 <environment>``.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -24,8 +23,7 @@ from bot.core.wording.messages import interrupted_text
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.targets import Deployers
-from bot.shell.lock.lease import EnvLock
-from bot.shell.world.history import DeployHistory
+from bot.shell.world.context import Context
 
 __all__ = ["Recovery"]
 
@@ -34,21 +32,18 @@ class Recovery:
     def __init__(
         self,
         *,
-        history: DeployHistory,
-        env_lock: EnvLock,
+        context: Context,
         deployer: Deployers,
         executor: Executor,
         interruptions: Interruptions,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
     ) -> None:
-        self._history = history
-        self._env_lock = env_lock
+        self._history = context.history
+        self._env_lock = context.env_lock
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
         self._deployer = deployer
         self._executor = executor
         self._interruptions = interruptions
-        self._clock = clock
-        self._new_id = new_id
 
     async def recover(self, step: Recover, thread: Thread) -> list[Event]:
         """The worker that ran a deploy died before saving its result (invariant 3: never

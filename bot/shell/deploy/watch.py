@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -30,8 +29,7 @@ from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.messages import progress_text
 from bot.shell.deploy.targets import Deployers
-from bot.shell.lock.lease import EnvLock
-from bot.shell.streams.outbox import Outbox
+from bot.shell.world.context import Context
 
 __all__ = ["GITHUB_LEASE_MS", "DeployWatch"]
 
@@ -41,22 +39,13 @@ log = logging.getLogger("deploybot.deploywatch")
 
 
 class DeployWatch:
-    def __init__(
-        self,
-        *,
-        deployer: Deployers,
-        env_lock: EnvLock,
-        outbox: Outbox,
-        new_id: Callable[[], str],
-        lock_ttl_ms: int,
-        progress_every_s: float,
-    ) -> None:
+    def __init__(self, *, context: Context, deployer: Deployers) -> None:
+        self._env_lock = context.env_lock
+        self._outbox = context.outbox
+        self._new_id = context.clock.new_id
+        self._lock_ttl_ms = context.limits.lock_ttl_ms
+        self._progress_every_s = context.limits.progress_every_s
         self._deployer = deployer
-        self._env_lock = env_lock
-        self._outbox = outbox
-        self._new_id = new_id
-        self._lock_ttl_ms = lock_ttl_ms
-        self._progress_every_s = progress_every_s
 
     async def run(
         self, thread: Thread, plan: Plan, key: str, token: int, *, start: MessageSent

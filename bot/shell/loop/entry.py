@@ -14,8 +14,6 @@ the place the entry came from). The worker goes on with the next entry meanwhile
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from bot.core.errors import ThreadConflict
 from bot.core.ports.outbound import OutboundMessage
@@ -26,11 +24,8 @@ from bot.shell.loop.heartbeat import Heartbeat
 from bot.shell.loop.timers import Timers
 from bot.shell.loop.turn import Runner
 from bot.shell.runtime.logs import current_thread
-from bot.shell.runtime.metrics import Metrics
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import Delivery, InboundQueue
-from bot.shell.streams.outbox import Outbox
-from bot.shell.world.pending import PendingApprovals
+from bot.shell.streams.inbound import Delivery
+from bot.shell.world.context import Context
 
 __all__ = ["EntryHandler"]
 
@@ -41,33 +36,28 @@ class EntryHandler:
     def __init__(
         self,
         *,
-        queue: InboundQueue,
-        store: ThreadStore,
+        context: Context,
         runner: Runner,
-        outbox: Outbox,
-        consumer: str,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-        slots: asyncio.Semaphore,
-        lease_ttl_ms: int,
-        max_deliveries: int,
         timers: Timers,
-        pending: PendingApprovals,
-        metrics: Metrics,
+        consumer: str,
+        slots: asyncio.Semaphore,
     ) -> None:
-        self._queue = queue
-        self._store = store
+        """``slots``: the worker's bound on threads advanced at once, shared by its entries."""
+        self._context = context  # handed on to each entry's heartbeat
+        self._config = context.config
+        self._queue = context.queue
+        self._store = context.store
+        self._outbox = context.outbox
+        self._pending = context.pending
+        self._metrics = context.metrics
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
+        self._lease_ttl_ms = context.limits.lease_ttl_ms
+        self._max_deliveries = context.limits.max_deliveries
         self._runner = runner
-        self._outbox = outbox
-        self.consumer = consumer
-        self._clock = clock
-        self._new_id = new_id
-        self._slots = slots
-        self._lease_ttl_ms = lease_ttl_ms
-        self._max_deliveries = max_deliveries
         self._timers = timers
-        self._pending = pending
-        self._metrics = metrics
+        self.consumer = consumer
+        self._slots = slots
 
     async def handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
@@ -128,13 +118,11 @@ class EntryHandler:
             thread.events.append(envelope.event)
 
         heartbeat = Heartbeat(
-            store=self._store,
-            queue=self._queue,
+            context=self._context,
             consumer=self.consumer,
             thread_id=thread.id,
             token=token,
             entry_id=delivery.entry_id,
-            lease_ttl_ms=self._lease_ttl_ms,
         )
         try:
             async with heartbeat:
@@ -162,7 +150,7 @@ class EntryHandler:
             pipe,
             thread_id=thread.id,
             events=thread.events[loaded:],
-            config=self._runner.config,
+            config=self._config,
             plans=proposed,
             now=self._clock(),
         )

@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import InboundQueue
+from bot.shell.world.context import Context
 
 __all__ = ["Heartbeat"]
 
@@ -21,23 +20,15 @@ class Heartbeat:
     resets the stream entry's idle time, every third of the lease, until the turn ends."""
 
     def __init__(
-        self,
-        *,
-        store: ThreadStore,
-        queue: InboundQueue,
-        consumer: str,
-        thread_id: str,
-        token: str,
-        entry_id: str,
-        lease_ttl_ms: int,
+        self, *, context: Context, consumer: str, thread_id: str, token: str, entry_id: str
     ) -> None:
-        self._store = store
-        self._queue = queue
+        self._store = context.store
+        self._queue = context.queue
+        self._lease_ttl_ms = context.limits.lease_ttl_ms
         self._consumer = consumer
         self._thread_id = thread_id
         self._token = token
         self._entry_id = entry_id
-        self._lease_ttl_ms = lease_ttl_ms
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 

@@ -12,20 +12,20 @@ newest missed time).
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from redis.asyncio import Redis
 
-from bot.core.config.config import Config, Schedule
+from bot.core.config.config import Schedule
 from bot.core.thread.events import CronFired
 from bot.core.thread.origin import ScheduleOrigin
 from bot.shell.runtime.tasks import TaskHandle
-from bot.shell.store.keys import Keys, text
+from bot.shell.store.keys import text
 from bot.shell.store.redis_faults import TRANSIENT, pause
-from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
+from bot.shell.streams.inbound import Envelope, agent_for
+from bot.shell.world.context import Context
 
 __all__ = ["Scheduler", "due_times"]
 
@@ -68,20 +68,13 @@ def to_run(schedule: Schedule, times: list[datetime], *, now: datetime) -> list[
 
 
 class Scheduler:
-    def __init__(
-        self,
-        *,
-        redis: "Redis",
-        keys: Keys,
-        queue: InboundQueue,
-        config: Config,
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, *, context: Context, redis: "Redis") -> None:
+        """``redis``: the client the schedules' own keys (last run, run claims) live in."""
         self._redis = redis
-        self._keys = keys
-        self._queue = queue
-        self._config = config
-        self._clock = clock
+        self._keys = context.keys
+        self._queue = context.queue
+        self._config = context.config
+        self._clock = context.clock.now
 
     async def tick(self) -> list[str]:
         """Start every run due now; returns the thread ids this call published."""

@@ -8,14 +8,12 @@ Executing a plan is ``bot.shell.deploy.execution``; a deploy whose worker died i
 """
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import assert_never
 
-from bot.core.config.config import Config
 from bot.core.errors import PlanRefused, ToolFailed
 from bot.core.loop.next_step import (
-    MODEL_CALLS_PER_MESSAGE,
     Apply,
     ChangeLock,
     Decide,
@@ -46,49 +44,52 @@ from bot.core.thread.thread import Thread
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
 from bot.shell.verify.after_deploy import Verification
+from bot.shell.world.context import Context
 from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.evidence import EvidenceGatherer
-from bot.shell.world.lookups import Lookups, Turn
-from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.lookups import Lookups, TurnMemo
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "StepHandlers"]
 
 log = logging.getLogger("deploybot.runner")
 
 _PREFETCH_TAGS = 5  # enough context for the model; it can list more
 
 
+@dataclass(frozen=True, kw_only=True)
+class StepHandlers:
+    """Who does the steps ``next_step`` names, beyond asking the agent."""
+
+    lookups: Lookups  # Prefetch, Lookup, ResolvePlan
+    evidence: EvidenceGatherer  # ResolvePlan: what an approver sees beside the plan
+    executor: Executor  # Execute
+    recovery: Recovery  # Recover
+    verification: Verification  # Verify
+    desk: EnvironmentDesk  # Release, ChangeLock, Describe
+
+
 class Runner:
     def __init__(
         self,
         *,
-        config: Config,
+        context: Context,
         agents: Mapping[str, Agent],
-        lookups: Lookups,
-        executor: Executor,
-        recovery: Recovery,
-        desk: EnvironmentDesk,
-        verification: Verification,
-        quarantine: QuarantineList,
-        evidence: EvidenceGatherer,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
+        handlers: StepHandlers,
         max_steps: int = 30,
-        model_calls_per_message: int = MODEL_CALLS_PER_MESSAGE,
     ) -> None:
-        self.config = config
+        self._config = context.config
+        self._quarantine = context.quarantine
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
+        self._model_calls_per_message = context.limits.model_calls_per_message
         self._agents = agents
-        self._lookups = lookups
-        self._executor = executor
-        self._recovery = recovery
-        self._desk = desk
-        self._verification = verification
-        self._quarantine = quarantine
-        self._evidence = evidence
-        self._clock = clock
-        self._new_id = new_id
+        self._lookups = handlers.lookups
+        self._evidence = handlers.evidence
+        self._executor = handlers.executor
+        self._recovery = handlers.recovery
+        self._verification = handlers.verification
+        self._desk = handlers.desk
         self._max_steps = max_steps
-        self._model_calls_per_message = model_calls_per_message
 
     async def advance(self, thread: Thread) -> set[str]:
         """Run steps until the thread pauses. May save the thread (write-ahead points).
@@ -96,47 +97,47 @@ class Runner:
         Returns the ids of messages already handed to the outbox during the turn (a deploy's
         start message goes out as soon as ``deploy_started`` is saved).
         """
-        turn = Turn()
+        memo = TurnMemo()
         for _ in range(self._max_steps):
             step = next_step(
                 thread,
-                config=self.config,
+                config=self._config,
                 now=self._clock(),
                 new_id=self._new_id,
                 model_calls_per_message=self._model_calls_per_message,
             )
             match step:
                 case Pause():
-                    return turn.published
+                    return memo.published
                 case Apply(events=events):
                     thread.events.extend(events)
                 case Decide():
                     thread.events.append(await self._decide(thread))
                 case Prefetch(services=services):
-                    thread.events.extend(await self._prefetch(services, turn))
+                    thread.events.extend(await self._prefetch(services, memo))
                     thread.events.append(await self._decide(thread))
                 case Lookup(intent=intent):
                     thread.events.append(await self._lookup(intent))
                 case ResolvePlan():
-                    thread.events.append(await self._resolve(step, turn, thread))
+                    thread.events.append(await self._resolve(step, memo, thread))
                 case Execute(plan=plan):
-                    await self._executor.execute(thread, plan, turn=turn)
+                    await self._executor.execute(thread, plan, memo=memo)
                 case Recover():
                     thread.events.extend(await self._recovery.recover(step, thread))
                 case Verify(plan=plan):
                     thread.events.extend(
-                        await self._verification.run(thread, plan, published=turn.published)
+                        await self._verification.run(thread, plan, published=memo.published)
                     )
                 case Release():
                     thread.events.extend(await self._desk.release(step))
                 case ChangeLock():
                     thread.events.extend(await self._desk.change_lock(step))
                 case Describe(service=service):
-                    thread.events.append(await self._desk.describe(service, turn))
+                    thread.events.append(await self._desk.describe(service, memo))
                 case _:
                     assert_never(step)
         thread.events.append(self._error("tool_failed", "stopped after too many steps"))
-        return turn.published
+        return memo.published
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -176,13 +177,13 @@ class Runner:
             case _:
                 assert_never(result)
 
-    async def _prefetch(self, services: list[str], turn: Turn) -> list[Event]:
+    async def _prefetch(self, services: list[str], memo: TurnMemo) -> list[Event]:
         """Factor 13: tags and recent deploys, recorded so the prompt can show them."""
-        pairs = [(s, e) for s in services for e in self.config.services[s].environments]
-        await self._lookups.fetch(turn, services=services, pairs=pairs)
+        pairs = [(s, e) for s in services for e in self._config.services[s].environments]
+        await self._lookups.fetch(memo, services=services, pairs=pairs)
         events: list[Event] = []
         for service in services:
-            found = turn.tags[service]
+            found = memo.tags[service]
             if isinstance(found, ToolFailed):
                 log.warning("prefetch of %s tags failed: %s", service, found)
             else:
@@ -194,8 +195,8 @@ class Runner:
                         tags=found[:_PREFETCH_TAGS],
                     )
                 )
-            for env in self.config.services[service].environments:
-                if deploys := turn.history[(service, env)]:
+            for env in self._config.services[service].environments:
+                if deploys := memo.history[(service, env)]:
                     events.append(
                         HistoryListed(
                             id=self._new_id(),
@@ -229,14 +230,14 @@ class Runner:
             case _:
                 assert_never(intent)
 
-    async def _resolve(self, step: ResolvePlan, turn: Turn, thread: Thread) -> Event:
+    async def _resolve(self, step: ResolvePlan, memo: TurnMemo, thread: Thread) -> Event:
         intent = step.intent
         pair = (intent.service, intent.environment)
-        await self._lookups.fetch(turn, services=[intent.service], pairs=[pair])
+        await self._lookups.fetch(memo, services=[intent.service], pairs=[pair])
         if refusal := await self._desk.frozen_for(intent.environment, requester=step.requester):
             return self._error("locked", refusal)
         try:
-            tags, history = turn.tags_of(intent.service), turn.history[pair]
+            tags, history = memo.tags_of(intent.service), memo.history[pair]
             banned = await self._quarantine.of(
                 service=intent.service, environment=intent.environment
             )

@@ -9,7 +9,6 @@ longer than a lease lives.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from redis.exceptions import ResponseError
 
@@ -17,13 +16,11 @@ from bot.shell.lock.dataloss import DataLossGuard
 from bot.shell.loop.entry import EntryHandler
 from bot.shell.loop.timers import Timers
 from bot.shell.loop.turn import Runner
-from bot.shell.runtime.metrics import Metrics
 from bot.shell.runtime.tasks import TaskHandle, TaskRegistry
 from bot.shell.store.redis_faults import TRANSIENT, Backoff, pause, stream_gone
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import Delivery, InboundQueue
-from bot.shell.streams.outbox import PULL_CHANNELS, LogSender, Outbox
-from bot.shell.world.pending import PendingApprovals
+from bot.shell.streams.inbound import Delivery
+from bot.shell.streams.outbox import PULL_CHANNELS, LogSender
+from bot.shell.world.context import Context
 
 __all__ = ["Worker"]
 
@@ -34,50 +31,28 @@ class Worker:
     def __init__(
         self,
         *,
-        queue: InboundQueue,
-        store: ThreadStore,
+        context: Context,
         runner: Runner,
-        outbox: Outbox,
-        consumer: str,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-        concurrency: int = 32,
-        lease_ttl_ms: int = 15_000,
-        max_deliveries: int = 5,
         timers: Timers,
-        pending: PendingApprovals,
-        metrics: Metrics,
+        consumer: str,
+        concurrency: int = 32,
         guard: DataLossGuard | None = None,
     ) -> None:
-        self._queue = queue
+        """``consumer``: this worker's name in the stream's group; ``guard``: the watch on
+        Redis's intact mark (None for the embedded store, which cannot lose data alone)."""
+        self._queue = context.queue
+        self._outbox = context.outbox
+        self._metrics = context.metrics
+        self._clock = context.clock.now
+        self._lease_ttl_ms = context.limits.lease_ttl_ms
+        self._timers = timers
         self._guard = guard
-        self._store = store
-        self._runner = runner
-        self._outbox = outbox
         self.consumer = consumer
-        self._clock = clock
-        self._new_id = new_id
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
-        self._lease_ttl_ms = lease_ttl_ms
-        self._max_deliveries = max_deliveries
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timers = timers
-        self._metrics = metrics
         self._entries = EntryHandler(
-            queue=queue,
-            store=store,
-            runner=runner,
-            outbox=outbox,
-            consumer=consumer,
-            clock=clock,
-            new_id=new_id,
-            slots=self._slots,
-            lease_ttl_ms=lease_ttl_ms,
-            max_deliveries=max_deliveries,
-            timers=timers,
-            pending=pending,
-            metrics=metrics,
+            context=context, runner=runner, timers=timers, consumer=consumer, slots=self._slots
         )
 
     # -- driving -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The process itself: its long-running tasks, watched so none stops unnoticed (``tasks``),
-structured JSON logs (``logs``) and the counters behind /metrics (``metrics``).
+structured JSON logs (``logs``), the counters behind /metrics (``metrics``) and the clock
+every part is handed for time and ids (``clock``).
 
 May import ``store``; nothing else of the shell.
 """

@@ -11,10 +11,9 @@ the history for the pair's newest started deploy, and once that is another one i
 ``superseded`` and decides nothing (bot/core/policy/supersession.py).
 """
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC
 
-from bot.core.config.config import Config
 from bot.core.policy.supersession import Superseded, standing
 from bot.core.policy.verification import ToVerify, Verified, verification_for
 from bot.core.ports.outbound import OutboundMessage
@@ -22,36 +21,22 @@ from bot.core.thread.events import Event, MessageSent, VerificationFinished, Ver
 from bot.core.thread.plan import Plan, Quarantined
 from bot.core.thread.thread import Thread
 from bot.core.wording.verification import start_text
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.outbox import Outbox
 from bot.shell.verify.checks import Verifier
-from bot.shell.world.history import DeployHistory
-from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.context import Context
 
 __all__ = ["Verification"]
 
 
 class Verification:
-    def __init__(
-        self,
-        *,
-        config: Config,
-        verifier: Verifier,
-        store: ThreadStore,
-        outbox: Outbox,
-        quarantine: QuarantineList,
-        history: DeployHistory,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-    ) -> None:
-        self._config = config
-        self._history = history
+    def __init__(self, *, context: Context, verifier: Verifier) -> None:
+        self._config = context.config
+        self._history = context.history
+        self._store = context.store
+        self._outbox = context.outbox
+        self._quarantine = context.quarantine
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
         self._verifier = verifier
-        self._store = store
-        self._outbox = outbox
-        self._quarantine = quarantine
-        self._clock = clock
-        self._new_id = new_id
 
     async def run(self, thread: Thread, plan: Plan, *, published: set[str]) -> Sequence[Event]:
         """Verify ``plan``'s version; the events that say how it went (appended by the turn).

@@ -6,10 +6,6 @@ Redis
 it is planned or run: a person's lock stops everyone else's deploys to that environment.
 """
 
-from collections.abc import Callable
-from datetime import datetime
-
-from bot.core.config.config import Config
 from bot.core.errors import ToolFailed
 from bot.core.loop.steps import ChangeLock, Release
 from bot.core.policy.approval import Refused
@@ -23,30 +19,21 @@ from bot.core.policy.lock import (
 from bot.core.policy.quarantine import release_keys
 from bot.core.thread.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
 from bot.core.wording.messages import locked_text, where_text
-from bot.shell.lock.lease import EnvLock, LockHolder
-from bot.shell.world.lookups import Lookups, Turn
-from bot.shell.world.quarantine import QuarantineList
+from bot.shell.lock.lease import LockHolder
+from bot.shell.world.context import Context
+from bot.shell.world.lookups import Lookups, TurnMemo
 
 __all__ = ["EnvironmentDesk"]
 
 
 class EnvironmentDesk:
-    def __init__(
-        self,
-        *,
-        config: Config,
-        env_lock: EnvLock,
-        lookups: Lookups,
-        quarantine: QuarantineList,
-        clock: Callable[[], datetime],
-        new_id: Callable[[], str],
-    ) -> None:
-        self._config = config
-        self._env_lock = env_lock
+    def __init__(self, *, context: Context, lookups: Lookups) -> None:
+        self._config = context.config
+        self._env_lock = context.env_lock
+        self._quarantine = context.quarantine
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
         self._lookups = lookups
-        self._quarantine = quarantine
-        self._clock = clock
-        self._new_id = new_id
 
     async def frozen_for(self, environment: str, *, requester: str) -> str | None:
         """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""
@@ -140,9 +127,9 @@ class EnvironmentDesk:
                 released.append(service)
         return released
 
-    async def describe(self, service: str, turn: Turn) -> Event:
+    async def describe(self, service: str, memo: TurnMemo) -> Event:
         environments = self._config.services[service].environments
-        await self._lookups.fetch(turn, services=[], pairs=[(service, e) for e in environments])
+        await self._lookups.fetch(memo, services=[], pairs=[(service, e) for e in environments])
         rows: list[tuple[str, str | None, bool, str | None]] = []
         states = await self._env_lock.states(service=service, environments=environments)
         quarantined = await self._quarantine.of_each(service=service, environments=environments)
@@ -166,7 +153,7 @@ class EnvironmentDesk:
                 )
                 lock = f"{lock}; " if lock else ""
                 lock += f"quarantined: {listed}"
-            live = current_version(turn.history[(service, env)])
+            live = current_version(memo.history[(service, env)])
             rows.append((env, live, self._config.environments[env].approval, lock))
         return self._say(where_text(service, rows=rows), purpose="result")
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
-from bot.core.config.config import Config
 from bot.core.errors import ToolFailed
 from bot.core.loop.planning import planned_commit
 from bot.core.policy.deploys import live_record
@@ -18,12 +17,11 @@ from bot.core.thread.plan import DeployRecord, Lineage, Quarantined, Tag
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError
-from bot.shell.store.keys import Keys
+from bot.shell.world.context import Context
 from bot.shell.world.evidence import github_repo
-from bot.shell.world.history import DeployHistory
 from bot.shell.world.tags import lineage, list_tags
 
-__all__ = ["Lookups", "Turn"]
+__all__ = ["Lookups", "TurnMemo"]
 
 _TAGS_SHOWN = 10
 _DEPLOYS_SHOWN = 5
@@ -34,18 +32,18 @@ class Lookups:
     def __init__(
         self,
         *,
+        context: Context,
         redis: "Redis",
-        keys: Keys,
-        config: Config,
-        history: DeployHistory,
-        tags_cache_s: float = 10,
         github: GithubClient | None = None,
+        tags_cache_s: float = 10,
         lineage_timeout_s: float = 5,
     ) -> None:
+        """``redis``: the tags cache's own client; ``github``: how a planned commit stands
+        to the live one, for repositories on GitHub."""
         self._redis = redis
-        self._keys = keys
-        self._config = config
-        self._history = history
+        self._keys = context.keys
+        self._config = context.config
+        self._history = context.history
         self._tags_cache_s = tags_cache_s
         self._github = github
         self._lineage_timeout_s = lineage_timeout_s
@@ -127,12 +125,12 @@ class Lookups:
         )
 
     async def fetch(
-        self, turn: "Turn", *, services: list[str], pairs: list[tuple[str, str]]
+        self, memo: "TurnMemo", *, services: list[str], pairs: list[tuple[str, str]]
     ) -> None:
-        """Fill ``turn`` with tags and recent deploys in one round trip (plus ``git`` for
-        services whose tags are not cached). What is already in ``turn`` is not fetched."""
-        services = [s for s in services if s not in turn.tags]
-        pairs = [p for p in pairs if p not in turn.history]
+        """Fill ``memo`` with tags and recent deploys in one round trip (plus ``git`` for
+        services whose tags are not cached). What is already in ``memo`` is not fetched."""
+        services = [s for s in services if s not in memo.tags]
+        pairs = [p for p in pairs if p not in memo.history]
         if not services and not pairs:
             return
         pipe = self._redis.pipeline(transaction=False)
@@ -143,18 +141,19 @@ class Lookups:
         replies = await pipe.execute()
         for service, cached in zip(services, replies, strict=False):
             if cached and self._tags_cache_s > 0:
-                turn.tags[service] = _TagList.validate_json(cached)
+                memo.tags[service] = _TagList.validate_json(cached)
             else:
                 try:  # the cache was just read above: go straight to git
-                    turn.tags[service] = await self._tags_from_git(service)
+                    memo.tags[service] = await self._tags_from_git(service)
                 except ToolFailed as exc:
-                    turn.tags[service] = exc
+                    memo.tags[service] = exc
         for pair, raw in zip(pairs, replies[len(services) :], strict=True):
-            turn.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
+            memo.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
 
 
-class Turn:
-    """What one turn of the loop has looked up, so it asks Redis and git only once."""
+class TurnMemo:
+    """What one turn of the loop (``bot.shell.loop.turn.Runner.advance``) has looked up, so
+    it asks Redis and git only once, and the messages it already handed to the outbox."""
 
     def __init__(self) -> None:
         self.tags: dict[str, list[Tag] | ToolFailed] = {}
