@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Protocol, TextIO
 
 from bot.core.config.config import Config
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import UserMessage
 from bot.core.thread.origin import TerminalOrigin, outbox_channel
 from bot.core.thread.outside import inert
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.streams.outbox import Outbox
 
 __all__ = ["TerminalChannel"]
 
@@ -38,10 +38,8 @@ class TerminalChannel:
         self,
         *,
         config: Config,
-        queue: InboundQueue,
+        ports: ChannelPorts,
         worker: _Worker,
-        outbox: Outbox,
-        store: ThreadStore,
         user: str,
         out: TextIO,
         clock: Callable[[], datetime],
@@ -49,10 +47,8 @@ class TerminalChannel:
         echo: bool,
     ) -> None:
         self._config = config
-        self._queue = queue
+        self._ports = ports
         self._worker = worker
-        self._outbox = outbox
-        self._store = store
         self.user = user
         self._out = out
         self._clock = clock
@@ -90,7 +86,7 @@ class TerminalChannel:
 
     async def run(self, lines: Iterable[str] | Callable[[str], Awaitable[str | None]]) -> None:
         """Handle lines until they run out (EOF) or ``/quit``."""
-        await self._outbox.ensure_group(outbox_channel(self.origin))
+        await self._ports.replies.ensure_group(outbox_channel(self.origin))
         if callable(lines):
             while (line := await lines(f"{self.user}> ")) is not None:
                 if not await self.handle_line(line):
@@ -132,24 +128,27 @@ class TerminalChannel:
         return True
 
     async def _publish(self, text: str) -> None:
+        try:
+            actor = Actor.of("terminal", self.user)  # parsed once, here at the edge
+        except ActorError as exc:
+            self._note(f"{exc}; nothing was sent (/as NAME says who you are)")
+            return
         origin = None
         if self.thread_id is not None:
-            thread = await self._store.load(self.thread_id)
+            thread = await self._ports.threads.load(self.thread_id)
             if thread is None or thread.status in ("done", "failed"):
                 self.thread_id = None
         if self.thread_id is None:
             self.thread_id = self._new_id()
             origin = self.origin
-        event = UserMessage(
-            id=self._new_id(), at=self._clock(), actor=f"terminal:{self.user}", text=text
-        )
-        await self._queue.publish(
+        event = UserMessage(id=self._new_id(), at=self._clock(), actor=actor, text=text)
+        await self._ports.inbound.publish(
             Envelope(thread_id=self.thread_id, event=event, origin=origin, agent=agent_for(text))
         )
 
     async def _flush_replies(self) -> None:
         channel = outbox_channel(self.origin)
-        while await self._outbox.deliver_some(
+        while await self._ports.replies.deliver_some(
             channel=channel, sender=self, consumer="terminal", block_ms=None
         ):
             pass

@@ -9,17 +9,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from redis.asyncio import Redis
 from starlette.routing import BaseRoute
 
 from bot.app.bootstrap import App, new_id, utc_now
 from bot.app.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
-from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import InboundQueue
-from bot.shell.streams.outbox import Outbox
-from bot.shell.streams.set_aside import SetAsideInputs
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.shell.streams.channel_ports import channel_ports
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer
@@ -28,6 +25,7 @@ from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_ro
 from channels.terminal import TerminalChannel
 
 __all__ = [
+    "app_ports",
     "email_channel",
     "missing_email_settings",
     "slack_inbound",
@@ -37,6 +35,14 @@ __all__ = [
     "terminal_channel",
     "web_routes",
 ]
+
+
+def app_ports(app: App) -> ChannelPorts:
+    """The ports every channel of this app reaches the rest through (its stream, store and
+    outbox: the outbox's delivery failures feed ``/healthz``)."""
+    return channel_ports(
+        redis=app.redis, keys=app.keys, store=app.store, queue=app.queue, outbox=app.outbox
+    )
 
 
 def missing_email_settings(settings: Settings) -> list[str]:
@@ -57,10 +63,7 @@ def email_channel(
     settings: Settings,
     *,
     config: Config,
-    queue: InboundQueue,
-    outbox: Outbox,
-    redis: "Redis",
-    keys: Keys,
+    ports: ChannelPorts,
     clock: Callable[[], datetime],
 ) -> tuple[MailListener, EmailSender]:
     """The mail listener and sender from the settings; ``ValueError`` naming what is missing
@@ -102,10 +105,7 @@ def email_channel(
         max_bytes=settings.email_max_bytes,
         notice_interval_s=settings.email_refusal_notice_s,
         config=config,
-        queue=queue,
-        outbox=outbox,
-        redis=redis,
-        keys=keys,
+        ports=ports,
         clock=clock,
     )
 
@@ -115,10 +115,7 @@ def start_email(app: App, stop: asyncio.Event) -> None:
     listener, sender = email_channel(
         app.settings,
         config=app.config,
-        queue=app.queue,
-        outbox=app.outbox,
-        redis=app.redis,
-        keys=app.keys,
+        ports=app_ports(app),
         clock=utc_now,
     )
     consumer = f"email-{app.worker.consumer}"
@@ -139,8 +136,7 @@ def start_slack_deliverer(app: App, stop: asyncio.Event) -> None:
     sender = slack_sender(
         bot_token=token.get_secret_value(),
         api_url=app.settings.slack_api_url,
-        redis=app.redis,
-        keys=app.keys,
+        state=app_ports(app).slack,
         config=app.config,
     )
     consumer = f"slack-{app.worker.consumer}"
@@ -163,9 +159,7 @@ def slack_inbound(app: App) -> SlackListeners | None:
         bot_token=token.get_secret_value(),
         signing_secret=secret.get_secret_value() if secret else None,
         api_url=settings.slack_api_url,
-        queue=app.queue,
-        redis=app.redis,
-        keys=app.keys,
+        ports=app_ports(app),
         clock=utc_now,
     )
 
@@ -188,13 +182,11 @@ def web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]
     routes: list[BaseRoute] = list(
         api_routes(
             config=app.config,
-            queue=app.queue,
-            store=app.store,
+            ports=app_ports(app),
             api_token=token.get_secret_value() if token else None,
             webhook_secret=secret.get_secret_value() if secret else None,
             clock=utc_now,
             new_id=new_id,
-            set_aside=SetAsideInputs(redis=app.redis, keys=app.keys),
         )
     )
     signing = settings.slack_signing_secret
@@ -207,10 +199,8 @@ def terminal_channel(app: App, *, user: str, out: TextIO = sys.stdout) -> Termin
     """The terminal channel of ``deploybot chat``, for ``user`` (a name from [people])."""
     return TerminalChannel(
         config=app.config,
-        queue=app.queue,
+        ports=app_ports(app),
         worker=app.worker,
-        outbox=app.outbox,
-        store=app.store,
         user=user.lower(),
         out=out,
         clock=utc_now,

@@ -13,9 +13,7 @@ from datetime import datetime
 from starlette.routing import BaseRoute
 
 from bot.core.config.config import Config
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import InboundQueue
-from bot.shell.streams.set_aside import SetAsideInputs
+from bot.core.ports.channel_ports import ChannelPorts
 
 from .channel import ApiChannel
 
@@ -25,23 +23,19 @@ __all__ = ["ApiChannel", "api_routes"]
 def api_routes(
     *,
     config: Config,
-    queue: InboundQueue,
-    store: ThreadStore,
+    ports: ChannelPorts,
     api_token: str | None,
     webhook_secret: str | None,
     clock: Callable[[], datetime],
     new_id: Callable[[], str],
-    set_aside: SetAsideInputs | None = None,
 ) -> list[BaseRoute]:
-    """The API's routes, for ``bot.app.webapp.build_web_app``. ``set_aside`` records the
-    requests that could not be handled (for /metrics and the audit)."""
+    """The API's routes, for ``bot.app.webapp.build_web_app``. Requests that could not be
+    handled are recorded through ``ports.set_aside`` (for /metrics and the audit)."""
     return ApiChannel(
         config=config,
-        queue=queue,
-        store=store,
+        ports=ports,
         api_token=api_token,
         webhook_secret=webhook_secret,
         clock=clock,
         new_id=new_id,
-        set_aside=set_aside,
     ).routes()

@@ -16,13 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.config.config import Config
-from bot.core.errors import ThreadConflict
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.inbound import Envelope, agent_for
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import DecisionReceived, UserMessage, WebhookReceived
 from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
 from bot.core.thread.thread import Thread
-from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.streams.set_aside import SetAsideInputs
 
 from .auth import SIGNATURE_HEADER, signature_problem
 from .bodies import (
@@ -47,7 +46,15 @@ from .edge import (
     read_json_body,
 )
 from .openapi import THREAD_ID_PATTERN, openapi_document
-from .resume import Accept, AcceptDecision, Conflict, Forbidden, Invalid, check_resume
+from .resume import (
+    Accept,
+    AcceptDecision,
+    Conflict,
+    Forbidden,
+    Invalid,
+    api_person,
+    check_resume,
+)
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
 
 __all__ = ["MAX_BODY_BYTES", "ApiChannel"]
@@ -60,18 +67,16 @@ class ApiChannel:
         self,
         *,
         config: Config,
-        queue: InboundQueue,
-        store: ThreadStore,
+        ports: ChannelPorts,
         api_token: str | None,
         webhook_secret: str | None,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
-        set_aside: SetAsideInputs | None = None,
     ) -> None:
-        self._set_aside = set_aside
+        self._set_aside = ports.set_aside
         self._config = config
-        self._queue = queue
-        self._store = store
+        self._inbound = ports.inbound
+        self._threads = ports.threads
         self._api_token = api_token or None
         self._webhook_secret = webhook_secret or None
         self._clock = clock
@@ -98,26 +103,10 @@ class ApiChannel:
 
     async def _thread(self, request: Request) -> Thread:
         thread_id = str(request.path_params["id"])
-        thread = await self._store.load(thread_id) if _THREAD_ID.fullmatch(thread_id) else None
+        thread = await self._threads.load(thread_id) if _THREAD_ID.fullmatch(thread_id) else None
         if thread is None:
             raise Problem(404, f"no thread {thread_id[:128]!r}")
         return thread
-
-    async def _start(self, thread: Thread) -> bool:
-        """Create the thread with its first event, then publish that event for a worker.
-
-        Saved (compare-and-set from version 0, so it is created at most once) with its first
-        event's publication in one round trip: a GET right after the answer finds it.
-        ``False``: a thread with this id exists already.
-        """
-        envelope = self._first_envelope(thread)
-        try:
-            await self._store.save(
-                thread, with_it=lambda pipe: self._queue.publish_in(pipe, envelope)
-            )
-        except ThreadConflict:
-            return False
-        return True
 
     @staticmethod
     def _first_envelope(thread: Thread) -> Envelope:
@@ -135,7 +124,7 @@ class ApiChannel:
             body = LaunchRequest.model_validate_json(await read_json_body(request))
         except ValidationError as exc:
             raise Problem(422, describe_errors(exc)) from None
-        person = self._config.person_for(f"api:{body.user.strip().lower()}")
+        person = api_person(self._config, body.user)
         if person is None:
             raise Problem(
                 403,
@@ -143,7 +132,7 @@ class ApiChannel:
                 "config may start threads.",
             )
         event = UserMessage(
-            id=self._new_id(), at=self._clock(), actor=f"api:{person}", text=body.text
+            id=self._new_id(), at=self._clock(), actor=Actor.of("api", person), text=body.text
         )
         thread = Thread(
             id=self._new_id(),
@@ -152,7 +141,7 @@ class ApiChannel:
             created_at=event.at,
             events=[event],
         )
-        if not await self._start(thread):
+        if not await self._threads.start(thread):
             raise Problem(503, "thread id already taken (should not happen); try again")
         return answer(
             ThreadCreated(id=thread.id, status=thread.status),
@@ -204,7 +193,7 @@ class ApiChannel:
                 event: UserMessage | DecisionReceived = UserMessage(
                     id=self._new_id(), at=self._clock(), actor=actor, text=text
                 )
-                await self._queue.publish(Envelope(thread_id=thread.id, event=event))
+                await self._inbound.publish(Envelope(thread_id=thread.id, event=event))
                 accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
                 return answer(accepted, 202)
             case AcceptDecision(actor=actor, decision=decision, plan_hash=plan_hash):
@@ -216,7 +205,7 @@ class ApiChannel:
                     plan_hash=plan_hash,
                     reason=verdict.reason,
                 )
-                await self._queue.publish(Envelope(thread_id=thread.id, event=event))
+                await self._inbound.publish(Envelope(thread_id=thread.id, event=event))
                 accepted = EventAccepted(id=thread.id, event_id=event.id, status="running")
                 return answer(accepted, 202)
             case _:
@@ -256,15 +245,15 @@ class ApiChannel:
             events=[event],
         )
         location = f"/v1/threads/{thread_id}"
-        if await self._start(thread):
+        if await self._threads.start(thread):
             accepted = WebhookAccepted(id=thread_id, status=thread.status, duplicate=False)
             return answer(accepted, 201, location=location)
-        existing = await self._store.load(thread_id)
+        existing = await self._threads.load(thread_id)
         if existing is None:  # threads are never deleted; only if someone did by hand
             raise Problem(503, "the delivery's thread vanished; try again")
         if existing.version == 1:
             # Created but maybe never published (the first try failed in between): publish
             # again. Harmless if it was: the worker knows the event id.
-            await self._queue.publish(self._first_envelope(existing))
+            await self._inbound.publish(self._first_envelope(existing))
         duplicate = WebhookAccepted(id=thread_id, status=existing.status, duplicate=True)
         return answer(duplicate, 200, location=location)

@@ -26,9 +26,9 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.core.ports.audit import SetAsideLog
 from bot.core.reading.json_shape import check_json_depth
 from bot.core.thread.set_aside import SetAside, SetAsideReason
-from bot.shell.streams.set_aside import SetAsideInputs
 
 from .auth import bearer_ok
 from .bodies import ApiError
@@ -87,7 +87,7 @@ def guard(
     *,
     auth: Literal["bearer", "signature"],
     api_token: str | None,
-    set_aside: SetAsideInputs | None = None,
+    set_aside: SetAsideLog | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Handler:
     """``handler`` behind the edge. ``bearer``: the token is checked before the handler runs;

@@ -5,18 +5,14 @@ Outbound: ``EmailSender``, run by the outbox's ``email`` deliverer. ``build_emai
 both from explicit arguments (the wiring, ``bot.app.channels``, reads the settings). With
 ``require_dmarc`` only mail whose own receiving servers (``authserv_ids``, e.g. two MX
 hosts) report ``dmarc=pass`` for the From domain counts; the rest is recorded for the audit
-(``bot.shell.streams.refusals``) and, with ``notice_interval_s``, its person told (rate-limited).
+(``ports.refusals``) and, with ``notice_interval_s``, its person told (rate-limited).
 """
 
 from collections.abc import Callable
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from bot.core.config.config import Config
-from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import InboundQueue
-from bot.shell.streams.outbox import Outbox
+from bot.core.ports.channel_ports import ChannelPorts
 from channels.email.listener import ImapServer, MailListener
 from channels.email.sender import EmailSender, SmtpServer
 from channels.email.triage import MailRules
@@ -35,10 +31,7 @@ def build_email(
     max_bytes: int,
     notice_interval_s: float = 0,
     config: Config,
-    queue: InboundQueue,
-    outbox: Outbox,
-    redis: "Redis",
-    keys: Keys,
+    ports: ChannelPorts,
     clock: Callable[[], datetime],
 ) -> tuple[MailListener, EmailSender]:
     """The listener and the sender. ``ValueError`` when DMARC is required without our
@@ -56,10 +49,7 @@ def build_email(
     )
     listener = MailListener(
         imap=imap,
-        queue=queue,
-        outbox=outbox,
-        redis=redis,
-        keys=keys,
+        ports=ports,
         rules=rules,
         clock=clock,
         max_bytes=max_bytes,
@@ -70,8 +60,7 @@ def build_email(
         from_address=from_address,
         secret=secret,
         emails=emails,
-        redis=redis,
-        keys=keys,
+        state=ports.mail,
         clock=clock,
     )
     return listener, sender

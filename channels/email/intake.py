@@ -2,7 +2,7 @@
 
 ``MailIntake.take`` is what the IMAP listener does with the bytes of one message. Reading
 (``parse_mail``) and triage are pure and capped; whatever they still raise is contained
-here: the message is set aside (``bot.shell.streams.set_aside``: a log line, a counter, an audit
+here: the message is set aside (``ports.set_aside``: a log line, a counter, an audit
 record) and the listener goes on. A message that is ``unreadable`` (too deep, too many
 parts, headers too large, the parser failed) is set aside too, and its sender, when the
 rules would have answered them, is told that nothing was read. Publishing and the outbox
@@ -16,13 +16,10 @@ from typing import assert_never
 
 from redis.exceptions import RedisError
 
+from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.origin import EmailOrigin
 from bot.core.thread.set_aside import SetAside, SetAsideReason
-from bot.shell.streams.inbound import InboundQueue
-from bot.shell.streams.outbox import Outbox
-from bot.shell.streams.refusals import MailRefusals
-from bot.shell.streams.set_aside import SetAsideInputs
 from channels.email.message import ParsedMail, parse_mail
 from channels.email.refusal import refuse_unauthenticated
 from channels.email.triage import (
@@ -45,19 +42,16 @@ class MailIntake:
     def __init__(
         self,
         *,
-        queue: InboundQueue,
-        outbox: Outbox,
-        refusals: MailRefusals,
-        set_aside: SetAsideInputs,
+        ports: ChannelPorts,
         rules: MailRules,
         clock: Callable[[], datetime],
         max_bytes: int,
         notice_interval_s: float,
     ) -> None:
-        self._queue = queue
-        self._outbox = outbox
-        self._refusals = refusals
-        self._set_aside = set_aside
+        self._inbound = ports.inbound
+        self._notices = ports.notices
+        self._refusals = ports.refusals
+        self._set_aside = ports.set_aside
         self._rules = rules
         self._clock = clock
         self._max_bytes = max_bytes
@@ -104,10 +98,10 @@ class MailIntake:
     async def _act(self, verdict: Verdict) -> None:
         match verdict:
             case Publish(envelope=envelope):
-                await self._queue.publish(envelope)
+                await self._inbound.publish(envelope)
                 log.info("email published", extra={"thread_id": envelope.thread_id})
             case Refuse():
-                await self._outbox.send_transient(
+                await self._notices.send_transient(
                     OutboundMessage(
                         thread_id=thread_id_for_mail(verdict.message_id),
                         message_id="refusal",
@@ -125,7 +119,7 @@ class MailIntake:
                 await refuse_unauthenticated(
                     verdict,
                     refusals=self._refusals,
-                    outbox=self._outbox,
+                    notices=self._notices,
                     now=self._clock(),
                     notice_interval_s=self._notice_interval_s,
                 )

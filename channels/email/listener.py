@@ -1,6 +1,6 @@
 """MailListener: the bot's mailbox over IMAP IDLE, each new message published once.
 
-For every message after the last UID recorded in Redis (per mailbox, with its UIDVALIDITY):
+For every message after the last UID recorded (``MailState``: per mailbox, with its UIDVALIDITY):
 fetch it (only the headers when it is over the size cap), triage it, publish the event to
 the inbound stream (or queue a short refusal in the outbox), then flag it ``\\Seen`` and
 record its UID. A crash in between repeats the publish, which the worker drops by event id
@@ -26,17 +26,12 @@ from typing import Any
 
 import aioimaplib
 from pydantic import BaseModel, ConfigDict, SecretStr
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.shell.runtime.tasks import TaskHandle
-from bot.shell.store.keys import Keys, text
-from bot.shell.streams.inbound import InboundQueue
-from bot.shell.streams.outbox import Outbox
-from bot.shell.streams.refusals import MailRefusals
-from bot.shell.streams.set_aside import SetAsideInputs
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.health import Health
 from channels.email.intake import MailIntake
 from channels.email.triage import MailRules
 
@@ -73,15 +68,29 @@ class ImapFailed(Exception):
     """An IMAP command answered NO/BAD or something unreadable."""
 
 
+class _Logged:
+    """``Health`` for a listener run without a task registry: said once per episode."""
+
+    def __init__(self) -> None:
+        self._down = False
+
+    def recovering(self, reason: str) -> None:
+        if not self._down:
+            self._down = True
+            log.warning("imap: %s; recovering", reason)
+
+    def recovered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("imap: recovered")
+
+
 class MailListener:
     def __init__(
         self,
         *,
         imap: ImapServer,
-        queue: InboundQueue,
-        outbox: Outbox,
-        redis: "Redis",
-        keys: Keys,
+        ports: ChannelPorts,
         rules: MailRules,
         clock: Callable[[], datetime],
         max_bytes: int = 256 * 1024,
@@ -89,16 +98,12 @@ class MailListener:
         notice_interval_s: float = 0,  # EMAIL_REFUSAL_NOTICE_S; 0: never tell anyone
     ) -> None:
         self._imap = imap
-        self._redis = redis
-        self._keys = keys
+        self._state = ports.mail
         self._clock = clock
         self._max_bytes = max_bytes
         self._max_backoff_s = max_backoff_s
         self._intake = MailIntake(
-            queue=queue,
-            outbox=outbox,
-            refusals=MailRefusals(redis=redis, keys=keys),
-            set_aside=SetAsideInputs(redis=redis, keys=keys),
+            ports=ports,
             rules=rules,
             clock=clock,
             max_bytes=max_bytes,
@@ -106,16 +111,14 @@ class MailListener:
         )
         self._news = False
         self.connected = asyncio.Event()  # set while a session is up (for tests and health)
-        self._health = TaskHandle("imap")
+        self._health: Health = _Logged()
 
-    async def run(
-        self, stop: asyncio.Event | None = None, *, health: TaskHandle | None = None
-    ) -> None:
+    async def run(self, stop: asyncio.Event | None = None, *, health: Health | None = None) -> None:
         """Listen until ``stop``. A lost IMAP session (or Redis away while publishing) is
         reconnected with backoff, reported through ``health`` as recovering until a session
         is up again; anything else raises, for the task registry to record."""
         stop = stop or asyncio.Event()
-        self._health = health or TaskHandle("imap")
+        self._health = health or _Logged()
         backoff_s = 0.2
         while not stop.is_set():
             try:
@@ -235,17 +238,14 @@ class MailListener:
         await asyncio.wait_for(idle, timeout_s)
 
     async def _catch_up(self, client: aioimaplib.IMAP4, validity: str) -> None:
-        key = self._keys.email_mailbox(self._imap.mailbox)
-        state = {text(k): text(v) for k, v in (await self._redis.hgetall(key)).items()}
-        fresh_start = state.get("validity") != validity
-        last_uid = 0 if fresh_start else int(state.get("last_uid", "0"))
+        mailbox = self._imap.mailbox
+        mark = await self._state.mark(mailbox)
+        fresh_start = mark is None or mark.validity != validity
+        last_uid = 0 if mark is None or fresh_start else mark.last_uid
         if fresh_start:
             # A new mailbox, or its UIDs were renumbered: handle what nobody has read yet
             # (handled Message-IDs are deduplicated by the worker anyway); old UIDs' tries go.
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                pipe.hset(key, mapping={"validity": validity, "last_uid": "0"})
-                await pipe.execute()
+            await self._state.start_over(mailbox, validity=validity)
         listed = await self._call(
             client.uid("fetch", f"{last_uid + 1}:*", "(UID RFC822.SIZE FLAGS)")
         )
@@ -263,7 +263,7 @@ class MailListener:
             found.append((uid, int(size_match.group(1))))
         for uid, size in sorted(found):
             await self._handle(client, uid, size)
-            await self._redis.hset(key, "last_uid", str(uid))
+            await self._state.handled(mailbox, uid=uid)
         if found:
             self._news = True  # handling took time: check once more before IDLE
 
@@ -271,12 +271,12 @@ class MailListener:
         """Handle one message, then flag it ``\\Seen`` (and ``\\Flagged`` if it was set
         aside). IMAP and Redis failures propagate (the session reconnects and the message
         is fetched again); nothing the message itself contains can make this raise."""
-        key = self._keys.email_mailbox(self._imap.mailbox)
-        ref = f"{self._imap.mailbox} uid {uid}"
-        tries = int(await self._redis.hincrby(key, f"tries:{uid}", 1))
+        mailbox = self._imap.mailbox
+        ref = f"{mailbox} uid {uid}"
+        tries = await self._state.begin_try(mailbox, uid=uid)
         if tries > MAX_TRIES:
             await self._intake.crashed(ref, tries=tries - 1)
-            await self._mark(client, uid, key=key, flagged=True)
+            await self._mark(client, uid, flagged=True)
             return
         if size > self._max_bytes:
             part = f"BODY.PEEK[HEADER]<0.{_HEADER_FETCH_BYTES}>"
@@ -290,11 +290,11 @@ class MailListener:
             # Redis away is nobody's message's fault: take the try back if it answers
             # again so soon. (A failing fetch counts: a message IMAP cannot serve is one.)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._redis.hincrby(key, f"tries:{uid}", -1), 1)
+                await asyncio.wait_for(self._state.take_back_try(mailbox, uid=uid), 1)
             raise
-        await self._mark(client, uid, key=key, flagged=set_aside)
+        await self._mark(client, uid, flagged=set_aside)
 
-    async def _mark(self, client: aioimaplib.IMAP4, uid: int, *, key: str, flagged: bool) -> None:
+    async def _mark(self, client: aioimaplib.IMAP4, uid: int, *, flagged: bool) -> None:
         flags = "(\\Seen \\Flagged)" if flagged else "(\\Seen)"
         await self._call(client.uid("store", str(uid), "+FLAGS.SILENT", flags))
-        await self._redis.hdel(key, f"tries:{uid}")
+        await self._state.end_tries(self._imap.mailbox, uid=uid)

@@ -2,7 +2,7 @@
 
 The sender is never answered (a forger would learn what works, and a spoofed address would
 get mail it never asked for). Instead the refusal goes to the audit and ``/metrics``
-(``bot.shell.streams.refusals``), the log says who it claimed to be and why (``email refused:``),
+(``ports.refusals``), the log says who it claimed to be and why (``email refused:``),
 and, when ``EMAIL_REFUSAL_NOTICE_S`` is set, the person it claimed to be is told at the
 address the config gives for them, at most once per that many seconds: if it was them, their
 mail setup needs a look; if not, someone is writing in their name.
@@ -11,11 +11,11 @@ mail setup needs a look; if not, someone is writing in their name.
 import logging
 from datetime import datetime
 
+from bot.core.ports.audit import Refusals
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.ports.outbox import Notices
 from bot.core.thread.audit import MailRefusal
 from bot.core.thread.origin import EmailOrigin
-from bot.shell.streams.outbox import Outbox
-from bot.shell.streams.refusals import MailRefusals
 from channels.email.triage import Unauthenticated, thread_id_for_mail
 
 __all__ = ["notice_text", "refuse_unauthenticated"]
@@ -50,8 +50,8 @@ def notice_text(refusal: MailRefusal) -> str:
 async def refuse_unauthenticated(
     verdict: Unauthenticated,
     *,
-    refusals: MailRefusals,
-    outbox: Outbox,
+    refusals: Refusals,
+    notices: Notices,
     now: datetime,
     notice_interval_s: float = 0,
 ) -> MailRefusal:
@@ -75,7 +75,7 @@ async def refuse_unauthenticated(
     if notice_interval_s > 0 and await refusals.notice_due(
         verdict.person, interval_s=notice_interval_s
     ):
-        await outbox.send_transient(
+        await notices.send_transient(
             OutboundMessage(
                 thread_id=thread_id_for_mail(verdict.message_id),
                 message_id="refused-notice",

@@ -3,7 +3,7 @@
 Any SMTP failure raises, so the outbox keeps the message and retries it; a permanent (5xx)
 refusal of a recipient raises ``Undeliverable`` once the other copies are sent. One message can
 become several emails (the requester's copy and one per approver); each sent copy is
-recorded in Redis, so a retry after a partial failure sends only the missing ones.
+recorded (``MailState.copy_sent``), so a retry after a partial failure sends only the missing ones.
 """
 
 import logging
@@ -13,18 +13,15 @@ from datetime import datetime
 
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, SecretStr
-from redis.asyncio import Redis
 
 from bot.core.errors import Undeliverable
+from bot.core.ports.channel_state import MailState
 from bot.core.ports.outbound import OutboundMessage
-from bot.shell.store.keys import Keys, text
 from channels.email.compose import Letter, letters_for
 
 __all__ = ["EmailSender", "SmtpServer"]
 
 log = logging.getLogger("deploybot.email")
-
-_REMEMBER_S = 7 * 86400
 
 
 class SmtpServer(BaseModel):
@@ -47,16 +44,14 @@ class EmailSender:
         from_address: str,
         secret: bytes,
         emails: Mapping[str, str],
-        redis: "Redis",
-        keys: Keys,
+        state: MailState,
         clock: Callable[[], datetime],
     ) -> None:
         self._smtp = smtp
         self._from = from_address
         self._secret = secret
         self._emails = dict(emails)
-        self._redis = redis
-        self._keys = keys
+        self._state = state
         self._clock = clock
 
     async def send(self, message: OutboundMessage) -> None:
@@ -72,8 +67,7 @@ class EmailSender:
             raise Undeliverable(f"not sendable as email: {exc}") from exc
         if not letters:
             return
-        sent_key = self._keys.email_sent(message.thread_id, message.message_id)
-        done_before = {text(k) for k in await self._redis.smembers(sent_key)}
+        done_before = await self._state.sent_copies(message.thread_id, message.message_id)
         refused: list[str] = []
         for letter in letters:
             if letter.key in done_before:
@@ -90,10 +84,8 @@ class EmailSender:
                     extra={"thread_id": message.thread_id},
                 )
                 refused.append(letter.recipient)
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.sadd(sent_key, letter.key)  # done with it, delivered or refused for good
-            pipe.expire(sent_key, _REMEMBER_S)
-            await pipe.execute()
+            # Done with it, delivered or refused for good.
+            await self._state.copy_sent(message.thread_id, message.message_id, copy=letter.key)
         if refused:
             raise Undeliverable(f"the mail server refused {', '.join(refused)} for good")
 

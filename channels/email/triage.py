@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.reading.vocabulary import (
     APPROVE,
     REJECT,
@@ -34,7 +35,6 @@ from bot.core.reading.vocabulary import (
 from bot.core.thread.audit import RefusalKind
 from bot.core.thread.events import DecisionReceived, UserMessage
 from bot.core.thread.origin import EmailOrigin
-from bot.shell.streams.inbound import Envelope, agent_for
 from channels.email.dmarc import NoDmarcPass, dmarc_verdict
 from channels.email.message import ParsedMail
 from channels.email.token import TokenError, verify_token

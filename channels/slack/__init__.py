@@ -7,16 +7,12 @@ Outbound: ``SlackSender``, run by the outbox's ``slack`` deliverer.
 from collections.abc import Callable
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from bot.core.config.config import Config
-from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import InboundQueue
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.channel_state import SlackState
 from channels.slack.client import web_client
-from channels.slack.follow import FollowedThreads
 from channels.slack.listeners import SlackListeners
 from channels.slack.pacing import ChannelPacer
-from channels.slack.posted import PostedMessages
 from channels.slack.sender import SlackSender
 from channels.slack.transport import SocketMode, slack_routes
 
@@ -36,16 +32,12 @@ def slack_listeners(
     bot_token: str,
     signing_secret: str | None,
     api_url: str | None,
-    queue: InboundQueue,
-    redis: "Redis",
-    keys: Keys,
+    ports: ChannelPorts,
     clock: Callable[[], datetime],
 ) -> SlackListeners:
     return SlackListeners(
         client=web_client(bot_token, api_url=api_url),
-        queue=queue,
-        redis=redis,
-        keys=keys,
+        ports=ports,
         clock=clock,
         signing_secret=signing_secret,
     )
@@ -55,8 +47,7 @@ def slack_sender(
     *,
     bot_token: str,
     api_url: str | None,
-    redis: "Redis",
-    keys: Keys,
+    state: SlackState,
     config: Config,
     pacer: ChannelPacer | None = None,
 ) -> SlackSender:
@@ -64,8 +55,7 @@ def slack_sender(
     slack_ids = {name: p.slack for name, p in config.people.items() if p.slack}
     return SlackSender(
         client=web_client(bot_token, api_url=api_url),
-        posted=PostedMessages(redis=redis, keys=keys),
-        followed=FollowedThreads(redis=redis, keys=keys),
+        state=state,
         slack_ids=slack_ids,
         pacer=pacer,
     )

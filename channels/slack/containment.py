@@ -16,8 +16,8 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
+from bot.core.ports.audit import SetAsideLog
 from bot.core.thread.set_aside import SetAside, SetAsideReason
-from bot.shell.streams.set_aside import SetAsideInputs
 
 __all__ = ["Containment", "payload_ref"]
 
@@ -38,7 +38,7 @@ def payload_ref(body: Mapping[str, object] | None) -> str:
 
 
 class Containment:
-    def __init__(self, *, set_aside: SetAsideInputs, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, set_aside: SetAsideLog, clock: Callable[[], datetime]) -> None:
         self._set_aside = set_aside
         self._clock = clock
 

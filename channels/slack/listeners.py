@@ -16,19 +16,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import ConfigError
+from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.thread.events import DecisionReceived, UserMessage
-from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import Envelope, InboundQueue, agent_for
-from bot.shell.streams.set_aside import SetAsideInputs
 from channels.slack.blocks import escape, reject_modal
 from channels.slack.containment import Containment, payload_ref
-from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
 from channels.slack.payloads import (
@@ -111,9 +108,7 @@ class SlackListeners:
         self,
         *,
         client: AsyncWebClient,
-        queue: InboundQueue,
-        redis: "Redis",
-        keys: Keys,
+        ports: ChannelPorts,
         clock: Callable[[], datetime],
         signing_secret: str | None,
         command: str = "/deploy",
@@ -128,10 +123,10 @@ class SlackListeners:
             )
         self.signing_secret = signing_secret
         self._client = client
-        self._queue = queue
-        self._followed = FollowedThreads(redis=redis, keys=keys)
+        self._inbound = ports.inbound
+        self._state = ports.slack
         self._clock = clock
-        self.contained = Containment(set_aside=SetAsideInputs(redis=redis, keys=keys), clock=clock)
+        self.contained = Containment(set_aside=ports.set_aside, clock=clock)
         self.identity = BotIdentity(client)
         self._publishing = asyncio.Semaphore(_MAX_PUBLISHING)
         bolt_log = logging.getLogger("deploybot.slack.bolt")
@@ -172,20 +167,20 @@ class SlackListeners:
         async with self._publishing:
             thread_id = request.thread_id
             if request.in_thread:
-                owner = await self._followed.owner(request.thread_id)
+                owner = await self._state.owner(request.thread_id)
                 if owner is None and request.follow_up:
                     log.debug("slack: %s: a thread the bot does not follow", request.event_id)
                     return False
                 thread_id = owner or thread_id
             if request.origin is not None:
-                await self._followed.follow(request.thread_id, thread_id)
+                await self._state.follow(request.thread_id, thread_id)
             envelope = Envelope(
                 thread_id=thread_id,
                 event=event,
                 origin=request.origin,
                 agent=agent_for(request.text),
             )
-            await self._queue.publish(envelope)
+            await self._inbound.publish(envelope)
         log.debug("slack: %s -> thread %s", request.event_id, thread_id)
         return True
 
@@ -200,7 +195,7 @@ class SlackListeners:
             reason=decision.reason,
         )
         async with self._publishing:
-            await self._queue.publish(Envelope(thread_id=decision.thread_id, event=event))
+            await self._inbound.publish(Envelope(thread_id=decision.thread_id, event=event))
         log.debug("slack: %s -> thread %s", decision.event_id, decision.thread_id)
 
     # -- listeners -----------------------------------------------------------------------

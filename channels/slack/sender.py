@@ -28,14 +28,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.config.route import slack_channel
 from bot.core.errors import Undeliverable
+from bot.core.ports.channel_state import Posted, SlackState
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.actor import Actor
 from bot.core.thread.origin import SlackOrigin, delivery_route
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
-from channels.slack.follow import FollowedThreads
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import thread_id_for
 from channels.slack.pacing import ChannelPacer
-from channels.slack.posted import Posted, PostedMessages
 
 __all__ = ["SlackSender"]
 
@@ -60,9 +60,8 @@ def _root(channel: str) -> str:
     return f"slack-root:{channel}"
 
 
-def _slack_user(actor: str) -> str | None:
-    channel, _, ident = actor.partition(":")
-    return ident if channel == "slack" and ident else None
+def _slack_user(actor: Actor) -> str | None:
+    return actor.id if actor.channel == "slack" else None
 
 
 def _error(exc: SlackApiError) -> str:
@@ -75,16 +74,14 @@ class SlackSender:
         self,
         *,
         client: AsyncWebClient,
-        posted: PostedMessages,
-        followed: FollowedThreads,
+        state: SlackState,
         slack_ids: Mapping[str, str],
         pacer: ChannelPacer | None = None,
     ) -> None:
         """``slack_ids``: person name -> Slack user id, to show people as mentions."""
         self.pacer = pacer or ChannelPacer()
         self._client = client
-        self._posted = posted
-        self._followed = followed
+        self._state = state
         self._identity = BotIdentity(client)
         self._slack_ids = slack_ids
 
@@ -96,7 +93,7 @@ class SlackSender:
         channel = slack_channel(route)
         if channel is None:
             return None
-        root = await self._posted.get(message.thread_id, _root(channel))
+        root = await self._state.posted(message.thread_id, _root(channel))
         return SlackOrigin(channel=channel, thread_ts=root.ts if root else "")
 
     async def send(self, message: OutboundMessage) -> None:
@@ -133,10 +130,10 @@ class SlackSender:
                 if _error(exc) not in _NOT_EPHEMERAL:
                     raise
                 text = f"<@{user}> {text}"  # not in the channel: say it in the thread
-        if await self._posted.get(message.thread_id, message.message_id) is not None:
+        if await self._state.posted(message.thread_id, message.message_id) is not None:
             return  # posted before, the bookkeeping after it was lost
         if message.replaces is not None:
-            earlier = await self._posted.get(message.thread_id, message.replaces)
+            earlier = await self._state.posted(message.thread_id, message.replaces)
             if earlier is not None and message.purpose == "progress":
                 await self._progress(earlier, message, text)
                 return
@@ -181,14 +178,14 @@ class SlackSender:
                 raise
             log.info("slack: message %s is gone (%s); posting anew", earlier.ts, _error(exc))
             return False
-        await self._posted.put(message.thread_id, message.message_id, now)
+        await self._state.remember_posted(message.thread_id, message.message_id, now)
         return True
 
     async def _progress(self, earlier: Posted, message: OutboundMessage, text: str) -> None:
         """A progress edit: recorded now (a later edit replacing it finds it), sent at the
         channel's next turn unless a newer edit of the same message comes first."""
         blocks, now = self._edited(earlier, message)
-        await self._posted.put(message.thread_id, message.message_id, now)
+        await self._state.remember_posted(message.thread_id, message.message_id, now)
 
         async def update() -> None:
             await self._client.chat_update(
@@ -224,12 +221,12 @@ class SlackSender:
             card=card,
             open=card is not None,
         )
-        await self._posted.put(message.thread_id, message.message_id, posted)
+        await self._state.remember_posted(message.thread_id, message.message_id, posted)
         if not origin.thread_ts:  # the first report opened a Slack thread: follow it
-            await self._posted.put(
+            await self._state.remember_posted(
                 message.thread_id, _root(origin.channel), posted.model_copy(update={"card": None})
             )
             team = (await self._identity.authorize()).team_id or ""
-            await self._followed.follow(
+            await self._state.follow(
                 thread_id_for(team, posted.channel, posted.ts), message.thread_id
             )

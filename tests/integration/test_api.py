@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
+from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.events import ApprovalDecided, WebhookReceived
 from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
@@ -73,8 +74,7 @@ def web_client(
 ) -> httpx.AsyncClient:
     routes = api_routes(
         config=app.config,
-        queue=app.queue,
-        store=app.store,
+        ports=app_ports(app),
         api_token=token,
         webhook_secret=secret,
         clock=clock,

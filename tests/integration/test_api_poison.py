@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
+from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.set_aside import SetAside
 from bot.shell.streams.set_aside import SetAsideInputs
@@ -68,13 +69,11 @@ async def served(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
     routes = api_routes(
         config=app.config,
-        queue=app.queue,
-        store=app.store,
+        ports=app_ports(app),
         api_token=TOKEN,
         webhook_secret=SECRET,
         clock=clock,
         new_id=seq_id,
-        set_aside=SetAsideInputs(redis=redis, keys=app.keys),  # as bot.app.channels wires it
     )
     async with serving(build_web_app(app, routes=routes)) as url:
         headers = {"Authorization": f"Bearer {TOKEN}"}

@@ -26,6 +26,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import content_type_conformance, ignored_auth
 from starlette.types import Receive, Scope, Send
 
+from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.api.auth import sign
@@ -86,8 +87,7 @@ def web_schema(tmp_path: Path, key_prefix: str) -> Iterator[schemathesis.BaseSch
     app = make_app(client, prefix=key_prefix, config_file=config, clock=clock)
     routes = api_routes(
         config=app.config,
-        queue=app.queue,
-        store=app.store,
+        ports=app_ports(app),
         api_token=TOKEN,
         webhook_secret=SECRET,
         clock=clock,

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.app.channels import email_channel
+from bot.app.channels import app_ports, email_channel
 from bot.app.settings import Settings
 from bot.core.config.config import load_config
 from bot.core.thread.events import ApprovalDecided, ApprovalRequested, DecisionReceived
@@ -190,10 +190,7 @@ async def email_running(
     listener, sender = email_channel(
         settings,
         config=app.config,
-        queue=app.queue,
-        outbox=app.outbox,
-        redis=app.redis,
-        keys=app.keys,
+        ports=app_ports(app),
         clock=clock,
     )
     stop = asyncio.Event()
@@ -515,9 +512,6 @@ def test_an_unsafe_email_setup_is_refused_with_a_clear_error(
         email_channel(
             settings,
             config=app_config,
-            queue=None,  # type: ignore[arg-type]  # never reached
-            outbox=None,  # type: ignore[arg-type]
-            redis=None,  # type: ignore[arg-type]
-            keys=None,  # type: ignore[arg-type]
+            ports=None,  # type: ignore[arg-type]  # never reached
             clock=Clock(),
         )

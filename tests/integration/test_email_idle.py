@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import Envelope, InboundQueue
-from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.channel_ports import channel_ports
+from bot.shell.streams.inbound import Envelope
 from channels.email.listener import ImapServer, MailListener
 from channels.email.triage import MailRules
 from tests.fakes.mail_servers import Dovecot
@@ -76,10 +76,7 @@ def listener_for(port: int, redis: Redis, keys: Keys, clock: Clock, **imap: floa
             timeout_s=10,
             **imap,
         ),
-        queue=InboundQueue(redis=redis, keys=keys),
-        outbox=Outbox(redis=redis, keys=keys),
-        redis=redis,
-        keys=keys,
+        ports=channel_ports(redis=redis, keys=keys),
         rules=RULES,
         clock=clock,
         max_backoff_s=0.5,

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import Envelope, InboundQueue
-from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.channel_ports import channel_ports
+from bot.shell.streams.inbound import Envelope
 from channels.email.listener import ImapServer, MailListener
 from channels.email.triage import MailRules
 from tests.fakes.mail_servers import Dovecot
@@ -82,10 +82,7 @@ async def start(dovecot: Dovecot, redis: Redis, key_prefix: str) -> AsyncIterato
                 ssl=False,
                 timeout_s=3,
             ),
-            queue=InboundQueue(redis=redis, keys=keys),
-            outbox=Outbox(redis=redis, keys=keys),
-            redis=redis,
-            keys=keys,
+            ports=channel_ports(redis=redis, keys=keys),
             rules=RULES,
             clock=lambda: datetime.now(UTC),
             max_backoff_s=0.5,
@@ -177,10 +174,7 @@ async def test_a_silent_server_times_out_and_is_retried(redis: Redis, key_prefix
             ssl=False,
             timeout_s=0.2,
         ),
-        queue=InboundQueue(redis=redis, keys=keys),
-        outbox=Outbox(redis=redis, keys=keys),
-        redis=redis,
-        keys=keys,
+        ports=channel_ports(redis=redis, keys=keys),
         rules=RULES,
         clock=lambda: datetime.now(UTC),
         max_backoff_s=0.1,

@@ -23,8 +23,8 @@ from redis.asyncio import Redis
 from bot.core.thread.set_aside import SetAside
 from bot.shell.runtime.metrics import Metrics
 from bot.shell.store.keys import Keys
-from bot.shell.streams.inbound import Envelope, InboundQueue
-from bot.shell.streams.outbox import Outbox
+from bot.shell.streams.channel_ports import channel_ports
+from bot.shell.streams.inbound import Envelope
 from bot.shell.streams.set_aside import SetAsideInputs
 from channels.email import intake
 from channels.email.listener import MAX_TRIES, ImapServer, MailListener
@@ -63,10 +63,7 @@ class Listening:
                 ssl=False,
                 timeout_s=5,
             ),
-            queue=InboundQueue(redis=redis, keys=keys),
-            outbox=Outbox(redis=redis, keys=keys),
-            redis=redis,
-            keys=keys,
+            ports=channel_ports(redis=redis, keys=keys),
             rules=RULES,
             clock=lambda: datetime.now(UTC),
             max_backoff_s=0.3,
@@ -256,10 +253,7 @@ async def test_mail_announced_during_a_fetch_is_not_left_for_the_idle_renewal(
             timeout_s=5,
             idle_s=600,
         ),
-        queue=InboundQueue(redis=redis, keys=keys),
-        outbox=Outbox(redis=redis, keys=keys),
-        redis=redis,
-        keys=keys,
+        ports=channel_ports(redis=redis, keys=keys),
         rules=RULES,
         clock=lambda: datetime.now(UTC),
     )

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from bot.core.ports.outbound import ApprovalCard, OutboundMessage
 from bot.core.thread.origin import EmailOrigin
 from bot.core.thread.plan import Plan
+from bot.shell.store.channel_state import RedisMailState
 from bot.shell.store.keys import Keys
 from bot.shell.streams.outbox import Outbox
 from channels.email.sender import EmailSender, SmtpServer
@@ -39,8 +40,7 @@ def sender(smtp: SmtpCapture, redis: Redis, prefix: str, **kw: object) -> EmailS
         from_address="deploybot@example.com",
         secret=SECRET,
         emails={"alice": "alice@example.com", "dave": "dave@example.com"},
-        redis=redis,
-        keys=Keys(prefix),
+        state=RedisMailState(redis=redis, keys=Keys(prefix)),
         clock=lambda: NOW,
     )
 

@@ -27,7 +27,7 @@ from bot.shell.github.auth import TokenAuth
 from bot.shell.github.client import GithubClient
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
-from bot.shell.streams.inbound import InboundQueue
+from bot.shell.streams.channel_ports import channel_ports
 from bot.shell.world.evidence import EvidenceGatherer, github_repo
 from bot.shell.world.tags import list_tags
 from channels.api import api_routes
@@ -380,8 +380,7 @@ async def test_api_get_shows_the_evidence(repos: Path, redis: Redis, key_prefix:
     await store.save(thread)
     routes = api_routes(
         config=cfg,
-        queue=InboundQueue(redis=redis, keys=keys),
-        store=store,
+        ports=channel_ports(redis=redis, keys=keys, store=store),
         api_token="api-t0ken",
         webhook_secret=None,
         clock=lambda: datetime.now(UTC),

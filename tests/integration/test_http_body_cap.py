@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.slack import slack_routes
@@ -40,8 +41,7 @@ async def web(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Ha
         app = harness.app
         routes = api_routes(
             config=app.config,
-            queue=app.queue,
-            store=app.store,
+            ports=app_ports(app),
             api_token=API_TOKEN,
             webhook_secret="webhook-secret-for-the-cap-test",
             clock=harness.clock,

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from bot.app.bootstrap import App
+from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.thread import Thread
 from channels.slack import SlackListeners, SlackSender, slack_listeners, slack_routes, slack_sender
@@ -163,16 +164,13 @@ async def open_harness(
             bot_token=fake.token,
             signing_secret=SECRET,
             api_url=fake.base_url,
-            queue=app.queue,
-            redis=redis,
-            keys=app.keys,
+            ports=app_ports(app),
             clock=clock,
         )
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            redis=redis,
-            keys=app.keys,
+            state=app_ports(app).slack,
             config=app.config,
         )
         web = build_web_app(app, routes=slack_routes(listeners))  # with its body caps

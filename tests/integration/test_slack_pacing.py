@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.app.channels import app_ports
 from channels.slack import ChannelPacer, SlackSender, slack_sender
 from tests.fakes.slack_api import FakeSlack
 from tests.integration.test_slack import CHANNEL
@@ -28,8 +29,7 @@ async def paced(
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            redis=redis,
-            keys=app.keys,
+            state=app_ports(app).slack,
             config=app.config,
             pacer=ChannelPacer(interval_s=0.5, burst=BURST),  # Slack's 1/s, at twice the speed
         )

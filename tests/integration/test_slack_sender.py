@@ -9,13 +9,14 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 
 from bot.app.bootstrap import bootstrap
+from bot.app.channels import app_ports
 from bot.app.settings import Settings
+from bot.core.ports.channel_state import Posted
 from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import UserMessage
 from bot.core.thread.origin import ScheduleOrigin, SlackOrigin
 from bot.shell.streams.inbound import Envelope
 from channels.slack import ChannelPacer, slack_sender
-from channels.slack.posted import Posted, PostedMessages
 from tests.fakes.slack_api import FakeSlack, event
 from tests.integration.test_slack import CHANNEL, REQUEST, ROOT, Harness, open_harness
 from tests.support import Clock, ScriptedAgent, calls, write_setup
@@ -58,8 +59,9 @@ async def test_edits_sends_and_fallbacks(slack: Harness) -> None:
     assert [c.args["text"] for c in fake.called("chat.postMessage")] == ["first", "third"]
 
     # Slack lost the message (deleted): the edit becomes a new reply.
-    posted = PostedMessages(redis=slack.app.redis, keys=slack.app.keys)
-    await posted.put("s1", "gone", Posted(channel=CHANNEL, ts="9.9"))
+    await app_ports(slack.app).slack.remember_posted(
+        "s1", "gone", Posted(channel=CHANNEL, ts="9.9")
+    )
     await sender.send(message("m4", "fourth", replaces="gone"))
     assert fake.called("chat.postMessage")[-1].args["text"] == "fourth"
 
@@ -116,8 +118,7 @@ async def test_a_long_deploy_edits_one_message_with_progress_then_the_result(
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            redis=redis,
-            keys=app.keys,
+            state=app_ports(app).slack,
             config=app.config,
             pacer=ChannelPacer(interval_s=0),  # every progress step shown (no coalescing)
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.app.channels import app_ports
 from channels.slack import SocketMode, slack_listeners, slack_sender
 from tests.fakes.slack_api import FakeSlack, click, event, slash
 from tests.support import Clock, calls, make_app, write_setup
@@ -42,16 +43,13 @@ async def test_socket_mode_mention_click_and_command(
             bot_token=fake.token,
             signing_secret=None,  # Socket Mode needs no signing secret
             api_url=fake.base_url,
-            queue=app.queue,
-            redis=redis,
-            keys=app.keys,
+            ports=app_ports(app),
             clock=clock,
         )
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            redis=redis,
-            keys=app.keys,
+            state=app_ports(app).slack,
             config=app.config,
         )
         await app.outbox.ensure_group("slack")

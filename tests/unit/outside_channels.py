@@ -86,7 +86,7 @@ def _terminal(messages: list[OutboundMessage]) -> str:
     out = io.StringIO()
     none = cast(Any, None)
     channel = TerminalChannel(
-        config=CONFIG, queue=none, worker=none, outbox=none, store=none, user="carol", out=out,
+        config=CONFIG, ports=none, worker=none, user="carol", out=out,
         clock=lambda: NOW, new_id=lambda: "s1", echo=True,
     )  # fmt: skip
     for message in messages:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
+from bot.core.ports.channel_state import Posted
 from bot.core.ports.outbound import ApprovalCard
 from bot.core.thread.plan import Plan
 from channels.slack.blocks import (
@@ -18,7 +19,6 @@ from channels.slack.blocks import (
     slack_date,
 )
 from channels.slack.ids import parse_button_value
-from channels.slack.posted import Posted
 
 EXPIRES = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}

@@ -1,6 +1,6 @@
 """Redis as storage: every key built in one class (``keys``), threads saved by compare-and-set
-on their version (``threads``) in their stored form (``codec``), and which Redis failures a
-loop rides out (``redis_faults``).
+on their version (``threads``) in their stored form (``codec``), which Redis failures a
+loop rides out (``redis_faults``), and the channels' own small state (``channel_state``).
 
 The floor of the shell: imports only the core.
 """

@@ -9,42 +9,23 @@ reason, set aside (``bot.shell.streams.set_aside``) in the same transaction.
 import json
 import re
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.reading.json_shape import check_json_depth
-from bot.core.thread.events import Event
-from bot.core.thread.origin import Origin
 from bot.core.thread.set_aside import SetAside, SetAsideReason
 from bot.shell.store.keys import Keys, stream_entries, text
 from bot.shell.streams.set_aside import MAX_KEPT, set_aside_field
 
 _THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
+# ``Envelope`` and ``agent_for`` live with the port (``bot.core.ports.inbound``); named here
+# too for the shell modules that read the stream.
 __all__ = ["Delivery", "Envelope", "InboundQueue", "agent_for", "thread_hint"]
-
-
-class Envelope(BaseModel):
-    """One inbound event and the thread it belongs to. ``origin`` starts a new thread."""
-
-    model_config = ConfigDict(frozen=True)
-
-    thread_id: str
-    event: Event
-    origin: Origin | None = None
-    agent: Literal["deploy", "rollback"] = "deploy"
-
-
-def agent_for(text: str) -> Literal["deploy", "rollback"]:
-    """Which small agent a new thread gets: rollback requests go to the rollback agent."""
-    words = text.lower().split()
-    if words[:1] == ["rollback"] or words[:2] == ["roll", "back"] or "revert" in words:
-        return "rollback"
-    return "deploy"
 
 
 class Delivery(BaseModel):
