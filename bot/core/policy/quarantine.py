@@ -7,13 +7,33 @@ moved to another commit after the quarantine is judged by its new commit.
 Entries stored before commits were recorded carry only the tag name: they are resolved when
 read (never rewritten), to the commits the deploy history recorded under that name and the
 commit the name points at now; that bans at least what the name banned before.
+
+Every quarantine decision is here, from facts the shell reads (the pair's entries, the tags,
+the history) and results it reports: what a failed verification and a rollback that ran
+quarantine (``after_verification``, ``after_deploy``), whether a plan's commit was
+quarantined meanwhile (``refusal_of``, the re-check under the lock; planning asks
+``banned_commits``), and which entries a ``release`` lifts (``release_keys``). The shell
+stores and removes entries and never decides (bot/shell/world/quarantine.py).
 """
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
 
-from bot.core.thread.plan import DeployRecord, Quarantined, Tag
+from bot.core.policy.supersession import Superseded
+from bot.core.policy.verification import Verified, VerifyFailed
+from bot.core.thread.events import VersionQuarantined
+from bot.core.thread.plan import DeployRecord, Plan, Quarantined, Tag
+from bot.core.wording.quarantine import moved_tag_text, not_quarantined_text, rolled_back_reason
 
-__all__ = ["banned_commits", "release_keys"]
+__all__ = [
+    "after_deploy",
+    "after_verification",
+    "banned_commits",
+    "quarantined_event",
+    "refusal_of",
+    "release_keys",
+]
 
 _SHA_PREFIX_MIN = 7
 
@@ -86,9 +106,80 @@ def release_keys(
     if tag is not None:
         moved_from = [e.sha for e in entries.values() if e.version == asked and e.sha]
         if moved_from:
-            return [], (
-                f"{asked} now points at {tag.sha[:7]}, which is not quarantined; commit "
-                f"{moved_from[0][:7]}, quarantined as {asked}, stays quarantined."
-            )
-        return [], f"{asked} ({tag.sha[:7]}) is not quarantined."
-    return [], f"{asked} is not quarantined."
+            return [], moved_tag_text(asked, now_sha=tag.sha, was_sha=moved_from[0])
+        return [], not_quarantined_text(asked, sha=tag.sha)
+    return [], not_quarantined_text(asked)
+
+
+def refusal_of(
+    plan: Plan,
+    entries: Mapping[str, Quarantined],
+    *,
+    tags: Sequence[Tag],
+    history: Sequence[DeployRecord],
+) -> str | None:
+    """Why ``plan`` may not run because its commit is quarantined in its environment, under
+    any name (None: it is not). Asked again under the lock just before it runs: a commit
+    quarantined after the plan was approved is refused, not remade."""
+    entry = banned_commits(entries, tags=tags, history=history).get(plan.sha)
+    if entry is None:
+        return None
+    return entry.refusal(service=plan.service, environment=plan.environment, asked=plan.version)
+
+
+def after_deploy(
+    plan: Plan,
+    *,
+    result: Literal["succeeded", "failed", "timed_out", "interrupted"],
+    thread_id: str,
+    at: datetime,
+) -> Quarantined | None:
+    """What a finished deploy quarantines: a rollback that succeeded quarantines the commit
+    it rolled back from, so nothing deploys it again by accident. None for a deploy, a
+    rollback that did not succeed, one with nothing live before it, or one "back" to the
+    same commit (nothing was rolled back from)."""
+    if result != "succeeded" or plan.kind != "rollback" or plan.previous_version is None:
+        return None
+    if plan.previous_sha is not None and plan.previous_sha == plan.sha:
+        return None
+    return Quarantined(
+        version=plan.previous_version,
+        sha=plan.previous_sha,
+        by=plan.requester,
+        reason=rolled_back_reason(plan),
+        at=at.astimezone(UTC).isoformat(),
+        thread_id=thread_id,
+    )
+
+
+def after_verification(
+    plan: Plan, verdict: Verified | VerifyFailed | Superseded, *, thread_id: str, at: datetime
+) -> Quarantined | None:
+    """What a verification's verdict quarantines: the commit it watched, when it failed.
+    Verified quarantines nothing, and neither does a superseded verification (it decides
+    nothing: bot/core/policy/supersession.py)."""
+    if not isinstance(verdict, VerifyFailed):
+        return None
+    return Quarantined(
+        version=plan.version,
+        sha=plan.sha,
+        by="verification",
+        reason=verdict.text[:300],
+        at=at.astimezone(UTC).isoformat(),
+        thread_id=thread_id,
+    )
+
+
+def quarantined_event(
+    entry: Quarantined, *, service: str, environment: str, event_id: str, at: datetime
+) -> VersionQuarantined:
+    """The thread's record of ``entry``, once the shell has stored it."""
+    return VersionQuarantined(
+        id=event_id,
+        at=at,
+        service=service,
+        environment=environment,
+        version=entry.version,
+        by=entry.by,
+        reason=entry.reason,
+    )

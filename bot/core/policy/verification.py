@@ -15,11 +15,13 @@ command stopped at its timeout) fails like an unhealthy one, unless its ``on_no_
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.config.service import Check
+from bot.core.policy.supersession import Superseded
 from bot.core.thread.outside import Line, Output
 from bot.core.thread.plan import Plan
 from bot.core.wording.verification import (
@@ -50,6 +52,7 @@ __all__ = [
     "settle",
     "tally_round",
     "verification_for",
+    "verification_result",
 ]
 
 DEFAULT_FAILURES_TO_FAIL = 2
@@ -264,3 +267,18 @@ def judge(
         left_s=max(verify_s - elapsed_s, 0),
         no_data=sum(1 for result in tally.last if result.no_data),
     )
+
+
+def verification_result(
+    verdict: Verified | VerifyFailed | Superseded,
+) -> Literal["verified", "failed", "superseded"]:
+    """What the thread records a verification came to (a superseded one decided nothing)."""
+    match verdict:
+        case Verified():
+            return "verified"
+        case VerifyFailed():
+            return "failed"
+        case Superseded():
+            return "superseded"
+        case _:
+            assert_never(verdict)

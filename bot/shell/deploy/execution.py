@@ -15,6 +15,7 @@ from typing import Literal
 from bot.core.errors import ThreadConflict
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
+from bot.core.policy.quarantine import after_deploy, quarantined_event
 from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.thread.events import (
     DeployFinished,
@@ -31,15 +32,14 @@ from bot.core.thread.thread import Thread
 from bot.core.wording.messages import quiet_text, started_text
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
+from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.deploy.watch import DeployWatch
 from bot.shell.lock.lease import LockHolder
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.store.threads import ClaimTaken
 from bot.shell.world.context import Context
-from bot.shell.world.lookups import TurnMemo
-
-from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.world.environments import EnvironmentDesk
+from bot.shell.world.lookups import TurnMemo
 
 __all__ = ["Executor"]
 
@@ -182,12 +182,20 @@ class Executor:
         )
         thread.events.append(self.lock_event(plan, "released", token))
         # The version a rollback rolled back from: nothing deploys it again by accident.
-        if result.result == "succeeded" and (
-            quarantined := await self._quarantine.rolled_back(
-                plan, thread_id=thread.id, at=self._clock(), new_id=self._new_id
+        now = self._clock()
+        entry = after_deploy(plan, result=result.result, thread_id=thread.id, at=now)
+        if entry is not None and await self._quarantine.add(
+            service=plan.service, environment=plan.environment, entry=entry
+        ):  # False: quarantined already (by its failed verification), the first reason stays
+            thread.events.append(
+                quarantined_event(
+                    entry,
+                    service=plan.service,
+                    environment=plan.environment,
+                    event_id=self._new_id(),
+                    at=now,
+                )
             )
-        ):
-            thread.events.append(quarantined)
 
     async def record(
         self,

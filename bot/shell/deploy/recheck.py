@@ -19,7 +19,7 @@ from bot.core.loop.planning import build_plan
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.live import check_live_state
-from bot.core.policy.quarantine import banned_commits
+from bot.core.policy.quarantine import refusal_of
 from bot.core.policy.supersession import still_undoes
 from bot.core.thread.events import (
     ApprovalRequested,
@@ -63,12 +63,9 @@ class LiveCheck:
             )
         else:
             verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
-        commits = banned_commits(banned, tags=tags or [], history=history)
-        if isinstance(verdict, Allowed) and plan.sha in commits:
+        refusal = refusal_of(plan, banned, tags=tags or [], history=history)
+        if isinstance(verdict, Allowed) and refusal is not None:
             # Quarantined after it was approved (under any name): refused, not remade.
-            refusal = commits[plan.sha].refusal(
-                service=plan.service, environment=plan.environment, asked=plan.version
-            )
             verdict, tags = Refused(reason=refusal), None
         failed = rolls_back(thread, plan) if plan.kind == "rollback" else None
         if isinstance(verdict, Allowed) and failed is not None:

@@ -12,13 +12,13 @@ the history for the pair's newest started deploy, and once that is another one i
 """
 
 from collections.abc import Sequence
-from datetime import UTC
 
+from bot.core.policy.quarantine import after_verification, quarantined_event
 from bot.core.policy.supersession import Superseded, standing
-from bot.core.policy.verification import ToVerify, Verified, verification_for
+from bot.core.policy.verification import ToVerify, verification_for, verification_result
 from bot.core.ports.outbound import OutboundMessage
-from bot.core.thread.events import Event, MessageSent, VerificationFinished, VersionQuarantined
-from bot.core.thread.plan import Plan, Quarantined
+from bot.core.thread.events import Event, MessageSent, VerificationFinished
+from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.verification import start_text
 from bot.shell.verify.checks import Verifier
@@ -91,34 +91,20 @@ class Verification:
             id=self._new_id(),
             at=now,
             plan_hash=plan.plan_hash,
-            result=(
-                "verified"
-                if isinstance(outcome, Verified)
-                else "superseded"
-                if isinstance(outcome, Superseded)
-                else "failed"
-            ),
+            result=verification_result(outcome),
             summary=outcome.text,
             message_id=start.id,
         )
-        if isinstance(outcome, Verified | Superseded):  # superseded decides nothing
+        entry = after_verification(plan, outcome, thread_id=thread.id, at=now)
+        if entry is None:
             return [finished]
-        entry = Quarantined(
-            version=plan.version,
-            sha=plan.sha,
-            by="verification",
-            reason=outcome.text[:300],
-            at=now.astimezone(UTC).isoformat(),
-            thread_id=thread.id,
-        )
+        # Stored before the thread hears of it: nothing deploys the version meanwhile.
         await self._quarantine.add(service=plan.service, environment=plan.environment, entry=entry)
-        quarantined = VersionQuarantined(
-            id=self._new_id(),
-            at=now,
+        quarantined = quarantined_event(
+            entry,
             service=plan.service,
             environment=plan.environment,
-            version=plan.version,
-            by="verification",
-            reason=entry.reason,
+            event_id=self._new_id(),
+            at=now,
         )
         return [quarantined, finished]

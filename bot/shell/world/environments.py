@@ -19,6 +19,13 @@ from bot.core.policy.lock import (
 from bot.core.policy.quarantine import release_keys
 from bot.core.thread.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
 from bot.core.wording.messages import locked_text, where_text
+from bot.core.wording.quarantine import (
+    entries_text,
+    not_released_text,
+    nothing_quarantined_text,
+    released_text,
+    tags_unreadable_text,
+)
 from bot.shell.lock.lease import LockHolder
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups, TurnMemo
@@ -146,13 +153,8 @@ class EnvironmentDesk:
             elif busy is not None:
                 lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
             if banned:
-                listed = "; ".join(
-                    f"{q.version} (by {q.by}, {q.at[:16].replace('T', ' ')} UTC"
-                    + (f"; commit {q.sha[:7]})" if q.sha else ")")
-                    for q in banned.values()
-                )
                 lock = f"{lock}; " if lock else ""
-                lock += f"quarantined: {listed}"
+                lock += entries_text(banned.values())
             live = current_version(memo.history[(service, env)])
             rows.append((env, live, self._config.environments[env].approval, lock))
         return self._say(where_text(service, rows=rows), purpose="result")
@@ -168,13 +170,11 @@ class EnvironmentDesk:
             return [self._say(verdict.reason, to=step.actor)]
         entries = await self._quarantine.of(service=step.service, environment=step.environment)
         if not entries:
-            return [self._say(f"Nothing is quarantined for {step.service} in {step.environment}.")]
+            return [self._say(nothing_quarantined_text(step.service, step.environment))]
         try:
             tags = await self._lookups.fresh_tags(step.service)
         except ToolFailed as exc:
-            return [
-                self._say(f"I could not read {step.service}'s tags ({exc}); nothing was released.")
-            ]
+            return [self._say(tags_unreadable_text(step.service, str(exc)))]
         history = await self._lookups.history(step.service, step.environment)
         keys, why_not = release_keys(entries, asked=step.version, tags=tags, history=history)
         released = [
@@ -188,12 +188,8 @@ class EnvironmentDesk:
             is not None
         ]
         if not released:
-            return [self._say(f"{step.service} {why_not or step.version + ' is not quarantined.'}")]
+            return [self._say(not_released_text(step.service, step.version, why_not=why_not))]
         assert step.reason is not None  # check_release asks for one
-        was = "; ".join(
-            f"{e.version}" + (f" ({e.sha[:7]})" if e.sha else "") + f" by {e.by}: {e.reason}"
-            for e in released
-        )
         return [
             VersionReleased(
                 id=self._new_id(),
@@ -205,8 +201,14 @@ class EnvironmentDesk:
                 reason=step.reason,
             ),
             self._say(
-                f"{step.service} {step.version} may be deployed to {step.environment} again "
-                f"(released by {step.person}: {step.reason}; it was quarantined as {was}).",
+                released_text(
+                    service=step.service,
+                    version=step.version,
+                    environment=step.environment,
+                    person=step.person,
+                    reason=step.reason,
+                    released=released,
+                ),
                 purpose="result",
             ),
         ]

@@ -6,15 +6,16 @@ stored before commits were recorded are keyed by their tag name, and resolved wh
 under any tag (a person, a schedule or a webhook alike), until someone allowed to releases
 it. The thread that quarantined it, and the one that released it, keep the events for the
 audit (``version_quarantined``, ``version_released``).
+
+What is quarantined, and what a ``release`` lifts, is decided by ``bot.core.policy.quarantine``;
+this module only stores and reads the entries.
 """
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
-from bot.core.thread.events import VersionQuarantined
-from bot.core.thread.plan import Plan, Quarantined
+from bot.core.thread.plan import Quarantined
 from bot.shell.store.keys import Keys, text
 
 __all__ = ["QuarantineList"]
@@ -56,33 +57,3 @@ class QuarantineList:
         """Every quarantine entry of the pair, by stored key (a sha, or an old entry's tag)."""
         raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
         return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
-
-    async def rolled_back(
-        self, plan: Plan, *, thread_id: str, at: datetime, new_id: Callable[[], str]
-    ) -> VersionQuarantined | None:
-        """``plan`` (a rollback) ran: quarantine the commit it rolled back from. None when
-        there was none or it was quarantined already (by its failed verification)."""
-        if plan.kind != "rollback" or plan.previous_version is None:
-            return None
-        if plan.previous_sha is not None and plan.previous_sha == plan.sha:
-            return None  # rolled "back" to the same commit: nothing was rolled back from
-        reason = f"rolled back to {plan.version} by {plan.requester}"
-        entry = Quarantined(
-            version=plan.previous_version,
-            sha=plan.previous_sha,
-            by=plan.requester,
-            reason=reason,
-            at=at.astimezone(UTC).isoformat(),
-            thread_id=thread_id,
-        )
-        if not await self.add(service=plan.service, environment=plan.environment, entry=entry):
-            return None
-        return VersionQuarantined(
-            id=new_id(),
-            at=at,
-            service=plan.service,
-            environment=plan.environment,
-            version=plan.previous_version,
-            by=plan.requester,
-            reason=reason,
-        )
