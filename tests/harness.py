@@ -291,9 +291,10 @@ async def until_status(
             return False
         return seen["status"] in statuses
 
-    await until(
-        reached, f"{thread_id} in {statuses} (last: {seen.get('status')})", timeout_s=timeout_s
-    )
+    try:
+        await until(reached, f"{thread_id} in {statuses}", timeout_s=timeout_s)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast seen: {seen.get('status')}") from None
     return seen
 
 

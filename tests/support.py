@@ -18,7 +18,6 @@ from bot.core.thread.intents import Intent
 from bot.core.thread.origin import ApiOrigin, Origin
 from bot.core.thread.thread import Thread
 from bot.shell.streams.inbound import Envelope
-from tests.conftest import AS_ROOT
 
 __all__ = ["CALLS", "add_tag", "make_repo", "write_setup"]
 
@@ -254,14 +253,6 @@ async def thread_of(app: App, thread_id: str) -> Thread:
 
 def texts(thread: Thread) -> list[str]:
     return [e.text for e in thread.events if e.type == "message_sent"]
-
-
-def inherited_env() -> dict[str, str]:
-    """This process's environment without deploybot's own settings, for a bot started as a
-    subprocess: it gets only what its test gives it (and the run's root opt-in, which lets it
-    run scripts from pytest's private folders: tests/conftest.py)."""
-    own = ("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_")
-    return {k: v for k, v in os.environ.items() if k == AS_ROOT or not k.startswith(own)}
 
 
 def free_port() -> int:

@@ -30,18 +30,26 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.core.thread.events import UserMessage
 from bot.shell.streams.inbound import Envelope
 from tests.conftest import mark_intact
-from tests.e2e.test_api import healthy, until_status
-from tests.support import free_port, make_repo, stop_processes
+from tests.harness import (
+    Processes,
+    RedisServer,
+    api_client,
+    bot_env,
+    healthy,
+    launch,
+    read_thread,
+    until_status,
+)
+from tests.support import free_port, make_repo
 
 pytestmark = [
     pytest.mark.e2e,
@@ -104,9 +112,8 @@ class Setup:
     bot_dir: Path
     config_dir: Path
     drop: Path
-    redis_port: int
-    redis_pid: int
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    redis: RedisServer
+    procs: Processes | None = None
 
     @property
     def calls(self) -> list[str]:
@@ -126,24 +133,11 @@ def setup() -> Iterator[Setup]:
     for folder in (bot_dir, config_dir, drop):
         folder.mkdir()
     drop.chmod(0o777)
-    port = free_port()
-    pidfile = base / "redis.pid"
-    subprocess.run(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--daemonize", "yes", "--pidfile", str(pidfile), "--requirepass", REDIS_PASSWORD,
-         "--logfile", str(base / "redis.log")],
-        check=True,
-    )  # fmt: skip
-    for _ in range(100):
-        if pidfile.exists() and pidfile.read_text().strip():
-            break
-        subprocess.run(["sleep", "0.05"], check=True)
-    redis_pid = int(pidfile.read_text())
     try:
-        mark_intact("authority", url=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0")
-        yield Setup(base, bot_dir, config_dir, drop, port, redis_pid)
+        with RedisServer(base / "redis", password=REDIS_PASSWORD).running() as redis:
+            mark_intact("authority", url=redis.url)
+            yield Setup(base, bot_dir, config_dir, drop, redis)
     finally:
-        subprocess.run(["kill", "-9", str(redis_pid)], check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -157,7 +151,7 @@ def write_config(s: Setup, *, run_as: str | None, dotenv: bool) -> Path:
         "#!/bin/sh\n"
         f'printf \'%s %s %s %s\\n\' deploy "$1" "$2" "$3" >> {s.drop}/calls.log\n'
         f'if [ "$3" = staging ]; then {PLAIN_PYTHON} "$(dirname "$0")/hostile_deploy.py" '
-        f"{s.drop}/report.json {s.drop}/forged.json {s.redis_port} {s.bot_dir} {s.config_dir}"
+        f"{s.drop}/report.json {s.drop}/forged.json {s.redis.port} {s.bot_dir} {s.config_dir}"
         "; fi\nexit 0\n"
     )
     for path in (scripts, deploy, scripts / "hostile_deploy.py"):
@@ -190,12 +184,12 @@ approvers = ["alice"]
     return config
 
 
-def bot_env(s: Setup, config: Path, *, as_root: bool, dotenv: bool) -> dict[str, str]:
+def bot_environment(s: Setup, config: Path, *, as_root: bool, dotenv: bool) -> dict[str, str]:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(s.bot_dir),
         "LANG": "C.UTF-8",
-        "REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:{s.redis_port}/0",
+        "REDIS_URL": s.redis.url,
         "DEPLOYBOT_CONFIG": str(config),
         "DEPLOYBOT_KEY_PREFIX": "authority",
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
@@ -208,35 +202,28 @@ def bot_env(s: Setup, config: Path, *, as_root: bool, dotenv: bool) -> dict[str,
 
 def start_bot(
     s: Setup, env: dict[str, str], port: int, *, user: pwd.struct_passwd | None
-) -> list[subprocess.Popen[bytes]]:
-    commands = [["web", "--host", "127.0.0.1", "--port", str(port)], ["worker"]]
-    if user is None:
-        argv = [sys.executable, "-m", "bot"]
-    else:
+) -> Processes:
+    """``deploybot web`` and ``worker`` as the test's own user, or as ``user`` (through
+    setpriv and Debian's python3: see PLAIN_PYTHON)."""
+    argv = [sys.executable, "-m", "bot"]
+    if user is not None:
         assert SITE is not None, "no .venv site-packages: run ./scripts/test"
         argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
         argv += [PLAIN_PYTHON, "-c", RUNNER, str(SITE), str(REPO)]
-    return [
-        subprocess.Popen([*argv, *args], env=env, cwd=s.bot_dir, stdout=subprocess.DEVNULL)
-        for args in commands
-    ]
+    procs = Processes(env, s.bot_dir, logs=False, argv=argv)
+    procs.web(port)
+    procs.start("worker")
+    return procs
 
 
 async def attack(s: Setup, port: int, *, control: bool = False) -> str:
     """carol asks for production (waits for alice), then staging (runs the script);
     the production thread's status once the script's forgery had time to be handled."""
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
-    ) as client:
-        await healthy(client, s.procs[0])
-        prod = await client.post(
-            "/v1/threads", json={"text": "deploy backend v1.0.1 to production", "user": "carol"}
-        )
-        assert prod.status_code == 201, prod.text
-        prod_id = prod.json()["id"]
-        await until_status(client, prod_id, "awaiting_approval")
+    assert s.procs is not None
+    async with api_client(port, TOKEN) as client:
+        await healthy(port, alive=s.procs.procs[:1])
+        prod_id = await launch(client, "deploy backend v1.0.1 to production")
+        await until_status(client, prod_id, "awaiting_approval", timeout_s=15)
         forged = Envelope(
             thread_id=prod_id,
             event=UserMessage(
@@ -244,17 +231,14 @@ async def attack(s: Setup, port: int, *, control: bool = False) -> str:
             ),
         )
         (s.drop / "forged.json").write_text(forged.model_dump_json())
-        stage = await client.post(
-            "/v1/threads", json={"text": "deploy backend v1.0.1 to staging", "user": "carol"}
-        )
-        assert stage.status_code == 201, stage.text
-        await until_status(client, stage.json()["id"], "done")
+        stage_id = await launch(client, "deploy backend v1.0.1 to staging")
+        await until_status(client, stage_id, "done", timeout_s=15)
         assert (s.drop / "report.json").exists(), "the hostile script did not run"
         if control:
-            await until_status(client, prod_id, "done")
+            await until_status(client, prod_id, "done", timeout_s=15)
         else:
             await asyncio.sleep(2)  # what the worker would do with a forged approval
-        return str((await client.get(f"/v1/threads/{prod_id}")).json()["status"])
+        return str((await read_thread(client, prod_id))["status"])
 
 
 def leaked(report: dict[str, object]) -> list[str]:
@@ -281,11 +265,11 @@ async def run_scenario(
         subprocess.run(["chown", "-R", f"{bot.pw_uid}:{bot.pw_gid}", str(s.base)], check=True)
         s.drop.chmod(0o777)
     port = free_port()
-    s.procs = start_bot(s, bot_env(s, config, as_root=as_root, dotenv=dotenv), port, user=bot)
-    try:
+    s.procs = start_bot(
+        s, bot_environment(s, config, as_root=as_root, dotenv=dotenv), port, user=bot
+    )
+    with s.procs:
         return await attack(s, port, control=control)
-    finally:
-        stop_processes(s.procs)
 
 
 def still_there(path: str) -> bool:
@@ -377,11 +361,7 @@ def test_the_demo_as_root_runs_its_deploys_as_nobody() -> None:
     nobody (the demo keeps them where nobody may run them) and its log records the deploy."""
     home = Path(tempfile.mkdtemp(prefix="dbt-demo-"))
     home.chmod(0o755)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DEPLOYBOT_", "REDIS_", "SLACK_", "ANTHROPIC_", "SMTP_", "IMAP_"))
-    }
+    env = bot_env(root_opt_in=False)  # as root without the opt-in
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bot", "chat", "--user", "carol"],

@@ -11,9 +11,7 @@ schedules' ``last`` keys, the run claims), not assumed from the wall clock.
 import asyncio
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import pairwise
@@ -30,7 +28,8 @@ from bot.shell.loop.scheduler import due_times
 from bot.shell.store.keys import Keys, text
 from bot.shell.store.threads import ThreadStore
 from tests.conftest import TEST_REDIS_URL
-from tests.support import calls, inherited_env, stop_processes, write_setup
+from tests.harness import Processes, bot_env, schedule_toml, until
+from tests.support import calls, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -44,44 +43,19 @@ Proc = subprocess.Popen[bytes]
 
 def with_schedules(config: Path, schedules: Sequence[Schedule]) -> Path:
     for s in schedules:
-        config.write_text(
-            config.read_text()
-            + f"""
-[[schedules]]
-name = "{s.name}"
-cron = "{s.cron}"
-instruction = "{s.instruction}"
-missed = "{s.missed}"
-"""
-        )
+        tables = schedule_toml(s.name, s.cron, s.instruction, missed=s.missed)
+        config.write_text(config.read_text() + tables)
     return config
 
 
 def environment(config: Path, key_prefix: str) -> dict[str, str]:
-    inherited = inherited_env()
-    return inherited | {
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": key_prefix,
-    }
-
-
-def deploybot(command: str, env: dict[str, str], cwd: Path) -> Proc:
-    return subprocess.Popen([sys.executable, "-m", "bot", command], env=env, cwd=cwd)
-
-
-async def until(
-    check: Callable[[], Awaitable[bool]], what: str, *, alive: Sequence[Proc], timeout_s: float = 20
-) -> None:
-    """Poll ``check``; fail if it stays false or one of the ``alive`` processes exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for proc in alive:
-            assert proc.poll() is None, f"{proc.args!r} exited with {proc.returncode}"
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return bot_env(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": key_prefix,
+        }
+    )
 
 
 async def sleep_until(at: datetime) -> None:
@@ -196,9 +170,8 @@ async def test_two_clock_processes_make_one_thread_per_scheduled_time(
     config = with_schedules(write_setup(tmp_path), [tick])
     keys = Keys(key_prefix)
     store = ThreadStore(redis=redis, keys=keys)
-    env = environment(config, key_prefix)
-    procs = [deploybot(command, env, tmp_path) for command in ("worker", "clock", "clock")]
-    try:
+    with Processes(environment(config, key_prefix), tmp_path, logs=False) as running:
+        procs = [running.start(command) for command in ("worker", "clock", "clock")]
 
         async def first_tick() -> bool:
             return await cron_last(redis, keys, tick) is not None
@@ -216,8 +189,6 @@ async def test_two_clock_processes_make_one_thread_per_scheduled_time(
         assert [p.returncode for p in procs[1:]] == [0, 0]
         last = await cron_last(redis, keys, tick)
         found = await until_done(redis, keys, store, [tick], procs[0])
-    finally:
-        stop_processes(procs)
     assert procs[0].returncode == 0
     assert first is not None
     assert last is not None
@@ -252,17 +223,15 @@ async def test_a_clock_down_across_scheduled_times_handles_them_by_policy(
     config = with_schedules(write_setup(tmp_path), schedules)
     keys = Keys(key_prefix)
     store = ThreadStore(redis=redis, keys=keys)
-    env = environment(config, key_prefix)
-    worker = deploybot("worker", env, tmp_path)
-    clock = deploybot("clock", env, tmp_path)
-    procs = [worker, clock]
     outages: list[Outage] = []
-    try:
+    with Processes(environment(config, key_prefix), tmp_path, logs=False) as procs:
+        worker = procs.start("worker")
+        clock = procs.start("clock")
 
         async def first_ticks() -> bool:
             return len(await handled(redis, keys, schedules)) == len(schedules)
 
-        await until(first_ticks, "the first clock tick", alive=procs)
+        await until(first_ticks, "the first clock tick", alive=procs.procs)
         since = await handled(redis, keys, schedules)  # the first tick's "now"
         for sig in (signal.SIGTERM, signal.SIGKILL):
             await until(
@@ -280,8 +249,7 @@ async def test_a_clock_down_across_scheduled_times_handles_them_by_policy(
             # third one is due by the time the new process first ticks.
             third = due_times(skip, after=stopped, until=stopped + 4 * period)[2]
             await sleep_until(third - timedelta(seconds=0.3))
-            clock = deploybot("clock", env, tmp_path)
-            procs.append(clock)
+            clock = procs.start("clock")
         await until(
             partial(ran_and_recorded, redis, keys, store, schedules, since=since),
             "a run of each schedule after the last restart",
@@ -290,8 +258,6 @@ async def test_a_clock_down_across_scheduled_times_handles_them_by_policy(
         stop_processes([clock])
         assert clock.returncode == 0
         found = await until_done(redis, keys, store, schedules, worker)
-    finally:
-        stop_processes(procs)
     assert worker.returncode == 0
     assert [o.sig for o in outages] == [signal.SIGTERM, signal.SIGKILL]
     assert all(set(o.last) == {s.name for s in schedules} for o in outages)

@@ -6,8 +6,6 @@ sees (/healthz, /metrics, the log) and that requests accepted afterwards are dep
 import asyncio
 import json
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,107 +14,38 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import mark_intact
-from tests.support import calls, free_port, inherited_env, stop_processes, write_setup
+from tests.harness import Processes, RedisServer, api_client, bot_env, launch, until_status
+from tests.support import calls, free_port, stop_processes, write_setup
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "health-api-token"
 
 
-class RedisServer:
-    """A redis-server of this test's own, keeping nothing on disk; stopped by PID."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        subprocess.run(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.folder),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-                "--pidfile",
-                str(self.folder / "redis.pid"),
-                "--logfile",
-                str(self.folder / "redis.log"),
-            ],
-            check=True,
-        )
-        for _ in range(100):
-            if self.answers():
-                return
-            time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
-
-    def answers(self) -> bool:
-        got = subprocess.run(
-            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
-        )
-        return got.stdout.strip() == b"PONG"
-
-    def crash(self) -> None:
-        """Stop it the way a crash would leave it: no final save (there is no disk copy)."""
-        pid = int((self.folder / "redis.pid").read_text())
-        subprocess.run(
-            ["redis-cli", "-p", str(self.port), "shutdown", "nosave"],
-            capture_output=True,
-            check=False,
-        )
-        for _ in range(200):
-            if not Path(f"/proc/{pid}").exists():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"redis-server {pid} did not stop")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    redis = RedisServer(folder)
-    redis.start()
-    mark_intact("deploybot", url=redis.url)  # running a while; a loss then waits a lease
-    yield redis
-    if redis.answers():
-        redis.crash()
-
-
-def environment(config: Path, url: str) -> dict[str, str]:
-    inherited = inherited_env()
-    return inherited | {
-        "REDIS_URL": url,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_API_TOKEN": TOKEN,
-        "DEPLOYBOT_LEASE_TTL_MS": "1000",
-        "DEPLOYBOT_LOCK_TTL_MS": "1000",  # after a loss, deploys wait 3 s (not 32 s)
-    }
+    """A redis-server of this test's own, keeping nothing on disk; stopped by PID."""
+    with RedisServer(tmp_path / "redis").running() as redis:
+        mark_intact("deploybot", url=redis.url)  # running a while; a loss then waits a lease
+        yield redis
 
 
 def start(base: Path, url: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``deploybot ARGS`` on ``url``, logging to ``<command>.log``; the test stops it."""
     config = base / "deploybot.toml"
     if not config.exists():
         write_setup(base)
-    log = base / f"{args[0]}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        env=environment(config, url),
-        cwd=base,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    env = bot_env(
+        {
+            "REDIS_URL": url,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_API_TOKEN": TOKEN,
+            "DEPLOYBOT_LEASE_TTL_MS": "1000",
+            "DEPLOYBOT_LOCK_TTL_MS": "1000",  # after a loss, deploys wait 3 s (not 32 s)
+        }
     )
-    return proc, log
+    log = f"{args[0]}.log"
+    return Processes(env, base).start(*args, log=log), base / log
 
 
 def log_lines(log: Path) -> list[dict[str, object]]:
@@ -155,32 +84,6 @@ async def until_recovered(client: httpx.AsyncClient, *, timeout_s: float = 10) -
     raise AssertionError(f"not every task recovered: {body}")
 
 
-async def launch(client: httpx.AsyncClient, text: str) -> str:
-    got = await client.post("/v1/threads", json={"text": text, "user": "carol"})
-    assert got.status_code == 201, (got.status_code, got.text)
-    return str(got.json()["id"])
-
-
-async def until_done(client: httpx.AsyncClient, thread_id: str, *, timeout_s: float = 10) -> None:
-    seen = None
-    for _ in range(int(timeout_s / 0.05)):
-        got = await client.get(f"/v1/threads/{thread_id}")
-        if got.status_code == 200:
-            seen = got.json()["status"]
-            if seen == "done":
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"thread {thread_id} stayed {seen}")
-
-
-def client_for(port: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
-    )
-
-
 def data_lost_lines(log: Path) -> list[dict[str, object]]:
     return [
         line
@@ -200,10 +103,10 @@ async def test_restart_without_persistence_is_said_and_work_resumes(
     port = free_port()
     run, log = start(tmp_path, server.url, "run", "--host", "127.0.0.1", "--port", str(port))
     try:
-        async with client_for(port) as client:
+        async with api_client(port, TOKEN) as client:
             await until_health(client, 200)
             before = await launch(client, "deploy backend to staging")
-            await until_done(client, before)
+            await until_status(client, before, "done", timeout_s=10)
 
             server.crash()
             down = await until_health(client, 503)
@@ -214,7 +117,7 @@ async def test_restart_without_persistence_is_said_and_work_resumes(
             await until_recovered(client)
 
             after = await launch(client, "deploy frontend to staging")
-            await until_done(client, after)
+            await until_status(client, after, "done", timeout_s=10)
             # What was accepted before the loss is gone, and the operator is told so.
             assert (await client.get(f"/v1/threads/{before}")).status_code == 404
             assert await metric(client, "deploybot_redis_data_lost_total") == (
@@ -234,13 +137,15 @@ async def test_flushall_under_a_running_worker_is_said_and_work_resumes(
     run, log = start(tmp_path, server.url, "run", "--host", "127.0.0.1", "--port", str(port))
     redis = Redis.from_url(server.url)
     try:
-        async with client_for(port) as client:
+        async with api_client(port, TOKEN) as client:
             await until_health(client, 200)
-            await until_done(client, await launch(client, "deploy backend to staging"))
+            await until_status(
+                client, await launch(client, "deploy backend to staging"), "done", timeout_s=10
+            )
 
             await redis.flushall()
             after = await launch(client, "deploy frontend to staging")
-            await until_done(client, after)
+            await until_status(client, after, "done", timeout_s=10)
             assert (await until_health(client, 200))["stream_lag"] == 0
             assert await metric(client, "deploybot_redis_data_lost_total") == (
                 "deploybot_redis_data_lost_total 1"
@@ -259,7 +164,7 @@ async def test_first_request_after_a_restart_is_accepted(
     port = free_port()
     web, _log = start(tmp_path, server.url, "web", "--host", "127.0.0.1", "--port", str(port))
     try:
-        async with client_for(port) as client:
+        async with api_client(port, TOKEN) as client:
             await until_health(client, 200)
             # Several requests at once: the pool keeps several connections open.
             await asyncio.gather(*(launch(client, "deploy backend to staging") for _ in range(8)))
@@ -285,7 +190,7 @@ async def test_a_task_that_dies_for_good_is_named_and_the_process_exits(
     worker, worker_log = start(tmp_path, server.url, "worker")
     redis = Redis.from_url(server.url)
     try:
-        async with client_for(port) as client:
+        async with api_client(port, TOKEN) as client:
             await until_health(client, 200)
             for _ in range(100):  # the worker's pumps are up once their groups exist
                 if await redis.exists("deploybot:outbox:api"):

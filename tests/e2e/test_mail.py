@@ -14,25 +14,12 @@ from redis.asyncio import Redis
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
 from tests.conftest import TEST_REDIS_URL
-from tests.e2e.test_slack import deploybot, until
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
+from tests.harness import Processes, bot_env, once_at, schedule_toml, until
 from tests.integration.test_email_flow import OURS_PASS, reply
 from tests.support import calls, write_setup
 
 pytestmark = pytest.mark.e2e
-
-
-def _schedule(at: datetime) -> str:
-    """A schedule due once, at ``at`` (UTC; croniter's sixth field is the second)."""
-    return f"""
-[[schedules]]
-name = "promote"
-cron = "{at.minute} {at.hour} * * * {at.second}"
-timezone = "UTC"
-instruction = "deploy backend v1.4.2 to production"
-report_to = "email:ops@example.com"
-missed = "run_once"
-"""
 
 
 def _plain(message: EmailMessage) -> str:
@@ -45,38 +32,47 @@ async def test_a_scheduled_run_is_approved_by_an_email_reply(
     tmp_path: Path, key_prefix: str, redis: Redis
 ) -> None:
     due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
-    config = write_setup(tmp_path, tail=_schedule(due))
+    schedule = schedule_toml(
+        "promote",
+        once_at(due),
+        "deploy backend v1.4.2 to production",
+        timezone="UTC",
+        report_to="email:ops@example.com",
+        missed="run_once",
+    )
+    config = write_setup(tmp_path, tail=schedule)
     (tmp_path / "dovecot").mkdir()
     dovecot = Dovecot(tmp_path / "dovecot", {"deploybot": "pw"})
     dovecot.start()
     smtp = SmtpCapture()
     await smtp.start()
-    env = {
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": key_prefix,
-        "DEPLOYBOT_SECRET": "e2e-mail-secret",
-        "IMAP_HOST": "127.0.0.1",
-        "IMAP_PORT": str(dovecot.port),
-        "IMAP_USERNAME": "deploybot",
-        "IMAP_PASSWORD": "pw",
-        "IMAP_SSL": "false",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "EMAIL_FROM": "deploybot@example.com",
-        "EMAIL_AUTHSERV_ID": "mx.example.com",  # EMAIL_REQUIRE_DMARC unset: required
-    }
+    env = bot_env(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": key_prefix,
+            "DEPLOYBOT_SECRET": "e2e-mail-secret",
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(dovecot.port),
+            "IMAP_USERNAME": "deploybot",
+            "IMAP_PASSWORD": "pw",
+            "IMAP_SSL": "false",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp.port),
+            "EMAIL_FROM": "deploybot@example.com",
+            "EMAIL_AUTHSERV_ID": "mx.example.com",  # EMAIL_REQUIRE_DMARC unset: required
+        }
+    )
     try:
-        async with deploybot(["clock", "worker", "mail"], env, tmp_path) as procs:
+        with Processes(env, tmp_path, logs=False) as procs:
+            for command in ("clock", "worker", "mail"):
+                procs.start(command)
             await until(
-                lambda: (
-                    bool(smtp.to("alice@example.com") and smtp.to("ops@example.com"))
-                    or any(p.poll() for p in procs)
-                ),
+                lambda: bool(smtp.to("alice@example.com") and smtp.to("ops@example.com")),
                 "the approval email and the report",
                 timeout_s=30,
+                alive=procs.procs,
             )
-            assert all(p.poll() is None for p in procs), "a deploybot process exited"
             [approval] = smtp.to("alice@example.com")
             assert "Plan #" in _plain(approval)
             assert "'approve' or 'reject <reason>'" in _plain(approval)

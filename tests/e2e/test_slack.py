@@ -2,24 +2,19 @@
 played by a local fake Web API and by signed HTTP posts to ``/slack/events``."""
 
 import asyncio
-import contextlib
 import json
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
 from bot.shell.store.keys import Keys
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes.slack_api import FakeSlack, SlackPoster, click, event
-from tests.support import calls, free_port, stop_processes, write_setup
+from tests.harness import Processes, bot_env, healthy, once_at, schedule_toml, until
+from tests.support import calls, free_port, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -28,57 +23,17 @@ CHANNEL = "C0DEPLOYS"
 ROOT = "1700000001.000001"
 
 
-async def until(check: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            assert proc.poll() is None, "deploybot web exited"
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("deploybot web never became healthy")
-
-
-@contextlib.asynccontextmanager
-async def deploybot(
-    commands: list[str], env: dict[str, str], cwd: Path
-) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
-    """``deploybot <command>`` processes, stopped by PID (SIGTERM, then SIGKILL) afterwards."""
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT or not k.startswith(("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_"))
-    }
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "bot", what], env=inherited | env, cwd=cwd)
-        for what in commands
-    ]
-    try:
-        yield procs
-    finally:
-        stop_processes(procs)
-
-
 def environment(fake: FakeSlack, config: Path, key_prefix: str, port: int) -> dict[str, str]:
-    return {
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": key_prefix,
-        "SLACK_BOT_TOKEN": fake.token,
-        "SLACK_API_URL": fake.base_url,
-        "PORT": str(port),
-    }
+    return bot_env(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": key_prefix,
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_API_URL": fake.base_url,
+            "PORT": str(port),
+        }
+    )
 
 
 async def test_mention_click_deploy_through_web_and_worker_processes(
@@ -88,8 +43,10 @@ async def test_mention_click_deploy_through_web_and_worker_processes(
     port = free_port()
     async with FakeSlack() as fake:
         env = environment(fake, config, key_prefix, port) | {"SLACK_SIGNING_SECRET": SECRET}
-        async with deploybot(["web", "worker"], env, tmp_path) as (web, _worker):
-            await healthy(f"http://127.0.0.1:{port}/healthz", web)
+        with Processes(env, tmp_path, logs=False) as procs:
+            web = procs.start("web")
+            procs.start("worker")
+            await healthy(port, alive=[web])
             async with SlackPoster(f"http://127.0.0.1:{port}/slack/events", SECRET) as post:
                 await drive(post, fake, redis, key_prefix, tmp_path)
 
@@ -100,8 +57,8 @@ async def test_socket_mode_in_deploybot_run(tmp_path: Path, key_prefix: str, red
     port = free_port()
     async with FakeSlack() as fake:
         env = environment(fake, config, key_prefix, port) | {"SLACK_APP_TOKEN": fake.app_token}
-        async with deploybot(["run"], env, tmp_path) as (run,):
-            await healthy(f"http://127.0.0.1:{port}/healthz", run)
+        with Processes(env, tmp_path, logs=False) as procs:
+            await healthy(port, alive=[procs.start("run")])
             mention = event(
                 "<@U0BOT> deploy backend v1.4.2 to production",
                 user="U0CAROL",
@@ -202,20 +159,22 @@ async def test_a_scheduled_run_asks_in_slack_and_is_approved_there(
 ) -> None:
     """``web``, ``worker`` and ``clock`` processes; the schedule reports to a Slack channel."""
     due = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0)
-    schedule = f"""
-[[schedules]]
-name = "promote"
-cron = "{due.minute} {due.hour} * * * {due.second}"
-instruction = "deploy backend v1.4.2 to production"
-report_to = "slack:{CHANNEL}"
-missed = "run_once"
-"""
+    schedule = schedule_toml(
+        "promote",
+        once_at(due),
+        "deploy backend v1.4.2 to production",
+        report_to=f"slack:{CHANNEL}",
+        missed="run_once",
+    )
     config = write_setup(tmp_path, tail=schedule)
     port = free_port()
     async with FakeSlack() as fake:
         env = environment(fake, config, key_prefix, port) | {"SLACK_SIGNING_SECRET": SECRET}
-        async with deploybot(["web", "worker", "clock"], env, tmp_path) as (web, *_):
-            await healthy(f"http://127.0.0.1:{port}/healthz", web)
+        with Processes(env, tmp_path, logs=False) as procs:
+            web = procs.start("web")
+            procs.start("worker")
+            procs.start("clock")
+            await healthy(port, alive=[web])
             await until(
                 lambda: bool(fake.called("chat.postMessage")), "the approval card", timeout_s=30
             )

@@ -6,18 +6,12 @@ Every dispatch is counted in the fake's call log: a deploy is one dispatch GitHu
 """
 
 import asyncio
-import contextlib
-import inspect
 import itertools
 import os
 import re
 import signal
-import subprocess
-import sys
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -31,11 +25,13 @@ from bot.core.thread.events import (
 from bot.core.thread.thread import Thread
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
-from tests.conftest import AS_ROOT, TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes.github_api import Call, FakeGithub, FakeRun, Script
 from tests.fakes.slack_api import Call as SlackCall
 from tests.fakes.slack_api import FakeSlack, SlackPoster, event
-from tests.support import GIT_ENV, free_port, stop_processes, write_setup
+from tests.harness import Processes, api_client, bot_env, healthy, until, use_github_workflow
+from tests.harness import launch as api_launch
+from tests.support import add_tag, free_port, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +39,6 @@ API_TOKEN = "e2e-api-token"
 SIGNING_SECRET = "e2e-signing-secret"
 CHANNEL = "C0DEPLOYS"
 ROOT = "1700000001.000001"
-WORKFLOW = "acme/backend/.github/workflows/deploy.yml"
 KEY_INPUT = "deploybot_key"
 RUN_PATH = r"/actions/runs/(\d+)(/jobs)?$"
 PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/core/wording/messages.py progress_text
@@ -54,53 +49,24 @@ PROGRESS = re.compile(r"\.\.\. \d+ s\. Last output: ")  # bot/core/wording/messa
 
 def workflow_setup(base: Path) -> Path:
     """write_setup's config, with backend deployed by a GitHub workflow instead of a script."""
-    config = write_setup(base)
-    argv = 'deploy = ["./scripts/deploy.sh", "{service}", "{version}", "{environment}"]\n'
-    table = (
-        "[services.backend.deploy]\n"
-        f'github_workflow = "{WORKFLOW}"\n'
-        'ref = "main"\n'
-        'inputs = { version = "{version}", environment = "{environment}" }\n\n'
-    )
-    text = config.read_text()
-    assert text.count(argv) == 2  # backend's, then frontend's
-    text = text.replace(argv, "", 1).replace("[services.frontend]", table + "[services.frontend]")
-    config.write_text(text)
-    return config
-
-
-def add_tag(repo: Path, tag: str, subject: str) -> None:
-    """One more commit and tag in a repository of write_setup's."""
-    (repo / "VERSION").write_text(tag)
-    for args in (
-        ["add", "VERSION"],
-        ["commit", "-q", "-m", subject],
-        ["tag", "-a", tag, "-m", tag],
-    ):
-        subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
+    return use_github_workflow(write_setup(base))
 
 
 def environment(
     github: FakeGithub, config: Path, key_prefix: str, *, slack: FakeSlack | None = None
 ) -> dict[str, str]:
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if k == AS_ROOT
-        or not k.startswith(
-            ("SLACK_", "DEPLOYBOT_", "ANTHROPIC_", "REDIS_", "SMTP_", "IMAP_", "GITHUB_")
-        )
-    }
-    env = inherited | {
-        "REDIS_URL": TEST_REDIS_URL,
-        "DEPLOYBOT_CONFIG": str(config),
-        "DEPLOYBOT_KEY_PREFIX": key_prefix,
-        "DEPLOYBOT_API_TOKEN": API_TOKEN,
-        "DEPLOYBOT_LEASE_TTL_MS": "1000",  # a dead worker's thread is taken over in ~1 s
-        "DEPLOYBOT_GITHUB_POLL_S": "0.2",
-        "GITHUB_TOKEN": github.token,
-        "GITHUB_API_URL": github.base_url,
-    }
+    env = bot_env(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "DEPLOYBOT_CONFIG": str(config),
+            "DEPLOYBOT_KEY_PREFIX": key_prefix,
+            "DEPLOYBOT_API_TOKEN": API_TOKEN,
+            "DEPLOYBOT_LEASE_TTL_MS": "1000",  # a dead worker's thread is taken over in ~1 s
+            "DEPLOYBOT_GITHUB_POLL_S": "0.2",
+            "GITHUB_TOKEN": github.token,
+            "GITHUB_API_URL": github.base_url,
+        }
+    )
     if slack is not None:
         env |= {
             "SLACK_BOT_TOKEN": slack.token,
@@ -110,88 +76,10 @@ def environment(
     return env
 
 
-class Processes:
-    """``deploybot <command>`` processes, each logging to a file; stopped by PID."""
-
-    def __init__(self, env: dict[str, str], base: Path) -> None:
-        self.env = env
-        self.base = base
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.base / f"{args[0]}-{len(self.procs)}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args],
-            env=self.env,
-            cwd=self.base,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
-            for p in sorted(self.base.glob("*.log"))
-        )
-
-
-@contextlib.contextmanager
-def processes(env: dict[str, str], base: Path) -> Iterator[Processes]:
-    started = Processes(env, base)
-    try:
-        yield started
-    finally:
-        stop_processes(started.procs)
-
-
-async def until(
-    check: Callable[[], bool | Awaitable[bool]],
-    what: str,
-    *,
-    procs: Processes | None = None,
-    timeout_s: float = 20,
-) -> None:
-    """Poll ``check`` every 0.05 s until it holds; fail after ``timeout_s`` with the logs."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        got = check()
-        if inspect.isawaitable(got):
-            got = await got
-        if got:
-            return
-        if loop.time() >= deadline:
-            logs = procs.logs() if procs is not None else ""
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}\n{logs}")
-        await asyncio.sleep(0.05)
-
-
-async def healthy(port: int, procs: Processes) -> None:
-    async def up() -> bool:
-        assert all(p.poll() is None for p in procs.procs), procs.logs()
-        try:
-            async with httpx.AsyncClient() as client:
-                got = await client.get(f"http://127.0.0.1:{port}/healthz")
-        except httpx.TransportError:
-            return False
-        return got.status_code == 200
-
-    await until(up, "deploybot web to answer /healthz", procs=procs)
-
-
 async def launch(port: int, text: str) -> str:
     """A thread launched over the HTTP API; returns its id."""
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {API_TOKEN}"},
-        timeout=10,
-    ) as client:
-        launched = await client.post("/v1/threads", json={"text": text, "user": "carol"})
-    assert launched.status_code == 201, launched.text
-    return str(launched.json()["id"])
+    async with api_client(port, API_TOKEN) as client:
+        return await api_launch(client, text)
 
 
 async def load(store: ThreadStore, thread_id: str) -> Thread:
@@ -260,10 +148,10 @@ async def test_a_workflow_deploy_from_slack_follows_its_own_run_and_edits_progre
 
         github.on_dispatch = runs_by_others
         env = environment(github, config, key_prefix, slack=slack)
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             async with SlackPoster(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET) as post:
                 mention = event(
                     "<@U0BOT> deploy backend v1.4.2 to staging",
@@ -369,10 +257,10 @@ async def test_the_result_message_links_the_workflow_run(
     store = ThreadStore(redis=redis, keys=Keys(key_prefix))
     async with FakeGithub() as github:
         env = environment(github, config, key_prefix)
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             thread_id = await launch(port, "deploy backend v1.4.2 to staging")
 
             async def finished() -> bool:
@@ -414,10 +302,10 @@ async def test_a_worker_killed_after_the_dispatch_is_followed_by_one_that_finds_
             "DEPLOYBOT_LOCK_TTL_MS": "1500",
             "DEPLOYBOT_GITHUB_FIND_S": "10",
         }
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             first = procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             thread_id = await launch(port, "deploy backend v1.4.2 to staging")
             await until(lambda: bool(github.dispatches()), "the dispatch", procs=procs)
             os.kill(first.pid, signal.SIGKILL)
@@ -479,11 +367,11 @@ async def test_a_timed_out_run_holds_the_pair_until_github_reports_it_completed(
     async with FakeGithub(list_delay_s=(0.5, 1)) as github:
         github.script(Script(queued_s=0.2, running_s=60, cancel_s=3), Script(running_s=0.5))
         env = environment(github, config, key_prefix) | {"DEPLOYBOT_GITHUB_FIND_S": "10"}
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             first_id = await launch(port, "deploy backend v1.4.2 to staging")
             await until(lambda: bool(github.dispatches()), "the first dispatch", procs=procs)
             second_id = await launch(port, "deploy backend v1.4.3 to staging")
@@ -524,10 +412,10 @@ async def test_a_dispatch_whose_run_never_shows_is_held_as_unknown_until_unlocke
     lock_key = Keys(key_prefix).env_lock("backend", "staging")
     async with FakeGithub(run_name="deploy {version} to {environment}") as github:
         env = environment(github, config, key_prefix) | {"DEPLOYBOT_GITHUB_FIND_S": "2"}
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             first_id = await launch(port, "deploy backend v1.4.2 to staging")
 
             async def held() -> bool:
@@ -590,10 +478,10 @@ async def test_a_rate_limited_dispatch_is_retried_once_after_the_limit(
         # 403 with x-ratelimit-remaining: 0 and a reset ~1 s ahead; 429 with retry-after: 1.
         github.fail("dispatch", "403" if fault == "403" else "429", wait_s=1)
         env = environment(github, config, key_prefix)
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             thread_id = await launch(port, "deploy backend v1.4.2 to staging")
 
             async def finished() -> bool:
@@ -627,10 +515,10 @@ async def test_a_dispatch_github_acted_on_but_answered_500_is_not_dispatched_aga
     async with FakeGithub() as github:
         github.fail("dispatch", "500-after-create")
         env = environment(github, config, key_prefix)
-        with processes(env, tmp_path) as procs:
-            procs.start("web", "--host", "127.0.0.1", "--port", str(port))
+        with Processes(env, tmp_path) as procs:
+            procs.web(port)
             procs.start("worker")
-            await healthy(port, procs)
+            await healthy(port, alive=procs.procs)
             thread_id = await launch(port, "deploy backend v1.4.2 to staging")
 
             async def finished() -> bool:

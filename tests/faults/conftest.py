@@ -1,5 +1,6 @@
-"""The fault suite's rig: a Redis server of the test's own (started on a free port, stopped by
-PID), ``deploybot web`` and ``deploybot worker`` as processes on it, and a deploy script that
+"""The fault suite's rig, built from the shared one (tests/harness.py): a Redis server of the
+test's own (started on a free port, stopped by PID), ``deploybot web`` and ``deploybot
+worker`` as processes on it, and a deploy script that
 writes a ledger line when it starts and when it ends, so re-runs and overlaps are counted from
 timestamps, never assumed.
 
@@ -15,34 +16,38 @@ after writing its end line: the worker is then frozen after the command exited a
 could read the exit status or save anything.
 """
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests.conftest import mark_intact
-from tests.support import free_port, inherited_env, write_setup
+from tests.harness import (
+    Persistence,
+    Processes,
+    RedisServer,
+    api_client,
+    bot_env,
+    executable,
+    launch,
+    until,
+)
+from tests.support import free_port, write_setup
 
 __all__ = [
     "Bot",
     "Call",
     "FaultRig",
-    "RedisServer",
     "ledger",
     "overlaps",
     "running",
-    "wait_until",
 ]
 
 TOKEN = "faults-api-token"
@@ -69,8 +74,6 @@ grep -q "^end $DEPLOYBOT_IDEMPOTENCY_KEY .* ok$" "$here/ledger.log" && exit 0
 exit 3
 """
 
-Persistence = Literal["none", "everysec", "always"]
-
 
 def running(pid: int) -> bool:
     """Running: a zombie (State Z, waiting for its reaper) counts as gone."""
@@ -87,87 +90,13 @@ def stopped(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] == "T"
 
 
-async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], *, timeout_s: float = 20, what: str = "condition"
-) -> float:
-    """Poll every 20 ms; returns the seconds it took."""
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    while not await predicate():
-        assert loop.time() - began < timeout_s, f"timed out after {timeout_s} s waiting: {what}"
-        await asyncio.sleep(0.02)
-    return loop.time() - began
-
-
-# -- Redis ----------------------------------------------------------------------------------
-
-
-class RedisServer:
-    """A redis-server process of the test's own; ``kill9`` and ``start`` again on the same
-    port and folder (the AOF survives when persistence is on)."""
-
-    def __init__(self, folder: Path, *, persistence: Persistence, replica_of: int = 0) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.persistence = persistence
-        self.replica_of = replica_of
-        self.proc: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> "redis.Redis":
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-    def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--dir", str(self.folder), "--save", ""]
-        if self.persistence == "none":
-            args += ["--appendonly", "no"]
-        else:
-            args += ["--appendonly", "yes", "--appendfsync", self.persistence]
-        if self.replica_of:
-            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
-        self.proc = subprocess.Popen(
-            args, stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if self.client().ping():
-                    return
-            except redis.RedisError:
-                pass
-            assert self.proc.poll() is None, f"redis-server exited: see {self.folder}/redis.log"
-            assert time.monotonic() < deadline, "redis-server did not answer"
-            time.sleep(0.02)
-
-    def wait_synced(self, timeout_s: float = 10) -> None:
-        """A replica: wait until its link to the primary is up and the first sync done."""
-        deadline = time.monotonic() + timeout_s
-        while self.client().info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "the replica never synced"
-            time.sleep(0.02)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
 # -- deploybot processes --------------------------------------------------------------------
 
 
 @dataclass
 class Bot:
-    """``deploybot web`` and ``deploybot worker`` processes on one Redis."""
+    """``deploybot web`` and ``deploybot worker`` processes on one Redis (the harness's
+    Processes, whose environment follows ``settings`` and ``redis_url`` at each start)."""
 
     base: Path
     config: Path
@@ -177,35 +106,35 @@ class Bot:
     port: int = field(default_factory=free_port)
     web: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    everything: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.processes = Processes(self.env(), self.base)
+
+    @property
+    def everything(self) -> list[subprocess.Popen[bytes]]:
+        return self.processes.procs
 
     def env(self) -> dict[str, str]:
-        inherited = inherited_env()
-        return inherited | {
-            "REDIS_URL": self.redis_url,
-            "DEPLOYBOT_CONFIG": str(self.config),
-            "DEPLOYBOT_KEY_PREFIX": self.prefix,
-            "DEPLOYBOT_API_TOKEN": TOKEN,
-            "DEPLOYBOT_LOG_LEVEL": "INFO",
-            **self.settings,
-        }
-
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args],
-            env=self.env(),
-            cwd=self.base,
-            stdout=(self.base / log_name).open("ab"),
-            stderr=subprocess.STDOUT,
+        return bot_env(
+            {
+                "REDIS_URL": self.redis_url,
+                "DEPLOYBOT_CONFIG": str(self.config),
+                "DEPLOYBOT_KEY_PREFIX": self.prefix,
+                "DEPLOYBOT_API_TOKEN": TOKEN,
+                "DEPLOYBOT_LOG_LEVEL": "INFO",
+                **self.settings,
+            }
         )
-        self.everything.append(proc)
-        return proc
+
+    def start(self, *args: str, log: str) -> subprocess.Popen[bytes]:
+        self.processes.env = self.env()
+        return self.processes.start(*args, log=log)
 
     def start_web(self) -> None:
-        self.web = self._spawn(["web", "--host", "127.0.0.1", "--port", str(self.port)], "web.log")
+        self.web = self.start("web", "--host", "127.0.0.1", "--port", str(self.port), log="web.log")
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        worker = self._spawn(["worker"], f"worker{len(self.workers) + 1}.log")
+        worker = self.start("worker", log=f"worker{len(self.workers) + 1}.log")
         self.workers.append(worker)
         return worker
 
@@ -245,11 +174,7 @@ class Bot:
         return said
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.port}",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=5,
-        )
+        return api_client(self.port, TOKEN, timeout_s=5)
 
 
 # -- the ledger -----------------------------------------------------------------------------
@@ -325,59 +250,14 @@ class FaultRig:
         (self.scripts / "gate").unlink(missing_ok=True)
 
     async def launch(self, client: httpx.AsyncClient, text: str, user: str = "carol") -> str:
-        got: httpx.Response | None = None
-
-        async def answered() -> bool:  # the web process may still be starting
-            nonlocal got
-            try:
-                got = await client.post("/v1/threads", json={"text": text, "user": user})
-            except httpx.TransportError:
-                return False
-            return True
-
-        await wait_until(answered, timeout_s=15, what="deploybot web answers")
-        assert got is not None
-        assert got.status_code == 201, got.text
-        return str(got.json()["id"])
-
-    async def thread(self, client: httpx.AsyncClient, thread_id: str) -> dict[str, Any]:
-        got = await client.get(f"/v1/threads/{thread_id}")
-        assert got.status_code == 200, got.text
-        body: dict[str, Any] = got.json()
-        return body
-
-    async def until_status(
-        self, client: httpx.AsyncClient, thread_id: str, *statuses: str, timeout_s: float = 20
-    ) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-
-        async def reached() -> bool:
-            nonlocal seen
-            try:
-                seen = await self.thread(client, thread_id)
-            except (httpx.TransportError, AssertionError):
-                return False
-            return seen["status"] in statuses
-
-        await wait_until(reached, timeout_s=timeout_s, what=f"{thread_id} in {statuses}")
-        return seen
-
-    async def approve(self, client: httpx.AsyncClient, thread_id: str, user: str = "bob") -> None:
-        shown = await self.until_status(client, thread_id, "awaiting_approval")
-        body = {
-            "type": "approval",
-            "decision": "approve",
-            "user": user,
-            "plan_hash": shown["approval"]["plan_hash"],
-        }
-        got = await client.post(f"/v1/threads/{thread_id}/events", json=body)
-        assert got.status_code == 202, got.text
+        """A thread launched over the API; the web process may still be starting."""
+        return await launch(client, text, user, wait_s=15)
 
     async def started(self, count: int = 1, timeout_s: float = 20) -> None:
         async def enough() -> bool:
             return len(ledger(self.base)) >= count
 
-        await wait_until(enough, timeout_s=timeout_s, what=f"{count} deploy(s) started")
+        await until(enough, f"{count} deploy(s) started", timeout_s=timeout_s)
 
 
 def messages(thread: dict[str, Any]) -> list[str]:
@@ -404,9 +284,7 @@ def make_rig(
     for name in ("deploy.sh", "rollback.sh"):
         (base / "scripts" / name).write_text(LEDGER_SCRIPT)
     if status_command:
-        status = base / "scripts" / "status.sh"
-        status.write_text(STATUS_SCRIPT)
-        status.chmod(0o755)
+        executable(base / "scripts" / "status.sh", STATUS_SCRIPT)
         text = config.read_text()
         config.write_text(
             text.replace("timeout_s = ", 'status = ["./scripts/status.sh"]\ntimeout_s = ', 1)

@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from bot.shell.lock.dataloss import quiet_period_ms
-from tests.faults.conftest import Call, FaultRig, ledger, overlaps, wait_until
+from tests.faults.conftest import Call, FaultRig, ledger, overlaps
+from tests.harness import approve, executable, read_thread, until
 
 pytestmark = pytest.mark.faults
 
@@ -49,22 +50,10 @@ async def ask(client: httpx.AsyncClient, text: str, user: str) -> str:
             return False
         return answer.status_code != 503
 
-    await wait_until(accepted, timeout_s=15, what=f"{text!r} accepted")
+    await until(accepted, timeout_s=15, what=f"{text!r} accepted")
     assert answer is not None
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
-
-
-async def approve(rig: FaultRig, client: httpx.AsyncClient, thread_id: str) -> None:
-    shown = await rig.until_status(client, thread_id, "awaiting_approval", timeout_s=30)
-    body = {
-        "type": "approval",
-        "decision": "approve",
-        "user": "bob",
-        "plan_hash": shown["approval"]["plan_hash"],
-    }
-    answer = await client.post(f"/v1/threads/{thread_id}/events", json=body)
-    assert answer.status_code == 202, answer.text
 
 
 async def finished(rig: FaultRig, client: httpx.AsyncClient, thread_id: str) -> str:
@@ -73,13 +62,13 @@ async def finished(rig: FaultRig, client: httpx.AsyncClient, thread_id: str) -> 
 
     async def recorded() -> bool:
         try:
-            events = (await rig.thread(client, thread_id))["events"]
+            events = (await read_thread(client, thread_id))["events"]
         except (httpx.TransportError, AssertionError):
             return False
         results[:] = [e["result"] for e in events if e["type"] == "deploy_finished"]
         return bool(results)
 
-    await wait_until(recorded, timeout_s=40, what=f"{thread_id}'s deploy finished")
+    await until(recorded, timeout_s=40, what=f"{thread_id}'s deploy finished")
     return results[0]
 
 
@@ -102,20 +91,18 @@ async def test_data_loss_at_each_step_of_a_deploy(
         settings={"DEPLOYBOT_LOCK_TTL_MS": str(LOCK_TTL_MS), "DEPLOYBOT_VERIFY_INTERVAL_S": "0.5"},
         production='verify_s = 60\nchecks = [{ command = ["./scripts/check.sh"] }]\n',
     )
-    check = rig.scripts / "check.sh"
-    check.write_text(CHECK)
-    check.chmod(0o755)
+    executable(rig.scripts / "check.sh", CHECK)
     gate = rig.scripts / "gate.backend.staging"
     rig.bot.start_web()
     rig.bot.start_worker()
     async with rig.bot.client() as client:
         verifying = await ask(client, "deploy backend v1.4.1 to production", "carol")
-        await approve(rig, client, verifying)
+        await approve(client, verifying, timeout_s=30)
 
         async def checked() -> bool:
             return (rig.scripts / "checks.log").exists()
 
-        await wait_until(checked, what="the production deploy being verified")
+        await until(checked, what="the production deploy being verified")
         gate.write_text("")
         running = await ask(client, "deploy backend v1.4.2 to staging", "carol")
         await rig.started(2)
@@ -137,9 +124,9 @@ async def test_data_loss_at_each_step_of_a_deploy(
         async def stopped() -> bool:
             return of(ledger(rig.base), running)[0].end_s is not None
 
-        stop_s = await wait_until(stopped, timeout_s=QUIET_S, what="the running deploy stopped")
+        stop_s = await until(stopped, timeout_s=QUIET_S, what="the running deploy stopped")
         gate.unlink()
-        await approve(rig, client, prod)
+        await approve(client, prod, timeout_s=30)
         finals = {tid: await finished(rig, client, tid) for tid in (stage, prod)}
         await asyncio.sleep(1.0)  # anything still to start (the waiting plan) has started
         gone = [name for name, tid in before.items() if not await exists(client, tid)]

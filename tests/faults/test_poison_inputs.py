@@ -15,8 +15,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,7 +23,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
-from tests.faults.conftest import FaultRig, ledger, wait_until
+from tests.faults.conftest import FaultRig, ledger
+from tests.harness import deploybot, until, webhook_toml
 from tests.poison import nested_mail
 
 pytestmark = pytest.mark.faults
@@ -51,15 +50,9 @@ def plain(message: EmailMessage) -> str:
 
 
 def audit(rig: FaultRig) -> list[dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", "--since", "1h"],
-        env=rig.bot.env(),
-        cwd=rig.base,
-        capture_output=True,
-        timeout=30,
-        check=True,
-    )
-    records = [json.loads(line) for line in done.stdout.decode().splitlines() if line]
+    done = deploybot("audit", "--since", "1h", env=rig.bot.env(), cwd=rig.base, timeout_s=30)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if line]
     return [r for r in records if r["event"] == "input_set_aside"]
 
 
@@ -67,7 +60,7 @@ async def deploys(rig: FaultRig, count: int) -> None:
     async def enough() -> bool:
         return len([c for c in ledger(rig.base) if c.end_s is not None]) >= count
 
-    await wait_until(enough, timeout_s=30, what=f"{count} deploy(s) done")
+    await until(enough, timeout_s=30, what=f"{count} deploy(s) done")
     await asyncio.sleep(0.5)  # and no more
     assert len(ledger(rig.base)) == count
 
@@ -100,7 +93,7 @@ async def test_mail_process_sets_the_poison_aside_and_handles_the_next(
         vouched = OURS_PASS.encode() + nested_mail(1000, sender="dave@example.com", n=1)
         dovecot.save("deploybot", vouched)  # dave's, and our MX vouches for it
         dovecot.save("deploybot", request_mail(1))
-        mail = rig.bot._spawn(["mail"], "mail.log")
+        mail = rig.bot.start("mail", log="mail.log")
         rig.bot.start_worker()
         await deploys(rig, 1)
         await smtp.wait_for(2, timeout_s=15)  # dave is told his nested mail was not read,
@@ -110,7 +103,7 @@ async def test_mail_process_sets_the_poison_aside_and_handles_the_next(
 
         mail.terminate()  # a restart fetches none of them again
         mail.wait(timeout=10)
-        again = rig.bot._spawn(["mail"], "mail.log")
+        again = rig.bot.start("mail", log="mail.log")
         dovecot.save("deploybot", request_mail(2, "deploy frontend to staging"))
         await deploys(rig, 2)
         assert again.poll() is None
@@ -149,11 +142,8 @@ async def test_web_process_refuses_deep_bodies_and_serves_the_next(
             "DEPLOYBOT_WEBHOOK_SECRET": HOOK_SECRET,
         }
     )
-    rig.bot.config.write_text(
-        rig.bot.config.read_text()
-        + '\n[webhooks.ci]\ninstruction = "deploy backend {version} to staging"\n'
-        + 'report_to = "slack:C0DEPLOYS"\n'
-    )
+    table = webhook_toml("ci", "deploy backend {version} to staging", report_to="slack:C0DEPLOYS")
+    rig.bot.config.write_text(rig.bot.config.read_text() + table)
     rig.bot.start_web()
     rig.bot.start_worker()
     deep = b'{"type": "event_callback", "event_id": "Ev1", "event": ' + b"[" * 50_000
@@ -202,7 +192,7 @@ async def test_worker_process_dead_letters_entries_that_are_no_event(
             async def set_aside() -> bool:
                 return int(await redis.xlen(f"{rig.bot.prefix}:dead")) == 3
 
-            await wait_until(set_aside, timeout_s=15, what="3 dead letters")
+            await until(set_aside, timeout_s=15, what="3 dead letters")
         assert worker.poll() is None
         reasons = [r["reason"] for r in audit(rig)]
         assert reasons == ["undecodable"] * 3

@@ -15,39 +15,18 @@ for. Runs and overlaps are counted from the deploy script's ledger.
 
 import asyncio
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 import pytest
 import redis
 
-from tests.faults.conftest import FaultRig, RedisServer, ledger, messages, overlaps, wait_until
+from tests.faults.conftest import FaultRig, ledger, messages, overlaps
+from tests.harness import RedisServer, approve, deploybot, read_thread, until, until_status
 
 pytestmark = pytest.mark.faults
 
 PROD = "deploy backend v1.4.2 to production"
-
-
-def start_rdb_only(server: RedisServer) -> None:
-    """(Re)start ``server`` on its port and folder keeping data as Debian does by default:
-    RDB snapshots, no AOF (``dump.rdb`` in its folder is loaded at start)."""
-    args = ["redis-server", "--port", str(server.port), "--bind", "127.0.0.1"]
-    args += ["--dir", str(server.folder), "--save", "1 1", "--appendonly", "no"]
-    server.proc = subprocess.Popen(
-        args, stdout=(server.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if server.client().ping():
-                return
-        except redis.RedisError:
-            pass
-        assert server.proc.poll() is None, f"redis-server exited: see {server.folder}/redis.log"
-        assert time.monotonic() < deadline, "redis-server did not answer"
-        time.sleep(0.02)
 
 
 def snapshot_now(server: RedisServer) -> None:
@@ -70,7 +49,7 @@ def crash_back_to_the_snapshot(server: RedisServer) -> None:
     leaves (everything written since the last one is gone)."""
     server.kill9()
     shutil.copy(server.folder / "dump.before", server.folder / "dump.rdb")
-    start_rdb_only(server)
+    server.start()
 
 
 @pytest.mark.parametrize("with_status", [True, False], ids=["status-command", "no-status"])
@@ -79,15 +58,9 @@ async def test_a_crash_back_to_an_older_rdb_snapshot_does_not_run_a_plan_twice(
 ) -> None:
     rig = rig_factory(status_command=with_status)
     rig.redis.stop()
-    start_rdb_only(rig.redis)
-    checked = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config"],
-        env=rig.bot.env(),
-        cwd=rig.base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    rig.redis.persistence = "rdb"  # RDB snapshots, no AOF (dump.rdb is loaded at start)
+    rig.redis.start()
+    checked = deploybot("check-config", env=rig.bot.env(), cwd=rig.base, timeout_s=60)
     assert 'warning: Redis keeps RDB snapshots only (appendonly no, save "1 1")' in (
         checked.stdout
     ), checked.stdout
@@ -95,26 +68,26 @@ async def test_a_crash_back_to_an_older_rdb_snapshot_does_not_run_a_plan_twice(
     rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await rig.launch(client, PROD)
-        await rig.until_status(client, tid, "awaiting_approval")
+        await until_status(client, tid, "awaiting_approval")
         snapshot_now(rig.redis)
-        await rig.approve(client, tid)
-        first = await rig.until_status(client, tid, "done", "failed", "awaiting_human")
+        await approve(client, tid)
+        first = await until_status(client, tid, "done", "failed", "awaiting_human")
         assert first["status"] == "done"
         assert [c.how for c in ledger(rig.base)] == ["ok"]
 
         crash_back_to_the_snapshot(rig.redis)
         began = time.monotonic()
-        again = await rig.until_status(client, tid, "awaiting_approval", timeout_s=30)
+        again = await until_status(client, tid, "awaiting_approval", timeout_s=30)
         assert again["status"] == "awaiting_approval"  # the approval and the deploy are lost
-        await rig.approve(client, tid, user="alice")
+        await approve(client, tid, user="alice")
 
         async def answered() -> bool:
-            seen = await rig.thread(client, tid)
+            seen = await read_thread(client, tid)
             return seen["status"] != "running" and seen["status"] != "awaiting_approval"
 
-        await wait_until(answered, timeout_s=30, what="the second approval handled")
+        await until(answered, timeout_s=30, what="the second approval handled")
         await asyncio.sleep(0.5)  # a second run would have written its start line by now
-        final = await rig.thread(client, tid)
+        final = await read_thread(client, tid)
         answered_s = time.monotonic() - began
     calls = ledger(rig.base)
     print(

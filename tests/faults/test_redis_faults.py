@@ -13,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import (
-    FaultRig,
-    RedisServer,
-    event_types,
-    ledger,
-    messages,
-    overlaps,
-    wait_until,
-)
+from tests.faults.conftest import FaultRig, event_types, ledger, messages, overlaps
+from tests.harness import RedisServer, approve, until, until_status
 
 pytestmark = pytest.mark.faults
 
@@ -40,16 +33,16 @@ async def test_redis_kill9_with_aof_while_waiting_and_while_deploying(
     rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await rig.launch(client, PROD)
-        await rig.until_status(client, tid, "awaiting_approval")
+        await until_status(client, tid, "awaiting_approval")
         await asyncio.sleep(1.1)  # everysec: what was acknowledged a second ago is on disk
         rig.redis.kill9()
         rig.redis.start()
         began = time.monotonic()
-        await rig.until_status(client, tid, "awaiting_approval")  # the thread survived
+        await until_status(client, tid, "awaiting_approval")  # the thread survived
         first_back_s = time.monotonic() - began
 
         rig.hold_deploys()
-        await rig.approve(client, tid)
+        await approve(client, tid)
         await rig.started(1)
         await asyncio.sleep(1.1)
         rig.redis.kill9()
@@ -57,7 +50,7 @@ async def test_redis_kill9_with_aof_while_waiting_and_while_deploying(
         rig.redis.start()
         began = time.monotonic()
         rig.release_deploys()
-        done = await rig.until_status(client, tid, "done", "failed", "awaiting_human")
+        done = await until_status(client, tid, "done", "failed", "awaiting_human")
         second_back_s = time.monotonic() - began
     calls = ledger(rig.base)
     print(
@@ -80,7 +73,7 @@ async def test_redis_kill9_without_persistence_loses_everything_and_recovers(
     rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await rig.launch(client, PROD)
-        await rig.until_status(client, tid, "awaiting_approval")
+        await until_status(client, tid, "awaiting_approval")
         rig.redis.kill9()
         rig.redis.start()
         began = time.monotonic()
@@ -90,7 +83,7 @@ async def test_redis_kill9_without_persistence_loses_everything_and_recovers(
             lost = await client.get(f"/v1/threads/{tid}")
         assert lost.status_code == 404
         again = await rig.launch(client, "deploy backend v1.4.2 to staging")
-        done = await rig.until_status(client, again, "done", timeout_s=30)
+        done = await until_status(client, again, "done", timeout_s=30)
         recovered_s = time.monotonic() - began
     print(f"no persistence: the waiting request lost; a new one done {recovered_s:.1f} s after")
     assert len(ledger(rig.base)) == 1
@@ -119,12 +112,8 @@ async def test_redis_outage_during_a_deploy_with_a_second_request_queued(
         rig.redis.start()
         began = time.monotonic()
         rig.release_deploys()
-        final_a = await rig.until_status(
-            client, a, "done", "failed", "awaiting_human", timeout_s=30
-        )
-        final_b = await rig.until_status(
-            client, b, "done", "failed", "awaiting_human", timeout_s=30
-        )
+        final_a = await until_status(client, a, "done", "failed", "awaiting_human", timeout_s=30)
+        final_b = await until_status(client, b, "done", "failed", "awaiting_human", timeout_s=30)
         settled_s = time.monotonic() - began
     calls = ledger(rig.base)
     print(
@@ -153,7 +142,7 @@ async def test_failover_to_a_replica_while_a_deploy_is_in_flight(
         rig.bot.start_worker()
         async with rig.bot.client() as client:
             tid = await rig.launch(client, PROD)
-            await rig.approve(client, tid)
+            await approve(client, tid)
             await rig.started(1)
             primary = rig.redis.client()
             waited = primary.wait(1, 1000)
@@ -162,7 +151,7 @@ async def test_failover_to_a_replica_while_a_deploy_is_in_flight(
             replica.client().replicaof("NO", "ONE")
             began = time.monotonic()
             rig.bot.restart_on(replica.url)
-            final = await rig.until_status(client, tid, "awaiting_human", "done", timeout_s=30)
+            final = await until_status(client, tid, "awaiting_human", "done", timeout_s=30)
             again = await client.post(
                 f"/v1/threads/{tid}/events",
                 json={"type": "approval", "decision": "approve", "user": "alice", "plan_hash": "x"},
@@ -240,24 +229,24 @@ async def test_failover_before_the_claim_replicated_runs_the_deploy_twice(
         rig.bot.start_worker()
         async with rig.bot.client() as client:
             tid = await rig.launch(client, PROD)
-            await rig.until_status(client, tid, "awaiting_approval")
+            await until_status(client, tid, "awaiting_approval")
 
             async def replicated() -> bool:
                 # In a thread: the relay that replicates runs on this event loop.
                 acked = await asyncio.to_thread(rig.redis.client().wait, 1, 100)
                 return int(acked) == 1
 
-            await wait_until(replicated, what="the replica caught up before the cut")
+            await until(replicated, what="the replica caught up before the cut")
             link.cut = True
-            await rig.approve(client, tid)
+            await approve(client, tid)
             await rig.started(1)
             rig.redis.kill9()
             replica.client().replicaof("NO", "ONE")
             rig.bot.restart_on(replica.url)
-            await rig.approve(client, tid, user="alice")  # awaiting approval again
+            await approve(client, tid, user="alice")  # awaiting approval again
             await rig.started(2)
             rig.release_deploys()
-            await rig.until_status(client, tid, "done", "failed", "awaiting_human", timeout_s=30)
+            await until_status(client, tid, "done", "failed", "awaiting_human", timeout_s=30)
     finally:
         replica.stop()
         await link.stop()
@@ -290,24 +279,24 @@ async def test_with_redis_replicas_set_a_failover_never_runs_a_plan_twice(
         rig.bot.start_worker()
         async with rig.bot.client() as client:
             tid = await rig.launch(client, PROD)
-            await rig.until_status(client, tid, "awaiting_approval")
+            await until_status(client, tid, "awaiting_approval")
 
             async def replicated() -> bool:
                 # In a thread: the relay that replicates runs on this event loop.
                 acked = await asyncio.to_thread(rig.redis.client().wait, 1, 100)
                 return int(acked) == 1
 
-            await wait_until(replicated, what="the replica caught up before the cut")
+            await until(replicated, what="the replica caught up before the cut")
             link.cut = True
-            await rig.approve(client, tid)
-            before = await rig.until_status(client, tid, "failed")
+            await approve(client, tid)
+            before = await until_status(client, tid, "failed")
             said = " ".join(e.get("output_tail", "") for e in before["events"])
             assert "reached 0 of 1 Redis replicas" in said
             rig.redis.kill9()
             replica.client().replicaof("NO", "ONE")
             rig.bot.restart_on(replica.url)
-            await rig.approve(client, tid, user="alice")  # the approval was not replicated
-            await rig.until_status(client, tid, "failed", timeout_s=30)
+            await approve(client, tid, user="alice")  # the approval was not replicated
+            await until_status(client, tid, "failed", timeout_s=30)
     finally:
         replica.stop()
         await link.stop()

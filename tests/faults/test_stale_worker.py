@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults.conftest import FaultRig, event_types, ledger, messages, overlaps
+from tests.harness import read_thread, until_status
 
 pytestmark = pytest.mark.faults
 
@@ -31,14 +32,14 @@ async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., 
         b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
         # The second worker takes thread a over (its lease lapsed) and finds it started with
         # no result; b waits for, or is refused by, the lock.
-        seen = await rig.until_status(client, a, "awaiting_human", "done", "failed")
+        seen = await until_status(client, a, "awaiting_human", "done", "failed")
         taken_over_s = time.monotonic() - stopped
         await asyncio.sleep(max(0.0, 4.5 - (time.monotonic() - stopped)))  # past the lock lease too
         os.kill(first.pid, signal.SIGCONT)
         rig.release_deploys()
         await asyncio.sleep(3)
-        final_a = await rig.thread(client, a)
-        final_b = await rig.until_status(client, b, "awaiting_human", "done", "failed")
+        final_a = await read_thread(client, a)
+        final_b = await until_status(client, b, "awaiting_human", "done", "failed")
     calls = ledger(rig.base)
     log = rig.bot.logs()
     print(

@@ -26,8 +26,8 @@ from tests.faults.conftest import (
     overlaps,
     running,
     stopped,
-    wait_until,
 )
+from tests.harness import approve, read_thread, until, until_status
 
 pytestmark = pytest.mark.faults
 
@@ -49,7 +49,7 @@ async def assert_replies_once(rig: FaultRig, thread: dict[str, Any]) -> None:
     async def all_out() -> bool:
         return all(sent(*w) >= 1 for w in wanted)
 
-    await wait_until(all_out, timeout_s=15, what="every reply delivered")
+    await until(all_out, timeout_s=15, what="every reply delivered")
     await asyncio.sleep(0.3)  # a duplicate would follow within the same outbox pass
     for purpose, first in wanted:
         assert sent(purpose, first) == 1, f"{purpose} reply {first!r} not delivered once"
@@ -65,7 +65,7 @@ def saved_result(stored: bytes | None) -> bool:
 
 async def awaiting(rig: FaultRig, client: httpx.AsyncClient) -> str:
     tid = await rig.launch(client, PROD)
-    await rig.until_status(client, tid, "awaiting_approval")
+    await until_status(client, tid, "awaiting_approval")
     return tid
 
 
@@ -80,11 +80,11 @@ async def test_kill_before_the_approval_is_recorded(
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
         os.kill(first.pid, signal.SIGSTOP)  # it cannot read (and ack) what comes next
-        await rig.approve(client, tid)
+        await approve(client, tid)
         rig.bot.kill9(first)
         killed = time.monotonic()
         rig.bot.start_worker()
-        done = await rig.until_status(client, tid, "done")
+        done = await until_status(client, tid, "done")
         recovered_s = time.monotonic() - killed
     calls = ledger(rig.base)
     assert len(calls) == 1
@@ -113,7 +113,7 @@ async def test_kill_after_the_approval_before_deploy_started(
     first = rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
-        await rig.approve(client, tid)
+        await approve(client, tid)
         inbound = f"{rig.bot.prefix}:inbound"
         admin = rig.redis.client()
 
@@ -121,15 +121,15 @@ async def test_kill_after_the_approval_before_deploy_started(
             pending: Any = admin.xpending(inbound, "workers")
             return int(pending["pending"]) >= 1
 
-        await wait_until(read_not_acked, what="the approval read and waiting for the lock")
+        await until(read_not_acked, what="the approval read and waiting for the lock")
         await asyncio.sleep(0.3)
-        now = await rig.thread(client, tid)
+        now = await read_thread(client, tid)
         assert "approval_decided" not in event_types(now)  # not saved: waiting for the lock
         rig.bot.kill9(first)
         killed = time.monotonic()
         admin.delete(lock_key)  # the other deploy is over
         rig.bot.start_worker()
-        done = await rig.until_status(client, tid, "done")
+        done = await until_status(client, tid, "done")
         recovered_s = time.monotonic() - killed
     calls = ledger(rig.base)
     assert len(calls) == 1
@@ -149,7 +149,7 @@ async def test_kill_during_the_deploy(rig_factory: Callable[..., FaultRig]) -> N
     first = rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
-        await rig.approve(client, tid)
+        await approve(client, tid)
         await rig.started(1)
         pid = ledger(rig.base)[0].pid
         rig.bot.kill9(first)
@@ -158,18 +158,18 @@ async def test_kill_during_the_deploy(rig_factory: Callable[..., FaultRig]) -> N
         async def script_gone() -> bool:
             return not running(pid)
 
-        await wait_until(script_gone, timeout_s=5, what="the deploy command dies with its worker")
+        await until(script_gone, timeout_s=5, what="the deploy command dies with its worker")
         dead_at = {pid: time.time()}
         rig.bot.start_worker()
-        held = await rig.until_status(client, tid, "awaiting_human")
+        held = await until_status(client, tid, "awaiting_human")
         recovered_s = time.monotonic() - killed
         assert "deploy_interrupted" in event_types(held)
         assert any("Outcome unknown" in text for text in messages(held))
 
         # Another deploy of backend to production is refused while it is held.
         second = await rig.launch(client, PROD, user="carol")
-        await rig.approve(client, second, user="alice")
-        refused = await rig.until_status(client, second, "awaiting_human", "done", "failed")
+        await approve(client, second, user="alice")
+        refused = await until_status(client, second, "awaiting_human", "done", "failed")
         assert any("busy" in text for text in messages(refused)), messages(refused)
         rig.release_deploys()
     calls = ledger(rig.base)
@@ -194,18 +194,18 @@ async def test_kill_after_the_command_exited_before_the_result_is_saved(
     first = rig.bot.start_worker()
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
-        await rig.approve(client, tid)
+        await approve(client, tid)
 
         async def frozen() -> bool:
             return stopped(first.pid)
 
-        await wait_until(frozen, what="the worker stopped by its script at exit")
+        await until(frozen, what="the worker stopped by its script at exit")
         (rig.scripts / "stop_worker_at_exit").unlink()
         assert ledger(rig.base)[0].how == "ok"
         rig.bot.kill9(first)
         killed = time.monotonic()
         rig.bot.start_worker()
-        final = await rig.until_status(client, tid, "done", "awaiting_human")
+        final = await until_status(client, tid, "done", "awaiting_human")
         recovered_s = time.monotonic() - killed
     assert len(ledger(rig.base)) == 1
     if with_status:
@@ -233,7 +233,7 @@ async def test_kill_after_the_save_before_the_reply_is_delivered(
     admin: redis.Redis = rig.redis.client()
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
-        await rig.approve(client, tid)
+        await approve(client, tid)
         await rig.started(1)
         key = f"{rig.bot.prefix}:{{{tid}}}:thread"
         rig.release_deploys()
@@ -245,13 +245,13 @@ async def test_kill_after_the_save_before_the_reply_is_delivered(
         rig.bot.kill9(first)
         killed = time.monotonic()
         rig.bot.start_worker()
-        done = await rig.until_status(client, tid, "done")
+        done = await until_status(client, tid, "done")
         shown = [e for e in done["events"] if e["type"] == "message_sent"]
 
         async def all_delivered() -> bool:
             return len(rig.bot.replies(tid)) >= len(shown)
 
-        await wait_until(all_delivered, timeout_s=15, what="every reply delivered")
+        await until(all_delivered, timeout_s=15, what="every reply delivered")
         recovered_s = time.monotonic() - killed
     assert len(ledger(rig.base)) == 1
     await assert_replies_once(rig, done)

@@ -8,36 +8,23 @@ runs go on for a while. Runs and overlaps are counted from the fake's own clock.
 """
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.github_api import FakeGithub, FakeRun, Script
-from tests.faults.conftest import FaultRig, event_types, messages, wait_until
-from tests.support import GIT_ENV
+from tests.faults.conftest import FaultRig, event_types, messages
+from tests.harness import until, until_status, use_github_workflow
+from tests.support import add_tag
 
 pytestmark = pytest.mark.faults
-
-WORKFLOW = (
-    "[services.backend.deploy]\n"
-    'github_workflow = "acme/backend/.github/workflows/deploy.yml"\n'
-    'ref = "main"\n'
-    'inputs = { version = "{version}", environment = "{environment}" }\n\n'
-)
-ARGV = 'deploy = ["./scripts/deploy.sh", "{service}", "{version}", "{environment}"]\n'
 
 
 def on_github(rig: FaultRig, github: FakeGithub) -> None:
     """backend deploys through the workflow; the processes talk to the fake."""
-    text = rig.bot.config.read_text()
-    text = text.replace(ARGV, "", 1).replace(
-        "[services.frontend]", WORKFLOW + "[services.frontend]"
-    )
-    rig.bot.config.write_text(text)
+    use_github_workflow(rig.bot.config)
     rig.bot.settings |= {
         "GITHUB_TOKEN": github.token,
         "GITHUB_API_URL": github.base_url,
@@ -52,12 +39,6 @@ def crowd(github: FakeGithub) -> Callable[[FakeRun], None]:
             github.add_run(f"deploy v9.{n} to staging [x{n}:ffff]", age_s=-5)
 
     return others
-
-
-def add_tag(repo: Path, tag: str) -> None:
-    (repo / "VERSION").write_text(tag)
-    for args in (["add", "VERSION"], ["commit", "-q", "-m", tag], ["tag", "-a", tag, "-m", tag]):
-        subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
 
 
 def run_of_key(github: FakeGithub, index: int) -> FakeRun:
@@ -106,7 +87,7 @@ async def test_kill_right_after_the_dispatch_with_the_next_deploy_waiting(
             async def dispatched() -> bool:
                 return bool(github.dispatches())
 
-            await wait_until(dispatched, what="a's dispatch")
+            await until(dispatched, what="a's dispatch")
             rig.bot.start_worker()
             b = await rig.launch(client, "deploy backend v1.4.3 to staging", user="alice")
             await asyncio.sleep(1)  # b is waiting for the lock
@@ -114,9 +95,9 @@ async def test_kill_right_after_the_dispatch_with_the_next_deploy_waiting(
             killed = time.monotonic()
             assert not github.called(r"/actions/runs/\d+")  # a's worker never saw its run
             rig.bot.start_worker()
-            done_a = await rig.until_status(client, a, "done", "failed", timeout_s=40)
+            done_a = await until_status(client, a, "done", "failed", timeout_s=40)
             recovered_s = time.monotonic() - killed
-            done_b = await rig.until_status(client, b, "done", "failed", "awaiting_human")
+            done_b = await until_status(client, b, "done", "failed", "awaiting_human")
     run_a, run_b = run_of(github, done_a), run_of(github, done_b)
     overlap_s = min(run_a.ends_s(), run_b.ends_s()) - max(run_a.started_s, run_b.started_s)
     print(
@@ -154,14 +135,14 @@ async def test_kill_while_following_the_cancel_of_a_timed_out_run(
             async def cancelled() -> bool:
                 return bool(github.called(r"/cancel$"))
 
-            await wait_until(cancelled, what="a's cancel")
+            await until(cancelled, what="a's cancel")
             b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
             await asyncio.sleep(0.5)  # b waits for the lock
             rig.bot.kill9(first)
             assert run_of_key(github, 0).status()[0] == "in_progress"  # the cancel goes on
             rig.bot.start_worker()
-            done_a = await rig.until_status(client, a, "done", "failed", "awaiting_human")
-            done_b = await rig.until_status(client, b, "done", "failed", "awaiting_human")
+            done_a = await until_status(client, a, "done", "failed", "awaiting_human")
+            done_b = await until_status(client, b, "done", "failed", "awaiting_human")
     run_a, run_b = run_of(github, done_a), run_of(github, done_b)
     print(
         f"workflow kill -9 during the cancel: a {done_a['status']}, b {done_b['status']}; "
