@@ -47,7 +47,6 @@ def banned(version: str, sha: str | None) -> Quarantined:
         by="verification",
         reason="5xx above 1%",
         at="2026-12-01T10:00:00+00:00",
-        thread_id="t0",
     )
 
 

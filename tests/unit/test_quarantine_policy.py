@@ -55,7 +55,7 @@ def plan(
     ],
 )
 def test_after_deploy(made: Plan, result: str, expected: tuple[str, str | None] | None) -> None:
-    entry = after_deploy(made, result=result, thread_id="t1", at=NOW)  # type: ignore[arg-type]
+    entry = after_deploy(made, result=result, at=NOW)  # type: ignore[arg-type]
     if expected is None:
         assert entry is None
         return
@@ -63,7 +63,7 @@ def test_after_deploy(made: Plan, result: str, expected: tuple[str, str | None] 
     assert (entry.version, entry.sha) == expected
     assert entry.by == "alice"
     assert entry.reason == "rolled back to v1.4.1 by alice"
-    assert (entry.thread_id, entry.at) == ("t1", "2026-11-02T09:00:00+00:00")
+    assert entry.at == "2026-11-02T09:00:00+00:00"
 
 
 FAILED = VerifyFailed(failures=(), after_s=60, rounds=2, text="x" * 400)
@@ -84,7 +84,7 @@ def test_after_verification(
 ) -> None:
     checked = plan("deploy", version="v1.4.2", sha=BAD)
     assert verification_result(verdict) == result
-    entry = after_verification(checked, verdict, thread_id="t2", at=NOW + timedelta(hours=1))
+    entry = after_verification(checked, verdict, at=NOW + timedelta(hours=1))
     if not quarantines:
         assert entry is None
         return
@@ -105,7 +105,7 @@ def test_after_verification(
 
 def entry(version: str, sha: str | None) -> Quarantined:
     return Quarantined(
-        version=version, sha=sha, by="verification", reason="5xx", at=NOW.isoformat(), thread_id="t"
+        version=version, sha=sha, by="verification", reason="5xx", at=NOW.isoformat()
     )
 
 

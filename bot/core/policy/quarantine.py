@@ -131,7 +131,6 @@ def after_deploy(
     plan: Plan,
     *,
     result: Literal["succeeded", "failed", "timed_out", "interrupted"],
-    thread_id: str,
     at: datetime,
 ) -> Quarantined | None:
     """What a finished deploy quarantines: a rollback that succeeded quarantines the commit
@@ -148,12 +147,11 @@ def after_deploy(
         by=plan.requester,
         reason=rolled_back_reason(plan),
         at=at.astimezone(UTC).isoformat(),
-        thread_id=thread_id,
     )
 
 
 def after_verification(
-    plan: Plan, verdict: Verified | VerifyFailed | Superseded, *, thread_id: str, at: datetime
+    plan: Plan, verdict: Verified | VerifyFailed | Superseded, *, at: datetime
 ) -> Quarantined | None:
     """What a verification's verdict quarantines: the commit it watched, when it failed.
     Verified quarantines nothing, and neither does a superseded verification (it decides
@@ -166,7 +164,6 @@ def after_verification(
         by="verification",
         reason=verdict.text[:300],
         at=at.astimezone(UTC).isoformat(),
-        thread_id=thread_id,
     )
 
 

@@ -209,7 +209,6 @@ class Quarantined(BaseModel):
     by: str  # "verification", or who rolled it back
     reason: Line
     at: str  # ISO 8601, UTC
-    thread_id: str
 
     def refusal(self, *, service: str, environment: str, asked: str | None = None) -> str:
         """Why a plan for it is refused; ``asked``: the tag it was asked for by, when that is

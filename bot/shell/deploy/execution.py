@@ -183,7 +183,7 @@ class Executor:
         thread.events.append(self.lock_event(plan, "released", token))
         # The version a rollback rolled back from: nothing deploys it again by accident.
         now = self._clock()
-        entry = after_deploy(plan, result=result.result, thread_id=thread.id, at=now)
+        entry = after_deploy(plan, result=result.result, at=now)
         if entry is not None and await self._quarantine.add(
             service=plan.service, environment=plan.environment, entry=entry
         ):  # False: quarantined already (by its failed verification), the first reason stays

@@ -95,7 +95,7 @@ class Verification:
             summary=outcome.text,
             message_id=start.id,
         )
-        entry = after_verification(plan, outcome, thread_id=thread.id, at=now)
+        entry = after_verification(plan, outcome, at=now)
         if entry is None:
             return [finished]
         # Stored before the thread hears of it: nothing deploys the version meanwhile.

@@ -66,7 +66,6 @@ async def test_a_commit_quarantined_since_approval_is_refused_and_not_remade() -
         by="verification",
         reason="5xx",
         at=AT.isoformat(),
-        thread_id="t5",
     )
     await context.quarantine.add(service="backend", environment="staging", entry=entry)
     events = await check(context, FakeLookups(tags=TAGS)).drift(thread_with_plan(), PLAN)

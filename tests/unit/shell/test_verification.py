@@ -68,8 +68,8 @@ async def test_a_failure_quarantines_the_commit_before_the_thread_hears() -> Non
     assert isinstance(finished, VerificationFinished)
     assert finished.result == "failed"
     banned = await context.quarantine.of(service="backend", environment="staging")
-    assert [(q.version, q.sha, q.thread_id) for q in banned.values()] == [
-        ("v1.1.0", PLAN.sha, "t1")
+    assert [(q.version, q.sha, q.by) for q in banned.values()] == [
+        ("v1.1.0", PLAN.sha, "verification")
     ]
 
 
