@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config.config import Config
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -161,9 +162,13 @@ class LineRenderer:
         text = " ".join(self.clean(text).split()).replace("<", "&lt;")
         return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
-    def who(self, actor: str) -> str:
-        """The [people] name behind a channel identity, else the identity as given."""
-        return (":" in actor and self.config.person_for(actor)) or self.line(actor)
+    def who(self, actor: Actor | str) -> str:
+        """The [people] name behind an actor (or a requester stored as one), else as given."""
+        try:
+            person = self.config.person_for(Actor(actor))
+        except ActorError:  # a requester's name, or a stored string that is no actor
+            person = None
+        return person or self.line(actor)
 
     def kind(self, plan_hash: str) -> str:
         plan = self.thread.plan(plan_hash)

@@ -16,6 +16,7 @@ from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, NotOpen, Refused, check_decision_on
 from bot.core.reading.commands import ApproveCommand, RejectCommand
 from bot.core.reading.grammar import parse_command
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.thread import Thread
 
 from .bodies import ApprovalResume, MessageResume
@@ -27,6 +28,7 @@ __all__ = [
     "Forbidden",
     "Invalid",
     "Verdict",
+    "api_person",
     "check_resume",
 ]
 
@@ -36,7 +38,7 @@ class Accept(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    actor: str
+    actor: Actor
     text: str
 
 
@@ -45,7 +47,7 @@ class AcceptDecision(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    actor: str
+    actor: Actor
     decision: Literal["approve", "reject"]
     plan_hash: str
     reason: str | None = None
@@ -78,20 +80,25 @@ class Invalid(BaseModel):
 Verdict = Accept | AcceptDecision | Conflict | Forbidden | Invalid
 
 
-def _person(config: Config, user: str) -> str | None:
-    return config.person_for(f"api:{user.strip().lower()}")
+def api_person(config: Config, user: str) -> str | None:
+    """The [people] name an API body's ``user`` names; None for anyone else (or no name)."""
+    try:
+        actor = Actor.of("api", user.strip().lower())
+    except ActorError:
+        return None
+    return config.person_for(actor)
 
 
 def check_resume(
     *, thread: Thread, body: ApprovalResume | MessageResume, config: Config, now: datetime
 ) -> Verdict:
-    person = _person(config, body.user)
+    person = api_person(config, body.user)
     if person is None:
         return Forbidden(
             reason=f"{body.user!r} is not in deploybot's [people]; only people listed in the "
             "config may speak in a thread."
         )
-    actor = f"api:{person}"
+    actor = Actor.of("api", person)
     match body:
         case ApprovalResume(decision=decision, reason=reason, plan_hash=plan_hash):
             return _decision(
@@ -137,7 +144,7 @@ def _decision(
     *,
     config: Config,
     now: datetime,
-    actor: str,
+    actor: Actor,
     decision: Literal["approve", "reject"],
     reason: str | None,
     plan_id: str | None = None,

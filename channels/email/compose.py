@@ -144,9 +144,9 @@ def letters_for(
         return []  # a running deploy's updates; one that closes a request is news
     to: str | None = None
     if message.to is not None:
-        kind, _, to = message.to.partition(":")
-        if kind != "email":
+        if message.to.channel != "email":
             return []  # meant for someone on another channel (the API answers them itself)
+        to = message.to.id
     recipients = [to.lower()] if to else [a.lower() for a in conversation.recipients]
     card = message.card
     asked: list[str] = []

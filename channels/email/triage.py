@@ -32,6 +32,7 @@ from bot.core.reading.vocabulary import (
     decision_of,
     looks_like_decision,
 )
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.audit import RefusalKind
 from bot.core.thread.events import DecisionReceived, UserMessage
 from bot.core.thread.origin import EmailOrigin
@@ -217,7 +218,10 @@ def _read(
             "Please send the request again as a plain message."
         )
 
-    actor = f"email:{sender}"
+    try:
+        actor = Actor.of("email", sender)  # parsed once, here at the edge
+    except ActorError as exc:
+        return Ignore(reason=f"sender {exc}")
 
     def publish(thread_id: str, text: str, origin: EmailOrigin | None = None) -> Publish:
         event = UserMessage(id=message_id, at=now, actor=actor, text=text)

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.reading.vocabulary import APPROVE_WORDS, REJECT_WORDS, ROLLBACK_WORDS
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.origin import SlackOrigin
 from channels.slack.ids import (
     APPROVE_ACTION,
@@ -59,7 +60,7 @@ class Request(_Frozen):
 
     thread_id: str
     event_id: str
-    actor: str
+    actor: Actor
     text: str
     origin: SlackOrigin | None  # None: only continues a thread that exists (a click)
     in_thread: bool = False  # said in a Slack thread (which may belong to another bot thread)
@@ -71,7 +72,7 @@ class Decision(_Frozen):
 
     thread_id: str
     event_id: str
-    actor: str
+    actor: Actor
     decision: Literal["approve", "reject"]
     plan_hash: str
     reason: str | None = None
@@ -89,6 +90,7 @@ class SlashCommand(_Frozen):
     team: str
     channel: str
     user: str
+    actor: Actor
     said: str  # as typed after the command
     text: str  # as the bot reads it: "deploy backend v1.4.2 to production"
 
@@ -97,7 +99,7 @@ class SlashCommand(_Frozen):
         return Request(
             thread_id=thread_id_for(self.team, self.channel, root_ts),
             event_id=self.event_id,
-            actor=f"slack:{self.user}",
+            actor=self.actor,
             text=self.text,
             origin=SlackOrigin(channel=self.channel, thread_ts=root_ts),
         )
@@ -125,6 +127,14 @@ def _str(body: Mapping[str, object], path: str) -> str | None:
 
 def _missing(what: str, path: str) -> Skip:
     return Skip(reason=f"{what}: missing {path}", malformed=True)
+
+
+def _actor(what: str, user: str) -> Actor | Skip:
+    """The Slack user as an actor, parsed here once; a user id that is none is malformed."""
+    try:
+        return Actor.of("slack", user)
+    except ActorError as exc:
+        return Skip(reason=f"{what}: user {exc}", malformed=True)
 
 
 def clean_text(text: str, *, bot_user_id: str | None) -> str:
@@ -165,6 +175,8 @@ def event_request(body: Mapping[str, object], *, bot_user_id: str | None) -> Req
         return _missing(what, "event.channel")
     if ts is None:
         return _missing(what, "event.ts")
+    if isinstance(actor := _actor(what, user), Skip):
+        return actor
     raw = event.get("text")
     raw = raw if isinstance(raw, str) else ""
     thread_ts = _str(event, "thread_ts")
@@ -185,7 +197,7 @@ def event_request(body: Mapping[str, object], *, bot_user_id: str | None) -> Req
     return Request(
         thread_id=thread_id_for(team, channel, root),
         event_id=event_id,
-        actor=f"slack:{user}",
+        actor=actor,
         text=text,
         origin=SlackOrigin(channel=channel, thread_ts=root),
         in_thread=thread_ts is not None,
@@ -198,6 +210,8 @@ def action_request(body: Mapping[str, object]) -> Decision | OpenRejectModal | S
     user = _str(body, "user.id")
     if user is None:
         return _missing("block_actions", "user.id")
+    if isinstance(actor := _actor("block_actions", user), Skip):
+        return actor
     actions = _get(body, "actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return _missing("block_actions", "actions[0]")
@@ -224,7 +238,7 @@ def action_request(body: Mapping[str, object]) -> Decision | OpenRejectModal | S
     return Decision(
         thread_id=thread_id,
         event_id=derived_event_id("click", user, action_id, action_ts, message_ts),
-        actor=f"slack:{user}",
+        actor=actor,
         decision="approve",
         plan_hash=plan_hash,
     )
@@ -235,6 +249,8 @@ def view_request(body: Mapping[str, object]) -> Decision | Skip:
     user, view_id = _str(body, "user.id"), _str(body, "view.id")
     if user is None or view_id is None:
         return _missing("view_submission", "user.id" if user is None else "view.id")
+    if isinstance(actor := _actor("view_submission", user), Skip):
+        return actor
     if _str(body, "view.callback_id") != REJECT_VIEW:
         return Skip(reason=f"view_submission: view {_str(body, 'view.callback_id')} is not ours")
     try:
@@ -252,7 +268,7 @@ def view_request(body: Mapping[str, object]) -> Decision | Skip:
     return Decision(
         thread_id=thread_id,
         event_id=derived_event_id("view", user, view_id),
-        actor=f"slack:{user}",
+        actor=actor,
         decision="reject",
         plan_hash=plan_hash,
         reason=reason,
@@ -267,6 +283,8 @@ def command_request(body: Mapping[str, object]) -> SlashCommand | Skip:
         if value is None:
             return _missing("slash command", name)
         fields[name] = value
+    if isinstance(actor := _actor("slash command", fields["user_id"]), Skip):
+        return actor
     said = one_line(_str(body, "text") or "", limit=400)
     first = said.split()[0].lower() if said else ""
     text = said if not said or first in _COMMAND_WORDS else f"deploy {said}"
@@ -275,6 +293,7 @@ def command_request(body: Mapping[str, object]) -> SlashCommand | Skip:
         team=_str(body, "team_id") or "",
         channel=fields["channel_id"],
         user=fields["user_id"],
+        actor=actor,
         said=said,
         text=text,
     )

@@ -15,6 +15,7 @@ from bot.core.policy.approval_posts import (
     reply_route,
     requests_for,
 )
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -217,7 +218,7 @@ MAIL_COPY = "email:alice@example.com,bob@example.com"
 )
 def test_reply_route(origin: Origin, copies: list[str], actor: str, route: str | None) -> None:
     th = thread(origin, *asked(), sent("own"), *[sent(f"c{i}", r) for i, r in enumerate(copies)])
-    assert reply_route(th, actor) == route
+    assert reply_route(th, Actor(actor)) == route
 
 
 def escalate(
@@ -295,7 +296,12 @@ def test_who_and_where_an_escalation_asks(
 
 def test_the_escalated_card_leaves_out_who_already_approved() -> None:
     yes = ApprovalDecided(
-        id="d", at=NOW, plan_hash=PLAN.plan_hash, actor="a", person="alice", decision="approve"
+        id="d",
+        at=NOW,
+        plan_hash=PLAN.plan_hash,
+        actor="slack:A",
+        person="alice",
+        decision="approve",
     )
     _, messages = escalate(ApiOrigin(), PLAN, yes)
     assert messages[-1][0] == card(["bob", "erin"])

@@ -8,6 +8,7 @@ import pytest
 from bot.core.config.config import parse_config
 from bot.core.loop.next_step import Apply, Pause, Step, next_step
 from bot.core.policy.approval import Allowed, Refused, check_decision
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -196,7 +197,7 @@ def test_an_escalation_does_not_reopen_a_rejected_request() -> None:
 
 def decide(found: OpenApproval, actor: str, decision: Literal["approve", "reject"]) -> object:
     return check_decision(
-        config=CONFIG, open_approval=found, actor=actor, decision=decision, now=LATER
+        config=CONFIG, open_approval=found, actor=Actor(actor), decision=decision, now=LATER
     )
 
 

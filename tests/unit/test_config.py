@@ -6,6 +6,7 @@ import pytest
 
 from bot.core.config.config import load_config, parse_config
 from bot.core.errors import ConfigError
+from bot.core.thread.actor import Actor
 
 GOOD = """
 [people.alice]
@@ -30,9 +31,9 @@ def test_good_config_and_relative_paths() -> None:
     assert config.repo_location("backend") == "/etc/deploybot/repos/backend"
     assert config.environments["production"].approval_timeout_s == 3600
     assert config.environments["production"].self_approval is False
-    assert config.person_for("email:BOB@example.com") == "bob"
-    assert config.person_for("slack:U0ALICE") == "alice"
-    assert config.person_for("slack:U0BOB") is None
+    assert config.person_for(Actor("email:BOB@example.com")) == "bob"
+    assert config.person_for(Actor("slack:U0ALICE")) == "alice"
+    assert config.person_for(Actor("slack:U0BOB")) is None
 
 
 @pytest.mark.parametrize(

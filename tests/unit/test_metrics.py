@@ -41,7 +41,9 @@ def test_count_events() -> None:
             min_approvals=1,
             expires_at=AT + timedelta(hours=1),
         ),
-        ApprovalDecided(id="6", at=AT, plan_hash="p", actor="s:A", person="a", decision="approve"),
+        ApprovalDecided(
+            id="6", at=AT, plan_hash="p", actor="slack:A", person="a", decision="approve"
+        ),
         DeployFinished(
             id="7", at=AT, plan_hash="p", result="failed", exit_code=1, duration_s=1, output_tail=""
         ),

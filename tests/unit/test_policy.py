@@ -14,6 +14,7 @@ from bot.core.policy.approval import (
     eligible_approvers,
     has_quorum,
 )
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import OpenApproval
@@ -113,7 +114,7 @@ def test_check_decision(
         open_approval=open_request(
             env, requester, approved_by=approved_by, expires_in_s=expires_in_s
         ),
-        actor=actor,
+        actor=Actor(actor),
         decision=decision,
         now=NOW,  # type: ignore[arg-type]
     )
@@ -152,7 +153,7 @@ def test_eligible_approvers(env: str, requester: str, expected: list[str]) -> No
     ],
 )
 def test_only_known_people_and_triggers_may_request(actor: str, allowed: bool) -> None:
-    assert isinstance(check_requester(CONFIG, actor=actor), Allowed) is allowed
+    assert isinstance(check_requester(CONFIG, actor=Actor(actor)), Allowed) is allowed
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from bot.core.loop.next_step import (
 from bot.core.loop.planning import build_plan
 from bot.core.policy.approval import Refused
 from bot.core.policy.live import check_live_state
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -593,7 +594,7 @@ def _check_started_deploys(events: list[Event]) -> None:
         if not isinstance(started, DeployStarted):
             continue
         plan = plans[started.plan_hash]
-        assert CONFIG.person_for(f"api:{plan.requester}") is not None, plan.requester
+        assert CONFIG.person_for(Actor.of("api", plan.requester)) is not None, plan.requester
         env = CONFIG.environments[plan.environment]
         if not env.approval:
             continue

@@ -21,6 +21,7 @@ from bot.core.policy.approval import (
 )
 from bot.core.policy.approval_posts import escalation, everywhere, requests_for
 from bot.core.reading.commands import ApproveCommand, RejectCommand
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRefused,
@@ -48,7 +49,7 @@ __all__ = [
 
 
 def on_command(
-    thread: Thread, ctx: Ctx, *, actor: str, command: ApproveCommand | RejectCommand
+    thread: Thread, ctx: Ctx, *, actor: Actor, command: ApproveCommand | RejectCommand
 ) -> Step:
     """A typed ``approve [plan id]`` / ``reject [#plan id] reason`` in the conversation."""
     decision: Literal["approve", "reject"] = (
@@ -76,7 +77,7 @@ def on_decision(
     thread: Thread,
     ctx: Ctx,
     *,
-    actor: str,
+    actor: Actor,
     decision: Literal["approve", "reject"],
     plan_ref: str | None,
     reason: str | None,

@@ -52,10 +52,11 @@ def on_intent(thread: Thread, ctx: Ctx, *, intent: Intent, source: str) -> Step:
                 return Apply(events=[ctx.error("invalid_intent", shown)])
             return Lookup(intent=intent)
         case Deploy() | Rollback():
-            actor = thread.requester() or "unknown:unknown"
+            actor = thread.requester()
             verdict = check_requester(ctx.config, actor=actor)
             if isinstance(verdict, Refused):
                 return Apply(events=[ctx.error("refused", verdict.reason)])
+            assert actor is not None  # check_requester allows nobody unknown
             requester = requester_label(ctx.config, actor)
             assert requester is not None
             return ResolvePlan(intent=intent, requester=requester)

@@ -36,6 +36,7 @@ from bot.core.loop.steps import (
     Step,
     Verify,
 )
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -135,9 +136,9 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
         case UserMessage(actor=actor, text=text):
             return on_request(thread, ctx, actor=actor, text=text)
         case CronFired(schedule=name, instruction=text):
-            return on_request(thread, ctx, actor=f"schedule:{name}", text=text)
+            return on_request(thread, ctx, actor=Actor.of("schedule", name), text=text)
         case WebhookReceived(name=name, instruction=text):
-            return on_request(thread, ctx, actor=f"webhook:{name}", text=text)
+            return on_request(thread, ctx, actor=Actor.of("webhook", name), text=text)
         case TagsListed() | HistoryListed():
             return after_lookup(thread, ctx, last)
         case IntentChosen(intent=intent, source=source):

@@ -31,6 +31,7 @@ from bot.core.reading.commands import (
     WhereCommand,
 )
 from bot.core.reading.grammar import parse_command
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     IntentChosen,
 )
@@ -49,7 +50,7 @@ from bot.core.wording.messages import (
 __all__ = ["on_request"]
 
 
-def on_request(thread: Thread, ctx: Ctx, *, actor: str, text: str) -> Step:
+def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
     config = ctx.config
     command = parse_command(text, services=config.services, environments=config.environments)
     match command:

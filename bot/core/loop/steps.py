@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.policy.approval_posts import closing_messages, reply_route
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployStarted,
     ErrorKind,
@@ -99,7 +100,7 @@ class Release(_Step):
     environment: str
     reason: str | None
     person: str
-    actor: str
+    actor: Actor
 
 
 class ChangeLock(_Step):
@@ -109,7 +110,7 @@ class ChangeLock(_Step):
     lock: bool
     reason: str | None
     person: str
-    actor: str
+    actor: Actor
 
 
 class Describe(_Step):
@@ -151,7 +152,7 @@ class Ctx:
         text: str,
         purpose: Purpose = "info",
         *,
-        to: str | None = None,
+        to: Actor | None = None,
         replaces: str | None = None,
         route: str | None = None,
     ) -> MessageSent:
@@ -165,7 +166,9 @@ class Ctx:
             route=route,
         )
 
-    def tell(self, thread: Thread, actor: str, text: str, purpose: Purpose = "info") -> MessageSent:
+    def tell(
+        self, thread: Thread, actor: Actor, text: str, purpose: Purpose = "info"
+    ) -> MessageSent:
         """A message for ``actor`` alone, in the channel they answered from."""
         return self.say(text, purpose, to=actor, route=reply_route(thread, actor))
 

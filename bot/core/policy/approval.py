@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config, Environment
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.intents import Intent
 from bot.core.thread.plan import Plan
@@ -78,23 +79,23 @@ def has_quorum(open_approval: OpenApproval) -> bool:
     return len(set(open_approval.approved_by)) >= open_approval.request.min_approvals
 
 
-def requester_label(config: Config, actor: str) -> str | None:
+def requester_label(config: Config, actor: Actor) -> str | None:
     """The name a plan records as its requester: a person, a schedule or a webhook.
 
     ``None`` when the actor is a person deploybot does not know.
     """
-    if actor.startswith(("schedule:", "webhook:")):
-        return actor
+    if actor.channel in ("schedule", "webhook"):
+        return str(actor)
     return config.person_for(actor)
 
 
-def check_requester(config: Config, *, actor: str) -> Allowed | Refused:
+def check_requester(config: Config, *, actor: Actor | None) -> Allowed | Refused:
     """Only people in ``[people]`` (and configured schedules/webhooks) may ask for deploys."""
-    if requester_label(config, actor) is not None:
+    if actor is not None and requester_label(config, actor) is not None:
         return Allowed()
-    ident = actor.partition(":")[2] or actor
+    who = actor.id if actor is not None else "unknown"
     return Refused(
-        reason=f"I don't know {ident}: only people listed in deploybot's config may request "
+        reason=f"I don't know {who}: only people listed in deploybot's config may request "
         "deploys. Nothing was deployed."
     )
 
@@ -103,7 +104,7 @@ def check_decision(
     *,
     config: Config,
     open_approval: OpenApproval,
-    actor: str,
+    actor: Actor,
     decision: Literal["approve", "reject"],
     now: datetime,
 ) -> Allowed | Refused:
@@ -111,8 +112,7 @@ def check_decision(
     env = config.environments[plan.environment]
     person = config.person_for(actor)
     if person is None:
-        ident = actor.partition(":")[2] or actor
-        return Refused(reason=f"{ident} is not in deploybot's list of people, so cannot decide.")
+        return Refused(reason=f"{actor.id} is not in deploybot's list of people, so cannot decide.")
     if now >= open_approval.request.expires_at:
         stamp = open_approval.request.expires_at.strftime("%H:%M UTC")
         return Refused(
@@ -191,7 +191,7 @@ def check_decision_on(
     thread: Thread,
     *,
     config: Config,
-    actor: str,
+    actor: Actor,
     decision: Literal["approve", "reject"],
     plan_ref: str | None,
     now: datetime,

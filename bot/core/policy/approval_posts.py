@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.core.config.config import Config, Environment
 from bot.core.config.route import origin_route, reaches, route_kind
+from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import ApprovalEscalated, ApprovalRequested, MessageSent, Purpose
 from bot.core.thread.plan import Plan
@@ -192,10 +193,10 @@ def everywhere(
     ]
 
 
-def reply_route(thread: Thread, actor: str) -> str | None:
+def reply_route(thread: Thread, actor: Actor) -> str | None:
     """Where an answer meant for ``actor`` alone goes: the copy of the request they most
     likely answered, or their own address; None means the thread itself."""
-    kind = actor.partition(":")[0]
+    kind = actor.channel
     if kind not in ("slack", "email"):
         return None
     for message in reversed(thread.events):

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import Purpose
 from bot.core.thread.origin import Origin
@@ -24,7 +25,7 @@ class OutboundMessage(BaseModel):
     origin: Origin
     text: Text
     purpose: Purpose = "info"
-    to: str | None = None
+    to: Actor | None = None  # only for this person
     replaces: str | None = None
     route: str | None = None  # deliver there instead of back to the origin
     topic: str = ""  # what the thread is about, for a subject line where a channel needs one

@@ -1,14 +1,14 @@
-"""Events: the append-only facts a thread is made of (past tense or noun-shaped).
-
-Every event has an ``id`` (inbound: the channel's, so a redelivery is recognised), ``at``
-(UTC), an ``actor`` where a person acts (``slack:U0ALICE``, ``email:a@example.com``); outside
-text in it is typed (``bot.core.thread.outside``), cleaned when it is made and when it is loaded."""
+"""Events: the append-only facts a thread is made of (past tense or noun-shaped). Each has an
+``id`` (inbound: the channel's, so a redelivery is recognised), ``at`` (UTC), a typed ``actor``
+where a person acts (``bot.core.thread.actor``); outside text in it is typed
+(``bot.core.thread.outside``), cleaned when it is made and when it is loaded."""
 
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.intents import Intent
 from bot.core.thread.outside import Line, Output, Text, Url
@@ -53,7 +53,7 @@ class _Event(BaseModel):
 
 class UserMessage(_Event):
     type: Literal["user_message"] = "user_message"
-    actor: str
+    actor: Actor
     text: Text
 
 
@@ -115,7 +115,7 @@ class DecisionReceived(_Event):
     """
 
     type: Literal["decision_received"] = "decision_received"
-    actor: str
+    actor: Actor
     decision: Literal["approve", "reject"]
     plan_hash: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f]+$")
     reason: Line | None = None
@@ -124,7 +124,7 @@ class DecisionReceived(_Event):
 class ApprovalDecided(_Event):
     type: Literal["approval_decided"] = "approval_decided"
     plan_hash: str
-    actor: str
+    actor: Actor
     person: str
     decision: Literal["approve", "reject"]
     reason: Line | None = None
@@ -154,7 +154,7 @@ class ApprovalRefused(_Event):
     """Someone tried to decide and policy said no; kept for the audit trail."""
 
     type: Literal["approval_refused"] = "approval_refused"
-    actor: str
+    actor: Actor
     reason: Line
 
 
@@ -211,7 +211,7 @@ class MessageSent(_Event):
     type: Literal["message_sent"] = "message_sent"
     text: Text
     purpose: Purpose = "info"
-    to: str | None = None
+    to: Actor | None = None
     replaces: str | None = None
     route: str | None = None
     card: ApprovalCard | None = None

@@ -5,6 +5,7 @@ from typing import Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -72,7 +73,7 @@ class Thread(BaseModel):
     def has_event(self, event_id: str) -> bool:
         return any(e.id == event_id for e in self.events)
 
-    def requester(self) -> str | None:
+    def requester(self) -> Actor | None:
         """Who asked for what the thread is doing now: the actor of the newest request (a
         person, a schedule or a webhook). In a long-lived thread (a Slack thread, a terminal
         session) a later request by someone else makes them the requester."""
@@ -81,9 +82,9 @@ class Thread(BaseModel):
                 case UserMessage(actor=actor):
                     return actor
                 case CronFired(schedule=name):
-                    return f"schedule:{name}"
+                    return Actor.of("schedule", name)
                 case WebhookReceived(name=name):
-                    return f"webhook:{name}"
+                    return Actor.of("webhook", name)
                 case _:
                     continue
         return None
