@@ -25,9 +25,9 @@ from typing import Literal
 from _traffic import Traffic, count_traffic
 
 from bot.app.bootstrap import bootstrap
+from bot.app.config_file import load_config
 from bot.app.services import watch_children_with_pidfd
 from bot.app.settings import Settings
-from bot.core.config.config import load_config
 from bot.core.ports.agent import Decision
 from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import UserMessage

@@ -1,2 +1,3 @@
 """The wiring: settings, the one ``bootstrap`` that builds every client and channel, the
-CLI, the web app and the demo."""
+CLI, the web app and the demo; the config file is read here (``config_file``), the core only
+parses its text."""

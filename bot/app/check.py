@@ -12,11 +12,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.app.bootstrap import config_path
+from bot.app.config_file import load_config
 from bot.app.durability import Durability, read_persistence
 from bot.app.exposure import accounts, command_findings, redis_finding
 from bot.app.preflight import findings
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
-from bot.core.config.config import Config, load_config
+from bot.core.config.config import Config
 from bot.core.config.principal import Refused
 from bot.core.wording.redact import redact
 from bot.shell.process.users import bot_user

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
-from bot.core.config.config import load_config
 from bot.core.thread.plan import Plan
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.world.tags import list_tags

@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
 from bot.app.channels import app_ports, email_channel
+from bot.app.config_file import load_config
 from bot.app.settings import Settings
-from bot.core.config.config import load_config
 from bot.core.thread.events import ApprovalDecided, ApprovalRequested, DecisionReceived
 from channels.email.token import sign_token, verify_token
 from tests.fakes.mail_servers import Dovecot, SmtpCapture

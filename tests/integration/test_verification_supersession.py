@@ -18,7 +18,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.core.config.config import load_config
+from bot.app.config_file import load_config
 from bot.core.config.service import Check, HttpCheck
 from bot.core.policy.supersession import Superseded
 from bot.core.policy.verification import ProbeResult, Verified, VerifyFailed

@@ -1,10 +1,11 @@
 """The config file: valid examples load; each mistake names its key."""
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 
-from bot.core.config.config import load_config, parse_config
+from bot.app.config_file import load_config
+from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError
 from bot.core.thread.actor import Actor
 
@@ -79,6 +80,32 @@ def test_errors_name_the_key(change: tuple[str, str], message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read config .*nope\.toml: No such file"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("base_dir", "arg", "path"),
+    [
+        ("/etc/deploybot", "./scripts/deploy.sh", "/etc/deploybot/scripts/deploy.sh"),
+        ("/etc/deploybot", "../shared/deploy.sh", "/etc/shared/deploy.sh"),
+        ("/etc/deploybot", "./a/./b/../deploy.sh", "/etc/deploybot/a/deploy.sh"),
+        ("/", "../../deploy.sh", "/deploy.sh"),
+        (".", "../deploy.sh", "../deploy.sh"),
+    ],
+)
+def test_relative_paths_are_joined_by_name(base_dir: str, arg: str, path: str) -> None:
+    """The core asks no disk: ``.`` and ``..`` are taken out by name."""
+    assert parse_config(GOOD, base_dir=PurePath(base_dir)).argv_path(arg) == path
+
+
+def test_the_file_is_read_by_the_wiring_relative_to_its_resolved_folder(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "deploybot.toml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "link").symlink_to(real)
+    config = load_config(tmp_path / "link" / "deploybot.toml")
+    folder = real.resolve()
+    assert config.argv_path("./scripts/deploy.sh") == str(folder / "scripts" / "deploy.sh")
+    assert config.repo_location("backend") == str(folder / "repos" / "backend")
 
 
 @pytest.mark.parametrize(

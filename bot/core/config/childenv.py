@@ -16,10 +16,10 @@ GitHub credentials, no cloud credentials unless ``pass_env`` names them.
 ``tool_env`` is the same allowlist for the bot's own tools (git): they run as the bot's user
 and can be read by a command of that user while they run, so they get no secret either.
 
-Who runs the command is ``bot.core.config.principal``'s decision.
+Who runs the command is ``bot.core.config.principal``'s decision. The bot's environment
+comes in as a ``Mapping`` from the shell (``os.environ`` there): nothing here reads it.
 """
 
-import os
 from collections.abc import Iterable, Mapping
 
 __all__ = [
@@ -66,7 +66,7 @@ _BOT_PREFIXES = (
 _PASSABLE_PREFIXES = ("DEPLOYBOT_DEMO_",)
 _BOT_NAMES = frozenset({"PORT", *DEPLOY_VARIABLES})
 _MIN_SECRET_CHARS = 4  # as bot.core.wording.redact: shorter values are not treated as secrets
-_DEFAULT_PATH = os.defpath
+_DEFAULT_PATH = "/bin:/usr/bin"  # POSIX ``os.defpath``: a command still finds sh and env
 
 
 def is_bot_owned(name: str) -> bool:

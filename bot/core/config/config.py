@@ -1,15 +1,17 @@
 """The config file: people, environments (approval policy, escalation, verification),
 schedules, webhooks and the services (``bot.core.config.service``), validated at start; and
-``parse_config``/``load_config``, which read it.
+``parse_config``, which reads its text (the file itself is read by the wiring,
+``bot.app.config_file``: the core does no I/O).
 
 Errors name the key that is wrong (``services.backend.environments[1]: ...``) so an operator
 can fix the file without reading code. Relative paths in the file are relative to the file's
-own folder.
+own folder, joined by name: ``base_dir`` comes in whole (absolute, links resolved) from
+whoever read the file, so nothing here asks the file system.
 """
 
 import re
 import tomllib
-from pathlib import Path
+from pathlib import PurePath
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,7 +26,6 @@ from pydantic import (
 from bot.core.config.route import check_route, email_addresses
 from bot.core.config.service import USER_NAME, Check, PrometheusCheck, Service
 from bot.core.errors import ConfigError
-from bot.core.thread.actor import Actor
 
 __all__ = [
     "Config",
@@ -32,7 +33,6 @@ __all__ = [
     "Person",
     "Schedule",
     "Webhook",
-    "load_config",
     "parse_config",
 ]
 
@@ -150,7 +150,7 @@ class Config(_Strict):
     prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     # Who commands run as when no service or environment says (bot.core.config.principal).
     run_as: str | None = Field(default=None, pattern=USER_NAME)
-    base_dir: Path = Path(".")
+    base_dir: PurePath = PurePath(".")
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Config":
@@ -229,9 +229,9 @@ class Config(_Strict):
 
     # -- lookups used by policy, grammar and the loop ------------------------------------
 
-    def person_for(self, actor: Actor) -> str | None:
+    def person_for(self, actor: str) -> str | None:
         """The [people] name behind a channel identity such as ``slack:U0ALICE``."""
-        channel, ident = actor.channel, actor.id
+        channel, _, ident = actor.partition(":")
         if channel in ("terminal", "api"):
             return ident if ident in self.people else None
         for name, person in self.people.items():
@@ -244,15 +244,28 @@ class Config(_Strict):
     def argv_path(self, arg: str) -> str:
         """Resolve ``./x`` and ``../x`` relative to the config file's folder."""
         if arg.startswith(("./", "../")):
-            return str((self.base_dir / arg).resolve())
+            return _joined(self.base_dir, arg)
         return arg
 
     def repo_location(self, service: str) -> str:
         repo = self.services[service].repo
         if "://" in repo or repo.startswith("git@"):
             return repo
-        path = Path(repo)
-        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+        return repo if PurePath(repo).is_absolute() else _joined(self.base_dir, repo)
+
+
+def _joined(base: PurePath, relative: str) -> str:
+    """``base / relative`` with each ``..`` taken out by name (above the root: the root)."""
+    joined = base / relative
+    parts: list[str] = []
+    for part in joined.parts[1:] if joined.anchor else joined.parts:
+        if part != "..":
+            parts.append(part)
+        elif parts and parts[-1] != "..":
+            parts.pop()
+        elif not joined.anchor:
+            parts.append(part)
+    return str(PurePath(joined.anchor, *parts))
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -265,7 +278,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config:
+def parse_config(text: str, *, base_dir: PurePath, source: str = "config") -> Config:
+    """The config in ``text`` (from ``source``, named in errors), or a ``ConfigError``
+    naming the key."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -280,11 +295,3 @@ def parse_config(text: str, *, base_dir: Path, source: str = "config") -> Config
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{loc}: {msg}" if loc else msg)
         raise ConfigError(f"{source}: " + "; ".join(lines)) from exc
-
-
-def load_config(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    return parse_config(text, base_dir=path.resolve().parent, source=str(path))
