@@ -19,6 +19,7 @@ from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import UserMessage
 from bot.core.thread.origin import TerminalOrigin, outbox_channel
 from bot.core.thread.outside import inert
@@ -127,6 +128,11 @@ class TerminalChannel:
         return True
 
     async def _publish(self, text: str) -> None:
+        try:
+            actor = Actor.of("terminal", self.user)  # parsed once, here at the edge
+        except ActorError as exc:
+            self._note(f"{exc}; nothing was sent (/as NAME says who you are)")
+            return
         origin = None
         if self.thread_id is not None:
             thread = await self._ports.threads.load(self.thread_id)
@@ -135,9 +141,7 @@ class TerminalChannel:
         if self.thread_id is None:
             self.thread_id = self._new_id()
             origin = self.origin
-        event = UserMessage(
-            id=self._new_id(), at=self._clock(), actor=f"terminal:{self.user}", text=text
-        )
+        event = UserMessage(id=self._new_id(), at=self._clock(), actor=actor, text=text)
         await self._ports.inbound.publish(
             Envelope(thread_id=self.thread_id, event=event, origin=origin, agent=agent_for(text))
         )

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.inbound import Envelope, agent_for
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import DecisionReceived, UserMessage, WebhookReceived
 from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
 from bot.core.thread.thread import Thread
@@ -45,7 +46,15 @@ from .edge import (
     read_json_body,
 )
 from .openapi import THREAD_ID_PATTERN, openapi_document
-from .resume import Accept, AcceptDecision, Conflict, Forbidden, Invalid, check_resume
+from .resume import (
+    Accept,
+    AcceptDecision,
+    Conflict,
+    Forbidden,
+    Invalid,
+    api_person,
+    check_resume,
+)
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
 
 __all__ = ["MAX_BODY_BYTES", "ApiChannel"]
@@ -115,7 +124,7 @@ class ApiChannel:
             body = LaunchRequest.model_validate_json(await read_json_body(request))
         except ValidationError as exc:
             raise Problem(422, describe_errors(exc)) from None
-        person = self._config.person_for(f"api:{body.user.strip().lower()}")
+        person = api_person(self._config, body.user)
         if person is None:
             raise Problem(
                 403,
@@ -123,7 +132,7 @@ class ApiChannel:
                 "config may start threads.",
             )
         event = UserMessage(
-            id=self._new_id(), at=self._clock(), actor=f"api:{person}", text=body.text
+            id=self._new_id(), at=self._clock(), actor=Actor.of("api", person), text=body.text
         )
         thread = Thread(
             id=self._new_id(),

@@ -30,6 +30,7 @@ from bot.core.config.route import slack_channel
 from bot.core.errors import Undeliverable
 from bot.core.ports.channel_state import Posted, SlackState
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.thread.actor import Actor
 from bot.core.thread.origin import SlackOrigin, delivery_route
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.identity import BotIdentity
@@ -59,9 +60,8 @@ def _root(channel: str) -> str:
     return f"slack-root:{channel}"
 
 
-def _slack_user(actor: str) -> str | None:
-    channel, _, ident = actor.partition(":")
-    return ident if channel == "slack" and ident else None
+def _slack_user(actor: Actor) -> str | None:
+    return actor.id if actor.channel == "slack" else None
 
 
 def _error(exc: SlackApiError) -> str:
