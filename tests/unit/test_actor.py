@@ -4,14 +4,16 @@ is not one: at each channel's edge a malformed identity is a refusal, never a cr
 
 import base64
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 from pydantic import ValidationError
 
+from bot.core.config.config import parse_config
 from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import ApprovalDecided, DecisionReceived, MessageSent, UserMessage
 from bot.shell.store.codec import decode_thread
+from channels.api.resume import api_person
 from channels.slack.payloads import (
     Request,
     Skip,
@@ -21,6 +23,14 @@ from channels.slack.payloads import (
 )
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+API_CONFIG = """
+[people.alice]
+[services.backend]
+repo = "r"
+deploy = ["./d"]
+environments = ["staging"]
+[environments.staging]
+"""
 
 
 @pytest.mark.parametrize(
@@ -121,3 +131,19 @@ def test_a_slack_request_carries_the_actor_parsed_at_the_edge() -> None:
     request = event_request(event, bot_user_id=None)
     assert isinstance(request, Request)
     assert (request.actor.channel, request.actor.id) == ("slack", "U0ALICE")
+
+
+@pytest.mark.parametrize(
+    ("user", "person"),
+    [
+        ("alice", "alice"),
+        (" Alice ", "alice"),  # as before: trimmed and lower-cased
+        ("bob smith", None),  # no actor: nobody, so a 403, never a crash
+        ("", None),
+        ("al\x00ice", None),
+        ("mallory", None),
+    ],
+)
+def test_the_api_parses_its_body_user_once(user: str, person: str | None) -> None:
+    config = parse_config(API_CONFIG, base_dir=PurePath("/srv"))
+    assert api_person(config, user) == person
