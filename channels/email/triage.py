@@ -70,9 +70,9 @@ class MailRules(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _one_id_spelled_as_the_variable(cls, data: Any) -> Any:
-        """``auth_serv_id="mx1,mx2"`` (EMAIL_AUTHSERV_ID's spelling) is ``authserv_ids``."""
-        if isinstance(data, dict) and data.get("auth_serv_id") and not data.get("authserv_ids"):
-            ids = tuple(i.strip() for i in str(data["auth_serv_id"]).split(",") if i.strip())
+        """``authserv_id="mx1,mx2"`` (EMAIL_AUTHSERV_ID's spelling) is ``authserv_ids``."""
+        if isinstance(data, dict) and data.get("authserv_id") and not data.get("authserv_ids"):
+            ids = tuple(i.strip() for i in str(data["authserv_id"]).split(",") if i.strip())
             data = {**data, "authserv_ids": ids}
         return data
 

@@ -253,7 +253,7 @@ def test_an_unknown_sender_is_ignored_before_authentication_is_judged() -> None:
 
 
 def test_rules_take_the_ids_as_the_variable_spells_them() -> None:
-    rules = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "auth_serv_id": "a, b"})
+    rules = MailRules(**{**RULES.model_dump(), "require_dmarc": True, "authserv_id": "a, b"})
     assert rules.authserv_ids == ("a", "b")
     mail_ = parse_mail(mail(headers=AR + "b; dmarc=pass header.from=example.com\r\n"))
     results = [f.value for f in mail_.trace if f.name == "authentication-results"]
