@@ -12,10 +12,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.app.clients import build_agents, github_client, redis_client
-from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
-from bot.core.config.config import Config
+from bot.core.config.config import Config, load_config
 from bot.core.ports.agent import Agent
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.interruption import Interruptions
@@ -25,6 +24,7 @@ from bot.shell.deploy.recovery import Recovery
 from bot.shell.deploy.targets import Deployers
 from bot.shell.deploy.watch import DeployWatch
 from bot.shell.github.client import GithubClient
+from bot.shell.github.timings import WorkflowTimings
 from bot.shell.github.workflow_deployer import WorkflowDeployer
 from bot.shell.lock.dataloss import DataLossGuard
 from bot.shell.lock.lease import EnvLock
@@ -179,9 +179,11 @@ def bootstrap(
                 config=config,
                 client=github,
                 secrets=secrets,
-                poll_s=settings.deploybot_github_poll_s,
-                find_s=settings.deploybot_github_find_s,
-                cancel_wait_s=settings.deploybot_github_cancel_wait_s,
+                timings=WorkflowTimings(
+                    poll_s=settings.deploybot_github_poll_s,
+                    find_s=settings.deploybot_github_find_s,
+                    cancel_wait_s=settings.deploybot_github_cancel_wait_s,
+                ),
                 now=clock,
             )
             if github is not None

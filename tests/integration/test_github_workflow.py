@@ -21,6 +21,7 @@ from bot.shell.github.auth import AppAuth, TokenAuth
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubRefused, GithubUnavailable
 from bot.shell.github.run_rules import RunProgress
+from bot.shell.github.timings import WorkflowTimings
 from bot.shell.github.workflow_deployer import WorkflowDeployer
 from tests.fakes.github_api import FakeGithub, FakeRun, Script
 
@@ -85,10 +86,9 @@ def deployer(
         config=config(tmp_path, timeout_s=timeout_s),
         client=gh,
         secrets=["ghp-test-token"],
-        poll_s=0.05,
-        find_s=find_s,
-        cancel_wait_s=cancel_wait_s,
-        dispatch_s=2,
+        timings=WorkflowTimings(
+            poll_s=0.05, find_s=find_s, cancel_wait_s=cancel_wait_s, dispatch_s=2
+        ),
         now=now,
     )
 

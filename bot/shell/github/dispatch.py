@@ -31,6 +31,7 @@ from bot.shell.github.errors import GithubError, GithubRateLimited, GithubRefuse
 from bot.shell.github.models import WorkflowRun
 from bot.shell.github.run_rules import fill_inputs
 from bot.shell.github.runs import MayHaveStarted, NotStarted, WorkflowRuns
+from bot.shell.github.timings import WorkflowTimings
 
 __all__ = ["Dispatcher"]
 
@@ -44,22 +45,18 @@ class Dispatcher:
         client: GithubClient,
         runs: WorkflowRuns,
         now: Callable[[], datetime],
-        find_s: float,
-        dispatch_s: float,
-        attempts: int,
-        max_wait_s: float,
-        created_margin_s: float,
+        timings: WorkflowTimings,
     ) -> None:
-        if find_s <= 0 or dispatch_s <= 0 or attempts < 1:
+        if timings.find_s <= 0 or timings.dispatch_s <= 0 or timings.dispatch_attempts < 1:
             raise ValueError("find_s > 0, dispatch_s > 0, attempts >= 1")
         self._client = client
         self._runs = runs
         self._now = now
-        self.find = timedelta(seconds=find_s)
-        self.dispatch = timedelta(seconds=dispatch_s)
-        self.margin = timedelta(seconds=created_margin_s)
-        self._attempts = attempts
-        self._max_wait_s = max_wait_s
+        self.find = timedelta(seconds=timings.find_s)
+        self.dispatch = timedelta(seconds=timings.dispatch_s)
+        self.margin = timedelta(seconds=timings.created_margin_s)
+        self._attempts = timings.dispatch_attempts
+        self._max_wait_s = timings.max_wait_s
 
     def window(self, started_at: datetime) -> tuple[datetime, datetime]:
         """For a deploy begun at ``started_at``: its run is created after the first and

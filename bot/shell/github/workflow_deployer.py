@@ -43,6 +43,7 @@ from bot.shell.github.errors import GithubError
 from bot.shell.github.models import RunJob, WorkflowRun
 from bot.shell.github.run_rules import OnProgress, result_of, summary_of
 from bot.shell.github.runs import MayHaveStarted, NotStarted, WorkflowRuns
+from bot.shell.github.timings import DEFAULT_TIMINGS, WorkflowTimings
 
 __all__ = ["WorkflowDeployer"]
 
@@ -56,32 +57,17 @@ class WorkflowDeployer:
         config: Config,
         client: GithubClient,
         secrets: Sequence[str] = (),
-        poll_s: float = 5,
-        find_s: float = 120,
-        cancel_wait_s: float = 300,
-        dispatch_s: float = 300,
-        dispatch_attempts: int = 3,
-        max_wait_s: float = 120,
-        created_margin_s: float = 120,
+        timings: WorkflowTimings = DEFAULT_TIMINGS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if cancel_wait_s <= 0:
+        if timings.cancel_wait_s <= 0:
             raise ValueError("cancel_wait_s > 0")
         self._config = config
         self._secrets = tuple(secrets)
-        self._runs = WorkflowRuns(client=client, poll_s=poll_s, now=now)
-        self._dispatcher = Dispatcher(
-            client=client,
-            runs=self._runs,
-            now=now,
-            find_s=find_s,
-            dispatch_s=dispatch_s,
-            attempts=dispatch_attempts,
-            max_wait_s=max_wait_s,
-            created_margin_s=created_margin_s,
-        )
+        self._runs = WorkflowRuns(client=client, poll_s=timings.poll_s, now=now)
+        self._dispatcher = Dispatcher(client=client, runs=self._runs, now=now, timings=timings)
         self._deployments = Deployments(client=client)
-        self._cancel_wait_s = cancel_wait_s
+        self._cancel_wait_s = timings.cancel_wait_s
         self._now = now
 
     def target(self, plan: Plan) -> GithubWorkflow:
