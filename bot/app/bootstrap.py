@@ -12,9 +12,10 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.app.clients import build_agents, github_client, redis_client
+from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
-from bot.core.config.config import Config, load_config
+from bot.core.config.config import Config
 from bot.core.ports.agent import Agent
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.interruption import Interruptions
