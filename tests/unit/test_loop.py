@@ -9,16 +9,17 @@ import pytest
 from bot.core.config.config import Config, parse_config
 from bot.core.loop.next_step import (
     Apply,
-    ChangeLock,
     Decide,
     Describe,
     Execute,
+    LockEnvironment,
     Lookup,
     Pause,
     Prefetch,
     Recover,
     ResolvePlan,
     Step,
+    UnlockEnvironment,
     next_step,
 )
 from bot.core.thread.events import (
@@ -159,12 +160,14 @@ def test_exact_commands_skip_the_model() -> None:
     assert "I understand these commands" in said(step(msg("help")))
     assert said(step(msg("status"))).startswith("Nothing is in progress")
     assert applied(step(msg("rollback backend in production"))) == ["intent_chosen"]
-    assert step(msg("lock production freeze")) == ChangeLock(
+    assert step(msg("lock production freeze")) == LockEnvironment(
         environment="production",
-        lock=True,
         reason="freeze",
         person="carol",
         actor="slack:U0CAROL",
+    )
+    assert step(msg("unlock production")) == UnlockEnvironment(
+        environment="production", person="carol", actor="slack:U0CAROL"
     )
     assert step(msg("where can I deploy backend")) == Describe(service="backend")
     assert "I don't know U0NOBODY" in said(step(msg("unlock production", actor="slack:U0NOBODY")))

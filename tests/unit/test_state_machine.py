@@ -24,10 +24,10 @@ from bot.core.config.config import Config, parse_config
 from bot.core.errors import ToolFailed
 from bot.core.loop.next_step import (
     Apply,
-    ChangeLock,
     Decide,
     Describe,
     Execute,
+    LockEnvironment,
     Lookup,
     Pause,
     Prefetch,
@@ -35,6 +35,7 @@ from bot.core.loop.next_step import (
     Release,
     ResolvePlan,
     Step,
+    UnlockEnvironment,
     Verify,
     next_step,
 )
@@ -198,7 +199,7 @@ class ReducerMachine(RuleBasedStateMachine):
                 case Execute(plan=plan):
                     if not self.execute(thread, plan, rng):
                         return None
-                case ChangeLock() | Describe() | Verify() | Release():
+                case LockEnvironment() | UnlockEnvironment() | Describe() | Verify() | Release():
                     return thread  # not asked for by any rule here (no checks configured)
                 case Recover():
                     raise AssertionError(f"recovery with no unfinished deploy: {step}")

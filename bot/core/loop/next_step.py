@@ -22,11 +22,11 @@ from bot.core.loop.choices import MAX_ERRORS_IN_A_ROW, after_lookup, on_error, o
 from bot.core.loop.requests import on_request
 from bot.core.loop.steps import (
     Apply,
-    ChangeLock,
     Ctx,
     Decide,
     Describe,
     Execute,
+    LockEnvironment,
     Lookup,
     Pause,
     Prefetch,
@@ -34,6 +34,7 @@ from bot.core.loop.steps import (
     Release,
     ResolvePlan,
     Step,
+    UnlockEnvironment,
     Verify,
 )
 from bot.core.thread.actor import Actor
@@ -76,10 +77,10 @@ __all__ = [
     "MAX_ERRORS_IN_A_ROW",
     "MODEL_CALLS_PER_MESSAGE",
     "Apply",
-    "ChangeLock",
     "Decide",
     "Describe",
     "Execute",
+    "LockEnvironment",
     "Lookup",
     "Pause",
     "Prefetch",
@@ -87,6 +88,7 @@ __all__ = [
     "Release",
     "ResolvePlan",
     "Step",
+    "UnlockEnvironment",
     "Verify",
     "next_step",
     "progress_message_id",

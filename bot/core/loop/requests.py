@@ -9,12 +9,13 @@ from bot.core.loop.approval_steps import (
 )
 from bot.core.loop.steps import (
     Apply,
-    ChangeLock,
     Ctx,
     Describe,
+    LockEnvironment,
     Prefetch,
     Release,
     Step,
+    UnlockEnvironment,
 )
 from bot.core.policy.approval import Refused, check_requester
 from bot.core.reading.commands import (
@@ -78,13 +79,14 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
                 return Apply(
                     events=[ctx.say(verdict.reason.replace("request deploys", "lock environments"))]
                 )
-            return ChangeLock(
-                environment=command.environment,
-                lock=isinstance(command, LockCommand),
-                reason=command.reason if isinstance(command, LockCommand) else None,
-                person=person,
-                actor=actor,
-            )
+            if isinstance(command, LockCommand):
+                return LockEnvironment(
+                    environment=command.environment,
+                    reason=command.reason,
+                    person=person,
+                    actor=actor,
+                )
+            return UnlockEnvironment(environment=command.environment, person=person, actor=actor)
         case WhereCommand(service=s):
             return Describe(service=s)
         case ReleaseCommand(service=s, version=v, environment=e, reason=why):

@@ -26,11 +26,11 @@ from bot.core.thread.thread import Thread
 
 __all__ = [
     "Apply",
-    "ChangeLock",
     "Ctx",
     "Decide",
     "Describe",
     "Execute",
+    "LockEnvironment",
     "Lookup",
     "Pause",
     "Prefetch",
@@ -38,6 +38,7 @@ __all__ = [
     "Release",
     "ResolvePlan",
     "Step",
+    "UnlockEnvironment",
     "Verify",
 ]
 
@@ -103,12 +104,21 @@ class Release(_Step):
     actor: Actor
 
 
-class ChangeLock(_Step):
-    """A person locks (``lock production <reason>``) or unlocks a whole environment."""
+class LockEnvironment(_Step):
+    """``lock production <reason>``: a person locks a whole environment (everyone's deploys
+    there but their own are refused: ``bot.core.policy.lock.check_frozen``)."""
 
     environment: str
-    lock: bool
     reason: str | None
+    person: str
+    actor: Actor
+
+
+class UnlockEnvironment(_Step):
+    """``unlock production``: a person lifts a lock on a whole environment, and releases the
+    services held there after an interrupted deploy (who may: ``bot.core.policy.lock``)."""
+
+    environment: str
     person: str
     actor: Actor
 
@@ -133,7 +143,8 @@ Step = (
     | Recover
     | Verify
     | Release
-    | ChangeLock
+    | LockEnvironment
+    | UnlockEnvironment
     | Describe
     | Pause
 )

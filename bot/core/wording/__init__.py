@@ -1,6 +1,8 @@
 """Every sentence a person reads: messages built from plans, results and threads, the
 evidence beside an approval request, a verification in words, the approval card's fields,
-and redaction (``redact``) that keeps secrets out of all of them.
+and redaction (``redact``) that keeps secrets out of all of them. ``quarantine``: why a commit
+is quarantined and what ``release`` answers; ``environments``: ``lock``/``unlock`` and a held
+pair in ``where``.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.

@@ -15,16 +15,17 @@ from typing import assert_never
 from bot.core.errors import PlanRefused, ToolFailed
 from bot.core.loop.next_step import (
     Apply,
-    ChangeLock,
     Decide,
     Describe,
     Execute,
+    LockEnvironment,
     Lookup,
     Pause,
     Prefetch,
     Recover,
     Release,
     ResolvePlan,
+    UnlockEnvironment,
     Verify,
     next_step,
 )
@@ -65,7 +66,7 @@ class StepHandlers:
     executor: Executor  # Execute
     recovery: Recovery  # Recover
     verification: Verification  # Verify
-    desk: EnvironmentDesk  # Release, ChangeLock, Describe
+    desk: EnvironmentDesk  # Release, LockEnvironment, UnlockEnvironment, Describe
 
 
 class Runner:
@@ -130,8 +131,10 @@ class Runner:
                     )
                 case Release():
                     thread.events.extend(await self._desk.release(step))
-                case ChangeLock():
-                    thread.events.extend(await self._desk.change_lock(step))
+                case LockEnvironment():
+                    thread.events.extend(await self._desk.lock(step))
+                case UnlockEnvironment():
+                    thread.events.extend(await self._desk.unlock(step))
                 case Describe(service=service):
                     thread.events.append(await self._desk.describe(service, memo))
                 case _:

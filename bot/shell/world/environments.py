@@ -1,13 +1,14 @@
 """Environment commands: ``lock``/``unlock`` an environment and ``where can I deploy``.
 
-Who may lock and unlock is ``bot.core.policy.approval``; this module reads and changes the locks in
-Redis
-(``bot.shell.lock.lease``) and says what happened. ``frozen_for`` is also what a deploy asks before
-it is planned or run: a person's lock stops everyone else's deploys to that environment.
+Who may lock, unlock and release is ``bot.core.policy.lock`` (and ``bot.core.policy.quarantine``
+which entries a release lifts); this module reads and changes the locks and the quarantine in
+Redis (``bot.shell.lock.lease``, ``bot.shell.world.quarantine``) and records what happened in
+words from ``bot.core.wording``. ``frozen_for`` is also what a deploy asks before it is planned
+or run: a person's lock stops everyone else's deploys to that environment.
 """
 
 from bot.core.errors import ToolFailed
-from bot.core.loop.steps import ChangeLock, Release
+from bot.core.loop.steps import LockEnvironment, Release, UnlockEnvironment
 from bot.core.policy.approval import Refused
 from bot.core.policy.deploys import current_version
 from bot.core.policy.lock import (
@@ -17,8 +18,16 @@ from bot.core.policy.lock import (
     check_unlock,
 )
 from bot.core.policy.quarantine import release_keys
-from bot.core.thread.events import Event, LockChanged, MessageSent, Purpose, VersionReleased
-from bot.core.wording.messages import locked_text, where_text
+from bot.core.thread.events import Event, LockChanged, MessageSent, VersionReleased
+from bot.core.wording.environments import (
+    already_locked_text,
+    held_released_text,
+    lock_state_text,
+    locked_now_text,
+    not_locked_text,
+    unlocked_text,
+)
+from bot.core.wording.messages import where_text
 from bot.core.wording.quarantine import (
     entries_text,
     not_released_text,
@@ -54,67 +63,69 @@ class EnvironmentDesk:
         )
         return verdict.reason if isinstance(verdict, Refused) else None
 
-    async def change_lock(self, step: ChangeLock) -> list[Event]:
-        env = step.environment
-        now = self._clock()
-        current = await self._env_lock.frozen(environment=env)
-        if step.lock:
-            holder = LockHolder(thread_id="", who=step.person, why=step.reason or "", since=now)
-            ok, current = await self._env_lock.freeze(environment=env, holder=holder)
-            if not ok:
-                text = locked_text(env, who=current.who, why=current.why, since=current.since)
-                return [self._say(f"Already: {text}")]
+    async def lock(self, step: LockEnvironment) -> list[Event]:
+        """``lock <env> <reason>``: a person's lock, unless one is on it already."""
+        env, now = step.environment, self._clock()
+        holder = LockHolder(thread_id="", who=step.person, why=step.reason or "", since=now)
+        ok, current = await self._env_lock.freeze(environment=env, holder=holder)
+        if not ok:
             return [
-                LockChanged(
-                    id=self._new_id(),
-                    at=now,
-                    service="*",
-                    environment=env,
-                    action="acquired",
-                    by=step.person,
-                    reason=step.reason,
-                ),
-                self._say(
-                    f"{env} is locked by {step.person}"
-                    + (f": {step.reason}" if step.reason else "")
-                    + f". Deploys there are refused until 'unlock {env}'."
-                ),
+                MessageSent(
+                    id=self._new_id(), at=now, text=already_locked_text(env, holder=current)
+                )
             ]
+        changed = LockChanged(
+            id=self._new_id(),
+            at=now,
+            service="*",
+            environment=env,
+            action="acquired",
+            by=step.person,
+            reason=step.reason,
+        )
+        text = locked_now_text(env, person=step.person, reason=step.reason)
+        return [changed, MessageSent(id=self._new_id(), at=now, text=text)]
+
+    async def unlock(self, step: UnlockEnvironment) -> list[Event]:
+        """``unlock <env>``: lifts a person's lock (``check_unlock``), and releases the
+        services held there after an interrupted deploy (``check_release_interrupted``)."""
+        env, now = step.environment, self._clock()
+        current = await self._env_lock.frozen(environment=env)
         events: list[Event] = []
         released = await self._release_interrupted(step)
         if isinstance(released, Refused):
             if current is None:
-                return [self._say(released.reason, to=step.actor)]
+                return [MessageSent(id=self._new_id(), at=now, text=released.reason, to=step.actor)]
         elif released:
-            events.append(
-                self._say(
-                    f"{env} is released for {', '.join(released)} (held after an interrupted "
-                    f"deploy), on {step.person}'s word that it was checked.",
-                    purpose="result",
-                )
-            )
+            text = held_released_text(env, services=released, person=step.person)
+            events.append(MessageSent(id=self._new_id(), at=now, text=text, purpose="result"))
         if current is None:
-            return events or [self._say(f"{env} is not locked.")]
+            return events or [MessageSent(id=self._new_id(), at=now, text=not_locked_text(env))]
         verdict = check_unlock(
             self._config, environment=env, person=step.person, locked_by=current.who
         )
         if isinstance(verdict, Refused):
-            return [*events, self._say(verdict.reason, to=step.actor)]
+            return [
+                *events,
+                MessageSent(id=self._new_id(), at=now, text=verdict.reason, to=step.actor),
+            ]
         await self._env_lock.unfreeze(environment=env)
+        changed = LockChanged(
+            id=self._new_id(),
+            at=now,
+            service="*",
+            environment=env,
+            action="released",
+            by=step.person,
+        )
+        text = unlocked_text(env, was_locked_by=current.who)
         return [
             *events,
-            LockChanged(
-                id=self._new_id(),
-                at=now,
-                service="*",
-                environment=env,
-                action="released",
-                by=step.person,
-            ),
-            self._say(f"{env} is unlocked (it was locked by {current.who}).", purpose="result"),
+            changed,
+            MessageSent(id=self._new_id(), at=now, text=text, purpose="result"),
         ]
 
-    async def _release_interrupted(self, step: ChangeLock) -> list[str] | Refused:
+    async def _release_interrupted(self, step: UnlockEnvironment) -> list[str] | Refused:
         """``unlock <env>`` also releases services held there after an interrupted deploy.
         Returns the services released, or why this person may not (when one is held)."""
         env = step.environment
@@ -141,40 +152,46 @@ class EnvironmentDesk:
         states = await self._env_lock.states(service=service, environments=environments)
         quarantined = await self._quarantine.of_each(service=service, environments=environments)
         for env, (frozen, busy), banned in zip(environments, states, quarantined, strict=True):
-            lock: str | None = None
-            if frozen is not None:
-                lock = "locked by " + frozen.who + (f" ({frozen.why})" if frozen.why else "")
-                lock += f" since {frozen.since:%H:%M} UTC"
-            elif busy is not None and busy.interrupted:
-                lock = (
-                    f"held: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC; an "
-                    f"approver says 'unlock {env}' once it is checked"
-                )
-            elif busy is not None:
-                lock = f"busy: {busy.why} for {busy.who} since {busy.since:%H:%M} UTC"
+            lock = lock_state_text(env, frozen=frozen, busy=busy)
             if banned:
                 lock = f"{lock}; " if lock else ""
                 lock += entries_text(banned.values())
             live = current_version(memo.history[(service, env)])
             rows.append((env, live, self._config.environments[env].approval, lock))
-        return self._say(where_text(service, rows=rows), purpose="result")
+        return MessageSent(
+            id=self._new_id(),
+            at=self._clock(),
+            text=where_text(service, rows=rows),
+            purpose="result",
+        )
 
     async def release(self, step: Release) -> list[Event]:
         """``release backend v1.4.2 in production <reason>``: someone the config names for it
         lifts a quarantine. The name is resolved to its commit (read fresh from the
         repository), and the commit is released, whichever tag it was quarantined as."""
+        now = self._clock()
         verdict = check_release(
             self._config, environment=step.environment, person=step.person, reason=step.reason
         )
         if isinstance(verdict, Refused):
-            return [self._say(verdict.reason, to=step.actor)]
+            return [MessageSent(id=self._new_id(), at=now, text=verdict.reason, to=step.actor)]
         entries = await self._quarantine.of(service=step.service, environment=step.environment)
         if not entries:
-            return [self._say(nothing_quarantined_text(step.service, step.environment))]
+            return [
+                MessageSent(
+                    id=self._new_id(),
+                    at=now,
+                    text=nothing_quarantined_text(step.service, step.environment),
+                )
+            ]
         try:
             tags = await self._lookups.fresh_tags(step.service)
         except ToolFailed as exc:
-            return [self._say(tags_unreadable_text(step.service, str(exc)))]
+            return [
+                MessageSent(
+                    id=self._new_id(), at=now, text=tags_unreadable_text(step.service, str(exc))
+                )
+            ]
         history = await self._lookups.history(step.service, step.environment)
         keys, why_not = release_keys(entries, asked=step.version, tags=tags, history=history)
         released = [
@@ -188,7 +205,13 @@ class EnvironmentDesk:
             is not None
         ]
         if not released:
-            return [self._say(not_released_text(step.service, step.version, why_not=why_not))]
+            return [
+                MessageSent(
+                    id=self._new_id(),
+                    at=now,
+                    text=not_released_text(step.service, step.version, why_not=why_not),
+                )
+            ]
         assert step.reason is not None  # check_release asks for one
         return [
             VersionReleased(
@@ -200,8 +223,10 @@ class EnvironmentDesk:
                 person=step.person,
                 reason=step.reason,
             ),
-            self._say(
-                released_text(
+            MessageSent(
+                id=self._new_id(),
+                at=now,
+                text=released_text(
                     service=step.service,
                     version=step.version,
                     environment=step.environment,
@@ -212,6 +237,3 @@ class EnvironmentDesk:
                 purpose="result",
             ),
         ]
-
-    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
-        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)
