@@ -2,7 +2,8 @@
 ``check_decision_on`` is the one check every edge asks), where an approval request is posted
 and how its copies close, what a lock stops, whether the live state still matches a plan,
 quarantine by commit, timers, whether a plan already ran, which deploy is live, verification
-rounds and verdicts, and whether a newer deploy supersedes a verification.
+rounds and verdicts, and whether a newer deploy supersedes a verification. ``recovery``: what
+a recovering worker may take as a dead worker's deploy result (the history, else the target).
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
 ``wording``, ``ports``; never ``loop``.

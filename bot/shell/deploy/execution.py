@@ -25,10 +25,16 @@ from bot.core.thread.events import (
     Event,
     LockChanged,
     MessageSent,
-    Purpose,
 )
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
+from bot.core.wording.deploys import (
+    already_started_text,
+    busy_text,
+    frozen_not_run_text,
+    lock_for_text,
+    under_replicated_tail,
+)
 from bot.core.wording.messages import quiet_text, started_text
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
@@ -78,9 +84,7 @@ class Executor:
 
     async def execute(self, thread: Thread, plan: Plan, *, memo: TurnMemo) -> None:
         if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
-            thread.events.append(
-                self._error("locked", f"{refusal} Plan #{plan.short_id} did not run.")
-            )
+            thread.events.append(self._error("locked", frozen_not_run_text(plan, refusal=refusal)))
             return
         token = await self._take_lock(thread, plan)
         if token is None:
@@ -130,13 +134,7 @@ class Executor:
             )
             if isinstance(exc, ThreadConflict):
                 raise
-            thread.events.append(
-                self._error(
-                    "refused",
-                    f"Plan #{plan.short_id} has already been started once in this "
-                    "thread; it is never run twice. Ask for a new deploy if needed.",
-                )
-            )
+            thread.events.append(self._error("refused", already_started_text(plan)))
             return
         thread.events.extend(added)
         thread.version = candidate.version
@@ -152,10 +150,9 @@ class Executor:
                 result="failed",
                 exit_code=None,
                 duration_s=0,
-                output_tail=f"deploybot: not run: the start of this deploy reached {acked} of "
-                f"{self._replicas} Redis replicas within {self._replicas_timeout_ms} ms "
-                "(DEPLOYBOT_REDIS_REPLICAS), so a failover could run it twice. Nothing was "
-                "deployed; ask again once Redis replication is healthy.",
+                output_tail=under_replicated_tail(
+                    acked=acked, replicas=self._replicas, timeout_ms=self._replicas_timeout_ms
+                ),
             )
         else:
             result = await self._watch.run(thread, plan, key, token, start=start)
@@ -224,7 +221,7 @@ class Executor:
         holder = LockHolder(
             thread_id=thread.id,
             who=plan.requester,
-            why=f"{plan.kind} {plan.service} {plan.version}",
+            why=lock_for_text(plan),
             since=self._clock(),
         )
         ok, current = await self._env_lock.acquire_within(
@@ -239,10 +236,12 @@ class Executor:
         if (until := current.quiet_until) is not None:  # Redis lost its data: dataloss.py
             thread.events.append(self._error("locked", quiet_text(plan, until=until)))
             return None
-        busy = (
-            f"{plan.service} in {plan.environment} is busy: {current.why} for {current.who} "
-            f"since {current.since:%H:%M} UTC (thread {current.thread_id}). Plan "
-            f"#{plan.short_id} did not run; ask again when it is free."
+        busy = busy_text(
+            plan,
+            who=current.who,
+            why=current.why,
+            since=current.since,
+            thread_id=current.thread_id,
         )
         thread.events.append(self._error("locked", busy))
         return None
@@ -258,9 +257,6 @@ class Executor:
             action=action,
             fencing_token=token,
         )
-
-    def _say(self, text: str, *, purpose: Purpose = "info", to: str | None = None) -> MessageSent:
-        return MessageSent(id=self._new_id(), at=self._clock(), text=text, purpose=purpose, to=to)
 
     def _error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
         return ErrorRecorded(id=self._new_id(), at=self._clock(), kind=kind, message=message)

@@ -14,7 +14,8 @@ from bot.core.thread.deploy_result import OutcomeUnknown
 from bot.core.thread.events import DeployInterrupted, Event, MessageSent
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
-from bot.core.wording.messages import held_text, unknown_text
+from bot.core.wording.deploys import held_for_text, hold_text
+from bot.core.wording.messages import unknown_text
 from bot.shell.lock.lease import LockHolder
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.world.context import Context
@@ -48,7 +49,7 @@ class Interruptions:
         events that say so (``text``: what is known; who frees the pair is added). Written
         through Redis outages: this is a deploy's end as much as a result is."""
         now = self._clock()
-        why = f"interrupted {plan.kind} of {plan.service} {plan.version} (outcome unknown)"
+        why = held_for_text(plan)
         kept: list[bool] = []
 
         async def keep() -> None:
@@ -68,7 +69,7 @@ class Interruptions:
             MessageSent(
                 id=self._new_id(),
                 at=now,
-                text=f"{text} {held_text(plan, held=held)}",
+                text=hold_text(plan, text=text, held=held),
                 purpose="error",
             ),
         ]

@@ -16,6 +16,7 @@ from bot.core.policy.prior_run import PriorRun, already_ran_events, from_history
 from bot.core.thread.events import Event
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
+from bot.core.wording.deploys import held_for_text
 from bot.shell.deploy.targets import Deployers
 from bot.shell.lock.lease import LockHolder
 from bot.shell.world.context import Context
@@ -83,7 +84,7 @@ class PriorRuns:
             holder = LockHolder(
                 thread_id=thread.id,
                 who=plan.requester,
-                why=f"interrupted {plan.kind} of {plan.service} {plan.version} (outcome unknown)",
+                why=held_for_text(plan),
                 since=now,
             )
             held = await self._env_lock.hold_interrupted(

@@ -31,6 +31,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import Plan, Tag
 from bot.core.thread.thread import Thread
+from bot.core.wording.deploys import drift_text, not_remade_text, recheck_tags_unreadable
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
 
@@ -58,8 +59,7 @@ class LiveCheck:
         except ToolFailed as exc:
             tags = None
             verdict: Allowed | Refused = Refused(
-                reason=f"I could not re-read {plan.service}'s tags to check them ({exc}). "
-                "Ask again when the repository answers."
+                reason=recheck_tags_unreadable(plan.service, str(exc))
             )
         else:
             verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
@@ -76,9 +76,7 @@ class LiveCheck:
         if undoing:
             tags = None  # only the version that failed is rolled back: never remade
         now = self._clock()
-        text = f"Plan #{plan.short_id} did not run: {verdict.reason}"
-        if tags is not None:
-            text += " It is made again from what is live now, for a fresh approval."
+        text = drift_text(plan, reason=verdict.reason, remade=tags is not None)
         asked = any(
             isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
             for e in thread.events
@@ -96,9 +94,7 @@ class LiveCheck:
                     id=self._new_id(),
                     at=now,
                     kind="refused",
-                    message=f"{verdict.reason} It was the bot's rollback of {failed.version} "
-                    "after its failed verification; it is not made again against what is live "
-                    "now, so nothing is rolled back.",
+                    message=not_remade_text(reason=verdict.reason, failed_version=failed.version),
                 )
             )
         if tags is None:

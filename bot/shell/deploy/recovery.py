@@ -11,14 +11,15 @@ environment stays held for that service until a person has looked and says ``unl
 <environment>``.
 """
 
-from datetime import datetime
 from typing import Literal
 
 from bot.core.loop.steps import Recover
-from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
+from bot.core.policy.recovery import from_recorded, from_target
+from bot.core.thread.deploy_result import OutcomeUnknown
 from bot.core.thread.events import DeployFinished, Event
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
+from bot.core.wording.deploys import read_back_note, status_note, status_unknown_text
 from bot.core.wording.messages import interrupted_text
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.interruption import Interruptions
@@ -56,19 +57,8 @@ class Recovery:
         history = await self._history.recent(
             service=plan.service, environment=plan.environment, limit=20
         )
-        known = next(
-            (
-                r
-                for r in history
-                if r.thread_id == thread.id
-                and r.kind == plan.kind
-                and r.version == plan.version
-                and r.sha == plan.sha
-                and datetime.fromisoformat(r.at) >= started.at
-            ),
-            None,
-        )
-        if known is not None and known.result != "interrupted":
+        known = from_recorded(history, thread_id=thread.id, plan=plan, started_at=started.at)
+        if known is not None:
             await self._env_lock.release(
                 service=plan.service, environment=plan.environment, token=started.fencing_token
             )
@@ -77,9 +67,8 @@ class Recovery:
                     plan,
                     result=known.result,
                     exit_code=None,
-                    duration_s=(datetime.fromisoformat(known.at) - started.at).total_seconds(),
-                    note="deploybot: the worker stopped after the command finished; its "
-                    "result was read back from the deploy history.",
+                    duration_s=(known.finished_at - started.at).total_seconds(),
+                    note=read_back_note(),
                 ),
                 self._executor.lock_event(plan, "released", started.fencing_token),
             ]
@@ -93,18 +82,11 @@ class Recovery:
         )
         now = self._clock()  # asking may have taken minutes (a GitHub run followed to its end)
         # A status command's own timeout says nothing; a workflow's result is GitHub's word.
-        if isinstance(asked, DeployResult) and (
-            asked.exit_code in (0, 1) or self._deployer.runs_on_github(plan)
-        ):
-            result = asked.result
+        told = from_target(asked, on_github=self._deployer.runs_on_github(plan))
+        if told is not None:
+            result = told.result
             await self._executor.record(
                 thread, plan, result=result, at=now, token=started.fencing_token
-            )
-            tail = asked.output_tail.strip()
-            source = (
-                "the workflow run it dispatched (found by its key)"
-                if asked.link
-                else "the service's status command"
             )
             return [
                 self._finished(
@@ -112,17 +94,18 @@ class Recovery:
                     result=result,
                     exit_code=None,
                     duration_s=(now - started.at).total_seconds(),
-                    note=f"deploybot: the worker stopped during the deploy; {source} says it "
-                    f"{result.replace('_', ' ')}." + (f"\n{tail}" if tail else ""),
-                    link=asked.link,
+                    note=status_note(
+                        result=result, from_run=told.link is not None, tail=told.output_tail.strip()
+                    ),
+                    link=told.link,
                 ),
                 self._executor.lock_event(plan, "released", started.fencing_token),
             ]
-        text = interrupted_text(plan, plan.plan_hash)
-        if isinstance(asked, OutcomeUnknown):
-            text += f"\n{asked.reason}"
-        elif asked is not None:
-            text += " (Its status command could not tell either.)"
+        text = status_unknown_text(
+            interrupted_text(plan, plan.plan_hash),
+            reason=asked.reason if isinstance(asked, OutcomeUnknown) else None,
+            asked=asked is not None,
+        )
         return await self._interruptions.hold(thread, plan, token=started.fencing_token, text=text)
 
     def _finished(
