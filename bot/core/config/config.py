@@ -26,6 +26,7 @@ from pydantic import (
 from bot.core.config.route import check_route, email_addresses
 from bot.core.config.service import USER_NAME, Check, PrometheusCheck, Service
 from bot.core.errors import ConfigError
+from bot.core.thread.actor import Actor
 
 __all__ = [
     "Config",
@@ -229,9 +230,9 @@ class Config(_Strict):
 
     # -- lookups used by policy, grammar and the loop ------------------------------------
 
-    def person_for(self, actor: str) -> str | None:
+    def person_for(self, actor: Actor) -> str | None:
         """The [people] name behind a channel identity such as ``slack:U0ALICE``."""
-        channel, _, ident = actor.partition(":")
+        channel, ident = actor.channel, actor.id
         if channel in ("terminal", "api"):
             return ident if ident in self.people else None
         for name, person in self.people.items():
