@@ -19,9 +19,10 @@ TEST_REDIS_URL = os.environ.get("DEPLOYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6
 
 # Run as root (CI), a bot runs deploy commands as nobody, who cannot enter pytest's private
 # temporary folders where these tests keep their scripts and call logs. The tests of who
-# commands run as (tests/e2e/test_authority.py, tests/integration/test_run_as.py) set or
-# unset this themselves; every other test runs its scripts as the test's own user, as
-# before. Subprocess tests pass it on with the rest of the environment they keep.
+# commands run as (tests/e2e/test_authority.py,
+# tests/integration/shell/process/test_run_as.py) set or unset this themselves; every other
+# test runs its scripts as the test's own user, as before. Subprocess tests pass it on with
+# the rest of the environment they keep.
 AS_ROOT = "DEPLOYBOT_RUN_COMMANDS_AS_ROOT"
 if os.geteuid() == 0:
     os.environ.setdefault(AS_ROOT, "true")

@@ -16,7 +16,7 @@ from bot.shell.store.threads import ThreadStore
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.mail_servers import Dovecot, SmtpCapture
 from tests.harness import Processes, bot_env, once_at, schedule_toml, until
-from tests.integration.test_email_flow import OURS_PASS, reply
+from tests.integration.channels.email.test_email_flow import OURS_PASS, reply
 from tests.support import calls, write_setup
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """A local fake of the Prometheus HTTP query API (``/api/v1/query``), for Prometheus checks,
-as rude as the real one (tests/integration/test_prometheus_real.py runs the real one).
+as rude as the real one (tests/integration/shell/verify/test_prometheus_real.py runs the real one).
 
 ``FakePrometheus`` (aiohttp, a free 127.0.0.1 port, in the test's own event loop) answers
 GET and form-POST ``/api/v1/query?query=...`` in the API's instant-vector shape:

@@ -11,7 +11,7 @@
   models, qualified by where it sits: ``environments.<name>.approval``). No other row there,
   and no row for a setting on another page: other pages mention a setting and link here.
 
-.env.example naming every variable is ``tests/unit/test_settings.py``'s test.
+.env.example naming every variable is ``tests/unit/app/test_settings.py``'s test.
 """
 
 import re
