@@ -14,6 +14,7 @@ from bot.core.thread.actor import Actor
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.intents import Intent
 from bot.core.thread.plan import Plan
+from bot.core.thread.quorum import quorum_reached
 from bot.core.thread.thread import OpenApproval, Thread
 
 __all__ = [
@@ -76,7 +77,7 @@ def has_quorum(open_approval: OpenApproval) -> bool:
     """The open request has as many approvals as it asked for, each from a different person
     (one person approving twice counts once). The one quorum check: a decision arriving and
     a reminder or expiry coming due both ask it (``bot.core.loop.approval_steps``)."""
-    return len(set(open_approval.approved_by)) >= open_approval.request.min_approvals
+    return quorum_reached(open_approval.approved_by, needed=open_approval.request.min_approvals)
 
 
 def requester_label(config: Config, actor: Actor) -> str | None:

@@ -35,6 +35,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import AskHuman, Deploy, Done, ListDeploys, ListTags, Rollback
 from bot.core.thread.origin import Origin
 from bot.core.thread.plan import Evidence, Plan
+from bot.core.thread.quorum import quorum_reached
 
 __all__ = ["OpenApproval", "Status", "Thread", "derive_status"]
 
@@ -217,6 +218,7 @@ def derive_status(events: list[Event]) -> Status:
     status: Status = "done"
     undoing = False  # the bot's own rollback after a failed verification is under way
     needed = 0
+    approved: list[str] = []  # who approved the open request (bot.core.thread.quorum)
     waiting_for = ""  # the plan hash of the open approval request
     asking = False  # that request is still open (it can still be approved)
     unanswered = False
@@ -239,12 +241,12 @@ def derive_status(events: list[Event]) -> Status:
                         assert_never(intent)
             case ApprovalRequested(min_approvals=min_approvals, plan_hash=plan_hash):
                 status, needed, waiting_for = "awaiting_approval", min_approvals, plan_hash
-                asking = True
+                asking, approved = True, []
             case ApprovalDecided(decision="reject"):
                 status, asking = "done", False
-            case ApprovalDecided():
-                needed -= 1
-                if needed <= 0:
+            case ApprovalDecided(person=person):
+                approved.append(person)
+                if quorum_reached(approved, needed=needed):
                     asking = False
                     if status == "awaiting_approval":
                         status = "running"

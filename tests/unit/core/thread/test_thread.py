@@ -41,6 +41,7 @@ ASKED = e(
     expires_at=AT + timedelta(hours=1),
 )
 YES = e(ApprovalDecided, plan_hash="p", actor="slack:A", person="a", decision="approve")
+YES_B = e(ApprovalDecided, plan_hash="p", actor="slack:B", person="b", decision="approve")
 NO = e(ApprovalDecided, plan_hash="p", actor="slack:A", person="a", decision="reject")
 START = e(DeployStarted, plan_hash="p", idempotency_key="k", fencing_token=1)
 
@@ -78,7 +79,8 @@ def finished(result: str) -> Event:
         ),
         ([REQ, ASKED, SAID, REQ, SAID], "awaiting_approval"),  # a 'status' question
         ([REQ, ASKED, SAID, REQ, YES, SAID], "awaiting_approval"),  # 1 of 2
-        ([REQ, ASKED, SAID, REQ, YES, REQ, YES], "running"),  # 2 of 2
+        ([REQ, ASKED, SAID, REQ, YES, REQ, YES_B], "running"),  # 2 of 2
+        ([REQ, ASKED, SAID, REQ, YES, REQ, YES], "awaiting_approval"),  # a twice: 1 of 2
         ([REQ, ASKED, SAID, REQ, NO, SAID], "done"),
         ([REQ, ASKED, YES, YES, START], "running"),
         ([REQ, START, finished("succeeded"), SAID], "done"),
