@@ -235,7 +235,7 @@ async def say(
 ) -> str:
     """Publish a user message (a new thread when ``new``); returns the event id."""
     event = UserMessage(id=event_id or seq_id(), at=datetime.now(UTC), actor=actor, text=text)
-    await app.queue.publish(
+    await app.context.queue.publish(
         Envelope(
             thread_id=thread_id,
             event=event,
@@ -246,7 +246,7 @@ async def say(
 
 
 async def thread_of(app: App, thread_id: str) -> Thread:
-    thread = await app.store.load(thread_id)
+    thread = await app.context.store.load(thread_id)
     assert thread is not None, f"thread {thread_id} was never saved"
     return thread
 

@@ -15,8 +15,8 @@ from bot.app.clients import build_agents, github_client, redis_client
 from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
 from bot.app.settings import Settings
-from bot.core.config.config import Config
 from bot.core.ports.agent import Agent
+from bot.core.ports.channel_ports import ChannelPorts
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
@@ -40,10 +40,12 @@ from bot.shell.runtime.metrics import Metrics
 from bot.shell.runtime.tasks import TaskRegistry
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
+from bot.shell.streams.channel_ports import channel_ports
 from bot.shell.streams.inbound import InboundQueue
 from bot.shell.streams.outbox import Outbox
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.verify.checks import Verifier
+from bot.shell.verify.timings import VerifyTimings
 from bot.shell.world.context import Context, Limits
 from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.evidence import EvidenceGatherer
@@ -61,30 +63,25 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class App:
+    """What the entry points run: the shell's one ``Context`` (config, clock, limits and
+    every store, bot/shell/world/context.py), the channels' ``ports`` (built once, on the same
+    stores), the loop's parts and the clients to close."""
+
     settings: Settings
-    config: Config
-    config_file: Path
     redis: "Redis"
+    #: Redis runs in this process (no DEPLOYBOT_REDIS_URL): it dies with it.
     embedded: bool
+    #: The agents call a model (an API key is set), not the rule-based stand-ins.
     model_enabled: bool
     #: The shell's shared dependencies (bot/shell/world/context.py), built once here.
     context: Context
-    keys: Keys
-    store: ThreadStore
-    queue: InboundQueue
-    outbox: Outbox
-    history: DeployHistory
-    env_lock: EnvLock
-    lookups: Lookups
-    runner: Runner
+    #: Every port a channel reaches the rest through, on the context's stores.
+    ports: ChannelPorts
     worker: Worker
-    agents: Mapping[str, Agent]
     timers: Timers
     scheduler: Scheduler
-    metrics: Metrics
-    deployers: Deployers
     github: GithubClient | None
     #: This process's long-running tasks and their states (what /healthz reports).
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
@@ -204,8 +201,8 @@ def bootstrap(
     verifier = Verifier(
         config=config,
         secrets=secrets,
-        interval_s=settings.deploybot_verify_interval_s,
         run_as_root=settings.deploybot_run_commands_as_root,
+        timings=VerifyTimings(interval_s=settings.deploybot_verify_interval_s),
     )
     handlers = StepHandlers(
         lookups=lookups,
@@ -232,25 +229,15 @@ def bootstrap(
     )
     return App(
         settings=settings,
-        config=config,
-        config_file=path,
         redis=redis,
         embedded=embedded,
         model_enabled=model_enabled,
         context=context,
-        keys=keys,
-        store=store,
-        queue=queue,
-        outbox=context.outbox,
-        history=context.history,
-        env_lock=context.env_lock,
-        lookups=lookups,
-        runner=runner,
+        ports=channel_ports(
+            redis=redis, keys=keys, store=store, queue=queue, outbox=context.outbox
+        ),
         worker=worker,
-        agents=agents,
         timers=timers,
         scheduler=Scheduler(context=context, redis=redis),
-        metrics=context.metrics,
-        deployers=deployer,
         github=github,
     )

@@ -1,5 +1,6 @@
 """The wiring of the channels: each channel is built here from the settings and the app, and
-given explicit arguments (never the settings object). Part of the one wiring place with
+given explicit arguments (never the settings object): its ports are the app's ``ports``
+(built once by ``bootstrap``), its config the context's. Part of the one wiring place with
 ``bot.app.bootstrap``; the CLI only chooses which of these a process runs.
 """
 
@@ -16,7 +17,6 @@ from bot.app.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
-from bot.shell.streams.channel_ports import channel_ports
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer
@@ -25,7 +25,6 @@ from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_ro
 from channels.terminal import TerminalChannel
 
 __all__ = [
-    "app_ports",
     "email_channel",
     "missing_email_settings",
     "slack_inbound",
@@ -35,14 +34,6 @@ __all__ = [
     "terminal_channel",
     "web_routes",
 ]
-
-
-def app_ports(app: App) -> ChannelPorts:
-    """The ports every channel of this app reaches the rest through (its stream, store and
-    outbox: the outbox's delivery failures feed ``/healthz``)."""
-    return channel_ports(
-        redis=app.redis, keys=app.keys, store=app.store, queue=app.queue, outbox=app.outbox
-    )
 
 
 def missing_email_settings(settings: Settings) -> list[str]:
@@ -114,15 +105,15 @@ def start_email(app: App, stop: asyncio.Event) -> None:
     """The mail listener and the email deliverer, as tasks of the app's registry."""
     listener, sender = email_channel(
         app.settings,
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         clock=utc_now,
     )
     consumer = f"email-{app.worker.consumer}"
     app.tasks.spawn("imap", lambda h: listener.run(stop, health=h))
     app.tasks.spawn(
         "outbox:email",
-        lambda h: app.outbox.run(
+        lambda h: app.context.outbox.run(
             channel="email", sender=sender, consumer=consumer, stop=stop, health=h
         ),
     )
@@ -136,13 +127,13 @@ def start_slack_deliverer(app: App, stop: asyncio.Event) -> None:
     sender = slack_sender(
         bot_token=token.get_secret_value(),
         api_url=app.settings.slack_api_url,
-        state=app_ports(app).slack,
-        config=app.config,
+        state=app.ports.slack,
+        config=app.context.config,
     )
     consumer = f"slack-{app.worker.consumer}"
     app.tasks.spawn(
         "outbox:slack",
-        lambda h: app.outbox.run(
+        lambda h: app.context.outbox.run(
             channel="slack", sender=sender, consumer=consumer, stop=stop, health=h
         ),
     )
@@ -159,7 +150,7 @@ def slack_inbound(app: App) -> SlackListeners | None:
         bot_token=token.get_secret_value(),
         signing_secret=secret.get_secret_value() if secret else None,
         api_url=settings.slack_api_url,
-        ports=app_ports(app),
+        ports=app.ports,
         clock=utc_now,
     )
 
@@ -181,8 +172,8 @@ def web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]
     secret = settings.deploybot_webhook_secret
     routes: list[BaseRoute] = list(
         api_routes(
-            config=app.config,
-            ports=app_ports(app),
+            config=app.context.config,
+            ports=app.ports,
             api_token=token.get_secret_value() if token else None,
             webhook_secret=secret.get_secret_value() if secret else None,
             clock=utc_now,
@@ -198,8 +189,8 @@ def web_routes(app: App, slack: SlackListeners | None = None) -> list[BaseRoute]
 def terminal_channel(app: App, *, user: str, out: TextIO = sys.stdout) -> TerminalChannel:
     """The terminal channel of ``deploybot chat``, for ``user`` (a name from [people])."""
     return TerminalChannel(
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         worker=app.worker,
         user=user.lower(),
         out=out,

@@ -140,11 +140,11 @@ def _banner(app: App) -> str:
 
 def _default_user(app: App) -> str:
     login = os.environ.get("USER", "")
-    if login in app.config.people:
+    if login in app.context.config.people:
         return login
-    approvers = {p for env in app.config.environments.values() for p in env.approvers}
-    requesters = [p for p in app.config.people if p not in approvers]
-    return (requesters or list(app.config.people) or ["me"])[0]
+    approvers = {p for env in app.context.config.environments.values() for p in env.approvers}
+    requesters = [p for p in app.context.config.people if p not in approvers]
+    return (requesters or list(app.context.config.people) or ["me"])[0]
 
 
 async def _chat(settings: Settings, *, config: Path | None, user: str | None) -> int:
@@ -154,7 +154,7 @@ async def _chat(settings: Settings, *, config: Path | None, user: str | None) ->
         interactive = sys.stdin.isatty()
         channel = terminal_channel(app, user=user or _default_user(app))
         print(_banner(app), flush=True)
-        for finding in command_findings(settings, app.config):  # who deploy commands run as
+        for finding in command_findings(settings, app.context.config):  # who deploy commands run as
             print(f"deploybot chat: {finding.level}: {finding.text}", file=sys.stderr)
         if warning := channel.whoami_warning():
             print(f"({warning})", flush=True)
@@ -184,14 +184,14 @@ async def _audit(settings: Settings, *, since: str) -> int:
     try:
         # Threads created up to 30 days before the window may still have events in it.
         # Each thread's events in the order they happened; threads oldest first.
-        async for thread in app.store.threads_since(start - timedelta(days=30)):
+        async for thread in app.context.store.threads_since(start - timedelta(days=30)):
             for record in audit_records(thread, since=start):
                 print(json.dumps(record, separators=(",", ":")))
         # Emails refused for authentication belong to no thread: after them, oldest first.
-        for refusal in await MailRefusals(redis=app.redis, keys=app.keys).since(start):
+        for refusal in await MailRefusals(redis=app.redis, keys=app.context.keys).since(start):
             print(json.dumps(refusal_record(refusal), separators=(",", ":")))
         # Inputs a channel could not handle and set aside (the newest 1000 are kept).
-        for item in await SetAsideInputs(redis=app.redis, keys=app.keys).since(start):
+        for item in await SetAsideInputs(redis=app.redis, keys=app.context.keys).since(start):
             print(json.dumps(set_aside_record(item), separators=(",", ":")))
     finally:
         await app.close()
@@ -202,8 +202,8 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
     app = bootstrap(settings)
     try:
         if args.threads_command == "list":
-            for tid in await app.store.recent_ids(limit=args.limit):
-                thread = await app.store.load(tid)
+            for tid in await app.context.store.recent_ids(limit=args.limit):
+                thread = await app.context.store.load(tid)
                 if thread is None:
                     continue
                 first = next(
@@ -214,14 +214,14 @@ async def _threads(settings: Settings, args: argparse.Namespace) -> int:
                     f"{thread.origin.kind:<8} {first[:60]}"
                 )
             return 0
-        thread = await app.store.load(args.id)
+        thread = await app.context.store.load(args.id)
         if thread is None:
             print(f"deploybot: no thread {args.id}", file=sys.stderr)
             return 1
         if args.prompt:
             print(
                 thread_to_prompt(
-                    thread, config=app.config, now=utc_now(), secrets=settings.secrets()
+                    thread, config=app.context.config, now=utc_now(), secrets=settings.secrets()
                 )
             )
             return 0

@@ -19,6 +19,7 @@ from bot.core.errors import ConfigError
 from bot.core.ports.agent import Agent
 from bot.shell.github.auth import AppAuth, TokenAuth
 from bot.shell.github.client import DEFAULT_API_URL, GithubClient
+from bot.shell.github.timings import ApiTimings
 
 __all__ = ["build_agents", "github_client", "redis_client"]
 
@@ -74,7 +75,7 @@ def github_client(settings: Settings, *, timeout_s: float = 10) -> GithubClient 
         auth = TokenAuth(token=settings.github_token)
     else:
         return None
-    return GithubClient(auth=auth, base_url=base_url, timeout_s=timeout_s)
+    return GithubClient(auth=auth, base_url=base_url, timings=ApiTimings(timeout_s=timeout_s))
 
 
 def build_agents(

@@ -69,7 +69,9 @@ async def _started(
 async def _starting(app: App, command: str) -> bool:
     """Before a long-running command serves: print the warnings that concern it (config
     and Redis persistence); False (after one line) when it must not start."""
-    found = findings(app.settings, app.config) + command_findings(app.settings, app.config)
+    found = findings(app.settings, app.context.config) + command_findings(
+        app.settings, app.context.config
+    )
     try:
         wanted = app.settings.deploybot_redis_replicas
         durability = await read_persistence(app.redis, replicas_wanted=wanted)
@@ -78,7 +80,7 @@ async def _starting(app: App, command: str) -> bool:
         print(f"deploybot {command}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
         return False
     found += durability.findings
-    found += [open_] if (open_ := await redis_finding(app.settings, app.config)) else []
+    found += [open_] if (open_ := await redis_finding(app.settings, app.context.config)) else []
     if refused := refusal(found, command):
         print(f"deploybot {command}: {refused.text}", file=sys.stderr)
         return False
@@ -143,7 +145,7 @@ async def run_clock(settings: Settings) -> int:
     if (started := await _started(settings, "clock")) is None:
         return 2
     app, stop = started
-    names = ", ".join(s.name for s in app.config.schedules) or "none"
+    names = ", ".join(s.name for s in app.context.config.schedules) or "none"
     print(f"deploybot clock: schedules: {names}", flush=True)
     tasks = app.tasks
     tasks.spawn("scheduler", lambda h: app.scheduler.run(stop=stop, health=h))

@@ -108,8 +108,8 @@ async def _no_body() -> Message:
 
 async def metrics_text(app: App) -> str:
     """Prometheus text format: what an operator graphs and alerts on."""
-    lag = await app.queue.lag()
-    dead = len(await app.queue.dead_letters(count=10_000))
+    lag = await app.context.queue.lag()
+    dead = len(await app.context.queue.dead_letters(count=10_000))
     lines = [
         "# HELP deploybot_inbound_lag Inbound events not yet acknowledged by a worker.",
         "# TYPE deploybot_inbound_lag gauge",
@@ -121,17 +121,17 @@ async def metrics_text(app: App) -> str:
         "# TYPE deploybot_outbox_pending gauge",
     ]
     for channel in ("slack", "email", "api", "schedule"):
-        pending = await app.outbox.pending(channel)
+        pending = await app.context.outbox.pending(channel)
         lines.append(f'deploybot_outbox_pending{{channel="{channel}"}} {pending}')
     lines += [
         "# HELP deploybot_outbox_undeliverable Messages a channel refused for good, set aside.",
         "# TYPE deploybot_outbox_undeliverable gauge",
-        f"deploybot_outbox_undeliverable {await app.outbox.set_aside()}",
+        f"deploybot_outbox_undeliverable {await app.context.outbox.set_aside()}",
         "# HELP deploybot_approvals_waiting Approval requests open (not decided or expired).",
         "# TYPE deploybot_approvals_waiting gauge",
         f"deploybot_approvals_waiting {await app.timers.waiting_approvals()}",
     ]
-    counters = await app.metrics.counters()
+    counters = await app.context.metrics.counters()
     for name, what in _COUNTERS.items():
         lines += [f"# HELP deploybot_{name} {what}", f"# TYPE deploybot_{name} counter"]
         fields = sorted(f for f in counters if f.partition("|")[0] == name)
@@ -163,7 +163,7 @@ def build_web_app(app: App, *, routes: Sequence[BaseRoute] = ()) -> Starlette:
         body: dict[str, object] = {"ok": False, "redis": "ok", "tasks": tasks.tasks}
         try:
             await app.redis.ping()
-            body["stream_lag"] = await app.queue.lag()
+            body["stream_lag"] = await app.context.queue.lag()
         except (RedisError, OSError) as exc:
             body["redis"] = f"unreachable: {type(exc).__name__}: {exc}"
         body["ok"] = body["redis"] == "ok" and tasks.ok

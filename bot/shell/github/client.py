@@ -12,9 +12,10 @@ bot/shell/github/auth.py. ``GITHUB_API_URL`` sets the base URL (GitHub Enterpris
 fake; ``DEFAULT_API_URL`` otherwise).
 
 Errors (``GithubError`` and its kinds, bot/shell/github/errors.py) say whether GitHub may have
-acted on a request. Retries (bounded, ``attempts`` tries in all): a rate limit (403 or 429 with
-``x-ratelimit-remaining: 0`` / ``x-ratelimit-reset``, or ``retry-after``) waits what GitHub
-asks, capped at ``max_wait_s``; a 5xx, a timeout or a dropped connection backs off
+acted on a request. Retries (bounded, ``timings.attempts`` tries in all; ``ApiTimings``,
+bot/shell/github/timings.py): a rate limit (403 or 429 with ``x-ratelimit-remaining: 0`` /
+``x-ratelimit-reset``, or ``retry-after``) waits what GitHub asks, capped at
+``timings.max_wait_s``; a 5xx, a timeout or a dropped connection backs off
 exponentially. Reads retry both; creating a Deployment retries only rate limits (GitHub
 did not act on those); a dispatch is never retried here (see bot/shell/github/workflow_deployer.py).
 """
@@ -39,6 +40,7 @@ from bot.shell.github.models import (
     RunJob,
     WorkflowRun,
 )
+from bot.shell.github.timings import DEFAULT_API_TIMINGS, ApiTimings
 
 __all__ = ["DEFAULT_API_URL", "GithubClient"]
 
@@ -55,20 +57,15 @@ class GithubClient:
         *,
         auth: TokenAuth | AppAuth,
         base_url: str = DEFAULT_API_URL,
-        timeout_s: float = 10,
-        attempts: int = 4,
-        backoff_s: float = 1,
-        max_wait_s: float = 60,
+        timings: ApiTimings = DEFAULT_API_TIMINGS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now_s: Callable[[], float] = time.time,
     ) -> None:
-        if attempts < 1 or timeout_s <= 0 or backoff_s < 0 or max_wait_s < 0:
-            raise ValueError("attempts >= 1, timeout_s > 0, backoff_s and max_wait_s >= 0")
         self.base_url = base_url.rstrip("/")
-        self._timeout_s = timeout_s
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._max_wait_s = max_wait_s
+        self._timeout_s = timings.timeout_s
+        self._attempts = timings.attempts
+        self._backoff_s = timings.backoff_s
+        self._max_wait_s = timings.max_wait_s
         self._sleep = sleep
         self._now_s = now_s
         self._session: aiohttp.ClientSession | None = None

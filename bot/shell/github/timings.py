@@ -1,9 +1,10 @@
-"""How long the workflow deployer waits for GitHub at each stage, as one frozen value the
-wiring fills from the settings (``DEPLOYBOT_GITHUB_*``) and tests shorten."""
+"""How long deploybot waits for GitHub, as frozen values: the workflow deployer's stages
+(``WorkflowTimings``, which the wiring fills from the settings, ``DEPLOYBOT_GITHUB_*``) and
+the client's own requests and retries (``ApiTimings``). Tests shorten both."""
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_TIMINGS", "WorkflowTimings"]
+__all__ = ["DEFAULT_API_TIMINGS", "DEFAULT_TIMINGS", "ApiTimings", "WorkflowTimings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,3 +27,24 @@ class WorkflowTimings:
 
 #: What GitHub.com answers within, measured; the settings may lengthen or shorten each.
 DEFAULT_TIMINGS = WorkflowTimings()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiTimings:
+    """One request's bounds and its retries (bot/shell/github/client.py)."""
+
+    #: The whole answer of one request.
+    timeout_s: float = 10
+    #: Tries in all, the first included.
+    attempts: int = 4
+    #: The first back-off after a 5xx, a timeout or a dropped connection; doubled each time.
+    backoff_s: float = 1
+    #: The longest wait a back-off or a rate limit may ask for.
+    max_wait_s: float = 60
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.timeout_s <= 0 or self.backoff_s < 0 or self.max_wait_s < 0:
+            raise ValueError("attempts >= 1, timeout_s > 0, backoff_s and max_wait_s >= 0")
+
+
+DEFAULT_API_TIMINGS = ApiTimings()

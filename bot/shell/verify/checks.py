@@ -1,5 +1,6 @@
 """The verifier: watches a deployed version by running its checks in rounds (the I/O part;
-bot/core/policy/verification.py holds the rules and the words).
+bot/core/policy/verification.py holds the rules, bot/core/policy/check_results.py decides
+one check's result from the facts reported here, bot/core/wording has the words).
 
 Every ``interval_s`` (from the start of one round to the start of the next) all checks run
 at once; after the last full interval one more round runs at ``verify_s``, so "verified"
@@ -28,25 +29,33 @@ failure, with a reason.
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
 from bot.core.config.config import Config
 from bot.core.config.service import Check, CommandCheck, HttpCheck, PrometheusCheck
+from bot.core.policy.check_results import (
+    Answered,
+    Fetched,
+    NoAnswer,
+    Unreachable,
+    check_crashed,
+    command_result,
+    http_result,
+    no_prometheus_url,
+    prometheus_too_big,
+    prometheus_unanswered,
+)
 from bot.core.policy.supersession import Superseded
 from bot.core.policy.verification import (
-    DEFAULT_FAILURES_TO_FAIL,
     ProbeResult,
     Tally,
     Verified,
     VerifyFailed,
     Verifying,
-    body_has_version,
     fill_argv,
     judge,
-    no_data,
     progress_text,
     settle,
     tally_round,
@@ -55,6 +64,12 @@ from bot.core.thread.plan import Plan
 from bot.core.wording.redact import SECRET_ENV_NAMES
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.verify.prometheus import prometheus_result
+from bot.shell.verify.timings import (
+    DEFAULT_VERIFY_TIMINGS,
+    SYSTEM_STOPWATCH,
+    Stopwatch,
+    VerifyTimings,
+)
 
 __all__ = ["Clock", "OnProgress", "Probe", "Sleep", "StillCurrent", "Verifier"]
 
@@ -70,12 +85,6 @@ StillCurrent = Callable[[], Awaitable[Superseded | None]]
 
 BODY_BYTES = 64 * 1024
 _PROMETHEUS_BYTES = 1024 * 1024
-_SNIPPET_CHARS = 120
-_OK = ProbeResult(healthy=True)
-
-
-def _fail(reason: str) -> ProbeResult:
-    return ProbeResult(healthy=False, reason=reason)
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, max_bytes: int) -> bytes:
@@ -93,30 +102,26 @@ class Verifier:
         *,
         config: Config,
         secrets: Sequence[str] = (),
-        interval_s: float = 15,
-        failures_to_fail: int = DEFAULT_FAILURES_TO_FAIL,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        grace_s: float = 2,
-        probe: Probe | None = None,
         run_as_root: bool = False,
+        timings: VerifyTimings = DEFAULT_VERIFY_TIMINGS,
+        stopwatch: Stopwatch = SYSTEM_STOPWATCH,
+        probe: Probe | None = None,
     ) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be > 0")
-        if failures_to_fail < 1:
-            raise ValueError("failures_to_fail must be >= 1")
         self._config = config
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
-        self._interval_s = interval_s
-        self._failures_to_fail = failures_to_fail
-        self._clock = clock
-        self._sleep = sleep
+        self._interval_s = timings.interval_s
+        self._failures_to_fail = timings.failures_to_fail
+        self._clock = stopwatch.now_s
+        self._sleep = stopwatch.sleep
         self._probe_one = probe
         # Command checks run exactly as deploy commands do (environment, supervisor, the
         # user they run as: ``run_as_root`` is DEPLOYBOT_RUN_COMMANDS_AS_ROOT, as for them).
         self._commands = CommandDeployer(
-            config=config, secrets=self._secrets, grace_s=grace_s, run_as_root=run_as_root
+            config=config,
+            secrets=self._secrets,
+            grace_s=timings.grace_s,
+            run_as_root=run_as_root,
         )
 
     async def verify(
@@ -194,7 +199,7 @@ class Verifier:
                     return await self._prometheus(session, check)
         except Exception as exc:  # a check's trouble is its failure, never the run's crash
             log.warning("check failed unexpectedly", exc_info=True)
-            return _fail(f"{type(exc).__name__}: {exc}")
+            return check_crashed(error_type=type(exc).__name__, error=str(exc))
 
     @staticmethod
     async def _get(
@@ -206,21 +211,21 @@ class Verifier:
     async def _http(
         self, session: aiohttp.ClientSession, check: HttpCheck, plan: Plan
     ) -> ProbeResult:
+        fetched: Fetched
         try:
             async with asyncio.timeout(check.timeout_s):
                 status, body = await self._get(session, check.http, params={}, max_bytes=BODY_BYTES)
         except TimeoutError:
-            return no_data(f"no answer in {check.timeout_s:g} s")
+            fetched = NoAnswer(timeout_s=check.timeout_s)
         except aiohttp.ClientError as exc:
-            return no_data(f"unreachable: {exc or type(exc).__name__}")
-        text = body.decode("utf-8", errors="replace")
-        if status != check.expect_status:
-            snippet = " ".join(text.split())[:_SNIPPET_CHARS]
-            return _fail(f"status {status}, expected {check.expect_status}: {snippet}".rstrip(": "))
-        if check.body_contains_version and not body_has_version(text, plan.version):
-            read = f" (first {BODY_BYTES // 1024} KiB read)" if len(body) >= BODY_BYTES else ""
-            return _fail(f"the body does not contain {plan.version}{read}")
-        return _OK
+            fetched = Unreachable(error=f"{exc or type(exc).__name__}")
+        else:
+            fetched = Answered(
+                status=status,
+                body=body.decode("utf-8", errors="replace"),
+                cut_at_bytes=BODY_BYTES if len(body) >= BODY_BYTES else None,
+            )
+        return http_result(check, version=plan.version, fetched=fetched)
 
     async def _command(self, check: CommandCheck, plan: Plan, idempotency_key: str) -> ProbeResult:
         template = [self._config.argv_path(arg) for arg in check.command]
@@ -229,22 +234,14 @@ class Verifier:
         result = await self._commands.run_argv(
             argv=argv, plan=plan, idempotency_key=idempotency_key, timeout_s=check.timeout_s
         )
-        match result.result:
-            case "succeeded":
-                return _OK
-            case "timed_out":  # it observed nothing: no data (the tail says how far it got)
-                return no_data(result.output_tail or f"timed out after {check.timeout_s:g} s")
-            case "failed":
-                code = "did not run" if result.exit_code is None else f"exit {result.exit_code}"
-                tail = result.output_tail
-                return _fail(f"{code}: {tail}" if tail else code)
+        return command_result(check, ran=result)
 
     async def _prometheus(
         self, session: aiohttp.ClientSession, check: PrometheusCheck
     ) -> ProbeResult:
         base = self._config.prometheus_url
         if base is None:
-            return _fail("no prometheus_url in the config")
+            return no_prometheus_url()
         try:
             async with asyncio.timeout(check.timeout_s):
                 status, body = await self._get(
@@ -254,10 +251,9 @@ class Verifier:
                     max_bytes=_PROMETHEUS_BYTES + 1,
                 )
         except TimeoutError:
-            return no_data(f"Prometheus did not answer in {check.timeout_s:g} s")
+            return prometheus_unanswered(NoAnswer(timeout_s=check.timeout_s))
         except aiohttp.ClientError as exc:
-            return no_data(f"Prometheus unreachable: {exc or type(exc).__name__}")
+            return prometheus_unanswered(Unreachable(error=f"{exc or type(exc).__name__}"))
         if len(body) > _PROMETHEUS_BYTES:
-            # Too many series for one check: the query is too broad (a wrong check, not no data).
-            return _fail(f"Prometheus's answer is over {_PROMETHEUS_BYTES // 1024} KiB")
+            return prometheus_too_big(limit_bytes=_PROMETHEUS_BYTES)
         return prometheus_result(status, body, below=check.below)

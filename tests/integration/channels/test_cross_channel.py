@@ -64,7 +64,7 @@ class Both:
         return out
 
     async def thread(self, thread_id: str) -> Thread:
-        found = await self.slack.app.store.load(thread_id)
+        found = await self.slack.app.context.store.load(thread_id)
         assert found is not None
         return found
 

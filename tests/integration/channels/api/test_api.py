@@ -11,7 +11,6 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.events import ApprovalDecided, WebhookReceived
 from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
@@ -73,8 +72,8 @@ def web_client(
     app: App, *, clock: Clock, token: str | None, secret: str | None
 ) -> httpx.AsyncClient:
     routes = api_routes(
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         api_token=token,
         webhook_secret=secret,
         clock=clock,
@@ -252,7 +251,7 @@ async def test_auth(api: Api) -> None:
                 assert got.headers["www-authenticate"] == "Bearer"
                 assert "Authorization: Bearer" in got.json()["error"]
         assert (await bare.get("/openapi.json")).status_code == 200  # the schema is public
-    assert await api.app.store.recent_ids() == [tid]
+    assert await api.app.context.store.recent_ids() == [tid]
 
 
 async def test_api_off_without_a_token(api: Api) -> None:
@@ -279,7 +278,7 @@ async def test_launch_errors(api: Api) -> None:
     for body, status, error in LAUNCH_ERRORS:
         got = await api.client.post("/v1/threads", json=body)
         assert (got.status_code, error in got.json()["error"]) == (status, True), got.text
-    assert await api.app.store.recent_ids() == []
+    assert await api.app.context.store.recent_ids() == []
 
 
 async def test_not_json_and_unknown_threads(api: Api) -> None:
@@ -299,7 +298,11 @@ async def test_redis_down_is_503_and_nothing_is_claimed(
     api: Api, key_prefix: str, tmp_path: Path
 ) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
-    app = make_app(dead, prefix=key_prefix, config_file=api.app.config_file)
+    app = make_app(
+        dead,
+        prefix=key_prefix,
+        config_file=Path(api.app.context.config.base_dir) / "deploybot.toml",
+    )
     try:
         async with web_client(app, clock=api.clock, token=TOKEN, secret=SECRET) as client:
             got = await client.post("/v1/threads", json={"text": "help", "user": "carol"})
@@ -341,7 +344,7 @@ async def test_replay_before_the_worker_ran_starts_one_thread(api: Api) -> None:
     assert first.json()["id"] == second.json()["id"]
     await api.settle()
     assert len(calls(api.base)) == 1
-    assert await api.app.store.recent_ids() == [first.json()["id"]]
+    assert await api.app.context.store.recent_ids() == [first.json()["id"]]
 
 
 WEBHOOK_REFUSALS: list[tuple[str, bytes, str | None, int, str]] = [
@@ -364,7 +367,7 @@ async def test_webhook_refusals(api: Api) -> None:
         got = await api.hook(name, body, signature=signature)
         assert (got.status_code, error in got.json()["error"]) == (status, True), got.text
     await api.settle()
-    assert await api.app.store.recent_ids() == []
+    assert await api.app.context.store.recent_ids() == []
     assert calls(api.base) == []
 
 
@@ -380,7 +383,7 @@ async def test_a_retry_publishes_a_delivery_whose_first_try_died_halfway(api: Ap
         instruction="deploy backend v1.4.0 to staging",
     )
     origin = ScheduleOrigin(name="webhook:ci", report_to="slack:C0DEPLOYS")
-    await api.app.store.save(
+    await api.app.context.store.save(
         Thread(id=tid, origin=origin, created_at=event.at, events=[event])
     )  # ... and no publish
     assert await api.app.worker.run_until_idle() == 0
@@ -426,7 +429,7 @@ async def test_a_swapped_plan_is_not_approved_by_decisions_on_the_old_one(api: A
         assert typed.status_code == 409, typed.text
         assert f"say 'approve {now.plan.plan_hash[:4]}'" in typed.json()["error"]
     await api.settle()
-    thread = await api.app.store.load(tid)
+    thread = await api.app.context.store.load(tid)
     assert thread is not None
     assert not any(e.type == "approval_decided" for e in thread.events)
     assert calls(api.base) == []

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.set_aside import SetAside
 from bot.shell.streams.set_aside import SetAsideInputs
@@ -47,7 +46,7 @@ class Served:
     base: Path
 
     async def set_aside(self) -> list[SetAside]:
-        store = SetAsideInputs(redis=self.app.redis, keys=self.app.keys)
+        store = SetAsideInputs(redis=self.app.redis, keys=self.app.context.keys)
         return await store.since(datetime.min.replace(tzinfo=UTC))
 
     async def launch_deploys(self) -> None:
@@ -68,8 +67,8 @@ async def served(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator
     clock = Clock()
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
     routes = api_routes(
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         api_token=TOKEN,
         webhook_secret=SECRET,
         clock=clock,
@@ -97,7 +96,7 @@ async def test_deep_bodies_are_refused_before_parsing_and_set_aside(served: Serv
         ("api", "too_deep", "POST /v1/threads"),
         ("webhook", "too_deep", "POST /v1/webhooks/ci"),
     ]
-    counters = await served.app.metrics.counters()
+    counters = await served.app.context.metrics.counters()
     assert counters["inputs_set_aside_total|channel=api,reason=too_deep"] == 1
     await served.launch_deploys()
 

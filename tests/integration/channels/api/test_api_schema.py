@@ -26,7 +26,6 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import content_type_conformance, ignored_auth
 from starlette.types import Receive, Scope, Send
 
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.api.auth import sign
@@ -69,7 +68,7 @@ async def _seed(config: Path, prefix: str, clock: Clock) -> None:
         await say(app, "t-done", "api:carol", "deploy backend v1.4.1 to staging", new=True)
         await app.worker.run_until_idle()
         for thread_id, status in (("t-waiting", "awaiting_approval"), ("t-done", "done")):
-            thread = await app.store.load(thread_id)
+            thread = await app.context.store.load(thread_id)
             assert thread is not None
             assert thread.status == status
     finally:
@@ -86,8 +85,8 @@ def web_schema(tmp_path: Path, key_prefix: str) -> Iterator[schemathesis.BaseSch
     client = Redis.from_url(TEST_REDIS_URL)
     app = make_app(client, prefix=key_prefix, config_file=config, clock=clock)
     routes = api_routes(
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         api_token=TOKEN,
         webhook_secret=SECRET,
         clock=clock,

@@ -18,7 +18,6 @@ import pytest
 from redis.asyncio import Redis
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from channels.api import api_routes
 from channels.slack import slack_routes
@@ -40,8 +39,8 @@ async def web(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Ha
     async with open_harness(redis, key_prefix, tmp_path) as harness:
         app = harness.app
         routes = api_routes(
-            config=app.config,
-            ports=app_ports(app),
+            config=app.context.config,
+            ports=app.ports,
             api_token=API_TOKEN,
             webhook_secret="webhook-secret-for-the-cap-test",
             clock=harness.clock,

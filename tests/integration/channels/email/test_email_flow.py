@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.app.channels import app_ports, email_channel
+from bot.app.channels import email_channel
 from bot.app.config_file import load_config
 from bot.app.settings import Settings
 from bot.core.thread.events import ApprovalDecided, ApprovalRequested, DecisionReceived
@@ -189,16 +189,16 @@ async def email_running(
     )
     listener, sender = email_channel(
         settings,
-        config=app.config,
-        ports=app_ports(app),
+        config=app.context.config,
+        ports=app.ports,
         clock=clock,
     )
     stop = asyncio.Event()
-    await app.queue.ensure_group()
+    await app.context.queue.ensure_group()
     tasks = [
         asyncio.create_task(listener.run(stop)),
         asyncio.create_task(
-            app.outbox.run(channel="email", sender=sender, consumer="m1", stop=stop)
+            app.context.outbox.run(channel="email", sender=sender, consumer="m1", stop=stop)
         ),
     ]
     try:
@@ -341,12 +341,12 @@ async def test_an_address_refused_for_good_is_set_aside_and_the_others_sent(mail
     mail.smtp.handler.unknown.add("alice@example.com")  # 550 no such user
     mail.deliver(REQUEST)
     await mail.until(lambda: bool(mail.smtp.to("dave@example.com")))
-    await mail.until_async(lambda: mail.app.outbox.set_aside(), 1)
+    await mail.until_async(lambda: mail.app.context.outbox.set_aside(), 1)
     await mail.settle(0.5)
     assert mail.smtp.to("alice@example.com") == []
     assert len(mail.smtp.to("dave@example.com")) == 1  # sent once, not again with a retry
-    assert await mail.app.outbox.pending("email") == 0
-    dead = await mail.app.redis.xrange(mail.app.keys.outbox_dead())
+    assert await mail.app.context.outbox.pending("email") == 0
+    dead = await mail.app.redis.xrange(mail.app.context.keys.outbox_dead())
     assert dead is not None
     [(_id, fields)] = dead
     assert fields is not None
@@ -473,7 +473,7 @@ async def test_with_dmarc_required_an_unauthenticated_request_starts_nothing(
     dmarc_mail.deliver(REQUEST)
     await dmarc_mail.settle()
     assert dmarc_mail.smtp.messages == []
-    assert await dmarc_mail.app.store.recent_ids() == []
+    assert await dmarc_mail.app.context.store.recent_ids() == []
 
 
 async def test_by_default_dmarc_is_required(default_mail: Mail) -> None:

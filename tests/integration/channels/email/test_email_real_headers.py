@@ -95,7 +95,10 @@ async def test_a_genuine_approval_through_opendmarc_first_deploys_once(
     thread = await thread_of(mail.app, thread_id("dmarc-first"))
     [decided, *_] = [e for e in thread.events if isinstance(e, DecisionReceived)]
     assert decided.actor == "email:alice@example.com"
-    assert await MailRefusals(redis=mail.app.redis, keys=mail.app.keys).since(mail.clock()) == []
+    assert (
+        await MailRefusals(redis=mail.app.redis, keys=mail.app.context.keys).since(mail.clock())
+        == []
+    )
 
 
 @pytest.mark.parametrize("order", ["dkim-first", "dmarc-first"])
@@ -105,7 +108,7 @@ async def test_forgeries_deploy_nothing_and_are_counted_and_audited(
     reply_to = await _approval_reply_to(mail, order)
     for name in FORGED:
         mail.deliver(fixture(order, name, reply_to=reply_to))
-    refusals = MailRefusals(redis=mail.app.redis, keys=mail.app.keys)
+    refusals = MailRefusals(redis=mail.app.redis, keys=mail.app.context.keys)
     await mail.until_async(lambda: _count(refusals, mail), len(FORGED), timeout_s=60)
     await mail.settle(1.0)
     assert calls(mail.base) == []
@@ -160,7 +163,7 @@ async def test_the_person_a_forgery_claimed_to_be_is_told_once_never_the_sender(
             "dave@example.com",
         }
         assert calls(mail.base) == []
-        refusals = MailRefusals(redis=mail.app.redis, keys=mail.app.keys)
+        refusals = MailRefusals(redis=mail.app.redis, keys=mail.app.context.keys)
         assert len(await refusals.since(mail.clock())) == len(forged)
 
 

@@ -21,7 +21,6 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from bot.app.bootstrap import App
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.thread import Thread
 from channels.slack import SlackListeners, SlackSender, slack_listeners, slack_routes, slack_sender
@@ -70,10 +69,10 @@ class Harness:
 
     async def pump(self) -> None:
         """Run the worker and the Slack deliverer until nothing is left to do."""
-        await self.app.outbox.ensure_group("slack")
+        await self.app.context.outbox.ensure_group("slack")
         for _ in range(50):
             handled = await self.app.worker.run_until_idle()
-            sent = await self.app.outbox.deliver_some(
+            sent = await self.app.context.outbox.deliver_some(
                 channel="slack", sender=self.sender, consumer="t", block_ms=None
             )
             if not handled and not sent:
@@ -143,12 +142,12 @@ class Harness:
         ]
 
     async def thread(self, root: str = ROOT) -> Thread:
-        found = await self.app.store.load(thread_id_for(TEAM, CHANNEL, root))
+        found = await self.app.context.store.load(thread_id_for(TEAM, CHANNEL, root))
         assert found is not None
         return found
 
     async def inbound(self) -> int:
-        return int(await self.app.redis.xlen(self.app.keys.inbound()))
+        return int(await self.app.redis.xlen(self.app.context.keys.inbound()))
 
 
 @contextlib.asynccontextmanager
@@ -164,14 +163,14 @@ async def open_harness(
             bot_token=fake.token,
             signing_secret=SECRET,
             api_url=fake.base_url,
-            ports=app_ports(app),
+            ports=app.ports,
             clock=clock,
         )
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            state=app_ports(app).slack,
-            config=app.config,
+            state=app.ports.slack,
+            config=app.context.config,
         )
         web = build_web_app(app, routes=slack_routes(listeners))  # with its body caps
         async with serving(web) as url, SlackPoster(f"{url}/slack/events", SECRET) as post:
@@ -279,7 +278,7 @@ async def test_a_retried_event_creates_no_second_thread(slack: Harness) -> None:
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert (await slack.post.event(body, headers=retry))[0] == 200
     await slack.pump()
-    assert await slack.app.store.recent_ids(limit=10) == [(await slack.thread()).id]
+    assert await slack.app.context.store.recent_ids(limit=10) == [(await slack.thread()).id]
     assert [e.type for e in (await slack.thread()).events].count("user_message") == 1
     assert len(slack.fake.called("chat.postMessage")) == 1
 
@@ -287,7 +286,7 @@ async def test_a_retried_event_creates_no_second_thread(slack: Harness) -> None:
 async def test_a_retry_whose_first_try_was_not_stored_is_processed(
     slack: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = slack.app.queue.publish
+    real = slack.app.context.queue.publish
     failures = [ConnectionError("redis went away")]
 
     async def flaky(envelope: Any) -> str:
@@ -295,7 +294,7 @@ async def test_a_retry_whose_first_try_was_not_stored_is_processed(
             raise failures.pop()
         return await real(envelope)
 
-    monkeypatch.setattr(slack.app.queue, "publish", flaky)
+    monkeypatch.setattr(slack.app.context.queue, "publish", flaky)
     body = event(REQUEST, user="U0CAROL", ts=ROOT, event_id="EvFLAKY", channel=CHANNEL)
     assert (await slack.post.event(body))[0] == 500  # not stored: Slack must retry
     assert await slack.inbound() == 0

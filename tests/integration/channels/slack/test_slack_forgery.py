@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot.app.channels import app_ports
 from bot.core.errors import ConfigError
 from bot.core.thread.events import DecisionReceived
 from channels.slack import slack_listeners, slack_routes
@@ -30,7 +29,7 @@ def listeners_with(secret: str | None, redis: Redis, key_prefix: str, tmp_path: 
         bot_token="xoxb-unused",
         signing_secret=secret,
         api_url="http://127.0.0.1:9/api/",
-        ports=app_ports(app),
+        ports=app.ports,
         clock=Clock(),
     )
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.app.channels import app_ports
 from channels.slack import ChannelPacer, SlackSender, slack_sender
 from tests.fakes.slack_api import FakeSlack
 from tests.integration.channels.slack.test_slack import CHANNEL
@@ -29,8 +28,8 @@ async def paced(
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            state=app_ports(app).slack,
-            config=app.config,
+            state=app.ports.slack,
+            config=app.context.config,
             pacer=ChannelPacer(interval_s=0.5, burst=BURST),  # Slack's 1/s, at twice the speed
         )
         yield sender, fake

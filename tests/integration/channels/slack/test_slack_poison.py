@@ -31,12 +31,12 @@ FORM = "application/x-www-form-urlencoded"
 
 
 async def set_aside(slack: Harness) -> list[SetAside]:
-    store = SetAsideInputs(redis=slack.app.redis, keys=slack.app.keys)
+    store = SetAsideInputs(redis=slack.app.redis, keys=slack.app.context.keys)
     return await store.since(datetime.min.replace(tzinfo=UTC))
 
 
 async def inbound_ids(slack: Harness) -> list[str]:
-    entries: Any = await slack.app.redis.xrange(slack.app.keys.inbound())
+    entries: Any = await slack.app.redis.xrange(slack.app.context.keys.inbound())
     return [json.loads(f[b"e"])["event"]["id"] for _id, f in entries]
 
 
@@ -61,7 +61,7 @@ async def test_a_thousand_levels_of_nesting_are_refused_before_parsing(slack: Ha
         ("slack", "too_deep"),
         ("slack", "too_deep"),
     ]
-    counters = await slack.app.metrics.counters()
+    counters = await slack.app.context.metrics.counters()
     assert counters["inputs_set_aside_total|channel=slack,reason=too_deep"] == 2
     assert await inbound_ids(slack) == []
     await mention_is_accepted(slack, 1)

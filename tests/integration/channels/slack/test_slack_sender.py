@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 
 from bot.app.bootstrap import bootstrap
-from bot.app.channels import app_ports
 from bot.app.settings import Settings
 from bot.core.ports.channel_state import Posted
 from bot.core.ports.outbound import OutboundMessage
@@ -50,7 +49,7 @@ async def test_a_429_is_retried_after_retry_after_and_the_message_is_sent_once(
     attempts = slack.fake.called("chat.postMessage", ok_only=False)
     assert [c.status for c in attempts] == [429, 200]
     assert len(slack.fake.thread(CHANNEL, ROOT)) == 1
-    assert await slack.app.outbox.pending("slack") == 0
+    assert await slack.app.context.outbox.pending("slack") == 0
 
 
 async def test_edits_sends_and_fallbacks(slack: Harness) -> None:
@@ -65,9 +64,7 @@ async def test_edits_sends_and_fallbacks(slack: Harness) -> None:
     assert [c.args["text"] for c in fake.called("chat.postMessage")] == ["first", "third"]
 
     # Slack lost the message (deleted): the edit becomes a new reply.
-    await app_ports(slack.app).slack.remember_posted(
-        "s1", "gone", Posted(channel=CHANNEL, ts="9.9")
-    )
+    await slack.app.ports.slack.remember_posted("s1", "gone", Posted(channel=CHANNEL, ts="9.9"))
     await sender.send(message("m4", "fourth", replaces="gone"))
     assert fake.called("chat.postMessage")[-1].args["text"] == "fourth"
 
@@ -88,7 +85,7 @@ async def test_other_failures_raise_and_the_outbox_retries(slack: Harness) -> No
     await slack.say(REQUEST, user="U0CAROL")
     slack.fake.fail("chat.postMessage", error="internal_error")
     await slack.app.worker.run_until_idle()
-    outbox = slack.app.outbox
+    outbox = slack.app.context.outbox
     await outbox.ensure_group("slack")
     assert (
         await outbox.deliver_some(channel="slack", sender=slack.sender, consumer="t", block_ms=None)
@@ -124,11 +121,11 @@ async def test_a_long_deploy_edits_one_message_with_progress_then_the_result(
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            state=app_ports(app).slack,
-            config=app.config,
+            state=app.ports.slack,
+            config=app.context.config,
             pacer=ChannelPacer(interval_s=0),  # every progress step shown (no coalescing)
         )
-        await app.queue.publish(
+        await app.context.queue.publish(
             Envelope(
                 thread_id="s1",
                 event=UserMessage(
@@ -138,8 +135,10 @@ async def test_a_long_deploy_edits_one_message_with_progress_then_the_result(
             )
         )
         await app.worker.run_until_idle()
-        await app.outbox.ensure_group("slack")
-        await app.outbox.deliver_some(channel="slack", sender=sender, consumer="t", block_ms=None)
+        await app.context.outbox.ensure_group("slack")
+        await app.context.outbox.deliver_some(
+            channel="slack", sender=sender, consumer="t", block_ms=None
+        )
     assert len(calls(tmp_path)) == 1
     (start,) = fake.called("chat.postMessage")
     assert start.args["text"].startswith("Deploying backend v1.4.2 to staging ...")
@@ -175,13 +174,13 @@ async def test_a_schedule_reporting_to_slack_opens_a_thread_that_replies_continu
         channel="C0REPORTS",
     )
     assert (await slack.post.event(said))[0] == 200
-    ((_id, fields),) = await slack.app.redis.xrange(slack.app.keys.inbound())
+    ((_id, fields),) = await slack.app.redis.xrange(slack.app.context.keys.inbound())
     assert Envelope.model_validate_json(fields[b"e"]).thread_id == "nightly-1"
 
 
 async def test_a_channel_that_does_not_exist_sets_the_message_aside(slack: Harness) -> None:
     """A refusal no retry can mend is set aside with its reason, not retried for ever."""
-    outbox = slack.app.outbox
+    outbox = slack.app.context.outbox
     await outbox.ensure_group("slack")
     await slack.say(REQUEST, user="U0CAROL")
     await slack.app.worker.run_until_idle()
@@ -192,7 +191,7 @@ async def test_a_channel_that_does_not_exist_sets_the_message_aside(slack: Harne
     assert sent == 0
     assert await outbox.pending("slack") == 0  # not retried
     assert await outbox.set_aside() == 1
-    [(_id, fields)] = await slack.app.redis.xrange(slack.app.keys.outbox_dead())
+    [(_id, fields)] = await slack.app.redis.xrange(slack.app.context.keys.outbox_dead())
     assert fields[b"reason"] == b"slack refused it: channel_not_found"
     assert b"approval_request" in fields[b"m"]  # the message itself is kept
     # Later messages of the thread still go out.

@@ -7,7 +7,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.app.channels import app_ports
 from channels.slack import SocketMode, slack_listeners, slack_sender
 from tests.fakes.slack_api import FakeSlack, click, event, slash
 from tests.support import Clock, calls, make_app, write_setup
@@ -36,28 +35,28 @@ async def test_socket_mode_mention_click_and_command(
     async with FakeSlack() as fake:
 
         async def on_ack(ack: dict[str, Any]) -> None:
-            stored_at_ack[ack["envelope_id"]] = await redis.xlen(app.keys.inbound())
+            stored_at_ack[ack["envelope_id"]] = await redis.xlen(app.context.keys.inbound())
 
         fake.on_socket_ack = on_ack
         listeners = slack_listeners(
             bot_token=fake.token,
             signing_secret=None,  # Socket Mode needs no signing secret
             api_url=fake.base_url,
-            ports=app_ports(app),
+            ports=app.ports,
             clock=clock,
         )
         sender = slack_sender(
             bot_token=fake.token,
             api_url=fake.base_url,
-            state=app_ports(app).slack,
-            config=app.config,
+            state=app.ports.slack,
+            config=app.context.config,
         )
-        await app.outbox.ensure_group("slack")
+        await app.context.outbox.ensure_group("slack")
 
         async def pump() -> None:
             for _ in range(10):
                 handled = await app.worker.run_until_idle()
-                sent = await app.outbox.deliver_some(
+                sent = await app.context.outbox.deliver_some(
                     channel="slack", sender=sender, consumer="t", block_ms=None
                 )
                 if not handled and not sent:

@@ -198,7 +198,7 @@ async def test_an_interrupted_deploy_holds_its_environment_until_an_approver_loo
     thread = await thread_of(app, "t1")
     assert texts(thread)[-1].startswith("Outcome unknown: the deploy (backend v1.4.2")
     assert "production stays held for backend until an approver" in texts(thread)[-1]
-    history = await app.history.recent(service="backend", environment="production", limit=5)
+    history = await app.context.history.recent(service="backend", environment="production", limit=5)
     assert [(r.version, r.result) for r in history] == [("v1.4.2", "interrupted")]
 
     await say(app, "w", "slack:U0CAROL", "where can I deploy backend", new=True)
@@ -277,9 +277,9 @@ async def test_the_status_command_resolves_an_outcome_the_worker_did_not_see(
     assert len(finished) == 1
     assert "status command says it succeeded" in finished[0].output_tail
     assert texts(thread)[-1].startswith("Deploying backend v1.4.2 to production ... ok")
-    history = await app.history.recent(service="backend", environment="production", limit=5)
+    history = await app.context.history.recent(service="backend", environment="production", limit=5)
     assert [(r.version, r.result) for r in history] == [("v1.4.2", "succeeded")]
-    assert await app.env_lock.holder(service="backend", environment="production") is None
+    assert await app.context.env_lock.holder(service="backend", environment="production") is None
     assert len(calls(tmp_path)) == 1
 
 
@@ -320,7 +320,7 @@ async def test_a_stopped_worker_cannot_let_its_deploy_outlive_the_lock(
 
         await wait_for(both_gone, timeout_s=4)
         took_s = asyncio.get_running_loop().time() - stopped
-        lock = await app.env_lock.holder(service="backend", environment="staging")
+        lock = await app.context.env_lock.holder(service="backend", environment="staging")
         print(f"command stopped {took_s:.2f} s after SIGSTOP; lock lease 4 s")
         assert took_s < 4
         assert lock is not None  # still held by the stopped worker: nobody else got in

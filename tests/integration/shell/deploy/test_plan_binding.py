@@ -66,7 +66,7 @@ async def test_an_approved_plan_made_against_an_old_live_version_does_not_run(
     older version): a is approved after b deployed; the re-check under the lock stops it."""
     app = make_app(redis, prefix=key_prefix, config_file=write_setup(tmp_path))
     plan_a, plan_b = await two_requests(app)
-    await redis.delete(app.keys.pending_approvals("backend", "production"))
+    await redis.delete(app.context.keys.pending_approvals("backend", "production"))
     await say(app, "b", "slack:U0ALICE", f"approve {plan_b}")
     await app.worker.run_until_idle()
     assert (await thread_of(app, "a")).status == "awaiting_approval"  # not told

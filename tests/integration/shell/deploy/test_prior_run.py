@@ -101,7 +101,7 @@ async def approved_then_rolled_back(
     snap = await snapshot(redis, prefix)
     await say(app, "t1", "slack:U0BOB", "approve")
     await app.worker.run_until_idle()
-    assert len(calls(app.config_file.parent)) == 1
+    assert len(calls(Path(app.context.config.base_dir))) == 1
     await roll_back(redis, prefix, snap, survives=survives)
     assert (await thread_of(app, "t1")).status == "awaiting_approval"  # as if never approved
     await say(app, "t1", "slack:U0ALICE", "approve")
@@ -129,7 +129,7 @@ async def test_the_history_written_after_the_loss_stops_a_second_run(
     assert [e.idempotency_key for e in restored] == [key]
     assert thread.status == "awaiting_human"
     assert thread.open_approval() is None  # the approval is used up
-    assert await app.env_lock.holder(service="backend", environment="production") is None
+    assert await app.context.env_lock.holder(service="backend", environment="production") is None
 
     # A third approver's word finds nothing to approve; nothing runs.
     await say(app, "t1", "slack:U0DAVE", "approve")
@@ -152,7 +152,7 @@ async def test_with_the_history_lost_too_the_status_command_is_asked(
     said = texts(thread)[-1]
     assert "already ran and succeeded (its service's status command says so" in said, said
     # The history lost the record with the rest; it gets it back from the status command.
-    history = await app.history.recent(service="backend", environment="production")
+    history = await app.context.history.recent(service="backend", environment="production")
     assert [(r.version, r.result, r.idempotency_key) for r in history] == [
         ("v1.4.2", "succeeded", key)
     ]
@@ -183,7 +183,7 @@ async def test_a_key_the_target_saw_start_without_a_result_holds_the_environment
     said = texts(await thread_of(app, "t1"))[-1]
     assert "already started, and its outcome is unknown" in said, said
     assert "production stays held for backend until an approver" in said
-    holder = await app.env_lock.holder(service="backend", environment="production")
+    holder = await app.context.env_lock.holder(service="backend", environment="production")
     assert isinstance(holder, LockHolder)
     assert (holder.thread_id, holder.interrupted) == ("t1", True)
 

@@ -21,7 +21,7 @@ from bot.shell.github.auth import AppAuth, TokenAuth
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubRefused, GithubUnavailable
 from bot.shell.github.run_rules import RunProgress
-from bot.shell.github.timings import WorkflowTimings
+from bot.shell.github.timings import ApiTimings, WorkflowTimings
 from bot.shell.github.workflow_deployer import WorkflowDeployer
 from tests.fakes.github_api import FakeGithub, FakeRun, Script
 
@@ -67,9 +67,11 @@ def client(fake: FakeGithub, **options: float) -> GithubClient:
     return GithubClient(
         auth=TokenAuth(token=SecretStr(fake.token)),
         base_url=fake.base_url,
-        backoff_s=options.get("backoff_s", 0.05),
-        timeout_s=options.get("timeout_s", 5),
-        max_wait_s=options.get("max_wait_s", 5),
+        timings=ApiTimings(
+            backoff_s=options.get("backoff_s", 0.05),
+            timeout_s=options.get("timeout_s", 5),
+            max_wait_s=options.get("max_wait_s", 5),
+        ),
     )
 
 

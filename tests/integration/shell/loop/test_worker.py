@@ -49,11 +49,11 @@ async def test_request_approval_deploy_runs_once(
     assert len(started) == 1
     assert calls(tmp_path) == [f"deploy backend v1.4.1 production {started[0].idempotency_key}"]
     # The history now knows the live version; the outbox holds every message once.
-    history = await app.history.recent(service="backend", environment="production")
+    history = await app.context.history.recent(service="backend", environment="production")
     assert [(r.version, r.requester, r.approvers) for r in history] == [
         ("v1.4.1", "carol", ["alice"])
     ]
-    assert await app.outbox.pending("api") == len(texts(thread))
+    assert await app.context.outbox.pending("api") == len(texts(thread))
 
 
 async def test_staging_needs_no_approval_and_unknown_version_is_explained(
@@ -306,22 +306,22 @@ async def test_bad_entries_are_dead_lettered_and_the_thread_is_told(
 ) -> None:
     agent = ScriptedAgent([RuntimeError("boom")] * 10)
     app = make_app(redis, prefix=key_prefix, config_file=setup, agent=agent, lease_ttl_ms=50)
-    await app.queue.ensure_group()
+    await app.context.queue.ensure_group()
     await redis.xadd(f"{key_prefix}:inbound", {"e": b"{not json"})
     await say(app, "t1", "slack:U0CAROL", "deploy backend to staging", new=True)
     await app.worker.run_until_idle()  # creates t1 (grammar path: no agent call)
     await say(app, "t1", "slack:U0CAROL", "hmm, what now?")
     for _ in range(40):
         await app.worker.run_until_idle()
-        if len(await app.queue.dead_letters()) == 2:
+        if len(await app.context.queue.dead_letters()) == 2:
             break
         await asyncio.sleep(0.06)
-    reasons = [reason for _id, reason in await app.queue.dead_letters()]
+    reasons = [reason for _id, reason in await app.context.queue.dead_letters()]
     assert reasons[0] == "not a valid inbound envelope"
     assert reasons[1].startswith("failed 5 times")
     thread = await thread_of(app, "t1")
     assert "set aside for an operator" in texts(thread)[-1]
-    assert await app.queue.lag() == 0
+    assert await app.context.queue.lag() == 0
 
 
 async def test_a_locked_environment_refuses_others_until_unlocked(
@@ -386,13 +386,13 @@ async def test_a_running_worker_drains_the_pull_only_outboxes(
     try:
         await say(app, "t1", "api:carol", "deploy backend to production", new=True)
         for _ in range(100):
-            thread = await app.store.load("t1")
+            thread = await app.context.store.load("t1")
             paused = thread is not None and thread.status == "awaiting_approval"
-            if paused and await app.outbox.pending("api") == 0:
+            if paused and await app.context.outbox.pending("api") == 0:
                 break
             await asyncio.sleep(0.05)
-        assert await app.outbox.pending("api") == 0  # delivered (logged), not piling up
-        assert await app.outbox.undelivered(await thread_of(app, "t1")) == []
+        assert await app.context.outbox.pending("api") == 0  # delivered (logged), not piling up
+        assert await app.context.outbox.undelivered(await thread_of(app, "t1")) == []
     finally:
         stop.set()
         await running
@@ -437,7 +437,7 @@ async def test_the_inbound_stream_lost_under_a_running_worker_is_said_counted_an
 
 async def _until_status(app: App, thread_id: str, status: str) -> None:
     for _ in range(200):
-        thread = await app.store.load(thread_id)
+        thread = await app.context.store.load(thread_id)
         if thread is not None and thread.status == status:
             return
         await asyncio.sleep(0.05)

@@ -33,13 +33,13 @@ def setup(tmp_path: Path) -> Path:
 
 
 async def set_aside(app: Any) -> list[SetAside]:
-    return await SetAsideInputs(redis=app.redis, keys=app.keys).since(
+    return await SetAsideInputs(redis=app.redis, keys=app.context.keys).since(
         datetime.min.replace(tzinfo=UTC)
     )
 
 
 async def dead(app: Any) -> list[dict[bytes, bytes]]:
-    entries: Any = await app.redis.xrange(app.keys.dead_letter())
+    entries: Any = await app.redis.xrange(app.context.keys.dead_letter())
     return [fields for _id, fields in entries]
 
 
@@ -50,7 +50,9 @@ async def test_an_undecodable_entry_is_set_aside_and_its_thread_told(
     await say(app, "t1", "slack:U0CAROL", "deploy backend to staging", new=True)
     await app.worker.run_until_idle()
     # Written by an older or newer bot, or by hand: it names its thread but is no event.
-    await redis.xadd(app.keys.inbound(), {"e": b'{"thread_id": "t1", "event": {"type": "?"}}'})
+    await redis.xadd(
+        app.context.keys.inbound(), {"e": b'{"thread_id": "t1", "event": {"type": "?"}}'}
+    )
     await say(app, "t1", "slack:U0CAROL", "deploy frontend to staging")
     await app.worker.run_until_idle()
     [entry] = await dead(app)
@@ -60,9 +62,9 @@ async def test_an_undecodable_entry_is_set_aside_and_its_thread_told(
     thread = await thread_of(app, "t1")
     assert any("it was set aside for an operator" in t for t in texts(thread))
     assert len(calls(tmp_path)) == 2  # the request after it ran
-    counters = await app.metrics.counters()
+    counters = await app.context.metrics.counters()
     assert counters["inputs_set_aside_total|channel=worker,reason=undecodable"] == 1
-    assert await app.queue.lag() == 0
+    assert await app.context.queue.lag() == 0
 
 
 async def test_an_entry_that_fails_every_time_is_set_aside_while_others_go_on(
@@ -105,7 +107,7 @@ async def test_a_thread_that_cannot_be_loaded_is_told_where_it_came_from(
     redis: Redis, key_prefix: str, setup: Path
 ) -> None:
     app = make_app(redis, prefix=key_prefix, config_file=setup, lease_ttl_ms=200)
-    await redis.set(app.keys.thread("broken"), b"\x00 not a thread")  # a damaged record
+    await redis.set(app.context.keys.thread("broken"), b"\x00 not a thread")  # a damaged record
     origin = SlackOrigin(channel="C0DEPLOYS", thread_ts="1700000000.000100")
     await say(app, "broken", "slack:U0CAROL", "deploy backend to staging", new=True, origin=origin)
     for _ in range(100):
@@ -115,7 +117,7 @@ async def test_a_thread_that_cannot_be_loaded_is_told_where_it_came_from(
         await asyncio.sleep(0.05)
     [entry] = await dead(app)
     assert entry[b"kind"] == b"keeps_failing"
-    notes: Any = await redis.xrange(app.keys.outbox("slack"))
+    notes: Any = await redis.xrange(app.context.keys.outbox("slack"))
     assert len(notes) == 1
     assert b"it was set aside for an operator" in notes[0][1][b"m"]
     assert b"C0DEPLOYS" in notes[0][1][b"m"]
@@ -137,13 +139,13 @@ async def test_after_any_stored_entry_the_worker_handles_the_next(
     fields: dict[bytes, bytes], redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
 ) -> None:
     app = make_app(redis, prefix=key_prefix, config_file=setup)
-    await app.queue.ensure_group()
+    await app.context.queue.ensure_group()
     before = len(calls(tmp_path))
     if fields:
-        await redis.xadd(app.keys.inbound(), fields)  # type: ignore[arg-type]
+        await redis.xadd(app.context.keys.inbound(), fields)  # type: ignore[arg-type]
     thread_id = f"t{time.monotonic_ns()}"
     await say(app, thread_id, "slack:U0CAROL", "deploy backend to staging", new=True)
     await app.worker.run_until_idle()
     assert (await thread_of(app, thread_id)).status == "done"
     assert len(calls(tmp_path)) == before + 1
-    assert await app.queue.lag() == 0  # the hostile entry was set aside, not left behind
+    assert await app.context.queue.lag() == 0  # the hostile entry was set aside, not left behind

@@ -100,7 +100,7 @@ async def test_worker_survives_a_redis_restart(
     redis = Redis.from_url(url)
     try:
         app = make_app(redis, prefix="deploybot", config_file=config, clock=utc_now)
-        await app.queue.ensure_group()
+        await app.context.queue.ensure_group()
         await say(app, "before", "slack:U0CAROL", "deploy backend to staging", new=True)
         await wait_until(lambda: _status(app, "before", "done"))
 
@@ -127,5 +127,5 @@ async def test_worker_survives_a_redis_restart(
 
 
 async def _status(app, thread_id: str, status: str) -> bool:  # type: ignore[no-untyped-def]
-    thread = await app.store.load(thread_id)
+    thread = await app.context.store.load(thread_id)
     return thread is not None and thread.status == status

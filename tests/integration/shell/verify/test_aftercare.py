@@ -134,7 +134,7 @@ async def test_a_failed_verification_proposes_the_rollback_and_quarantines_the_v
                               instruction="deploy backend v1.4.2 to production")),
     ):  # fmt: skip
         origin = ScheduleOrigin(name=thread_id)
-        await app.queue.publish(Envelope(thread_id=thread_id, event=event, origin=origin))
+        await app.context.queue.publish(Envelope(thread_id=thread_id, event=event, origin=origin))
     await app.worker.run_until_idle()
     for thread_id in ("p", "s", "w"):
         refused = texts(await thread_of(app, thread_id))[-1]

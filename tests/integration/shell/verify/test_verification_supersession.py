@@ -27,6 +27,7 @@ from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
 from bot.shell.lock.lease import LockHolder
 from bot.shell.verify.checks import Verifier
+from bot.shell.verify.timings import Stopwatch, VerifyTimings
 from bot.shell.world.quarantine import QuarantineList
 from tests.support import calls, free_port, make_app, say, texts, thread_of, write_setup
 
@@ -97,12 +98,12 @@ async def until(what: Callable[[], Awaitable[bool]], *, timeout_s: float = 20) -
 
 
 async def status_is(app: App, thread_id: str, *wanted: str) -> bool:
-    thread = await app.store.load(thread_id)
+    thread = await app.context.store.load(thread_id)
     return thread is not None and thread.status in wanted
 
 
 async def quarantined(app: App, environment: str) -> list[str]:
-    entries = await QuarantineList(redis=app.redis, keys=app.keys).of(
+    entries = await QuarantineList(redis=app.redis, keys=app.context.keys).of(
         service="backend", environment=environment
     )
     return sorted(e.version for e in entries.values())
@@ -110,7 +111,7 @@ async def quarantined(app: App, environment: str) -> list[str]:
 
 async def judged(app: App, thread_id: str) -> bool:
     """Its verification ended, and what followed it too (nothing running)."""
-    thread = await app.store.load(thread_id)
+    thread = await app.context.store.load(thread_id)
     return thread is not None and bool(verdicts(thread)) and thread.status != "running"
 
 
@@ -190,7 +191,7 @@ async def test_a_proposed_rollback_is_closed_when_the_failed_version_is_replaced
     app = running(setup(tmp_path, health, env="production"))
 
     async def asking(thread_id: str, kind: str) -> bool:
-        thread = await app.store.load(thread_id)
+        thread = await app.context.store.load(thread_id)
         request = None if thread is None else thread.open_approval()
         return request is not None and request.plan.kind == kind
 
@@ -250,7 +251,7 @@ async def test_an_automatic_rollback_waiting_for_the_lock_does_not_run_over_a_ne
 
     await until(probing)  # carol's deploy is over (its lock released); verification runs
     holder = LockHolder(thread_id="alice", who="alice", why="deploy backend v1.4.2", since=now())
-    taken, held = await app.env_lock.acquire(
+    taken, held = await app.context.env_lock.acquire(
         service="backend", environment="staging", holder=holder, ttl_ms=30_000
     )
     assert taken
@@ -268,8 +269,8 @@ async def test_an_automatic_rollback_waiting_for_the_lock_does_not_run_over_a_ne
         sha=tag_sha(tmp_path, "v1.4.2"),
         requester="alice",
     )
-    await app.history.started(alice, idempotency_key="alice:x", thread_id="alice", at=now())
-    await app.history.record(
+    await app.context.history.started(alice, idempotency_key="alice:x", thread_id="alice", at=now())
+    await app.context.history.record(
         service="backend",
         environment="staging",
         record=DeployRecord(
@@ -282,7 +283,9 @@ async def test_an_automatic_rollback_waiting_for_the_lock_does_not_run_over_a_ne
             at=now().isoformat(),
         ),
     )
-    await app.env_lock.release(service="backend", environment="staging", token=held.fencing_token)
+    await app.context.env_lock.release(
+        service="backend", environment="staging", token=held.fencing_token
+    )
     await until(lambda: status_is(app, "carol", "failed"))
 
     carol = await thread_of(app, "carol")
@@ -342,7 +345,11 @@ def verifier_with(tmp_path: Path, answers: list[bool]) -> tuple[Verifier, list[i
 
     config = load_config(write_setup(tmp_path))
     verifier = Verifier(
-        config=config, secrets=[], interval_s=1, clock=lambda: now[0], sleep=sleep, probe=probe
+        config=config,
+        secrets=[],
+        timings=VerifyTimings(interval_s=1),
+        stopwatch=Stopwatch(now_s=lambda: now[0], sleep=sleep),
+        probe=probe,
     )
     return verifier, probes
 

@@ -20,6 +20,7 @@ from bot.core.policy.verification import Verified, VerifyFailed
 from bot.core.thread.plan import Plan
 from bot.core.wording.redact import MASK
 from bot.shell.verify.checks import Verifier
+from bot.shell.verify.timings import VerifyTimings
 from tests.fakes.prometheus_api import FakePrometheus
 
 PLAN = Plan(
@@ -118,8 +119,7 @@ def verifier(base: Path, server: Server, **kwargs: Any) -> Verifier:
     return Verifier(
         config=config(base, server),
         secrets=[SECRET],
-        interval_s=kwargs.pop("interval_s", INTERVAL_S),
-        grace_s=0.5,
+        timings=VerifyTimings(interval_s=kwargs.pop("interval_s", INTERVAL_S), grace_s=0.5),
         # As the bot does (tests/conftest.py sets it when the tests run as root).
         run_as_root=os.environ.get("DEPLOYBOT_RUN_COMMANDS_AS_ROOT") == "true",
         **kwargs,

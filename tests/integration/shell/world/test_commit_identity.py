@@ -14,7 +14,6 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app.bootstrap import App
-from bot.app.channels import app_ports
 from bot.app.webapp import build_web_app
 from bot.core.thread.events import PlanProposed
 from bot.core.thread.intents import Deploy, Intent
@@ -105,7 +104,7 @@ async def bot(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Bo
     clock = Clock()
     agent = ScriptedAgent()
     app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock, agent=agent)
-    routes = api_routes(config=app.config, ports=app_ports(app), api_token=TOKEN,
+    routes = api_routes(config=app.context.config, ports=app.ports, api_token=TOKEN,
                         webhook_secret=SECRET, clock=clock, new_id=seq_id)  # fmt: skip
     transport = httpx.ASGITransport(app=build_web_app(app, routes=routes))
     async with httpx.AsyncClient(

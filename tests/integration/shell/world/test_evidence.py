@@ -25,6 +25,7 @@ from bot.core.thread.plan import Evidence, Plan
 from bot.core.thread.thread import Thread
 from bot.shell.github.auth import TokenAuth
 from bot.shell.github.client import GithubClient
+from bot.shell.github.timings import ApiTimings
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
 from bot.shell.streams.channel_ports import channel_ports
@@ -186,9 +187,7 @@ def client(base_url: str, token: str = "ghp-test-token", timeout_s: float = 5) -
     return GithubClient(
         auth=TokenAuth(token=SecretStr(token)),
         base_url=base_url,
-        backoff_s=0.01,
-        timeout_s=timeout_s,
-        max_wait_s=0.1,
+        timings=ApiTimings(backoff_s=0.01, timeout_s=timeout_s, max_wait_s=0.1),
     )
 
 

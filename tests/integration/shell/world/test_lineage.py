@@ -13,6 +13,7 @@ from bot.core.config.config import Config, parse_config
 from bot.core.thread.plan import Lineage
 from bot.shell.github.auth import TokenAuth
 from bot.shell.github.client import GithubClient
+from bot.shell.github.timings import ApiTimings
 from bot.shell.world.lookups import Lookups
 from tests.context import context_over
 from tests.fakes.github_api import FakeGithub
@@ -78,7 +79,7 @@ async def test_github_compare_says_ahead_behind_or_diverged(
     redis: Redis, key_prefix: str, tmp_path: Path, fake: FakeGithub
 ) -> None:
     gh = GithubClient(auth=TokenAuth(token=SecretStr("ghp-test-token")), base_url=fake.base_url,
-                      backoff_s=0.01, timeout_s=5, max_wait_s=0.1)  # fmt: skip
+                      timings=ApiTimings(backoff_s=0.01, timeout_s=5, max_wait_s=0.1))  # fmt: skip
     async with gh:
         found = lookups(redis, key_prefix, config(tmp_path, GITHUB_REPO), gh)
 

@@ -11,6 +11,7 @@ from bot.core.config.service import Check, HttpCheck
 from bot.core.policy.verification import ProbeResult, Verified, VerifyFailed
 from bot.core.thread.plan import Plan
 from bot.shell.verify.checks import Verifier
+from bot.shell.verify.timings import Stopwatch, VerifyTimings
 
 PLAN = Plan(
     kind="deploy",
@@ -68,10 +69,8 @@ def verifier(
 ) -> Verifier:
     return Verifier(
         config=CONFIG,
-        interval_s=interval_s,
-        failures_to_fail=failures_to_fail,
-        clock=time.clock,
-        sleep=time.sleep,
+        timings=VerifyTimings(interval_s=interval_s, failures_to_fail=failures_to_fail),
+        stopwatch=Stopwatch(now_s=time.clock, sleep=time.sleep),
         probe=script,
     )
 
