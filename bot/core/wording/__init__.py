@@ -3,7 +3,8 @@ evidence beside an approval request, a verification in words, the approval card'
 and redaction (``redact``) that keeps secrets out of all of them. ``quarantine``: why a commit
 is quarantined and what ``release`` answers; ``environments``: ``lock``/``unlock`` and a held
 pair in ``where``; ``deploys``: why a plan did not run, and a recovered result's notes.
-``check_results``: why one verification check is not healthy.
+``check_results``: why one verification check is not healthy. ``deploy_watch``: why a
+running deploy's lock could not be kept; ``set_aside``: an inbound entry set aside.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.

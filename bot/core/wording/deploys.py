@@ -20,11 +20,13 @@ __all__ = [
     "held_for_text",
     "hold_text",
     "lock_for_text",
+    "no_github_credentials_tail",
     "not_remade_text",
     "read_back_note",
     "recheck_tags_unreadable",
     "status_note",
     "status_unknown_text",
+    "superseded_by_text",
     "under_replicated_tail",
 ]
 
@@ -130,3 +132,19 @@ def status_unknown_text(text: str, *, reason: str | None, asked: bool) -> str:
 def hold_text(plan: Plan, *, text: str, held: bool) -> str:
     """An interrupted deploy's message: what is known, then who frees the pair."""
     return f"{text} {held_text(plan, held=held)}"
+
+
+def no_github_credentials_tail(plan: Plan) -> str:
+    """A deploy through a GitHub workflow while no GitHub credentials are configured."""
+    return (
+        f"{plan.service} deploys through a GitHub workflow, but neither "
+        "GITHUB_TOKEN nor a GitHub App is set; nothing was dispatched."
+    )
+
+
+def superseded_by_text(plan: Plan, *, thread_id: str) -> str:
+    """What closed other threads' requests for the pair: ``plan`` (in ``thread_id``) started."""
+    return (
+        f"{plan.kind} of {plan.service} {plan.version} to {plan.environment} started "
+        f"for {plan.requester} (plan #{plan.short_id}, thread {thread_id})"
+    )

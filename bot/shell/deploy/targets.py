@@ -10,6 +10,7 @@ from bot.core.config.config import Config
 from bot.core.config.service import GithubWorkflow
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput, OutcomeUnknown
 from bot.core.thread.plan import Plan
+from bot.core.wording.deploys import no_github_credentials_tail
 from bot.shell.github.workflow_deployer import WorkflowDeployer
 from bot.shell.process.command_deployer import CommandDeployer
 
@@ -57,8 +58,7 @@ class Deployers:
                 result="failed",
                 exit_code=None,
                 duration_s=0,
-                output_tail=f"{plan.service} deploys through a GitHub workflow, but neither "
-                "GITHUB_TOKEN nor a GitHub App is set; nothing was dispatched.",
+                output_tail=no_github_credentials_tail(plan),
             )
         # The run lives on GitHub, not below this process: ``keepalive`` only tells it
         # whether a cancellation means the lock was lost (then the run is cancelled too).

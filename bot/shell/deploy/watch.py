@@ -27,6 +27,13 @@ from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.thread.events import MessageSent
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
+from bot.core.wording.deploy_watch import (
+    cancel_asked_reason,
+    lock_lost_reason,
+    not_dispatched_tail,
+    redis_unreachable_reason,
+    stopped_tail,
+)
 from bot.core.wording.messages import progress_text
 from bot.shell.deploy.targets import Deployers
 from bot.shell.world.context import Context
@@ -69,8 +76,7 @@ class DeployWatch:
                 result="failed",
                 exit_code=None,
                 duration_s=loop.time() - began,
-                output_tail=f"deploybot: the lock on {plan.service} in {plan.environment} "
-                "could not be kept before the dispatch; nothing was dispatched.",
+                output_tail=not_dispatched_tail(plan),
             )
         done = asyncio.Event()  # a flag as well as cancel(): see bot/shell/loop/heartbeat.py
         held = _Held(ttl_s=self._lock_ttl_ms / 1000)
@@ -108,16 +114,14 @@ class DeployWatch:
                 on_github
             ):  # asked to cancel (bot/shell/github/workflow_deployer.py), yet it may go on
                 return OutcomeUnknown(
-                    reason=f"deploybot: {reason}; the GitHub run was asked to cancel and may "
-                    "still be running.",
+                    reason=cancel_asked_reason(reason),
                     duration_s=loop.time() - began,
                 )
             return DeployResult(
                 result="failed",
                 exit_code=None,
                 duration_s=loop.time() - began,
-                output_tail=f"deploybot: stopped the command before its lock could expire: "
-                f"{reason}. Check {plan.environment}: the deploy did not finish.",
+                output_tail=stopped_tail(plan, reason=reason),
             )
         finally:
             done.set()
@@ -169,18 +173,12 @@ class DeployWatch:
                     exc,
                 )
                 if unreachable_s >= ttl_s / 2 and lease_ms == self._lock_ttl_ms:
-                    return (
-                        f"Redis was unreachable for {unreachable_s:.0f} s, so the lock on "
-                        f"{plan.service} in {plan.environment} could not be kept"
-                    )
+                    return redis_unreachable_reason(plan, unreachable_s=unreachable_s)
                 # Retry soon, then back off: 0.1, 0.2, 0.4 ... 1 s.
                 wait_s = 0.1 if wait_s >= ttl_s / 3 else min(wait_s * 2, 1.0)
                 continue
             if not kept:
-                return (
-                    f"the lock on {plan.service} in {plan.environment} was lost (it "
-                    "expired or was removed, e.g. by a Redis restart without persistence)"
-                )
+                return lock_lost_reason(plan)
             last_ok = loop.time()
             held.renewed()
             wait_s = ttl_s / 3

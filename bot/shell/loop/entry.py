@@ -20,6 +20,7 @@ from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import MessageSent, PlanProposed
 from bot.core.thread.set_aside import SetAsideReason
 from bot.core.thread.thread import Thread
+from bot.core.wording.set_aside import set_aside_text
 from bot.shell.loop.heartbeat import Heartbeat
 from bot.shell.loop.timers import Timers
 from bot.shell.loop.turn import Runner
@@ -164,10 +165,7 @@ class EntryHandler:
         """Dead-letter an entry and tell the people in its thread, if there is one."""
         await self._queue.dead_letter(delivery, reason=reason, kind=kind, at=self._clock())
         log.error("entry %s dead-lettered: %s", delivery.entry_id, reason)
-        text = (
-            f"I could not process a message in this thread ({reason}); it was set aside for "
-            "an operator. Nothing was deployed because of it."
-        )
+        text = set_aside_text(reason)
         thread_id = delivery.thread_id
         told = False
         if thread_id is not None:

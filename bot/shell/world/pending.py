@@ -18,6 +18,7 @@ from redis.asyncio.client import Pipeline
 
 from bot.core.thread.events import ApprovalRequested, Event, PlanSuperseded
 from bot.core.thread.plan import Plan
+from bot.core.wording.deploys import superseded_by_text
 from bot.shell.store.keys import Keys, text
 from bot.shell.streams.inbound import Envelope, InboundQueue
 
@@ -50,10 +51,7 @@ class PendingApprovals:
         service and environment. Returns how many threads were told."""
         key = self._keys.pending_approvals(plan.service, plan.environment)
         waiting = {text(k): text(v) for k, v in (await self._redis.hgetall(key)).items()}
-        by = (
-            f"{plan.kind} of {plan.service} {plan.version} to {plan.environment} started "
-            f"for {plan.requester} (plan #{plan.short_id}, thread {thread_id})"
-        )
+        by = superseded_by_text(plan, thread_id=thread_id)
         told = 0
         for other, plan_hash in waiting.items():
             if other == thread_id:
