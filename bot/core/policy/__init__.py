@@ -5,6 +5,7 @@ quarantine by commit, timers, whether a plan already ran, which deploy is live, 
 rounds and verdicts, and whether a newer deploy supersedes a verification. ``recovery``: what
 a recovering worker may take as a dead worker's deploy result (the history, else the target).
 ``check_results``: one verification check's result from the facts the verifier observed.
+``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
 ``wording``, ``ports``; never ``loop``.

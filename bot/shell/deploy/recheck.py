@@ -1,13 +1,14 @@
 """The live-state re-check just before a plan runs (invariant 2), under the lock.
 
 Is the world still the one the approvers were shown? The environment's live commit (from
-the deploy history) and the tag's commit (from the repository, not the cache) are read again
-and ``bot.core.policy.live.check_live_state`` decides; the planned commit must not have been
-quarantined meanwhile, under any name (``bot.core.policy.quarantine``). On drift the plan
-does not run: the thread says what changed, every copy of its request is closed, and the
-plan is made again from what is true now (a new plan hash, so no old approval can count) or
-refused (now older than live). A rollback the bot chose after a failed verification is never
-made again: it was for the version that failed, and that version is no longer what is live
+the deploy history), the quarantine entries and the tag's commit (from the repository, not
+the cache) are read again and ``bot.core.policy.drift.recheck`` decides, in its order: the
+live state (``bot.core.policy.live``), a quarantine under any name, the bot's own rollback
+still undoing the failed deploy. On drift the plan does not run: the thread says what
+changed, every copy of its request is closed, and the plan is made again from what is true
+now (a new plan hash, so no old approval can count) or refused (now older than live). A
+rollback the bot chose after a failed verification is never made again: it was for the
+version that failed, and that version is no longer what is live
 (bot/core/policy/supersession.py); the thread says so and nothing is rolled back.
 """
 
@@ -16,11 +17,9 @@ import asyncio
 from bot.core.errors import ToolFailed
 from bot.core.loop.aftercare import rolls_back
 from bot.core.loop.planning import build_plan
-from bot.core.policy.approval import Allowed, Refused
+from bot.core.policy.approval import Allowed
 from bot.core.policy.approval_posts import closing_messages
-from bot.core.policy.live import check_live_state
-from bot.core.policy.quarantine import refusal_of
-from bot.core.policy.supersession import still_undoes
+from bot.core.policy.drift import recheck
 from bot.core.thread.events import (
     ApprovalRequested,
     ErrorRecorded,
@@ -31,7 +30,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import Plan, Tag
 from bot.core.thread.thread import Thread
-from bot.core.wording.deploys import drift_text, not_remade_text, recheck_tags_unreadable
+from bot.core.wording.deploys import drift_text, not_remade_text
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
 
@@ -54,29 +53,28 @@ class LiveCheck:
             self._quarantine.of(service=plan.service, environment=plan.environment),
         )
         tags: list[Tag] | None
+        tags_error = ""
         try:
             tags = await self._lookups.fresh_tags(plan.service)
         except ToolFailed as exc:
-            tags = None
-            verdict: Allowed | Refused = Refused(
-                reason=recheck_tags_unreadable(plan.service, str(exc))
-            )
-        else:
-            verdict = check_live_state(plan, history=history, tags=tags, now=self._clock())
-        refusal = refusal_of(plan, banned, tags=tags or [], history=history)
-        if isinstance(verdict, Allowed) and refusal is not None:
-            # Quarantined after it was approved (under any name): refused, not remade.
-            verdict, tags = Refused(reason=refusal), None
+            tags, tags_error = None, str(exc)
         failed = rolls_back(thread, plan) if plan.kind == "rollback" else None
-        if isinstance(verdict, Allowed) and failed is not None:
-            verdict = still_undoes(plan, failed)  # planned after another deploy replaced it?
+        verdict = recheck(
+            plan,
+            history=history,
+            quarantined=banned,
+            tags=tags,
+            tags_error=tags_error,
+            failed=failed,
+            now=self._clock(),
+        )
         if isinstance(verdict, Allowed):
             return None
         undoing = failed is not None
-        if undoing:
-            tags = None  # only the version that failed is rolled back: never remade
+        if not verdict.remake:
+            tags = None
         now = self._clock()
-        text = drift_text(plan, reason=verdict.reason, remade=tags is not None)
+        text = drift_text(plan, reason=verdict.reason, remade=verdict.remake)
         asked = any(
             isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
             for e in thread.events
