@@ -36,6 +36,7 @@ from bot.core.config.principal import Refused
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.thread.outside import clean
 from bot.core.thread.plan import Plan
+from bot.core.wording import command_run as words
 from bot.core.wording.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.shell.process import supervisor
 from bot.shell.process.deploy_command import command_argv, command_template, deploy_variables
@@ -48,6 +49,7 @@ __all__ = ["CommandDeployer"]
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 1024 * 1024
+_Outcome = Literal["succeeded", "failed", "timed_out"]
 
 
 class CommandDeployer:
@@ -177,7 +179,9 @@ class CommandDeployer:
             root_allowed=self._run_as_root,
         )
         if isinstance(account, Refused):
-            return self._result("failed", None, started, f"cannot run {shown}: {account.reason}")
+            return self._result(
+                "failed", None, started, words.cannot_run(shown, why=account.reason)
+            )
         user: supervisor.User | None = None
         if isinstance(account, Account):  # its own names; its HOME (or its private folder)
             env = {k: v for k, v in env.items() if k != "HOME"}
@@ -210,7 +214,7 @@ class CommandDeployer:
             os.close(status_r)
             if alive_w is not None:
                 os.close(alive_w)
-            return self._result("failed", None, started, f"cannot run {shown}: {exc}")
+            return self._result("failed", None, started, words.cannot_run(shown, why=exc))
         finally:
             os.close(status_w)
             if alive_r is not None:
@@ -233,7 +237,7 @@ class CommandDeployer:
             except TimeoutError:
                 timed_out = True
                 await stop(proc, reader, events, grace_s=self._grace_s)
-                notes.append(f"deploybot: timed out after {timeout_s:g} s; stopped")
+                notes.append(words.timed_out_note(timeout_s=timeout_s))
             else:
                 await finish(proc, reader, events, limit_s=3 * self._grace_s, grace_s=self._grace_s)
         except BaseException:
@@ -252,23 +256,19 @@ class CommandDeployer:
                 os.close(alive_w)
         if reader.done() and not reader.cancelled() and (error := reader.exception()):
             log.error("reading the deploy output failed", exc_info=error)
-        if events.cannot_run is not None:
-            return self._result("failed", None, started, f"cannot run {shown}: {events.cannot_run}")
+        if (why := events.cannot_run) is not None:
+            return self._result("failed", None, started, words.cannot_run(shown, why=why))
         if events.leftovers and not timed_out:
-            notes.append("deploybot: stopped processes left running by the command")
+            notes.append(words.leftovers_stopped_note())
         code = events.exit_code
         if code is None and not timed_out:
-            notes.append("deploybot: the command's exit status was lost; check the environment")
-        result: Literal["succeeded", "failed", "timed_out"]
+            notes.append(words.exit_status_lost_note())
+        result: _Outcome
         result = "timed_out" if timed_out else ("succeeded" if code == 0 else "failed")
         return self._result(result, code, started, "\n".join([tail.text(), *notes]))
 
     def _result(
-        self,
-        result: Literal["succeeded", "failed", "timed_out"],
-        code: int | None,
-        started: float,
-        text: str,
+        self, result: _Outcome, code: int | None, started: float, text: str
     ) -> DeployResult:
         # Redacted as a whole before compact_tail cuts it to a few lines.
         return DeployResult(

@@ -24,6 +24,7 @@ from bot.core.config.principal import (
     configured_run_as,
     root_refusal,
 )
+from bot.core.wording.command_run import no_such_user_reason
 
 __all__ = ["Account", "bot_user", "command_account", "lookup", "reachable"]
 
@@ -55,7 +56,7 @@ def lookup(name: str) -> Account | Refused:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        return Refused(f"user {name!r} does not exist on this machine")
+        return Refused(no_such_user_reason(name=name))
     groups = tuple(dict.fromkeys(os.getgrouplist(entry.pw_name, entry.pw_gid)))
     home: str | None = entry.pw_dir
     try:
