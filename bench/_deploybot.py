@@ -289,6 +289,7 @@ async def run_deploybot(
         memory_paused = await redis.info("memory")
         keyspace_paused = keyspace_bytes(await redis.memory_stats())
         paused_key_bytes = await store.memory_bytes(ids[0])
+        paused_stored = int(await redis.strlen(keys.thread(ids[0])))
         delivered_bytes = int(await redis.memory_usage(keys.delivered(), samples=0) or 0) // max(
             1, int(await redis.zcard(keys.delivered()))
         )
@@ -331,6 +332,10 @@ async def run_deploybot(
             f"MEMORY USAGE of one thread key: {paused_key_bytes} B paused, "
             f"{await store.memory_bytes(ids[0])} B done ({len(threads[0].events)} "
             f"events); a delivered mark {delivered_bytes} B"
+        )
+        notes.append(
+            f"stored thread value (STRLEN): {paused_stored} B paused, "
+            f"{await redis.strlen(keys.thread(ids[0]))} B done"
         )
         notes += traffic
         return Result(

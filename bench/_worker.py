@@ -92,12 +92,12 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, _report)
     try:
-        await app.queue.ensure_group()
-        await app.outbox.ensure_group("api")
+        await app.context.queue.ensure_group()
+        await app.context.outbox.ensure_group("api")
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         deliverer = asyncio.create_task(
-            app.outbox.run(channel="api", sender=NoopSender(), consumer="bench")
+            app.context.outbox.run(channel="api", sender=NoopSender(), consumer="bench")
         )
         try:
             await app.worker.run(stop=stop)

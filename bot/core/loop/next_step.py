@@ -138,9 +138,9 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
         case UserMessage(actor=actor, text=text):
             return on_request(thread, ctx, actor=actor, text=text)
         case CronFired(schedule=name, instruction=text):
-            return on_request(thread, ctx, actor=Actor.of("schedule", name), text=text)
+            return on_request(thread, ctx, actor=Actor.recorded(f"schedule:{name}"), text=text)
         case WebhookReceived(name=name, instruction=text):
-            return on_request(thread, ctx, actor=Actor.of("webhook", name), text=text)
+            return on_request(thread, ctx, actor=Actor.recorded(f"webhook:{name}"), text=text)
         case TagsListed() | HistoryListed():
             return after_lookup(thread, ctx, last)
         case IntentChosen(intent=intent, source=source):

@@ -9,9 +9,17 @@ unprintable character: no channel's ids have them) is refused with ``ActorError`
 why; an edge turns that into a refusal, never a crash.
 
 An actor is also the string it was parsed from: events store it, compare it and show it as
-before, so threads stored by older code load unchanged (their strings are parsed on load).
+before. What was stored is read back leniently (``Actor.recorded``; models read it so under
+the ``RECORDED`` validation context, which the thread codec and the streams pass): older code
+wrote whatever its edges were given after the channel (a terminal user name with a space from
+``--user`` or ``$USER``, an email address with a quoted local part, a webhook name as the
+config spelled it), so a stored actor needs only one of the channels above. Every writer in
+the history of this repository wrote one of them (``git log -S 'actor=f"'``); a string
+without one was never stored and is still refused.
 """
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
 from pydantic import GetCoreSchemaHandler
@@ -19,22 +27,30 @@ from pydantic_core import CoreSchema, core_schema
 
 from bot.core.errors import DeploybotError
 
-__all__ = ["CHANNELS", "Actor", "ActorError", "Channel"]
+__all__ = ["CHANNELS", "RECORDED", "Actor", "ActorError", "Channel"]
 
 Channel = Literal["slack", "email", "api", "terminal", "schedule", "webhook"]
 CHANNELS: Final[tuple[Channel, ...]] = get_args(Channel)
 _MAX_ID = 320  # the longest email address
+#: The validation context under which models read stored data: actors as ``Actor.recorded``.
+RECORDED: Final[Mapping[str, bool]] = MappingProxyType({"recorded": True})
 
 
 class ActorError(DeploybotError, ValueError):
     """A string that is not ``channel:id``; the message says what is wrong."""
 
 
-def _problem(channel: str, sep: str, ident: str) -> str | None:
+def _channel_problem(channel: str, sep: str) -> str | None:
     if not sep:
         return "no channel: expected channel:id"
     if channel not in CHANNELS:
         return f"unknown channel; one of {', '.join(CHANNELS)}"
+    return None
+
+
+def _problem(channel: str, sep: str, ident: str) -> str | None:
+    if (problem := _channel_problem(channel, sep)) is not None:
+        return problem
     if not ident:
         return "empty id"
     if len(ident) > _MAX_ID:
@@ -51,12 +67,23 @@ class Actor(str):
     id: str
 
     def __new__(cls, text: str) -> "Actor":
+        """``text`` from outside, checked whole: ``ActorError`` says what is wrong."""
+        return cls._parsed(text, strict=True)
+
+    @classmethod
+    def recorded(cls, text: str) -> "Actor":
+        """An actor as stored (or named by the config): one of the channels, then the id as
+        it was written, whatever it holds; ``ActorError`` only without a known channel."""
+        return cls._parsed(text, strict=False)
+
+    @classmethod
+    def _parsed(cls, text: str, *, strict: bool) -> "Actor":
         channel, sep, ident = text.partition(":")
-        problem = _problem(channel, sep, ident)
+        problem = _problem(channel, sep, ident) if strict else _channel_problem(channel, sep)
         if problem is not None:
             raise ActorError(f"not an actor ({problem}): {text[:80]!r}")
-        actor = super().__new__(cls, text)
-        actor.channel = channel  # type: ignore[assignment]  # checked by _problem
+        actor = str.__new__(cls, text)
+        actor.channel = channel  # type: ignore[assignment]  # checked by _channel_problem
         actor.id = ident
         return actor
 
@@ -67,7 +94,21 @@ class Actor(str):
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        """In a model: validated from its string, stored as that string."""
-        return core_schema.no_info_after_validator_function(
-            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        """In a model: stored as its string; a string is parsed whole (``Actor``), or as
+        recorded under the ``RECORDED`` context; an ``Actor`` already parsed is kept."""
+        return core_schema.with_info_plain_validator_function(
+            _validate,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.to_string_ser_schema(),
         )
+
+
+def _validate(value: object, info: core_schema.ValidationInfo) -> Actor:
+    if isinstance(value, Actor):
+        return value
+    if not isinstance(value, str):
+        raise ActorError(f"not an actor (not a string): {type(value).__name__}")
+    context = info.context
+    if isinstance(context, Mapping) and context.get("recorded"):
+        return Actor.recorded(value)
+    return Actor(value)

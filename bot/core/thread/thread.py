@@ -83,9 +83,9 @@ class Thread(BaseModel):
                 case UserMessage(actor=actor):
                     return actor
                 case CronFired(schedule=name):
-                    return Actor.of("schedule", name)
+                    return Actor.recorded(f"schedule:{name}")
                 case WebhookReceived(name=name):
-                    return Actor.of("webhook", name)
+                    return Actor.recorded(f"webhook:{name}")
                 case _:
                     continue
         return None

@@ -6,10 +6,20 @@ paused thread from about 800 to about 480 bytes. The dictionary is part of the s
 format: stored values start with a format tag, and a changed dictionary gets a new tag
 (keeping the old one here so stored threads still decode). A thread stored before approval
 messages carried their card gets the cards on load (``bot.core.wording.cards.with_cards``).
+
+What is stored is read as recorded (``bot.core.thread.actor.RECORDED``: an actor older code
+wrote loads even where an edge would refuse it now). Nothing is stored twice or empty: a
+message without a card stores no ``card`` (loading still takes ``"card":null``), and a card
+whose evidence is the evidence of its plan's newest proposal before it (always, unless the
+plan was proposed again since) stores no ``evidence``: loading takes it from that proposal.
 """
 
 import zlib
+from typing import Any
 
+from bot.core.thread.actor import RECORDED
+from bot.core.thread.events import Event, MessageSent, PlanProposed
+from bot.core.thread.plan import Evidence
 from bot.core.thread.thread import Thread
 from bot.core.wording.cards import with_cards
 
@@ -64,13 +74,27 @@ _DICTIONARY_V2 = (
     + b'"to":null,"replaces":null,"route":null}"purpose":"progress","to":null,"replaces":"'
 )
 
-_FORMATS = {b"z1": _DICTIONARY_V1, b"z2": _DICTIONARY_V2}
-_CURRENT = b"z2"
+# v3: an approval message's card (its evidence comes from the proposal, so not spelled here).
+_DICTIONARY_V3 = _DICTIONARY_V2 + b"".join(
+    [
+        b',"card":{"plan":{"kind":"deploy","service":"","environment":"production",',
+        b'"version":"v1.","sha":"","subject":"","previous_version":"v1.","requester":"",',
+        b'"attempt":0,"previous_sha":null,"lineage":null},"plan_hash":"","approvers":["",""],',
+        b'"min_approvals":1,"expires_at":"2026-11-22T00:00:00Z","approve_with":"approve",',
+        b'"reject_with":"reject"}}',
+        b'"evidence":{"live_version":"v1.","requester":"","commits_total":1,"commits":[',
+        b'{"sha":"","subject":"","author":""}],"compare_url":null,"ci_state":"success",',
+        b'"ci_url":null,"note":null}}',
+    ]
+)
+
+_FORMATS = {b"z1": _DICTIONARY_V1, b"z2": _DICTIONARY_V2, b"z3": _DICTIONARY_V3}
+_CURRENT = b"z3"
 
 
 def encode_thread(thread: Thread) -> bytes:
     compressor = zlib.compressobj(6, zdict=_FORMATS[_CURRENT])
-    blob = thread.model_dump_json(exclude={"version"}).encode()
+    blob = thread.model_dump_json(exclude=_not_stored(thread.events)).encode()
     return _CURRENT + compressor.compress(blob) + compressor.flush()
 
 
@@ -79,6 +103,42 @@ def decode_thread(stored: bytes, *, version: int) -> Thread:
     if tag not in _FORMATS:
         raise ValueError(f"unknown thread storage format {tag!r}")
     decompressor = zlib.decompressobj(zdict=_FORMATS[tag])
-    thread = Thread.model_validate_json(decompressor.decompress(blob) + decompressor.flush())
+    thread = Thread.model_validate_json(
+        decompressor.decompress(blob) + decompressor.flush(), context=RECORDED
+    )
     thread.version = version
+    thread.events = _with_evidence(thread.events)
     return with_cards(thread)  # stored before messages carried their approval card
+
+
+def _not_stored(events: list[Event]) -> dict[str, Any]:
+    """What ``encode_thread`` leaves out: the version (the store keeps it beside), a
+    message's empty card, and a card's evidence where its plan's proposal holds the same."""
+    left_out: dict[int, Any] = {}
+    proposed: dict[str, Evidence | None] = {}  # plan hash -> its newest proposal's evidence
+    for i, event in enumerate(events):
+        if isinstance(event, PlanProposed):
+            proposed[event.plan.plan_hash] = event.evidence
+        elif isinstance(event, MessageSent):
+            card = event.card
+            if card is None:
+                left_out[i] = {"card"}
+            elif card.plan_hash in proposed and proposed[card.plan_hash] == card.evidence:
+                left_out[i] = {"card": {"evidence"}}
+    return {"version": True, "events": left_out}
+
+
+def _with_evidence(events: list[Event]) -> list[Event]:
+    """``events`` as loaded, each card stored without its evidence given its proposal's."""
+    out: list[Event] = []
+    proposed: dict[str, Evidence | None] = {}
+    for event in events:
+        if isinstance(event, PlanProposed):
+            proposed[event.plan.plan_hash] = event.evidence
+        elif isinstance(event, MessageSent) and event.card is not None:
+            card = event.card
+            if "evidence" not in card.model_fields_set and card.plan_hash in proposed:
+                card = card.model_copy(update={"evidence": proposed[card.plan_hash]})
+                event = event.model_copy(update={"card": card})
+        out.append(event)
+    return out

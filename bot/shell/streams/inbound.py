@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 
 from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.reading.json_shape import check_json_depth
+from bot.core.thread.actor import RECORDED
 from bot.core.thread.set_aside import SetAside, SetAsideReason
 from bot.shell.store.keys import Keys, stream_entries, text
 from bot.shell.streams.set_aside import MAX_KEPT, set_aside_field
@@ -190,7 +191,7 @@ class InboundQueue:
     def _delivery(eid: str, fields: dict[bytes, bytes]) -> Delivery:
         raw = fields.get(b"e", b"")
         try:
-            envelope: Envelope | None = Envelope.model_validate_json(raw)
+            envelope: Envelope | None = Envelope.model_validate_json(raw, context=RECORDED)
         except (ValueError, RecursionError):
             envelope = None
         if envelope is None:

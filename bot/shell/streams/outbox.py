@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from bot.core.errors import Undeliverable
 from bot.core.ports.outbound import OutboundMessage, Sender
+from bot.core.thread.actor import RECORDED
 from bot.core.thread.events import MessageSent
 from bot.core.thread.origin import outbox_channel
 from bot.core.thread.thread import Thread
@@ -154,7 +155,9 @@ class Outbox:
         parsed: list[tuple[str, OutboundMessage]] = []
         for entry_id, fields in entries:
             try:
-                parsed.append((entry_id, OutboundMessage.model_validate_json(fields[b"m"])))
+                parsed.append(
+                    (entry_id, OutboundMessage.model_validate_json(fields[b"m"], context=RECORDED))
+                )
             except (KeyError, ValueError):  # never deliverable: set aside, do not stop the pump
                 log.error("outbox %s entry %s is not a valid message, set aside", channel, entry_id)
                 done.xadd(
