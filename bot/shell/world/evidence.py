@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.config.config import Config
 from bot.core.errors import ToolFailed
 from bot.core.thread.plan import CommitInfo, Evidence, Plan
+from bot.core.wording import evidence_notes as words
 from bot.core.wording.evidence import outside_text
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
@@ -162,28 +163,25 @@ class EvidenceGatherer:
             async with asyncio.timeout(self._timeout_s):
                 return await self._gather(plan, known)
         except TimeoutError:
-            return known.model_copy(
-                update={"note": f"no commit range: gathering took over {self._timeout_s:g} s"}
-            )
+            note = words.gathering_timed_out_note(timeout_s=self._timeout_s)
+            return known.model_copy(update={"note": note})
         except Exception as exc:  # evidence must never fail a plan
             log.warning("evidence for %s: %s", plan.service, type(exc).__name__, exc_info=True)
-            return known.model_copy(update={"note": f"no commit range: {_short(exc)}"})
+            return known.model_copy(update={"note": words.no_range_note(why=_short(exc))})
 
     async def _gather(self, plan: Plan, known: Evidence) -> Evidence:
         if plan.service not in self._config.services:
-            return known.model_copy(update={"note": f"unknown service {plan.service}"})
+            return known.model_copy(
+                update={"note": words.unknown_service_note(service=plan.service)}
+            )
         location = self._config.repo_location(plan.service)
         if _is_local(location):
             return await self._from_git(plan, location, known)
         repo = github_repo(location, api_url=self._api_url)
         if repo is None:
-            return known.model_copy(
-                update={"note": "no commit range: the repository is not on GitHub or local"}
-            )
+            return known.model_copy(update={"note": words.not_on_github_note()})
         if self._github is None:
-            return known.model_copy(
-                update={"note": "GitHub is not configured (GITHUB_TOKEN): no commits or CI"}
-            )
+            return known.model_copy(update={"note": words.github_not_configured_note()})
         return await self._from_github(plan, repo, self._github, known)
 
     # -- a local repository ------------------------------------------------------------
@@ -213,7 +211,7 @@ class EvidenceGatherer:
         )
         for failed in (out, count):
             if isinstance(failed, ToolFailed):
-                return known.model_copy(update={"note": f"no commit range: {_short(failed)}"})
+                return known.model_copy(update={"note": words.no_range_note(why=_short(failed))})
             if isinstance(failed, BaseException):
                 raise failed
         assert isinstance(out, str)
@@ -226,7 +224,7 @@ class EvidenceGatherer:
         total: int | None = int(count.strip() or 0)
         note = None
         if base is None and total is not None and total > self._cap:
-            total, note = None, f"first deploy: more than {self._cap} commits, not all counted"
+            total, note = None, words.first_deploy_capped_note(cap=self._cap)
         return known.model_copy(update={"commits_total": total, "commits": commits, "note": note})
 
     # -- a repository on GitHub --------------------------------------------------------
@@ -237,9 +235,9 @@ class EvidenceGatherer:
             async with asyncio.timeout(self._timeout_s * 0.9):
                 return await call
         except TimeoutError:
-            return f"{what}: no answer from GitHub in time"
+            return words.github_silent_note(what=what)
         except GithubError as exc:
-            return f"{what}: {_short(exc)}"
+            return words.github_failed_note(what=what, why=_short(exc))
 
     async def _from_github(
         self, plan: Plan, repo: GithubRepo, github: GithubClient, known: Evidence
@@ -251,7 +249,7 @@ class EvidenceGatherer:
             github.commit_status(repo.owner, repo.name, plan.sha), "CI status"
         )
         if live is None:
-            notes.append("first deploy: no earlier version to compare with")
+            notes.append(words.first_deploy_note())
             status = await status_call
         else:
             base, head = (plan.sha, live) if plan.kind == "rollback" else (live, plan.sha)
@@ -266,10 +264,7 @@ class EvidenceGatherer:
                 if comparison.html_url.startswith(("https://", "http://")):
                     update["compare_url"] = comparison.html_url
                 if len(comparison.commits) < comparison.total_commits:
-                    notes.append(
-                        f"GitHub listed only the oldest {len(comparison.commits)} commits: "
-                        "see the compare link for the newest"
-                    )
+                    notes.append(words.oldest_listed_note(listed=len(comparison.commits)))
                 else:
                     update["commits"] = _commits_of(comparison, self._shown)
         if isinstance(status, str):

@@ -14,6 +14,7 @@ from bot.core.loop.planning import planned_commit
 from bot.core.policy.deploys import live_record
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import DeployRecord, Lineage, Quarantined, Tag
+from bot.core.wording import lineage as words
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError
@@ -98,15 +99,15 @@ class Lookups:
                 location, planned=planned, live=live, timeout_s=self._lineage_timeout_s
             )
         if self._github is None:
-            return Lineage(relation="unknown", why="GitHub is not configured (GITHUB_TOKEN)")
+            return Lineage(relation="unknown", why=words.github_not_configured_why())
         try:
             async with asyncio.timeout(self._lineage_timeout_s):
                 comparison = await self._github.compare(repo.owner, repo.name, live, planned)
         except TimeoutError:
-            return Lineage(relation="unknown", why="no answer from GitHub in time")
+            return Lineage(relation="unknown", why=words.github_silent_why())
         except GithubError as exc:
             why = compact_tail(redact(str(exc), secrets=()), max_lines=1, max_chars=160)
-            return Lineage(relation="unknown", why=f"GitHub compare: {why}")
+            return Lineage(relation="unknown", why=words.compare_failed_why(why=why))
         match comparison.status:
             case "identical":
                 return Lineage(relation="same")
@@ -117,7 +118,7 @@ class Lookups:
             case "diverged":
                 return Lineage(relation="diverged", missing=comparison.behind_by)
             case other:
-                return Lineage(relation="unknown", why=f"GitHub compare said {other!r}")
+                return Lineage(relation="unknown", why=words.compare_said_why(status=other))
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
         return await self._history.recent(

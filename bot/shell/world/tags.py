@@ -32,6 +32,7 @@ from bot.core.config.childenv import tool_env
 from bot.core.errors import ToolFailed
 from bot.core.thread.intents import VERSION_PATTERN
 from bot.core.thread.plan import Lineage, Tag, version_key
+from bot.core.wording import lineage as words
 from bot.core.wording.redact import compact_tail, redact, strip_ansi
 
 __all__ = ["lineage", "list_tags", "version_key"]
@@ -176,9 +177,9 @@ async def lineage(repo: str, *, planned: str, live: str, timeout_s: float = 10) 
     if planned == live:
         return Lineage(relation="same")
     if not (_SHA.match(planned) and _SHA.match(live)):
-        return Lineage(relation="unknown", why="not a full commit sha")
+        return Lineage(relation="unknown", why=words.not_full_sha_why())
     if not _is_local(repo):
-        return Lineage(relation="unknown", why="the repository is not on this machine")
+        return Lineage(relation="unknown", why=words.not_on_this_machine_why())
     try:
         out = await _git(
             ["-C", repo, "rev-list", "--left-right", "--count", f"{planned}...{live}", "--"],
@@ -189,7 +190,7 @@ async def lineage(repo: str, *, planned: str, live: str, timeout_s: float = 10) 
     except ToolFailed as exc:
         return Lineage(relation="unknown", why=str(exc))
     except ValueError:
-        return Lineage(relation="unknown", why="git rev-list answered something else")
+        return Lineage(relation="unknown", why=words.git_answered_else_why())
     if only_live == 0:
         return Lineage(relation="ahead" if only_planned else "same")
     if only_planned == 0:
