@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from bot.core.config.service import GithubWorkflow
 from bot.core.thread.plan import Plan
+from bot.core.wording import workflow_runs as words
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError, GithubRateLimited, GithubRefused
 from bot.shell.github.models import WorkflowRun
@@ -77,7 +78,7 @@ class Dispatcher:
                     target.owner, target.repo, target.workflow_file, ref=target.ref, inputs=inputs
                 )
             except GithubRefused as exc:
-                raise NotStarted(f"GitHub refused the dispatch: {exc}") from exc
+                raise NotStarted(words.dispatch_refused_text(why=exc)) from exc
             except GithubRateLimited as exc:
                 # GitHub did not act on it; still, look before dispatching again.
                 log.warning("dispatch %d rate limited; waiting %.1f s", tries, exc.wait_s)
@@ -86,21 +87,15 @@ class Dispatcher:
                     if (run := await self._runs.find(target, key, since)) is not None:
                         return run
                 except GithubError as err:
-                    raise NotStarted(
-                        "rate limited, and GitHub could not be asked whether a run with the "
-                        f"key exists ({err}); not dispatched again"
-                    ) from err
+                    raise NotStarted(words.rate_limited_unasked_text(why=err)) from err
                 continue
             except GithubError as exc:  # the answer was lost: GitHub may have started a run
                 log.warning("dispatch %d answer lost (%s); looking for its run", tries, exc)
-                return await self._found(
-                    target, key, since, f"the dispatch's answer was lost ({exc})"
-                )
-            return await self._found(target, key, since, "GitHub accepted the dispatch")
-        raise NotStarted(
-            f"GitHub rate-limited the dispatch {tries} times (within "
-            f"{self.dispatch.total_seconds():g} s); nothing was dispatched"
-        )
+                lost = words.answer_lost_what(why=exc)
+                return await self._found(target, key, since, lost)
+            return await self._found(target, key, since, words.accepted_what())
+        within_s = self.dispatch.total_seconds()
+        raise NotStarted(words.rate_limited_out_text(tries=tries, within_s=within_s))
 
     async def _found(
         self, target: GithubWorkflow, key: str, since: datetime, what: str
@@ -109,14 +104,10 @@ class Dispatcher:
         try:
             run = await self._runs.find_until(target, key, since, self._now() + self.find)
         except GithubError as exc:
-            raise MayHaveStarted(
-                f"{what}, but GitHub could not be asked for its run ({exc}); it may have "
-                "started one"
-            ) from exc
+            raise MayHaveStarted(words.run_unasked_text(what=what, why=exc)) from exc
         if run is None:
+            find_s = self.find.total_seconds()
             raise MayHaveStarted(
-                f"{what}, but no run showing its key appeared within "
-                f"{self.find.total_seconds():g} s; GitHub may still start it (does the "
-                f"workflow's run-name show inputs.{target.key_input}?)"
+                words.no_run_shown_text(what=what, find_s=find_s, key_input=target.key_input)
             )
         return run

@@ -12,6 +12,8 @@ bot/shell/github/client.py does the I/O and decides the retries).
 
 from collections.abc import Mapping
 
+from bot.core.wording import workflow_runs as words
+
 __all__ = [
     "GithubError",
     "GithubRateLimited",
@@ -57,12 +59,11 @@ def classify(status: int, headers: Mapping[str, str], message: str, *, now_s: fl
             wait_s = after_s
         elif remaining == "0" and (reset_s := _seconds(reset)) is not None:
             wait_s = max(0.0, reset_s - now_s)
-        return GithubRateLimited(
-            f"rate limited ({status}): {message}", status=status, wait_s=wait_s
-        )
+        limited_text = words.rate_limited_text(status=status, message=message)
+        return GithubRateLimited(limited_text, status=status, wait_s=wait_s)
     if status >= 500:
-        return GithubUnavailable(f"GitHub answered {status}: {message}", status=status)
-    return GithubRefused(f"GitHub answered {status}: {message}", status=status)
+        return GithubUnavailable(words.answered_text(status=status, message=message), status=status)
+    return GithubRefused(words.answered_text(status=status, message=message), status=status)
 
 
 def _seconds(value: str | None) -> float | None:

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from bot.core.config.service import GithubWorkflow
 from bot.core.thread.deploy_result import OnOutput
+from bot.core.wording import workflow_runs as words
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError, GithubRateLimited, GithubUnavailable
 from bot.shell.github.models import RunJob, WorkflowRun
@@ -116,10 +117,10 @@ class WorkflowRuns:
             await self._client.cancel_run(target.owner, target.repo, run.id)
         except GithubError as exc:
             if exc.status == 409:  # GitHub: it completed meanwhile
-                return "deploybot: the run had already completed when it was cancelled"
+                return words.cancel_too_late_note()
             log.error("cancelling run %d failed: %s", run.id, exc)
-            return f"deploybot: cancelling the run failed: {exc}"
-        return "deploybot: asked GitHub to cancel the run"
+            return words.cancel_failed_note(why=exc)
+        return words.cancel_asked_note()
 
     async def until_completed(
         self, target: GithubWorkflow, run: WorkflowRun, within_s: float
