@@ -5,6 +5,8 @@ __all__ = [
     "DeploybotError",
     "InvalidIntent",
     "PlanRefused",
+    "StoreError",
+    "StoreUnavailable",
     "ThreadConflict",
     "ToolFailed",
     "Undeliverable",
@@ -40,3 +42,17 @@ class Undeliverable(DeploybotError):
     """A channel refused a message for good (a Slack channel that does not exist, an address
     the mail server rejects permanently): retrying cannot help, so the outbox sets it aside
     in its dead-letter stream with this message as the reason, and logs an error."""
+
+
+class StoreError(DeploybotError):
+    """The store (Redis) refused or failed a command behind a port (a wrong type, a script
+    error, an answer that is no answer). Raised by the shell's implementations of the ports
+    in place of the client's own error, which stays the ``__cause__``: channels tell a store
+    failure from a bug of their own without importing the client."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached in time: the connection dropped or was refused, a
+    command timed out, the server is still loading its data, or a replica answered during a
+    failover (read-only). Nothing was stored by the call that raised it; trying again later
+    may succeed (a channel answers 503, Slack retries, the mail listener reconnects)."""

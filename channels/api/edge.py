@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.core.errors import StoreError
 from bot.core.ports.audit import SetAsideLog
 from bot.core.reading.json_shape import check_json_depth
 from bot.core.thread.set_aside import SetAside, SetAsideReason
@@ -110,7 +110,7 @@ def guard(
             if problem.set_aside is not None:
                 await record(request, problem.set_aside, problem.message)
             return _error(problem.status_code, problem.message)
-        except (RedisError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             log.warning("%s %s: redis unavailable: %s", request.method, request.url.path, exc)
             return _error(503, "Redis is unreachable; nothing was accepted or changed. Try again.")
         except Exception as exc:  # a bug met on this request: answered, counted, not fatal

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import assert_never
 
-from redis.exceptions import RedisError
-
+from bot.core.errors import StoreError
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.origin import EmailOrigin
@@ -73,7 +72,7 @@ class MailIntake:
             await self._record(ref, mail, mail.unreadable, mail.unreadable_detail)
         try:
             await self._act(verdict)
-        except (RedisError, OSError):
+        except (StoreError, OSError):
             raise  # Redis away: the listener reconnects and the message is fetched again
         except Exception as exc:  # what the message made us build failed: contained
             log.exception("email %s: acting on it failed", ref)

@@ -26,10 +26,8 @@ from typing import Any
 
 import aioimaplib
 from pydantic import BaseModel, ConfigDict, SecretStr
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.core.errors import StoreUnavailable
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.health import Health
 from channels.email.intake import MailIntake
@@ -127,9 +125,10 @@ class MailListener:
             except (TimeoutError, OSError, aioimaplib.AioImapException, ImapFailed) as exc:
                 self._health.recovering(f"IMAP {type(exc).__name__}: {exc}")
                 log.info("imap: %s: %s; reconnecting in %.1f s", type(exc).__name__, exc, backoff_s)
-            except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
-                self._health.recovering(f"redis unavailable ({type(exc).__name__}: {exc})")
-                log.info("imap: redis: %s; reconnecting in %.1f s", exc, backoff_s)
+            except StoreUnavailable as exc:
+                cause = exc.__cause__ or exc  # Redis's own error, as the health line names it
+                self._health.recovering(f"redis unavailable ({type(cause).__name__}: {cause})")
+                log.info("imap: redis: %s; reconnecting in %.1f s", cause, backoff_s)
             finally:
                 self.connected.clear()
             with contextlib.suppress(TimeoutError):
@@ -286,7 +285,7 @@ class MailListener:
             fetched = await self._call(client.uid("fetch", str(uid), f"({part})"))
             raw = next((bytes(x) for x in fetched.lines if isinstance(x, bytearray)), b"")
             set_aside = await self._intake.take(raw, size_bytes=size, ref=ref)
-        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError):
+        except StoreUnavailable:
             # Redis away is nobody's message's fault: take the try back if it answers
             # again so soon. (A failing fetch counts: a message IMAP cannot serve is one.)
             with contextlib.suppress(Exception):

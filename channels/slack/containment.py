@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
+from bot.core.errors import StoreError
 from bot.core.ports.audit import SetAsideLog
 from bot.core.thread.set_aside import SetAside, SetAsideReason
 
@@ -61,7 +60,7 @@ class Containment:
         """``await step``; None (set aside) when it raised anything but a Redis outage."""
         try:
             return await step
-        except (RedisError, OSError):
+        except (StoreError, OSError):
             raise  # Slack gets a 500 and retries: nothing was accepted
         except Exception as exc:  # what the payload made us build failed: contained
             log.exception("slack: handling %s failed", ref)

@@ -18,14 +18,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, StoreError
 from channels.slack.listeners import SlackListeners
 from channels.slack.verify import Malformed, Unverified, screen_payload, verify_signature
 
@@ -100,7 +99,7 @@ def slack_routes(
             return JSONResponse({"error": screened.reason}, status_code=screened.status_code)
         try:
             bolt_response = await app.async_dispatch(to_async_bolt_request(request, body))
-        except (RedisError, OSError):
+        except (StoreError, OSError):
             raise  # a 500: Slack retries, as nothing was accepted
         except Exception as exc:  # Bolt failed on this payload: set aside, not retried
             log.exception("slack: Bolt failed on a signed request")

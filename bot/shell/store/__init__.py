@@ -1,6 +1,7 @@
 """Redis as storage: every key built in one class (``keys``), threads saved by compare-and-set
 on their version (``threads``) in their stored form (``codec``), which Redis failures a
-loop rides out (``redis_faults``), and the channels' own small state (``channel_state``).
+loop rides out (``redis_faults``), the ports' Redis failures as the core's ``StoreError``
+(``guarded``), and the channels' own small state (``channel_state``).
 
 The floor of the shell: imports only the core.
 """
