@@ -19,6 +19,7 @@ __all__ = [
     "lock_state_text",
     "locked_now_text",
     "not_locked_text",
+    "quiet_lock_why",
     "unlocked_text",
 ]
 
@@ -35,6 +36,11 @@ class Holding(Protocol):
     def since(self) -> datetime: ...
     @property
     def interrupted(self) -> bool: ...
+
+
+def quiet_lock_why() -> str:
+    """Why no lock is granted while Redis's data loss is still quiet (the lease's holder)."""
+    return "a lock from before Redis lost data must run out first"
 
 
 def already_locked_text(environment: str, *, holder: Holding) -> str:

@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from bot.core.wording.environments import quiet_lock_why
 from bot.shell.lock import scripts as lockscripts
 from bot.shell.lock.dataloss import STOP_MARGIN_MS, DataLossGuard
 from bot.shell.store.keys import Keys, queue_script
@@ -144,7 +145,7 @@ class EnvLock:
         return LockHolder(
             thread_id="",
             who="deploybot",
-            why="a lock from before Redis lost data must run out first",
+            why=quiet_lock_why(),
             since=holder.since,
             quiet_until=until,
         )

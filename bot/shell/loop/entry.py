@@ -20,7 +20,12 @@ from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import MessageSent, PlanProposed
 from bot.core.thread.set_aside import SetAsideReason
 from bot.core.thread.thread import Thread
-from bot.core.wording.set_aside import set_aside_text
+from bot.core.wording.set_aside import (
+    keeps_failing_reason,
+    no_thread_reason,
+    set_aside_text,
+    undecodable_reason,
+)
 from bot.shell.loop.heartbeat import Heartbeat
 from bot.shell.loop.timers import Timers
 from bot.shell.loop.turn import Runner
@@ -63,10 +68,10 @@ class EntryHandler:
     async def handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
         if envelope is None:
-            await self._give_up(delivery, reason="not a valid inbound envelope", kind="undecodable")
+            await self._give_up(delivery, reason=undecodable_reason(), kind="undecodable")
             return
         if delivery.deliveries > self._max_deliveries:
-            reason = f"failed {delivery.deliveries - 1} times"
+            reason = keeps_failing_reason(failures=delivery.deliveries - 1)
             await self._give_up(delivery, reason=reason, kind="keeps_failing")
             return
         token = f"{self.consumer}:{self._new_id()}"
@@ -101,7 +106,7 @@ class EntryHandler:
         assert envelope is not None
         if thread is None:
             if envelope.origin is None:
-                reason = f"no thread {envelope.thread_id}"
+                reason = no_thread_reason(thread_id=envelope.thread_id)
                 await self._queue.dead_letter(
                     delivery, reason=reason, kind="no_thread", at=self._clock()
                 )

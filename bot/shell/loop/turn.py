@@ -42,6 +42,7 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.intents import ListDeploys, ListTags
 from bot.core.thread.thread import Thread
+from bot.core.wording.turns import too_many_steps_message
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
 from bot.shell.verify.after_deploy import Verification
@@ -139,7 +140,7 @@ class Runner:
                     thread.events.append(await self._desk.describe(service, memo))
                 case _:
                     assert_never(step)
-        thread.events.append(self._error("tool_failed", "stopped after too many steps"))
+        thread.events.append(self._error("tool_failed", too_many_steps_message()))
         return memo.published
 
     # -- steps ---------------------------------------------------------------------------
