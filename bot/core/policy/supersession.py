@@ -40,7 +40,6 @@ class StartedDeploy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     idempotency_key: str
-    thread_id: str
     kind: Literal["deploy", "rollback"]
     version: Name
     requester: Name

@@ -139,7 +139,7 @@ class Executor:
         thread.events.extend(added)
         thread.version = candidate.version
         # Before the command runs: a verification of an older deploy of the pair stops here.
-        await self._history.started(plan, idempotency_key=key, thread_id=thread.id, at=started.at)
+        await self._history.started(plan, idempotency_key=key, at=started.at)
         await self._outbox.enqueue(thread, starts)  # saved: people may see it now
         memo.published.update(m.id for m in starts)
         await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())

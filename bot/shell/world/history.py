@@ -39,14 +39,11 @@ class DeployHistory:
         raw = await self._redis.lrange(self._keys.history(service, environment), 0, limit - 1)
         return [DeployRecord.model_validate_json(r) for r in raw]
 
-    async def started(
-        self, plan: Plan, *, idempotency_key: str, thread_id: str, at: datetime
-    ) -> None:
+    async def started(self, plan: Plan, *, idempotency_key: str, at: datetime) -> None:
         """``plan``'s deploy (``idempotency_key``) is now the newest started on its pair: a
         verification of an older one stops."""
         deploy = StartedDeploy(
             idempotency_key=idempotency_key,
-            thread_id=thread_id,
             kind=plan.kind,
             version=plan.version,
             requester=plan.requester,

@@ -269,7 +269,7 @@ async def test_an_automatic_rollback_waiting_for_the_lock_does_not_run_over_a_ne
         sha=tag_sha(tmp_path, "v1.4.2"),
         requester="alice",
     )
-    await app.context.history.started(alice, idempotency_key="alice:x", thread_id="alice", at=now())
+    await app.context.history.started(alice, idempotency_key="alice:x", at=now())
     await app.context.history.record(
         service="backend",
         environment="staging",

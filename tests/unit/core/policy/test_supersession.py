@@ -27,7 +27,6 @@ def started(key: str, *, kind: str = "deploy", version: str = "v1.4.2") -> Start
     return StartedDeploy.model_validate(
         {
             "idempotency_key": key,
-            "thread_id": "t-alice",
             "kind": kind,
             "version": version,
             "requester": "alice",

@@ -26,7 +26,7 @@ FAILED = VerifyFailed(
 async def deployed(context: Context) -> Thread:
     """The plan's deploy is the pair's newest started; its thread saved."""
     key = f"t1:{PLAN.plan_hash}"
-    await context.history.started(PLAN, idempotency_key=key, thread_id="t1", at=AT)
+    await context.history.started(PLAN, idempotency_key=key, at=AT)
     thread = thread_with_plan()
     await context.store.save(thread)
     return thread
@@ -78,7 +78,7 @@ async def test_a_newer_deploy_of_the_pair_supersedes_it_and_nothing_is_decided()
     thread = await deployed(context)
     newer = PLAN.model_copy(update={"version": "v1.2.0", "sha": "d" * 40})
     await context.history.started(
-        newer, idempotency_key=f"t2:{newer.plan_hash}", thread_id="t2", at=AT.replace(minute=41)
+        newer, idempotency_key=f"t2:{newer.plan_hash}", at=AT.replace(minute=41)
     )
     events = await Verification(context=context, verifier=FakeVerifier(outcome=FAILED)).run(  # type: ignore[arg-type]
         thread, PLAN, published=set()
