@@ -1,7 +1,11 @@
 """The words of a GitHub workflow deploy (pure): what GitHub answered, why a dispatch started
-nothing or may have started a run, and what asking to cancel a run came to.
-bot/shell/github/ (errors.py, dispatch.py, runs.py) talks to GitHub and reports the facts;
-these sentences reach a deploy's result."""
+nothing or may have started a run, what asking to cancel a run came to, and what a followed
+run came to (its link, conclusion and failed steps; lost, timed out, not seen to complete).
+bot/shell/github/ (errors.py, dispatch.py, runs.py, run_rules.py, workflow_deployer.py) talks
+to GitHub and reports the facts; these sentences reach a deploy's result."""
+
+from collections.abc import Sequence
+from datetime import datetime
 
 __all__ = [
     "accepted_what",
@@ -10,13 +14,26 @@ __all__ = [
     "cancel_asked_note",
     "cancel_failed_note",
     "cancel_too_late_note",
+    "cancel_unseen_note",
+    "cancelled_completed_note",
+    "conclusion_line",
     "dispatch_refused_text",
+    "failed_line",
+    "lost_track_note",
     "no_run_shown_text",
+    "not_asked_note",
+    "not_found_note",
     "rate_limited_out_text",
     "rate_limited_text",
     "rate_limited_unasked_text",
+    "run_line",
     "run_unasked_text",
+    "run_unknown_note",
+    "succeeded_before_cancel_note",
+    "timed_out_note",
 ]
+
+_MAX_FAILED_SHOWN = 3
 
 
 def answered_text(*, status: int, message: str) -> str:
@@ -87,3 +104,70 @@ def cancel_failed_note(*, why: object) -> str:
 def cancel_asked_note() -> str:
     """GitHub was asked to cancel a run (it goes on for a while after)."""
     return "deploybot: asked GitHub to cancel the run"
+
+
+def run_line(*, url: str) -> str:
+    """The first line of a workflow deploy's output: where its run is."""
+    return f"workflow run {url}"
+
+
+def conclusion_line(*, conclusion: str | None) -> str:
+    """What GitHub says the run came to (its conclusion, else its status)."""
+    return f"conclusion: {conclusion}"
+
+
+def failed_line(*, failed: Sequence[str]) -> str:
+    """The failed jobs (``job / first failed step``), the first three and how many more;
+    "" when none failed."""
+    if not failed:
+        return ""
+    extra = len(failed) - _MAX_FAILED_SHOWN
+    more = f" (+{extra} more)" if extra > 0 else ""
+    return "failed: " + "; ".join(failed[:_MAX_FAILED_SHOWN]) + more
+
+
+def run_unknown_note(*, why: object) -> str:
+    """The run could not be known (a dispatch that started nothing or may have started one:
+    ``why`` worded above)."""
+    return f"deploybot: {why}"
+
+
+def not_asked_note(*, why: object) -> str:
+    """After a crash, GitHub could not be asked for the run."""
+    return f"deploybot: GitHub could not be asked for the run: {why}"
+
+
+def not_found_note(*, key: str, until: datetime) -> str:
+    """After a crash, no run showing ``key`` appeared by the end of the find window."""
+    return (
+        f"deploybot: no run showing key {key} appeared on GitHub by "
+        f"{until:%H:%M:%S} UTC (the dispatch's find window); GitHub may still start one"
+    )
+
+
+def lost_track_note(*, why: object) -> str:
+    """GitHub refused to show our own run while it was followed: it goes on unseen."""
+    return f"deploybot: lost track of the run, which may still be running: {why}"
+
+
+def timed_out_note(*, timeout_s: float) -> str:
+    """The run went past the service's ``timeout_s`` (it is then cancelled)."""
+    return f"deploybot: timed out after {timeout_s:g} s"
+
+
+def cancel_unseen_note(*, wait_s: float) -> str:
+    """GitHub did not report the cancelled run completed within ``wait_s``."""
+    return (
+        f"deploybot: GitHub has not reported the run completed {wait_s:g} s later: it may "
+        "still be deploying"
+    )
+
+
+def succeeded_before_cancel_note(*, timed_out: str) -> str:
+    """The run timed out (``timed_out``: ``timed_out_note``) but succeeded before the cancel."""
+    return f"{timed_out}; the run succeeded before the cancel took hold"
+
+
+def cancelled_completed_note(*, asked: str) -> str:
+    """After ``asked`` (what asking to cancel came to), GitHub reports the run completed."""
+    return f"{asked}; GitHub reports it completed"

@@ -1,5 +1,6 @@
 """The pure parts of following a workflow run: the dispatch's inputs, which run title shows
-a key, where a run is (progress), and what it came to (result and a short summary)."""
+a key, where a run is (progress), and what it came to (result and a short summary, worded by
+bot.core.wording.workflow_runs)."""
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.config.service import GithubWorkflow
 from bot.core.thread.outside import Name, Url
 from bot.core.thread.plan import Plan
+from bot.core.wording import workflow_runs as words
 from bot.shell.github.models import RunJob, WorkflowRun
 
 __all__ = [
@@ -24,7 +26,6 @@ __all__ = [
 
 _PLACEHOLDER = re.compile(r"\{(service|version|environment|sha|previous_version|idempotency_key)\}")
 _KEY_CHARS = r"[A-Za-z0-9_:.-]"
-_MAX_FAILED_SHOWN = 3
 
 
 class RunProgress(BaseModel):
@@ -96,14 +97,15 @@ def progress_of(run: WorkflowRun, jobs: Sequence[RunJob]) -> RunProgress:
 
 def summary_of(run: WorkflowRun, jobs: Sequence[RunJob]) -> str:
     """A DeployResult's output_tail: the link, the conclusion and what failed."""
-    lines = [f"workflow run {run.html_url}", f"conclusion: {run.conclusion or run.status}"]
     failed: list[str] = []
     for job in jobs:
         if job.conclusion in (None, "success", "skipped", "neutral"):
             continue
         steps = [s.name for s in job.steps if s.conclusion not in (None, "success", "skipped")]
         failed.append(f"{job.name} / {steps[0]}" if steps else job.name)
-    if failed:
-        more = f" (+{len(failed) - _MAX_FAILED_SHOWN} more)" if len(failed) > 3 else ""
-        lines.append("failed: " + "; ".join(failed[:_MAX_FAILED_SHOWN]) + more)
-    return "\n".join(lines)
+    lines = [
+        words.run_line(url=run.html_url),
+        words.conclusion_line(conclusion=run.conclusion or run.status),
+        words.failed_line(failed=failed),
+    ]
+    return "\n".join(line for line in lines if line)

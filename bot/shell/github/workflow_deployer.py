@@ -35,6 +35,7 @@ from bot.core.config.config import Config
 from bot.core.config.service import GithubWorkflow
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput, OutcomeUnknown
 from bot.core.thread.plan import Plan
+from bot.core.wording import workflow_runs as words
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.deployments import Deployments
@@ -100,9 +101,9 @@ class WorkflowDeployer:
             run = await self._dispatcher.start(target, plan, idempotency_key, begun=begun)
         except NotStarted as exc:
             await self._deployments.status(target, deployment, "error", "", str(exc))
-            return self._result("failed", None, started, f"deploybot: {exc}")
+            return self._result("failed", None, started, words.run_unknown_note(why=exc))
         except MayHaveStarted as exc:
-            return self._unknown(started, f"deploybot: {exc}")
+            return self._unknown(started, words.run_unknown_note(why=exc))
         await self._deployments.status(target, deployment, "in_progress", run.html_url)
         timeout_s = self._config.services[plan.service].timeout_s
         try:
@@ -141,15 +142,9 @@ class WorkflowDeployer:
         try:
             run = await self._runs.find_until(target, idempotency_key, since, until)
         except GithubError as exc:
-            return self._unknown(
-                started, f"deploybot: GitHub could not be asked for the run: {exc}"
-            )
+            return self._unknown(started, words.not_asked_note(why=exc))
         if run is None:
-            return self._unknown(
-                started,
-                f"deploybot: no run showing key {idempotency_key} appeared on GitHub by "
-                f"{until:%H:%M:%S} UTC (the dispatch's find window); GitHub may still start one",
-            )
+            return self._unknown(started, words.not_found_note(key=idempotency_key, until=until))
         deployment = await self._deployments.find(target, plan, idempotency_key)
         if run.status != "completed":
             await self._deployments.status(target, deployment, "in_progress", run.html_url)
@@ -186,8 +181,8 @@ class WorkflowDeployer:
         except TimeoutError:
             return await self._cancel(target, run, deployment, timeout_s=timeout_s, started=started)
         except GithubError as exc:  # refused to show our own run: it goes on unseen
-            text = f"deploybot: lost track of the run, which may still be running: {exc}"
-            return self._unknown(started, f"workflow run {run.html_url}\n{text}", run.html_url)
+            text = f"{words.run_line(url=run.html_url)}\n{words.lost_track_note(why=exc)}"
+            return self._unknown(started, text, run.html_url)
         return await self._ended(target, deployment, run, jobs, started=started)
 
     async def _cancel(
@@ -201,20 +196,18 @@ class WorkflowDeployer:
     ) -> DeployResult | OutcomeUnknown:
         asked = await self._runs.cancel(target, run)
         ended = await self._runs.until_completed(target, run, self._cancel_wait_s)
-        timed_out = f"deploybot: timed out after {timeout_s:g} s"
+        timed_out = words.timed_out_note(timeout_s=timeout_s)
         if ended is None:
-            text = (
-                f"workflow run {run.html_url}\n{timed_out}\n{asked}\ndeploybot: GitHub has "
-                f"not reported the run completed {self._cancel_wait_s:g} s later: it may "
-                "still be deploying"
-            )
+            unseen = words.cancel_unseen_note(wait_s=self._cancel_wait_s)
+            text = f"{words.run_line(url=run.html_url)}\n{timed_out}\n{asked}\n{unseen}"
             return self._unknown(started, text, run.html_url)
         run, jobs = ended
         if run.conclusion == "success":  # it finished before the cancel took hold
-            note = f"{timed_out}; the run succeeded before the cancel took hold"
+            note = words.succeeded_before_cancel_note(timed_out=timed_out)
             return await self._ended(target, deployment, run, jobs, started=started, note=note)
         await self._deployments.status(target, deployment, "error", run.html_url, "timed out")
-        text = f"{summary_of(run, jobs)}\n{timed_out}\n{asked}; GitHub reports it completed"
+        completed = words.cancelled_completed_note(asked=asked)
+        text = f"{summary_of(run, jobs)}\n{timed_out}\n{completed}"
         return self._result("timed_out", None, started, text, run.html_url)
 
     async def _ended(

@@ -1,5 +1,8 @@
-"""Sentences bot/shell/github/ (errors.py, dispatch.py, runs.py) wrote before they moved to
+"""Sentences bot/shell/github/ (errors.py, dispatch.py, runs.py, run_rules.py,
+workflow_deployer.py) wrote before they moved to
 bot.core.wording.workflow_runs, pinned exactly as they reach a deploy's result."""
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -56,6 +59,56 @@ from bot.core.wording import workflow_runs as words
             "deploybot: cancelling the run failed: GitHub answered 500: oops",
         ),
         (words.cancel_asked_note(), "deploybot: asked GitHub to cancel the run"),
+        (
+            words.run_line(url="https://github.test/acme/backend/actions/runs/9"),
+            "workflow run https://github.test/acme/backend/actions/runs/9",
+        ),
+        (words.conclusion_line(conclusion="failure"), "conclusion: failure"),
+        (words.failed_line(failed=[]), ""),
+        (words.failed_line(failed=["build / test"]), "failed: build / test"),
+        (
+            words.failed_line(failed=["a / x", "b", "c / y"]),
+            "failed: a / x; b; c / y",
+        ),
+        (
+            words.failed_line(failed=["a", "b", "c", "d", "e"]),
+            "failed: a; b; c (+2 more)",
+        ),
+        (
+            words.run_unknown_note(why="GitHub refused the dispatch: GitHub answered 422: x"),
+            "deploybot: GitHub refused the dispatch: GitHub answered 422: x",
+        ),
+        (
+            words.not_asked_note(why="GitHub answered 502: Bad Gateway"),
+            "deploybot: GitHub could not be asked for the run: GitHub answered 502: Bad Gateway",
+        ),
+        (
+            words.not_found_note(
+                key="dbk-1:backend:prod", until=datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+            ),
+            "deploybot: no run showing key dbk-1:backend:prod appeared on GitHub by 05:06:07 "
+            "UTC (the dispatch's find window); GitHub may still start one",
+        ),
+        (
+            words.lost_track_note(why="GitHub answered 404: Not Found"),
+            "deploybot: lost track of the run, which may still be running: GitHub answered "
+            "404: Not Found",
+        ),
+        (words.timed_out_note(timeout_s=900.0), "deploybot: timed out after 900 s"),
+        (words.timed_out_note(timeout_s=0.5), "deploybot: timed out after 0.5 s"),
+        (
+            words.cancel_unseen_note(wait_s=120.0),
+            "deploybot: GitHub has not reported the run completed 120 s later: it may still "
+            "be deploying",
+        ),
+        (
+            words.succeeded_before_cancel_note(timed_out="deploybot: timed out after 60 s"),
+            "deploybot: timed out after 60 s; the run succeeded before the cancel took hold",
+        ),
+        (
+            words.cancelled_completed_note(asked="deploybot: asked GitHub to cancel the run"),
+            "deploybot: asked GitHub to cancel the run; GitHub reports it completed",
+        ),
     ],
 )
 def test_workflow_run_words(said: str, expected: str) -> None:
