@@ -8,6 +8,7 @@ import pytest
 
 from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
+from bot.core.thread.actor import Actor
 from bot.core.thread.plan import Plan
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.world.tags import list_tags
@@ -25,7 +26,7 @@ async def test_ensure_demo_twice_gives_a_working_setup(
     config = load_config(path)
     assert sorted(config.services) == ["backend", "frontend"]
     assert config.environments["production"].approvers == ["alice", "bob"]
-    assert config.person_for("email:bob@example.com") == "bob"
+    assert config.person_for(Actor("email:bob@example.com")) == "bob"
 
     backend = await list_tags(config.repo_location("backend"))
     assert [t.name for t in backend] == ["v1.4.2", "v1.4.1", "v1.4.0"]
