@@ -8,8 +8,9 @@ running deploy's lock could not be kept; ``set_aside``: an inbound entry set asi
 ``turns``: a turn the worker stopped.
 ``command_run``: why a deploy command could not run, and the notes below its output.
 ``evidence_notes``: why an approval's evidence is short of something; ``lineage``: why git or
-GitHub cannot say how two commits relate. ``workflow_runs``: what GitHub answered, a
-dispatch that started nothing or may have started a run, a cancel asked, what a run came to.
+GitHub cannot say how two commits relate; ``git_runs``: why asking git failed.
+``workflow_runs``: what GitHub answered, a dispatch that started nothing or may have started
+a run, a cancel asked, what a run came to.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.

@@ -32,6 +32,7 @@ from bot.core.config.childenv import tool_env
 from bot.core.errors import ToolFailed
 from bot.core.thread.intents import VERSION_PATTERN
 from bot.core.thread.plan import Lineage, Tag, version_key
+from bot.core.wording import git_runs as git
 from bot.core.wording import lineage as words
 from bot.core.wording.redact import compact_tail, redact, strip_ansi
 
@@ -71,7 +72,7 @@ async def _git(args: list[str], *, what: str, timeout_s: float) -> str:
             start_new_session=True,  # so a timeout can stop git and its helpers (ssh)
         )
     except OSError as exc:
-        raise ToolFailed(f"{what}: cannot run git: {exc.strerror or exc}") from exc
+        raise ToolFailed(git.cannot_run_text(what=what, error=f"{exc.strerror or exc}")) from exc
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
@@ -79,15 +80,15 @@ async def _git(args: list[str], *, what: str, timeout_s: float) -> str:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
-        raise ToolFailed(f"{what}: git timed out after {timeout_s:g} s") from None
+        raise ToolFailed(git.timed_out_text(what=what, timeout_s=timeout_s)) from None
     except BaseException:  # cancelled (a caller's deadline): stop git, and reap it
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise
     if proc.returncode != 0:
-        reason = _reason(err.decode(errors="replace")) or f"git exit code {proc.returncode}"
-        raise ToolFailed(f"{what}: {reason}")
+        reason = _reason(err.decode(errors="replace")) or git.exit_code_reason(code=proc.returncode)
+        raise ToolFailed(git.failed_text(what=what, reason=reason))
     return out.decode(errors="replace")
 
 
@@ -151,7 +152,7 @@ async def list_tags(repo: str, *, limit: int = 20, timeout_s: float = 30) -> lis
     deadline = loop.time() + timeout_s
     out = await _git(
         ["ls-remote", "--tags", "--", repo],
-        what=f"cannot list tags of {shown}",
+        what=git.cannot_list_tags_what(repo=shown),
         timeout_s=timeout_s,
     )
     tags = _parse_ls_remote(out)
