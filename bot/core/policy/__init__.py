@@ -4,7 +4,8 @@ and how its copies close, what a lock stops, whether the live state still matche
 quarantine by commit, timers, whether a plan already ran, which deploy is live, verification
 rounds and verdicts, and whether a newer deploy supersedes a verification. ``recovery``: what
 a recovering worker may take as a dead worker's deploy result (the history, else the target).
-``check_results``: one verification check's result from the facts the verifier observed.
+``check_results``: one verification check's result from the facts the verifier observed;
+``prometheus``: a Prometheus check's result from what its query answered.
 ``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,

@@ -10,7 +10,7 @@ healthy, failing or no data, with the reason from ``bot.core.wording.check_resul
   output says how far it got); any other exit, or not starting at all, fails.
 - Prometheus fetch: no URL configured or an answer too big to be one check's fails; no
   answer or no connection is no data (the answer itself is judged by
-  bot/shell/verify/prometheus.py).
+  bot.core.policy.prometheus).
 """
 
 from typing import Annotated, Literal, assert_never
