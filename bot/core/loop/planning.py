@@ -18,6 +18,8 @@ from bot.core.policy.live import check_not_older
 from bot.core.policy.quarantine import banned_commits
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import DeployRecord, Lineage, Plan, Quarantined, Tag
+from bot.core.thread.refusals import CommitQuarantined
+from bot.core.wording.refusals import quarantined_text
 
 __all__ = ["build_plan", "planned_commit"]
 
@@ -30,8 +32,13 @@ def _newest(
         if tag.sha not in banned:
             return tag, tags[:i]
     newest = tags[0]
-    refusal = banned[newest.sha].refusal(
-        service=intent.service, environment=intent.environment, asked=newest.name
+    refusal = quarantined_text(
+        CommitQuarantined(
+            service=intent.service,
+            environment=intent.environment,
+            entry=banned[newest.sha],
+            asked=newest.name,
+        )
     )
     raise PlanRefused(f"{refusal} Every older tag is quarantined there too.")
 
@@ -101,10 +108,13 @@ def _choose(
                 "changed."
             )
     if tag.sha in banned:
-        entry = banned[tag.sha]
-        raise PlanRefused(
-            entry.refusal(service=intent.service, environment=intent.environment, asked=tag.name)
+        why = CommitQuarantined(
+            service=intent.service,
+            environment=intent.environment,
+            entry=banned[tag.sha],
+            asked=tag.name,
         )
+        raise PlanRefused(quarantined_text(why))
     return kind, tag, passed
 
 

@@ -74,11 +74,9 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
         case LockCommand() | UnlockCommand():
             person = config.person_for(actor)
             if person is None:
-                verdict = check_requester(config, actor=actor)
+                verdict = check_requester(config, actor=actor, asking="lock environments")
                 assert isinstance(verdict, Refused)
-                return Apply(
-                    events=[ctx.say(verdict.reason.replace("request deploys", "lock environments"))]
-                )
+                return Apply(events=[ctx.say(verdict.reason)])
             if isinstance(command, LockCommand):
                 return LockEnvironment(
                     environment=command.environment,
@@ -92,9 +90,9 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
         case ReleaseCommand(service=s, version=v, environment=e, reason=why):
             person = config.person_for(actor)
             if person is None:
-                verdict = check_requester(config, actor=actor)
+                verdict = check_requester(config, actor=actor, asking="release")
                 assert isinstance(verdict, Refused)
-                return Apply(events=[ctx.say(verdict.reason.replace("request deploys", "release"))])
+                return Apply(events=[ctx.say(verdict.reason)])
             return Release(
                 service=s, version=v, environment=e, reason=why, person=person, actor=actor
             )

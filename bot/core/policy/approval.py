@@ -15,7 +15,21 @@ from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.intents import Intent
 from bot.core.thread.plan import Plan
 from bot.core.thread.quorum import quorum_reached
+from bot.core.thread.refusals import (
+    STALE,
+    AlreadyApproved,
+    AmbiguousApprove,
+    NotAnApprover,
+    NotAPerson,
+    NotItsEnvironment,
+    OwnRequest,
+    PlanExpired,
+    Refusal,
+    UnknownRequester,
+    UnknownService,
+)
 from bot.core.thread.thread import OpenApproval, Thread
+from bot.core.wording.refusals import refusal_text
 
 __all__ = [
     "Allowed",
@@ -39,12 +53,22 @@ class Allowed(BaseModel):
 
 
 class Refused(BaseModel):
+    """A check said no; ``why`` is the reason as data (``bot.core.thread.refusals``),
+    ``reason`` its words (``bot.core.wording.refusals``)."""
+
     model_config = ConfigDict(frozen=True)
 
-    reason: str
-    # The request is no longer waiting for this (expired, already approved by this person),
-    # as opposed to: this person may not say it. The API answers 409 rather than 403.
-    stale: bool = False
+    why: Refusal
+
+    @property
+    def reason(self) -> str:
+        return refusal_text(self.why)
+
+    @property
+    def stale(self) -> bool:
+        """The request is no longer waiting for this (expired, already approved by this
+        person, ambiguous), as opposed to: this person may not say it (409, not 403)."""
+        return isinstance(self.why, STALE)
 
 
 class NotOpen(BaseModel):
@@ -90,15 +114,18 @@ def requester_label(config: Config, actor: Actor) -> str | None:
     return config.person_for(actor)
 
 
-def check_requester(config: Config, *, actor: Actor | None) -> Allowed | Refused:
-    """Only people in ``[people]`` (and configured schedules/webhooks) may ask for deploys."""
+def check_requester(
+    config: Config,
+    *,
+    actor: Actor | None,
+    asking: Literal["request deploys", "lock environments", "release"] = "request deploys",
+) -> Allowed | Refused:
+    """Only people in ``[people]`` (and configured schedules/webhooks) may ask for deploys
+    (or, ``asking``, lock environments or release)."""
     if actor is not None and requester_label(config, actor) is not None:
         return Allowed()
     who = actor.id if actor is not None else "unknown"
-    return Refused(
-        reason=f"I don't know {who}: only people listed in deploybot's config may request "
-        "deploys. Nothing was deployed."
-    )
+    return Refused(why=UnknownRequester(who=who, asking=asking))
 
 
 def check_decision(
@@ -113,13 +140,10 @@ def check_decision(
     env = config.environments[plan.environment]
     person = config.person_for(actor)
     if person is None:
-        return Refused(reason=f"{actor.id} is not in deploybot's list of people, so cannot decide.")
+        return Refused(why=NotAPerson(who=actor.id))
     if now >= open_approval.request.expires_at:
-        stamp = open_approval.request.expires_at.strftime("%H:%M UTC")
-        return Refused(
-            reason=f"Plan #{plan.short_id} expired at {stamp}; ask for the deploy again.",
-            stale=True,
-        )
+        expires_at = open_approval.request.expires_at
+        return Refused(why=PlanExpired(plan_short_id=plan.short_id, expires_at=expires_at))
     if decision == "reject" and person == plan.requester:
         return Allowed()  # a requester may always withdraw their own request
     # A rollback the bot proposed where rollbacks need no approval asks for a confirmation
@@ -128,17 +152,18 @@ def check_decision(
     named = open_approval.request.approvers if confirming else []
     allowed = list(dict.fromkeys([*env.approvers, *open_approval.escalated_to, *named]))
     if person not in allowed:
-        names = ", ".join(allowed)
         return Refused(
-            reason=f"{person} can't {decision} deploys to {plan.environment}; approvers: {names}."
+            why=NotAnApprover(
+                person=person,
+                decision=decision,
+                environment=plan.environment,
+                approvers=tuple(allowed),
+            )
         )
     if person == plan.requester and not env.self_approval and not confirming:
-        return Refused(
-            reason=f"{person} asked for this deploy, and {plan.environment} needs someone "
-            "else's approval."
-        )
+        return Refused(why=OwnRequest(person=person, environment=plan.environment))
     if decision == "approve" and person in open_approval.approved_by:
-        return Refused(reason=f"{person} has already approved plan #{plan.short_id}.", stale=True)
+        return Refused(why=AlreadyApproved(person=person, plan_short_id=plan.short_id))
     return Allowed()
 
 
@@ -158,13 +183,7 @@ def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed 
     }
     if asked <= {plan.identity}:  # attempts of one plan are one plan
         return Allowed()
-    return Refused(
-        stale=True,
-        reason=f"This thread has asked approval for more than one plan, so a bare 'approve' "
-        f"could mean the wrong one. The plan waiting now is #{plan.short_id}: "
-        f"{plan.describe()}, asked by {plan.requester}. To approve exactly that, say "
-        f"'approve {plan.short_id}'. Nothing was changed.",
-    )
+    return Refused(why=AmbiguousApprove(plan=plan))
 
 
 def check_scope(intent: Intent, config: Config) -> Allowed | Refused:
@@ -174,16 +193,16 @@ def check_scope(intent: Intent, config: Config) -> Allowed | Refused:
     if service is None:
         return Allowed()
     if service not in config.services:
-        known = ", ".join(sorted(config.services))
-        return Refused(reason=f"unknown service {service!r}; known: {known}")
+        return Refused(why=UnknownService(service=service, known=tuple(sorted(config.services))))
     environment = getattr(intent, "environment", None)
     if environment is None:
         return Allowed()
     allowed = config.services[service].environments
     if environment not in allowed:
         return Refused(
-            reason=f"{service} cannot be deployed to {environment!r}; its environments: "
-            f"{', '.join(allowed)}"
+            why=NotItsEnvironment(
+                service=service, environment=environment, environments=tuple(allowed)
+            )
         )
     return Allowed()
 

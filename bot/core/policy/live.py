@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.policy.deploys import live_record
 from bot.core.thread.plan import DeployRecord, Lineage, Plan, Tag, version_key
+from bot.core.thread.refusals import Said
 
 __all__ = ["check_live_state", "check_not_older"]
 
@@ -45,9 +46,11 @@ def check_not_older(
     if not backwards:
         return Allowed()
     return Refused(
-        reason=f"That would roll {service} in {environment} back from {live} to {version}; "
-        f"say 'rollback {service} in {environment} to {version}' if you mean it. "
-        "Nothing was deployed."
+        why=Said(
+            text=f"That would roll {service} in {environment} back from {live} to {version}; "
+            f"say 'rollback {service} in {environment} to {version}' if you mean it. "
+            "Nothing was deployed."
+        )
     )
 
 
@@ -96,13 +99,15 @@ def check_live_state(
         made = plan.previous_version or "nothing deployed"
         if same_name and plan.previous_sha:
             made += f" at {plan.previous_sha[:7]}"
-        return Refused(reason=f"{now_text}; this plan was made against {made}.")
+        return Refused(why=Said(text=f"{now_text}; this plan was made against {made}."))
     tag = next((t for t in tags if t.name == plan.version), None)
     if tag is None:
-        return Refused(reason=f"the tag {plan.version} no longer exists in {plan.service}.")
+        return Refused(why=Said(text=f"the tag {plan.version} no longer exists in {plan.service}."))
     if tag.sha != plan.sha:
         return Refused(
-            reason=f"the tag {plan.version} now points at {tag.sha[:7]}, not {plan.sha[:7]} "
-            "as planned."
+            why=Said(
+                text=f"the tag {plan.version} now points at {tag.sha[:7]}, not {plan.sha[:7]} "
+                "as planned."
+            )
         )
     return Allowed()

@@ -4,10 +4,18 @@ releases a quarantined commit (``release_by``, default the approvers; never anyo
 Pure."""
 
 from datetime import datetime
+from typing import Literal
 
 from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, Refused
-from bot.core.wording.messages import locked_text
+from bot.core.thread.refusals import (
+    EnvironmentLocked,
+    NobodyMayRelease,
+    ReleaseInterruptedNotAllowed,
+    ReleaseNotAllowed,
+    ReleaseWithoutReason,
+    UnlockNotAllowed,
+)
 
 __all__ = [
     "check_frozen",
@@ -30,8 +38,7 @@ def check_frozen(
     if locked_by is None or since is None or locked_by == requester:
         return Allowed()
     return Refused(
-        reason=locked_text(environment, who=locked_by, why=why, since=since)
-        + f" Ask {locked_by} to 'unlock {environment}' first."
+        why=EnvironmentLocked(environment=environment, who=locked_by, why=why, since=since)
     )
 
 
@@ -42,8 +49,11 @@ def check_unlock(
     approvers = config.environments[environment].approvers
     if person == locked_by or person in approvers:
         return Allowed()
-    others = f" or an approver of {environment} ({', '.join(approvers)})" if approvers else ""
-    return Refused(reason=f"Only {locked_by}{others} can unlock {environment}.")
+    return Refused(
+        why=UnlockNotAllowed(
+            environment=environment, locked_by=locked_by, approvers=tuple(approvers)
+        )
+    )
 
 
 def check_release_interrupted(
@@ -56,8 +66,7 @@ def check_release_interrupted(
     if person in env.approvers or (not env.approval and person in config.people):
         return Allowed()
     return Refused(
-        reason=f"Only an approver of {environment} ({', '.join(env.approvers)}) can release "
-        "it after an interrupted deploy."
+        why=ReleaseInterruptedNotAllowed(environment=environment, approvers=tuple(env.approvers))
     )
 
 
@@ -78,24 +87,17 @@ def check_release(
     audit. The one check every channel's ``release`` goes through."""
     allowed = releasers(config, environment=environment)
     if not allowed:
-        return Refused(
-            reason=f"Nobody may release a quarantined version in {environment}: the config "
-            f"names no release_by and no approvers for it. To allow someone, add "
-            f'release_by = ["<name from [people]>"] to [environments.{environment}].'
-        )
+        return Refused(why=NobodyMayRelease(environment=environment))
     if person not in allowed:
         env = config.environments[environment]
-        key = "release_by" if env.release_by is not None else "approvers"
+        key: Literal["release_by", "approvers"] = (
+            "release_by" if env.release_by is not None else "approvers"
+        )
         return Refused(
-            reason=f"Only {_names(allowed)} may release a quarantined version in "
-            f"{environment} ({key} of {environment}); {person} may not."
+            why=ReleaseNotAllowed(
+                environment=environment, person=person, releasers=tuple(allowed), named_by=key
+            )
         )
     if not reason:
-        return Refused(
-            reason="Say why it is safe again: 'release SERVICE VERSION in ENVIRONMENT <reason>'."
-        )
+        return Refused(why=ReleaseWithoutReason())
     return Allowed()
-
-
-def _names(people: list[str]) -> str:
-    return people[0] if len(people) == 1 else f"{', '.join(people[:-1])} or {people[-1]}"

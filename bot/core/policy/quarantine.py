@@ -24,7 +24,9 @@ from bot.core.policy.supersession import Superseded
 from bot.core.policy.verification import Verified, VerifyFailed
 from bot.core.thread.events import VersionQuarantined
 from bot.core.thread.plan import DeployRecord, Plan, Quarantined, Tag
+from bot.core.thread.refusals import CommitQuarantined
 from bot.core.wording.quarantine import moved_tag_text, not_quarantined_text, rolled_back_reason
+from bot.core.wording.refusals import quarantined_text
 
 __all__ = [
     "after_deploy",
@@ -124,7 +126,11 @@ def refusal_of(
     entry = banned_commits(entries, tags=tags, history=history).get(plan.sha)
     if entry is None:
         return None
-    return entry.refusal(service=plan.service, environment=plan.environment, asked=plan.version)
+    return quarantined_text(
+        CommitQuarantined(
+            service=plan.service, environment=plan.environment, entry=entry, asked=plan.version
+        )
+    )
 
 
 def after_deploy(

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.thread.outside import Name
 from bot.core.thread.plan import Plan
+from bot.core.thread.refusals import Said
 
 __all__ = ["StartedDeploy", "Superseded", "standing", "still_undoes"]
 
@@ -85,6 +86,8 @@ def still_undoes(rollback: Plan, failed: Plan) -> Allowed | Refused:
     if same:
         return Allowed()
     return Refused(
-        reason=f"{rollback.environment} is now {rollback.previous_version}, not "
-        f"{failed.version}, whose verification failed."
+        why=Said(
+            text=f"{rollback.environment} is now {rollback.previous_version}, not "
+            f"{failed.version}, whose verification failed."
+        )
     )

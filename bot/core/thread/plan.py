@@ -200,7 +200,8 @@ class Evidence(BaseModel):
 class Quarantined(BaseModel):
     """A commit that failed verification or was rolled back, for one service and
     environment: nobody (no person, schedule or webhook) deploys it there again, under any
-    tag, until someone allowed to releases it (``bot.core.policy.quarantine``)."""
+    tag, until someone allowed to releases it (``bot.core.policy.quarantine``); a plan for it
+    is refused with ``bot.core.thread.refusals.CommitQuarantined``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -209,18 +210,3 @@ class Quarantined(BaseModel):
     by: str  # "verification", or who rolled it back
     reason: Line
     at: str  # ISO 8601, UTC
-
-    def refusal(self, *, service: str, environment: str, asked: str | None = None) -> str:
-        """Why a plan for it is refused; ``asked``: the tag it was asked for by, when that is
-        another name for the same commit (an alias)."""
-        name = asked or self.version
-        alias = ""
-        if name != self.version:
-            commit = f"commit {self.sha[:7]}" if self.sha else "the same commit"
-            alias = f": it is {commit}, quarantined as {self.version}"
-        return (
-            f"{service} {name} is quarantined in {environment}{alias} (by {self.by} at "
-            f"{self.at[:16].replace('T', ' ')} UTC: {self.reason}). Nothing was deployed; "
-            f"someone who may release it there can say 'release {service} {name} in "
-            f"{environment} <reason>' to allow it again."
-        )

@@ -21,6 +21,7 @@ from bot.core.thread.events import (
     TimerFired,
 )
 from bot.core.thread.origin import ApiOrigin
+from bot.core.thread.refusals import NotAnApprover, OwnRequest
 from bot.core.thread.thread import OpenApproval
 from tests.unit.core.loop.test_loop import NOW, PLAN, msg
 from tests.unit.core.policy.test_approvals import CONFIG, LATER, TEXT, asked, new_id, sent, thread
@@ -205,20 +206,31 @@ def decide(found: OpenApproval, actor: str, decision: Literal["approve", "reject
 def test_an_escalation_approver_may_decide_only_after_the_escalation(
     decision: Literal["approve", "reject"],
 ) -> None:
-    assert decide(open_of(), "slack:U0ERIN", decision) == Refused(
-        reason=f"erin can't {decision} deploys to production; approvers: alice, bob."
+    not_yet = Refused(
+        why=NotAnApprover(
+            person="erin", decision=decision, environment="production", approvers=("alice", "bob")
+        )
     )
-    assert decide(
+    words = f"erin can't {decision} deploys to production; approvers: alice, bob."
+    before = decide(open_of(), "slack:U0ERIN", decision)
+    assert before == not_yet
+    assert isinstance(before, Refused)
+    assert before.reason == words
+    other_plan = decide(
         open_of(escalated(["erin"], NEWER.plan_hash)), "email:erin@example.com", decision
-    ) == Refused(reason=f"erin can't {decision} deploys to production; approvers: alice, bob.")
+    )
+    assert other_plan == not_yet
     assert decide(open_of(escalated(["erin"])), "slack:U0ERIN", decision) == Allowed()
     assert decide(open_of(escalated(["erin"])), "email:ERIN@example.com", decision) == Allowed()
 
 
 def test_escalation_does_not_let_the_requester_approve_their_own_plan() -> None:
     found = open_of(escalated(["carol", "erin"]))
-    assert decide(found, "slack:U0CAROL", "approve") == Refused(
-        reason="carol asked for this deploy, and production needs someone else's approval."
+    own = decide(found, "slack:U0CAROL", "approve")
+    assert own == Refused(why=OwnRequest(person="carol", environment="production"))
+    assert isinstance(own, Refused)
+    assert (
+        own.reason == "carol asked for this deploy, and production needs someone else's approval."
     )
     assert decide(found, "slack:U0CAROL", "reject") == Allowed()  # a withdrawal
 

@@ -12,6 +12,7 @@ from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.policy.lock import check_release, releasers
+from bot.core.thread.refusals import NobodyMayRelease, ReleaseNotAllowed
 
 CONFIG = """
 [people.alice]
@@ -61,14 +62,23 @@ def test_who_may_release(environment: str, person: str, allowed: bool) -> None:
 def test_the_refusal_says_who_may_or_how_to_allow_someone() -> None:
     cfg = config()
     nobody = check_release(cfg, environment="staging", person="carol", reason="fixed")
-    assert nobody == Refused(
-        reason="Nobody may release a quarantined version in staging: the config names no "
+    assert nobody == Refused(why=NobodyMayRelease(environment="staging"))
+    assert nobody.reason == (
+        "Nobody may release a quarantined version in staging: the config names no "
         'release_by and no approvers for it. To allow someone, add release_by = ["<name from '
         '[people]>"] to [environments.staging].'
     )
     others = check_release(cfg, environment="production", person="carol", reason="fixed")
     assert others == Refused(
-        reason="Only alice or bob may release a quarantined version in production (approvers "
+        why=ReleaseNotAllowed(
+            environment="production",
+            person="carol",
+            releasers=("alice", "bob"),
+            named_by="approvers",
+        )
+    )
+    assert others.reason == (
+        "Only alice or bob may release a quarantined version in production (approvers "
         "of production); carol may not."
     )
     named = check_release(cfg, environment="qa", person="bob", reason="fixed")
