@@ -3,7 +3,8 @@ them (``thread.derive_status``: status is derived, never stored), the plan a hum
 its hash, the intents an agent may choose, where a thread came from (``origin``), outside text
 held as data (``outside``), a deploy's result and the audit trail read from a thread; the
 approval card a request message carries (``approval_card``); who acted (``actor``); the one
-quorum count (``quorum``: different people who approved against how many were asked for).
+quorum count (``quorum``: different people who approved against how many were asked for);
+why policy refused, as data (``refusals``).
 
 The floor of the core: it imports nothing else of ``bot`` but ``bot.core.errors`` and
 ``bot.core.reading`` (the words a card asks for).

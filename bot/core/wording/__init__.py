@@ -5,7 +5,7 @@ is quarantined and what ``release`` answers; ``environments``: ``lock``/``unlock
 pair in ``where``; ``deploys``: why a plan did not run, and a recovered result's notes.
 ``check_results``: why one verification check is not healthy. ``deploy_watch``: why a
 running deploy's lock could not be kept; ``set_aside``: an inbound entry set aside, and why.
-``turns``: a turn the worker stopped.
+``turns``: a turn the worker stopped. ``refusals``: why policy refused.
 ``command_run``: why a deploy command could not run, and the notes below its output.
 ``evidence_notes``: why an approval's evidence is short of something; ``lineage``: why git or
 GitHub cannot say how two commits relate; ``git_runs``: why asking git failed.
