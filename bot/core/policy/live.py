@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.policy.deploys import live_record
 from bot.core.thread.plan import DeployRecord, Lineage, Plan, Tag, version_key
-from bot.core.thread.refusals import Said
+from bot.core.thread.refusals import GoesBackwards, LiveChanged, TagGone, TagMoved
 
 __all__ = ["check_live_state", "check_not_older"]
 
@@ -46,23 +46,8 @@ def check_not_older(
     if not backwards:
         return Allowed()
     return Refused(
-        why=Said(
-            text=f"That would roll {service} in {environment} back from {live} to {version}; "
-            f"say 'rollback {service} in {environment} to {version}' if you mean it. "
-            "Nothing was deployed."
-        )
+        why=GoesBackwards(service=service, environment=environment, live=live, version=version)
     )
-
-
-def _ago(then: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - then).total_seconds()))
-    if seconds < 90:
-        return f"{seconds} s ago"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min ago"
-    if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} h ago"
-    return f"on {then:%Y-%m-%d}"
 
 
 def _drifted(plan: Plan, live: DeployRecord | None) -> bool:
@@ -86,28 +71,10 @@ def check_live_state(
     """
     live = live_record(history)
     if _drifted(plan, live):
-        # The same name on both sides: the commits are what differ, so they are named.
-        same_name = live is not None and live.version == plan.previous_version
-        if live is None:
-            now_text = f"{plan.environment} has no successful deploy of {plan.service} now"
-        else:
-            when = _ago(datetime.fromisoformat(live.at), now)
-            at = f" at {live.sha[:7]}" if same_name else ""
-            now_text = (
-                f"{plan.environment} is now {live.version}{at}, deployed by {live.requester} {when}"
-            )
-        made = plan.previous_version or "nothing deployed"
-        if same_name and plan.previous_sha:
-            made += f" at {plan.previous_sha[:7]}"
-        return Refused(why=Said(text=f"{now_text}; this plan was made against {made}."))
+        return Refused(why=LiveChanged(plan=plan, live=live, now=now))
     tag = next((t for t in tags if t.name == plan.version), None)
     if tag is None:
-        return Refused(why=Said(text=f"the tag {plan.version} no longer exists in {plan.service}."))
+        return Refused(why=TagGone(service=plan.service, version=plan.version))
     if tag.sha != plan.sha:
-        return Refused(
-            why=Said(
-                text=f"the tag {plan.version} now points at {tag.sha[:7]}, not {plan.sha[:7]} "
-                "as planned."
-            )
-        )
+        return Refused(why=TagMoved(version=plan.version, now_sha=tag.sha, planned_sha=plan.sha))
     return Allowed()

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.policy.approval import Allowed, Refused
 from bot.core.thread.outside import Name
 from bot.core.thread.plan import Plan
-from bot.core.thread.refusals import Said
+from bot.core.thread.refusals import RollbackNoLongerUndoes
 
 __all__ = ["StartedDeploy", "Superseded", "standing", "still_undoes"]
 
@@ -86,8 +86,9 @@ def still_undoes(rollback: Plan, failed: Plan) -> Allowed | Refused:
     if same:
         return Allowed()
     return Refused(
-        why=Said(
-            text=f"{rollback.environment} is now {rollback.previous_version}, not "
-            f"{failed.version}, whose verification failed."
+        why=RollbackNoLongerUndoes(
+            environment=rollback.environment,
+            now_version=rollback.previous_version,
+            failed_version=failed.version,
         )
     )

@@ -1,10 +1,9 @@
 """Why policy refused, as data: one frozen model per reason, carrying the facts (who asked,
 which environment, who holds its lock, which plan, who may decide). Policy returns them
 (``bot.core.policy.approval``, ``bot.core.policy.lock``, ``bot.core.policy.quarantine``);
-``bot.core.wording.refusals`` words each one; nothing else writes the sentence.
-
-``Said`` is the one reason that is already words: the live-state and supersession checks
-(``bot.core.policy.live``, ``bot.core.policy.supersession``) still word their own drift.
+``bot.core.wording.refusals`` words each one; nothing else writes the sentence. The
+live-state checks (``bot.core.policy.live``, ``bot.core.policy.supersession``) refuse with
+the drift they found: the live deploy, the tag, the rollback's base.
 """
 
 from datetime import datetime
@@ -12,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.plan import Plan, Quarantined
+from bot.core.thread.plan import DeployRecord, Plan, Quarantined
 
 __all__ = [
     "STALE",
@@ -20,6 +19,8 @@ __all__ = [
     "AmbiguousApprove",
     "CommitQuarantined",
     "EnvironmentLocked",
+    "GoesBackwards",
+    "LiveChanged",
     "NobodyMayRelease",
     "NotAPerson",
     "NotAnApprover",
@@ -30,7 +31,9 @@ __all__ = [
     "ReleaseInterruptedNotAllowed",
     "ReleaseNotAllowed",
     "ReleaseWithoutReason",
-    "Said",
+    "RollbackNoLongerUndoes",
+    "TagGone",
+    "TagMoved",
     "UnknownRequester",
     "UnknownService",
     "UnlockNotAllowed",
@@ -164,11 +167,48 @@ class CommitQuarantined(_Reason):
     asked: str | None = None
 
 
-class Said(_Reason):
-    """A reason its check still words itself (see the module docstring)."""
+class GoesBackwards(_Reason):
+    """A deploy would move ``environment`` back from ``live`` to ``version`` unasked."""
 
-    kind: Literal["said"] = "said"
-    text: str
+    kind: Literal["goes_backwards"] = "goes_backwards"
+    service: str
+    environment: str
+    live: str
+    version: str
+
+
+class LiveChanged(_Reason):
+    """The live deploy is not the one ``plan`` was made against: ``live`` (None: nothing
+    deployed now), read at ``now``."""
+
+    kind: Literal["live_changed"] = "live_changed"
+    plan: Plan
+    live: DeployRecord | None
+    now: datetime
+
+
+class TagGone(_Reason):
+    kind: Literal["tag_gone"] = "tag_gone"
+    service: str
+    version: str
+
+
+class TagMoved(_Reason):
+    """The tag ``version`` now names commit ``now_sha``, not the planned ``planned_sha``."""
+
+    kind: Literal["tag_moved"] = "tag_moved"
+    version: str
+    now_sha: str
+    planned_sha: str
+
+
+class RollbackNoLongerUndoes(_Reason):
+    """A rollback planned against ``failed_version`` finds ``now_version`` live instead."""
+
+    kind: Literal["rollback_no_longer_undoes"] = "rollback_no_longer_undoes"
+    environment: str
+    now_version: str | None
+    failed_version: str
 
 
 Refusal = Annotated[
@@ -188,7 +228,11 @@ Refusal = Annotated[
     | ReleaseNotAllowed
     | ReleaseWithoutReason
     | CommitQuarantined
-    | Said,
+    | GoesBackwards
+    | LiveChanged
+    | TagGone
+    | TagMoved
+    | RollbackNoLongerUndoes,
     Field(discriminator="kind"),
 ]
 

@@ -2,6 +2,7 @@
 an event stores the reason (``ApprovalRefused.reason``, an error's message), the text is
 made here at the point the event is made, so stored threads read as before. Pure."""
 
+from datetime import datetime
 from typing import assert_never
 
 from bot.core.thread.refusals import (
@@ -9,6 +10,8 @@ from bot.core.thread.refusals import (
     AmbiguousApprove,
     CommitQuarantined,
     EnvironmentLocked,
+    GoesBackwards,
+    LiveChanged,
     NobodyMayRelease,
     NotAnApprover,
     NotAPerson,
@@ -19,7 +22,9 @@ from bot.core.thread.refusals import (
     ReleaseInterruptedNotAllowed,
     ReleaseNotAllowed,
     ReleaseWithoutReason,
-    Said,
+    RollbackNoLongerUndoes,
+    TagGone,
+    TagMoved,
     UnknownRequester,
     UnknownService,
     UnlockNotAllowed,
@@ -86,8 +91,22 @@ def refusal_text(why: Refusal) -> str:
             return "Say why it is safe again: 'release SERVICE VERSION in ENVIRONMENT <reason>'."
         case CommitQuarantined():
             return quarantined_text(why)
-        case Said(text=text):
-            return text
+        case GoesBackwards(service=service, environment=env, live=live, version=version):
+            return (
+                f"That would roll {service} in {env} back from {live} to {version}; "
+                f"say 'rollback {service} in {env} to {version}' if you mean it. "
+                "Nothing was deployed."
+            )
+        case LiveChanged():
+            return _live_changed(why)
+        case TagGone(service=service, version=version):
+            return f"the tag {version} no longer exists in {service}."
+        case TagMoved(version=version, now_sha=now_sha, planned_sha=planned_sha):
+            return (
+                f"the tag {version} now points at {now_sha[:7]}, not {planned_sha[:7]} as planned."
+            )
+        case RollbackNoLongerUndoes(environment=env, now_version=now, failed_version=failed):
+            return f"{env} is now {now}, not {failed}, whose verification failed."
         case _:
             assert_never(why)
 
@@ -110,3 +129,33 @@ def quarantined_text(why: CommitQuarantined) -> str:
 
 def _names(people: tuple[str, ...]) -> str:
     return people[0] if len(people) == 1 else f"{', '.join(people[:-1])} or {people[-1]}"
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} h ago"
+    return f"on {then:%Y-%m-%d}"
+
+
+def _live_changed(why: LiveChanged) -> str:
+    """The live deploy now against the one the plan was made against; where both have the
+    same name, the commits are what differ, so they are named."""
+    plan, live = why.plan, why.live
+    same_name = live is not None and live.version == plan.previous_version
+    if live is None:
+        now_text = f"{plan.environment} has no successful deploy of {plan.service} now"
+    else:
+        when = _ago(datetime.fromisoformat(live.at), why.now)
+        at = f" at {live.sha[:7]}" if same_name else ""
+        now_text = (
+            f"{plan.environment} is now {live.version}{at}, deployed by {live.requester} {when}"
+        )
+    made = plan.previous_version or "nothing deployed"
+    if same_name and plan.previous_sha:
+        made += f" at {plan.previous_sha[:7]}"
+    return f"{now_text}; this plan was made against {made}."

@@ -5,11 +5,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.thread.plan import Quarantined
+from bot.core.thread.plan import DeployRecord, Plan, Quarantined
 from bot.core.thread.refusals import (
     AlreadyApproved,
     CommitQuarantined,
     EnvironmentLocked,
+    GoesBackwards,
+    LiveChanged,
     NobodyMayRelease,
     NotAnApprover,
     NotAPerson,
@@ -20,7 +22,9 @@ from bot.core.thread.refusals import (
     ReleaseInterruptedNotAllowed,
     ReleaseNotAllowed,
     ReleaseWithoutReason,
-    Said,
+    RollbackNoLongerUndoes,
+    TagGone,
+    TagMoved,
     UnknownRequester,
     UnknownService,
     UnlockNotAllowed,
@@ -28,6 +32,25 @@ from bot.core.thread.refusals import (
 from bot.core.wording.refusals import refusal_text
 
 AT = datetime(2026, 11, 2, 9, 5, tzinfo=UTC)
+PLAN = Plan(
+    kind="deploy",
+    service="backend",
+    environment="production",
+    version="v1.4.2",
+    sha="a" * 40,
+    previous_version="v1.4.1",
+    previous_sha="c" * 40,
+    requester="carol",
+)
+LIVE = DeployRecord(
+    thread_id="t1",
+    kind="deploy",
+    version="v1.4.1",
+    sha="d" * 40,
+    requester="dave",
+    result="succeeded",
+    at="2026-11-02T09:03:00+00:00",
+)
 ENTRY = Quarantined(
     version="v1.4.2",
     sha="b" * 40,
@@ -156,7 +179,39 @@ ENTRY = Quarantined(
             "who may release it there can say 'release backend v9 in qa <reason>' to allow it "
             "again.",
         ),
-        (Said(text="the tag v1 no longer exists in web."), "the tag v1 no longer exists in web."),
+        (
+            GoesBackwards(service="web", environment="qa", live="v2", version="v1"),
+            "That would roll web in qa back from v2 to v1; say 'rollback web in qa to v1' if you "
+            "mean it. Nothing was deployed.",
+        ),
+        (TagGone(service="web", version="v1"), "the tag v1 no longer exists in web."),
+        (
+            TagMoved(version="v1", now_sha="e" * 40, planned_sha="a" * 40),
+            "the tag v1 now points at eeeeeee, not aaaaaaa as planned.",
+        ),
+        (
+            RollbackNoLongerUndoes(environment="qa", now_version="v3", failed_version="v2"),
+            "qa is now v3, not v2, whose verification failed.",
+        ),
+        (
+            LiveChanged(plan=PLAN, live=None, now=AT),
+            "production has no successful deploy of backend now; this plan was made against "
+            "v1.4.1.",
+        ),
+        (  # the same name on both sides: the commits differ, so they are named
+            LiveChanged(plan=PLAN, live=LIVE, now=AT),
+            "production is now v1.4.1 at ddddddd, deployed by dave 2 min ago; this plan was made "
+            "against v1.4.1 at ccccccc.",
+        ),
+        (
+            LiveChanged(
+                plan=PLAN,
+                live=LIVE.model_copy(update={"version": "v1.4.0"}),
+                now=datetime(2026, 11, 5, tzinfo=UTC),
+            ),
+            "production is now v1.4.0, deployed by dave on 2026-11-02; this plan was made "
+            "against v1.4.1.",
+        ),
     ],
 )
 def test_each_reason_in_words(why: Refusal, text: str) -> None:
