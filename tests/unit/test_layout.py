@@ -47,3 +47,5 @@ def test_a_wing_is_a_handful_of_capability_packages(wing: str) -> None:
         doc = (package / "__init__.py").read_text(encoding="utf-8")
         assert doc.startswith('"""'), f"{package} has no docstring"
         assert len(doc) > 200, f"{package}'s docstring says too little about what it owns"
+        unnamed = [m.stem for m in package.glob("*.py") if f"``{m.stem}``" not in doc]
+        assert unnamed == ["__init__"], f"{package}'s docstring does not name {unnamed[1:]}"

@@ -4,4 +4,7 @@
 lookups, and what follows a deploy (verification, rollback, quarantine).
 
 Pure. The top floor of the core: imports every other core package, none imports it.
+
+Modules: ``aftercare``, ``approval_steps``, ``choices``, ``next_step``, ``planning``,
+``requests``, ``steps``.
 """

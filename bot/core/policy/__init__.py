@@ -10,4 +10,8 @@ a recovering worker may take as a dead worker's deploy result (the history, else
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
 ``wording``, ``ports``; never ``loop``.
+
+Modules: ``approval``, ``approval_posts``, ``check_results``, ``deploys``, ``drift``, ``live``,
+``lock``, ``prior_run``, ``prometheus``, ``quarantine``, ``recovery``, ``supersession``,
+``timers``, ``verification``.
 """

@@ -15,4 +15,7 @@ as Protocols (structural: the implementer inherits nothing; the wiring hands it 
 The shell implements them (``bot.shell.streams``, ``bot.shell.store.channel_state``,
 ``bot.shell.runtime.tasks``). Channels and agents import nothing from the shell.
 Pure; imports only ``bot.core.thread``.
+
+Modules: ``agent``, ``audit``, ``channel_ports``, ``channel_state``, ``health``, ``inbound``,
+``outbound``, ``outbox``, ``threads``.
 """

@@ -3,4 +3,6 @@ command grammar (the fast path, no model call), the words that approve, reject o
 (``vocabulary``), and how deeply a JSON body nests (measured before it is parsed).
 
 Pure and standalone: imports nothing else of ``bot``.
+
+Modules: ``commands``, ``grammar``, ``json_shape``, ``vocabulary``.
 """

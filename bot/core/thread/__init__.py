@@ -8,4 +8,7 @@ why policy refused, as data (``refusals``).
 
 The floor of the core: it imports nothing else of ``bot`` but ``bot.core.errors`` and
 ``bot.core.reading`` (the words a card asks for).
+
+Modules: ``actor``, ``approval_card``, ``audit``, ``deploy_result``, ``events``, ``intents``,
+``origin``, ``outside``, ``plan``, ``quorum``, ``refusals``, ``set_aside``, ``thread``.
 """

@@ -14,4 +14,9 @@ a run, a cancel asked, what a run came to.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.
+
+Modules: ``cards``, ``check_results``, ``command_run``, ``deploy_watch``, ``deploys``,
+``environments``, ``evidence``, ``evidence_notes``, ``git_runs``, ``lineage``, ``messages``,
+``quarantine``, ``redact``, ``refusals``, ``secret_shapes``, ``set_aside``, ``turns``,
+``verification``, ``workflow_runs``.
 """

@@ -5,4 +5,7 @@ mid-deploy (``recovery``, ``interruption``). ``targets`` picks the command or Gi
 
 May import ``world``, ``process``, ``github``, ``lock``, ``streams``, ``store``, ``runtime``;
 never ``loop`` or ``verify``.
+
+Modules: ``execution``, ``interruption``, ``prior_runs``, ``recheck``, ``recovery``,
+``targets``, ``watch``.
 """

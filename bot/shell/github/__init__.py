@@ -4,4 +4,7 @@ started among everyone's, follow it, cancel it, record a Deployment; how long it
 each stage is one value (``timings``).
 
 May import ``runtime`` and the core; nothing else of the shell.
+
+Modules: ``auth``, ``client``, ``deployments``, ``dispatch``, ``errors``, ``models``,
+``run_rules``, ``runs``, ``timings``, ``workflow_deployer``.
 """

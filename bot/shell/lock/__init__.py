@@ -3,4 +3,6 @@ its atomic Lua scripts (``scripts``), and the quiet period after Redis lost its 
 (``dataloss``) during which no lock is granted.
 
 May import ``store`` and ``runtime``; nothing above.
+
+Modules: ``dataloss``, ``lease``, ``scripts``.
 """

@@ -3,4 +3,6 @@ runs one entry (``entry``) and the turn around ``bot.core.loop.next_step`` (``tu
 hands replies to the outbox; durable timers and cron schedules feed the same stream.
 
 The top floor of the shell: may import every other shell package; none imports it.
+
+Modules: ``entry``, ``heartbeat``, ``scheduler``, ``timers``, ``turn``, ``worker``.
 """

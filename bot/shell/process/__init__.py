@@ -4,4 +4,7 @@ protocol (``supervisor_link``), the accounts commands run as (``users``), the ou
 the deploy command's argv and variables.
 
 May import ``runtime`` and the core; nothing else of the shell.
+
+Modules: ``command_deployer``, ``deploy_command``, ``outputtail``, ``proctree``,
+``supervisor``, ``supervisor_link``, ``users``.
 """

@@ -3,4 +3,6 @@ structured JSON logs (``logs``), the counters behind /metrics (``metrics``) and 
 every part is handed for time and ids (``clock``).
 
 May import ``store``; nothing else of the shell.
+
+Modules: ``clock``, ``logs``, ``metrics``, ``tasks``.
 """

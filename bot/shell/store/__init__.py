@@ -4,4 +4,6 @@ loop rides out (``redis_faults``), the ports' Redis failures as the core's ``Sto
 (``guarded``), and the channels' own small state (``channel_state``).
 
 The floor of the shell: imports only the core.
+
+Modules: ``channel_state``, ``codec``, ``guarded``, ``keys``, ``redis_faults``, ``threads``.
 """

@@ -5,4 +5,7 @@ ports (``bot.core.ports``) on them: ``channel_threads`` (read or start a thread)
 ``channel_ports`` (every port a channel gets, built once by the wiring).
 
 May import ``store`` and ``runtime``; nothing above.
+
+Modules: ``channel_ports``, ``channel_threads``, ``inbound``, ``outbox``, ``refusals``,
+``set_aside``.
 """

@@ -5,4 +5,6 @@ the rounds are paced (``timings``) and a Prometheus answer read as a verdict
 
 May import ``world``, ``process``, ``streams``, ``store``, ``runtime``; never ``loop`` or
 ``deploy``.
+
+Modules: ``after_deploy``, ``checks``, ``prometheus``, ``timings``.
 """

@@ -5,4 +5,7 @@ dependencies (config, clock, limits, stores) as one frozen set, built once by th
 
 May import ``github``, ``lock``, ``streams``, ``store``, ``runtime``; never ``loop``, ``deploy``
 or ``verify``.
+
+Modules: ``context``, ``environments``, ``evidence``, ``history``, ``lookups``, ``pending``,
+``quarantine``, ``tags``.
 """
