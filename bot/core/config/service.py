@@ -158,7 +158,7 @@ class Service(_Strict):
     # (besides a short allowlist such as PATH and HOME, and the DEPLOYBOT_* deploy variables).
     pass_env: list[Annotated[str, Field(pattern=_ENV_NAME)]] = Field(default_factory=list)
     # Optional: asked after a crash for a deploy's real result by its idempotency key;
-    # exits 0 = succeeded, 1 = failed, 3 = unknown.
+    # exits 0 = succeeded, 1 = failed, 2 = started without a result, 3 = unknown.
     status: list[str] | None = Field(default=None, min_length=1)
     # Optional: watched after a successful deploy, with the environment's (see Environment).
     verify_s: float | None = Field(default=None, gt=0)
