@@ -1,7 +1,7 @@
 """One verification check's result from what the verifier observed (pure): the verifier
 (bot/shell/verify/checks.py) reports typed facts (an HTTP answer's status and body, no
 answer in time, no connection, a command's result and exit code) and these functions decide
-healthy, failing or no data, with the reason from ``bot.core.wording.check_results``.
+healthy, failing or no data, with the reason from ``bot.core.reports.check_results``.
 
 - HTTP: healthy when the status equals ``expect_status`` and, with
   ``body_contains_version``, the body read contains the version as a whole version. No
@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.config.service import CommandCheck, HttpCheck
 from bot.core.policy.verification import ProbeResult, body_has_version, no_data
-from bot.core.thread.deploy_result import DeployResult
-from bot.core.wording.check_results import (
+from bot.core.reports.check_results import (
     crashed_reason,
     exit_reason,
     no_answer_reason,
@@ -33,6 +32,7 @@ from bot.core.wording.check_results import (
     timed_out_reason,
     unreachable_reason,
 )
+from bot.core.thread.deploy_result import DeployResult
 
 __all__ = [
     "Answered",

@@ -1,6 +1,6 @@
 """A Prometheus check's result from what its query answered (pure). bot/shell/verify/
 prometheus.py reads the HTTP status and JSON body into one of the typed facts below; this
-decides healthy, failing or no data, with the reason from ``bot.core.wording.check_results``.
+decides healthy, failing or no data, with the reason from ``bot.core.reports.check_results``.
 
 Healthy when the result is a vector or a scalar and every value is below the threshold.
 
@@ -20,7 +20,7 @@ from typing import Annotated, Literal, assert_never
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.policy.verification import ProbeResult, no_data
-from bot.core.wording import check_results as words
+from bot.core.reports import check_results as words
 
 __all__ = [
     "ErrorAnswer",

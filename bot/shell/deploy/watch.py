@@ -23,17 +23,17 @@ import time
 from redis.exceptions import RedisError
 
 from bot.core.ports.outbound import OutboundMessage
-from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
-from bot.core.thread.events import MessageSent
-from bot.core.thread.plan import Plan
-from bot.core.thread.thread import Thread
-from bot.core.wording.deploy_watch import (
+from bot.core.reports.deploy_watch import (
     cancel_asked_reason,
     lock_lost_reason,
     not_dispatched_tail,
     redis_unreachable_reason,
     stopped_tail,
 )
+from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
+from bot.core.thread.events import MessageSent
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import Thread
 from bot.core.wording.messages import progress_text
 from bot.shell.deploy.targets import Deployers
 from bot.shell.world.context import Context

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.core.config.service import GithubWorkflow
+from bot.core.reports import workflow_runs as words
 from bot.core.thread.plan import Plan
-from bot.core.wording import workflow_runs as words
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError, GithubRateLimited, GithubRefused
 from bot.shell.github.models import WorkflowRun

@@ -12,7 +12,7 @@ bot/shell/github/client.py does the I/O and decides the retries).
 
 from collections.abc import Mapping
 
-from bot.core.wording import workflow_runs as words
+from bot.core.reports import workflow_runs as words
 
 __all__ = [
     "GithubError",

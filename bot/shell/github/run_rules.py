@@ -1,6 +1,6 @@
 """The pure parts of following a workflow run: the dispatch's inputs, which run title shows
 a key, where a run is (progress), and what it came to (result and a short summary, worded by
-bot.core.wording.workflow_runs)."""
+bot.core.reports.workflow_runs)."""
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.service import GithubWorkflow
+from bot.core.reports import workflow_runs as words
 from bot.core.thread.outside import Name, Url
 from bot.core.thread.plan import Plan
-from bot.core.wording import workflow_runs as words
 from bot.shell.github.models import RunJob, WorkflowRun
 
 __all__ = [

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.config.service import GithubWorkflow
+from bot.core.reports import workflow_runs as words
 from bot.core.thread.deploy_result import OnOutput
-from bot.core.wording import workflow_runs as words
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError, GithubRateLimited, GithubUnavailable
 from bot.shell.github.models import RunJob, WorkflowRun

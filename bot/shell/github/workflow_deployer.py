@@ -33,9 +33,9 @@ from typing import Literal
 
 from bot.core.config.config import Config
 from bot.core.config.service import GithubWorkflow
+from bot.core.reports import workflow_runs as words
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput, OutcomeUnknown
 from bot.core.thread.plan import Plan
-from bot.core.wording import workflow_runs as words
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.deployments import Deployments

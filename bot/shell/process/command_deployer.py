@@ -33,10 +33,10 @@ from typing import Literal
 from bot.core.config.childenv import child_env
 from bot.core.config.config import Config
 from bot.core.config.principal import Refused
+from bot.core.reports import command_run as words
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.thread.outside import clean
 from bot.core.thread.plan import Plan
-from bot.core.wording import command_run as words
 from bot.core.wording.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.shell.process import supervisor
 from bot.shell.process.deploy_command import command_argv, command_template, deploy_variables

@@ -24,7 +24,7 @@ from bot.core.config.principal import (
     configured_run_as,
     root_refusal,
 )
-from bot.core.wording.command_run import no_such_user_reason
+from bot.core.reports.command_run import no_such_user_reason
 
 __all__ = ["Account", "bot_user", "command_account", "lookup", "reachable"]
 

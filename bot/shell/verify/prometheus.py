@@ -10,7 +10,7 @@ API", "Instant queries" and "Expression query result formats"):
 
 ``read_answer`` says which of ``bot.core.policy.prometheus``'s facts the HTTP status and body
 are; that module decides the check's result (healthy, failing or no data) and
-``bot.core.wording.check_results`` words why.
+``bot.core.reports.check_results`` words why.
 """
 
 import json

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.errors import ToolFailed
+from bot.core.reports import evidence_notes as words
 from bot.core.thread.plan import CommitInfo, Evidence, Plan
-from bot.core.wording import evidence_notes as words
 from bot.core.wording.evidence import outside_text
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from bot.core.errors import ToolFailed
 from bot.core.loop.planning import planned_commit
 from bot.core.policy.deploys import live_record
+from bot.core.reports import lineage as words
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import DeployRecord, Lineage, Quarantined, Tag
-from bot.core.wording import lineage as words
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError

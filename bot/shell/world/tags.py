@@ -30,10 +30,10 @@ from pathlib import Path
 
 from bot.core.config.childenv import tool_env
 from bot.core.errors import ToolFailed
+from bot.core.reports import git_runs as git
+from bot.core.reports import lineage as words
 from bot.core.thread.intents import VERSION_PATTERN
 from bot.core.thread.plan import Lineage, Tag, version_key
-from bot.core.wording import git_runs as git
-from bot.core.wording import lineage as words
 from bot.core.wording.redact import compact_tail, redact, strip_ansi
 
 __all__ = ["lineage", "list_tags", "version_key"]

@@ -1,5 +1,5 @@
 """bot.core.policy.prometheus: a Prometheus check's result from the typed facts of its
-query's answer (table-tested), each reason worded by bot.core.wording.check_results exactly
+query's answer (table-tested), each reason worded by bot.core.reports.check_results exactly
 as bot/shell/verify/prometheus.py wrote it before. (From HTTP status and body through the
 reader: tests/unit/shell/verify/test_prometheus_answer.py.)"""
 

@@ -4,14 +4,14 @@ exactly as people read them."""
 
 import pytest
 
-from bot.core.thread.plan import Plan
-from bot.core.wording.deploy_watch import (
+from bot.core.reports.deploy_watch import (
     cancel_asked_reason,
     lock_lost_reason,
     not_dispatched_tail,
     redis_unreachable_reason,
     stopped_tail,
 )
+from bot.core.thread.plan import Plan
 from bot.core.wording.deploys import no_github_credentials_tail, superseded_by_text
 from bot.core.wording.set_aside import set_aside_text
 

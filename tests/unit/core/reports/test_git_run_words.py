@@ -1,9 +1,9 @@
 """Reasons bot/shell/world/tags.py wrote inside ``ToolFailed`` before they moved to
-bot.core.wording.git_runs, pinned exactly as they reach evidence notes and lineage reasons."""
+bot.core.reports.git_runs, pinned exactly as they reach evidence notes and lineage reasons."""
 
 import pytest
 
-from bot.core.wording import git_runs as words
+from bot.core.reports import git_runs as words
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 """Sentences the command deployer and the account lookup wrote before they moved to
-bot.core.wording.command_run, pinned exactly as people read them in a deploy's result."""
+bot.core.reports.command_run, pinned exactly as people read them in a deploy's result."""
 
 import pytest
 
-from bot.core.wording.command_run import (
+from bot.core.reports.command_run import (
     cannot_run,
     exit_status_lost_note,
     leftovers_stopped_note,

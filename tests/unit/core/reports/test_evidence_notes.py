@@ -4,8 +4,8 @@ git or GitHub cannot say how two commits relate), pinned exactly as people read 
 
 import pytest
 
-from bot.core.wording import evidence_notes as notes
-from bot.core.wording import lineage
+from bot.core.reports import evidence_notes as notes
+from bot.core.reports import lineage
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,12 @@
 """Sentences bot/shell/github/ (errors.py, dispatch.py, runs.py, run_rules.py,
 workflow_deployer.py) wrote before they moved to
-bot.core.wording.workflow_runs, pinned exactly as they reach a deploy's result."""
+bot.core.reports.workflow_runs, pinned exactly as they reach a deploy's result."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.wording import workflow_runs as words
+from bot.core.reports import workflow_runs as words
 
 
 @pytest.mark.parametrize(
