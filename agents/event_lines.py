@@ -164,9 +164,9 @@ class LineRenderer:
 
     def who(self, actor: Actor | str) -> str:
         """The [people] name behind an actor (or a requester stored as one), else as given."""
-        try:
-            person = self.config.person_for(Actor(actor))
-        except ActorError:  # a requester's name, or a stored string that is no actor
+        try:  # an Actor was parsed when its event was loaded: only a plain name is parsed
+            person = self.config.person_for(actor if isinstance(actor, Actor) else Actor(actor))
+        except ActorError:  # a requester's name, not an actor
             person = None
         return person or self.line(actor)
 
