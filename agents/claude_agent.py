@@ -3,6 +3,11 @@
 An agent renders the thread with ``thread_to_prompt`` (secrets masked), and asks the planner
 to choose among its own intents, with the enums for service and environment from the config.
 Subclasses only name themselves, their prompt file and their intents.
+
+The system prompt and the tools are built once, when the agent is, and are the same for every
+thread: they are the prompt-cached prefix (``agents.planner``). Everything that varies (the
+thread, the people, ``<now>``) is in the rendered thread. ``request`` is exactly what
+``decide`` sends (``bench/tokens.py`` counts it).
 """
 
 from collections.abc import Callable, Sequence
@@ -10,7 +15,7 @@ from datetime import datetime
 from importlib import resources
 from typing import ClassVar, Literal
 
-from agents.planner import ClaudePlanner
+from agents.planner import ClaudePlanner, ModelRequest
 from agents.render import thread_to_prompt
 from agents.toolset import IntentType, build_tools
 from bot.core.config.config import Config
@@ -52,11 +57,13 @@ class ClaudeAgent:
             thread, config=self._config, now=self._clock(), secrets=self._secrets
         )
 
+    def request(self, thread: Thread) -> ModelRequest:
+        """The model call ``decide`` makes for ``thread``: cached prefix, then the thread."""
+        return self._planner.request(
+            system=self.system, prompt=self.prompt(thread), tools=self.tools
+        )
+
     async def decide(self, thread: Thread) -> Decision | AgentFailure:
         return await self._planner.choose(
-            system=self.system,
-            prompt=self.prompt(thread),
-            tools=self.tools,
-            allowed=self.allowed,
-            config=self._config,
+            request=self.request(thread), allowed=self.allowed, config=self._config
         )

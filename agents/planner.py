@@ -5,21 +5,74 @@ strict tools, with ``tool_choice`` forcing exactly one tool call. The SDK does i
 retries (429, 529, 5xx, timeouts, connection errors); what still fails afterwards becomes an
 ``AgentFailure`` and never an exception, with a short message that is safe to show to people
 and to the model: it names the status and the number of tries, never a key or a body.
+
+Prompt caching: the API reads a request as tools, then system, then messages. The tools and
+the system prompt are the same for every thread an agent handles (the prompt file and the
+config's enums, fixed when the agent is built; nothing per thread, per call or per time is in
+them), so ``request`` marks the last tool and the system prompt (sent as one text block) with
+``cache_control: ephemeral``: that prefix is written to the cache once and read at a tenth
+of the price while it stays warm (5 minutes from its last use); only the thread's own
+rendering (the user message, which holds ``<now>``) is billed in full. Below the model's
+minimum cacheable length the API ignores the markers and bills everything as before:
+nothing fails. The usage the API reports is kept: ``input_tokens`` is every input token the
+call was billed for (uncached, cache writes and cache reads added up, as before), and
+``cache_read_input_tokens`` / ``cache_creation_input_tokens`` say how many of them were read
+from or written to the cache.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, TypedDict
 
 import anthropic
-from anthropic.types import Message, ToolParam, ToolUseBlock, Usage
+from anthropic.types import (
+    CacheControlEphemeralParam,
+    Message,
+    MessageParam,
+    TextBlockParam,
+    ToolChoiceAnyParam,
+    ToolParam,
+    ToolUseBlock,
+    Usage,
+)
 
 from agents.toolset import IntentType, parse_tool_use
 from bot.core.config.config import Config
 from bot.core.errors import InvalidIntent
 from bot.core.ports.agent import AgentFailure, Decision
 
-__all__ = ["ClaudePlanner"]
+__all__ = ["ClaudePlanner", "ModelRequest", "cached_system", "cached_tools"]
 
 _MAX_DETAIL_CHARS = 200
+_CACHED: Final[CacheControlEphemeralParam] = {"type": "ephemeral"}
+
+
+class ModelRequest(TypedDict):
+    """Exactly what one model call sends: the keyword arguments of ``messages.create``.
+
+    ``tools`` and ``system`` are the cached prefix (each ends with a cache marker);
+    ``messages`` is the thread, never cached.
+    """
+
+    model: str
+    max_tokens: int
+    tools: list[ToolParam]
+    system: list[TextBlockParam]
+    tool_choice: ToolChoiceAnyParam
+    messages: list[MessageParam]
+
+
+def cached_tools(tools: Sequence[ToolParam]) -> list[ToolParam]:
+    """``tools`` with a cache breakpoint on the last one (the tools are the prefix's start)."""
+    marked = list(tools)
+    if marked:
+        marked[-1] = {**marked[-1], "cache_control": _CACHED}
+    return marked
+
+
+def cached_system(system: str) -> list[TextBlockParam]:
+    """The system prompt as one text block with a cache breakpoint (tools + system cached)."""
+    return [{"type": "text", "text": system, "cache_control": _CACHED}]
 
 
 class ClaudePlanner:
@@ -30,25 +83,23 @@ class ClaudePlanner:
         self.model = model
         self.max_tokens = max_tokens
 
+    def request(self, *, system: str, prompt: str, tools: Sequence[ToolParam]) -> ModelRequest:
+        """The request for one call: the cached prefix (tools, system), then the thread."""
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "tools": cached_tools(tools),
+            "system": cached_system(system),
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
+            "messages": [{"role": "user", "content": prompt}],
+        }
+
     async def choose(
-        self,
-        *,
-        system: str,
-        prompt: str,
-        tools: list[ToolParam],
-        allowed: Sequence[IntentType],
-        config: Config,
+        self, *, request: ModelRequest, allowed: Sequence[IntentType], config: Config
     ) -> Decision | AgentFailure:
-        """Ask Claude for the next intent; never raises for API or output problems."""
+        """Send ``request`` and read the next intent; never raises for API or output problems."""
         try:
-            message = await self._client.messages.create(
-                model=self.model,
-                max_tokens=self.max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": prompt}],
-                tools=tools,
-                tool_choice={"type": "any", "disable_parallel_tool_use": True},
-            )
+            message = await self._client.messages.create(**request)
         except anthropic.AnthropicError as exc:
             return _failure_for(exc, model=self.model)
         return _decision(message, allowed=allowed, config=config)
@@ -57,15 +108,17 @@ class ClaudePlanner:
 def _decision(
     message: Message, *, allowed: Sequence[IntentType], config: Config
 ) -> Decision | AgentFailure:
-    input_tokens, output_tokens = _tokens(message.usage)
+    tokens = _Tokens.of(message.usage)
 
     def invalid(problem: str) -> AgentFailure:
         return AgentFailure(
             kind="invalid_output",
             message=problem,
             model=message.model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            cache_read_input_tokens=tokens.cache_read,
+            cache_creation_input_tokens=tokens.cache_creation,
         )
 
     block = next((b for b in message.content if isinstance(b, ToolUseBlock)), None)
@@ -84,19 +137,30 @@ def _decision(
     return Decision(
         intent=intent,
         model=message.model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+        input_tokens=tokens.input,
+        output_tokens=tokens.output,
+        cache_read_input_tokens=tokens.cache_read,
+        cache_creation_input_tokens=tokens.cache_creation,
     )
 
 
-def _tokens(usage: Usage) -> tuple[int, int]:
-    """All input tokens the call was billed for (cache reads and writes included), output."""
-    input_tokens = (
-        usage.input_tokens
-        + (usage.cache_creation_input_tokens or 0)
-        + (usage.cache_read_input_tokens or 0)
-    )
-    return input_tokens, usage.output_tokens
+@dataclass(frozen=True)
+class _Tokens:
+    input: int  # all input tokens the call was billed for: uncached + cache writes + reads
+    output: int
+    cache_read: int
+    cache_creation: int
+
+    @classmethod
+    def of(cls, usage: Usage) -> "_Tokens":
+        cache_read = usage.cache_read_input_tokens or 0
+        cache_creation = usage.cache_creation_input_tokens or 0
+        return cls(
+            input=usage.input_tokens + cache_creation + cache_read,
+            output=usage.output_tokens,
+            cache_read=cache_read,
+            cache_creation=cache_creation,
+        )
 
 
 def _tries(exc: anthropic.APIError) -> int:

@@ -169,12 +169,14 @@ async def test_exact_request_and_decision(
     [request] = fake.requests
     assert request.path == "/v1/messages"
     prompt = thread_to_prompt(thread, config=config, now=NOW, secrets=[SECRET])
+    *tools_before, last_tool = build_tools(DeployAgent.allowed, config=config)
+    cached = {"type": "ephemeral"}  # prompt caching: tools, then system (tests: test_prompt_cache)
     assert request.body == {
         "model": MODEL,
         "max_tokens": 1024,
-        "system": load_prompt("deploy"),
+        "system": [{"type": "text", "text": load_prompt("deploy"), "cache_control": cached}],
         "messages": [{"role": "user", "content": prompt}],
-        "tools": build_tools(DeployAgent.allowed, config=config),
+        "tools": [*tools_before, {**last_tool, "cache_control": cached}],
         "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
     }
     tools = request.body["tools"]
@@ -208,7 +210,7 @@ async def test_rollback_agent_uses_its_own_prompt_and_tools(
     assert isinstance(decision, Decision)
     assert decision.intent == Rollback(service="backend", environment="production")
     body = fake.requests[0].body
-    assert body["system"] == load_prompt("rollback")
+    assert [block["text"] for block in body["system"]] == [load_prompt("rollback")]
     assert body["max_tokens"] == 512
     assert [t["name"] for t in body["tools"]] == ["list_deploys", "rollback", "ask_human", "done"]
 
