@@ -1,10 +1,31 @@
-"""The benchmark's fixture: a git repository with five version tags and a config file."""
+"""The benchmark's fixture: a git repository with five version tags and a config file.
+
+The main services deploy with ``true`` (or, with ``--count-deploys``, a script that appends
+its idempotency key to ``deploys.log``); the P6 services (``latency-0000`` ...) deploy with
+``p6-start.sh``, which first records its own start time (``date +%s.%N``) and then its
+idempotency key in ``p6-starts.log``. ``peer_command`` fills a service's deploy argv the way
+the bot does (``./`` against the config's folder, ``{placeholders}`` per argument) for the
+LangGraph peer, which runs the same command from the same folder.
+"""
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["make_fixture", "service_names"]
+P6_LOG = "p6-starts.log"
+#: The service of the thread ``--paused`` copies: no measured thread shares its lock.
+PARKED = "parked"
+
+__all__ = [
+    "P6_LOG",
+    "PARKED",
+    "Fixture",
+    "make_fixture",
+    "p6_service_names",
+    "peer_command",
+    "service_names",
+]
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -25,8 +46,42 @@ def service_names(count: int) -> list[str]:
     return ["backend"] if count == 1 else [f"backend-{i:04d}" for i in range(count)]
 
 
-def make_fixture(tmp: Path, *, services: list[str], count_deploys: bool) -> tuple[Path, Path]:
-    """A repo with 5 version tags and a config; returns (config file, deploy log)."""
+def p6_service_names(count: int) -> list[str]:
+    return [f"latency-{i:04d}" for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Fixture:
+    config: Path
+    deploy_log: Path
+    p6_log: Path
+    services: list[str]
+    p6_services: list[str]
+
+
+def peer_command(fixture: Fixture, *, service: str, key: str) -> tuple[list[str], Path]:
+    """The argv and working folder of ``service``'s deploy of v1.4.0 to production."""
+    from bot.app.config_file import load_config
+
+    config = load_config(fixture.config)
+    template = config.services[service].deploy
+    assert isinstance(template, list), "the bench's services deploy with a command"
+    values = {
+        "service": service,
+        "version": "v1.4.0",
+        "environment": "production",
+        "idempotency_key": key,
+    }
+    argv = [arg.format(**values) for arg in template]
+    if argv[0].startswith("./"):
+        argv[0] = str(fixture.config.parent / argv[0])
+    return argv, fixture.config.parent
+
+
+def make_fixture(
+    tmp: Path, *, services: list[str], p6_services: list[str], count_deploys: bool
+) -> Fixture:
+    """A repo with 5 version tags, the deploy scripts and a config."""
     repo = tmp / "backend"
     repo.mkdir()
     _git(repo, "init", "-q", "-b", "main")
@@ -45,6 +100,13 @@ def make_fixture(tmp: Path, *, services: list[str], count_deploys: bool) -> tupl
         )
         script.chmod(0o755)
         deploy = '["./count-deploy.sh", "{service}", "{version}", "{environment}"]'
+    p6 = tmp / "p6-start.sh"
+    p6.write_text(
+        "#!/bin/sh\nt=$(date +%s.%N)\n"
+        f'printf "%s %s\\n" "$t" "$DEPLOYBOT_IDEMPOTENCY_KEY" >> "$(dirname "$0")/{P6_LOG}"\n'
+    )
+    p6.chmod(0o755)
+    p6_deploy = '["./p6-start.sh", "{service}", "{version}", "{environment}"]'
     people = "".join(
         f'[people.{name}]\nemail = "{name}@example.com"\n\n' for name in ("alice", "bob", "carol")
     )
@@ -56,7 +118,16 @@ timeout_s = 60
 environments = ["staging", "production"]
 
 """
-        for name in services
+        for name in [*services, PARKED]
+    ) + "".join(
+        f"""[services.{name}]
+repo = "backend"
+deploy = {p6_deploy}
+timeout_s = 60
+environments = ["staging", "production"]
+
+"""
+        for name in p6_services
     )
     config = tmp / "deploybot.toml"
     config.write_text(
@@ -72,4 +143,10 @@ min_approvals = 1
 self_approval = false
 """
     )
-    return config, log
+    return Fixture(
+        config=config,
+        deploy_log=log,
+        p6_log=tmp / P6_LOG,
+        services=services,
+        p6_services=p6_services,
+    )

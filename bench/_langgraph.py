@@ -1,18 +1,34 @@
-"""(b) the baseline: a LangGraph human-in-the-loop graph with a durable checkpointer."""
+"""(b) the peer: a LangGraph human-in-the-loop graph with a durable checkpointer.
+
+plan -> approval (``interrupt()``) -> deploy -> END. Two variants, each on its own Postgres
+schema (or SQLite file): ``subprocess`` (the fair peer: the deploy node runs the same deploy
+command as deploybot, the service's argv and working folder from the fixture's config, with
+``asyncio.create_subprocess_exec(*argv)`` awaited, as a LangGraph user would) and ``noop``
+(the deploy node is a function call). Failures: a thread that does not pause or finish, a
+deploy that exits non-zero or runs other than once (``BenchError``); an unavailable
+checkpointer is returned as the reason (a string), so deploybot's numbers still print.
+"""
 
 import argparse
+import asyncio
 import contextlib
+import os
+import resource
 import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from _common import LAUNCH_TEXT, BenchError, Result, bounded
+from _fixture import Fixture, peer_command
 
-__all__ = ["run_langgraph"]
+__all__ = ["Mode", "run_langgraph"]
+
+Mode = Literal["subprocess", "noop"]
+Commands = dict[str, tuple[list[str], Path]]
 
 
 class FlowState(TypedDict, total=False):
@@ -29,7 +45,7 @@ class Checkpointer:
     size_bytes: Callable[[], Awaitable[int]]
 
 
-def _build_graph(checkpointer: Any, deploys: Counter[str]) -> Any:
+def _build_graph(checkpointer: Any, deploys: Counter[str], commands: Commands | None) -> Any:
     from langchain_core.runnables import RunnableConfig
     from langgraph.graph import END, START, StateGraph
     from langgraph.types import interrupt
@@ -49,8 +65,19 @@ def _build_graph(checkpointer: Any, deploys: Counter[str]) -> Any:
         return {"approved_by": answer["user"]}
 
     async def deploy(state: FlowState, config: RunnableConfig) -> FlowState:
-        deploys[config["configurable"]["thread_id"]] += 1  # the no-op deploy
-        return {"result": "succeeded"}
+        tid = config["configurable"]["thread_id"]
+        deploys[tid] += 1
+        if commands is None:  # the no-op deploy
+            return {"result": "succeeded"}
+        argv, cwd = commands[tid]
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env={**os.environ, "DEPLOYBOT_IDEMPOTENCY_KEY": f"{tid}:peer"},
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        code = await proc.wait()
+        return {"result": "succeeded" if code == 0 else f"failed ({code})"}
 
     graph = StateGraph(FlowState)
     graph.add_node("plan", plan)
@@ -120,15 +147,15 @@ def _files_bytes(folder: Path, pattern: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _sqlite(tmp: Path) -> Any:
+async def _sqlite(tmp: Path, mode: str) -> Any:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    path = tmp / "langgraph.sqlite"
+    path = tmp / f"langgraph-{mode}.sqlite"
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.setup()
 
         async def size() -> int:
-            return _files_bytes(tmp, "langgraph.sqlite*")
+            return _files_bytes(tmp, f"langgraph-{mode}.sqlite*")
 
         yield Checkpointer(f"sqlite {path}", saver, size)
 
@@ -148,8 +175,15 @@ async def _postgres_answers(url: str) -> str | None:
     return None
 
 
-async def run_langgraph(args: argparse.Namespace, tmp: Path) -> Result | str:
-    """The baseline's result, or why it is unavailable."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_langgraph(
+    args: argparse.Namespace, tmp: Path, fixture: Fixture, *, mode: Mode
+) -> Result | str:
+    """The peer's result, or why it is unavailable."""
     n: int = args.threads
     try:
         from langgraph.types import Command
@@ -167,13 +201,24 @@ async def run_langgraph(args: argparse.Namespace, tmp: Path) -> Result | str:
             notes.append(f"postgres unavailable ({why}); fell back to sqlite")
             kind = "sqlite"
     try:
-        opened = _postgres(args.pg_url, args.concurrency) if kind == "postgres" else _sqlite(tmp)
+        opened = (
+            _postgres(args.pg_url, args.concurrency) if kind == "postgres" else _sqlite(tmp, mode)
+        )
     except ImportError as exc:
         return f"langgraph-checkpoint-{kind} not installed ({exc})"
     ids = [f"lg-{i:05d}" for i in range(n)]
+    services = fixture.services
+    commands = (
+        {
+            tid: peer_command(fixture, service=services[i % len(services)], key=f"{tid}:peer")
+            for i, tid in enumerate(ids)
+        }
+        if mode == "subprocess"
+        else None
+    )
     deploys: Counter[str] = Counter()
     async with opened as checkpointer:
-        graph = _build_graph(checkpointer.saver, deploys)
+        graph = _build_graph(checkpointer.saver, deploys, commands)
 
         def cfg(tid: str) -> Any:
             return {"configurable": {"thread_id": tid}}
@@ -197,9 +242,11 @@ async def run_langgraph(args: argparse.Namespace, tmp: Path) -> Result | str:
         for snap in await bounded((graph.aget_state(cfg(t)) for t in ids), limit=32):
             if snap.next != ("approval",):
                 raise BenchError(f"langgraph thread not paused at approval: {snap.next}")
+        cpu_before = _children_cpu_s()
         t2 = time.perf_counter()
         await bounded((approve(t) for t in ids), limit=args.concurrency)
         t3 = time.perf_counter()
+        deploy_cpu_ms = 1000 * (_children_cpu_s() - cpu_before) / n
         for snap in await bounded((graph.aget_state(cfg(t)) for t in ids), limit=32):
             if snap.next != ():
                 raise BenchError(f"langgraph thread not finished: {snap.next}")
@@ -209,18 +256,33 @@ async def run_langgraph(args: argparse.Namespace, tmp: Path) -> Result | str:
 
         notes += [
             f"langgraph {langgraph.version.__version__}, checkpointer {checkpointer.name}",
-            f"in-process: graph.ainvoke() launch -> interrupt(), then Command(resume=...) -> "
-            f"no-op deploy node -> END, {args.concurrency} concurrent, default durability; "
-            "all paused, then all finished, deploy node ran once per thread",
+            "in-process: graph.ainvoke() launch -> interrupt(), then Command(resume=...) -> "
+            + (
+                f"deploy node running {commands[ids[0]][0]} as a subprocess (awaited) -> END"
+                if commands is not None
+                else "no-op deploy node -> END"
+            )
+            + f", {args.concurrency} concurrent, default durability; all paused, then all "
+            "finished, deploy node ran once per thread"
+            + (
+                f"; the deploy subprocesses' CPU {deploy_cpu_ms:.2f} ms/thread"
+                if commands is not None
+                else ""
+            ),
             "bytes/paused thread = growth of the checkpoint storage on disk (Postgres tables "
             "with indexes and TOAST, or the SQLite files) / N",
         ]
         return Result(
-            system=f"langgraph ({kind} checkpoint)",
+            system=(
+                f"LangGraph ({kind}), subprocess deploy"
+                if mode == "subprocess"
+                else f"LangGraph ({kind}), no-op deploy"
+            ),
             threads=n,
             total_s=(t1 - t0) + (t3 - t2),
             launch_s=t1 - t0,
             approve_s=t3 - t2,
             bytes_per_paused=(size_paused - size_before) / n,
             notes=notes,
+            deploy_cpu_ms=deploy_cpu_ms if commands is not None else None,
         )

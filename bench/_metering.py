@@ -1,21 +1,31 @@
-"""Measuring Redis per phase: commands, round trips, CPU, memory; and removing keys."""
+"""Measuring Redis and the workers per phase: commands, round trips, CPU, memory; and removing
+keys."""
 
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from _common import Phase
 from _traffic import Traffic
 from redis.asyncio import Redis
 
 from bot.shell.store.keys import Keys
 
-__all__ = ["Meter", "TrafficSource", "key_bytes", "keyspace_bytes", "unlink_prefix"]
+__all__ = [
+    "Meter",
+    "TrafficSource",
+    "key_bytes",
+    "keyspace_bytes",
+    "prefix_breakdown",
+    "unlink_prefix",
+]
 
 
 class TrafficSource(Protocol):
-    async def traffic(self) -> dict[str, Any]:
-        """The worker's counters: ``round_trips``, ``cpu_s`` (see ``bench/_worker.py``)."""
+    async def traffic(self) -> list[dict[str, Any]]:
+        """Each worker's counters: ``round_trips``, ``cpu_s``, ``supervisor_cpu_s``,
+        ``children_cpu_s`` (see ``bench/_worker.py``)."""
         ...
 
 
@@ -29,50 +39,81 @@ async def _commandstats(redis: "Redis") -> Counter[str]:
     return calls
 
 
+@dataclass(frozen=True)
+class _Reading:
+    server: Counter[str]
+    workers: list[dict[str, Any]]
+    redis_cpu_s: float
+
+    def sum(self, name: str) -> float:
+        return sum(float(w[name]) for w in self.workers)
+
+
 @dataclass
 class Meter:
     """Per phase: Redis commands (the server's commandstats minus what the bench sent itself,
-    so the worker's, including those its Lua scripts run), the worker's round trips and CPU
-    time, and Redis's CPU time."""
+    so the workers', including those their Lua scripts run), the workers' round trips and CPU
+    time (together and each), the deploy supervisors' CPU, and Redis's CPU time."""
 
     redis: "Redis"
-    worker: TrafficSource
-    server: Counter[str] = field(default_factory=Counter)
+    workers: TrafficSource
+    before: _Reading | None = None
     ours: Counter[str] = field(default_factory=Counter)
-    trips: int = 0
-    worker_cpu_s: float = 0.0
-    redis_cpu_s: float = 0.0
     started: float = 0.0
 
     async def start(self) -> None:
-        self.server, self.trips, self.worker_cpu_s, self.redis_cpu_s = await self._read()
+        self.before = await self._read()
         self.ours = Counter(Traffic.commands)
         self.started = time.perf_counter()
 
-    async def stop(self, n: int, phase: str) -> list[str]:
+    async def stop(self, n: int, phase: str) -> tuple[Phase, list[str]]:
         wall_s = time.perf_counter() - self.started
-        server, trips, worker_cpu_s, redis_cpu_s = await self._read()
-        worker = (server - self.server) - (Counter(Traffic.commands) - self.ours)
+        after = await self._read()
+        before = self.before
+        assert before is not None
+        worker = (after.server - before.server) - (Counter(Traffic.commands) - self.ours)
         total = sum(worker.values())
         top = ", ".join(f"{name} {calls / n:.1f}" for name, calls in worker.most_common(9))
-        cpu_s = worker_cpu_s - self.worker_cpu_s
-        redis_s = redis_cpu_s - self.redis_cpu_s
-        return [
-            f"{phase}: worker CPU {1000 * cpu_s / n:.2f} ms/thread ({100 * cpu_s / wall_s:.0f}% "
-            f"of a core), Redis CPU {1000 * redis_s / n:.2f} ms/thread; worker round trips "
-            f"{(trips - self.trips) / n:.1f}/thread",
-            f"  Redis commands {total / n:.1f}/thread ({top})",
+
+        def delta(name: str) -> float:
+            return after.sum(name) - before.sum(name)
+
+        pct = tuple(
+            100 * (float(a["cpu_s"]) - float(b["cpu_s"])) / wall_s
+            for a, b in zip(after.workers, before.workers, strict=True)
+        )
+        measured = all(bool(w.get("supervisor_measured")) for w in after.workers)
+        got = Phase(
+            name=phase,
+            wall_s=wall_s,
+            worker_cpu_ms=1000 * delta("cpu_s") / n,
+            worker_pct=pct,
+            round_trips=delta("round_trips") / n,
+            commands=total / n,
+            supervisor_cpu_ms=1000 * delta("supervisor_cpu_s") / n,
+            supervisor_measured=measured,
+            children_cpu_ms=1000 * delta("children_cpu_s") / n,
+        )
+        redis_s = after.redis_cpu_s - before.redis_cpu_s
+        each = " + ".join(f"{p:.0f}%" for p in pct)
+        return got, [
+            f"{phase}: worker CPU {got.worker_cpu_ms:.2f} ms/thread ({each} of a core), Redis "
+            f"CPU {1000 * redis_s / n:.2f} ms/thread; worker round trips "
+            f"{got.round_trips:.1f}/thread",
+            f"  Redis commands {got.commands:.1f}/thread ({top})",
+            f"  supervisor CPU {got.supervisor_cpu_ms:.2f} ms/thread"
+            + ("" if measured else " (not measured: no app.supervisors)")
+            + f"; reaped child processes (supervisors, commands, git) {got.children_cpu_ms:.2f} "
+            "ms/thread",
         ]
 
-    async def _read(self) -> tuple[Counter[str], int, float, float]:
+    async def _read(self) -> _Reading:
         server = await _commandstats(self.redis)
         cpu = await self.redis.info("cpu")
-        traffic = await self.worker.traffic()
-        return (
-            server,
-            int(traffic["round_trips"]),
-            float(traffic["cpu_s"]),
-            float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+        return _Reading(
+            server=server,
+            workers=await self.workers.traffic(),
+            redis_cpu_s=float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
         )
 
 

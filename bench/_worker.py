@@ -5,8 +5,13 @@ scripted agent, runs the worker plus a no-op outbox deliverer for the ``api`` ch
 stops cleanly on SIGTERM/SIGINT. It prints ``ready`` once its consumer groups exist.
 
 On SIGUSR1 it prints one JSON line with its Redis traffic so far (see ``bench/_traffic.py``),
-its CPU time and how many messages the outbox delivered, so the benchmark can take deltas per
-phase.
+its CPU time (``cpu_s``), how many messages the outbox delivered, the deploy supervisors' own
+CPU (``supervisor_cpu_s``: ``app.supervisors.cpu_s()`` where the App has a long-lived
+supervisor server, else 0.0 with ``supervisor_measured`` false) and the CPU of every child it
+has reaped (``children_cpu_s``, ``RUSAGE_CHILDREN``: per-command supervisors and the commands
+they ran), so the benchmark can take deltas per phase. ``--consumer`` names it, so several
+workers can share one Redis. The warning "running ... as root" (one per command, expected: the
+bench sets DEPLOYBOT_RUN_COMMANDS_AS_ROOT) is filtered out; every other log line is kept.
 With ``--profile FILE`` it runs under cProfile and writes the stats to FILE when it stops.
 """
 
@@ -16,11 +21,12 @@ import contextlib
 import cProfile
 import json
 import logging
+import resource
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from _traffic import Traffic, count_traffic
 
@@ -60,8 +66,22 @@ class NoopSender:
         NoopSender.sent += 1
 
 
-def _report() -> None:
-    line = {**Traffic.snapshot(), "sent": NoopSender.sent, "cpu_s": time.process_time()}
+class _NotAsRootWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("running %s as root")
+
+
+def _report(app: Any) -> None:
+    supervisors = getattr(app, "supervisors", None)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = {
+        **Traffic.snapshot(),
+        "sent": NoopSender.sent,
+        "cpu_s": time.process_time(),
+        "supervisor_cpu_s": 0.0 if supervisors is None else float(supervisors.cpu_s()),
+        "supervisor_measured": supervisors is not None,
+        "children_cpu_s": children.ru_utime + children.ru_stime,
+    }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
@@ -78,7 +98,7 @@ async def serve(args: argparse.Namespace) -> None:
     app = bootstrap(
         settings,
         config_file=args.config,
-        consumer="bench-worker",
+        consumer=args.consumer,
         agents={
             "deploy": ScriptedAgent("deploy", services),
             "rollback": ScriptedAgent("rollback", services),
@@ -90,14 +110,16 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, _report)
+    loop.add_signal_handler(signal.SIGUSR1, _report, app)
     try:
         await app.context.queue.ensure_group()
         await app.context.outbox.ensure_group("api")
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         deliverer = asyncio.create_task(
-            app.context.outbox.run(channel="api", sender=NoopSender(), consumer="bench")
+            app.context.outbox.run(
+                channel="api", sender=NoopSender(), consumer=f"out-{args.consumer}"
+            )
         )
         try:
             await app.worker.run(stop=stop)
@@ -114,11 +136,13 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--consumer", default="bench-worker")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--lock-wait-s", type=float, default=300)
     parser.add_argument("--profile", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bot.shell.process.command_deployer").addFilter(_NotAsRootWarning())
     count_traffic()
     if args.profile is None:
         asyncio.run(serve(args))
