@@ -96,6 +96,7 @@ async def run_deploybot(
             lock_ttl_ms=settings.deploybot_lock_ttl_ms,
             repo=fixture.config.parent / "backend",
             services=[*services, PARKED, *fixture.p6_services],
+            new_installation=args.new_installation,
         )
         await pool.start(
             count=workers,

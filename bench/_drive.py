@@ -73,20 +73,33 @@ def approve(tid: str) -> Envelope:
 
 
 async def steady_state(
-    redis: "Redis", *, keys: Keys, lock_ttl_ms: int, repo: Path, services: list[str]
+    redis: "Redis",
+    *,
+    keys: Keys,
+    lock_ttl_ms: int,
+    repo: Path,
+    services: list[str],
+    new_installation: bool = False,
 ) -> list[str]:
-    """Write an old intact mark and every service's tags; the notes that say so."""
+    """Write an old intact mark (not with ``new_installation``: the worker makes a new one)
+    and every service's tags; the notes that say so."""
+    tags = await list_tags(str(repo), limit=20)
+    pipe = redis.pipeline(transaction=False)
+    for service in services:
+        pipe.set(keys.tags_cache(service), _TAG_LIST.dump_json(tags), px=600_000)
+    await pipe.execute()
+    if new_installation:
+        return [
+            "a NEW installation (--new-installation): the worker makes the intact mark, so no "
+            "deploy lock is granted for a lock lease + 2 s after its start; tags cache "
+            "pre-filled for every service"
+        ]
     seconds, micros = await redis.time()
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     run_id = str((await redis.info("server"))["run_id"])
     made_ms = now_ms - quiet_period_ms(lock_ttl_ms) - MARK_AGE_MS
     mark = Mark(id=secrets.token_hex(6), made_ms=made_ms, run_id=run_id)
     await redis.set(keys.intact(), mark.stored())
-    tags = await list_tags(str(repo), limit=20)
-    pipe = redis.pipeline(transaction=False)
-    for service in services:
-        pipe.set(keys.tags_cache(service), _TAG_LIST.dump_json(tags), px=600_000)
-    await pipe.execute()
     return [
         "steady state: the intact mark written before the worker starts as an older "
         f"installation has it (made {(now_ms - made_ms) / 1000:.0f} s ago by this Redis, "

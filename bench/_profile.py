@@ -2,13 +2,15 @@
 
 ``summary`` reads the stats file ``bench/_worker.py --profile`` wrote and prints (1) own time
 (``tottime``) summed by group, which adds up to the profiled time without double counting,
-and (2) the top functions by cumulative time, each with its group. A group is our module's
-package (``bot.shell.store``, ``bot.core.thread``, ``channels.slack``), a third-party
-distribution (``pydantic``, ``redis``), ``asyncio``, another standard-library module, or
-``builtins`` for C functions. A missing or unreadable file prints why and nothing else.
+with the event loop's wait in ``epoll`` (``idle``) set apart, and (2) the top functions by
+cumulative time, each with its group. A group is our module's package (``bot.shell.store``,
+``bot.core.thread``, ``channels.slack``), a third-party distribution (``pydantic``,
+``redis``), ``asyncio``, another standard-library module, or ``C <module>`` for C functions
+(``C _posixsubprocess``: fork and exec). A missing or unreadable file prints why, nothing else.
 """
 
 import pstats
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -17,10 +19,15 @@ __all__ = ["group_of", "summary"]
 _OURS = ("bot", "agents", "channels")
 
 
-def group_of(filename: str) -> str:
-    """The group of a function defined in ``filename`` (``~`` for built-ins)."""
+def group_of(filename: str, name: str = "") -> str:
+    """The group of function ``name`` defined in ``filename`` (``~`` for built-ins); waiting
+    in the event loop's ``epoll``/``select`` is ``idle``."""
     if filename == "~" or filename.startswith("<"):
-        return "builtins"
+        if "of 'select." in name or name.startswith("<built-in method select."):
+            return "idle"
+        found = re.search(r"of '([\w.]+)' objects|<built-in method ([\w.]+)>", name)
+        owner = (found.group(1) or found.group(2)) if found else ""
+        return f"C {owner.split('.')[0]}" if "." in owner else "C builtins"
     parts = Path(filename).parts
     if "site-packages" in parts:
         rest = parts[parts.index("site-packages") + 1 :]
@@ -45,12 +52,16 @@ def summary(path: Path, *, top: int = 25) -> list[str]:
     own: Counter[str] = Counter()
     rows = []
     for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in raw.items():
-        group = group_of(filename)
+        group = group_of(filename, name)
         own[group] += tottime
         rows.append((cumtime, tottime, calls, group, f"{Path(filename).name}:{line} {name}"))
+    idle = own.pop("idle", 0.0)
     total = sum(own.values()) or 1.0
-    out = [f"worker profile (cProfile, {path}): {total:.2f} s of own time"]
-    out.append("own time by group:")
+    out = [
+        f"worker profile (cProfile, {path}): {total:.2f} s busy, {idle:.2f} s idle in the "
+        "event loop's epoll wait (left out below)"
+    ]
+    out.append("own time by group (busy):")
     out += [
         f"  {group:<28} {secs:7.2f} s {100 * secs / total:5.1f}%"
         for group, secs in own.most_common(15)

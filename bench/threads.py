@@ -4,7 +4,7 @@ next to LangGraph, side by side in one run.
 A benchmark, not a test: pytest never collects it. Run from the repository root:
 
     .venv/bin/python bench/threads.py [--threads N] [--services K] [--workers W]
-        [--paused K1,K2] [--p6-rounds R] [--count-deploys]
+        [--paused K1,K2] [--p6-rounds R] [--count-deploys] [--new-installation]
         [--baseline auto|postgres|sqlite|none] [--profile FILE]
 
 The deploy commands run as root (the fixture lives in a private temporary folder another
@@ -229,6 +229,12 @@ def main() -> None:
         type=int,
         default=5,
         help=f"P6 latency: rounds of {P6_PER_ROUND} approvals published at once (0: skip)",
+    )
+    parser.add_argument(
+        "--new-installation",
+        action="store_true",
+        help="do not write an old intact mark: measure a new installation's first minute "
+        "(no deploy lock for a lock lease + 2 s), as the bench did before issue 18",
     )
     parser.add_argument(
         "--profile",
