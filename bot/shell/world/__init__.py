@@ -6,6 +6,6 @@ dependencies (config, clock, limits, stores) as one frozen set, built once by th
 May import ``github``, ``lock``, ``streams``, ``store``, ``runtime``; never ``loop``, ``deploy``
 or ``verify``.
 
-Modules: ``context``, ``environments``, ``evidence``, ``history``, ``lookups``, ``pending``,
-``quarantine``, ``tags``.
+Modules: ``context``, ``environments``, ``evidence``, ``gitcache``, ``gitcli``, ``gitrepo``,
+``history``, ``lookups``, ``pending``, ``quarantine``, ``tags``.
 """

@@ -4,9 +4,12 @@ remove), a compare link and the planned commit's CI status when the repository i
 
 Where the facts come from:
 
-- a repository on a local path (a bare repo or a working clone): ``git log`` and
-  ``git rev-list --count`` over ``live..planned`` (rollback: ``planned..live``), run like
-  bot/shell/world/tags.py runs git (no terminal prompts, ``LC_ALL=C``, redacted errors, a timeout);
+- a repository on a local path (a bare repo or a working clone): the commits of
+  ``live..planned`` (rollback: ``planned..live``), newest first, and their count, read
+  in-process (``gitrepo``: no ``git`` process; kept once known when both ends are full
+  shas, so the live re-check of the same plan costs nothing), else, where libgit2 cannot
+  open the repository, by ``git log`` and ``git rev-list --count`` (``gitcli``: no terminal
+  prompts, ``LC_ALL=C``, redacted errors, a timeout);
 - a repository on GitHub (``https://github.com/o/r(.git)``, ``git@github.com:o/r.git``,
   ``ssh://git@github.com/o/r``, or the host of ``GITHUB_API_URL`` for GitHub Enterprise):
   the compare API (count, commits, ``html_url``) and the combined commit status of the
@@ -37,7 +40,8 @@ from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError
 from bot.shell.github.models import CombinedStatus, Comparison
-from bot.shell.world.tags import _git
+from bot.shell.world import gitrepo
+from bot.shell.world.gitcli import range_by_git
 
 __all__ = ["COMMITS_SHOWN", "EvidenceGatherer", "GithubRepo", "github_repo"]
 
@@ -198,32 +202,21 @@ class EvidenceGatherer:
 
     async def _from_git(self, plan: Plan, repo: str, known: Evidence) -> Evidence:
         head, base = self._range(plan)
-        revs = [head, f"^{base}"] if base else [head]
-        log_args = ["-C", repo, "log", f"-n{self._shown}", "--format=%H%x00%an%x00%s", *revs]
-        count_args = ["-C", repo, "rev-list", "--count", *revs]
-        if base is None:
-            count_args.insert(3, f"--max-count={self._cap + 1}")
-        # Both are awaited to the end even when one fails, so no git is left running.
-        out, count = await asyncio.gather(
-            _git([*log_args, "--"], what="git log", timeout_s=self._timeout_s),
-            _git([*count_args, "--"], what="git rev-list", timeout_s=self._timeout_s),
-            return_exceptions=True,
-        )
-        for failed in (out, count):
-            if isinstance(failed, ToolFailed):
-                return known.model_copy(update={"note": words.no_range_note(why=_short(failed))})
-            if isinstance(failed, BaseException):
-                raise failed
-        assert isinstance(out, str)
-        assert isinstance(count, str)
-        commits = []
-        for line in out.splitlines():
-            sha, author, subject = [*line.split("\x00", 2), "", ""][:3]
-            if sha:
-                commits.append(_commit(sha, subject, author))
-        total: int | None = int(count.strip() or 0)
+        shown, cap, timeout_s = self._shown, self._cap, self._timeout_s
+        try:
+            found = await gitrepo.commit_range(
+                repo, head=head, base=base, shown=shown, cap=cap, timeout_s=timeout_s
+            )
+            if found is None:  # libgit2 cannot open it: ask git
+                found = await range_by_git(
+                    repo, head=head, base=base, shown=shown, cap=cap, timeout_s=timeout_s
+                )
+        except ToolFailed as failed:
+            return known.model_copy(update={"note": words.no_range_note(why=_short(failed))})
+        commits = [_commit(c.sha, c.subject, c.author) for c in found.commits]
+        total: int | None = found.total
         note = None
-        if base is None and total is not None and total > self._cap:
+        if base is None and found.total > self._cap:
             total, note = None, words.first_deploy_capped_note(cap=self._cap)
         return known.model_copy(update={"commits_total": total, "commits": commits, "note": note})
 

@@ -1,6 +1,12 @@
 """Read-only lookups the loop and the prompt need: tags (cached briefly), deploy history,
 and how a planned commit stands to the live one (``lineage``: git ancestry in a local
-repository, GitHub's compare for one on GitHub; never cached, never raises).
+repository, GitHub's compare for one on GitHub; never raises).
+
+A local repository is read in-process (bot/shell/world/gitrepo.py), with no ``git``
+process: ``tags`` and ``fresh_tags`` read its refs as they are now (``fresh_tags``, for the
+live re-check, never the cache), and a lineage between two full shas is kept once known
+(it cannot change), so the re-check of a plan asks nothing twice. A repository on a URL,
+or one libgit2 cannot open, is asked with ``git`` processes as before.
 """
 
 import asyncio
@@ -50,7 +56,8 @@ class Lookups:
         self._lineage_timeout_s = lineage_timeout_s
 
     async def tags(self, service: str) -> list[Tag]:
-        """Newest first. Cached for a few seconds: ``git ls-remote`` on a busy bot is slow."""
+        """Newest first. Cached for a few seconds: ``git ls-remote`` on a remote repository is
+        slow (a local one is read in-process, in well under a millisecond)."""
         if self._tags_cache_s > 0:
             cached = await self._redis.get(self._keys.tags_cache(service))
             if cached:
@@ -58,7 +65,8 @@ class Lookups:
         return await self._tags_from_git(service)
 
     async def _tags_from_git(self, service: str) -> list[Tag]:
-        """``git ls-remote``, then remember the answer for a few seconds."""
+        """The repository's tags now (bot/shell/world/tags.py), then remember them for a few
+        seconds."""
         tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
         if self._tags_cache_s > 0:
             await self._redis.set(

@@ -29,6 +29,7 @@ from bot.shell.github.timings import ApiTimings
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
 from bot.shell.streams.channel_ports import channel_ports
+from bot.shell.world import gitrepo
 from bot.shell.world.evidence import EvidenceGatherer, github_repo
 from bot.shell.world.tags import list_tags
 from channels.api import api_routes
@@ -155,8 +156,10 @@ async def test_a_failing_git_leaves_no_other_git_running(
 ) -> None:
     """git log fails at once while git rev-list is still counting: the evidence is returned
     only after the slow one has ended too (an abandoned git outlived its caller, and its
-    pipes outlived the event loop: CI saw it)."""
+    pipes outlived the event loop: CI saw it). Git processes read a local repository only
+    where libgit2 cannot open it (``gitrepo``): this one is made to look so."""
     plan = await plan_for(repos / "work", "v1.5.0", "v1.2.0")
+    monkeypatch.setattr(gitrepo, "_open", lambda path: None)
     real_git = shutil.which("git")
     assert real_git is not None
     ended = tmp_path / "rev-list-ended"
