@@ -17,12 +17,12 @@ from collections.abc import Hashable
 
 __all__ = ["RANGES", "Lru", "is_full_sha"]
 
-_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def is_full_sha(text: str) -> bool:
     """A whole commit name (SHA-1 or SHA-256), never a ref or an abbreviation."""
-    return bool(_FULL_SHA.match(text))
+    return bool(_FULL_SHA.fullmatch(text))
 
 
 class Lru:
