@@ -1,28 +1,40 @@
-"""Benchmark: what running a deploy command as another user costs (issue 15.1).
+"""Benchmark: what supervising a deploy command costs (issues 15.1 and 18.3).
 
 A benchmark, not a test: pytest never collects it. Run as root from the repository root:
 
     .venv/bin/python bench/run_as.py [--runs N]
 
 The same supervised command (``/bin/true``) through ``CommandDeployer.run``, side by side in
-one run: as the bot's own user (``DEPLOYBOT_RUN_COMMANDS_AS_ROOT``, what every deploy paid
-before), and as ``nobody`` (the default for a root bot: the user's groups, gid and uid set
-in the child, a private working folder made, handed over and removed by a child that is that
-user again). Wall time per command and the worker's CPU per command.
+one run, rounds interleaved so that the machine's noise falls on every row alike:
+
+- the supervisor: one new interpreter per command (``oneshot``, before issue 18) or forked
+  by the worker's supervisor server (``forkserver``, now);
+- who runs it: the bot's own user (``DEPLOYBOT_RUN_COMMANDS_AS_ROOT``) or ``nobody`` (the
+  default for a root bot: groups, gid and uid set in the child, a private working folder
+  made, handed over and removed by a child that is that user again).
+
+Per command: median and p95 wall time, the worker's CPU (this process, all its threads) and
+the supervisors' own CPU (each supervisor's ``cpu`` status line; for the server also the
+server process's own), never the command's.
 """
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.config.config import parse_config
 from bot.core.thread.plan import Plan
 from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.process.forkserver import SupervisorServer
+from bot.shell.process.oneshot import OneShotSupervisors
+from bot.shell.process.supervisor_link import Supervisors
 
 PLAN = Plan(
     kind="deploy",
@@ -34,24 +46,39 @@ PLAN = Plan(
 )
 
 
-async def _run(deployer: CommandDeployer, runs: int) -> tuple[list[float], float]:
-    walls: list[float] = []
+@dataclass
+class _Row:
+    label: str
+    deployer: CommandDeployer
+    supervisors: Supervisors
+    walls: list[float] = field(default_factory=list)
+    worker_s: float = 0.0
+    supervisor_s: float = 0.0
+
+
+async def _run(row: _Row, runs: int) -> None:
     cpu_before = time.process_time()
+    supervisor_before = row.supervisors.cpu_s()
     for i in range(runs):
         started = time.perf_counter()
-        result = await deployer.run(plan=PLAN, idempotency_key=f"k{i}", fencing_token=i + 1)
-        walls.append((time.perf_counter() - started) * 1000)
+        result = await row.deployer.run(plan=PLAN, idempotency_key=f"k{i}", fencing_token=i + 1)
+        row.walls.append((time.perf_counter() - started) * 1000)
         if result.result != "succeeded":
             raise SystemExit(f"the command failed: {result.output_tail}")
-    return walls, (time.process_time() - cpu_before) * 1000 / runs
+    row.worker_s += time.process_time() - cpu_before
+    row.supervisor_s += row.supervisors.cpu_s() - supervisor_before
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
+    logging.getLogger("bot").setLevel(logging.ERROR)  # "running /bin/true as root" each time
     if os.geteuid() != 0:
         raise SystemExit("run as root: only root can run commands as another user")
+    server = SupervisorServer()
+    oneshot = OneShotSupervisors()
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # nobody runs /bin/true from here
         config = parse_config(
@@ -59,18 +86,35 @@ async def main() -> None:
             "[environments.staging]\n",
             base_dir=Path(tmp),
         )
-        rows = []
-        for label, as_root in (("as the bot's user (before)", True), ("as nobody (now)", False)):
-            deployer = CommandDeployer(config=config, secrets=[], run_as_root=as_root)
-            await _run(deployer, 10)  # warm up
-            walls, cpu_ms = await _run(deployer, args.runs)
-            walls.sort()
-            p95 = walls[int(len(walls) * 0.95) - 1]
-            rows.append((label, statistics.median(walls), p95, cpu_ms))
-    print(f"{args.runs} supervised /bin/true commands each, Python {sys.version.split()[0]}")
-    print(f"{'command runs':<28} | {'median ms':>9} | {'p95 ms':>7} | {'worker CPU ms':>13}")
-    for label, median, p95, cpu in rows:
-        print(f"{label:<28} | {median:9.1f} | {p95:7.1f} | {cpu:13.2f}")
+        rows = [
+            _Row(label, CommandDeployer(config=config, secrets=[], run_as_root=as_root,
+                 server=supervisors), supervisors)
+            for supervisors, name in ((oneshot, "one-shot interpreter"), (server, "fork server"))
+            for as_root, label in ((True, f"{name}, bot's user"), (False, f"{name}, nobody"))
+        ]  # fmt: skip
+        for row in rows:
+            await _run(row, 10)  # warm up (the server starts here)
+            row.walls.clear()
+            row.worker_s = row.supervisor_s = 0.0
+        per_round = max(args.runs // args.rounds, 1)
+        for _ in range(args.rounds):
+            for row in rows:
+                await _run(row, per_round)
+        await server.close()
+    runs = per_round * args.rounds
+    print(f"{runs} supervised /bin/true commands per row, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"{'supervisor, command runs as':<32} | {'median ms':>9} | {'p95 ms':>7} | "
+        f"{'worker CPU ms':>13} | {'supervisor CPU ms':>17}"
+    )
+    for row in rows:
+        walls = sorted(row.walls)
+        p95 = walls[int(len(walls) * 0.95) - 1]
+        print(
+            f"{row.label:<32} | {statistics.median(walls):9.2f} | {p95:7.2f} | "
+            f"{row.worker_s * 1000 / runs:13.2f} | {row.supervisor_s * 1000 / runs:17.2f}"
+        )
 
 
 if __name__ == "__main__":

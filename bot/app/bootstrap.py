@@ -34,6 +34,7 @@ from bot.shell.loop.timers import Timers
 from bot.shell.loop.turn import Runner, StepHandlers
 from bot.shell.loop.worker import Worker
 from bot.shell.process.command_deployer import CommandDeployer
+from bot.shell.process.forkserver import SupervisorServer, default_server
 from bot.shell.runtime.clock import Clock, utc_now
 from bot.shell.runtime.clock import random_id as new_id
 from bot.shell.runtime.metrics import Metrics
@@ -83,12 +84,17 @@ class App:
     timers: Timers
     scheduler: Scheduler
     github: GithubClient | None
+    #: This process's supervisor server (bot/shell/process/forkserver.py), the one its
+    #: CommandDeployer forks each command's supervisor from; started on the first command.
+    supervisors: SupervisorServer | None = None
     #: This process's long-running tasks and their states (what /healthz reports).
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
 
     async def close(self) -> None:
         if self.github is not None:
             await self.github.close()
+        if self.supervisors is not None:
+            await self.supervisors.close()  # commands still running go on to their end
         await self.redis.aclose()
 
 
@@ -165,12 +171,14 @@ def bootstrap(
         github=github,  # how a planned commit stands to the live one, for GitHub repos
         tags_cache_s=settings.deploybot_tags_cache_s,
     )
+    supervisors = default_server()  # one per process: the verifier's commands use it too
     deployer = Deployers(
         config=config,
         commands=CommandDeployer(
             config=config,
             secrets=secrets,
             run_as_root=settings.deploybot_run_commands_as_root,
+            server=supervisors,
         ),
         workflows=(
             WorkflowDeployer(
@@ -240,4 +248,5 @@ def bootstrap(
         timers=timers,
         scheduler=Scheduler(context=context, redis=redis),
         github=github,
+        supervisors=supervisors,
     )

@@ -1,10 +1,12 @@
-"""Processes the bot runs: the command deployer, the supervisor program between a worker and
-a command (stdlib only, it runs with the command's environment), the worker's side of its
-protocol (``supervisor_link``), the accounts commands run as (``users``), the output tail and
-the deploy command's argv and variables.
+"""Processes the bot runs: the command deployer, the supervisor between a worker and each
+command (stdlib only: the supervisor server that forks one per command, and the one-shot
+interpreter per command it replaced), the worker's side of them (``supervisor_link``,
+``forkserver``, ``forked``, ``oneshot``), the accounts commands run as (``users``), the
+output tail and the deploy command's argv and variables.
 
 May import ``runtime`` and the core; nothing else of the shell.
 
-Modules: ``command_deployer``, ``deploy_command``, ``outputtail``, ``proctree``,
-``supervisor``, ``supervisor_link``, ``users``.
+Modules: ``command_deployer``, ``deploy_command``, ``forked``, ``forkserver``, ``oneshot``,
+``outputtail``, ``proctree``, ``supervisor``, ``supervisor_link``, ``supervisor_oneshot``,
+``supervisor_server``, ``users``.
 """

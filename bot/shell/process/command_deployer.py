@@ -6,12 +6,13 @@ file's folder (as another user: in a private folder) with a minimal environment
 (bot/core/config/childenv.py: a short allowlist, the service's ``pass_env``, and the deploy
 variables of ``deploy_command``).
 
-It runs under a supervisor process (bot/shell/process/supervisor.py) that keeps everything the
-command starts below it and stops all of it when the command times out, when the run is cancelled,
-when the command exits leaving processes behind (after ``grace_s``), and when the worker
-dies (within about a second). Stopping is SIGTERM to every descendant, then SIGKILL after
-``grace_s``. The deploy is over when the command and everything it started are gone; the
-environment lock is released after that.
+It runs under a supervisor process (bot/shell/process/supervisor.py), forked for it by this
+process's supervisor server (``forkserver``; or ``server=``, e.g. one interpreter per command,
+``oneshot``), that keeps everything the command starts below it and stops all of it when the
+command times out, when the run is cancelled, when the command exits leaving processes behind
+(after ``grace_s``), and when the worker dies (within about a second). Stopping is SIGTERM
+to every descendant, then SIGKILL after ``grace_s``. The deploy is over when the command
+and everything it started are gone; the environment lock is released after that.
 
 Who runs it is decided per command (``bot.core.config.principal``, ``users``): a root bot's
 supervisor switches to ``run_as`` (else ``nobody``) before exec; a refusal (an unknown user,
@@ -38,10 +39,11 @@ from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput
 from bot.core.thread.outside import clean
 from bot.core.thread.plan import Plan
 from bot.core.wording.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
-from bot.shell.process import supervisor
 from bot.shell.process.deploy_command import command_argv, command_template, deploy_variables
+from bot.shell.process.forkserver import default_server
 from bot.shell.process.outputtail import OutputTail
-from bot.shell.process.supervisor_link import SupervisorStatus, beat, finish, stop
+from bot.shell.process.supervisor import User
+from bot.shell.process.supervisor_link import Request, Supervisors, beat, finish, stop
 from bot.shell.process.users import Account, command_account
 
 __all__ = ["CommandDeployer"]
@@ -60,6 +62,7 @@ class CommandDeployer:
         secrets: Sequence[str],
         grace_s: float = 5,
         run_as_root: bool = False,
+        server: Supervisors | None = None,
     ) -> None:
         if grace_s < 0:
             raise ValueError("grace_s must be >= 0")
@@ -69,6 +72,8 @@ class CommandDeployer:
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
         self._grace_s = grace_s
+        # This process's supervisor server (forkserver) unless told otherwise.
+        self._supervisors = server if server is not None else default_server()
 
     # -- the pure parts ------------------------------------------------------------------
 
@@ -182,41 +187,30 @@ class CommandDeployer:
             return self._result(
                 "failed", None, started, words.cannot_run(shown, why=account.reason)
             )
-        user: supervisor.User | None = None
+        user: User | None = None
         if isinstance(account, Account):  # its own names; its HOME (or its private folder)
             env = {k: v for k, v in env.items() if k != "HOME"}
             env |= {"USER": account.name, "LOGNAME": account.name}
             user = (account.uid, account.gid, account.groups, account.home)
         elif os.geteuid() == 0:
             log.warning("running %s as root (DEPLOYBOT_RUN_COMMANDS_AS_ROOT)", shown)
-        status_r, status_w = os.pipe()
         alive_r, alive_w = os.pipe() if keepalive is not None else (None, None)
-        pass_fds = (status_w,) if alive_r is None else (status_w, alive_r)
+        request = Request(
+            argv=argv,
+            env=env,
+            cwd=str(self._config.base_dir),
+            grace_s=self._grace_s,
+            keepalive_fd=alive_r,
+            silence_s=silence_s if alive_r is not None else None,
+            user=user,
+        )
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *supervisor.supervised_argv(
-                    argv,
-                    grace_s=self._grace_s,
-                    status_fd=status_w,
-                    keepalive_fd=alive_r,
-                    silence_s=silence_s if alive_r is not None else None,
-                    user=user,
-                ),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                cwd=self._config.base_dir,
-                start_new_session=True,  # a signal to the worker's group is the worker's
-                pass_fds=pass_fds,
-            )
+            supervised = await self._supervisors.start(request)
         except OSError as exc:
-            os.close(status_r)
             if alive_w is not None:
                 os.close(alive_w)
             return self._result("failed", None, started, words.cannot_run(shown, why=exc))
         finally:
-            os.close(status_w)
             if alive_r is not None:
                 os.close(alive_r)
         beating = (
@@ -224,10 +218,9 @@ class CommandDeployer:
             if alive_w is not None and keepalive is not None
             else None
         )
-        events = SupervisorStatus(status_r)
-        assert proc.stdout is not None
+        events = supervised.status
         tail = OutputTail()
-        reader = asyncio.create_task(self._read(proc.stdout, tail=tail, on_output=on_output))
+        reader = asyncio.create_task(self._read(supervised.output, tail=tail, on_output=on_output))
         timed_out = False
         notes: list[str] = []
         try:
@@ -236,18 +229,19 @@ class CommandDeployer:
                     await events.until_exit()
             except TimeoutError:
                 timed_out = True
-                await stop(proc, reader, events, grace_s=self._grace_s)
+                await stop(supervised, reader, grace_s=self._grace_s)
                 notes.append(words.timed_out_note(timeout_s=timeout_s))
             else:
-                await finish(proc, reader, events, limit_s=3 * self._grace_s, grace_s=self._grace_s)
+                await finish(supervised, reader, limit_s=3 * self._grace_s, grace_s=self._grace_s)
         except BaseException:
             # Cancelled (the worker is stopping): stop the command and all it started before
             # going. Shielded: a second cancel cannot interrupt the clean-up half way.
             with contextlib.suppress(BaseException):
-                await asyncio.shield(stop(proc, reader, events, grace_s=self._grace_s))
+                await asyncio.shield(stop(supervised, reader, grace_s=self._grace_s))
             raise
         finally:
             events.close()
+            supervised.close()
             if beating is not None:
                 beating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,6 +1,7 @@
 """What the supervisor (bot/shell/process/supervisor.py) does to processes: ``prctl``, the tree of
 processes below it read from /proc, signalling that tree, and switching a command to the
-user it runs as (bot/core/config/principal.py says who).
+user it runs as (bot/core/config/principal.py says who), and ``clone_parent``: the supervisor
+server's way to start a per-command supervisor as a child of the worker, not of itself.
 
 Standard library only, and no import of ``bot``: the supervisor runs as a script with
 ``python -I -S`` and imports this module from its own folder.
@@ -25,7 +26,9 @@ __all__ = [
     "PR_SET_DUMPABLE",
     "PR_SET_PDEATHSIG",
     "become_user",
+    "clone_parent",
     "descendants",
+    "has_children",
     "make_workdir",
     "mark_undumpable",
     "prctl",
@@ -36,13 +39,45 @@ __all__ = [
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+_CLONE_PARENT = 0x8000
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+
+
+# Looked up once, before any fork: each lookup in a forked supervisor costs page copies.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PRCTL = _LIBC.prctl
+_SYSCALL = ctypes.PyDLL(None, use_errno=True).syscall  # keeps the GIL: see clone_parent
+_SYSCALL.restype = ctypes.c_long
 
 
 def prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: cached by the loader
-    if libc.prctl(option, value, 0, 0, 0) != 0:
+    if _PRCTL(option, value, 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl({option}): {os.strerror(err)}")
+
+
+def clone_parent() -> int:
+    """fork, except that the new process is a child of this process's parent (the kernel's
+    ``CLONE_PARENT``): 0 in the child, its pid in the caller, which cannot wait for it.
+
+    A raw ``clone`` system call, not glibc's ``fork``: no ``pthread_atfork`` handlers run and
+    glibc's cached thread id in the child stays the caller's, so the child must not use
+    ``raise``, ``abort`` or ``pthread_kill`` (Python's ``signal.raise_signal``, ``os.abort``)
+    and must not hold locks of other threads: call it only from a single-threaded process.
+    ``os.fork`` in the child is fine (glibc's fork sets the grandchild's id itself). With
+    the GIL held throughout (``PyDLL``), the child resumes Python exactly where the caller
+    does."""
+    if _SYS_CLONE is None:
+        raise OSError(38, f"clone_parent: unsupported machine {os.uname().machine}")
+    pid = int(
+        _SYSCALL(
+            ctypes.c_long(_SYS_CLONE), ctypes.c_ulong(_CLONE_PARENT | signal.SIGCHLD), 0, 0, 0, 0
+        )
+    )
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
 
 
 def mark_undumpable() -> None:
@@ -61,8 +96,20 @@ def _ppid_and_state(pid: str) -> tuple[int, str] | None:
     return int(fields[1]), fields[0].decode()
 
 
+def has_children() -> bool:
+    """Whether this process has a child, running or not yet reaped (no /proc scan)."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def descendants(root: int) -> list[int]:
-    """Every running (not zombie) process below ``root``, read from /proc."""
+    """Every running (not zombie) process below ``root``, read from /proc. For this process
+    with no child at all (not even one to reap) there is none: no scan then."""
+    if root == os.getpid() and not has_children():
+        return []
     children: dict[int, list[int]] = {}
     running: set[int] = set()
     for name in os.listdir("/proc"):
@@ -86,9 +133,10 @@ def signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def make_workdir(uid: int, gid: int) -> str:
-    """A fresh folder only ``uid`` may use, with a name nobody could guess."""
-    base = os.environ.get("TMPDIR") or "/tmp"  # mkdir fails on a planted name
+def make_workdir(uid: int, gid: int, *, tmpdir: str | None = None) -> str:
+    """A fresh folder only ``uid`` may use, with a name nobody could guess, in ``tmpdir``
+    (the command's ``TMPDIR``; by default this process's, else /tmp)."""
+    base = tmpdir or os.environ.get("TMPDIR") or "/tmp"  # mkdir fails on a planted name
     path = os.path.join(base, "deploybot-run-" + os.urandom(12).hex())
     os.mkdir(path, 0o700)
     try:

@@ -1,10 +1,9 @@
-"""The supervisor: a small process between a worker and a deploy command (Linux).
+"""The supervisor: a small process between a worker and one deploy command (Linux).
 
-    python -I -S supervisor.py --parent-pid P --grace-s G --status-fd N -- ARGV...
-It starts ARGV in a new session (stdin from /dev/null, stdout and stderr its own), with
-``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with it, and makes itself a child
-subreaper (``PR_SET_CHILD_SUBREAPER``) so everything the command starts, ``setsid``
-grandchildren included, stays below it. Then it watches:
+It starts the command in a new session (stdin from /dev/null, stdout and stderr the output
+pipe), with ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies with it, and makes itself a
+child subreaper (``PR_SET_CHILD_SUBREAPER``) so everything the command starts, ``setsid``
+grandchildren included, stays below it. Its own parent is the worker. Then it watches:
 
 - the command exits: processes it left behind get ``grace_s`` to end, then SIGTERM, then
   SIGKILL after ``grace_s`` more;
@@ -12,38 +11,46 @@ grandchildren included, stays below it. Then it watches:
   descendant gets SIGTERM, then SIGKILL after ``grace_s``;
 - the worker dies (``PR_SET_PDEATHSIG`` sends SIGUSR1; the parent pid is also polled): every
   descendant gets SIGTERM, then SIGKILL after at most 1 s;
-- with ``--keepalive-fd F --silence-s S``: the worker writes a byte to F while it still
-  holds the deploy's lock. Silence for S seconds (the worker is stopped by SIGSTOP, its event
-  loop is stuck, or it lost the lock) is treated as the worker being gone, also during the
-  grace after a SIGTERM: the command must not outlive the lock that lets it run.
+- with a keep-alive fd and ``silence_s``: the worker writes a byte to it while it still
+  holds the deploy's lock. Silence for ``silence_s`` (the worker is stopped by SIGSTOP, its
+  event loop is stuck, or it lost the lock) is treated as the worker being gone, also during
+  the grace after a SIGTERM: the command must not outlive the lock that lets it run.
 
 It exits once no descendant is left. On the status fd it writes one line per event:
-``started PID``, ``exited CODE`` (negative: killed by that signal), ``leftovers`` (it had
-to stop processes left running after the command exited), ``cannot-run REASON``. Standard
-library only, no import of ``bot``: it runs with the command's environment.
+``supervisor PID`` (itself, first; when nobody reads any more, the worker gave up on it and it
+runs nothing), ``started PID``, ``exited CODE`` (negative: killed by that signal),
+``leftovers`` (it had to stop processes left running after the command exited),
+``cannot-run REASON``, and last ``cpu SECONDS`` (its own user+system CPU, not the command's).
 
-With ``--uid U --gid G --groups A,B [--home H]`` (the bot is root: bot/core/config/principal.py)
-the command runs as that user, in a private working folder that is also its ``HOME`` unless
-``--home`` names one (bot/shell/process/proctree.py: how the user is switched, the folder made and
-removed). The supervisor stays root (it signals the tree), holds none of the bot's secrets,
-and is non-dumpable: a command of its user can neither ``ptrace`` it nor read its fds.
+Two ways to start one, both standard library only, no import of ``bot``:
+
+- forked by the worker's supervisor server (``supervisor_server``): the usual way, about a
+  millisecond; ``supervise`` below is its whole life;
+- one-shot, a new interpreter per command (about 25 ms; the benchmark's "before"):
+  ``supervisor_oneshot``, with the command's environment and working folder as its own and
+  its stdout as the output pipe.
+
+With a user (uid, gid, groups, home; the bot is root: bot/core/config/principal.py) the
+command runs as that user, in a private working folder that is also its ``HOME`` unless the
+user has a home of its own (bot/shell/process/proctree.py: how the user is switched, the
+folder made and removed). The supervisor stays root (it signals the tree), holds none of the
+bot's secrets, and is non-dumpable: a command of its user can neither ``ptrace`` it nor read
+its fds.
 """
 
 import contextlib
 import os
 import select
 import signal
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 try:
     from bot.shell.process import proctree
 except ImportError:  # run as a script (python -I -S): only the standard library and this folder
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import proctree  # type: ignore[import-not-found, no-redef]
 
-__all__ = ["User", "main", "supervised_argv"]
+__all__ = ["WATCHED", "Supervisor", "User", "supervise"]
 
 #: The user a command runs as: uid, gid, supplementary groups, home (None: a private folder).
 User = tuple[int, int, Sequence[int], str | None]
@@ -51,48 +58,11 @@ _WORKER_GONE_GRACE_S = 1.0
 _PARENT_POLL_S = 0.5
 _TREE_POLL_S = 0.05
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-_WATCHED = {signal.SIGCHLD, signal.SIGUSR1, *_STOP_SIGNALS}
+#: Blocked for the supervisor's whole life and taken with sigtimedwait.
+WATCHED = {signal.SIGCHLD, signal.SIGUSR1, *_STOP_SIGNALS}
 
 
-def supervised_argv(
-    argv: Sequence[str],
-    *,
-    grace_s: float,
-    status_fd: int,
-    keepalive_fd: int | None = None,
-    silence_s: float | None = None,
-    user: User | None = None,
-) -> list[str]:
-    """The argv that runs ``argv`` under a supervisor watching the calling process
-    (``user``: uid, gid, groups and home to run the command as)."""
-    keepalive = (
-        ["--keepalive-fd", str(keepalive_fd), "--silence-s", repr(silence_s)]
-        if keepalive_fd is not None and silence_s is not None
-        else []
-    )
-    if user is not None:
-        uid, gid, groups, home = user
-        keepalive += ["--uid", str(uid), "--gid", str(gid)]
-        keepalive += ["--groups", ",".join(map(str, groups)) or "-"]
-        keepalive += ["--home", home] if home else []
-    return [
-        sys.executable,
-        "-I",  # ignores PYTHON* variables and the user's site-packages
-        "-S",  # no site module either: the supervisor uses the standard library only
-        os.path.abspath(__file__),
-        "--parent-pid",
-        str(os.getpid()),
-        "--grace-s",
-        repr(grace_s),
-        "--status-fd",
-        str(status_fd),
-        *keepalive,
-        "--",
-        *argv,
-    ]
-
-
-class _Supervisor:
+class Supervisor:
     def __init__(
         self,
         *,
@@ -102,6 +72,8 @@ class _Supervisor:
         keepalive_fd: int | None = None,
         silence_s: float | None = None,
         user: User | None = None,
+        env: Mapping[str, str] | None = None,
+        out_fd: int | None = None,
     ) -> None:
         self.parent_pid = parent_pid
         self.user = user
@@ -109,8 +81,13 @@ class _Supervisor:
         self.grace_s = grace_s
         self.keepalive_fd = keepalive_fd
         self.silence_s = silence_s
+        self.env = env  # None: this process's own environment (one-shot)
+        self.out_fd = out_fd  # None: the command writes to this process's stdout and stderr
         self.heard_at = time.monotonic()
-        self.status = os.fdopen(status_fd, "w", buffering=1)
+        for fd in (status_fd, keepalive_fd, out_fd):
+            if fd is not None:
+                os.set_inheritable(fd, False)
+        self.status_fd = status_fd  # lines are short: one write each, never interleaved
         self.child: int | None = None
         self.exit_code: int | None = None
         self.leftovers = False
@@ -118,17 +95,25 @@ class _Supervisor:
 
     def say(self, line: str) -> None:
         with contextlib.suppress(OSError):
-            self.status.write(line + "\n")
+            os.write(self.status_fd, (line + "\n").encode())
+
+    def announce(self) -> bool:
+        """The first line; False when nobody reads it (the worker gave up: run nothing)."""
+        try:
+            os.write(self.status_fd, f"supervisor {self.me}\n".encode())
+        except OSError:
+            return False
+        return True
 
     def start(self, argv: Sequence[str]) -> bool:
-        """fork + exec by hand (``subprocess`` is most of this process's start-up time): a
+        """fork + exec by hand (``subprocess`` is most of an interpreter's start-up time): a
         new session, stdin from /dev/null, ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies
         with this process. A failed exec is told back through a close-on-exec pipe."""
-        env = os.environ.copy()
+        env = dict(os.environ if self.env is None else self.env)
         if self.user is not None:
             uid, gid, _, home = self.user
             try:
-                self.workdir = proctree.make_workdir(uid, gid)
+                self.workdir = proctree.make_workdir(uid, gid, tmpdir=env.get("TMPDIR"))
             except OSError as exc:
                 self.say(f"cannot-run no working folder for uid {uid}: {exc}")
                 return False
@@ -151,6 +136,9 @@ class _Supervisor:
                     os._exit(137)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
+                if self.out_fd is not None:
+                    os.dup2(self.out_fd, 1)
+                    os.dup2(self.out_fd, 2)
                 os.execvpe(argv[0], list(argv), env)
             except OSError as exc:
                 with contextlib.suppress(OSError):
@@ -160,6 +148,9 @@ class _Supervisor:
         os.close(failed_w)
         with os.fdopen(failed_r, "rb") as failed:
             reason = failed.read()
+        if self.out_fd is not None:  # the command's now: the output ends with its tree
+            os.close(self.out_fd)
+            self.out_fd = None
         if reason:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
@@ -198,7 +189,7 @@ class _Supervisor:
         return time.monotonic() - self.heard_at > self.silence_s
 
     def wait(self, timeout_s: float) -> signal.Signals | None:
-        got = signal.sigtimedwait(_WATCHED, max(timeout_s, 0.0))
+        got = signal.sigtimedwait(WATCHED, max(timeout_s, 0.0))
         return None if got is None else signal.Signals(got.si_signo)
 
     def stop_tree(self, grace_s: float, *, watch: bool = False) -> None:
@@ -245,56 +236,16 @@ class _Supervisor:
             self.say("leftovers")
 
 
-class _Args:
-    """The command line ``supervised_argv`` writes (by hand: argparse is slow to import)."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        if "--" not in args or args.index("--") == len(args) - 1:
-            raise SystemExit("supervisor: usage: --parent-pid P --grace-s G --status-fd N -- ARGV")
-        split = args.index("--")
-        options = dict(zip(args[:split:2], args[1:split:2], strict=True))
-        self.argv = list(args[split + 1 :])
-        self.parent_pid = int(options["--parent-pid"])
-        self.grace_s = float(options["--grace-s"])
-        self.status_fd = int(options["--status-fd"])
-        keepalive = options.get("--keepalive-fd")
-        silence = options.get("--silence-s")
-        self.keepalive_fd = int(keepalive) if keepalive is not None else None
-        self.silence_s = float(silence) if silence is not None else None
-        self.user: User | None = None
-        if (uid := options.get("--uid")) is not None:
-            groups = [int(g) for g in options.get("--groups", "").split(",") if g.isdigit()]
-            gid = int(options["--gid"])
-            self.user = (int(uid), gid, groups, options.get("--home"))
-
-
-def main(args: Sequence[str] | None = None) -> int:
-    ns = _Args(sys.argv[1:] if args is None else args)
-    signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
-    proctree.prctl(proctree.PR_SET_DUMPABLE, 0)
-    proctree.prctl(proctree.PR_SET_CHILD_SUBREAPER, 1)
-    proctree.prctl(proctree.PR_SET_PDEATHSIG, signal.SIGUSR1)
-    supervisor = _Supervisor(
-        parent_pid=ns.parent_pid,
-        grace_s=ns.grace_s,
-        status_fd=ns.status_fd,
-        keepalive_fd=ns.keepalive_fd,
-        silence_s=ns.silence_s,
-        user=ns.user,
-    )
-    os.set_inheritable(ns.status_fd, False)
-    if ns.keepalive_fd is not None:
-        os.set_inheritable(ns.keepalive_fd, False)
-    if supervisor.worker_gone():  # the worker died before PR_SET_PDEATHSIG was set
-        return 0
-    if supervisor.start(ns.argv):
+def supervise(supervisor: Supervisor, argv: Sequence[str]) -> None:
+    """A supervisor's whole life once its signals are blocked and its ``prctl`` set: say
+    who it is, start the command, watch it to the end, clean up, say its CPU."""
+    if supervisor.announce() and not supervisor.worker_gone() and supervisor.start(argv):
         supervisor.run()
     if supervisor.user is not None and supervisor.workdir is not None:
         proctree.remove_workdir(*supervisor.user[:3], supervisor.workdir)
+    if supervisor.out_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(supervisor.out_fd)
+    supervisor.say(f"cpu {time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID):.6f}")
     with contextlib.suppress(OSError):  # the worker may be gone: nobody reads the status
-        supervisor.status.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        os.close(supervisor.status_fd)

@@ -1,7 +1,10 @@
-"""Supervision, as the worker sees it: the supervisor's status lines, its exit, signals,
-stopping it and what it runs, and the worker's keep-alive beats to it.
+"""Supervision, as the worker sees it: what a supervisor is asked to run (``Request``), a
+running supervisor (``Supervised``: its status lines, its output, signalling it, its exit)
+and who starts them (``Supervisors``: the supervisor server of ``forkserver``, or one
+interpreter per command in ``oneshot``), waiting for the end, stopping it and what it runs,
+and the worker's keep-alive beats to it.
 
-See bot/shell/process/supervisor.py for the supervisor process itself and its status lines.
+See bot/shell/process/supervisor.py for the supervisor itself and its status lines.
 """
 
 import asyncio
@@ -9,10 +12,24 @@ import contextlib
 import logging
 import os
 import signal
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot.core.thread.deploy_result import Keepalive
+from bot.shell.process.supervisor import User
 
-__all__ = ["SupervisorStatus", "beat", "exited", "finish", "send_signal", "settled", "stop"]
+__all__ = [
+    "Request",
+    "Supervised",
+    "SupervisorStatus",
+    "Supervisors",
+    "beat",
+    "exited",
+    "finish",
+    "send_signal",
+    "settled",
+    "stop",
+]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +37,21 @@ _POLL_S = 0.05
 _LOST_EXIT_S = 2.0  # how long a vanished child may go unreported
 _SETTLE_AFTER_KILL_S = 1.0
 _SUPERVISOR_SLACK_S = 3.0  # beyond its own grace periods, before the supervisor is killed
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One command to supervise: its argv, environment and working folder, the grace before
+    SIGKILL, the keep-alive pipe's read end with the silence that means the worker is gone
+    (both or neither; the caller keeps and closes its descriptor), and who runs it."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    grace_s: float
+    keepalive_fd: int | None = None
+    silence_s: float | None = None
+    user: User | None = None
 
 
 class SupervisorStatus:
@@ -30,6 +62,8 @@ class SupervisorStatus:
         self._fd = fd
         self._buf = b""
         self._closed = False
+        self.supervisor_pid: int | None = None
+        self.cpu_s: float | None = None
         self.pid: int | None = None
         self.exit_code: int | None = None
         self.cannot_run: str | None = None
@@ -49,6 +83,10 @@ class SupervisorStatus:
         for line in lines:
             word, _, rest = line.decode(errors="replace").partition(" ")
             match word:
+                case "supervisor":
+                    self.supervisor_pid = int(rest)
+                case "cpu":
+                    self.cpu_s = float(rest)
                 case "started":
                     self.pid = int(rest)
                 case "exited":
@@ -64,6 +102,12 @@ class SupervisorStatus:
     async def until_exit(self) -> None:
         """Until the command exited (or could not start, or the supervisor is gone)."""
         while self.exit_code is None and self.cannot_run is None and not self._closed:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def until_supervisor(self) -> None:
+        """Until the supervisor said its pid (or its status pipe closed without it)."""
+        while self.supervisor_pid is None and not self._closed:
             self._changed.clear()
             await self._changed.wait()
 
@@ -121,44 +165,72 @@ def send_signal(pid: int, sig: signal.Signals, *, group: bool) -> None:
             os.kill(pid, sig)
 
 
+class Supervised(Protocol):
+    """A running supervisor as the worker holds it."""
+
+    @property
+    def status(self) -> SupervisorStatus: ...
+
+    @property
+    def output(self) -> asyncio.StreamReader:
+        """The command's stdout and stderr, merged."""
+        ...
+
+    async def signal(self, sig: signal.Signals) -> None:
+        """Signal the supervisor itself (no error once it is gone)."""
+
+    async def exited(self) -> None:
+        """Return as soon as the supervisor process has exited (reaped)."""
+
+    def close(self) -> None:
+        """Let go of its output and of the process (reaped later if it still runs)."""
+
+
+class Supervisors(Protocol):
+    """Who starts supervisors."""
+
+    async def start(self, request: Request) -> Supervised:
+        """A supervisor running ``request`` (OSError: none could be started)."""
+        ...
+
+    def cpu_s(self) -> float:
+        """The CPU seconds spent by the supervisors started so far, their own only."""
+        ...
+
+    async def close(self) -> None:
+        """Stop what lives between commands (the commands running go on)."""
+
+
 async def finish(
-    proc: asyncio.subprocess.Process,
-    reader: asyncio.Task[None],
-    events: SupervisorStatus,
-    *,
-    limit_s: float,
-    grace_s: float,
+    supervised: Supervised, reader: asyncio.Task[None], *, limit_s: float, grace_s: float
 ) -> None:
     """The command exited: wait for the supervisor to stop what it left running."""
     try:
         async with asyncio.timeout(limit_s + _SUPERVISOR_SLACK_S):
-            await exited(proc)
+            await supervised.exited()
     except TimeoutError:
-        await stop(proc, reader, events, grace_s=grace_s)
+        await stop(supervised, reader, grace_s=grace_s)
         return
-    await events.until_closed()
+    await supervised.status.until_closed()
     await settled(reader, _SETTLE_AFTER_KILL_S)
 
 
-async def stop(
-    proc: asyncio.subprocess.Process,
-    reader: asyncio.Task[None],
-    events: SupervisorStatus,
-    *,
-    grace_s: float,
-) -> None:
+async def stop(supervised: Supervised, reader: asyncio.Task[None], *, grace_s: float) -> None:
     """Ask the supervisor to stop everything (SIGTERM, SIGKILL after ``grace_s``); if it
     does not finish in time, SIGKILL it and the command's group."""
-    send_signal(proc.pid, signal.SIGTERM, group=False)
+    events = supervised.status
+    await supervised.signal(signal.SIGTERM)
     try:
         async with asyncio.timeout(grace_s + _SUPERVISOR_SLACK_S):
-            await exited(proc)
+            await supervised.exited()
     except TimeoutError:
-        log.error("supervisor %d did not stop the command in time; killing it", proc.pid)
-        send_signal(proc.pid, signal.SIGKILL, group=False)
+        log.error(
+            "supervisor %s did not stop the command in time; killing it", events.supervisor_pid
+        )
+        await supervised.signal(signal.SIGKILL)
         if events.pid is not None:
             send_signal(events.pid, signal.SIGKILL, group=True)
-        await exited(proc)
+        await supervised.exited()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(_SETTLE_AFTER_KILL_S):
             await events.until_closed()
