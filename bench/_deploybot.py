@@ -77,6 +77,7 @@ async def run_deploybot(
     result = Result(
         system=f"deploybot ({workers} worker{'s' * (workers > 1)}"
         + (f", {paused:,} paused" if paused else "")
+        + (", profiled: cProfile slows it" if profile is not None else "")
         + ")",
         threads=n,
         total_s=0.0,
