@@ -144,7 +144,8 @@ class Pygit2Reader(Reader):
         return str(commit.id), subject_of(commit.message)
 
     async def range(self, head: str, base: str) -> Any:
-        walker = self._repo().walk(head, self.pygit2.enums.SortMode.TIME)
+        order = self.pygit2.enums.SortMode.TOPOLOGICAL | self.pygit2.enums.SortMode.TIME
+        walker = self._repo().walk(head, order)  # as gitrepo walks a range with a base
         walker.hide(base)
         shown, count = [], 0
         for commit in walker:
