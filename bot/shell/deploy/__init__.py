@@ -1,5 +1,6 @@
 """Where a deploy runs: ``execution`` runs an approved plan write-ahead, exactly once, one at a
-time (invariants 2-4): the live-state re-check (``recheck``), the prior-run check, the lock
+time (invariants 2-4): the lock taken with the pair's state read under it in the same round trip
+(``under_lock``), the live-state re-check (``recheck``), the prior-run check, the lock
 watched while the target runs (``watch``), and what the next worker does when a worker died
 mid-deploy (``recovery``, ``interruption``). ``targets`` picks the command or GitHub deployer.
 
@@ -7,5 +8,5 @@ May import ``world``, ``process``, ``github``, ``lock``, ``streams``, ``store``,
 never ``loop`` or ``verify``.
 
 Modules: ``execution``, ``interruption``, ``prior_runs``, ``recheck``, ``recovery``,
-``targets``, ``watch``.
+``targets``, ``under_lock``, ``watch``.
 """

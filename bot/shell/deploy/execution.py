@@ -8,11 +8,12 @@ waiting requests for the pair they are superseded; run the command while the loc
 (``bot.shell.deploy.watch``); record the result in the history and release the lock.
 """
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Literal
 
-from bot.core.errors import ThreadConflict
+from bot.core.errors import ThreadConflict, ToolFailed
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
 from bot.core.policy.quarantine import after_deploy, quarantined_event
@@ -26,26 +27,24 @@ from bot.core.thread.events import (
     LockChanged,
     MessageSent,
 )
-from bot.core.thread.plan import Plan
+from bot.core.thread.plan import Plan, Tag
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import (
     already_started_text,
-    busy_text,
-    frozen_not_run_text,
-    lock_for_text,
     under_replicated_tail,
 )
-from bot.core.wording.messages import quiet_text, started_text
+from bot.core.wording.messages import started_text
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
-from bot.shell.deploy.recheck import LiveCheck
+from bot.shell.deploy.recheck import LiveCheck, LiveState, tags_or_error
+from bot.shell.deploy.under_lock import LockedReads, frozen_text
 from bot.shell.deploy.watch import DeployWatch
-from bot.shell.lock.lease import LockHolder
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.store.threads import ClaimTaken
 from bot.shell.world.context import Context
 from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.lookups import TurnMemo
+from bot.shell.world.turn_reads import forget
 
 __all__ = ["Executor"]
 
@@ -79,23 +78,58 @@ class Executor:
         self._desk = desk
         self._watch = watch
         self._recheck = recheck
+        self._reads = LockedReads(context=context)
         self._prior = prior
         self._interruptions = interruptions
 
     async def execute(self, thread: Thread, plan: Plan, *, memo: TurnMemo) -> None:
-        if refusal := await self._desk.frozen_for(plan.environment, requester=plan.requester):
-            thread.events.append(self._error("locked", frozen_not_run_text(plan, refusal=refusal)))
+        # The repository's tags, read while the lock is taken and the pair read under it.
+        git = asyncio.ensure_future(tags_or_error(self._recheck.repo_tags(plan.service)))
+        try:
+            await self._execute(thread, plan, memo=memo, git=git)
+        finally:
+            git.cancel()  # done by now, unless the plan stopped before the re-check
+            forget(memo, service=plan.service, environment=plan.environment)
+
+    async def _execute(
+        self,
+        thread: Thread,
+        plan: Plan,
+        *,
+        memo: TurnMemo,
+        git: "asyncio.Future[list[Tag] | ToolFailed]",
+    ) -> None:
+        taken = await self._reads.take(thread, plan)
+        if isinstance(taken, str):  # busy, locked by a person, or quiet after a data loss
+            thread.events.append(self._error("locked", taken))
             return
-        token = await self._take_lock(thread, plan)
-        if token is None:
-            return
-        key = f"{thread.id}:{plan.plan_hash}"  # a restored thread's plan may have run already
-        if (ran := await self._prior.already_ran(thread, plan, key=key, token=token)) is not None:
-            return thread.events.extend(ran)
-        if (drifted := await self._recheck.drift(thread, plan)) is not None:
+        token, seen, waited = taken.token, taken.seen, taken.waited
+        if (refusal := frozen_text(plan, seen.frozen)) is not None:
+            # A person locked it after the plan was made: the grant is given back at once.
             await self._env_lock.release(
                 service=plan.service, environment=plan.environment, token=token
             )
+            thread.events.append(self._error("locked", refusal))
+            return
+        key = f"{thread.id}:{plan.plan_hash}"  # a restored thread's plan may have run already
+        ran = await self._prior.already_ran(
+            thread, plan, key=key, token=token, history=seen.history
+        )
+        if ran is not None:
+            return thread.events.extend(ran)
+        # Read before the grant only when it came at the first try; else read again now.
+        tags = await (tags_or_error(self._recheck.repo_tags(plan.service)) if waited else git)
+        live = LiveState(history=seen.recent, quarantined=seen.quarantined, tags=tags)
+        fresh = None if isinstance(tags, ToolFailed) else tags
+        if (drifted := await self._recheck.drift(thread, plan, live=live)) is not None:
+            pipe = self._store.pipeline()
+            self._env_lock.release_in(
+                pipe, service=plan.service, environment=plan.environment, token=token
+            )
+            self._reads.cache_tags_in(
+                pipe, service=plan.service, tags=fresh, cached=seen.cached_tags
+            )
+            await pipe.execute()
             thread.events.extend(drifted)
             return
         started = DeployStarted(
@@ -138,11 +172,18 @@ class Executor:
             return
         thread.events.extend(added)
         thread.version = candidate.version
-        # Before the command runs: a verification of an older deploy of the pair stops here.
-        await self._history.started(plan, idempotency_key=key, at=started.at)
-        await self._outbox.enqueue(thread, starts)  # saved: people may see it now
+        # Saved, so in one round trip: the newest started on the pair (a verification of an
+        # older deploy of it stops here), the start message (people may see it now), the
+        # other requests for the pair superseded, the tags cache if the tags changed.
+        pipe = self._store.pipeline()
+        self._history.started_in(pipe, plan, idempotency_key=key, at=started.at)
+        self._outbox.enqueue_in(pipe, thread, starts)
+        self._pending.supersede_in(
+            pipe, thread_id=thread.id, plan=plan, at=self._clock(), waiting=seen.waiting
+        )
+        self._reads.cache_tags_in(pipe, service=plan.service, tags=fresh, cached=seen.cached_tags)
+        await pipe.execute()
         memo.published.update(m.id for m in starts)
-        await self._pending.supersede(thread_id=thread.id, plan=plan, at=self._clock())
         if acked < self._replicas:
             # A failover to a replica without this claim could run the plan again: it does
             # not run at all. A person asks again (a new attempt) once Redis is healthy.
@@ -215,36 +256,6 @@ class Executor:
                 pipe, service=plan.service, environment=plan.environment, token=token
             )
         await pipe.execute()
-
-    async def _take_lock(self, thread: Thread, plan: Plan) -> int | None:
-        """Wait (bounded) while another deploy holds the environment; None if it stays busy."""
-        holder = LockHolder(
-            thread_id=thread.id,
-            who=plan.requester,
-            why=lock_for_text(plan),
-            since=self._clock(),
-        )
-        ok, current = await self._env_lock.acquire_within(
-            service=plan.service,
-            environment=plan.environment,
-            holder=holder,
-            ttl_ms=self._lock_ttl_ms,
-            wait_s=self._lock_wait_s,
-        )
-        if ok:
-            return current.fencing_token
-        if (until := current.quiet_until) is not None:  # Redis lost its data: dataloss.py
-            thread.events.append(self._error("locked", quiet_text(plan, until=until)))
-            return None
-        busy = busy_text(
-            plan,
-            who=current.who,
-            why=current.why,
-            since=current.since,
-            thread_id=current.thread_id,
-        )
-        thread.events.append(self._error("locked", busy))
-        return None
 
     def lock_event(
         self, plan: Plan, action: Literal["acquired", "released"], token: int

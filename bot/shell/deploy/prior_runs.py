@@ -14,7 +14,7 @@ import logging
 from bot.core.policy.deploys import record_of
 from bot.core.policy.prior_run import PriorRun, already_ran_events, from_history, from_status
 from bot.core.thread.events import Event
-from bot.core.thread.plan import Plan
+from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import held_for_text
 from bot.shell.deploy.targets import Deployers
@@ -40,11 +40,16 @@ class PriorRuns:
         self._new_id = context.clock.new_id
         self._deployer = deployer
 
-    async def find(self, plan: Plan, *, key: str, token: int) -> PriorRun | None:
-        """What the history, else the target, knows of an earlier run of ``key``."""
-        history = await self._history.recent(
-            service=plan.service, environment=plan.environment, limit=HISTORY_SEARCHED
-        )
+    async def find(
+        self, plan: Plan, *, key: str, token: int, history: list[DeployRecord] | None = None
+    ) -> PriorRun | None:
+        """What the history, else the target, knows of an earlier run of ``key``.
+        ``history``: the pair's last ``HISTORY_SEARCHED`` records as read under the lock
+        (read here when not given)."""
+        if history is None:
+            history = await self._history.recent(
+                service=plan.service, environment=plan.environment, limit=HISTORY_SEARCHED
+            )
         if (known := from_history(history, key=key)) is not None:
             return known
         # The service's status command, asked once. (A workflow's own lookup waits out its
@@ -66,12 +71,19 @@ class PriorRuns:
         return from_status(asked)
 
     async def already_ran(
-        self, thread: Thread, plan: Plan, *, key: str, token: int
+        self,
+        thread: Thread,
+        plan: Plan,
+        *,
+        key: str,
+        token: int,
+        history: list[DeployRecord] | None = None,
     ) -> list[Event] | None:
         """None when ``plan`` may run (nothing knows of an earlier run of its key). Else the
         lock (fenced by ``token``) is released, or kept when the outcome is unknown, and the
-        events the thread gets instead of a second run are returned."""
-        prior = await self.find(plan, key=key, token=token)
+        events the thread gets instead of a second run are returned. ``history``: as
+        ``find`` takes it."""
+        prior = await self.find(plan, key=key, token=token, history=history)
         if prior is None:
             return None
         now = self._clock()

@@ -13,6 +13,8 @@ version that failed, and that version is no longer what is live
 """
 
 import asyncio
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 
 from bot.core.errors import ToolFailed
 from bot.core.loop.aftercare import rolls_back
@@ -28,36 +30,74 @@ from bot.core.thread.events import (
     PlanProposed,
 )
 from bot.core.thread.intents import Deploy, Rollback
-from bot.core.thread.plan import Plan, Tag
+from bot.core.thread.plan import DeployRecord, Plan, Quarantined, Tag
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import drift_text, not_remade_text
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
+from bot.shell.world.tags import list_tags
 
-__all__ = ["LiveCheck"]
+__all__ = ["LiveCheck", "LiveState", "tags_or_error"]
+
+#: Tags read from the repository (as many as ``Lookups.fresh_tags`` reads).
+_TAGS_READ = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveState:
+    """What the re-check compares the plan with, as read just before it would run."""
+
+    history: list[DeployRecord]  # the pair's recent deploys, newest first
+    quarantined: Mapping[str, Quarantined]
+    tags: list[Tag] | ToolFailed  # from the repository, not the cache
+
+
+async def tags_or_error(read: Awaitable[list[Tag]]) -> list[Tag] | ToolFailed:
+    """The repository's tags, or why they could not be read."""
+    try:
+        return await read
+    except ToolFailed as exc:
+        return exc
 
 
 class LiveCheck:
     def __init__(self, *, context: Context, lookups: Lookups) -> None:
+        self._config = context.config
         self._history = context.history
         self._quarantine = context.quarantine
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
         self._lookups = lookups
 
-    async def drift(self, thread: Thread, plan: Plan) -> list[Event] | None:
-        """None when ``plan`` may run; else the events that say why not and what next."""
-        # The two Redis reads at once (their round trips overlap); the git re-read after.
-        history, banned = await asyncio.gather(
-            self._history.recent(service=plan.service, environment=plan.environment, limit=5),
-            self._quarantine.of(service=plan.service, environment=plan.environment),
-        )
+    async def repo_tags(self, service: str) -> list[Tag]:
+        """The tags as the repository has them now (raises ``ToolFailed``), without writing
+        the tags cache (bot/shell/deploy/under_lock.py updates it when they changed). A
+        stand-in lookups (tests) is asked for its fresh tags instead."""
+        if not isinstance(self._lookups, Lookups):
+            return await self._lookups.fresh_tags(service)
+        return await list_tags(self._config.repo_location(service), limit=_TAGS_READ)
+
+    async def drift(
+        self, thread: Thread, plan: Plan, *, live: LiveState | None = None
+    ) -> list[Event] | None:
+        """None when ``plan`` may run; else the events that say why not and what next.
+
+        ``live``: the state as the caller read it under the lock (bot/shell/deploy/under_lock.py);
+        without it, the history, the quarantine and the repository are read here, at once."""
+        if live is None:
+            history, banned, found = await asyncio.gather(
+                self._history.recent(service=plan.service, environment=plan.environment, limit=5),
+                self._quarantine.of(service=plan.service, environment=plan.environment),
+                tags_or_error(self.repo_tags(plan.service)),
+            )
+            live = LiveState(history=history, quarantined=banned, tags=found)
+        history, banned = live.history, live.quarantined
         tags: list[Tag] | None
         tags_error = ""
-        try:
-            tags = await self._lookups.fresh_tags(plan.service)
-        except ToolFailed as exc:
-            tags, tags_error = None, str(exc)
+        if isinstance(live.tags, ToolFailed):
+            tags, tags_error = None, str(live.tags)
+        else:
+            tags = live.tags
         failed = rolls_back(thread, plan) if plan.kind == "rollback" else None
         verdict = recheck(
             plan,

@@ -45,18 +45,20 @@ hold alone (it is nobody's lease; only a person releases it).
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.core.wording.environments import quiet_lock_why
 from bot.shell.lock import scripts as lockscripts
 from bot.shell.lock.dataloss import STOP_MARGIN_MS, DataLossGuard
+from bot.shell.lock.holder import Grant, LockHolder, holder_of
 from bot.shell.store.keys import Keys, queue_script
 
-__all__ = ["EnvLock", "LockHolder"]
+__all__ = ["EnvLock", "Grant", "LockHolder", "holder_of"]
 
 
 def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str, int]:
@@ -64,23 +66,6 @@ def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str, int]:
     if guard is None or (known := guard.known) is None:
         return 0, "*", STOP_MARGIN_MS
     return guard.not_before_ms(), known.run_id, STOP_MARGIN_MS
-
-
-class LockHolder(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    thread_id: str
-    who: str
-    why: str
-    since: datetime
-    fencing_token: int = 0
-    # Held for a deploy whose outcome is unknown, until a person releases it.
-    interrupted: bool = False
-    # Not a holder: no lock is granted before this, after Redis lost its data (never stored).
-    quiet_until: datetime | None = None
-
-    def stored(self) -> str:
-        return self.model_dump_json(exclude={"quiet_until"})
 
 
 class EnvLock:
@@ -110,11 +95,28 @@ class EnvLock:
         """``(True, holder-with-token)``, ``(False, current holder)``, or ``(False, a holder
         whose quiet_until says when grants resume)`` after Redis lost its data or the lock
         vanished before its lease ended."""
+        got = await self.grant(
+            service=service, environment=environment, holder=holder, ttl_ms=ttl_ms
+        )
+        return got.ok, got.holder
+
+    async def grant(
+        self,
+        *,
+        service: str,
+        environment: str,
+        holder: LockHolder,
+        ttl_ms: int,
+        reads: Callable[["Pipeline"], object] | None = None,
+    ) -> "Grant":
+        """``acquire``, with ``reads`` queued right behind the grant script and the intact
+        mark in the same round trip: on a grant they see the state under the lock. Their
+        replies are ``Grant.replies`` (None when nothing was sent: a quiet period)."""
         guard = self._guard
         if guard is not None and guard.known is None:
             await guard.look()
         if guard is not None and guard.quiet_left_s() > 0:
-            return False, self._quiet(holder, guard.until())
+            return Grant(ok=False, holder=self._quiet(holder, guard.until()))
         value = holder.model_copy(update={"fencing_token": 0}).stored()
         floor = self._seen.get((service, environment), 0)
         pipe = self._redis.pipeline(transaction=False)
@@ -126,19 +128,23 @@ class EnvLock:
         )
         if guard is not None:
             guard.queue_read(pipe)
-        (token, stored), *mark = await pipe.execute()
+        if reads is not None:
+            reads(pipe)
+        (token, stored), *rest = await pipe.execute()
+        replies = rest[1:] if guard is not None else rest
         if int(token) == -2 and guard is not None:  # restarted or failed over since
             await guard.look()
-            return False, self._quiet(holder, guard.until())
+            return Grant(ok=False, holder=self._quiet(holder, guard.until()), replies=replies)
         if int(token) == -1:  # after a loss, or a lock that vanished before its lease ended
-            return False, self._quiet(holder, datetime.fromtimestamp(int(stored) / 1000, UTC))
+            until = datetime.fromtimestamp(int(stored) / 1000, UTC)
+            return Grant(ok=False, holder=self._quiet(holder, until), replies=replies)
         current = LockHolder.model_validate_json(stored)
         self._saw(service, environment, current.fencing_token)
-        if guard is not None and not guard.unchanged(mark[0]):
+        if guard is not None and not guard.unchanged(rest[0]):
             if int(token) > 0:  # granted on data being lost: given back before anything runs
                 await self.release(service=service, environment=environment, token=int(token))
-            return False, self._quiet(holder, guard.until())
-        return int(token) > 0, current
+            return Grant(ok=False, holder=self._quiet(holder, guard.until()), replies=replies)
+        return Grant(ok=int(token) > 0, holder=current, replies=replies)
 
     @staticmethod
     def _quiet(holder: LockHolder, until: datetime) -> LockHolder:
@@ -156,15 +162,40 @@ class EnvLock:
         """``acquire``, waiting up to ``wait_s`` (backing off) while another deploy holds it
         or the quiet period after a loss lasts; not at all for a lock held after an
         interrupted deploy (it waits for a person)."""
+        got = await self.grant_within(
+            service=service, environment=environment, holder=holder, ttl_ms=ttl_ms, wait_s=wait_s
+        )
+        return got.ok, got.holder
+
+    async def grant_within(
+        self,
+        *,
+        service: str,
+        environment: str,
+        holder: LockHolder,
+        ttl_ms: int,
+        wait_s: float,
+        reads: Callable[["Pipeline"], object] | None = None,
+        stop: Callable[[list[Any]], bool] | None = None,
+    ) -> "Grant":
+        """``grant`` (with ``reads`` on each try), waiting like ``acquire_within``, and not
+        waiting on when ``stop`` says so of a try's replies. ``Grant.tries`` counts them."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         pause_s = 0.02
+        tries = 0
         while True:
-            ok, current = await self.acquire(
-                service=service, environment=environment, holder=holder, ttl_ms=ttl_ms
+            got = await self.grant(
+                service=service, environment=environment, holder=holder, ttl_ms=ttl_ms, reads=reads
             )
-            if ok or loop.time() >= deadline or current.interrupted:
-                return ok, current
+            tries += 1
+            if (
+                got.ok
+                or loop.time() >= deadline
+                or got.holder.interrupted
+                or (stop is not None and got.replies is not None and stop(got.replies))
+            ):
+                return Grant(ok=got.ok, holder=got.holder, replies=got.replies, tries=tries)
             await asyncio.sleep(pause_s)
             pause_s = min(pause_s * 2, 0.5)
 
@@ -236,8 +267,11 @@ class EnvLock:
         return LockHolder.model_validate_json(raw) if raw else None
 
     async def frozen(self, *, environment: str) -> LockHolder | None:
-        raw = await self._redis.get(self._keys.freeze(environment))
-        return LockHolder.model_validate_json(raw) if raw else None
+        return holder_of(await self._redis.get(self._keys.freeze(environment)))
+
+    def frozen_in(self, pipe: "Pipeline", *, environment: str) -> None:
+        """Queue the read of a person's lock on ``environment`` (``holder_of`` its reply)."""
+        pipe.get(self._keys.freeze(environment))
 
     async def states(
         self, *, service: str, environments: list[str]

@@ -47,9 +47,10 @@ from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.world.context import Context
-from bot.shell.world.environments import EnvironmentDesk
+from bot.shell.world.environments import EnvironmentDesk, frozen_refusal
 from bot.shell.world.evidence import EvidenceGatherer
-from bot.shell.world.lookups import Lookups, TurnMemo
+from bot.shell.world.lookups import Lookups
+from bot.shell.world.turn_reads import TurnReader, TurnReads
 
 __all__ = ["Runner", "StepHandlers"]
 
@@ -80,7 +81,7 @@ class Runner:
         max_steps: int = 30,
     ) -> None:
         self._config = context.config
-        self._quarantine = context.quarantine
+        self._reads = TurnReader(context=context, lookups=handlers.lookups)
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
         self._model_calls_per_message = context.limits.model_calls_per_message
@@ -99,7 +100,7 @@ class Runner:
         Returns the ids of messages already handed to the outbox during the turn (a deploy's
         start message goes out as soon as ``deploy_started`` is saved).
         """
-        memo = TurnMemo()
+        memo = TurnReads()
         for _ in range(self._max_steps):
             step = next_step(
                 thread,
@@ -181,10 +182,11 @@ class Runner:
             case _:
                 assert_never(result)
 
-    async def _prefetch(self, services: list[str], memo: TurnMemo) -> list[Event]:
-        """Factor 13: tags and recent deploys, recorded so the prompt can show them."""
+    async def _prefetch(self, services: list[str], memo: TurnReads) -> list[Event]:
+        """Factor 13: tags and recent deploys, recorded so the prompt can show them (read
+        with the locks and quarantines a plan for these pairs needs: one round trip)."""
         pairs = [(s, e) for s in services for e in self._config.services[s].environments]
-        await self._lookups.fetch(memo, services=services, pairs=pairs)
+        await self._reads.fetch(memo, services=services, pairs=pairs)
         events: list[Event] = []
         for service in services:
             found = memo.tags[service]
@@ -234,17 +236,18 @@ class Runner:
             case _:
                 assert_never(intent)
 
-    async def _resolve(self, step: ResolvePlan, memo: TurnMemo, thread: Thread) -> Event:
+    async def _resolve(self, step: ResolvePlan, memo: TurnReads, thread: Thread) -> Event:
         intent = step.intent
         pair = (intent.service, intent.environment)
-        await self._lookups.fetch(memo, services=[intent.service], pairs=[pair])
-        if refusal := await self._desk.frozen_for(intent.environment, requester=step.requester):
+        await self._reads.for_plan(memo, service=intent.service, environment=intent.environment)
+        holder = memo.frozen[intent.environment]
+        if refusal := frozen_refusal(
+            environment=intent.environment, holder=holder, requester=step.requester
+        ):
             return self._error("locked", refusal)
         try:
             tags, history = memo.tags_of(intent.service), memo.history[pair]
-            banned = await self._quarantine.of(
-                service=intent.service, environment=intent.environment
-            )
+            banned = memo.quarantined[pair]
             lineage = await self._lookups.lineage_for(
                 intent, tags=tags, history=history, quarantined=banned
             )

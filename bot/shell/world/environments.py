@@ -39,7 +39,19 @@ from bot.shell.lock.lease import LockHolder
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups, TurnMemo
 
-__all__ = ["EnvironmentDesk"]
+__all__ = ["EnvironmentDesk", "frozen_refusal"]
+
+
+def frozen_refusal(*, environment: str, holder: LockHolder | None, requester: str) -> str | None:
+    """``frozen_for`` given the person's lock on ``environment`` as read (None: none)."""
+    verdict = check_frozen(
+        environment=environment,
+        locked_by=holder.who if holder else None,
+        why=holder.why if holder else "",
+        since=holder.since if holder else None,
+        requester=requester,
+    )
+    return verdict.reason if isinstance(verdict, Refused) else None
 
 
 class EnvironmentDesk:
@@ -54,14 +66,7 @@ class EnvironmentDesk:
     async def frozen_for(self, environment: str, *, requester: str) -> str | None:
         """Why a deploy by ``requester`` may not go to a locked environment (None: it may)."""
         holder = await self._env_lock.frozen(environment=environment)
-        verdict = check_frozen(
-            environment=environment,
-            locked_by=holder.who if holder else None,
-            why=holder.why if holder else "",
-            since=holder.since if holder else None,
-            requester=requester,
-        )
-        return verdict.reason if isinstance(verdict, Refused) else None
+        return frozen_refusal(environment=environment, holder=holder, requester=requester)
 
     async def lock(self, step: LockEnvironment) -> list[Event]:
         """``lock <env> <reason>``: a person's lock, unless one is on it already."""

@@ -1,6 +1,7 @@
 """Deploy history per service and environment: what ran, who asked, who approved, result;
 and the newest deploy started there (what a verification asks: bot/core/policy/supersession.py)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -10,7 +11,7 @@ from bot.core.policy.supersession import StartedDeploy
 from bot.core.thread.plan import DeployRecord, Plan
 from bot.shell.store.keys import Keys
 
-__all__ = ["DeployHistory"]
+__all__ = ["DeployHistory", "records"]
 
 
 class DeployHistory:
@@ -37,11 +38,23 @@ class DeployHistory:
     ) -> list[DeployRecord]:
         """Newest first."""
         raw = await self._redis.lrange(self._keys.history(service, environment), 0, limit - 1)
-        return [DeployRecord.model_validate_json(r) for r in raw]
+        return records(raw)
+
+    def recent_in(self, pipe: "Pipeline", *, service: str, environment: str, limit: int) -> None:
+        """Queue ``recent``'s read on a pipeline (``records`` reads its reply)."""
+        pipe.lrange(self._keys.history(service, environment), 0, limit - 1)
 
     async def started(self, plan: Plan, *, idempotency_key: str, at: datetime) -> None:
         """``plan``'s deploy (``idempotency_key``) is now the newest started on its pair: a
         verification of an older one stops."""
+        pipe = self._redis.pipeline(transaction=False)
+        self.started_in(pipe, plan, idempotency_key=idempotency_key, at=at)
+        await pipe.execute()
+
+    def started_in(
+        self, pipe: "Pipeline", plan: Plan, *, idempotency_key: str, at: datetime
+    ) -> None:
+        """Queue ``started`` on a pipeline the caller executes."""
         deploy = StartedDeploy(
             idempotency_key=idempotency_key,
             kind=plan.kind,
@@ -50,7 +63,7 @@ class DeployHistory:
             at=at,
         )
         key = self._keys.newest_started(plan.service, plan.environment)
-        await self._redis.set(key, deploy.model_dump_json())
+        pipe.set(key, deploy.model_dump_json())
 
     async def newest_started(self, *, service: str, environment: str) -> StartedDeploy | None:
         """The newest deploy started on the pair; None when nothing says (data lost)."""
@@ -61,3 +74,8 @@ class DeployHistory:
             return StartedDeploy.model_validate_json(raw)
         except ValueError:
             return None
+
+
+def records(raw: Sequence[bytes | str]) -> list[DeployRecord]:
+    """The history's records as an ``LRANGE`` of it returns them (newest first)."""
+    return [DeployRecord.model_validate_json(r) for r in raw]

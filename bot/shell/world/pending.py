@@ -10,7 +10,7 @@ An entry that outlived its request (decided, expired) is harmless: the thread's 
 ignores a ``plan_superseded`` for a plan that is no longer open.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -22,7 +22,7 @@ from bot.core.wording.deploys import superseded_by_text
 from bot.shell.store.keys import Keys, text
 from bot.shell.streams.inbound import Envelope, InboundQueue
 
-__all__ = ["PendingApprovals"]
+__all__ = ["PendingApprovals", "waiting_of"]
 
 
 class PendingApprovals:
@@ -50,7 +50,30 @@ class PendingApprovals:
         """``plan`` (in ``thread_id``) has started: tell every other waiting request for its
         service and environment. Returns how many threads were told."""
         key = self._keys.pending_approvals(plan.service, plan.environment)
-        waiting = {text(k): text(v) for k, v in (await self._redis.hgetall(key)).items()}
+        waiting = waiting_of(await self._redis.hgetall(key))
+        pipe = self._redis.pipeline(transaction=False)
+        told = self.supersede_in(pipe, thread_id=thread_id, plan=plan, at=at, waiting=waiting)
+        if waiting:
+            await pipe.execute()
+        return told
+
+    def waiting_in(self, pipe: "Pipeline", *, service: str, environment: str) -> None:
+        """Queue the read of the pair's waiting requests (``waiting_of`` reads its reply)."""
+        pipe.hgetall(self._keys.pending_approvals(service, environment))
+
+    def supersede_in(
+        self,
+        pipe: "Pipeline",
+        *,
+        thread_id: str,
+        plan: Plan,
+        at: datetime,
+        waiting: Mapping[str, str],
+    ) -> int:
+        """``supersede`` with the requests ``waiting`` as read before (``waiting_in``), its
+        writes queued on the caller's pipeline. A request added after that read is neither
+        told nor forgotten here: it was made when ``plan`` had started already."""
+        key = self._keys.pending_approvals(plan.service, plan.environment)
         by = superseded_by_text(plan, thread_id=thread_id)
         told = 0
         for other, plan_hash in waiting.items():
@@ -63,8 +86,13 @@ class PendingApprovals:
                 plan_hash=plan_hash,
                 by=by,
             )
-            await self._queue.publish(Envelope(thread_id=other, event=event))
+            self._queue.publish_in(pipe, Envelope(thread_id=other, event=event))
             told += 1
         if waiting:
-            await self._redis.hdel(key, *waiting)
+            pipe.hdel(key, *waiting)
         return told
+
+
+def waiting_of(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A pair's waiting requests (thread id -> plan hash) as ``HGETALL`` returns them."""
+    return {text(k): text(v) for k, v in raw.items()}

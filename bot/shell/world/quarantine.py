@@ -14,11 +14,12 @@ this module only stores and reads the entries.
 from collections.abc import Mapping
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.core.thread.plan import Quarantined
 from bot.shell.store.keys import Keys, text
 
-__all__ = ["QuarantineList"]
+__all__ = ["QuarantineList", "entries"]
 
 
 class QuarantineList:
@@ -48,12 +49,17 @@ class QuarantineList:
         pipe = self._redis.pipeline(transaction=False)
         for environment in environments:
             pipe.hgetall(self._keys.quarantine(service, environment))
-        replies = await pipe.execute()
-        return [
-            {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()} for raw in replies
-        ]
+        return [entries(raw) for raw in await pipe.execute()]
 
     async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
         """Every quarantine entry of the pair, by stored key (a sha, or an old entry's tag)."""
-        raw = await self._redis.hgetall(self._keys.quarantine(service, environment))
-        return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
+        return entries(await self._redis.hgetall(self._keys.quarantine(service, environment)))
+
+    def of_in(self, pipe: "Pipeline", *, service: str, environment: str) -> None:
+        """Queue ``of``'s read on a pipeline (``entries`` reads its reply)."""
+        pipe.hgetall(self._keys.quarantine(service, environment))
+
+
+def entries(raw: Mapping[bytes | str, bytes | str]) -> Mapping[str, Quarantined]:
+    """A pair's quarantine entries as an ``HGETALL`` of it returns them."""
+    return {text(v): Quarantined.model_validate_json(r) for v, r in raw.items()}
