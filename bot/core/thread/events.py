@@ -89,6 +89,8 @@ class IntentChosen(_Event):
     model: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0  # of input_tokens: read from the prompt cache
+    cache_creation_input_tokens: int = 0  # of input_tokens: written to it
 
 
 class PlanProposed(_Event):
@@ -106,13 +108,11 @@ class ApprovalRequested(_Event):
 
 
 class DecisionReceived(_Event):
-    """A person's answer to an approval request, as its channel delivered it (a Slack
-    button or form, an email reply with its signed token, the API's approval body): data
-    from the edge to the policy, never text to parse again.
-    ``plan_hash`` names the plan the person was shown: the whole hash, or the prefix the
-    channel could carry (an email token carries 12 hex digits). The worker checks it against
-    the open request; policy decides whether it counts (then ``approval_decided``) or not.
-    """
+    """A person's answer to an approval request as its channel delivered it (a Slack button
+    or form, an email reply's signed token, the API's body): data, never text to parse again.
+    ``plan_hash`` names the plan the person was shown: the whole hash, or the prefix the channel
+    could carry (an email token: 12 hex digits). The worker checks it against the open request;
+    policy decides whether it counts (then ``approval_decided``)."""
 
     type: Literal["decision_received"] = "decision_received"
     actor: Actor
@@ -193,6 +193,8 @@ class ErrorRecorded(_Event):
     message: Text
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
 
 
 Purpose = Literal["info", "question", "approval_request", "result", "error", "progress"]
@@ -200,7 +202,6 @@ Purpose = Literal["info", "question", "approval_request", "result", "error", "pr
 
 class MessageSent(_Event):
     """A message to the people in the thread; recorded before the outbox delivers it.
-
     ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: an
     earlier message this one updates in place where the channel can edit (a decided approval
     request, a finished deploy's progress); elsewhere it is simply sent. ``route``: deliver
@@ -218,8 +219,7 @@ class MessageSent(_Event):
 
 
 class TimerFired(_Event):
-    """A durable timer came due: remind the approvers, escalate or expire a request, or
-    verify a version just deployed."""
+    """A durable timer came due: remind, escalate, expire a request, or verify a deploy."""
 
     type: Literal["timer_fired"] = "timer_fired"
     kind: Literal["remind", "escalate", "expire", "verify"]

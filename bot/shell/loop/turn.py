@@ -146,17 +146,8 @@ class Runner:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _error(
-        self, kind: ErrorKind, message: str, *, input_tokens: int = 0, output_tokens: int = 0
-    ) -> ErrorRecorded:
-        return ErrorRecorded(
-            id=self._new_id(),
-            at=self._clock(),
-            kind=kind,
-            message=message,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-        )
+    def _error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
+        return ErrorRecorded(id=self._new_id(), at=self._clock(), kind=kind, message=message)
 
     async def _decide(self, thread: Thread) -> Event:
         agent = self._agents[thread.agent]
@@ -171,13 +162,19 @@ class Runner:
                     model=result.model,
                     input_tokens=result.input_tokens,
                     output_tokens=result.output_tokens,
+                    cache_read_input_tokens=result.cache_read_input_tokens,
+                    cache_creation_input_tokens=result.cache_creation_input_tokens,
                 )
             case AgentFailure():
-                return self._error(
-                    result.kind,
-                    result.message,
+                return ErrorRecorded(
+                    id=self._new_id(),
+                    at=self._clock(),
+                    kind=result.kind,
+                    message=result.message,
                     input_tokens=result.input_tokens,
                     output_tokens=result.output_tokens,
+                    cache_read_input_tokens=result.cache_read_input_tokens,
+                    cache_creation_input_tokens=result.cache_creation_input_tokens,
                 )
             case _:
                 assert_never(result)
