@@ -1,11 +1,22 @@
 """Executing an approved plan: write-ahead, exactly once, one at a time (invariants 2-4).
 
-Take the environment's lock (waiting a bounded time); re-check the live state under it
-(``bot.core.policy.live.check_live_state``: the plan is made again if the world changed); save
-``deploy_started`` and claim the plan's idempotency key in one atomic step; mark it the pair's
-newest (a verification of an older deploy stops: bot/core/policy/supersession.py); tell the other
-waiting requests for the pair they are superseded; run the command while the lock is kept
-(``bot.shell.deploy.watch``); record the result in the history and release the lock.
+Take the environment's lock (waiting a bounded time) with the pair read under it in the same
+round trip (``bot.shell.deploy.under_lock``), while the repository's tags are read at the
+same time; a person's lock on the environment gives the grant back at once. Re-check the live
+state under it (``bot.core.policy.live.check_live_state``: the plan is made again if the
+world changed); save ``deploy_started`` and claim the plan's idempotency key in one atomic
+step; then, in one round trip, mark it the pair's newest (a verification of an older deploy
+stops: bot/core/policy/supersession.py), hand its start message to the outbox and tell the
+other waiting requests for the pair they are superseded; run the command while the lock is
+kept (``bot.shell.deploy.watch``); save the result, then record it in the history and release
+the lock (one round trip, after the result is durable).
+
+Round trips, a deploy that runs: the grant and its reads, the start's save, the start's
+writes, the result's save, the history and the release (5; the turn around it adds the load,
+the turn's save and its last writes: bot/shell/loop/entry.py). Failures: a compare-and-set
+conflict or a claimed key on the start's save sends nothing more (no message, no supersession,
+no command) and gives the lock back; a busy pair, a person's lock or the quiet period after a
+data loss is said in the thread; a repository that cannot be read is the re-check's drift.
 """
 
 import asyncio
@@ -88,7 +99,10 @@ class Executor:
         try:
             await self._execute(thread, plan, memo=memo, git=git)
         finally:
-            git.cancel()  # done by now, unless the plan stopped before the re-check
+            if not git.done():  # the plan stopped before the re-check
+                git.cancel()
+            elif not git.cancelled() and (failed := git.exception()) is not None:
+                log.debug("the repository's tags of %s: %s", plan.service, failed)  # unused
             forget(memo, service=plan.service, environment=plan.environment)
 
     async def _execute(
