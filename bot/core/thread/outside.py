@@ -96,6 +96,8 @@ _SEQUENCE = re.compile(
 )
 _PLAIN = re.compile(r"[ -~]*")  # printable ASCII: nothing to remove
 _PLAIN_LINES = re.compile(r"[ -~\n]*")
+# What one-line cleaning leaves as it is: printable ASCII words, single spaces between.
+_TIDY = re.compile(r"(?:[!-~]+(?: [!-~]+)*)?")
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _DROPPED = frozenset({"Cc", "Cf", "Cs"})
 _BREAKS = frozenset({"Zl", "Zp"})
@@ -159,9 +161,19 @@ def inert(text: str, *, multiline: bool, tabs: bool = False) -> str:
     return text if multiline else " ".join(text.split())
 
 
+def _tidy(text: str, cap: Cap) -> bool:
+    """``text`` is what cleaning it leaves, length aside: printable ASCII, single spaces
+    between words (one-line kinds), no more lines than the cap (multi-line kinds)."""
+    if cap.multiline:
+        return bool(_PLAIN_LINES.fullmatch(text)) and text.count("\n") < cap.max_lines
+    return bool(_TIDY.fullmatch(text))
+
+
 def clean(text: str, *, kind: Kind) -> str:
     """``text`` as outside text of ``kind``: see the module's docstring."""
     cap = CAPS[kind]
+    if len(text) <= cap.max_chars and _tidy(text, cap):
+        return text  # the fast path: short printable ASCII, nothing to remove or cut
     room = 4 * cap.max_chars + 4096  # a bound on the work: what is beyond cannot be shown
     if len(text) > room:
         text = text[len(text) - room :] if cap.keep == "end" else text[:room]
@@ -176,23 +188,27 @@ class Outside:
     """The marker: ``Annotated[str, Outside(kind="subject")]`` cleans every value that
     enters the field (pydantic validation, from data, JSON or a stored thread).
 
-    A string is cleaned before pydantic checks it (a lone surrogate, which pydantic refuses,
-    is removed rather than failing the whole event; ``min_length`` counts what is left), and
-    whatever pydantic turned into a string is cleaned after."""
+    Once per value, by a wrap validator: a string is cleaned before pydantic checks it (a
+    lone surrogate, which pydantic refuses, is removed rather than failing the whole event;
+    ``min_length`` counts what is left), and whatever pydantic turned into a string is
+    cleaned after. A string pydantic changes while checking it is cleaned again."""
 
     kind: Kind
 
     def __call__(self, text: str) -> str:
         return clean(text, kind=self.kind)
 
-    def _before(self, value: object) -> object:
-        return clean(value, kind=self.kind) if isinstance(value, str) else value
+    def _wrap(self, value: object, handler: core_schema.ValidatorFunctionWrapHandler) -> str:
+        if isinstance(value, str):
+            cleaned = clean(value, kind=self.kind)
+            checked: str = handler(cleaned)
+            return checked if checked == cleaned else clean(checked, kind=self.kind)
+        return clean(handler(value), kind=self.kind)
 
     def __get_pydantic_core_schema__(
         self, source: type[str], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        after = core_schema.no_info_after_validator_function(self, handler(source))
-        return core_schema.no_info_before_validator_function(self._before, after)
+        return core_schema.no_info_wrap_validator_function(self._wrap, handler(source))
 
 
 Name = Annotated[str, Outside("name")]

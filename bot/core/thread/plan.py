@@ -1,5 +1,6 @@
 """The plan: exactly what a human approves, and the hash an approval is bound to."""
 
+import functools
 import hashlib
 import json
 import re
@@ -48,6 +49,46 @@ def version_key(name: str) -> _Key:
         (0, int(part), "") if part.isdigit() else (1, 0, part) for part in pre.split(".")
     )
     return (1, numbers, 0, idents, name)
+
+
+_Fields = tuple[
+    str,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str,
+    int,
+    str | None,
+    tuple[str, int | None] | None,
+]
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash(fields: _Fields) -> str:
+    """``Plan.plan_hash`` of a plan's fields (in the order of ``Plan.plan_hash``'s tuple)."""
+    (kind, service, environment, version, sha, subject, previous_version, requester) = fields[:8]
+    attempt, previous_sha, lineage = fields[8:]
+    hashed: list[str | None] = [
+        kind,
+        service,
+        environment,
+        version,
+        sha,
+        subject,
+        previous_version,
+        requester,
+    ]
+    if attempt > 1:  # first attempts hash as before attempts existed
+        hashed.append(str(attempt))
+    if previous_sha is not None:  # plans without these hash as before
+        hashed.append(f"previous_sha={previous_sha}")
+    if lineage is not None:
+        hashed.append(f"lineage={lineage[0]}:{lineage[1]}")
+    blob = json.dumps(hashed, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class Tag(BaseModel):
@@ -109,26 +150,26 @@ class Plan(BaseModel):
 
     @property
     def plan_hash(self) -> str:
-        """A hash of every field, in a fixed order (not cached: ``model_copy(update=...)``
-        would carry a stale cached value over to the changed plan)."""
-        fields = [
-            self.kind,
-            self.service,
-            self.environment,
-            self.version,
-            self.sha,
-            self.subject,
-            self.previous_version,
-            self.requester,
-        ]
-        if self.attempt > 1:  # first attempts hash as before attempts existed
-            fields.append(str(self.attempt))
-        if self.previous_sha is not None:  # plans without these hash as before
-            fields.append(f"previous_sha={self.previous_sha}")
-        if self.lineage is not None:
-            fields.append(f"lineage={self.lineage.relation}:{self.lineage.missing}")
-        blob = json.dumps(fields, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """A hash of every field, in a fixed order. Not kept on the plan
+        (``model_copy(update=...)`` would carry a stale value over to the changed plan): the
+        hash of each field tuple is remembered instead (``_hash``), so a changed plan, whose
+        tuple differs, is hashed afresh."""
+        lineage = self.lineage
+        return _hash(
+            (
+                self.kind,
+                self.service,
+                self.environment,
+                self.version,
+                self.sha,
+                self.subject,
+                self.previous_version,
+                self.requester,
+                self.attempt,
+                self.previous_sha,
+                None if lineage is None else (lineage.relation, lineage.missing),
+            )
+        )
 
     @property
     def identity(self) -> str:

@@ -6,6 +6,7 @@ any text from outside (a commit subject, an author) one short, redacted line.
 card (channels/slack/blocks.py) builds its blocks from the same pieces.
 """
 
+import functools
 from string import hexdigits
 
 from bot.core.thread.outside import clean
@@ -24,10 +25,27 @@ _SUBJECT_MAX = 72
 _AUTHOR_MAX = 40
 
 
+_MEMO_CHARS = 512  # texts up to this long are remembered (a bounded memo: 4096 entries)
+
+
 def outside_text(text: str, *, max_chars: int) -> str:
     """Text from outside (a commit subject, an author) as one short, redacted line: cleaned
     (``bot.core.thread.outside``: no escape sequences, control, bidi or zero-width characters, no
-    line breaks), credential shapes masked before it is cut."""
+    line breaks), credential shapes masked before it is cut.
+
+    Pure, and asked for the same subjects and authors on every turn of a thread that shows
+    its evidence: short texts' answers are kept, least recently used dropped first."""
+    if len(text) <= _MEMO_CHARS:
+        return _remembered(text, max_chars)
+    return _outside_text(text, max_chars)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered(text: str, max_chars: int) -> str:
+    return _outside_text(text, max_chars)
+
+
+def _outside_text(text: str, max_chars: int) -> str:
     line = redact(clean(text, kind="text").replace("\n", " "), secrets=())
     line = " ".join(line.split())
     return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
