@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.thread import outside
-from bot.core.thread.outside import CAPS, Kind, Line, Text, clean, inert
+from bot.core.thread.outside import CAPS, Kind, Line, Name, Output, Subject, Text, Url, clean, inert
 from bot.core.thread.plan import Lineage, Plan
 from bot.core.wording import evidence, redact
 from bot.core.wording.secret_shapes import SHAPES
@@ -46,12 +46,32 @@ def test_the_fast_path_answers_as_the_long_way(text: str, kind: Kind) -> None:
     assert clean(text, kind=kind) == _the_long_way(text, kind)
 
 
+class _EveryKind(BaseModel):
+    name: Name
+    subject: Subject
+    url: Url
+    line: Line
+    text: Text
+    output: Output
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_EDGES)
+def test_a_field_of_each_kind_holds_what_clean_gives(text: str) -> None:
+    got = _EveryKind.model_validate({kind: text for kind in KINDS})
+    assert [getattr(got, kind) for kind in KINDS] == [clean(text, kind=k) for k in KINDS]
+    raw = json.dumps({kind: text for kind in KINDS})
+    assert _EveryKind.model_validate_json(raw) == got
+
+
 def test_the_fast_path_at_the_caps() -> None:
     for kind in KINDS:
         cap = CAPS[kind]
         for n in (cap.max_chars - 1, cap.max_chars, cap.max_chars + 1):
             for text in ("a" * n, "a " * (n // 2), "\n" * n, "a\n" * (n // 2)):
                 assert clean(text, kind=kind) == _the_long_way(text, kind), (kind, n)
+                got = _EveryKind.model_validate({k: text for k in KINDS})
+                assert getattr(got, kind) == _the_long_way(text, kind), (kind, n)
     lines = "x\n" * (CAPS["output"].max_lines - 1)
     for text in (lines, lines + "x", lines + "x\n", lines + "x\ny"):
         assert clean(text, kind="output") == _the_long_way(text, "output")
@@ -142,8 +162,10 @@ def test_outside_cleans_each_value_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert (got.line, got.text) == ("ab", "xy")
     assert calls == ["a\x1b[2Kb", "x\u202ey"]  # once each (it was twice: before and after)
     calls.clear()
-    _Counted.model_validate_json('{"line": "plain", "text": "two\\nlines"}')
-    assert calls == ["plain", "two\nlines"]
+    _Counted.model_validate_json('{"line": "plain", "text": "two\\nlines", "x": "a\\tb"}')
+    assert calls == []  # tidy text takes the fast path: nothing to clean
+    _Counted.model_validate_json('{"line": "tab\\there", "text": "two\\nlines"}')
+    assert calls == ["tab\there"]
 
 
 def test_a_value_pydantic_changes_is_cleaned_again() -> None:
