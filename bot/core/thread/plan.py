@@ -154,27 +154,28 @@ class Plan(BaseModel):
         (``model_copy(update=...)`` would carry a stale value over to the changed plan): the
         hash of each field tuple is remembered instead (``_hash``), so a changed plan, whose
         tuple differs, is hashed afresh."""
-        lineage = self.lineage
-        return _hash(
-            (
-                self.kind,
-                self.service,
-                self.environment,
-                self.version,
-                self.sha,
-                self.subject,
-                self.previous_version,
-                self.requester,
-                self.attempt,
-                self.previous_sha,
-                None if lineage is None else (lineage.relation, lineage.missing),
-            )
-        )
+        return _hash(self._fields(attempt=self.attempt))
 
     @property
     def identity(self) -> str:
         """What the plan is, whichever attempt: the hash of its first attempt."""
-        return self.model_copy(update={"attempt": 1}).plan_hash
+        return _hash(self._fields(attempt=1))
+
+    def _fields(self, *, attempt: int) -> _Fields:
+        lineage = self.lineage
+        return (
+            self.kind,
+            self.service,
+            self.environment,
+            self.version,
+            self.sha,
+            self.subject,
+            self.previous_version,
+            self.requester,
+            attempt,
+            self.previous_sha,
+            None if lineage is None else (lineage.relation, lineage.missing),
+        )
 
     @property
     def short_id(self) -> str:

@@ -163,13 +163,12 @@ class Thread(BaseModel):
 
     def unfinished_deploy(self) -> DeployStarted | None:
         """A deploy_started with no deploy_finished or deploy_interrupted after it."""
-        open_start: DeployStarted | None = None
-        for event in self.events:
+        for event in reversed(self.events):  # the newest of the three decides
             if isinstance(event, DeployStarted):
-                open_start = event
-            elif isinstance(event, DeployFinished | DeployInterrupted):
-                open_start = None
-        return open_start
+                return event
+            if isinstance(event, DeployFinished | DeployInterrupted):
+                return None
+        return None
 
     def since_request(self) -> list[Event]:
         """The events since the newest request (a message, a schedule or a webhook firing),

@@ -6,11 +6,14 @@
   never stale after ``model_copy(update=...)``;
 - ``Outside`` cleans each value once, and a value pydantic changes is cleaned again;
 - ``outside_text`` (remembered for short texts) and ``redact`` (a short text with no hint
-  skips the shapes) against the same work done without them.
+  skips the shapes) against the same work done without them;
+- ``Thread.unfinished_deploy`` (now read from the end) against the forward fold it replaced,
+  and ``Plan.identity`` (no copy of the plan) against the copy's hash.
 """
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -18,8 +21,17 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.thread import outside
+from bot.core.thread.events import (
+    DeployFinished,
+    DeployInterrupted,
+    DeployStarted,
+    Event,
+    MessageSent,
+)
+from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.outside import CAPS, Kind, Line, Name, Output, Subject, Text, Url, clean, inert
 from bot.core.thread.plan import Lineage, Plan
+from bot.core.thread.thread import Thread
 from bot.core.wording import evidence, redact
 from bot.core.wording.secret_shapes import SHAPES
 
@@ -201,3 +213,53 @@ def test_redact_still_masks_short_texts() -> None:
     assert redact.redact("password=hunter2", secrets=()) == f"password={redact.MASK}"
     assert "ghp_" not in redact.redact("ghp_" + "a" * 36, secrets=())
     assert redact.redact("fix login timeout", secrets=()) == "fix login timeout"
+
+
+def _forward_fold(events: list[Event]) -> DeployStarted | None:
+    open_start: DeployStarted | None = None
+    for event in events:
+        if isinstance(event, DeployStarted):
+            open_start = event
+        elif isinstance(event, DeployFinished | DeployInterrupted):
+            open_start = None
+    return open_start
+
+
+_AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _event(kind: str, n: int) -> Event:
+    match kind:
+        case "start":
+            return DeployStarted(
+                id=f"e{n}", at=_AT, plan_hash="p", idempotency_key=f"k{n}", fencing_token=n
+            )
+        case "finish":
+            return DeployFinished(
+                id=f"e{n}",
+                at=_AT,
+                plan_hash="p",
+                result="succeeded",
+                exit_code=0,
+                duration_s=1.0,
+                output_tail="ok",
+            )
+        case "interrupt":
+            return DeployInterrupted(id=f"e{n}", at=_AT, plan_hash="p")
+        case _:
+            return MessageSent(id=f"e{n}", at=_AT, text="hi")
+
+
+@settings(max_examples=200, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["start", "finish", "interrupt", "message"]), max_size=8))
+def test_unfinished_deploy_is_the_forward_fold(kinds: list[str]) -> None:
+    events = [_event(kind, n) for n, kind in enumerate(kinds)]
+    thread = Thread(id="t", origin=ApiOrigin(), created_at=_AT, events=events)
+    assert thread.unfinished_deploy() == _forward_fold(events)
+
+
+def test_identity_is_the_first_attempts_hash() -> None:
+    for attempt in (1, 2, 5):
+        plan = PLAN.model_copy(update={"attempt": attempt})
+        assert plan.identity == PLAN.plan_hash == _by_hand(PLAN)
+        assert plan.identity == plan.model_copy(update={"attempt": 1}).plan_hash
