@@ -14,14 +14,17 @@ Protocol:
    worker makes to ``next_step`` is recorded (the thread as stored by the codec, ``now``),
    with the phase it belongs to; so are the paused thread (after the launch) and the done
    thread (after the deploy), as stored.
+   With ``--unicode``, the newest tag's commit subject and the request are not ASCII (what
+   misses ``clean``'s fast path).
 2. ``git worktree add`` REF (``--before``; default: HEAD) in a temporary folder.
 3. Measure the same recorded bytes in two subprocesses, ``PYTHONPATH`` set to the worktree
    ("before") and to this checkout ("after"), each timing with ``time.process_time`` over
    ``--iterations`` rounds, the rounds of both sides interleaved in ``--rounds`` passes
    (noise on a shared machine hits both alike). Operations: decode (validate) the paused and
-   the done thread, encode both, every ``next_step`` of the launch turn and of the approve
-   turn on the recorded threads (each decoded once, outside the timing), ``derive_status``
-   of both, and a "turn" of each phase: decode every recorded thread of it, then next_step.
+   the done thread (the done one also with the core's memos emptied first: a first load),
+   encode both, every ``next_step`` of the launch turn and of the approve turn on the
+   recorded threads (each decoded once, outside the timing), ``derive_status`` of both, and
+   a "turn" of each phase: decode every recorded thread of it, then its next_step.
 4. Print a table: microseconds per operation, before, after, before/after.
 
 Failures: the worker not reaching the expected state (paused after the launch, done after
@@ -50,7 +53,7 @@ LAUNCH_TEXT = "please ship backend to production"
 # -- 1. the recording (this checkout) -----------------------------------------------------
 
 
-async def _record(base: Path) -> dict[str, Any]:
+async def _record(base: Path, *, unicode: bool = False) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DEPLOYBOT_RUN_COMMANDS_AS_ROOT", "true")
     from redis.asyncio import Redis
@@ -59,9 +62,19 @@ async def _record(base: Path) -> dict[str, Any]:
     from bot.core.thread.intents import Deploy
     from bot.shell.store.codec import encode_thread
     from tests.conftest import mark_intact
-    from tests.support import Clock, ScriptedAgent, make_app, say, thread_of, write_setup
+    from tests.support import (
+        Clock,
+        ScriptedAgent,
+        add_tag,
+        make_app,
+        say,
+        thread_of,
+        write_setup,
+    )
 
     config = write_setup(base)
+    if unicode:  # a newer tag whose subject is not ASCII, and a request that is not either
+        add_tag(base / "repos" / "backend", "v1.5.0", "Zoë: Suche beschleunigt — 修正 ✅")
     url = os.environ.get("DEPLOYBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     redis = Redis.from_url(url)
     prefix = f"bench-core-cpu-{os.getpid()}"
@@ -85,7 +98,8 @@ async def _record(base: Path) -> dict[str, Any]:
 
     setattr(turn, "next_step", recording)  # noqa: B010 - the worker's own name for it
     try:
-        await say(app, "bench-t1", "slack:U0CAROL", LAUNCH_TEXT, new=True)
+        text = LAUNCH_TEXT + (" — danke, Zoë ✅" if unicode else "")
+        await say(app, "bench-t1", "slack:U0CAROL", text, new=True)
         await app.worker.run_until_idle()
         paused = await thread_of(app, "bench-t1")
         if paused.status != "awaiting_approval":
@@ -121,7 +135,9 @@ def _measure(fixture: Path, iterations: int) -> dict[str, float]:
     import bot
     from bot.core.config.config import parse_config
     from bot.core.loop.next_step import next_step
+    from bot.core.thread import outside
     from bot.core.thread.thread import derive_status
+    from bot.core.wording import evidence
     from bot.shell.store.codec import decode_thread, encode_thread
 
     data = json.loads(fixture.read_text())
@@ -158,9 +174,18 @@ def _measure(fixture: Path, iterations: int) -> dict[str, float]:
 
         return run
 
+    memos = [getattr(m, "_remembered", None) for m in (outside, evidence)]
+
+    def cold_decode() -> object:
+        for memo in memos:  # the memos that exist on this side, emptied: a first load
+            if memo is not None:
+                memo.cache_clear()
+        return decode_thread(done_b, version=done_v)
+
     ops: dict[str, Callable[[], object]] = {
         "decode paused": lambda: decode_thread(paused_b, version=paused_v),
         "decode done": lambda: decode_thread(done_b, version=done_v),
+        "decode done, memos cold": cold_decode,
         "encode paused": lambda: encode_thread(paused),
         "encode done": lambda: encode_thread(done),
         f"next_step launch ({len(turns['launch'])} calls)": steps("launch"),
@@ -202,6 +227,9 @@ def main() -> None:
     parser.add_argument("--before", default="HEAD", help="the commit to compare against")
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved passes per side")
+    parser.add_argument(
+        "--unicode", action="store_true", help="outside texts that are not ASCII (no fast path)"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
@@ -211,7 +239,7 @@ def main() -> None:
         base = Path(tmp)
         (base / "setup").mkdir()
         fixture = base / "fixture.json"
-        fixture.write_text(json.dumps(asyncio.run(_record(base / "setup"))))
+        fixture.write_text(json.dumps(asyncio.run(_record(base / "setup", unicode=args.unicode))))
         tree = base / "before"
         git = ["git", "-C", str(ROOT)]
         add = [*git, "worktree", "add", "--detach", str(tree), args.before]
@@ -223,14 +251,17 @@ def main() -> None:
                 runs["after"].append(_side(ROOT, fixture, args.iterations))
         finally:
             subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False)  # noqa: S603
-    _table(runs, before=args.before, iterations=args.iterations)
+    _table(runs, before=args.before, iterations=args.iterations, unicode=args.unicode)
 
 
-def _table(runs: dict[str, list[dict[str, float]]], *, before: str, iterations: int) -> None:
+def _table(
+    runs: dict[str, list[dict[str, float]]], *, before: str, iterations: int, unicode: bool
+) -> None:
     names = [n for n in runs["after"][0] if not n.startswith("_")]
     best = {s: {n: min(r[n] for r in rs) for n in names} for s, rs in runs.items()}
     print(f"CPU per operation, us (best of {len(runs['after'])} rounds x {iterations} iterations,")
-    print(f"time.process_time; before = {before}, after = this checkout)\n")
+    texts = "; outside texts not ASCII" if unicode else ""
+    print(f"time.process_time; before = {before}, after = this checkout{texts})\n")
     width = max(len(n) for n in names)
     print(f"{'operation':<{width}}  {'before':>9}  {'after':>9}  {'ratio':>6}")
     for n in names:

@@ -34,10 +34,16 @@ titles), text 16000 characters / 400 lines (messages of people, the model and th
 output 4000 characters / 60 lines (command and check output, the end kept).
 
 ``clean`` is idempotent (``clean(clean(x)) == clean(x)``), so loading a stored value again
-never changes it, and it is the identity on ordinary printable text. Writers still escape
+never changes it, and it is the identity on ordinary printable text.
+
+Cost (every outside field of every thread loaded passes here, issue 18): short, tidy
+printable ASCII (what cleaning leaves as it is) is returned at once, tested by one regex;
+other texts up to 4096 characters are remembered (a bounded memo, the least recently used
+dropped first), since the same texts come back on every load of a thread. Writers still escape
 for their medium (``inert`` is the terminal's), since not every string they print is typed.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -174,6 +180,20 @@ def clean(text: str, *, kind: Kind) -> str:
     cap = CAPS[kind]
     if len(text) <= cap.max_chars and _tidy(text, cap):
         return text  # the fast path: short printable ASCII, nothing to remove or cut
+    if len(text) <= _MEMO_CHARS:  # the same texts come back on every load of a thread
+        return _remembered(text, kind)
+    return _clean(text, cap)
+
+
+_MEMO_CHARS = 4096  # texts up to this long are remembered, 1024 of them (least recent go)
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered(text: str, kind: Kind) -> str:
+    return _clean(text, CAPS[kind])
+
+
+def _clean(text: str, cap: Cap) -> str:
     room = 4 * cap.max_chars + 4096  # a bound on the work: what is beyond cannot be shown
     if len(text) > room:
         text = text[len(text) - room :] if cap.keep == "end" else text[:room]
