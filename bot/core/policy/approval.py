@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config, Environment
 from bot.core.thread.actor import Actor
-from bot.core.thread.events import ApprovalRequested
+from bot.core.thread.events import ApprovalRequested, PlanProposed
 from bot.core.thread.intents import Intent
 from bot.core.thread.plan import Plan
 from bot.core.thread.quorum import quorum_reached
@@ -176,10 +176,14 @@ def check_bare_approval(thread: Thread, open_approval: OpenApproval) -> Allowed 
     they must name the plan they mean.
     """
     plan = open_approval.plan
+    plans: dict[str, Plan] = {}  # plan hash -> its newest proposal (one pass, not one a request)
+    for e in thread.events:
+        if isinstance(e, PlanProposed):
+            plans[e.plan.plan_hash] = e.plan
     asked = {
         p.identity
         for e in thread.events
-        if isinstance(e, ApprovalRequested) and (p := thread.plan(e.plan_hash)) is not None
+        if isinstance(e, ApprovalRequested) and (p := plans.get(e.plan_hash)) is not None
     }
     if asked <= {plan.identity}:  # attempts of one plan are one plan
         return Allowed()
