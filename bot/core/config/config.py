@@ -9,6 +9,7 @@ own folder, joined by name: ``base_dir`` comes in whole (absolute, links resolve
 whoever read the file, so nothing here asks the file system.
 """
 
+import functools
 import re
 import tomllib
 from pathlib import PurePath
@@ -255,6 +256,7 @@ class Config(_Strict):
         return repo if PurePath(repo).is_absolute() else _joined(self.base_dir, repo)
 
 
+@functools.lru_cache(maxsize=1024)  # the same few paths (repositories, scripts) every turn
 def _joined(base: PurePath, relative: str) -> str:
     """``base / relative`` with each ``..`` taken out by name (above the root: the root)."""
     joined = base / relative

@@ -56,7 +56,8 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
     command = parse_command(text, services=config.services, environments=config.environments)
     match command:
         case None:
-            mentioned = [s for s in sorted(config.services) if s in text.lower()]
+            lowered = text.lower()
+            mentioned = [s for s in sorted(config.services) if s in lowered]
             return Prefetch(services=mentioned or sorted(config.services)[:5])
         case HelpCommand():
             return Apply(events=[ctx.say(help_text(config))])
