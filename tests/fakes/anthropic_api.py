@@ -36,6 +36,7 @@ __all__ = [
     "RateLimited",
     "RecordedRequest",
     "Reply",
+    "ServedApp",
     "Slow",
     "Text",
     "ToolUse",
@@ -190,15 +191,64 @@ def build_app(state: _State) -> Starlette:
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
 
-class FakeAnthropic:
-    """Async context manager: the fake API, serving on ``base_url`` while inside."""
+class ServedApp:
+    """Async context manager: ``app`` on uvicorn on a free 127.0.0.1 port, as a task in the
+    running loop, serving on ``base_url`` while inside (shared by the fakes of this API)."""
 
-    def __init__(self) -> None:
-        self._state = _State()
+    def __init__(self, app: Starlette, *, what: str) -> None:
+        self._app = app
+        self._what = what
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self.base_url = ""
+
+    async def __aenter__(self) -> Self:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._socket = sock
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        for _ in range(500):
+            if self._server.started:
+                break
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+            await asyncio.sleep(0.01)
+        else:
+            raise RuntimeError(f"{self._what} did not start")
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        if self._socket is not None:
+            self._socket.close()
+
+
+class FakeAnthropic(ServedApp):
+    """Async context manager: the fake API, serving on ``base_url`` while inside."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        super().__init__(build_app(self._state), what="fake Anthropic API")
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -217,42 +267,3 @@ class FakeAnthropic:
     def pending(self) -> int:
         """Scripted replies not used yet."""
         return len(self._state.script)
-
-    async def __aenter__(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self._state),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        for _ in range(500):
-            if self._server.started:
-                break
-            if self._task.done():
-                self._task.result()  # raises what stopped it
-            await asyncio.sleep(0.01)
-        else:
-            raise RuntimeError("fake Anthropic API did not start")
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        if self._socket is not None:
-            self._socket.close()

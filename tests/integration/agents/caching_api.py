@@ -1,8 +1,9 @@
 """A local fake of the Messages API that bills like prompt caching does, for the real SDK.
 
 ``CachingAnthropic`` serves ``POST /v1/messages`` on a free 127.0.0.1 port (Starlette on
-uvicorn, in the test's own loop), records every request (raw bytes and parsed JSON) and
-answers each with the next scripted tool call, in the real response shape. Its ``usage``
+uvicorn, in the test's own loop, started and stopped by ``tests.fakes.anthropic_api``'s
+``ServedApp``), records every request (raw bytes and parsed JSON) and answers each with
+the next scripted tool call, in the real response shape. Its ``usage``
 follows the API's caching rules, in a simplified form:
 
 - the request is read as tools, then system, then messages; a block with ``cache_control``
@@ -18,19 +19,17 @@ A request with more than 4 breakpoints is answered 400 like the API does; a requ
 the script is empty is answered 500 with ``x-should-retry: false``.
 """
 
-import asyncio
 import itertools
 import json
-import socket
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.anthropic_api import ServedApp
 
 __all__ = ["CachingAnthropic", "Recorded", "Usage", "prefix_blocks"]
 
@@ -145,15 +144,12 @@ def _app(state: _State) -> Starlette:
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
 
-class CachingAnthropic:
+class CachingAnthropic(ServedApp):
     """Async context manager: the caching fake, serving on ``base_url`` while inside."""
 
     def __init__(self, *, min_tokens: int = 0) -> None:
         self._state = _State(min_tokens=min_tokens)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
-        self.base_url = ""
+        super().__init__(_app(self._state), what="the caching fake")
 
     @property
     def requests(self) -> list[Recorded]:
@@ -167,36 +163,3 @@ class CachingAnthropic:
     def script(self, *calls: tuple[str, dict[str, Any]]) -> None:
         """Queue tool calls (name, input); each request takes the next one."""
         self._state.script.extend(calls)
-
-    async def __aenter__(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        config = uvicorn.Config(
-            _app(self._state), log_level="warning", access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        for _ in range(500):
-            if self._server.started:
-                break
-            if self._task.done():
-                self._task.result()  # raises what stopped it
-            await asyncio.sleep(0.01)
-        else:
-            raise RuntimeError("the caching fake did not start")
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        if self._socket is not None:
-            self._socket.close()
