@@ -9,7 +9,7 @@ is tests/faults/test_worker_kill.py.
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import pytest
 
@@ -25,7 +25,7 @@ def parent_of(pid: int) -> int:
         return int(stat.read().rsplit(b")", 1)[1].split()[1])
 
 
-def servers_of(worker_pid: int, *, besides: frozenset[int] = frozenset()) -> list[int]:
+def servers_of(worker_pid: int, *, besides: Collection[int] = ()) -> list[int]:
     """The worker's supervisor servers: its children whose command line names the server,
     ``besides`` the supervisors it cloned (they carry the same command line)."""
     found = []
