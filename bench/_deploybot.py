@@ -23,7 +23,8 @@ from _drive import (
     launch,
     load_all,
     steady_state,
-    wait_for,
+    wait_inbound,
+    wait_outbox,
 )
 from _fixture import PARKED, Fixture
 from _metering import Meter, key_bytes, prefix_breakdown, unlink_prefix
@@ -111,20 +112,11 @@ async def run_deploybot(
         print(f"  worker pid(s) {pool.pids}", flush=True)
         meter = Meter(redis, pool)
 
-        async def inbound_empty() -> bool:
-            return int(await redis.xlen(keys.inbound())) == 0
-
-        async def outbox_empty() -> bool:
-            return await outbox.pending("api") == 0
-
-        async def settle(what: str) -> None:
-            await wait_for(inbound_empty, timeout_s=args.timeout_s, what=what)
-            await wait_for(outbox_empty, timeout_s=args.timeout_s, what="the outbox to drain")
-
         # -- warm-up: connection pools, script cache; these threads stay paused -------------
         warm = [f"w{i:05d}" for i in range(2 * args.concurrency)]
         await bounded((queue.publish(launch(t, PARKED)) for t in warm), limit=32)
-        await settle("the warm-up launches")
+        await wait_inbound(redis, keys=keys, timeout_s=args.timeout_s, what="the warm-up launches")
+        await wait_outbox(outbox, timeout_s=args.timeout_s)
         notes.append(f"warm-up: {len(warm)} launches on {PARKED!r} before measuring (not counted)")
         if paused:
             print(f"  seeding {paused:,} paused threads ...", flush=True)
@@ -142,11 +134,11 @@ async def run_deploybot(
         await meter.start()
         t0 = time.perf_counter()
         await bounded((queue.publish(launch(t, service_of[t])) for t in ids), limit=32)
-        await wait_for(inbound_empty, timeout_s=args.timeout_s, what="the launches")
+        await wait_inbound(redis, keys=keys, timeout_s=args.timeout_s, what="the launches")
         t1 = time.perf_counter()
         launched, traffic = await meter.stop(n, "launch")
         check_status(await load_all(store, ids), "awaiting_approval", "launch")
-        await wait_for(outbox_empty, timeout_s=args.timeout_s, what="the outbox to drain")
+        await wait_outbox(outbox, timeout_s=args.timeout_s)
         memory_paused = await redis.info("memory")
         paused_key_bytes = await store.memory_bytes(ids[0])
         paused_stored = int(await redis.strlen(keys.thread(ids[0])))
@@ -157,7 +149,7 @@ async def run_deploybot(
         await meter.start()
         t2 = time.perf_counter()
         await bounded((queue.publish(approve(t)) for t in ids), limit=32)
-        await wait_for(inbound_empty, timeout_s=args.timeout_s, what="the approvals")
+        await wait_inbound(redis, keys=keys, timeout_s=args.timeout_s, what="the approvals")
         t3 = time.perf_counter()
         approved, more = await meter.stop(n, "approve+deploy")
         traffic += more
@@ -168,7 +160,7 @@ async def run_deploybot(
         notes.append(check_deploys(threads, fixture.deploy_log if args.count_deploys else None))
         p95_s, latency_note = latencies(threads)
         notes.append(latency_note)
-        await wait_for(outbox_empty, timeout_s=args.timeout_s, what="the outbox to drain")
+        await wait_outbox(outbox, timeout_s=args.timeout_s)
         sent = await pool.sent() - len(warm)
         notes.append(
             f"all {n} threads awaiting_approval after launch and done at the end "

@@ -28,6 +28,7 @@ from bot.shell.lock.dataloss import Mark, quiet_period_ms
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
 from bot.shell.streams.inbound import Envelope
+from bot.shell.streams.outbox import Outbox
 from bot.shell.world.tags import list_tags
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "load_all",
     "steady_state",
     "wait_for",
+    "wait_inbound",
+    "wait_outbox",
 ]
 
 _TAG_LIST = TypeAdapter(list[Tag])
@@ -114,6 +117,24 @@ async def wait_for(check: Callable[[], Awaitable[bool]], *, timeout_s: float, wh
         if time.perf_counter() > deadline:
             raise BenchError(f"timed out after {timeout_s:g} s waiting for {what}")
         await asyncio.sleep(POLL_S)
+
+
+async def wait_inbound(redis: "Redis", *, keys: Keys, timeout_s: float, what: str) -> None:
+    """Until the inbound stream is empty: every envelope published so far handled."""
+
+    async def empty() -> bool:
+        return int(await redis.xlen(keys.inbound())) == 0
+
+    await wait_for(empty, timeout_s=timeout_s, what=what)
+
+
+async def wait_outbox(outbox: Outbox, *, timeout_s: float) -> None:
+    """Until the API channel's outbox has nothing pending: every reply delivered."""
+
+    async def empty() -> bool:
+        return await outbox.pending("api") == 0
+
+    await wait_for(empty, timeout_s=timeout_s, what="the outbox to drain")
 
 
 async def load_all(store: ThreadStore, ids: list[str]) -> list[Thread]:

@@ -16,7 +16,7 @@ start, within the phase timeout (``BenchError``).
 from pathlib import Path
 
 from _common import BenchError, Latency, bounded, quantile
-from _drive import approve, check_status, launch, load_all, wait_for
+from _drive import approve, check_status, launch, load_all, wait_for, wait_inbound, wait_outbox
 from redis.asyncio import Redis
 
 from bot.core.thread.events import ApprovalDecided
@@ -55,12 +55,6 @@ async def run_p6(
     if len(services) < rounds * per_round:
         raise BenchError(f"P6 needs {rounds * per_round} services, the fixture has {len(services)}")
 
-    async def inbound_empty() -> bool:
-        return int(await redis.xlen(keys.inbound())) == 0
-
-    async def outbox_empty() -> bool:
-        return await outbox.pending("api") == 0
-
     samples: list[float] = []
     for r in range(rounds):
         ids = [f"p6r{r}t{i:03d}" for i in range(per_round)]
@@ -68,9 +62,9 @@ async def run_p6(
         await bounded(
             (queue.publish(launch(t, s)) for t, s in zip(ids, mine, strict=True)), limit=32
         )
-        await wait_for(inbound_empty, timeout_s=timeout_s, what="the P6 launches")
+        await wait_inbound(redis, keys=keys, timeout_s=timeout_s, what="the P6 launches")
         check_status(await load_all(store, ids), "awaiting_approval", f"P6 round {r} launch")
-        await wait_for(outbox_empty, timeout_s=timeout_s, what="the outbox to drain")
+        await wait_outbox(outbox, timeout_s=timeout_s)
         pipe = redis.pipeline(transaction=False)
         for tid in ids:
             queue.publish_in(pipe, approve(tid))
