@@ -128,16 +128,21 @@ class Outbox:
         retry_idle_ms: int = 5_000,
         count: int = 50,
     ) -> int:
-        """Deliver what is waiting (and retry what failed earlier); returns how many sent."""
+        """Deliver what is waiting (and retry what failed earlier); returns how many sent.
+
+        The failed ones (idle ``retry_idle_ms``) and the new ones are read in one round trip;
+        only when there are none does a second read wait up to ``block_ms`` for new ones."""
         stream = self._keys.outbox(channel)
-        claimed = await self._redis.xautoclaim(
-            stream, self.group, consumer, retry_idle_ms, "0-0", count=count
-        )
-        entries = stream_entries(claimed[1])
-        fresh = await self._redis.xreadgroup(
-            self.group, consumer, {stream: ">"}, count=count, block=None if entries else block_ms
-        )
-        entries.extend(stream_entries(fresh))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xautoclaim(stream, self.group, consumer, retry_idle_ms, "0-0", count=count)
+        pipe.xreadgroup(self.group, consumer, {stream: ">"}, count=count)
+        claimed, fresh = await pipe.execute()
+        entries = stream_entries(claimed[1]) + stream_entries(fresh)
+        if not entries and block_ms is not None:
+            fresh = await self._redis.xreadgroup(
+                self.group, consumer, {stream: ">"}, count=count, block=block_ms
+            )
+            entries = stream_entries(fresh)
         if not entries:
             return 0
         batch = await self._deliver(channel, stream, sender, entries)
