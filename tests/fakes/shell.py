@@ -154,6 +154,9 @@ class FakeLookups:
             raise self.error
         return list(self.tags)
 
+    async def repo_tags(self, service: str) -> list[Tag]:
+        return await self.fresh_tags(service)
+
     async def lineage_for(
         self,
         intent: Deploy | Rollback,

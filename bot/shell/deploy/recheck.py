@@ -35,12 +35,8 @@ from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import drift_text, not_remade_text
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
-from bot.shell.world.tags import list_tags
 
 __all__ = ["LiveCheck", "LiveState", "tags_or_error"]
-
-#: Tags read from the repository (as many as ``Lookups.fresh_tags`` reads).
-_TAGS_READ = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +58,6 @@ async def tags_or_error(read: Awaitable[list[Tag]]) -> list[Tag] | ToolFailed:
 
 class LiveCheck:
     def __init__(self, *, context: Context, lookups: Lookups) -> None:
-        self._config = context.config
         self._history = context.history
         self._quarantine = context.quarantine
         self._clock = context.clock.now
@@ -71,11 +66,8 @@ class LiveCheck:
 
     async def repo_tags(self, service: str) -> list[Tag]:
         """The tags as the repository has them now (raises ``ToolFailed``), without writing
-        the tags cache (bot/shell/deploy/under_lock.py updates it when they changed). A
-        stand-in lookups (tests) is asked for its fresh tags instead."""
-        if not isinstance(self._lookups, Lookups):
-            return await self._lookups.fresh_tags(service)
-        return await list_tags(self._config.repo_location(service), limit=_TAGS_READ)
+        the tags cache (bot/shell/deploy/under_lock.py updates it when they changed)."""
+        return await self._lookups.repo_tags(service)
 
     async def drift(
         self, thread: Thread, plan: Plan, *, live: LiveState | None = None

@@ -13,15 +13,15 @@ The repository's tags are read at the same time, not after (issue 18: one read o
 repository per re-check, concurrently with Redis): ``LiveCheck.repo_tags`` reads git without
 writing the tags cache; ``cache_tags_in`` writes what it found on a pipeline the deploy sends
 anyway, and only when it differs from what was cached and a cached value is still there
-(``SET XX KEEPTTL``: the cache keeps the lifetime ``bot.shell.world.lookups`` gave it and is
-never created here). A repository that cannot be read is the re-check's ``tags_error``.
+(``bot.shell.world.lookups.cache_tags_in``: ``SET XX KEEPTTL``, the cache keeps the
+lifetime it was given there and is never created here). A repository that cannot be read
+is the re-check's ``tags_error``.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from bot.core.thread.plan import DeployRecord, Plan, Quarantined, Tag
@@ -33,6 +33,7 @@ from bot.shell.lock.holder import LockHolder, holder_of
 from bot.shell.world.context import Context
 from bot.shell.world.environments import frozen_refusal
 from bot.shell.world.history import records
+from bot.shell.world.lookups import cache_tags_in
 from bot.shell.world.pending import waiting_of
 from bot.shell.world.quarantine import entries
 
@@ -40,7 +41,6 @@ __all__ = ["RECHECK_DEPLOYS", "LockedReads", "Seen", "Taken", "frozen_text"]
 
 #: The recent deploys the re-check reads the live state from.
 RECHECK_DEPLOYS = 5
-_TagList = TypeAdapter(list[Tag])
 _READS = 5  # commands ``queue`` adds
 
 
@@ -151,10 +151,6 @@ class LockedReads:
     def cache_tags_in(
         self, pipe: "Pipeline", *, service: str, tags: list[Tag] | None, cached: bytes | None
     ) -> None:
-        """Queue the tags cache's update, when ``tags`` (read from the repository) differ
-        from what was ``cached`` and a cached value is still there to update."""
-        if tags is None or cached is None:
-            return
-        fresh = _TagList.dump_json(tags)
-        if fresh != cached:
-            pipe.set(self._keys.tags_cache(service), fresh, xx=True, keepttl=True)
+        """Queue the tags cache's update (``bot.shell.world.lookups.cache_tags_in``, which
+        owns the cache's encoding)."""
+        cache_tags_in(pipe, keys=self._keys, service=service, tags=tags, cached=cached)

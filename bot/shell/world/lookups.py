@@ -3,10 +3,16 @@ and how a planned commit stands to the live one (``lineage``: git ancestry in a 
 repository, GitHub's compare for one on GitHub; never raises).
 
 A local repository is read in-process (bot/shell/world/gitrepo.py), with no ``git``
-process: ``tags`` and ``fresh_tags`` read its refs as they are now (``fresh_tags``, for the
-live re-check, never the cache), and a lineage between two full shas is kept once known
-(it cannot change), so the re-check of a plan asks nothing twice. A repository on a URL,
-or one libgit2 cannot open, is asked with ``git`` processes as before.
+process: ``tags``, ``fresh_tags`` and ``repo_tags`` read its refs as they are now
+(``fresh_tags`` and ``repo_tags`` never from the cache), and a lineage between two full
+shas is kept once known (it cannot change), so the re-check of a plan asks nothing twice. A
+repository on a URL, or one libgit2 cannot open, is asked with ``git`` processes as before.
+
+The tags cache (``Keys.tags_cache``: the JSON of a ``list[Tag]``, with a lifetime) is
+encoded here only: ``cached_tags`` reads a reply of it, ``cache_tags_in`` queues its update
+on a pipeline another read or write sends anyway (only when the tags changed and a cached
+value is still there: ``SET XX KEEPTTL``, so it keeps the lifetime given here and is never
+created there).
 """
 
 import asyncio
@@ -14,6 +20,7 @@ from collections.abc import Mapping
 
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.core.errors import ToolFailed
 from bot.core.loop.planning import planned_commit
@@ -24,15 +31,33 @@ from bot.core.thread.plan import DeployRecord, Lineage, Quarantined, Tag
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.github.client import GithubClient
 from bot.shell.github.errors import GithubError
+from bot.shell.store.keys import Keys
 from bot.shell.world.context import Context
 from bot.shell.world.evidence import github_repo
 from bot.shell.world.tags import lineage, list_tags
 
-__all__ = ["Lookups", "TurnMemo"]
+__all__ = ["Lookups", "TurnMemo", "cache_tags_in", "cached_tags"]
 
 _TAGS_SHOWN = 10
 _DEPLOYS_SHOWN = 5
 _TagList = TypeAdapter(list[Tag])
+
+
+def cached_tags(raw: bytes | str) -> list[Tag]:
+    """The tags as a read of the tags cache returns them (not empty)."""
+    return _TagList.validate_json(raw)
+
+
+def cache_tags_in(
+    pipe: "Pipeline", *, keys: Keys, service: str, tags: list[Tag] | None, cached: bytes | None
+) -> None:
+    """Queue the tags cache's update, when ``tags`` (read from the repository) differ from
+    what was ``cached`` and a cached value is still there to update."""
+    if tags is None or cached is None:
+        return
+    fresh = _TagList.dump_json(tags)
+    if fresh != cached:
+        pipe.set(keys.tags_cache(service), fresh, xx=True, keepttl=True)
 
 
 class Lookups:
@@ -61,13 +86,13 @@ class Lookups:
         if self._tags_cache_s > 0:
             cached = await self._redis.get(self._keys.tags_cache(service))
             if cached:
-                return _TagList.validate_json(cached)
+                return cached_tags(cached)
         return await self._tags_from_git(service)
 
     async def _tags_from_git(self, service: str) -> list[Tag]:
         """The repository's tags now (bot/shell/world/tags.py), then remember them for a few
         seconds."""
-        tags = await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
+        tags = await self.repo_tags(service)
         if self._tags_cache_s > 0:
             await self._redis.set(
                 self._keys.tags_cache(service),
@@ -77,8 +102,14 @@ class Lookups:
         return tags
 
     async def fresh_tags(self, service: str) -> list[Tag]:
-        """From the repository now, not the cache: for the re-check just before a deploy."""
+        """From the repository now, not the cache, then cached."""
         return await self._tags_from_git(service)
+
+    async def repo_tags(self, service: str) -> list[Tag]:
+        """From the repository now, without writing the cache: for the re-check just
+        before a deploy (bot/shell/deploy/under_lock.py updates the cache when they
+        changed, with ``cache_tags_in``). Raises ``ToolFailed``."""
+        return await list_tags(self._config.repo_location(service), limit=_TAGS_SHOWN * 2)
 
     async def lineage_for(
         self,

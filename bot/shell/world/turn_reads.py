@@ -23,22 +23,20 @@ by the time the plan is made; the deploy reads it again under the pair's lock.
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from bot.core.errors import ToolFailed
-from bot.core.thread.plan import Quarantined, Tag
+from bot.core.thread.plan import Quarantined
 from bot.shell.lock.holder import LockHolder, holder_of
 from bot.shell.world.context import Context
 from bot.shell.world.history import records
-from bot.shell.world.lookups import Lookups, TurnMemo
+from bot.shell.world.lookups import Lookups, TurnMemo, cached_tags
 from bot.shell.world.quarantine import entries
 
 __all__ = ["DEPLOYS_SHOWN", "TurnReader", "TurnReads", "forget"]
 
 #: Recent deploys a turn reads per pair (as ``Lookups.history``).
 DEPLOYS_SHOWN = 5
-_TagList = TypeAdapter(list[Tag])
 
 
 class TurnReads(TurnMemo):
@@ -113,7 +111,7 @@ class TurnReader:
         missed = False
         for service, raw in zip(services, cached, strict=True):
             if raw:
-                memo.tags[service] = _TagList.validate_json(raw)
+                memo.tags[service] = cached_tags(raw)
                 continue
             missed = True
             try:  # the cache was just read above: straight to the repository
