@@ -4,18 +4,18 @@ A benchmark, not a test: pytest never collects it. Run as root from the reposito
 
     .venv/bin/python bench/run_as.py [--runs N]
 
-The same supervised command (``/bin/true``) through ``CommandDeployer.run``, side by side in
-one run, rounds interleaved so that the machine's noise falls on every row alike:
-
-- the supervisor: one new interpreter per command (``oneshot``, before issue 18) or forked
-  by the worker's supervisor server (``forkserver``, now);
-- who runs it: the bot's own user (``DEPLOYBOT_RUN_COMMANDS_AS_ROOT``) or ``nobody`` (the
-  default for a root bot: groups, gid and uid set in the child, a private working folder
-  made, handed over and removed by a child that is that user again).
+The same supervised command (``/bin/true``) through ``CommandDeployer.run``, its supervisor
+forked by the worker's supervisor server (``forkserver``), side by side in one run, rounds
+interleaved so that the machine's noise falls on both rows alike; who runs it: the bot's own
+user (``DEPLOYBOT_RUN_COMMANDS_AS_ROOT``) or ``nobody`` (the default for a root bot: groups,
+gid and uid set in the child, a private working folder made, handed over and removed by a
+child that is that user again).
 
 Per command: median and p95 wall time, the worker's CPU (this process, all its threads) and
-the supervisors' own CPU (each supervisor's ``cpu`` status line; for the server also the
-server process's own), never the command's.
+the supervisors' own CPU (each supervisor's ``cpu`` status line and the server process's
+own), never the command's. The "before" rows of docs/benchmark.md (one new interpreter per
+command, before issue 18) were measured by this script when it still had that path; the
+path is gone from the bot.
 """
 
 import argparse
@@ -33,8 +33,6 @@ from bot.core.config.config import parse_config
 from bot.core.thread.plan import Plan
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.process.forkserver import SupervisorServer
-from bot.shell.process.oneshot import OneShotSupervisors
-from bot.shell.process.supervisor_link import Supervisors
 
 PLAN = Plan(
     kind="deploy",
@@ -50,15 +48,14 @@ PLAN = Plan(
 class _Row:
     label: str
     deployer: CommandDeployer
-    supervisors: Supervisors
     walls: list[float] = field(default_factory=list)
     worker_s: float = 0.0
     supervisor_s: float = 0.0
 
 
-async def _run(row: _Row, runs: int) -> None:
+async def _run(row: _Row, server: SupervisorServer, runs: int) -> None:
     cpu_before = time.process_time()
-    supervisor_before = row.supervisors.cpu_s()
+    supervisor_before = server.cpu_s()
     for i in range(runs):
         started = time.perf_counter()
         result = await row.deployer.run(plan=PLAN, idempotency_key=f"k{i}", fencing_token=i + 1)
@@ -66,7 +63,7 @@ async def _run(row: _Row, runs: int) -> None:
         if result.result != "succeeded":
             raise SystemExit(f"the command failed: {result.output_tail}")
     row.worker_s += time.process_time() - cpu_before
-    row.supervisor_s += row.supervisors.cpu_s() - supervisor_before
+    row.supervisor_s += server.cpu_s() - supervisor_before
 
 
 async def main() -> None:
@@ -78,7 +75,6 @@ async def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run as root: only root can run commands as another user")
     server = SupervisorServer()
-    oneshot = OneShotSupervisors()
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # nobody runs /bin/true from here
         config = parse_config(
@@ -88,24 +84,23 @@ async def main() -> None:
         )
         rows = [
             _Row(label, CommandDeployer(config=config, secrets=[], run_as_root=as_root,
-                 server=supervisors), supervisors)
-            for supervisors, name in ((oneshot, "one-shot interpreter"), (server, "fork server"))
-            for as_root, label in ((True, f"{name}, bot's user"), (False, f"{name}, nobody"))
+                 server=server))
+            for as_root, label in ((True, "the bot's user"), (False, "nobody"))
         ]  # fmt: skip
         for row in rows:
-            await _run(row, 10)  # warm up (the server starts here)
+            await _run(row, server, 10)  # warm up (the server starts here)
             row.walls.clear()
             row.worker_s = row.supervisor_s = 0.0
         per_round = max(args.runs // args.rounds, 1)
         for _ in range(args.rounds):
             for row in rows:
-                await _run(row, per_round)
+                await _run(row, server, per_round)
         await server.close()
     runs = per_round * args.rounds
     print(f"{runs} supervised /bin/true commands per row, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     print(
-        f"{'supervisor, command runs as':<32} | {'median ms':>9} | {'p95 ms':>7} | "
+        f"{'command runs as':<32} | {'median ms':>9} | {'p95 ms':>7} | "
         f"{'worker CPU ms':>13} | {'supervisor CPU ms':>17}"
     )
     for row in rows:

@@ -7,11 +7,11 @@ file's folder (as another user: in a private folder) with a minimal environment
 variables of ``deploy_command``).
 
 It runs under a supervisor process (bot/shell/process/supervisor.py), forked for it by this
-process's supervisor server (``forkserver``; or ``server=``, e.g. one interpreter per command,
-``oneshot``), that keeps everything the command starts below it and stops all of it when the
-command times out, when the run is cancelled, when the command exits leaving processes behind
-(after ``grace_s``), and when the worker dies (within about a second). Stopping is SIGTERM
-to every descendant, then SIGKILL after ``grace_s``. The deploy is over when the command
+process's supervisor server (``forkserver``, or the one ``server=`` names), that keeps
+everything the command starts below it and stops all of it when the command times out, when
+the run is cancelled, when the command exits leaving processes behind (after ``grace_s``),
+and when the worker dies (within about a second). Stopping is SIGTERM to every descendant,
+then SIGKILL after ``grace_s``. The deploy is over when the command
 and everything it started are gone; the environment lock is released after that.
 
 Who runs it is decided per command (``bot.core.config.principal``, ``users``): a root bot's

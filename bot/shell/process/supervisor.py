@@ -22,13 +22,9 @@ runs nothing), ``started PID``, ``exited CODE`` (negative: killed by that signal
 ``leftovers`` (it had to stop processes left running after the command exited),
 ``cannot-run REASON``, and last ``cpu SECONDS`` (its own user+system CPU, not the command's).
 
-Two ways to start one, both standard library only, no import of ``bot``:
-
-- forked by the worker's supervisor server (``supervisor_server``): the usual way, about a
-  millisecond; ``supervise`` below is its whole life;
-- one-shot, a new interpreter per command (about 25 ms; the benchmark's "before"):
-  ``supervisor_oneshot``, with the command's environment and working folder as its own and
-  its stdout as the output pipe.
+It is forked by the worker's supervisor server (``supervisor_server``, about a millisecond;
+standard library only, no import of ``bot``), which hands it the command's environment, the
+output pipe and the status fd; ``supervise`` below is its whole life.
 
 With a user (uid, gid, groups, home; the bot is root: bot/core/config/principal.py) the
 command runs as that user, in a private working folder that is also its ``HOME`` unless the
@@ -72,8 +68,8 @@ class Supervisor:
         keepalive_fd: int | None = None,
         silence_s: float | None = None,
         user: User | None = None,
-        env: Mapping[str, str] | None = None,
-        out_fd: int | None = None,
+        env: Mapping[str, str],
+        out_fd: int,
     ) -> None:
         self.parent_pid = parent_pid
         self.user = user
@@ -81,8 +77,8 @@ class Supervisor:
         self.grace_s = grace_s
         self.keepalive_fd = keepalive_fd
         self.silence_s = silence_s
-        self.env = env  # None: this process's own environment (one-shot)
-        self.out_fd = out_fd  # None: the command writes to this process's stdout and stderr
+        self.env = env
+        self.out_fd: int | None = out_fd  # the command's stdout and stderr; None once handed over
         self.heard_at = time.monotonic()
         for fd in (status_fd, keepalive_fd, out_fd):
             if fd is not None:
@@ -109,7 +105,7 @@ class Supervisor:
         """fork + exec by hand (``subprocess`` is most of an interpreter's start-up time): a
         new session, stdin from /dev/null, ``PR_SET_PDEATHSIG(SIGKILL)`` so the command dies
         with this process. A failed exec is told back through a close-on-exec pipe."""
-        env = dict(os.environ if self.env is None else self.env)
+        env = dict(self.env)
         if self.user is not None:
             uid, gid, _, home = self.user
             try:

@@ -1,8 +1,8 @@
 """Supervision, as the worker sees it: what a supervisor is asked to run (``Request``), a
 running supervisor (``Supervised``: its status lines, its output, signalling it, its exit)
-and who starts them (``Supervisors``: the supervisor server of ``forkserver``, or one
-interpreter per command in ``oneshot``), waiting for the end, stopping it and what it runs,
-and the worker's keep-alive beats to it.
+and who starts them (``Supervisors``: the supervisor server of ``forkserver``; a test may
+bring its own), waiting for the end, stopping it and what it runs, and the worker's
+keep-alive beats to it.
 
 See bot/shell/process/supervisor.py for the supervisor itself and its status lines.
 """
