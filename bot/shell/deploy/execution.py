@@ -82,8 +82,6 @@ class Executor:
         self._quarantine = context.quarantine
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
-        self._lock_ttl_ms = context.limits.lock_ttl_ms
-        self._lock_wait_s = context.limits.lock_wait_s
         self._replicas = context.limits.redis_replicas
         self._replicas_timeout_ms = context.limits.redis_wait_ms
         self._desk = desk
