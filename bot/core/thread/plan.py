@@ -69,18 +69,8 @@ _Fields = tuple[
 @functools.lru_cache(maxsize=4096)
 def _hash(fields: _Fields) -> str:
     """``Plan.plan_hash`` of a plan's fields (in the order of ``Plan.plan_hash``'s tuple)."""
-    (kind, service, environment, version, sha, subject, previous_version, requester) = fields[:8]
+    hashed: list[str | None] = list(fields[:8])  # kind ... requester, always hashed
     attempt, previous_sha, lineage = fields[8:]
-    hashed: list[str | None] = [
-        kind,
-        service,
-        environment,
-        version,
-        sha,
-        subject,
-        previous_version,
-        requester,
-    ]
     if attempt > 1:  # first attempts hash as before attempts existed
         hashed.append(str(attempt))
     if previous_sha is not None:  # plans without these hash as before
