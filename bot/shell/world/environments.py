@@ -37,7 +37,9 @@ from bot.core.wording.quarantine import (
 )
 from bot.shell.lock.lease import LockHolder
 from bot.shell.world.context import Context
-from bot.shell.world.lookups import Lookups, TurnMemo
+from bot.shell.world.history import records
+from bot.shell.world.lookups import DEPLOYS_SHOWN, Lookups, TurnMemo
+from bot.shell.world.quarantine import entries
 
 __all__ = ["EnvironmentDesk", "frozen_refusal"]
 
@@ -59,6 +61,8 @@ class EnvironmentDesk:
         self._config = context.config
         self._env_lock = context.env_lock
         self._quarantine = context.quarantine
+        self._store = context.store
+        self._history = context.history
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
         self._lookups = lookups
@@ -152,10 +156,19 @@ class EnvironmentDesk:
 
     async def describe(self, service: str, memo: TurnMemo) -> Event:
         environments = self._config.services[service].environments
-        await self._lookups.fetch(memo, services=[], pairs=[(service, e) for e in environments])
+        # The recent deploys the turn has not read yet and the quarantines, in one round trip.
+        unread = [(service, e) for e in environments if (service, e) not in memo.history]
+        pipe = self._store.pipeline()
+        for _, env in unread:
+            self._history.recent_in(pipe, service=service, environment=env, limit=DEPLOYS_SHOWN)
+        for env in environments:
+            self._quarantine.of_in(pipe, service=service, environment=env)
+        replies = await pipe.execute()
+        for pair, raw in zip(unread, replies[: len(unread)], strict=True):
+            memo.history[pair] = records(raw)
+        quarantined = [entries(raw) for raw in replies[len(unread) :]]
         rows: list[tuple[str, str | None, bool, str | None]] = []
         states = await self._env_lock.states(service=service, environments=environments)
-        quarantined = await self._quarantine.of_each(service=service, environments=environments)
         for env, (frozen, busy), banned in zip(environments, states, quarantined, strict=True):
             lock = lock_state_text(env, frozen=frozen, busy=busy)
             if banned:

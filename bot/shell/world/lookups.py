@@ -36,10 +36,11 @@ from bot.shell.world.context import Context
 from bot.shell.world.evidence import github_repo
 from bot.shell.world.tags import lineage, list_tags
 
-__all__ = ["Lookups", "TurnMemo", "cache_tags_in", "cached_tags"]
+__all__ = ["DEPLOYS_SHOWN", "Lookups", "TurnMemo", "cache_tags_in", "cached_tags"]
 
 _TAGS_SHOWN = 10
-_DEPLOYS_SHOWN = 5
+#: Recent deploys a turn reads per pair.
+DEPLOYS_SHOWN = 5
 _TagList = TypeAdapter(list[Tag])
 
 
@@ -161,34 +162,8 @@ class Lookups:
 
     async def history(self, service: str, environment: str) -> list[DeployRecord]:
         return await self._history.recent(
-            service=service, environment=environment, limit=_DEPLOYS_SHOWN
+            service=service, environment=environment, limit=DEPLOYS_SHOWN
         )
-
-    async def fetch(
-        self, memo: "TurnMemo", *, services: list[str], pairs: list[tuple[str, str]]
-    ) -> None:
-        """Fill ``memo`` with tags and recent deploys in one round trip (plus ``git`` for
-        services whose tags are not cached). What is already in ``memo`` is not fetched."""
-        services = [s for s in services if s not in memo.tags]
-        pairs = [p for p in pairs if p not in memo.history]
-        if not services and not pairs:
-            return
-        pipe = self._redis.pipeline(transaction=False)
-        for service in services:
-            pipe.get(self._keys.tags_cache(service))
-        for service, environment in pairs:
-            pipe.lrange(self._keys.history(service, environment), 0, _DEPLOYS_SHOWN - 1)
-        replies = await pipe.execute()
-        for service, cached in zip(services, replies, strict=False):
-            if cached and self._tags_cache_s > 0:
-                memo.tags[service] = _TagList.validate_json(cached)
-            else:
-                try:  # the cache was just read above: go straight to git
-                    memo.tags[service] = await self._tags_from_git(service)
-                except ToolFailed as exc:
-                    memo.tags[service] = exc
-        for pair, raw in zip(pairs, replies[len(services) :], strict=True):
-            memo.history[pair] = [DeployRecord.model_validate_json(r) for r in raw]
 
 
 class TurnMemo:

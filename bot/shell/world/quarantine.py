@@ -42,15 +42,6 @@ class QuarantineList:
             return None
         return Quarantined.model_validate_json(raw)
 
-    async def of_each(
-        self, *, service: str, environments: list[str]
-    ) -> list[Mapping[str, Quarantined]]:
-        """``of`` for several environments, in one round trip."""
-        pipe = self._redis.pipeline(transaction=False)
-        for environment in environments:
-            pipe.hgetall(self._keys.quarantine(service, environment))
-        return [entries(raw) for raw in await pipe.execute()]
-
     async def of(self, *, service: str, environment: str) -> Mapping[str, Quarantined]:
         """Every quarantine entry of the pair, by stored key (a sha, or an old entry's tag)."""
         return entries(await self._redis.hgetall(self._keys.quarantine(service, environment)))

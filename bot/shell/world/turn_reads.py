@@ -30,13 +30,10 @@ from bot.core.thread.plan import Quarantined
 from bot.shell.lock.holder import LockHolder, holder_of
 from bot.shell.world.context import Context
 from bot.shell.world.history import records
-from bot.shell.world.lookups import Lookups, TurnMemo, cached_tags
+from bot.shell.world.lookups import DEPLOYS_SHOWN, Lookups, TurnMemo, cached_tags
 from bot.shell.world.quarantine import entries
 
-__all__ = ["DEPLOYS_SHOWN", "TurnReader", "TurnReads", "forget"]
-
-#: Recent deploys a turn reads per pair (as ``Lookups.history``).
-DEPLOYS_SHOWN = 5
+__all__ = ["TurnReader", "TurnReads", "forget"]
 
 
 class TurnReads(TurnMemo):
