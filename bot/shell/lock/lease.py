@@ -92,9 +92,9 @@ class EnvLock:
     async def acquire(
         self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int
     ) -> tuple[bool, LockHolder]:
-        """``(True, holder-with-token)``, ``(False, current holder)``, or ``(False, a holder
-        whose quiet_until says when grants resume)`` after Redis lost its data or the lock
-        vanished before its lease ended."""
+        """``grant`` without reads, as a pair: ``(True, holder-with-token)``, ``(False,
+        current holder)``, or ``(False, a holder whose quiet_until says when grants resume)``
+        after Redis lost its data or the lock vanished before its lease ended."""
         got = await self.grant(
             service=service, environment=environment, holder=holder, ttl_ms=ttl_ms
         )
@@ -109,9 +109,10 @@ class EnvLock:
         ttl_ms: int,
         reads: Callable[["Pipeline"], object] | None = None,
     ) -> "Grant":
-        """``acquire``, with ``reads`` queued right behind the grant script and the intact
-        mark in the same round trip: on a grant they see the state under the lock. Their
-        replies are ``Grant.replies`` (None when nothing was sent: a quiet period)."""
+        """Try for the lock once (``Grant``: the holder with its token, who holds it, or the
+        quiet period after a loss), with ``reads`` queued right behind the grant script and
+        the intact mark in the same round trip: on a grant they see the state under the lock.
+        Their replies are ``Grant.replies`` (None when nothing was sent: a quiet period)."""
         guard = self._guard
         if guard is not None and guard.known is None:
             await guard.look()
@@ -159,9 +160,7 @@ class EnvLock:
     async def acquire_within(
         self, *, service: str, environment: str, holder: LockHolder, ttl_ms: int, wait_s: float
     ) -> tuple[bool, LockHolder]:
-        """``acquire``, waiting up to ``wait_s`` (backing off) while another deploy holds it
-        or the quiet period after a loss lasts; not at all for a lock held after an
-        interrupted deploy (it waits for a person)."""
+        """``grant_within`` without reads, as a pair like ``acquire``."""
         got = await self.grant_within(
             service=service, environment=environment, holder=holder, ttl_ms=ttl_ms, wait_s=wait_s
         )
@@ -178,8 +177,10 @@ class EnvLock:
         reads: Callable[["Pipeline"], object] | None = None,
         stop: Callable[[list[Any]], bool] | None = None,
     ) -> "Grant":
-        """``grant`` (with ``reads`` on each try), waiting like ``acquire_within``, and not
-        waiting on when ``stop`` says so of a try's replies. ``Grant.tries`` counts them."""
+        """``grant`` (with ``reads`` on each try), waiting up to ``wait_s`` (backing off)
+        while another deploy holds it or the quiet period after a loss lasts; not at all for
+        a lock held after an interrupted deploy (it waits for a person), nor once ``stop``
+        says so of a try's replies. ``Grant.tries`` counts the tries."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         pause_s = 0.02
@@ -241,11 +242,10 @@ class EnvLock:
         for service in services:
             pipe.get(self._keys.env_lock(service, environment))
         raw = await pipe.execute()
-        return [LockHolder.model_validate_json(r) if r else None for r in raw]
+        return [holder_of(r) for r in raw]
 
     async def holder(self, *, service: str, environment: str) -> LockHolder | None:
-        raw = await self._redis.get(self._keys.env_lock(service, environment))
-        return LockHolder.model_validate_json(raw) if raw else None
+        return holder_of(await self._redis.get(self._keys.env_lock(service, environment)))
 
     # -- a person's lock on a whole environment (no expiry: someone must unlock it) ------
 
@@ -263,8 +263,7 @@ class EnvLock:
 
     async def unfreeze(self, *, environment: str) -> LockHolder | None:
         """Remove the lock; returns who held it (None if nobody did)."""
-        raw = await self._redis.getdel(self._keys.freeze(environment))
-        return LockHolder.model_validate_json(raw) if raw else None
+        return holder_of(await self._redis.getdel(self._keys.freeze(environment)))
 
     async def frozen(self, *, environment: str) -> LockHolder | None:
         return holder_of(await self._redis.get(self._keys.freeze(environment)))
@@ -283,5 +282,5 @@ class EnvLock:
             pipe.get(self._keys.freeze(env))
             pipe.get(self._keys.env_lock(service, env))
         raw = await pipe.execute()
-        held = [LockHolder.model_validate_json(r) if r else None for r in raw]
+        held = [holder_of(r) for r in raw]
         return list(zip(held[0::2], held[1::2], strict=True))
