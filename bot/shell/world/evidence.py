@@ -25,7 +25,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -93,11 +92,6 @@ def github_repo(location: str, *, api_url: str | None = None) -> GithubRepo | No
         return None
     web = "https://github.com" if host == "www.github.com" else f"{scheme}://{host}"
     return GithubRepo(owner=owner, name=repo, web_url=web)
-
-
-def _is_local(location: str) -> bool:
-    """A repository on this machine: a path to a folder (a bare repo or a clone)."""
-    return "://" not in location and not location.startswith("git@") and Path(location).is_dir()
 
 
 def _short(exc: BaseException) -> str:
@@ -179,7 +173,7 @@ class EvidenceGatherer:
                 update={"note": words.unknown_service_note(service=plan.service)}
             )
         location = self._config.repo_location(plan.service)
-        if _is_local(location):
+        if gitrepo.is_local(location):
             return await self._from_git(plan, location, known)
         repo = github_repo(location, api_url=self._api_url)
         if repo is None:

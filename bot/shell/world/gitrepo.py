@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pygit2
@@ -37,7 +38,15 @@ from bot.core.reports import git_runs as git
 from bot.core.wording.redact import compact_tail, redact
 from bot.shell.world.gitcache import RANGES, is_full_sha
 
-__all__ = ["CommitLine", "CommitRange", "TagRef", "ahead_behind", "commit_range", "read_tags"]
+__all__ = [
+    "CommitLine",
+    "CommitRange",
+    "TagRef",
+    "ahead_behind",
+    "commit_range",
+    "is_local",
+    "read_tags",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,12 @@ class CommitRange:
 
     commits: tuple[CommitLine, ...]
     total: int
+
+
+def is_local(location: str) -> bool:
+    """A repository on this machine: a path to a folder (a bare repo or a clone), not a URL
+    nor an scp-like ``user@host:path``."""
+    return "://" not in location and not location.startswith("git@") and Path(location).is_dir()
 
 
 def _open(path: str) -> pygit2.Repository | None:

@@ -27,7 +27,6 @@ and "is it built on live" on.
 
 import asyncio
 import re
-from pathlib import Path
 
 from bot.core.errors import ToolFailed
 from bot.core.reports import git_runs as git
@@ -36,6 +35,7 @@ from bot.core.thread.intents import VERSION_PATTERN
 from bot.core.thread.plan import Lineage, Tag, version_key
 from bot.core.wording.redact import redact
 from bot.shell.world import gitrepo
+from bot.shell.world.gitcache import is_full_sha
 from bot.shell.world.gitcli import run_git as _git
 
 __all__ = ["lineage", "list_tags", "version_key"]
@@ -44,11 +44,6 @@ __all__ = ["lineage", "list_tags", "version_key"]
 _TAG_PREFIX = "refs/tags/"
 _PEELED = "^{}"
 _ASKABLE = re.compile(VERSION_PATTERN)
-_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
-
-
-def _is_local(repo: str) -> bool:
-    return "://" not in repo and Path(repo).is_dir()
 
 
 def _parse_ls_remote(text: str) -> dict[str, str]:
@@ -105,7 +100,8 @@ async def list_tags(repo: str, *, limit: int = 20, timeout_s: float = 30) -> lis
     if limit <= 0:
         return []
     what = git.cannot_list_tags_what(repo=shown)
-    if _is_local(repo):
+    local = gitrepo.is_local(repo)
+    if local:
         found = await gitrepo.read_tags(
             repo, select=lambda tags: _newest(tags, limit), what=what, timeout_s=timeout_s
         )
@@ -117,7 +113,7 @@ async def list_tags(repo: str, *, limit: int = 20, timeout_s: float = 30) -> lis
     tags = _parse_ls_remote(out)
     names = _newest(tags, limit)
     subjects: dict[str, str] = {}
-    if _is_local(repo):
+    if local:
         remaining_s = max(deadline - loop.time(), 1.0)
         wanted = list(dict.fromkeys(tags[name] for name in names))
         subjects = await _subjects(repo, wanted, timeout_s=remaining_s)
@@ -137,9 +133,9 @@ async def lineage(repo: str, *, planned: str, live: str, timeout_s: float = 10) 
     """
     if planned == live:
         return Lineage(relation="same")
-    if not (_SHA.match(planned) and _SHA.match(live)):
+    if not (is_full_sha(planned) and is_full_sha(live)):
         return Lineage(relation="unknown", why=words.not_full_sha_why())
-    if not _is_local(repo):
+    if not gitrepo.is_local(repo):
         return Lineage(relation="unknown", why=words.not_on_this_machine_why())
     try:
         found = await gitrepo.ahead_behind(repo, planned=planned, live=live, timeout_s=timeout_s)
