@@ -72,6 +72,9 @@ class CommandDeployer:
         own = [os.environ[name] for name in SECRET_ENV_NAMES if os.environ.get(name)]
         self._secrets = tuple(dict.fromkeys([*secrets, *own]))
         self._grace_s = grace_s
+        # Per service: its commands' environment but the deploy variables. The bot's own
+        # environment does not change while it runs: read once, at a service's first command.
+        self._service_env: dict[str, dict[str, str]] = {}
         # This process's supervisor server (forkserver) unless told otherwise.
         self._supervisors = server if server is not None else default_server()
 
@@ -83,13 +86,16 @@ class CommandDeployer:
 
     def env(self, *, plan: Plan, idempotency_key: str, fencing_token: int) -> dict[str, str]:
         """The whole environment of the plan's commands (deploy, rollback and status)."""
-        return child_env(
-            os.environ,
-            deploy=deploy_variables(
-                plan, idempotency_key=idempotency_key, fencing_token=fencing_token
-            ),
-            pass_env=self._config.services[plan.service].pass_env,
-            secrets=self._secrets,
+        base = self._service_env.get(plan.service)
+        if base is None:
+            base = self._service_env[plan.service] = child_env(
+                os.environ,
+                deploy={},
+                pass_env=self._config.services[plan.service].pass_env,
+                secrets=self._secrets,
+            )
+        return base | deploy_variables(
+            plan, idempotency_key=idempotency_key, fencing_token=fencing_token
         )
 
     # -- running -------------------------------------------------------------------------
