@@ -118,9 +118,10 @@ class EntryHandler:
                 agent=envelope.agent,
                 created_at=self._clock(),
             )
-        redelivered = thread.has_event(envelope.event.id) or delivery.deliveries > 1
+        already_in = thread.has_event(envelope.event.id)  # a scan of the events: once
+        redelivered = already_in or delivery.deliveries > 1
         loaded = len(thread.events)
-        if not thread.has_event(envelope.event.id):
+        if not already_in:
             thread.events.append(envelope.event)
 
         heartbeat = Heartbeat(
@@ -138,13 +139,14 @@ class EntryHandler:
         except ThreadConflict:
             log.info("thread %s changed under us; entry %s retried", thread.id, delivery.entry_id)
             raise
-        new = [
-            e
-            for e in thread.events[loaded:]
-            if isinstance(e, MessageSent) and e.id not in published
-        ]
         if redelivered:
             new = await self._outbox.undelivered(thread)
+        else:
+            new = [
+                e
+                for e in thread.events[loaded:]
+                if isinstance(e, MessageSent) and e.id not in published
+            ]
         # Saved above: now outbox, acknowledgement and lease release in one round trip.
         pipe = self._store.pipeline()
         self._outbox.enqueue_in(pipe, thread, new)
