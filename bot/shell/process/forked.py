@@ -19,11 +19,12 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 
 from bot.shell.process.supervisor_link import SupervisorStatus
 
-__all__ = ["ForkedSupervisor"]
+__all__ = ["ForkedSupervisor", "until_ready"]
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +104,7 @@ class ForkedSupervisor:
         fd = await self._fd()
         if fd is None or self._reaped:
             return
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        loop.add_reader(fd, _settle, done)
-        try:
-            await done
-        finally:
-            loop.remove_reader(fd)
+        await until_ready(fd)
         self._reap(fd)
 
     def _reap(self, fd: int) -> bool:
@@ -140,6 +135,17 @@ class ForkedSupervisor:
                 os.close(fd)
 
         loop.add_reader(fd, reap_late)
+
+
+async def until_ready(fd: int | socket.socket, *, write: bool = False) -> None:
+    """Until ``fd`` is readable (``write``: writable), on the running loop."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    (loop.add_writer if write else loop.add_reader)(fd, _settle, ready)
+    try:
+        await ready
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)
 
 
 def _settle(future: "asyncio.Future[None]") -> None:

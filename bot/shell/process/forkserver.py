@@ -45,7 +45,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.shell.process.forked import ForkedSupervisor
+from bot.shell.process.forked import ForkedSupervisor, until_ready
 from bot.shell.process.supervisor_link import Request, SupervisorStatus
 from bot.shell.process.supervisor_server import MAX_REQUEST_BYTES
 
@@ -142,7 +142,7 @@ class SupervisorServer:
                         socket.send_fds(control, [data], fds)
                         return
                     except BlockingIOError:
-                        await _writable(control)
+                        await until_ready(control, write=True)
             except (BrokenPipeError, ConnectionResetError, ConnectionRefusedError):
                 self._retire()  # not queued: the server was gone before it; its successor
                 if last:
@@ -223,16 +223,6 @@ class SupervisorServer:
             proc.wait()
 
 
-async def _writable(sock: socket.socket) -> None:
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_writer(sock, _settle, ready)
-    try:
-        await ready
-    finally:
-        loop.remove_writer(sock)
-
-
 _DEFAULT: SupervisorServer | None = None
 
 
@@ -242,8 +232,3 @@ def default_server() -> SupervisorServer:
     if _DEFAULT is None:
         _DEFAULT = SupervisorServer()
     return _DEFAULT
-
-
-def _settle(future: "asyncio.Future[None]") -> None:
-    if not future.done():
-        future.set_result(None)
