@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,18 +102,18 @@ class SupervisorStatus:
 
     async def until_exit(self) -> None:
         """Until the command exited (or could not start, or the supervisor is gone)."""
-        while self.exit_code is None and self.cannot_run is None and not self._closed:
-            self._changed.clear()
-            await self._changed.wait()
+        await self._until(lambda: self.exit_code is not None or self.cannot_run is not None)
 
     async def until_supervisor(self) -> None:
         """Until the supervisor said its pid (or its status pipe closed without it)."""
-        while self.supervisor_pid is None and not self._closed:
-            self._changed.clear()
-            await self._changed.wait()
+        await self._until(lambda: self.supervisor_pid is not None)
 
     async def until_closed(self) -> None:
-        while not self._closed:
+        await self._until(lambda: False)
+
+    async def _until(self, said: Callable[[], bool]) -> None:
+        """Until ``said()`` holds or the status pipe is closed."""
+        while not said() and not self._closed:
             self._changed.clear()
             await self._changed.wait()
 
