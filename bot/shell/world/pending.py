@@ -46,17 +46,6 @@ class PendingApprovals:
                 key = self._keys.pending_approvals(plan.service, plan.environment)
                 pipe.hset(key, thread_id, event.plan_hash)
 
-    async def supersede(self, *, thread_id: str, plan: Plan, at: datetime) -> int:
-        """``plan`` (in ``thread_id``) has started: tell every other waiting request for its
-        service and environment. Returns how many threads were told."""
-        key = self._keys.pending_approvals(plan.service, plan.environment)
-        waiting = waiting_of(await self._redis.hgetall(key))
-        pipe = self._redis.pipeline(transaction=False)
-        told = self.supersede_in(pipe, thread_id=thread_id, plan=plan, at=at, waiting=waiting)
-        if waiting:
-            await pipe.execute()
-        return told
-
     def waiting_in(self, pipe: "Pipeline", *, service: str, environment: str) -> None:
         """Queue the read of the pair's waiting requests (``waiting_of`` reads its reply)."""
         pipe.hgetall(self._keys.pending_approvals(service, environment))
@@ -70,9 +59,10 @@ class PendingApprovals:
         at: datetime,
         waiting: Mapping[str, str],
     ) -> int:
-        """``supersede`` with the requests ``waiting`` as read before (``waiting_in``), its
-        writes queued on the caller's pipeline. A request added after that read is neither
-        told nor forgotten here: it was made when ``plan`` had started already."""
+        """``plan`` (in ``thread_id``) has started: tell every other request ``waiting`` for
+        its service and environment (as read before, ``waiting_in``), the writes queued on
+        the caller's pipeline; how many threads are told. A request added after that read is
+        neither told nor forgotten here: it was made when ``plan`` had started already."""
         key = self._keys.pending_approvals(plan.service, plan.environment)
         by = superseded_by_text(plan, thread_id=thread_id)
         told = 0
