@@ -16,7 +16,7 @@ from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import held_for_text, hold_text
 from bot.core.wording.messages import unknown_text
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.world.context import Context
 

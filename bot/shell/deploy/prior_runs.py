@@ -18,7 +18,7 @@ from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import held_for_text
 from bot.shell.deploy.targets import Deployers
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
 
 __all__ = ["ASK_WITHIN_S", "PriorRuns"]

@@ -58,7 +58,7 @@ from bot.shell.lock.dataloss import STOP_MARGIN_MS, DataLossGuard
 from bot.shell.lock.holder import Grant, LockHolder, holder_of
 from bot.shell.store.keys import Keys, queue_script
 
-__all__ = ["EnvLock", "Grant", "LockHolder", "holder_of"]
+__all__ = ["EnvLock"]
 
 
 def _fenced_by(guard: DataLossGuard | None) -> tuple[int, str, int]:

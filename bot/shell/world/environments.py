@@ -35,7 +35,7 @@ from bot.core.wording.quarantine import (
     released_text,
     tags_unreadable_text,
 )
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
 from bot.shell.world.history import records
 from bot.shell.world.lookups import DEPLOYS_SHOWN, Lookups, TurnMemo

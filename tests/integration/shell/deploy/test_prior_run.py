@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from bot.app.bootstrap import App
 from bot.core.thread.events import DeployStarted
 from bot.shell.deploy import prior_runs
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from tests.support import calls, make_app, say, texts, thread_of, write_setup
 
 PROD = "deploy backend v1.4.2 to production"

@@ -19,7 +19,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.shell.lock.dataloss import STOP_MARGIN_MS, DataLossGuard, quiet_period_ms
-from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.lock.holder import LockHolder
+from bot.shell.lock.lease import EnvLock
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.store.keys import Keys
 from tests.faults.conftest import RedisServer

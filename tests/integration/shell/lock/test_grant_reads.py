@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.shell.lock.dataloss import DataLossGuard
-from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.lock.holder import LockHolder
+from bot.shell.lock.lease import EnvLock
 from bot.shell.store.keys import Keys
 
 PAIR = {"service": "backend", "environment": "production"}

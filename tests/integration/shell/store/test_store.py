@@ -11,7 +11,8 @@ from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import MessageSent, UserMessage
 from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.thread import Thread
-from bot.shell.lock.lease import EnvLock, LockHolder
+from bot.shell.lock.holder import LockHolder
+from bot.shell.lock.lease import EnvLock
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ClaimTaken, ThreadStore
 from bot.shell.streams.outbox import Outbox

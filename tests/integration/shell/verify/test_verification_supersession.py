@@ -25,7 +25,7 @@ from bot.core.policy.verification import ProbeResult, Verified, VerifyFailed
 from bot.core.thread.events import PlanProposed, VerificationFinished, VersionQuarantined
 from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.verify.checks import Verifier
 from bot.shell.verify.timings import Stopwatch, VerifyTimings
 from bot.shell.world.quarantine import QuarantineList

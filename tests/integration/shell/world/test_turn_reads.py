@@ -20,7 +20,7 @@ from redis.asyncio.connection import AbstractConnection
 from bot.core.config.config import parse_config
 from bot.core.errors import ToolFailed
 from bot.core.thread.plan import DeployRecord, Quarantined, Tag
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
 from bot.shell.world.turn_reads import TurnReader, TurnReads, forget

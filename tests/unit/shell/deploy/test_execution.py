@@ -28,7 +28,7 @@ from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
 from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.deploy.watch import DeployWatch
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
 from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.lookups import TurnMemo

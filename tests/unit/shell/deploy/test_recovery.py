@@ -14,7 +14,7 @@ from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.recovery import Recovery
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
 from tests.fakes.shell import FakeDeployer, fake_context
 from tests.unit.shell.deploy.test_execution import PLAN, executor, thread_with_plan

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from bot.core.errors import ThreadConflict
 from bot.core.thread.events import DeployStarted, ErrorRecorded, PlanSuperseded
 from bot.core.thread.plan import Tag
-from bot.shell.lock.lease import LockHolder
+from bot.shell.lock.holder import LockHolder
 from bot.shell.streams.inbound import Envelope
 from bot.shell.world.context import Context, Limits
 from bot.shell.world.lookups import TurnMemo
