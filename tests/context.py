@@ -41,6 +41,6 @@ def context_over(
         history=DeployHistory(redis=redis, keys=keys),
         env_lock=EnvLock(redis=redis, keys=keys, guard=None),
         quarantine=QuarantineList(redis=redis, keys=keys),
-        pending=PendingApprovals(redis=redis, keys=keys, queue=queue),
+        pending=PendingApprovals(keys=keys, queue=queue),
         metrics=Metrics(redis=redis, keys=keys),
     )

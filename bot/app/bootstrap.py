@@ -160,7 +160,7 @@ def bootstrap(
         history=DeployHistory(redis=redis, keys=keys),
         env_lock=EnvLock(redis=redis, keys=keys, guard=guard),
         quarantine=QuarantineList(redis=redis, keys=keys),
-        pending=PendingApprovals(redis=redis, keys=keys, queue=queue),
+        pending=PendingApprovals(keys=keys, queue=queue),
         metrics=Metrics(redis=redis, keys=keys),
     )
     timers = Timers(redis=redis, keys=keys, queue=queue)
@@ -200,7 +200,6 @@ def bootstrap(
     interruptions = Interruptions(context=context)
     executor = Executor(
         context=context,
-        desk=desk,
         watch=DeployWatch(context=context, deployer=deployer),
         recheck=LiveCheck(context=context, lookups=lookups),
         prior=PriorRuns(context=context, deployer=deployer),

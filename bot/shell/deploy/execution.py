@@ -53,8 +53,7 @@ from bot.shell.deploy.watch import DeployWatch
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.store.threads import ClaimTaken
 from bot.shell.world.context import Context
-from bot.shell.world.environments import EnvironmentDesk
-from bot.shell.world.lookups import TurnMemo
+from bot.shell.world.lookups import TurnMemo, cache_tags_in
 from bot.shell.world.turn_reads import forget
 
 __all__ = ["Executor"]
@@ -67,7 +66,6 @@ class Executor:
         self,
         *,
         context: Context,
-        desk: EnvironmentDesk,
         watch: DeployWatch,
         recheck: LiveCheck,
         prior: PriorRuns,
@@ -84,7 +82,6 @@ class Executor:
         self._new_id = context.clock.new_id
         self._replicas = context.limits.redis_replicas
         self._replicas_timeout_ms = context.limits.redis_wait_ms
-        self._desk = desk
         self._watch = watch
         self._recheck = recheck
         self._reads = LockedReads(context=context)
@@ -138,8 +135,8 @@ class Executor:
             self._env_lock.release_in(
                 pipe, service=plan.service, environment=plan.environment, token=token
             )
-            self._reads.cache_tags_in(
-                pipe, service=plan.service, tags=fresh, cached=seen.cached_tags
+            cache_tags_in(
+                pipe, keys=self._keys, service=plan.service, tags=fresh, cached=seen.cached_tags
             )
             await pipe.execute()
             thread.events.extend(drifted)
@@ -193,7 +190,9 @@ class Executor:
         self._pending.supersede_in(
             pipe, thread_id=thread.id, plan=plan, at=self._clock(), waiting=seen.waiting
         )
-        self._reads.cache_tags_in(pipe, service=plan.service, tags=fresh, cached=seen.cached_tags)
+        cache_tags_in(
+            pipe, keys=self._keys, service=plan.service, tags=fresh, cached=seen.cached_tags
+        )
         await pipe.execute()
         memo.published.update(m.id for m in starts)
         if acked < self._replicas:

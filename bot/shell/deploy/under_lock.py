@@ -11,11 +11,11 @@ reads them too (only the person's lock counts then: it stops the wait).
 
 The repository's tags are read at the same time, not after (issue 18: one read of the
 repository per re-check, concurrently with Redis): ``LiveCheck.repo_tags`` reads git without
-writing the tags cache; ``cache_tags_in`` writes what it found on a pipeline the deploy sends
-anyway, and only when it differs from what was cached and a cached value is still there
-(``bot.shell.world.lookups.cache_tags_in``: ``SET XX KEEPTTL``, the cache keeps the
-lifetime it was given there and is never created here). A repository that cannot be read
-is the re-check's ``tags_error``.
+writing the tags cache; the deploy writes what it found on a pipeline it sends anyway, and
+only when it differs from what was cached and a cached value is still there
+(``bot.shell.world.lookups.cache_tags_in``: ``SET XX KEEPTTL``, the cache keeps the lifetime it
+was given there and is never created here). A repository that cannot be read is the re-check's
+``tags_error``.
 """
 
 from collections.abc import Mapping
@@ -24,7 +24,7 @@ from typing import Any
 
 from redis.asyncio.client import Pipeline
 
-from bot.core.thread.plan import DeployRecord, Plan, Quarantined, Tag
+from bot.core.thread.plan import DeployRecord, Plan, Quarantined
 from bot.core.thread.thread import Thread
 from bot.core.wording.deploys import busy_text, frozen_not_run_text, lock_for_text
 from bot.core.wording.messages import quiet_text
@@ -33,7 +33,6 @@ from bot.shell.lock.holder import LockHolder, holder_of
 from bot.shell.world.context import Context
 from bot.shell.world.environments import frozen_refusal
 from bot.shell.world.history import records
-from bot.shell.world.lookups import cache_tags_in
 from bot.shell.world.pending import waiting_of
 from bot.shell.world.quarantine import entries
 
@@ -147,10 +146,3 @@ class LockedReads:
             waiting=waiting_of(waiting),
             cached_tags=cached or None,
         )
-
-    def cache_tags_in(
-        self, pipe: "Pipeline", *, service: str, tags: list[Tag] | None, cached: bytes | None
-    ) -> None:
-        """Queue the tags cache's update (``bot.shell.world.lookups.cache_tags_in``, which
-        owns the cache's encoding)."""
-        cache_tags_in(pipe, keys=self._keys, service=service, tags=tags, cached=cached)

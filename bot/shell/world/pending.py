@@ -13,7 +13,6 @@ ignores a ``plan_superseded`` for a plan that is no longer open.
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.core.thread.events import ApprovalRequested, Event, PlanSuperseded
@@ -26,8 +25,7 @@ __all__ = ["PendingApprovals", "waiting_of"]
 
 
 class PendingApprovals:
-    def __init__(self, *, redis: "Redis", keys: Keys, queue: InboundQueue) -> None:
-        self._redis = redis
+    def __init__(self, *, keys: Keys, queue: InboundQueue) -> None:
         self._keys = keys
         self._queue = queue
 

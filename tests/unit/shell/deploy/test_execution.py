@@ -30,7 +30,6 @@ from bot.shell.deploy.recheck import LiveCheck
 from bot.shell.deploy.watch import DeployWatch
 from bot.shell.lock.holder import LockHolder
 from bot.shell.world.context import Context
-from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.lookups import TurnMemo
 from tests.fakes.shell import FakeDeployer, FakeLookups, fake_context
 
@@ -63,7 +62,6 @@ def executor(context: Context, deployer: FakeDeployer, tags: list[Tag] | None = 
     lookups = FakeLookups(tags=TAGS if tags is None else tags)
     return Executor(
         context=context,
-        desk=EnvironmentDesk(context=context, lookups=lookups),  # type: ignore[arg-type]
         watch=DeployWatch(context=context, deployer=deployer),  # type: ignore[arg-type]
         recheck=LiveCheck(context=context, lookups=lookups),  # type: ignore[arg-type]
         prior=PriorRuns(context=context, deployer=deployer),  # type: ignore[arg-type]
