@@ -32,10 +32,21 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+_PIPELINE_ERROR = " of pipeline caused error: "
+
+
 def stream_gone(exc: BaseException) -> bool:
     """A reply saying the stream or its consumer group does not exist (``NOGROUP``), or
-    that the stream was deleted while we were blocked reading it (``UNBLOCKED``) (pure)."""
-    return isinstance(exc, ResponseError) and str(exc).startswith(("NOGROUP", "UNBLOCKED"))
+    that the stream was deleted while we were blocked reading it (``UNBLOCKED``) (pure).
+    A command in a pipeline fails with redis-py's annotation in front of the server's reply
+    (``Command # 1 (XAUTOCLAIM ...) of pipeline caused error: NOGROUP ...``): the reply is
+    read behind it, so a pipelined stream read is recognised like a lone one."""
+    if not isinstance(exc, ResponseError):
+        return False
+    reply = str(exc)
+    if reply.startswith("Command # ") and _PIPELINE_ERROR in reply:
+        reply = reply.split(_PIPELINE_ERROR, 1)[1]
+    return reply.startswith(("NOGROUP", "UNBLOCKED"))
 
 
 class Backoff:

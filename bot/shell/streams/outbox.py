@@ -131,12 +131,18 @@ class Outbox:
         """Deliver what is waiting (and retry what failed earlier); returns how many sent.
 
         The failed ones (idle ``retry_idle_ms``) and the new ones are read in one round trip;
-        only when there are none does a second read wait up to ``block_ms`` for new ones."""
+        only when there are none does a second read wait up to ``block_ms`` for new ones. A
+        read that fails raises the server's own reply, as a lone read would (redis-py would
+        put its pipeline annotation in front: ``stream_gone`` and the task's death must read
+        the reply itself)."""
         stream = self._keys.outbox(channel)
         pipe = self._redis.pipeline(transaction=False)
         pipe.xautoclaim(stream, self.group, consumer, retry_idle_ms, "0-0", count=count)
         pipe.xreadgroup(self.group, consumer, {stream: ">"}, count=count)
-        claimed, fresh = await pipe.execute()
+        claimed, fresh = await pipe.execute(raise_on_error=False)
+        for reply in (claimed, fresh):
+            if isinstance(reply, Exception):
+                raise reply
         entries = stream_entries(claimed[1]) + stream_entries(fresh)
         if not entries and block_ms is not None:
             fresh = await self._redis.xreadgroup(

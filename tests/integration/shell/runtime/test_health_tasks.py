@@ -54,6 +54,15 @@ def test_health_of_states(states: dict[str, TaskState], ok: bool, shown: dict[st
         ("UNBLOCKED the stream key no longer exists", True),
         ("WRONGTYPE Operation against a key holding the wrong kind of value", False),
         ("BUSYGROUP Consumer Group name already exists", False),
+        (
+            "Command # 1 (XAUTOCLAIM s workers c 10 0-0 COUNT 5) of pipeline caused error: "
+            "NOGROUP No such key 's' or consumer group 'workers'",
+            True,
+        ),
+        (
+            "Command # 2 (SET k v) of pipeline caused error: WRONGTYPE Operation against a key",
+            False,
+        ),
     ],
 )
 def test_which_replies_mean_the_stream_is_gone(message: str, gone: bool) -> None:
