@@ -354,10 +354,12 @@ async def test_a_locked_environment_refuses_others_until_unlocked(
     assert texts(await thread_of(app, "u1")) == ["Only carol can unlock staging."]
     assert texts(await thread_of(app, "u2")) == ["production is not locked."]
 
+    # Two threads run concurrently, in no promised order: the retry follows the unlock.
     await say(app, "u3", "slack:U0CAROL", "unlock staging", new=True)
-    await say(app, "a", "slack:U0ALICE", "deploy backend to staging")
     await app.worker.run_until_idle()
     assert texts(await thread_of(app, "u3")) == ["staging is unlocked (it was locked by carol)."]
+    await say(app, "a", "slack:U0ALICE", "deploy backend to staging")
+    await app.worker.run_until_idle()
     assert (await thread_of(app, "a")).status == "done"
     assert [line.split()[1] for line in calls(tmp_path)] == ["frontend", "backend"]
 
