@@ -79,7 +79,9 @@ class LineRenderer:
                 where = "see <deploys>" if event.id in self.shown else "superseded"
                 return f"listed {len(deploys)} deploys of {service} in {environment} ({where})"
             case IntentChosen(intent=intent, source=source):
-                fields = intent.model_dump(exclude={"intent"}, exclude_none=True)
+                fields = intent.model_dump(
+                    exclude={"intent"}, exclude_none=True, exclude_defaults=True
+                )
                 args = "".join(
                     f' {k}="{self.line(v)}"' if k == "message" else f" {k}={self.line(str(v))}"
                     for k, v in fields.items()

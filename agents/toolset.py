@@ -23,6 +23,7 @@ from bot.core.config.config import Config
 from bot.core.errors import InvalidIntent
 from bot.core.policy.approval import Refused, check_scope
 from bot.core.thread.intents import (
+    GRAMMAR_ONLY,
     AskHuman,
     Deploy,
     Done,
@@ -99,9 +100,9 @@ def build_tools(allowed: Sequence[IntentType], *, config: Config) -> list[ToolPa
         properties = {
             field: _property(name, field, field_schema, config)
             for field, field_schema in raw_properties.items()
-            if field != "intent"
+            if field != "intent" and field not in GRAMMAR_ONLY
         }
-        required = [f for f in schema.get("required", []) if f != "intent"]
+        required = [f for f in schema.get("required", []) if f in properties]
         tools.append(
             {
                 "name": name,
@@ -148,6 +149,8 @@ def parse_tool_use(
         raise InvalidIntent(_compact(f"unknown tool {name!r}; use one of: {', '.join(by_name)}"))
     if not isinstance(input, dict):
         raise InvalidIntent(f"{name}: input must be a JSON object, got {type(input).__name__}")
+    if named := sorted(GRAMMAR_ONLY.intersection(input)):
+        raise InvalidIntent(_compact(f"{name}: unexpected field {named[0]!r}"))
     try:
         intent: Intent = intent_type.model_validate({**input, "intent": name})
     except ValidationError as exc:

@@ -4,5 +4,5 @@ command runs as (``principal``) and the environment a command gets (``childenv``
 Pure: the file is read by the shell (``bot.shell.world.config_file``) and parsed here. May import
 ``bot.core.thread`` and ``bot.core.errors``, nothing above.
 
-Modules: ``childenv``, ``config``, ``principal``, ``route``, ``service``.
+Modules: ``childenv``, ``config``, ``environment``, ``principal``, ``route``, ``service``.
 """

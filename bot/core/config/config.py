@@ -13,10 +13,9 @@ import functools
 import re
 import tomllib
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,8 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.config.route import check_route, email_addresses
-from bot.core.config.service import USER_NAME, Check, PrometheusCheck, Service
+from bot.core.config.environment import Environment, RouteText
+from bot.core.config.route import email_addresses
+from bot.core.config.service import USER_NAME, PrometheusCheck, Service
 from bot.core.errors import ConfigError
 from bot.core.thread.actor import Actor
 
@@ -45,66 +45,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# "slack:C0DEPLOYS" or "email:alice@example.com,bob@example.com" (see bot/core/config/route.py)
-RouteText = Annotated[str, AfterValidator(check_route)]
-
-
 class Person(_Strict):
     slack: str | None = None
     email: str | None = None
-
-
-class Environment(_Strict):
-    approval: bool = False
-    approvers: list[str] = Field(default_factory=list)
-    min_approvals: int = Field(default=1, ge=1)
-    self_approval: bool = False
-    approval_timeout_s: float = Field(default=3600, gt=0)
-    reminder_before_s: float = Field(default=600, ge=0)  # 0: no reminder
-    approval_channel: RouteText | None = None
-    # Nobody answered for escalate_after_s (default: half the timeout): the request also goes
-    # to escalate_to, and escalate_approvers may decide it too.
-    escalate_to: RouteText | None = None
-    escalate_approvers: list[str] = Field(default_factory=list)
-    escalate_after_s: float | None = Field(default=None, gt=0)
-    # After a successful deploy here, watch `checks` (and the service's) for verify_s
-    # seconds. On a failure: "propose" a rollback to the last verified version (approved
-    # by rollback policy) or "rollback" at once. rollback_approval: whether rollbacks here
-    # need approval (default: as deploys do).
-    verify_s: float | None = Field(default=None, gt=0)
-    checks: list[Check] = Field(default_factory=list)
-    on_verify_failure: Literal["propose", "rollback"] = "propose"
-    rollback_approval: bool | None = None
-    # Who may lift a quarantine here ('release ...'): None means the approvers; [] nobody.
-    release_by: list[str] | None = None
-    # The user commands for this environment run as (a service's own run_as comes first).
-    run_as: str | None = Field(default=None, pattern=USER_NAME)
-
-    @model_validator(mode="after")
-    def _escalation_is_complete(self) -> "Environment":
-        escalates = self.escalate_to is not None or bool(self.escalate_approvers)
-        if self.escalate_after_s is not None and not escalates:
-            raise ValueError("escalate_after_s needs escalate_to or escalate_approvers")
-        if escalates and not self.approval:
-            raise ValueError("escalate_to/escalate_approvers need approval = true")
-        if self.escalate_after_s is not None and self.escalate_after_s >= self.approval_timeout_s:
-            raise ValueError(
-                f"escalate_after_s ({self.escalate_after_s:g}) must be shorter than "
-                f"approval_timeout_s ({self.approval_timeout_s:g})"
-            )
-        return self
-
-    @property
-    def rollback_needs_approval(self) -> bool:
-        """Rollbacks here wait for approval as deploys do, unless rollback_approval says."""
-        return self.approval if self.rollback_approval is None else self.rollback_approval
-
-    @property
-    def escalation_after_s(self) -> float | None:
-        """When an unanswered request escalates, in seconds after it was made (None: never)."""
-        if self.escalate_to is None and not self.escalate_approvers:
-            return None
-        return self.escalate_after_s or self.approval_timeout_s / 2
 
 
 class Schedule(_Strict):
@@ -186,13 +129,14 @@ class Config(_Strict):
                         "top of the config"
                     )
         for ename, envc in self.environments.items():
-            for key in ("approvers", "escalate_approvers", "release_by"):
+            for key in ("approvers", "escalate_approvers", "release_by", "soak_override_by"):
                 for i, person in enumerate(getattr(envc, key) or []):
                     if person not in self.people:
                         raise ValueError(
                             f"environments.{ename}.{key}[{i}]: {person!r} is not in [people]"
                         )
             self._routes_reach_people(ename, envc)
+            self._promotion_order(ename, envc)
             if envc.approval and not envc.approvers:
                 raise ValueError(f"environments.{ename}.approvers: approval = true needs approvers")
             if envc.approval and envc.min_approvals > len(envc.approvers):
@@ -213,6 +157,23 @@ class Config(_Strict):
                 owner = owners.setdefault((key, value.strip().lower()), name)
                 if owner != name:
                     raise ValueError(f"people.{name}.{key}: {value} is already {owner}'s")
+
+    def _promotion_order(self, ename: str, envc: Environment) -> None:
+        """``requires`` names other environments, and no chain of them comes back here."""
+        for i, required in enumerate(envc.requires):
+            if required not in self.environments or required == ename:
+                raise ValueError(
+                    f"environments.{ename}.requires[{i}]: {required!r} is not another "
+                    f"environment (defined: {', '.join(sorted(self.environments))})"
+                )
+        seen, todo = set[str](), list(envc.requires)
+        while todo:
+            name = todo.pop()
+            if name == ename:
+                raise ValueError(f"environments.{ename}.requires: the order comes back to {ename}")
+            if name not in seen and name in self.environments:
+                seen.add(name)
+                todo.extend(self.environments[name].requires)
 
     def _routes_reach_people(self, ename: str, envc: Environment) -> None:
         """An approval email is only worth sending to someone whose answer can count."""

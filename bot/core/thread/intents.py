@@ -10,9 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.outside import Text
+from bot.core.thread.outside import Line, Text
 
 __all__ = [
+    "GRAMMAR_ONLY",
     "VERSION_PATTERN",
     "AskHuman",
     "Deploy",
@@ -26,6 +27,10 @@ __all__ = [
 #: A version (a tag name) a person or the model can ask for; tags named otherwise are not
 #: offered (bot/shell/world/tags.py): their names could not be typed, or would not show as they are.
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$"
+
+
+def _unset(value: object) -> bool:
+    return value is None
 
 
 class _Intent(BaseModel):
@@ -57,6 +62,18 @@ class Deploy(_Intent):
     service: str
     environment: str
     version: Annotated[str, Field(pattern=VERSION_PATTERN)] | None = None
+    # Release policy (bot.core.policy.promotion, bot.core.policy.freezes): set only by the
+    # command grammar's exact suffixes, never by the model (GRAMMAR_ONLY).
+    # Left out of the stored thread when unset: ordinary deploys store the bytes they did.
+    when_ready: bool = Field(default=False, exclude_if=lambda v: not v)  # "... when ready"
+    skip_soak: Line | None = Field(default=None, exclude_if=_unset)  # "... skip soak <reason>"
+    break_glass: Line | None = Field(default=None, exclude_if=_unset)  # "... break glass <r>"
+
+
+#: Deploy fields only an exact command may set: the model's tools do not offer them and a
+#: tool call that names them is invalid (agents/toolset.py), so no phrasing the model reads
+#: ever skips a soak or breaks a freeze (invariant 9).
+GRAMMAR_ONLY = frozenset({"when_ready", "skip_soak", "break_glass"})
 
 
 class Rollback(_Intent):
