@@ -15,6 +15,7 @@ from bot.shell.world.context import Context, Limits
 from bot.shell.world.history import DeployHistory
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.soak import SoakMarks
 
 __all__ = ["context_over"]
 
@@ -42,5 +43,6 @@ def context_over(
         env_lock=EnvLock(redis=redis, keys=keys, guard=None),
         quarantine=QuarantineList(redis=redis, keys=keys),
         pending=PendingApprovals(keys=keys, queue=queue),
+        soak=SoakMarks(redis=redis, keys=keys),
         metrics=Metrics(redis=redis, keys=keys),
     )

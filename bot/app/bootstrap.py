@@ -54,6 +54,7 @@ from bot.shell.world.history import DeployHistory
 from bot.shell.world.lookups import Lookups
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.soak import SoakMarks
 
 __all__ = [
     "App",
@@ -161,6 +162,7 @@ def bootstrap(
         env_lock=EnvLock(redis=redis, keys=keys, guard=guard),
         quarantine=QuarantineList(redis=redis, keys=keys),
         pending=PendingApprovals(keys=keys, queue=queue),
+        soak=SoakMarks(redis=redis, keys=keys),
         metrics=Metrics(redis=redis, keys=keys),
     )
     timers = Timers(redis=redis, keys=keys, queue=queue)

@@ -7,11 +7,12 @@ a recovering worker may take as a dead worker's deploy result (the history, else
 ``check_results``: one verification check's result from the facts the verifier observed;
 ``prometheus``: a Prometheus check's result from what its query answered.
 ``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
+``promotion``: promotion order and soak (what a version needs in earlier environments).
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
 ``wording``, ``ports``; never ``loop``.
 
 Modules: ``approval``, ``approval_posts``, ``check_results``, ``deploys``, ``drift``, ``live``,
-``lock``, ``prior_run``, ``prometheus``, ``quarantine``, ``recovery``, ``supersession``,
+``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``, ``recovery``, ``supersession``,
 ``timers``, ``verification``.
 """

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.thread.outside import Line, Name, Subject, Url
 
@@ -15,6 +15,7 @@ __all__ = [
     "DeployRecord",
     "Evidence",
     "Lineage",
+    "Override",
     "Plan",
     "Quarantined",
     "Tag",
@@ -63,6 +64,7 @@ _Fields = tuple[
     int,
     str | None,
     tuple[str, int | None] | None,
+    tuple[tuple[str, str, str], ...],
 ]
 
 
@@ -70,13 +72,15 @@ _Fields = tuple[
 def _hash(fields: _Fields) -> str:
     """``Plan.plan_hash`` of a plan's fields (in the order of ``Plan.plan_hash``'s tuple)."""
     hashed: list[str | None] = list(fields[:8])  # kind ... requester, always hashed
-    attempt, previous_sha, lineage = fields[8:]
+    attempt, previous_sha, lineage, overrides = fields[8:]
     if attempt > 1:  # first attempts hash as before attempts existed
         hashed.append(str(attempt))
     if previous_sha is not None:  # plans without these hash as before
         hashed.append(f"previous_sha={previous_sha}")
     if lineage is not None:
         hashed.append(f"lineage={lineage[0]}:{lineage[1]}")
+    for kind, person, reason in overrides:  # plans without overrides hash as before
+        hashed.append(f"{kind}={person}:{reason}")
     blob = json.dumps(hashed, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -119,6 +123,22 @@ class Lineage(BaseModel):
     why: Line | None = None
 
 
+class Override(BaseModel):
+    """A release policy a named person set aside for this plan, with their reason: a soak
+    (``skip soak <reason>``) or a freeze (``break glass <reason>``). Part of the plan, so of
+    its hash: approvers approve the plan with the override, and the card shows it in full."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["skip_soak", "break_glass"]
+    person: str
+    reason: Line
+
+
+def _no_overrides(value: object) -> bool:
+    return value == ()
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -137,6 +157,8 @@ class Plan(BaseModel):
     # the re-check compares and the approvers are shown (None in plans made before these).
     previous_sha: str | None = None
     lineage: Lineage | None = None
+    # Release policy set aside by a named person (left out of stored plans when empty).
+    overrides: tuple[Override, ...] = Field(default=(), exclude_if=_no_overrides)
 
     @property
     def plan_hash(self) -> str:
@@ -165,6 +187,7 @@ class Plan(BaseModel):
             attempt,
             self.previous_sha,
             None if lineage is None else (lineage.relation, lineage.missing),
+            tuple((o.kind, o.person, o.reason) for o in self.overrides),
         )
 
     @property

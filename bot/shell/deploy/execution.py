@@ -27,6 +27,7 @@ from typing import Literal
 from bot.core.errors import ThreadConflict, ToolFailed
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
+from bot.core.policy.promotion import soak_writes_after_deploy
 from bot.core.policy.quarantine import after_deploy, quarantined_event
 from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.thread.events import (
@@ -78,6 +79,8 @@ class Executor:
         self._outbox = context.outbox
         self._pending = context.pending
         self._quarantine = context.quarantine
+        self._config = context.config
+        self._soak = context.soak
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
         self._replicas = context.limits.redis_replicas
@@ -255,13 +258,15 @@ class Executor:
         at: datetime,
         token: int,
     ) -> None:
-        """The deploy's line in the history, and its lock released (kept, if interrupted),
-        in one round trip."""
+        """The deploy's line in the history, what it means for promotion, and its lock
+        released (kept, if interrupted), in one round trip."""
         record = record_of(thread, plan, result=result, at=at)
         pipe = self._store.pipeline()
         self._history.record_in(
             pipe, service=plan.service, environment=plan.environment, record=record
         )
+        soak = soak_writes_after_deploy(self._config, plan, result=result, at=at)
+        self._soak.write_in(pipe, service=plan.service, environment=plan.environment, writes=soak)
         if result != "interrupted":
             self._env_lock.release_in(
                 pipe, service=plan.service, environment=plan.environment, token=token

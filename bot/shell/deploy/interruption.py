@@ -10,6 +10,7 @@ says what is known and that it will not be run again.
 """
 
 from bot.core.policy.deploys import record_of
+from bot.core.policy.promotion import soak_writes_after_deploy
 from bot.core.thread.deploy_result import OutcomeUnknown
 from bot.core.thread.events import DeployInterrupted, Event, MessageSent
 from bot.core.thread.plan import Plan
@@ -27,6 +28,8 @@ class Interruptions:
     def __init__(self, *, context: Context) -> None:
         self._env_lock = context.env_lock
         self._history = context.history
+        self._soak = context.soak
+        self._config = context.config
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
 
@@ -62,6 +65,13 @@ class Interruptions:
                 service=plan.service, environment=plan.environment, record=record
             ),
             what="history",
+        )
+        soak = soak_writes_after_deploy(self._config, plan, result="interrupted", at=now)
+        await through_outages(
+            lambda: self._soak.write(
+                service=plan.service, environment=plan.environment, writes=soak
+            ),
+            what="soak",
         )
         held = kept[0]
         return [

@@ -13,6 +13,7 @@ import logging
 
 from bot.core.policy.deploys import record_of
 from bot.core.policy.prior_run import PriorRun, already_ran_events, from_history, from_status
+from bot.core.policy.promotion import soak_writes_after_deploy
 from bot.core.thread.events import Event
 from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread
@@ -35,6 +36,8 @@ ASK_WITHIN_S = 10.0
 class PriorRuns:
     def __init__(self, *, context: Context, deployer: Deployers) -> None:
         self._history = context.history
+        self._soak = context.soak
+        self._config = context.config
         self._env_lock = context.env_lock
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
@@ -91,6 +94,8 @@ class PriorRuns:
         if prior.source != "history":  # the history lost it too: it gets it back
             record = record_of(thread, plan, result=prior.result, at=now)
             await self._history.record(service=service, environment=environment, record=record)
+            soak = soak_writes_after_deploy(self._config, plan, result=prior.result, at=now)
+            await self._soak.write(service=service, environment=environment, writes=soak)
         held = False
         if prior.result == "interrupted":
             holder = LockHolder(

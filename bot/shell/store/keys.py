@@ -143,6 +143,11 @@ class Keys:
         """A person's lock on a whole environment (``lock production <reason>``)."""
         return f"{self.prefix}:freeze:{environment}"
 
+    def soak(self, service: str, environment: str) -> str:
+        """Hash: ``<sha>`` (a ``SoakMark``), ``<sha>:verified``, ``<sha>:left`` (ISO times)
+        and ``<sha>:void`` (why), for promotion (bot/core/policy/promotion.py)."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:soak"
+
     def history(self, service: str, environment: str) -> str:
         return f"{self.prefix}:history:{service}:{environment}"
 

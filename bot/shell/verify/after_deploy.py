@@ -13,6 +13,7 @@ the history for the pair's newest started deploy, and once that is another one i
 
 from collections.abc import Sequence
 
+from bot.core.policy.promotion import soak_writes_after_verification
 from bot.core.policy.quarantine import after_verification, quarantined_event
 from bot.core.policy.supersession import Superseded, standing
 from bot.core.policy.verification import ToVerify, verification_for, verification_result
@@ -34,6 +35,7 @@ class Verification:
         self._store = context.store
         self._outbox = context.outbox
         self._quarantine = context.quarantine
+        self._soak = context.soak
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
         self._verifier = verifier
@@ -95,6 +97,8 @@ class Verification:
             summary=outcome.text,
             message_id=start.id,
         )
+        soak = soak_writes_after_verification(plan, result=finished.result, at=now)
+        await self._soak.write(service=plan.service, environment=plan.environment, writes=soak)
         entry = after_verification(plan, outcome, at=now)
         if entry is None:
             return [finished]

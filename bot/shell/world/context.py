@@ -27,6 +27,7 @@ from bot.shell.streams.outbox import Outbox
 from bot.shell.world.history import DeployHistory
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.soak import SoakMarks
 
 __all__ = ["Context", "Limits"]
 
@@ -68,4 +69,5 @@ class Context:
     env_lock: EnvLock
     quarantine: QuarantineList
     pending: PendingApprovals
+    soak: SoakMarks
     metrics: Metrics
