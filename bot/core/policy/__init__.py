@@ -13,6 +13,6 @@ Pure functions over typed facts the shell returns. May import ``thread``, ``conf
 ``wording``, ``ports``; never ``loop``.
 
 Modules: ``approval``, ``approval_posts``, ``check_results``, ``deploys``, ``drift``, ``live``,
-``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``, ``recovery``, ``supersession``,
-``timers``, ``verification``.
+``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``, ``recovery``,
+``supersession``, ``timers``, ``verification``.
 """
