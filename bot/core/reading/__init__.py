@@ -4,5 +4,6 @@ command grammar (the fast path, no model call), the words that approve, reject o
 
 Pure and standalone: imports nothing else of ``bot``.
 
-Modules: ``commands``, ``grammar``, ``json_shape``, ``vocabulary``.
+Modules: ``commands``, ``grammar``, ``json_shape``, ``suffixes`` (what may follow a deploy
+command: release policy's ``when ready``, ``skip soak``, ``break glass``), ``vocabulary``.
 """

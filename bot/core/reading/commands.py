@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ApproveCommand",
+    "CancelCommand",
     "Command",
     "DeployCommand",
     "DeploysCommand",
@@ -29,12 +30,19 @@ class _Command(BaseModel):
 
 
 class DeployCommand(_Command):
-    """``deploy backend v1.4.2 to production``; no version means the newest tag."""
+    """``deploy backend v1.4.2 to production``; no version means the newest tag.
+
+    Release policy's suffixes (``bot.core.reading.suffixes``): ``when ready`` (wait in the
+    queue until the soak allows it), ``skip soak <reason>`` and ``break glass <reason>``
+    (overrides, for the people the config names; the reason is audited)."""
 
     command: Literal["deploy"] = "deploy"
     service: str
     environment: str
     version: str | None = None
+    when_ready: bool = False
+    skip_soak: str | None = None
+    break_glass: str | None = None
 
 
 class RollbackCommand(_Command):
@@ -59,6 +67,14 @@ class RejectCommand(_Command):
     command: Literal["reject"] = "reject"
     plan_id: str | None = None
     reason: str | None = None
+
+
+class CancelCommand(_Command):
+    """``cancel`` (this thread's waiting plan) or ``cancel 3f2a`` / ``cancel #3f2a``: leave
+    the queue."""
+
+    command: Literal["cancel"] = "cancel"
+    plan_id: str | None = None
 
 
 class ReleaseCommand(_Command):
@@ -118,6 +134,7 @@ Command = Annotated[
     | UnlockCommand
     | WhereCommand
     | DeploysCommand
-    | ReleaseCommand,
+    | ReleaseCommand
+    | CancelCommand,
     Field(discriminator="command"),
 ]

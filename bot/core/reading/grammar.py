@@ -7,12 +7,15 @@ Accepted, with keywords and service/environment names case-insensitive (names ar
 configured), versions kept as typed, surrounding whitespace, one leading ``@deploybot`` or
 Slack ``<@U123ABC>`` mention and one trailing ``.`` or ``!`` tolerated::
 
-    deploy|ship SERVICE [VERSION] to ENV       rollback|roll back SERVICE in ENV [to VERSION]
-    deploy|ship SERVICE@VERSION to ENV         deploys SERVICE in ENV
-    deploy|ship VERSION of SERVICE to ENV      where can i deploy SERVICE[?]
+    deploy|ship SERVICE [VERSION] to ENV [SUFFIX]   rollback|roll back SERVICE in ENV [to VERSION]
+    deploy|ship SERVICE@VERSION to ENV [SUFFIX]     deploys SERVICE in ENV
+    deploy|ship VERSION of SERVICE to ENV [SUFFIX]  where can i deploy SERVICE[?]
     approve | approved | approve [#]PLAN_ID    reject|deny [REASON]   (words: ``vocabulary``)
     lock ENV [REASON] | unlock ENV             status | help | ?
-    release SERVICE VERSION in ENV [REASON]
+    release SERVICE VERSION in ENV [REASON]    cancel | cancel [#]PLAN_ID
+
+    SUFFIX (release policy, ``suffixes``):  when ready | skip soak REASON | break glass REASON
+                                            | skip soak REASON break glass REASON (either order)
 
 Everything else is deferred, notably: extra or missing words (``rollback backend production``
 needs its ``in``), unknown names and abbreviations (``prod``), non-versions (``latest``), a
@@ -20,6 +23,12 @@ needs its ``in``), unknown names and abbreviations (``prod``), non-versions (``l
 non-ASCII command words, text over 500 characters, and a lock reason that names an
 environment or starts with a conjunction (``lock production and staging``). A reason is free
 text (it may say "not"); it is kept as typed, trimmed, and ``None`` when empty.
+
+A deploy suffix is stricter, because it overrides release policy (invariant 9): anything
+between the command and the suffix's phrase, inexact words (``skipping soak``, ``break the
+glass``), a phrase said twice, ``when ready`` with anything else, a missing reason, and a
+reason holding a word of negation, condition or hedging (``don't``, ``if``, ``unless``,
+``when``, ``later``, ...) defer the whole command: no phrasing sets an override by accident.
 """
 
 import functools
@@ -28,6 +37,7 @@ from collections.abc import Collection
 
 from bot.core.reading.commands import (
     ApproveCommand,
+    CancelCommand,
     Command,
     DeployCommand,
     DeploysCommand,
@@ -40,6 +50,7 @@ from bot.core.reading.commands import (
     UnlockCommand,
     WhereCommand,
 )
+from bot.core.reading.suffixes import read_suffixes
 from bot.core.reading.vocabulary import APPROVE, decision_of, rollback_words
 
 __all__ = ["parse_command"]
@@ -136,6 +147,11 @@ def parse_command(
                 if said[0] in _CONJUNCTIONS or any(w in env for w in said):
                     return None
             return LockCommand(environment=env[e], reason=reason)
+        case ["cancel"]:
+            return CancelCommand()
+        case ["cancel", _]:
+            plan = _PLAN_ID.fullmatch(words[1])
+            return CancelCommand(plan_id=plan[1]) if plan else None
         case ["unlock", e] if e in env:
             return UnlockCommand(environment=env[e])
         case ["where", "can", "i", "deploy", s] if s in svc:
@@ -158,6 +174,32 @@ def parse_command(
 def _deploy(
     words: list[str], keys: list[str], svc: dict[str, str], env: dict[str, str]
 ) -> DeployCommand | None:
+    """A deploy: its target in the first 3, 4 or 5 words (exactly one of them), then its suffix."""
+    found = [
+        (size, target)
+        for size in (3, 4, 5)
+        if len(keys) >= size and (target := _target(words[:size], keys[:size], svc, env))
+    ]
+    if len(found) != 1:
+        return None
+    size, (service, environment, version) = found[0]
+    suffixes = read_suffixes(words[size:])
+    if suffixes is None:
+        return None
+    return DeployCommand(
+        service=service,
+        environment=environment,
+        version=version,
+        when_ready=suffixes.when_ready,
+        skip_soak=suffixes.skip_soak,
+        break_glass=suffixes.break_glass,
+    )
+
+
+def _target(
+    words: list[str], keys: list[str], svc: dict[str, str], env: dict[str, str]
+) -> tuple[str, str, str | None] | None:
+    """(service, environment, version) when ``words`` are exactly a deploy's target."""
     typed: str | None  # the version as typed, if the command names one
     match keys:
         case [s, "to", e] if "@" not in s:
@@ -174,7 +216,7 @@ def _deploy(
     version = None if typed is None else _version(typed)
     if s not in svc or e not in env or (typed is not None and version is None):
         return None
-    return DeployCommand(service=svc[s], environment=env[e], version=version)
+    return svc[s], env[e], version
 
 
 def _rollback(

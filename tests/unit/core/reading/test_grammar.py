@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.core.reading.commands import (
     ApproveCommand,
+    CancelCommand,
     Command,
     DeployCommand,
     DeploysCommand,
@@ -145,6 +146,26 @@ ROWS: list[tuple[str, Command | None]] = [
     ("reject?", None),
     ("don't reject", None),
     ("reject: too risky", None),
+    # -- cancel: leave the queue
+    ("cancel", CancelCommand()),
+    ("Cancel.", CancelCommand()),
+    ("cancel 3f2a", CancelCommand(plan_id="3f2a")),
+    ("cancel #3f2a9c01", CancelCommand(plan_id="3f2a9c01")),
+    ("@deploybot cancel #3f2a", CancelCommand(plan_id="3f2a")),
+    ("cancel 3F2A", None),
+    ("cancel #3f2", None),
+    ("cancel ##3f2a", None),
+    ("cancel it", None),
+    ("cancel the deploy", None),
+    ("cancel backend", None),
+    ("cancel 3f2a please", None),
+    ("cancel 3f2a 9c01", None),
+    ("cancel?", None),
+    ("cancel #3f2a?", None),
+    ("don't cancel", None),
+    ("do not cancel 3f2a", None),
+    ("cancelled", None),
+    ("canceling 3f2a", None),
     # -- status, help
     ("status", StatusCommand()),
     ("  STATUS.  ", StatusCommand()),
@@ -235,7 +256,8 @@ _WORDS = [
     "deploy", "ship", "rollback", "roll", "back", "approve", "approved", "reject", "deny",
     "status", "help", "lock", "unlock", "where", "can", "I", "deploys", "to", "in", "of", "and",
     "not", "?", ".", "!", "@deploybot", "<@U1>", "backend", "frontend", "staging", "production",
-    "prod", "qa", "v1.4.2", "1.0", "latest", "backend@v2", "3f2a", "#3f2a", "\n",
+    "prod", "qa", "v1.4.2", "1.0", "latest", "backend@v2", "3f2a", "#3f2a", "\n", "cancel",
+    "skip", "soak", "break", "glass", "when", "ready", "don't", "if", "hotfix",
 ]  # fmt: skip
 
 
@@ -255,6 +277,11 @@ def test_never_raises_and_names_only_known_things(text: str) -> None:
     assert environment is None or environment in ENVIRONMENTS
     if isinstance(result, DeployCommand | RollbackCommand) and result.version is not None:
         assert result.version in text
+    if isinstance(result, DeployCommand):
+        lowered = " ".join(text.lower().split())
+        assert not result.when_ready or "when ready" in lowered
+        assert result.skip_soak is None or "skip soak " + result.skip_soak.lower() in lowered
+        assert result.break_glass is None or "break glass " + result.break_glass.lower() in lowered
 
 
 @pytest.mark.parametrize(
