@@ -220,6 +220,10 @@ def help_text(config: Config) -> str:
     return (
         "I understand these commands:\n"
         "  deploy <service> [version] to <environment>   (no version: the newest tag)\n"
+        "  deploy ... when ready   (waits in the queue until the soak allows it)\n"
+        "  deploy ... skip soak <reason> | deploy ... break glass <reason>"
+        "   (skip the soak or deploy in a freeze; only people the config names)\n"
+        "  cancel [plan id]   (leave the queue)\n"
         "  rollback <service> in <environment> [to <version>]\n"
         "  approve [plan id] | reject <reason>\n"
         "  deploys <service> in <environment>   (recent deploys)\n"
