@@ -23,7 +23,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.app.settings import Settings
-from bot.core.config.config import Config, Environment, Person, Schedule, Webhook
+from bot.core.config.config import Config, Environment, Freeze, Person, Schedule, Webhook
 from bot.core.config.service import (
     CommandCheck,
     GithubWorkflow,
@@ -48,6 +48,7 @@ PLACES: dict[type[BaseModel], str] = {
     CommandCheck: "checks[].",
     PrometheusCheck: "checks[].",
     Schedule: "schedules[].",
+    Freeze: "freezes[].",
     Webhook: "webhooks.<name>.",
 }
 # Set by the loader (the config file's folder), never written in the file.
@@ -178,9 +179,9 @@ def environment_variables() -> list[str]:
 
 def config_keys() -> list[str]:
     keys = {
-        PLACES[model] + name
+        PLACES[model] + (field.alias or name)  # as written in the file: `from`, not `from_`
         for model in reachable_models()
-        for name in model.model_fields
+        for name, field in model.model_fields.items()
         if name not in NOT_IN_THE_FILE
     }
     return sorted(keys)
@@ -296,6 +297,7 @@ def test_the_setting_lists_come_from_the_code() -> None:
     assert "environments.<name>.approval" in config_keys()
     assert "services.<name>.deploy.key_input" in config_keys()
     assert "checks[].on_no_data" in config_keys()
+    assert "freezes[].from" in config_keys()
     assert "base_dir" not in config_keys()
     assert len(environment_variables()) == len(Settings.model_fields)
 

@@ -1,5 +1,6 @@
 """The config file: people, environments (approval policy, escalation, verification),
-schedules, webhooks and the services (``bot.core.config.service``), validated at start; and
+schedules, freeze windows (``bot.core.config.freeze``), webhooks and the services
+(``bot.core.config.service``), validated at start; and
 ``parse_config``, which reads its text (the file itself is read by the wiring,
 ``bot.app.config_file``: the core does no I/O).
 
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from bot.core.config.environment import Environment, RouteText
+from bot.core.config.freeze import Freeze, check_freezes
 from bot.core.config.route import email_addresses
 from bot.core.config.service import USER_NAME, PrometheusCheck, Service
 from bot.core.errors import ConfigError
@@ -32,6 +34,7 @@ from bot.core.thread.actor import Actor
 __all__ = [
     "Config",
     "Environment",
+    "Freeze",
     "Person",
     "Schedule",
     "Webhook",
@@ -90,6 +93,7 @@ class Config(_Strict):
     services: dict[str, Service] = Field(min_length=1)
     environments: dict[str, Environment] = Field(min_length=1)
     schedules: list[Schedule] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
     # Where Prometheus checks are asked (its HTTP API: <url>/api/v1/query).
     prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
@@ -110,6 +114,7 @@ class Config(_Strict):
                         f"{kind}.{name}: names are lower-case letters, digits, '-' or '_'"
                     )
         self._identities_are_unique()
+        check_freezes(self.freezes, environments=self.environments, people=self.people)
         for sname, service in self.services.items():
             for i, env in enumerate(service.environments):
                 if env not in self.environments:
