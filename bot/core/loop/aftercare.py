@@ -12,16 +12,23 @@ planned at all; when the rollback cannot be planned or run for another reason (e
 version quarantined, a tag gone, a frozen environment), the thread says so. Either way it
 says what a person can do and ends ``failed`` (bot/core/thread/thread.py), never waiting for a
 reply nobody was asked for.
+
+Each deploy's end and verdict are also announced where its environment says
+(``bot.core.policy.announcements``), recorded with the thread's own message about it; the
+bot's rollback after a failed verification, once it succeeded, also marks the deploy it
+undid as rolled back.
 """
 
 from bot.core.config.route import reaches
 from bot.core.loop.steps import Apply, Ctx, Pause, Step, Verify
+from bot.core.policy.announcements import Moment, announce
 from bot.core.thread.events import (
     CronFired,
     DeployFinished,
     DeployStarted,
     ErrorRecorded,
     IntentChosen,
+    MessageSent,
     PlanProposed,
     TimerFired,
     UserMessage,
@@ -34,7 +41,9 @@ from bot.core.thread.thread import Thread
 from bot.core.wording.verification import no_rollback_text
 
 __all__ = [
+    "announced",
     "cannot_roll_back",
+    "finish_announcements",
     "is_verification_rollback",
     "on_verified",
     "on_verify_timer",
@@ -61,11 +70,33 @@ def on_verify_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
     return Verify(plan=plan)
 
 
+def announced(thread: Thread, ctx: Ctx, plan: Plan, moment: Moment) -> list[MessageSent]:
+    """``plan``'s announcement at ``moment``, if its environment announces (else none)."""
+    return announce(
+        thread, config=ctx.config, plan=plan, moment=moment, now=ctx.now, new_id=ctx.new_id
+    )
+
+
+def finish_announcements(thread: Thread, ctx: Ctx, finished: DeployFinished) -> list[MessageSent]:
+    """The announcements of a deploy's result: its own; and when it is the bot's rollback
+    after a failed verification and it succeeded, the undone deploy's (rolled back)."""
+    plan = thread.plan(finished.plan_hash)
+    if plan is None:
+        return []
+    told = announced(thread, ctx, plan, finished.result)
+    if finished.result == "succeeded" and (undone := rolls_back(thread, plan)) is not None:
+        told += announced(thread, ctx, undone, "rolled_back")
+    return told
+
+
 def on_verified(thread: Thread, ctx: Ctx, finished: VerificationFinished) -> Step:
     plan = thread.plan(finished.plan_hash)
     assert plan is not None, "verification_finished without its plan"
-    if finished.result in ("verified", "superseded"):  # superseded decides nothing
+    if finished.result == "superseded":  # decides nothing, and announces nothing
         return Apply(events=[ctx.say(finished.summary, "result", replaces=finished.message_id)])
+    if finished.result == "verified":
+        told = ctx.say(finished.summary, "result", replaces=finished.message_id)
+        return Apply(events=[told, *announced(thread, ctx, plan, "verified")])
     env = ctx.config.environments[plan.environment]
     verdict = finished.summary.rstrip(". ") + "."
     channel = env.approval_channel
@@ -83,7 +114,7 @@ def on_verified(thread: Thread, ctx: Ctx, finished: VerificationFinished) -> Ste
         events = [ctx.say(text, "error", replaces=finished.message_id)]
         if to_channel:
             events.append(ctx.say(text, "error", route=channel))
-        return Apply(events=[*events])
+        return Apply(events=[*events, *announced(thread, ctx, plan, "verification_failed")])
     said = (
         f"{verdict} {plan.service} {plan.version} is quarantined in {plan.environment}: "
         "nothing deploys it there again until an approver releases it."
@@ -95,8 +126,9 @@ def on_verified(thread: Thread, ctx: Ctx, finished: VerificationFinished) -> Ste
     if to_channel:
         note = "A rollback to the last good version follows, where there is one."
         events.append(ctx.say(f"{said} {note}", "error", route=channel))
+    events += announced(thread, ctx, plan, "verification_failed")
     intent = IntentChosen(id=ctx.new_id(), at=ctx.now, intent=rollback, source="system")
-    return Apply(events=[*events, intent])
+    return Apply(events=[*events, intent])  # the intent last: the loop goes on from it
 
 
 def cannot_roll_back(thread: Thread, ctx: Ctx, error: ErrorRecorded) -> Step | None:

@@ -10,7 +10,12 @@ from datetime import datetime
 from typing import assert_never
 
 from bot.core.config.config import Config
-from bot.core.loop.aftercare import is_verification_rollback, on_verified, on_verify_timer
+from bot.core.loop.aftercare import (
+    finish_announcements,
+    is_verification_rollback,
+    on_verified,
+    on_verify_timer,
+)
 from bot.core.loop.approval_steps import (
     on_decided,
     on_plan,
@@ -165,7 +170,8 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"
             start = progress_message_id(thread, last.plan_hash)
-            return Apply(events=[ctx.say(result_text(plan, last), "result", replaces=start)])
+            said = ctx.say(result_text(plan, last), "result", replaces=start)
+            return Apply(events=[said, *finish_announcements(thread, ctx, last)])
         case (
             MessageSent()
             | ApprovalRequested()

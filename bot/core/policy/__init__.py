@@ -8,11 +8,12 @@ a recovering worker may take as a dead worker's deploy result (the history, else
 ``prometheus``: a Prometheus check's result from what its query answered.
 ``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
 ``promotion``: promotion order and soak (what a version needs in earlier environments).
+``announcements``: where a deploy is announced, and which earlier announcement it replaces.
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
 ``wording``, ``ports``; never ``loop``.
 
-Modules: ``approval``, ``approval_posts``, ``check_results``, ``deploys``, ``drift``, ``live``,
-``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``, ``recovery``,
-``supersession``, ``timers``, ``verification``.
+Modules: ``announcements``, ``approval``, ``approval_posts``, ``check_results``, ``deploys``,
+``drift``, ``live``, ``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``,
+``recovery``, ``supersession``, ``timers``, ``verification``.
 """

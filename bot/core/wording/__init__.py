@@ -5,14 +5,15 @@ card's fields, and redaction (``redact``) that keeps secrets out of all of them.
 ``lock``/``unlock`` and a held pair in ``where``; ``deploys``: why a plan did not run, and a
 recovered result's notes; ``set_aside``: an inbound entry set aside, and why; ``turns``: a
 turn the worker stopped; ``refusals``: why policy refused; ``promotion``: where a version
-stands in the environments before this one, and why it is not planned yet. What the tools
+stands in the environments before this one, and why it is not planned yet;
+``announcements``: a deploy's announcement, from its start to its end. What the tools
 the bot drives came to (a command, git, GitHub, a check) is worded beside it, in
 ``bot.core.reports``.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.
 
-Modules: ``cards``, ``deploys``, ``environments``, ``evidence``, ``messages``,
+Modules: ``announcements``, ``cards``, ``deploys``, ``environments``, ``evidence``, ``messages``,
 ``promotion``, ``quarantine``, ``redact``, ``refusals``, ``secret_shapes``, ``set_aside``,
 ``turns``, ``verification``.
 """

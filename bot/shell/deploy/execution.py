@@ -22,9 +22,11 @@ data loss is said in the thread; a repository that cannot be read is the re-chec
 import asyncio
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Literal
 
 from bot.core.errors import ThreadConflict, ToolFailed
+from bot.core.policy.announcements import announce
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
 from bot.core.policy.promotion import soak_writes_after_deploy
@@ -72,6 +74,7 @@ class Executor:
         prior: PriorRuns,
         interruptions: Interruptions,
     ) -> None:
+        self._announce = partial(announce, config=context.config, new_id=context.clock.new_id)
         self._store = context.store
         self._keys = context.keys
         self._env_lock = context.env_lock
@@ -164,7 +167,8 @@ class Executor:
             else [MessageSent(id=self._new_id(), at=self._clock(), purpose="progress", text=text)]
         )
         start = starts[0]
-        added: list[Event] = [acquired, started, *starts]
+        told = self._announce(thread, plan=plan, moment="started", now=started.at)
+        added: list[Event] = [acquired, started, *starts, *told]
         # Built, saved, and only then part of the thread: nothing to undo if the save fails.
         candidate = thread.model_copy(update={"events": [*thread.events, *added]})
         try:
@@ -189,7 +193,7 @@ class Executor:
         # other requests for the pair superseded, the tags cache if the tags changed.
         pipe = self._store.pipeline()
         self._history.started_in(pipe, plan, idempotency_key=key, at=started.at)
-        self._outbox.enqueue_in(pipe, thread, starts)
+        self._outbox.enqueue_in(pipe, thread, [*starts, *told])
         self._pending.supersede_in(
             pipe, thread_id=thread.id, plan=plan, at=self._clock(), waiting=seen.waiting
         )
@@ -197,7 +201,7 @@ class Executor:
             pipe, keys=self._keys, service=plan.service, tags=fresh, cached=seen.cached_tags
         )
         await pipe.execute()
-        memo.published.update(m.id for m in starts)
+        memo.published.update(m.id for m in [*starts, *told])
         if acked < self._replicas:
             # A failover to a replica without this claim could run the plan again: it does
             # not run at all. A person asks again (a new attempt) once Redis is healthy.

@@ -6,9 +6,11 @@ the bot can neither see nor stop it (a cancel GitHub has not confirmed, a dispat
 never showed: bot/shell/github/workflow_deployer.py). Either way the deploy is *interrupted*: its
 service and environment stay held without expiry, marked interrupted, until an approver of the
 environment has checked and says ``unlock <environment>``; the history shows it; the thread
-says what is known and that it will not be run again.
+says what is known and that it will not be run again, and so does the announcement of the
+deploy where its environment has one (``bot.core.policy.announcements``).
 """
 
+from bot.core.policy.announcements import announce
 from bot.core.policy.deploys import record_of
 from bot.core.policy.promotion import soak_writes_after_deploy
 from bot.core.thread.deploy_result import OutcomeUnknown
@@ -81,5 +83,13 @@ class Interruptions:
                 at=now,
                 text=hold_text(plan, text=text, held=held),
                 purpose="error",
+            ),
+            *announce(
+                thread,
+                config=self._config,
+                plan=plan,
+                moment="interrupted",
+                now=now,
+                new_id=self._new_id,
             ),
         ]
