@@ -7,6 +7,7 @@ a recovering worker may take as a dead worker's deploy result (the history, else
 ``check_results``: one verification check's result from the facts the verifier observed;
 ``prometheus``: a Prometheus check's result from what its query answered.
 ``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
+``freezes``: which freeze window holds an environment when, until when, and break glass.
 ``promotion``: promotion order and soak (what a version needs in earlier environments).
 ``announcements``: where a deploy is announced, and which earlier announcement it replaces.
 
@@ -14,6 +15,6 @@ Pure functions over typed facts the shell returns. May import ``thread``, ``conf
 ``wording``, ``ports``; never ``loop``.
 
 Modules: ``announcements``, ``approval``, ``approval_posts``, ``check_results``, ``deploys``,
-``drift``, ``live``, ``lock``, ``prior_run``, ``promotion``, ``prometheus``, ``quarantine``,
-``recovery``, ``supersession``, ``timers``, ``verification``.
+``drift``, ``freezes``, ``live``, ``lock``, ``prior_run``, ``promotion``, ``prometheus``,
+``quarantine``, ``recovery``, ``supersession``, ``timers``, ``verification``.
 """

@@ -1,5 +1,5 @@
 """The words of an environment's locks (pure): what ``lock``/``unlock`` answer, and how a held
-pair reads in ``where can I deploy``.
+pair (and a frozen environment, ``bot.core.wording.freezes``) reads in ``where can I deploy``.
 
 Who may lock, unlock or release a held pair is ``bot.core.policy.lock``; the shell reports
 who holds what (any object with ``who``, ``why``, ``since`` and ``interrupted``, such as
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.wording.freezes import FreezeShown, frozen_clause
 from bot.core.wording.messages import locked_text
 
 __all__ = [
@@ -74,11 +75,22 @@ def unlocked_text(environment: str, *, was_locked_by: str) -> str:
 
 
 def lock_state_text(
-    environment: str, *, frozen: Holding | None, busy: Holding | None
+    environment: str,
+    *,
+    frozen: Holding | None,
+    busy: Holding | None,
+    freeze: FreezeShown | None = None,
 ) -> str | None:
-    """A pair's locks as one clause of a ``where`` row: a person's lock on the environment
-    first, else a deploy holding the pair (held for a person after an interrupted one);
-    None when nothing holds it."""
+    """A pair's locks as one clause of a ``where`` row: the freeze holding the environment
+    now (``freeze``) first, then a person's lock on the environment, else a deploy holding
+    the pair (held for a person after an interrupted one); None when nothing holds it."""
+    lock = _lock_clause(environment, frozen=frozen, busy=busy)
+    if freeze is None:
+        return lock
+    return f"{frozen_clause(freeze)}, {lock}" if lock else frozen_clause(freeze)
+
+
+def _lock_clause(environment: str, *, frozen: Holding | None, busy: Holding | None) -> str | None:
     if frozen is not None:
         why = f" ({frozen.why})" if frozen.why else ""
         return f"locked by {frozen.who}{why} since {frozen.since:%H:%M} UTC"
