@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app.bootstrap import App
-from bot.shell.runtime.metrics import prometheus_line
+from bot.shell.runtime.metrics import freeze_lines, prometheus_line
 
 __all__ = ["BODY_CAPS", "DEFAULT_BODY_CAP_BYTES", "BodyCap", "build_web_app", "metrics_text"]
 
@@ -130,6 +130,7 @@ async def metrics_text(app: App) -> str:
         "# HELP deploybot_approvals_waiting Approval requests open (not decided or expired).",
         "# TYPE deploybot_approvals_waiting gauge",
         f"deploybot_approvals_waiting {await app.timers.waiting_approvals()}",
+        *freeze_lines(app.context.config.freezes, at=app.context.clock.now()),
     ]
     counters = await app.context.metrics.counters()
     for name, what in _COUNTERS.items():

@@ -2,14 +2,20 @@
 
 The worker adds what a turn's new events count for in the same pipeline that acknowledges
 the turn; ``/metrics`` reads them with the gauges (stream lag, dead letters, outbox,
-approvals waiting) and prints the Prometheus text format.
+approvals waiting) and prints the Prometheus text format. Gauges that need no Redis (which
+freeze windows are open, ``freeze_lines``) are computed at scrape time from the config and
+the clock.
 """
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from bot.core.config.freeze import Freeze
+from bot.core.policy.freezes import active_freeze
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -20,7 +26,7 @@ from bot.core.thread.events import (
 )
 from bot.shell.store.keys import Keys, text
 
-__all__ = ["Metrics", "count_events", "prometheus_line"]
+__all__ = ["Metrics", "count_events", "freeze_lines", "prometheus_line"]
 
 
 def count_events(events: list[Event]) -> Counter[str]:
@@ -74,3 +80,18 @@ def prometheus_line(field: str, value: int) -> str:
         rendered = ",".join(f'{key}="{val}"' for key, _, val in pairs)
         return f"deploybot_{name}{{{rendered}}} {value}"
     return f"deploybot_{name} {value}"
+
+
+def freeze_lines(freezes: Sequence[Freeze], *, at: datetime) -> list[str]:
+    """``deploybot_freeze_active``: 1 while a freeze's own window is open on an environment,
+    else 0; one series per configured freeze and environment (pure)."""
+    lines = [
+        "# HELP deploybot_freeze_active 1 while the freeze window is open on the environment.",
+        "# TYPE deploybot_freeze_active gauge",
+    ]
+    for freeze in freezes:
+        for env in freeze.environments:
+            active = active_freeze([freeze], environment=env, at=at) is not None
+            labels = f'environment="{env}",freeze="{freeze.name}"'
+            lines.append(f"deploybot_freeze_active{{{labels}}} {int(active)}")
+    return lines

@@ -11,6 +11,7 @@ from bot.core.errors import ToolFailed
 from bot.core.loop.steps import LockEnvironment, Release, UnlockEnvironment
 from bot.core.policy.approval import Refused
 from bot.core.policy.deploys import current_version
+from bot.core.policy.freezes import active_freeze
 from bot.core.policy.lock import (
     check_frozen,
     check_release,
@@ -169,8 +170,10 @@ class EnvironmentDesk:
         quarantined = [entries(raw) for raw in replies[len(unread) :]]
         rows: list[tuple[str, str | None, bool, str | None]] = []
         states = await self._env_lock.states(service=service, environments=environments)
+        now = self._clock()
         for env, (frozen, busy), banned in zip(environments, states, quarantined, strict=True):
-            lock = lock_state_text(env, frozen=frozen, busy=busy)
+            freeze = active_freeze(self._config.freezes, environment=env, at=now)
+            lock = lock_state_text(env, frozen=frozen, busy=busy, freeze=freeze)
             if banned:
                 lock = f"{lock}; " if lock else ""
                 lock += entries_text(banned.values())
