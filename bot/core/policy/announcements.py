@@ -131,7 +131,8 @@ def _facts(
         case "succeeded" | "failed" | "timed_out":
             at = finished.at if finished is not None else now
             wanted = verification_for(config, service=plan.service, environment=plan.environment)
-            if moment == "succeeded" and isinstance(wanted, ToVerify):
+            # Only deploys are verified (a rollback goes back to a version verified before).
+            if moment == "succeeded" and plan.kind == "deploy" and isinstance(wanted, ToVerify):
                 verifying = (len(wanted.checks), wanted.verify_s)
         case "verified" | "verification_failed":
             at = verdict.at if verdict is not None else now

@@ -296,3 +296,15 @@ def test_an_environment_gone_from_the_config_announces_nothing() -> None:
     thread = Thread(id="t", origin=ApiOrigin(), created_at=NOW)
     cfg = config("slack:C0RELEASES")
     assert announce(thread, config=cfg, plan=plan, moment="started", now=NOW, new_id=new_id) == []
+
+
+def test_a_rollback_is_not_said_to_be_verified_next() -> None:
+    """Only deploys are verified after they finish (bot/core/policy/timers.py)."""
+    cfg = config("slack:C0RELEASES")
+    thread = Thread(id="t", origin=ApiOrigin(), created_at=NOW)
+    started(thread, cfg, BACK, 0)
+    thread.events.append(finished(BACK, "succeeded", 1))
+    [told] = announce(thread, config=cfg, plan=BACK, moment="succeeded", now=NOW, new_id=new_id)
+    assert told.text.splitlines()[0] == (
+        "Rolled back backend in production to v1.4.1 (bbbbbbb): finished 09:01 UTC, after 60 s."
+    )
