@@ -24,6 +24,7 @@ from bot.core.thread.events import (
     DecisionReceived,
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     Event,
@@ -33,6 +34,10 @@ from bot.core.thread.events import (
     MessageSent,
     PlanProposed,
     PlanSuperseded,
+    QueueLeft,
+    QueueMoved,
+    QueueTurn,
+    ReleaseAwaited,
     TagsListed,
     UserMessage,
     VerificationFinished,
@@ -150,6 +155,23 @@ class LineRenderer:
                     return None  # the approval / chose line already says it
                 label = "" if purpose == "info" else f" ({purpose})"
                 return f"bot{label}: {self.line(text)}"
+            case ReleaseAwaited(intent=intent, retry_at=retry_at):
+                return (
+                    f"waiting to plan {intent.service} {intent.version or '(newest tag)'} -> "
+                    f"{intent.environment} again at {self.when(retry_at)}: "
+                    f"{self.line(event.reason)}"
+                )
+            case (
+                DeployQueued(plan_hash=plan_hash, position=n)
+                | QueueMoved(plan_hash=plan_hash, position=n)
+            ):
+                behind = f", behind {self.line(event.behind)}" if event.behind else ""
+                return f"plan #{plan_hash[:4]} waits in line: position {n}{behind}"
+            case QueueTurn(plan_hash=plan_hash):
+                return f"plan #{plan_hash[:4]}: its turn in line came"
+            case QueueLeft(why=why):
+                what = f"plan #{event.plan_hash[:4]}" if event.plan_hash else "the wait"
+                return f"{what} left the line: {why}"
             case ErrorRecorded() | LockChanged():
                 return None  # errors: in <errors> while unresolved; locks: bookkeeping
         return None

@@ -15,6 +15,7 @@ from bot.shell.world.context import Context, Limits
 from bot.shell.world.history import DeployHistory
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.queue import PairQueue
 from bot.shell.world.soak import SoakMarks
 
 __all__ = ["context_over"]
@@ -44,5 +45,6 @@ def context_over(
         quarantine=QuarantineList(redis=redis, keys=keys),
         pending=PendingApprovals(keys=keys, queue=queue),
         soak=SoakMarks(redis=redis, keys=keys),
+        line=PairQueue(redis=redis, keys=keys, inbound=queue),
         metrics=Metrics(redis=redis, keys=keys),
     )

@@ -54,6 +54,7 @@ from bot.shell.world.history import DeployHistory
 from bot.shell.world.lookups import Lookups
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.queue import PairQueue
 from bot.shell.world.soak import SoakMarks
 
 __all__ = [
@@ -163,9 +164,10 @@ def bootstrap(
         quarantine=QuarantineList(redis=redis, keys=keys),
         pending=PendingApprovals(keys=keys, queue=queue),
         soak=SoakMarks(redis=redis, keys=keys),
+        line=PairQueue(redis=redis, keys=keys, inbound=queue),
         metrics=Metrics(redis=redis, keys=keys),
     )
-    timers = Timers(redis=redis, keys=keys, queue=queue)
+    timers = Timers(redis=redis, keys=keys, queue=queue, line=context.line, config=config)
     github = github_client(settings)
     lookups = Lookups(
         context=context,

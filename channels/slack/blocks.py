@@ -41,6 +41,7 @@ from bot.core.ports.outbound import ApprovalCard
 from bot.core.thread.outside import inert
 from bot.core.thread.plan import Evidence, Plan
 from bot.core.wording.evidence import evidence_commits, evidence_range, evidence_url, outside_text
+from bot.core.wording.promotion import override_lines
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,
@@ -53,6 +54,7 @@ from channels.slack.ids import (
 __all__ = [
     "approval_blocks",
     "bold",
+    "clip",
     "code",
     "decided_blocks",
     "escape",
@@ -88,7 +90,7 @@ def code(text: str) -> str:
     return f"`{escape(text).replace('`', _TICK_LOOKALIKE)}`" if text else ""
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """At most ``limit`` characters; never half an entity (``&l…``) or half a mention, date
     or link (``<https://…``): the cut backs off to before it."""
     if len(text) <= limit:
@@ -135,14 +137,14 @@ def _head(card: ApprovalCard, slack_ids: Mapping[str, str]) -> SectionBlock:
     ]
     return SectionBlock(
         text=MarkdownTextObject(
-            text=_clip(f"{bold(plan_title(plan))} (plan #{plan.short_id})", _SECTION_MAX)
+            text=clip(f"{bold(plan_title(plan))} (plan #{plan.short_id})", _SECTION_MAX)
         ),
-        fields=[MarkdownTextObject(text=_clip(f, _FIELD_MAX)) for f in fields],
+        fields=[MarkdownTextObject(text=clip(f, _FIELD_MAX)) for f in fields],
     )
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, _CONTEXT_MAX))])
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, _CONTEXT_MAX))])
 
 
 _CI_MARK = {
@@ -155,7 +157,7 @@ _CI_MARK = {
 
 
 def _plain(text: str, limit: int) -> PlainTextObject:
-    return PlainTextObject(text=_clip(inert(text, multiline=True), limit), emoji=False)
+    return PlainTextObject(text=clip(inert(text, multiline=True), limit), emoji=False)
 
 
 def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
@@ -165,7 +167,7 @@ def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
     top = bold(heading) if heading else "*Commits:* not known"
     if compare := evidence_url(evidence.compare_url):
         top += f" · <{escape(compare)}|Compare on GitHub>"
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_clip(top, _SECTION_MAX)))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(top, _SECTION_MAX)))]
     commits, more = evidence_commits(evidence)
     if commits:
         lines = [f"{sha}  {subject}  ({author})" for sha, subject, author in commits]
@@ -178,9 +180,10 @@ def evidence_blocks(plan: Plan, evidence: Evidence) -> list[Block]:
         ci = f"{_CI_MARK[evidence.ci_state]} CI on {code(plan.sha[:7])}: {words}"
         if link := evidence_url(evidence.ci_url):
             ci += f" · <{escape(link)}|details>"
-        elements.append(MarkdownTextObject(text=_clip(ci, _CONTEXT_MAX)))
+        elements.append(MarkdownTextObject(text=clip(ci, _CONTEXT_MAX)))
     if evidence.note:
         elements.append(_plain(f"Note: {outside_text(evidence.note, max_chars=300)}", _CONTEXT_MAX))
+    elements.extend(_plain(f"Release: {note}.", _CONTEXT_MAX) for note in evidence.release)
     if elements:
         blocks.append(ContextBlock(elements=elements))
     return blocks
@@ -200,7 +203,7 @@ def approval_blocks(
     confirm = ConfirmObject(
         title="Approve this deploy?",
         text=MarkdownTextObject(
-            text=_clip(f"{escape(plan_title(plan))} ({code(plan.sha[:7])}).", _SECTION_MAX)
+            text=clip(f"{escape(plan_title(plan))} ({code(plan.sha[:7])}).", _SECTION_MAX)
         ),
         confirm="Approve",
         deny="Cancel",
@@ -209,9 +212,12 @@ def approval_blocks(
     # Part of what is approved, so always on the card (evidence or not).
     warning = plan.not_built_on_live()
     shown = f":warning: {bold(warning[:1].upper() + warning[1:])}" if warning else None
+    # Release policy a person set aside: in full, for the approvers to decide with.
+    overrides = [f":rotating_light: {bold(escape(line))}" for line in override_lines(plan)]
     return [
         _head(card, slack_ids),
         *([_context(shown)] if shown else []),
+        *(_context(line) for line in overrides),
         *(evidence_blocks(plan, evidence) if evidence is not None else []),
         _context(
             f"Waiting for {card.min_approvals} {noun}. Expires {slack_date(card.expires_at)}. "

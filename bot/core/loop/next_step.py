@@ -24,6 +24,12 @@ from bot.core.loop.approval_steps import (
     on_timer,
 )
 from bot.core.loop.choices import MAX_ERRORS_IN_A_ROW, after_lookup, on_error, on_intent
+from bot.core.loop.release_steps import (
+    on_queue_left,
+    on_queue_moved,
+    on_queue_turn,
+    on_ready_timer,
+)
 from bot.core.loop.requests import on_request
 from bot.core.loop.steps import (
     Apply,
@@ -31,6 +37,7 @@ from bot.core.loop.steps import (
     Decide,
     Describe,
     Execute,
+    LeaveQueue,
     LockEnvironment,
     Lookup,
     Pause,
@@ -52,6 +59,7 @@ from bot.core.thread.events import (
     DecisionReceived,
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     HistoryListed,
@@ -60,6 +68,10 @@ from bot.core.thread.events import (
     MessageSent,
     PlanProposed,
     PlanSuperseded,
+    QueueLeft,
+    QueueMoved,
+    QueueTurn,
+    ReleaseAwaited,
     TagsListed,
     TimerFired,
     UserMessage,
@@ -85,6 +97,7 @@ __all__ = [
     "Decide",
     "Describe",
     "Execute",
+    "LeaveQueue",
     "LockEnvironment",
     "Lookup",
     "Pause",
@@ -160,12 +173,20 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
             return on_error(thread, ctx, last)
         case TimerFired(kind="verify"):
             return on_verify_timer(thread, ctx, last)
+        case TimerFired(kind="ready"):
+            return on_ready_timer(thread, ctx, last)
         case TimerFired():
             return on_timer(thread, ctx, last)
         case VerificationFinished():
             return on_verified(thread, ctx, last)
         case PlanSuperseded():
             return on_superseded(thread, ctx, last)
+        case QueueMoved():
+            return on_queue_moved(thread, ctx, last)
+        case QueueTurn():
+            return on_queue_turn(thread, ctx, last)
+        case QueueLeft(why="superseded"):
+            return on_queue_left(thread, ctx, last)
         case DeployFinished():
             plan = thread.plan(last.plan_hash)
             assert plan is not None, "deploy_finished without its plan"
@@ -182,6 +203,9 @@ def _next_step(thread: Thread, *, config: Config, now: datetime, new_id: Callabl
             | DeployStarted()
             | VersionQuarantined()
             | VersionReleased()
+            | ReleaseAwaited()
+            | DeployQueued()
+            | QueueLeft()
         ):
             return Pause()
         case _:

@@ -7,6 +7,7 @@ from typing import assert_never
 from bot.core.loop.approval_steps import (
     on_command,
 )
+from bot.core.loop.release_steps import on_cancel
 from bot.core.loop.steps import (
     Apply,
     Ctx,
@@ -20,6 +21,7 @@ from bot.core.loop.steps import (
 from bot.core.policy.approval import Refused, check_requester
 from bot.core.reading.commands import (
     ApproveCommand,
+    CancelCommand,
     DeployCommand,
     DeploysCommand,
     HelpCommand,
@@ -66,8 +68,17 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
         case ApproveCommand() | RejectCommand():
             return on_command(thread, ctx, actor=actor, command=command)
         case DeployCommand(service=s, environment=e, version=v):
-            intent: Intent = Deploy(service=s, environment=e, version=v)
+            intent: Intent = Deploy(
+                service=s,
+                environment=e,
+                version=v,
+                when_ready=command.when_ready,
+                skip_soak=command.skip_soak,
+                break_glass=command.break_glass,
+            )
             return Apply(events=[_chosen(ctx, intent)])
+        case CancelCommand(plan_id=plan_id):
+            return on_cancel(thread, ctx, actor=actor, plan_id=plan_id)
         case RollbackCommand(service=s, environment=e, version=v):
             return Apply(events=[_chosen(ctx, Rollback(service=s, environment=e, version=v))])
         case DeploysCommand(service=s, environment=e):

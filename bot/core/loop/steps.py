@@ -30,6 +30,7 @@ __all__ = [
     "Decide",
     "Describe",
     "Execute",
+    "LeaveQueue",
     "LockEnvironment",
     "Lookup",
     "Pause",
@@ -87,6 +88,14 @@ class Recover(_Step):
     plan: Plan
 
 
+class LeaveQueue(_Step):
+    """Take ``plan`` out of its pair's queue (``bot.shell.world.queue``), then append
+    ``events`` (a cancel said; nothing, for a stale turn)."""
+
+    plan: Plan
+    events: list[Event]
+
+
 class Verify(_Step):
     """Watch a version just deployed with its checks (``bot.shell.verify.after_deploy``)."""
 
@@ -142,6 +151,7 @@ Step = (
     | Execute
     | Recover
     | Verify
+    | LeaveQueue
     | Release
     | LockEnvironment
     | UnlockEnvironment

@@ -14,12 +14,13 @@ from bot.core.thread.events import (
     DeployFinished,
     DeployStarted,
     Event,
+    ReleaseAwaited,
 )
 from bot.core.thread.plan import Plan
 
 __all__ = ["Kind", "TimerChange", "timer_changes"]
 
-Kind = Literal["remind", "escalate", "expire", "verify"]
+Kind = Literal["remind", "escalate", "expire", "verify", "ready"]
 # (kind, plan hash, when it is due; None: cancel it)
 TimerChange = tuple[Kind, str, datetime | None]
 
@@ -33,7 +34,8 @@ def timer_changes(
     before that (when still ahead) and escalated ``escalate_after_s`` after it was made (when
     before the expiry). Once decided or started, its timers have nothing left to do. A
     deploy that succeeded where checks and ``verify_s`` are configured is verified at once
-    (durably: even if the process that saw it dies now)."""
+    (durably: even if the process that saw it dies now). A wait for release policy
+    (``release_awaited``) is looked at again at its ``retry_at``."""
     changes: list[TimerChange] = []
     for event in events:
         match event:
@@ -58,6 +60,8 @@ def timer_changes(
                 )
             ):
                 changes.append(("verify", plan_hash, now))
+            case ReleaseAwaited(id=awaited, retry_at=retry_at):
+                changes.append(("ready", awaited, retry_at))  # named by the wait's event id
             case _:
                 pass
     return changes

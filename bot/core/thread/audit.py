@@ -21,12 +21,15 @@ from bot.core.thread.events import (
     DecisionReceived,
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     IntentChosen,
     LockChanged,
     PlanProposed,
     PlanSuperseded,
+    QueueLeft,
+    ReleaseAwaited,
     TimerFired,
     UserMessage,
     VerificationFinished,
@@ -89,6 +92,9 @@ _AUDITED = (
     LockChanged,
     TimerFired,
     ErrorRecorded,
+    ReleaseAwaited,
+    DeployQueued,
+    QueueLeft,
 )
 _SINCE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

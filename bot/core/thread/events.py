@@ -3,16 +3,31 @@
 where a person acts (``bot.core.thread.actor``); outside text in it is typed
 (``bot.core.thread.outside``), cleaned when it is made and when it is loaded."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
+from bot.core.thread.approval_events import (
+    ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalRefused,
+    ApprovalRequested,
+    DecisionReceived,
+    PlanSuperseded,
+)
+from bot.core.thread.event_base import EventBase
 from bot.core.thread.intents import Intent
 from bot.core.thread.outside import Line, Output, Text, Url
 from bot.core.thread.plan import DeployRecord, Evidence, Plan, Tag
+from bot.core.thread.release_events import (
+    DeployQueued,
+    QueueLeft,
+    QueueMoved,
+    QueueTurn,
+    ReleaseAwaited,
+)
 
 __all__ = [
     "ApprovalDecided",
@@ -23,6 +38,7 @@ __all__ = [
     "DecisionReceived",
     "DeployFinished",
     "DeployInterrupted",
+    "DeployQueued",
     "DeployStarted",
     "ErrorKind",
     "ErrorRecorded",
@@ -34,6 +50,10 @@ __all__ = [
     "PlanProposed",
     "PlanSuperseded",
     "Purpose",
+    "QueueLeft",
+    "QueueMoved",
+    "QueueTurn",
+    "ReleaseAwaited",
     "TagsListed",
     "TimerFired",
     "UserMessage",
@@ -44,45 +64,38 @@ __all__ = [
 ]
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    at: datetime
-
-
-class UserMessage(_Event):
+class UserMessage(EventBase):
     type: Literal["user_message"] = "user_message"
     actor: Actor
     text: Text
 
 
-class CronFired(_Event):
+class CronFired(EventBase):
     type: Literal["cron_fired"] = "cron_fired"
     schedule: str
     instruction: str
 
 
-class WebhookReceived(_Event):
+class WebhookReceived(EventBase):
     type: Literal["webhook_received"] = "webhook_received"
     name: str
     instruction: Text
 
 
-class TagsListed(_Event):
+class TagsListed(EventBase):
     type: Literal["tags_listed"] = "tags_listed"
     service: str
     tags: list[Tag]
 
 
-class HistoryListed(_Event):
+class HistoryListed(EventBase):
     type: Literal["history_listed"] = "history_listed"
     service: str
     environment: str
     deploys: list[DeployRecord]
 
 
-class IntentChosen(_Event):
+class IntentChosen(EventBase):
     type: Literal["intent_chosen"] = "intent_chosen"
     intent: Intent
     source: Literal["grammar", "model", "system"]
@@ -93,79 +106,20 @@ class IntentChosen(_Event):
     cache_creation_input_tokens: int = 0  # of input_tokens: written to it
 
 
-class PlanProposed(_Event):
+class PlanProposed(EventBase):
     type: Literal["plan_proposed"] = "plan_proposed"
     plan: Plan
     evidence: Evidence | None = None  # shown with the approval request; not approved itself
 
 
-class ApprovalRequested(_Event):
-    type: Literal["approval_requested"] = "approval_requested"
-    plan_hash: str
-    approvers: list[str]
-    min_approvals: int
-    expires_at: datetime
-
-
-class DecisionReceived(_Event):
-    """A person's answer to an approval request as its channel delivered it (a Slack button
-    or form, an email reply's signed token, the API's body): data, never text to parse again.
-    ``plan_hash`` names the plan the person was shown: the whole hash, or the prefix the channel
-    could carry (an email token: 12 hex digits). The worker checks it against the open request;
-    policy decides whether it counts (then ``approval_decided``)."""
-
-    type: Literal["decision_received"] = "decision_received"
-    actor: Actor
-    decision: Literal["approve", "reject"]
-    plan_hash: str = Field(min_length=4, max_length=64, pattern=r"^[0-9a-f]+$")
-    reason: Line | None = None
-
-
-class ApprovalDecided(_Event):
-    type: Literal["approval_decided"] = "approval_decided"
-    plan_hash: str
-    actor: Actor
-    person: str
-    decision: Literal["approve", "reject"]
-    reason: Line | None = None
-
-
-class ApprovalEscalated(_Event):
-    """Nobody decided in time: the request also went to ``to`` (a route), and ``approvers``
-    (the environment's escalation group) may now decide it as well."""
-
-    type: Literal["approval_escalated"] = "approval_escalated"
-    plan_hash: str
-    to: str | None = None
-    approvers: list[str] = Field(default_factory=list)
-
-
-class PlanSuperseded(_Event):
-    """Another plan for the same service and environment ran (``by``, described), so this
-    thread's open request for ``plan_hash`` no longer counts: it is closed everywhere it was
-    posted, and a decision naming it changes nothing."""
-
-    type: Literal["plan_superseded"] = "plan_superseded"
-    plan_hash: str
-    by: Line
-
-
-class ApprovalRefused(_Event):
-    """Someone tried to decide and policy said no; kept for the audit trail."""
-
-    type: Literal["approval_refused"] = "approval_refused"
-    actor: Actor
-    reason: Line
-
-
-class DeployStarted(_Event):
+class DeployStarted(EventBase):
     type: Literal["deploy_started"] = "deploy_started"
     plan_hash: str
     idempotency_key: str
     fencing_token: int
 
 
-class DeployFinished(_Event):
+class DeployFinished(EventBase):
     type: Literal["deploy_finished"] = "deploy_finished"
     plan_hash: str
     result: Literal["succeeded", "failed", "timed_out"]
@@ -175,7 +129,7 @@ class DeployFinished(_Event):
     link: Url | None = None  # where to see the deploy (a workflow run)
 
 
-class DeployInterrupted(_Event):
+class DeployInterrupted(EventBase):
     """A deploy was started and its worker died before recording the result."""
 
     type: Literal["deploy_interrupted"] = "deploy_interrupted"
@@ -187,7 +141,7 @@ ErrorKind = Literal[
 ]
 
 
-class ErrorRecorded(_Event):
+class ErrorRecorded(EventBase):
     type: Literal["error_recorded"] = "error_recorded"
     kind: ErrorKind
     message: Text
@@ -200,7 +154,7 @@ class ErrorRecorded(_Event):
 Purpose = Literal["info", "question", "approval_request", "result", "error", "progress"]
 
 
-class MessageSent(_Event):
+class MessageSent(EventBase):
     """A message to the people in the thread; recorded before the outbox delivers it.
     ``to``: only for this actor (a refusal: Slack shows it to them alone). ``replaces``: an
     earlier message this one updates in place where the channel can edit (a decided approval
@@ -218,15 +172,17 @@ class MessageSent(_Event):
     card: ApprovalCard | None = None
 
 
-class TimerFired(_Event):
-    """A durable timer came due: remind, escalate, expire a request, or verify a deploy."""
+class TimerFired(EventBase):
+    """A durable timer came due: remind, escalate, expire a request, verify a deploy, or
+    look at a wait for release policy again (``ready``: ``plan_hash`` is then the id of the
+    ``release_awaited`` event)."""
 
     type: Literal["timer_fired"] = "timer_fired"
-    kind: Literal["remind", "escalate", "expire", "verify"]
+    kind: Literal["remind", "escalate", "expire", "verify", "ready"]
     plan_hash: str
 
 
-class VerificationFinished(_Event):
+class VerificationFinished(EventBase):
     """The checks after a successful deploy ended (``superseded``: a newer deploy of the
     pair started first; nothing decided). ``message_id``: the message this replaces."""
 
@@ -237,7 +193,7 @@ class VerificationFinished(_Event):
     message_id: str | None = None
 
 
-class VersionQuarantined(_Event):
+class VersionQuarantined(EventBase):
     """``version`` may not be deployed to ``environment`` again until it is released."""
 
     type: Literal["version_quarantined"] = "version_quarantined"
@@ -248,7 +204,7 @@ class VersionQuarantined(_Event):
     reason: Line
 
 
-class VersionReleased(_Event):
+class VersionReleased(EventBase):
     """An approver lifted a quarantine (``release backend v1.4.2 in production <reason>``)."""
 
     type: Literal["version_released"] = "version_released"
@@ -259,7 +215,7 @@ class VersionReleased(_Event):
     reason: Line
 
 
-class LockChanged(_Event):
+class LockChanged(EventBase):
     """A deploy's lock on one service in one environment (``fencing_token`` > 0), or a
     person's lock on a whole environment (``service`` "*", with who and why)."""
 
@@ -295,6 +251,11 @@ Event = Annotated[
     | TimerFired
     | VerificationFinished
     | VersionQuarantined
-    | VersionReleased,
+    | VersionReleased
+    | ReleaseAwaited
+    | DeployQueued
+    | QueueMoved
+    | QueueTurn
+    | QueueLeft,
     Field(discriminator="type"),
 ]

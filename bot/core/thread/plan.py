@@ -139,6 +139,10 @@ def _no_overrides(value: object) -> bool:
     return value == ()
 
 
+def _empty(value: object) -> bool:
+    return value == []
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -250,6 +254,8 @@ class Evidence(BaseModel):
     ci_state: Literal["success", "failure", "pending", "error", "unknown"] | None = None
     ci_url: Url | None = None
     note: Line | None = None  # why something above is missing
+    # Where the version stands in the environments it must pass first (release policy).
+    release: list[Line] = Field(default_factory=list, exclude_if=_empty)
 
 
 class Quarantined(BaseModel):

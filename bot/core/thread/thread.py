@@ -15,6 +15,7 @@ from bot.core.thread.events import (
     DecisionReceived,
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     Event,
@@ -24,6 +25,10 @@ from bot.core.thread.events import (
     MessageSent,
     PlanProposed,
     PlanSuperseded,
+    QueueLeft,
+    QueueMoved,
+    QueueTurn,
+    ReleaseAwaited,
     TagsListed,
     TimerFired,
     UserMessage,
@@ -39,7 +44,7 @@ from bot.core.thread.quorum import quorum_reached
 
 __all__ = ["OpenApproval", "Status", "Thread", "derive_status"]
 
-Status = Literal["running", "awaiting_human", "awaiting_approval", "done", "failed"]
+Status = Literal["running", "awaiting_human", "awaiting_approval", "queued", "done", "failed"]
 
 
 class OpenApproval(BaseModel):
@@ -153,10 +158,15 @@ class Thread(BaseModel):
 
     def fresh_attempt(self, plan: Plan) -> Plan:
         """``plan`` as a new attempt if this thread already started it (a failed try being
-        asked again): a started plan never runs again, but a new attempt may."""
-        while self.started(plan.plan_hash):
+        asked again), or release policy stopped it at its run: a started plan never runs
+        again, and a held one is approved afresh, but a new attempt may."""
+        while self.started(plan.plan_hash) or self.held(plan.plan_hash):
             plan = plan.model_copy(update={"attempt": plan.attempt + 1})
         return plan
+
+    def held(self, plan_hash: str) -> bool:
+        """Release policy stopped the approved plan ``plan_hash`` just before it ran."""
+        return any(isinstance(e, ReleaseAwaited) and e.held == plan_hash for e in self.events)
 
     def started(self, plan_hash: str) -> bool:
         return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)
@@ -212,7 +222,11 @@ def derive_status(events: list[Event]) -> Status:
     A request (message, cron, webhook) makes the thread ``running`` until something answers
     it; answers that change nothing (a refused click, a ``status`` reply) leave the thread in
     the state it was waiting in. The rollback the bot chose after a failed verification that
-    cannot be planned or run (nothing to roll back to) leaves the thread ``failed``.
+    cannot be planned or run (nothing to roll back to) leaves the thread ``failed``. A wait
+    for release policy (``release_awaited``: soak, a freeze) or in the pair's queue
+    (``deploy_queued``) is ``queued`` until it is planned again, its turn comes, or it is
+    cancelled or superseded (``queue_left``); queue news for a wait the thread no longer has
+    changes nothing.
     """
     status: Status = "done"
     undoing = False  # the bot's own rollback after a failed verification is under way
@@ -268,6 +282,14 @@ def derive_status(events: list[Event]) -> Status:
                         status = "done"
             case TimerFired(kind="verify"):
                 status = "running"
+            case TimerFired(kind="ready") | QueueTurn() if status == "queued":
+                status = "running"  # planned again, or its turn: the step follows at once
+            case ReleaseAwaited() | DeployQueued():
+                status, asking = "queued", False
+            case QueueLeft() if status == "queued":
+                status = "done"
+            case QueueLeft() | QueueMoved() | QueueTurn():
+                pass  # for a wait the thread no longer has: nothing changes
             case TimerFired():
                 pass
             case VerificationFinished(result="verified" | "superseded"):

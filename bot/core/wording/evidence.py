@@ -117,4 +117,5 @@ def evidence_lines(plan: Plan, evidence: Evidence) -> list[str]:
         lines.append(f"{ci} {link}" if link else ci)
     if evidence.note:
         lines.append(f"Note: {outside_text(evidence.note, max_chars=300)}")
+    lines.extend(f"Release: {note}." for note in evidence.release)
     return lines

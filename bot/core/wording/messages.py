@@ -18,6 +18,7 @@ from bot.core.thread.events import (
 from bot.core.thread.plan import DeployRecord, Evidence, Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.evidence import evidence_lines
+from bot.core.wording.promotion import override_lines
 
 __all__ = [
     "approval_progress_text",
@@ -61,6 +62,7 @@ def approval_request_text(
     noun = "approval" if min_approvals == 1 else "approvals"
     approve = f"approve {plan.short_id}" if name_the_plan else "approve"
     facts = "".join(f"{line}\n" for line in evidence_lines(plan, evidence)) if evidence else ""
+    facts += "".join(f"{line}\n" for line in override_lines(plan))
     return (
         f"Plan #{plan.short_id}: {plan.describe()}.\n"
         f"{facts}"

@@ -7,9 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.thread.plan import Plan
+
 __all__ = [
     "Standing",
     "not_promotable_text",
+    "override_lines",
     "skip_not_allowed_text",
     "span_text",
     "standing_text",
@@ -93,6 +96,19 @@ def standing_text(environment: str, standing: Standing, *, now: datetime) -> str
             verb = "verified in" if standing.kind == "verified" else "deployed to"
             text = f"{verb} {environment} {span_text((now - at).total_seconds())} ago"
             return text + (" (since replaced there)" if until is not None else "")
+
+
+def override_lines(plan: Plan) -> list[str]:
+    """What a plan's overrides say on its card, in full (the approvers decide with them)."""
+    lines = []
+    for o in plan.overrides:
+        what = (
+            "BREAK GLASS (deploys during a freeze)"
+            if o.kind == "break_glass"
+            else ("SKIP SOAK (before its soak in the environments before this one ended)")
+        )
+        lines.append(f"{what}, by {o.person}: {o.reason}")
+    return lines
 
 
 def skip_not_allowed_text(environment: str, override_by: list[str]) -> str:

@@ -51,7 +51,9 @@ from bot.core.wording.messages import started_text
 from bot.shell.deploy.interruption import Interruptions
 from bot.shell.deploy.prior_runs import PriorRuns
 from bot.shell.deploy.recheck import LiveCheck, LiveState, tags_or_error
-from bot.shell.deploy.under_lock import LockedReads, frozen_text
+from bot.shell.deploy.release_gate import ReleaseGate
+from bot.shell.deploy.under_lock import Busy, LockedReads, frozen_text
+from bot.shell.deploy.waiting import WaitingLine, queued_in
 from bot.shell.deploy.watch import DeployWatch
 from bot.shell.store.redis_faults import through_outages
 from bot.shell.store.threads import ClaimTaken
@@ -91,6 +93,9 @@ class Executor:
         self._watch = watch
         self._recheck = recheck
         self._reads = LockedReads(context=context)
+        self._queue = context.line
+        self._gate = ReleaseGate(context=context)
+        self._line = WaitingLine(context=context, queue=context.line)
         self._prior = prior
         self._interruptions = interruptions
 
@@ -115,10 +120,14 @@ class Executor:
         git: "asyncio.Future[list[Tag] | ToolFailed]",
     ) -> None:
         taken = await self._reads.take(thread, plan)
-        if isinstance(taken, str):  # busy, locked by a person, or quiet after a data loss
+        if isinstance(taken, Busy):  # another deploy holds the pair, or others wait first
+            return thread.events.extend(await self._line.join(thread, plan, taken))
+        if isinstance(taken, str):  # locked by a person, or quiet after a data loss
             thread.events.append(self._error("locked", taken))
             return
         token, seen, waited = taken.token, taken.seen, taken.waited
+        if queued_in(thread, plan) is not None:  # its turn came: it leaves the line
+            await self._queue.leave(thread.id, plan)
         if (refusal := frozen_text(plan, seen.frozen)) is not None:
             # A person locked it after the plan was made: the grant is given back at once.
             await self._env_lock.release(
@@ -136,7 +145,10 @@ class Executor:
         tags = await (tags_or_error(self._recheck.repo_tags(plan.service)) if waited else git)
         live = LiveState(history=seen.recent, quarantined=seen.quarantined, tags=tags)
         fresh = None if isinstance(tags, ToolFailed) else tags
-        if (drifted := await self._recheck.drift(thread, plan, live=live)) is not None:
+        drifted = await self._recheck.drift(thread, plan, live=live)
+        if drifted is None:  # release policy, re-checked under the lock like drift
+            drifted = await self._gate.at_run(thread, plan)
+        if drifted is not None:
             pipe = self._store.pipeline()
             self._env_lock.release_in(
                 pipe, service=plan.service, environment=plan.environment, token=token

@@ -26,21 +26,22 @@ from redis.asyncio.client import Pipeline
 
 from bot.core.thread.plan import DeployRecord, Plan, Quarantined
 from bot.core.thread.thread import Thread
-from bot.core.wording.deploys import busy_text, frozen_not_run_text, lock_for_text
+from bot.core.wording.deploys import frozen_not_run_text, lock_for_text
 from bot.core.wording.messages import quiet_text
 from bot.shell.deploy.prior_runs import HISTORY_SEARCHED
 from bot.shell.lock.holder import LockHolder, holder_of
+from bot.shell.store.keys import text
 from bot.shell.world.context import Context
 from bot.shell.world.environments import frozen_refusal
 from bot.shell.world.history import records
 from bot.shell.world.pending import waiting_of
 from bot.shell.world.quarantine import entries
 
-__all__ = ["RECHECK_DEPLOYS", "LockedReads", "Seen", "Taken", "frozen_text"]
+__all__ = ["RECHECK_DEPLOYS", "Busy", "LockedReads", "Seen", "Taken", "frozen_text"]
 
 #: The recent deploys the re-check reads the live state from.
 RECHECK_DEPLOYS = 5
-_READS = 5  # commands ``queue`` adds
+_READS = 6  # commands ``queue`` adds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,11 +53,19 @@ class Seen:
     quarantined: Mapping[str, Quarantined]
     waiting: Mapping[str, str]  # requests waiting for the pair: thread id -> plan hash
     cached_tags: bytes | None  # the tags cache as it was (None: not cached)
+    head: str | None = None  # the thread first in the pair's queue (bot/shell/world/queue.py)
 
     @property
     def recent(self) -> list[DeployRecord]:
         """What the re-check reads the live state from."""
         return self.history[:RECHECK_DEPLOYS]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Busy:
+    """The pair is held by ``holder`` (None: free, but others wait in line first)."""
+
+    holder: LockHolder | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,27 +95,43 @@ class LockedReads:
         self._quarantine = context.quarantine
         self._pending = context.pending
 
-    async def take(self, thread: Thread, plan: Plan) -> "Taken | str":
-        """Take the pair's lock, waiting (bounded) while another deploy holds it, with the
-        reads on each try. Why not (busy, a person's lock on the environment, said first as
-        before the wait, or the quiet period after a data loss) as the thread's words."""
+    async def take(self, thread: Thread, plan: Plan) -> "Taken | Busy | str":
+        """Take the pair's lock with the reads. ``Busy``: another deploy holds it (or one
+        interrupted, held for a person), or a plan waits in the pair's queue ahead of this
+        one (the grant is given back): the plan joins the queue (bot/shell/world/queue.py).
+        Why not otherwise (a person's lock on the environment, or the quiet period after a
+        data loss, waited through for a bounded time first) as the thread's words."""
         holder = LockHolder(
             thread_id=thread.id, who=plan.requester, why=lock_for_text(plan), since=self._clock()
         )
-        got = await self._env_lock.grant_within(
+        got = await self._env_lock.grant(
             service=plan.service,
             environment=plan.environment,
             holder=holder,
             ttl_ms=self._lock_ttl_ms,
-            wait_s=self._lock_wait_s,
             reads=lambda pipe: self.queue(pipe, plan),
-            stop=lambda replies: frozen_text(plan, self.frozen(replies)) is not None,
         )
+        if not got.ok and got.holder.quiet_until is not None:  # Redis lost its data
+            got = await self._env_lock.grant_within(
+                service=plan.service,
+                environment=plan.environment,
+                holder=holder,
+                ttl_ms=self._lock_ttl_ms,
+                wait_s=self._lock_wait_s,
+                reads=lambda pipe: self.queue(pipe, plan),
+                stop=lambda replies: frozen_text(plan, self.frozen(replies)) is not None,
+            )
         current = got.holder
         if got.ok and got.replies is not None:
-            return Taken(
-                token=current.fencing_token, seen=self.seen(got.replies), waited=got.tries > 1
-            )
+            seen = self.seen(got.replies)
+            if seen.head is not None and seen.head != thread.id and seen.frozen is None:
+                await self._env_lock.release(
+                    service=plan.service,
+                    environment=plan.environment,
+                    token=current.fencing_token,
+                )
+                return Busy(holder=None)
+            return Taken(token=current.fencing_token, seen=seen, waited=got.tries > 1)
         person = (
             self.frozen(got.replies)
             if got.replies is not None
@@ -116,9 +141,7 @@ class LockedReads:
             return refusal
         if (until := current.quiet_until) is not None:  # Redis lost its data: dataloss.py
             return quiet_text(plan, until=until)
-        return busy_text(
-            plan, who=current.who, why=current.why, since=current.since, thread_id=current.thread_id
-        )
+        return Busy(holder=current)
 
     def queue(self, pipe: "Pipeline", plan: Plan) -> None:
         """Queue the reads (``seen`` reads their replies)."""
@@ -130,6 +153,7 @@ class LockedReads:
         self._quarantine.of_in(pipe, service=service, environment=environment)
         self._pending.waiting_in(pipe, service=service, environment=environment)
         pipe.get(self._keys.tags_cache(service))
+        pipe.zrange(self._keys.queue(service, environment), 0, 0)
 
     @staticmethod
     def frozen(replies: list[Any]) -> LockHolder | None:
@@ -138,11 +162,12 @@ class LockedReads:
 
     @staticmethod
     def seen(replies: list[Any]) -> Seen:
-        frozen, history, banned, waiting, cached = replies[:_READS]
+        frozen, history, banned, waiting, cached, head = replies[:_READS]
         return Seen(
             frozen=holder_of(frozen),
             history=records(history),
             quarantined=entries(banned),
             waiting=waiting_of(waiting),
             cached_tags=cached or None,
+            head=text(head[0]) if head else None,
         )

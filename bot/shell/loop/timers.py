@@ -25,6 +25,7 @@ from bot.shell.runtime.tasks import TaskHandle
 from bot.shell.store.keys import Keys, text
 from bot.shell.store.redis_faults import TRANSIENT, pause
 from bot.shell.streams.inbound import Envelope, InboundQueue
+from bot.shell.world.queue import PairQueue
 
 __all__ = ["Timers"]
 
@@ -32,10 +33,23 @@ log = logging.getLogger("deploybot.timers")
 
 
 class Timers:
-    def __init__(self, *, redis: "Redis", keys: Keys, queue: InboundQueue) -> None:
+    """``line`` and ``config``: the per-pair queues pumped with the timers (their news and
+    turns are published like timers: bot/shell/world/queue.py)."""
+
+    def __init__(
+        self,
+        *,
+        redis: "Redis",
+        keys: Keys,
+        queue: InboundQueue,
+        line: PairQueue | None = None,
+        config: Config | None = None,
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._queue = queue
+        self._line = line
+        self._config = config
 
     def schedule_for_in(
         self,
@@ -57,7 +71,13 @@ class Timers:
                 pipe.zadd(self._keys.timers(), {member: at.timestamp()})
 
     async def fire_due(self, *, now: datetime, limit: int = 100) -> int:
-        """Publish every timer due by ``now``; returns how many."""
+        """Publish every timer due by ``now``, and the queues' news; returns how many."""
+        told = 0
+        if self._line is not None and self._config is not None:
+            told = await self._line.pump(config=self._config, now=now)
+        return told + await self._fire(now=now, limit=limit)
+
+    async def _fire(self, *, now: datetime, limit: int) -> int:
         due = await self._redis.zrangebyscore(
             self._keys.timers(), "-inf", now.timestamp(), start=0, num=limit, withscores=True
         )

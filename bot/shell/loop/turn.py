@@ -18,6 +18,7 @@ from bot.core.loop.next_step import (
     Decide,
     Describe,
     Execute,
+    LeaveQueue,
     LockEnvironment,
     Lookup,
     Pause,
@@ -41,10 +42,12 @@ from bot.core.thread.events import (
     TagsListed,
 )
 from bot.core.thread.intents import ListDeploys, ListTags
+from bot.core.thread.plan import Evidence
 from bot.core.thread.thread import Thread
 from bot.core.wording.turns import too_many_steps_message
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
+from bot.shell.deploy.release_gate import Planned, ReleaseGate
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.world.context import Context
 from bot.shell.world.environments import EnvironmentDesk, frozen_refusal
@@ -92,6 +95,8 @@ class Runner:
         self._recovery = handlers.recovery
         self._verification = handlers.verification
         self._desk = handlers.desk
+        self._line = context.line
+        self._gate = ReleaseGate(context=context)
         self._max_steps = max_steps
 
     async def advance(self, thread: Thread) -> set[str]:
@@ -122,7 +127,7 @@ class Runner:
                 case Lookup(intent=intent):
                     thread.events.append(await self._lookup(intent))
                 case ResolvePlan():
-                    thread.events.append(await self._resolve(step, memo, thread))
+                    thread.events.extend(await self._resolve(step, memo, thread))
                 case Execute(plan=plan):
                     await self._executor.execute(thread, plan, memo=memo)
                 case Recover():
@@ -137,6 +142,9 @@ class Runner:
                     thread.events.extend(await self._desk.lock(step))
                 case UnlockEnvironment():
                     thread.events.extend(await self._desk.unlock(step))
+                case LeaveQueue(plan=plan, events=events):
+                    await self._line.leave(thread.id, plan)
+                    thread.events.extend(events)
                 case Describe(service=service):
                     thread.events.append(await self._desk.describe(service, memo))
                 case _:
@@ -233,7 +241,7 @@ class Runner:
             case _:
                 assert_never(intent)
 
-    async def _resolve(self, step: ResolvePlan, memo: TurnReads, thread: Thread) -> Event:
+    async def _resolve(self, step: ResolvePlan, memo: TurnReads, thread: Thread) -> list[Event]:
         intent = step.intent
         pair = (intent.service, intent.environment)
         await self._reads.for_plan(memo, service=intent.service, environment=intent.environment)
@@ -241,7 +249,7 @@ class Runner:
         if refusal := frozen_refusal(
             environment=intent.environment, holder=holder, requester=step.requester
         ):
-            return self._error("locked", refusal)
+            return [self._error("locked", refusal)]
         try:
             tags, history = memo.tags_of(intent.service), memo.history[pair]
             banned = memo.quarantined[pair]
@@ -257,10 +265,18 @@ class Runner:
                 lineage=lineage,
             )
         except PlanRefused as exc:
-            return self._error("refused", str(exc))
+            return [self._error("refused", str(exc))]
         except ToolFailed as exc:
-            return self._error("tool_failed", str(exc))
+            return [self._error("tool_failed", str(exc))]
         plan = thread.fresh_attempt(plan)
+        gated = await self._gate.when_planned(thread, plan, intent=intent, requester=step.requester)
+        if not isinstance(gated, Planned):
+            return gated  # held by a freeze or by soak: refused, or waiting ("when ready")
+        plan = gated.plan
         # What an approver should see beside it (bounded; never fails the plan).
         evidence = await self._evidence.gather(plan)
-        return PlanProposed(id=self._new_id(), at=self._clock(), plan=plan, evidence=evidence)
+        if gated.notes:
+            evidence = (
+                evidence or Evidence(live_version=plan.previous_version, requester=plan.requester)
+            ).model_copy(update={"release": gated.notes})
+        return [PlanProposed(id=self._new_id(), at=self._clock(), plan=plan, evidence=evidence)]

@@ -143,10 +143,34 @@ class Keys:
         """A person's lock on a whole environment (``lock production <reason>``)."""
         return f"{self.prefix}:freeze:{environment}"
 
+    def queue(self, service: str, environment: str) -> str:
+        """Sorted set: thread ids waiting for the pair, by order of joining
+        (bot/shell/world/queue.py)."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:queue"
+
+    def queue_plans(self, service: str, environment: str) -> str:
+        """Hash: what each waiting thread waits with, its last told position, its last turn."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:queue:plans"
+
+    def queue_counter(self, service: str, environment: str) -> str:
+        return f"{self.prefix}:{{env:{service}:{environment}}}:queue:seq"
+
+    def queues(self) -> str:
+        """Set: the pairs (``service\x1fenvironment``) that ever had a queue."""
+        return f"{self.prefix}:queues"
+
     def soak(self, service: str, environment: str) -> str:
         """Hash: ``<sha>`` (a ``SoakMark``), ``<sha>:verified``, ``<sha>:left`` (ISO times)
         and ``<sha>:void`` (why), for promotion (bot/core/policy/promotion.py)."""
         return f"{self.prefix}:{{env:{service}:{environment}}}:soak"
+
+    def home_viewers(self) -> str:
+        """Sorted set: Slack user id -> when they last opened the App Home (epoch seconds)."""
+        return f"{self.prefix}:home:viewers"
+
+    def home_shown(self, user: str) -> str:
+        """The fingerprint of the App Home view last published to a Slack user."""
+        return f"{self.prefix}:home:shown:{user}"
 
     def history(self, service: str, environment: str) -> str:
         return f"{self.prefix}:history:{service}:{environment}"

@@ -27,6 +27,7 @@ from bot.shell.streams.outbox import Outbox
 from bot.shell.world.history import DeployHistory
 from bot.shell.world.pending import PendingApprovals
 from bot.shell.world.quarantine import QuarantineList
+from bot.shell.world.queue import PairQueue
 from bot.shell.world.soak import SoakMarks
 
 __all__ = ["Context", "Limits"]
@@ -70,4 +71,5 @@ class Context:
     quarantine: QuarantineList
     pending: PendingApprovals
     soak: SoakMarks
+    line: PairQueue  # the per-pair queues of plans waiting for a held pair
     metrics: Metrics

@@ -209,15 +209,17 @@ async def test_an_interrupted_deploy_holds_its_environment_until_an_approver_loo
         in where
     )
 
-    # A new deploy (another thread, even approved) does not start while it is held: it is
-    # told at once, without waiting out the lock wait.
+    # A new deploy (another thread, even approved) does not start while it is held: it
+    # waits in the pair's line at once (issue 19.3), without holding a worker.
     await say(app, "t2", "slack:U0CAROL", "deploy backend v1.4.1 to production", new=True)
     await app.worker.run_until_idle()
     second = (await thread_of(app, "t2")).open_approval()
     assert second is not None
     await say(app, "t2", "slack:U0ALICE", f"approve {second.plan.short_id}")
     await app.worker.run_until_idle()
-    assert "interrupted deploy of backend v1.4.2" in texts(await thread_of(app, "t2"))[-1]
+    waiting = await thread_of(app, "t2")
+    assert waiting.status == "queued"
+    assert "1st in line, behind interrupted deploy of backend v1.4.2" in texts(waiting)[-1]
     assert len(calls(tmp_path)) == 1
 
     # Only an approver may release it; then deploys go again.
@@ -227,6 +229,9 @@ async def test_an_interrupted_deploy_holds_its_environment_until_an_approver_loo
     await say(app, "u", "slack:U0ALICE", "unlock production")
     await app.worker.run_until_idle()
     assert "production is released for backend" in texts(await thread_of(app, "u"))[-1]
+    # Released: the plan waiting in line runs, re-checked under the lock.
+    assert (await thread_of(app, "t2")).status == "done"
+    assert [line.split()[2] for line in calls(tmp_path)] == ["v1.4.2", "v1.4.1"]
     await say(app, "t3", "slack:U0CAROL", "deploy backend v1.4.2 to production", new=True)
     await app.worker.run_until_idle()
     third = (await thread_of(app, "t3")).open_approval()
@@ -234,7 +239,7 @@ async def test_an_interrupted_deploy_holds_its_environment_until_an_approver_loo
     await say(app, "t3", "slack:U0ALICE", f"approve {third.plan.short_id}")
     await app.worker.run_until_idle()
     assert (await thread_of(app, "t3")).status == "done"
-    assert len(calls(tmp_path)) == 2
+    assert len(calls(tmp_path)) == 3
 
 
 async def test_the_status_command_resolves_an_outcome_the_worker_did_not_see(

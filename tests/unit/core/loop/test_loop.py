@@ -42,7 +42,7 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
 from bot.core.thread.origin import ApiOrigin
-from bot.core.thread.plan import Lineage, Plan
+from bot.core.thread.plan import Lineage, Override, Plan
 from bot.core.thread.thread import Thread
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -382,6 +382,7 @@ def test_plan_hash_binds_every_field() -> None:
         "attempt": 2,
         "previous_sha": "c" * 40,
         "lineage": Lineage(relation="diverged", missing=3),
+        "overrides": (Override(kind="break_glass", person="alice", reason="outage"),),
     }
     assert set(changes) == set(Plan.model_fields), "a new Plan field must be in plan_hash"
     seen = {PLAN.plan_hash}

@@ -12,6 +12,7 @@ from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.thread.events import (
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     Event,
@@ -151,7 +152,9 @@ async def test_a_tag_moved_since_approval_is_refused_under_the_lock_and_planned_
     assert await holder(context) is None
 
 
-async def test_a_busy_pair_refuses_without_running() -> None:
+async def test_a_busy_pair_queues_the_plan_without_running_it() -> None:
+    """Issue 19.3: a plan that finds its pair held waits in the pair's queue (no worker
+    slot held, nothing failed), told its place and who is ahead; the holder keeps it."""
     context, _ = fake_context()
     deployer = FakeDeployer()
     other = LockHolder(thread_id="t9", who="dave", why="deploy backend v1.0.9", since=AT)
@@ -162,10 +165,14 @@ async def test_a_busy_pair_refuses_without_running() -> None:
     thread = thread_with_plan()
     await executor(context, deployer).execute(thread, PLAN, memo=TurnMemo())
     assert deployer.runs == []
-    errors = of(thread.events, ErrorRecorded)
-    assert [e.kind for e in errors] == ["locked"]  # type: ignore[attr-defined]
-    assert "is busy" in errors[0].message
-    assert "t9" in errors[0].message
+    assert of(thread.events, ErrorRecorded) == []
+    (queued,) = of(thread.events, DeployQueued)
+    assert (queued.position, queued.behind) == (1, "deploy backend v1.0.9 by dave")  # type: ignore[attr-defined]
+    assert thread.status == "queued"
+    said = [e.text for e in of(thread.events, MessageSent)]  # type: ignore[attr-defined]
+    assert "is 1st in line, behind deploy backend v1.0.9 by dave" in said[-1]
+    waiting = await context.line.waiting(service="backend", environment="staging")
+    assert [w.thread_id for w in waiting] == [thread.id]
     still = await holder(context)
     assert still is not None
     assert still.thread_id == "t9"

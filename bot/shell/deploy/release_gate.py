@@ -1,0 +1,145 @@
+"""Release policy when a plan is made (invariant 9): the freeze windows and the promotion order
+and soak (``bot.core.policy.release.check_release`` decides), with what each environment the
+plan's one requires knows of its commit read in one round trip (``bot.shell.world.soak``; an
+environment without ``requires`` reads nothing).
+
+A plan cleared carries the overrides that cleared it (``break glass``, ``skip soak``: in its
+hash, on its card); the notes of where its version stands go beside it, for the approvers.
+A plan held is refused with the reason (a schedule's refusal goes to its ``report_to`` and
+into the audit like any), or, for ``deploy ... when ready``, waits: ``release_awaited``
+names when it is planned again (a durable ``ready`` timer, ``bot.core.policy.timers``).
+The same check runs again under the lock before the plan runs (bot/shell/deploy/recheck.py).
+"""
+
+from dataclasses import dataclass
+
+from bot.core.policy.approval_posts import closing_messages
+from bot.core.policy.promotion import SoakFacts
+from bot.core.policy.release import Held, check_release
+from bot.core.thread.events import (
+    ApprovalRequested,
+    ErrorRecorded,
+    Event,
+    MessageSent,
+    ReleaseAwaited,
+)
+from bot.core.thread.intents import Deploy, Rollback
+from bot.core.thread.plan import Plan
+from bot.core.thread.thread import Thread
+from bot.core.wording.queue import awaiting_text, release_held_text
+from bot.shell.world.context import Context
+from bot.shell.world.soak import facts_of
+
+__all__ = ["Planned", "ReleaseGate"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Planned:
+    """The plan as policy cleared it, and where its version stands (for the approvers)."""
+
+    plan: Plan
+    notes: list[str]
+
+
+class ReleaseGate:
+    def __init__(self, *, context: Context) -> None:
+        self._config = context.config
+        self._soak = context.soak
+        self._store = context.store
+        self._clock = context.clock.now
+        self._new_id = context.clock.new_id
+
+    async def facts(self, plan: Plan) -> dict[str, SoakFacts]:
+        """The plan's commit in each environment its own requires (one round trip; none
+        when it requires nothing)."""
+        required = self._config.environments[plan.environment].requires
+        if plan.kind == "rollback" or not required:
+            return {}
+        pipe = self._store.pipeline()
+        for env in required:
+            self._soak.of_in(pipe, service=plan.service, environment=env, sha=plan.sha)
+        replies = await pipe.execute()
+        return {env: facts_of(reply) for env, reply in zip(required, replies, strict=True)}
+
+    async def when_planned(
+        self, thread: Thread, plan: Plan, *, intent: Deploy | Rollback, requester: str
+    ) -> Planned | list[Event]:
+        actor = thread.requester()
+        person = self._config.person_for(actor) if actor is not None else None
+        now = self._clock()
+        verdict = check_release(
+            self._config,
+            plan=plan,
+            facts=await self.facts(plan),
+            now=now,
+            person=person,
+            skip_soak=intent.skip_soak if isinstance(intent, Deploy) else None,
+            break_glass=intent.break_glass if isinstance(intent, Deploy) else None,
+        )
+        if not isinstance(verdict, Held):
+            cleared = plan.model_copy(update={"overrides": verdict.overrides})
+            return Planned(plan=cleared, notes=verdict.notes)
+        if isinstance(intent, Deploy) and intent.when_ready and verdict.retry_at is not None:
+            text = awaiting_text(verdict.reason, retry_at=verdict.retry_at)
+            return [
+                ReleaseAwaited(
+                    id=self._new_id(),
+                    at=now,
+                    intent=intent,
+                    requester=requester,
+                    reason=verdict.reason,
+                    retry_at=verdict.retry_at,
+                ),
+                MessageSent(id=self._new_id(), at=now, text=text, purpose="progress"),
+            ]
+        return [ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=verdict.reason)]
+
+    async def at_run(self, thread: Thread, plan: Plan) -> list[Event] | None:
+        """Under the lock, just before ``plan`` runs: None when it may; else it does not run,
+        every copy of its request is closed with why, and it is planned again when the freeze
+        ends or soak allows (a new plan, so a new approval), or refused when time alone will
+        not do (a rollback or failure where it must pass first). Only the overrides the plan
+        carries count here: nobody adds one to an approved plan."""
+        now = self._clock()
+        verdict = check_release(
+            self._config, plan=plan, facts=await self.facts(plan), now=now, person=None
+        )
+        if not isinstance(verdict, Held):
+            return None
+        text = release_held_text(plan, reason=verdict.reason)
+        asked = any(
+            isinstance(e, ApprovalRequested) and e.plan_hash == plan.plan_hash
+            for e in thread.events
+        )
+        events: list[Event] = (
+            list(closing_messages(thread, text=text, purpose="error", now=now, new_id=self._new_id))
+            if asked
+            else [MessageSent(id=self._new_id(), at=now, text=text, purpose="error")]
+        )
+        if verdict.retry_at is None or plan.kind != "deploy":
+            events.append(
+                ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=verdict.reason)
+            )
+            return events
+        again = Deploy(
+            service=plan.service, environment=plan.environment, version=plan.version,
+            when_ready=True,
+        )  # fmt: skip
+        events += [
+            ReleaseAwaited(
+                id=self._new_id(),
+                at=now,
+                intent=again,
+                requester=plan.requester,
+                reason=verdict.reason,
+                retry_at=verdict.retry_at,
+                held=plan.plan_hash,
+            ),
+            MessageSent(
+                id=self._new_id(),
+                at=now,
+                text=awaiting_text("", retry_at=verdict.retry_at).strip(),
+                purpose="progress",
+            ),
+        ]
+        return events
