@@ -1,22 +1,20 @@
-"""Executing an approved plan: write-ahead, exactly once, one at a time (invariants 2-4).
+"""Executing an approved plan: write-ahead, exactly once, one at a time (invariants 2-4, 9).
 
-Take the environment's lock (waiting a bounded time) with the pair read under it in the same
-round trip (``bot.shell.deploy.under_lock``), while the repository's tags are read at the
-same time; a person's lock on the environment gives the grant back at once. Re-check the live
-state under it (``bot.core.policy.live.check_live_state``: the plan is made again if the
-world changed); save ``deploy_started`` and claim the plan's idempotency key in one atomic
-step; then, in one round trip, mark it the pair's newest (a verification of an older deploy
-stops: bot/core/policy/supersession.py), hand its start message to the outbox and tell the
-other waiting requests for the pair they are superseded; run the command while the lock is
-kept (``bot.shell.deploy.watch``); save the result, then record it in the history and release
-the lock (one round trip, after the result is durable).
+Take the pair's lock with the pair read under it in the same round trip
+(``bot.shell.deploy.under_lock``), the repository's tags read meanwhile; a held pair (or
+others first in line) puts the plan in the pair's queue (``bot.shell.deploy.waiting``), a
+person's lock gives the grant back at once. Re-check the live state and release policy
+under it (drift remakes the plan; a freeze holds it: ``bot.shell.deploy.release_gate``);
+save ``deploy_started`` and claim the idempotency key in one atomic step; then, in one round
+trip, mark it the pair's newest, hand its start message to the outbox and supersede the
+other requests for the pair; run the command while the lock is kept
+(``bot.shell.deploy.watch``); save the result, then record it in the history (and for
+promotion) and release the lock in one round trip.
 
 Round trips, a deploy that runs: the grant and its reads, the start's save, the start's
-writes, the result's save, the history and the release (5; the turn around it adds the load,
-the turn's save and its last writes: bot/shell/loop/entry.py). Failures: a compare-and-set
-conflict or a claimed key on the start's save sends nothing more (no message, no supersession,
-no command) and gives the lock back; a busy pair, a person's lock or the quiet period after a
-data loss is said in the thread; a repository that cannot be read is the re-check's drift.
+writes, the result's save, the history and the release (5; plus one for an environment
+with ``requires``, one for a plan leaving the queue). A compare-and-set conflict or a
+claimed key on the start's save sends nothing more and gives the lock back.
 """
 
 import asyncio
@@ -293,13 +291,9 @@ class Executor:
         self, plan: Plan, action: Literal["acquired", "released"], token: int
     ) -> LockChanged:
         return LockChanged(
-            id=self._new_id(),
-            at=self._clock(),
-            service=plan.service,
-            environment=plan.environment,
-            action=action,
-            fencing_token=token,
-        )
+            id=self._new_id(), at=self._clock(), service=plan.service,
+            environment=plan.environment, action=action, fencing_token=token,
+        )  # fmt: skip
 
     def _error(self, kind: ErrorKind, message: str) -> ErrorRecorded:
         return ErrorRecorded(id=self._new_id(), at=self._clock(), kind=kind, message=message)
