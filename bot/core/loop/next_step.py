@@ -33,6 +33,7 @@ from bot.core.loop.release_steps import (
 from bot.core.loop.requests import on_request
 from bot.core.loop.steps import (
     Apply,
+    CancelElsewhere,
     Ctx,
     Decide,
     Describe,
@@ -94,6 +95,7 @@ __all__ = [
     "MAX_ERRORS_IN_A_ROW",
     "MODEL_CALLS_PER_MESSAGE",
     "Apply",
+    "CancelElsewhere",
     "Decide",
     "Describe",
     "Execute",

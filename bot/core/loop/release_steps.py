@@ -12,7 +12,16 @@ never blocks the plans behind it.
 
 from typing import Literal
 
-from bot.core.loop.steps import Apply, Ctx, Execute, LeaveQueue, Pause, ResolvePlan, Step
+from bot.core.loop.steps import (
+    Apply,
+    CancelElsewhere,
+    Ctx,
+    Execute,
+    LeaveQueue,
+    Pause,
+    ResolvePlan,
+    Step,
+)
 from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
@@ -108,9 +117,10 @@ def on_cancel(thread: Thread, ctx: Ctx, *, actor: Actor, plan_id: str | None) ->
     approvers; the wait ends and, for a queued plan, its place in the queue."""
     wait = waiting(thread)
     plan = thread.plan(wait.plan_hash) if isinstance(wait, DeployQueued) else None
+    mine = plan is not None and plan_id is not None and plan.plan_hash.startswith(plan_id)
+    if plan_id is not None and not mine:
+        return CancelElsewhere(plan_id=plan_id, actor=actor)  # "anywhere": its own thread
     if wait is None or (isinstance(wait, DeployQueued) and plan is None):
-        return Apply(events=[ctx.tell(thread, actor, nothing_waiting_text(plan_id))])
-    if plan is not None and plan_id is not None and not plan.plan_hash.startswith(plan_id):
         return Apply(events=[ctx.tell(thread, actor, nothing_waiting_text(plan_id))])
     environment = plan.environment if plan is not None else _intent_env(wait)
     requester = plan.requester if plan is not None else _awaited(wait).requester

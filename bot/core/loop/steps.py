@@ -26,6 +26,7 @@ from bot.core.thread.thread import Thread
 
 __all__ = [
     "Apply",
+    "CancelElsewhere",
     "Ctx",
     "Decide",
     "Describe",
@@ -96,6 +97,15 @@ class LeaveQueue(_Step):
     events: list[Event]
 
 
+class CancelElsewhere(_Step):
+    """``cancel <plan id>`` for a plan this thread does not hold: find the thread whose plan
+    waits in a queue under that id and say the same words there, as ``actor`` (its thread's
+    policy decides), or say nothing waits under it."""
+
+    plan_id: str
+    actor: Actor
+
+
 class Verify(_Step):
     """Watch a version just deployed with its checks (``bot.shell.verify.after_deploy``)."""
 
@@ -152,6 +162,7 @@ Step = (
     | Recover
     | Verify
     | LeaveQueue
+    | CancelElsewhere
     | Release
     | LockEnvironment
     | UnlockEnvironment

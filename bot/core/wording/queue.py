@@ -8,6 +8,7 @@ from bot.core.thread.plan import Plan
 
 __all__ = [
     "awaiting_text",
+    "cancel_sent_text",
     "cancelled_text",
     "full_text",
     "moved_text",
@@ -78,6 +79,13 @@ def cancelled_text(plan: Plan | None, *, who: str) -> str:
 def superseded_text(plan: Plan | None, *, by: str | None) -> str:
     what = f"Plan #{plan.short_id} ({plan.service} {plan.version})" if plan else "This plan"
     return f"{what} left the line: superseded by {by or 'a newer plan for the same version'}."
+
+
+def cancel_sent_text(plan_id: str, *, what: str) -> str:
+    return (
+        f"Asked plan #{plan_id[:8]} ({what}) to leave the line, in its own thread: it says "
+        "there whether it did (its requester or an approver may cancel it)."
+    )
 
 
 def nothing_waiting_text(plan_id: str | None) -> str:

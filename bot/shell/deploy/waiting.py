@@ -12,6 +12,8 @@ The queue's bound is the environment's ``queue_max``; positions count the waitin
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.core.ports.inbound import Envelope
+from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
     DeployStarted,
@@ -20,10 +22,16 @@ from bot.core.thread.events import (
     MessageSent,
     QueueLeft,
     QueueMoved,
+    UserMessage,
 )
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
-from bot.core.wording.queue import full_text, queued_text
+from bot.core.wording.queue import (
+    cancel_sent_text,
+    full_text,
+    nothing_waiting_text,
+    queued_text,
+)
 from bot.shell.deploy.under_lock import Busy
 from bot.shell.world.context import Context
 from bot.shell.world.queue import PairQueue
@@ -48,6 +56,7 @@ class WaitingLine:
         self._clock: Callable[[], datetime] = context.clock.now
         self._new_id = context.clock.new_id
         self._queue = queue
+        self._inbound = context.queue
 
     async def join(self, thread: Thread, plan: Plan, busy: Busy) -> list[Event]:
         env = self._config.environments[plan.environment]
@@ -81,3 +90,18 @@ class WaitingLine:
             return [queued]  # told already: its place is unchanged
         text = queued_text(plan, position=joined.position, behind=ahead)
         return [queued, MessageSent(id=self._new_id(), at=now, text=text, purpose="progress")]
+
+    async def cancel_elsewhere(self, thread: Thread, plan_id: str, actor: Actor) -> Event:
+        """``cancel <plan id>`` said in a thread that does not hold it: the same words go to
+        the thread whose plan waits under that id (its policy decides there)."""
+        found = await self._queue.find(plan_id)
+        now = self._clock()
+        if found is None or found[2].thread_id == thread.id:
+            text = nothing_waiting_text(plan_id)
+        else:
+            service, environment, waiting = found
+            words = UserMessage(id=self._new_id(), at=now, actor=actor, text=f"cancel {plan_id}")
+            await self._inbound.publish(Envelope(thread_id=waiting.thread_id, event=words))
+            what = f"{waiting.describe(service)} to {environment}"
+            text = cancel_sent_text(plan_id, what=what)
+        return MessageSent(id=self._new_id(), at=now, text=text, to=actor)

@@ -15,6 +15,7 @@ from typing import assert_never
 from bot.core.errors import PlanRefused, ToolFailed
 from bot.core.loop.next_step import (
     Apply,
+    CancelElsewhere,
     Decide,
     Describe,
     Execute,
@@ -48,6 +49,7 @@ from bot.core.wording.turns import too_many_steps_message
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
 from bot.shell.deploy.release_gate import Planned, ReleaseGate
+from bot.shell.deploy.waiting import WaitingLine
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.world.context import Context
 from bot.shell.world.environments import EnvironmentDesk, frozen_refusal
@@ -96,6 +98,7 @@ class Runner:
         self._verification = handlers.verification
         self._desk = handlers.desk
         self._line = context.line
+        self._waiting = WaitingLine(context=context, queue=context.line)
         self._gate = ReleaseGate(context=context)
         self._max_steps = max_steps
 
@@ -142,6 +145,10 @@ class Runner:
                     thread.events.extend(await self._desk.lock(step))
                 case UnlockEnvironment():
                     thread.events.extend(await self._desk.unlock(step))
+                case CancelElsewhere(plan_id=plan_id, actor=actor):
+                    thread.events.append(
+                        await self._waiting.cancel_elsewhere(thread, plan_id, actor)
+                    )
                 case LeaveQueue(plan=plan, events=events):
                     await self._line.leave(thread.id, plan)
                     thread.events.extend(events)

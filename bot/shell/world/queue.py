@@ -187,6 +187,25 @@ class PairQueue:
         found = (_plan_of(by_id.get(text(i))) for i in ids)
         return [p for p in found if p is not None]
 
+    async def find(self, plan_id: str) -> tuple[str, str, QueuedPlan] | None:
+        """The waiting plan whose hash starts with ``plan_id``, with its service and
+        environment (None: no queue holds one; several: the first found)."""
+        pairs = [text(p).split("\x1f") for p in await self._redis.smembers(self._keys.queues())]
+        pairs = [p for p in pairs if len(p) == 2]
+        if not pairs or not plan_id:
+            return None
+        pipe = self._redis.pipeline(transaction=False)
+        for service, environment in pairs:
+            pipe.hgetall(self._keys.queue_plans(service, environment))
+        for (service, environment), fields in zip(pairs, await pipe.execute(), strict=True):
+            for key, raw in fields.items():
+                if ":" in text(key):
+                    continue  # :told, :woken
+                plan = _plan_of(raw)
+                if plan is not None and plan.plan_hash.startswith(plan_id):
+                    return service, environment, plan
+        return None
+
     async def pump(self, *, config: Config, now: datetime) -> int:
         """Tell moved plans their place and the first its turn; how many were told."""
         pairs = [text(p).split("\x1f") for p in await self._redis.smembers(self._keys.queues())]

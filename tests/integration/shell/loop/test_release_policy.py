@@ -231,6 +231,13 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
     assert "left the line (cancelled by carol)" in texts(await thread_of(app, "a"))[-1]
     moved = await thread_of(app, "b")
     assert "is now 1st in line" in texts(moved)[-1]
+    # 'cancel <plan id>' anywhere: said in the plan's own thread, where its policy decides.
+    (queued,) = [e for e in moved.events if isinstance(e, DeployQueued)]
+    await say(app, "z", "slack:U0CAROL", f"cancel {queued.plan_hash[:4]}", new=True)
+    await app.worker.run_until_idle()
+    assert "to leave the line, in its own thread" in texts(await thread_of(app, "z"))[-1]
+    assert texts(await thread_of(app, "b"))[-1] == "Only the requester can cancel this."
+    assert (await thread_of(app, "b")).status == "queued"
 
     assert taken.fencing_token > 0
     await app.context.env_lock.release(
