@@ -9,6 +9,7 @@ a recovering worker may take as a dead worker's deploy result (the history, else
 ``drift``: the re-check before a plan runs, its refusals in order and whether it is remade.
 ``freezes``: which freeze window holds an environment when, until when, and break glass.
 ``promotion``: promotion order and soak (what a version needs in earlier environments).
+``release``: freezes and promotion as one decision, when a plan is made and before it runs.
 ``announcements``: where a deploy is announced, and which earlier announcement it replaces.
 
 Pure functions over typed facts the shell returns. May import ``thread``, ``config``,
@@ -16,5 +17,5 @@ Pure functions over typed facts the shell returns. May import ``thread``, ``conf
 
 Modules: ``announcements``, ``approval``, ``approval_posts``, ``check_results``, ``deploys``,
 ``drift``, ``freezes``, ``live``, ``lock``, ``prior_run``, ``promotion``, ``prometheus``,
-``quarantine``, ``recovery``, ``supersession``, ``timers``, ``verification``.
+``quarantine``, ``recovery``, ``release``, ``supersession``, ``timers``, ``verification``.
 """
