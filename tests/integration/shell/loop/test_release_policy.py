@@ -249,3 +249,41 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
     assert deployed(tmp_path) == [("backend", "v1.4.1", "staging")]
     assert [e for e in (await thread_of(app, "b")).events if isinstance(e, DeployQueued)]
     assert await app.context.line.waiting(service="backend", environment="staging") == []
+
+
+async def test_a_schedule_in_a_freeze_skips_and_the_skip_is_recorded_and_told(
+    redis: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    config = write_setup(tmp_path, tail=FREEZE.replace('"production"', '"staging"'))
+    config.write_text(
+        config.read_text()
+        + """
+[[schedules]]
+name = "tick"
+cron = "*/30 * * * *"
+instruction = "deploy backend to staging"
+report_to = "slack:C0DEPLOYS"
+"""
+    )
+    clock = Clock(datetime(2026, 11, 2, 9, 50, tzinfo=UTC))
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
+    await app.scheduler.tick()  # the first clock starts from now
+    clock.advance(10 * 60 + 30)  # 10:00:30: the 10:00 run falls in the freeze
+    (skipped,) = await app.scheduler.tick()
+    await app.worker.run_until_idle()
+    thread = await thread_of(app, skipped)
+    assert thread.origin.kind == "schedule"
+    assert "staging is frozen" in texts(thread)[-1]
+    assert "change board review" in texts(thread)[-1]
+    audit = [e for e in thread.events if e.type == "error_recorded"]
+    assert [e.kind for e in audit] == ["refused"]  # type: ignore[attr-defined]
+    assert calls(tmp_path) == []
+    clock.advance(60 * 60)  # 11:00:30: the 11:00 run, still frozen
+    (frozen,) = await app.scheduler.tick()
+    await app.worker.run_until_idle()
+    assert "staging is frozen" in texts(await thread_of(app, frozen))[-1]
+    clock.advance(60 * 60)  # 12:00:30: the 12:00 run is after the freeze
+    (ran,) = await app.scheduler.tick()
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, ran)).status == "done"
+    assert deployed(tmp_path) == [("backend", "v1.4.2", "staging")]
