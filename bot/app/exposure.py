@@ -46,7 +46,7 @@ ACL_COMMANDS = (  # noqa: SIM905 - a list of names, kept readable
     "get set getdel del unlink exists expire pexpire pttl incr "
     "hget hset hsetnx hgetall hdel hincrby lpush lrange ltrim sadd srem smembers "
     "zadd zrem zrange zrangebyscore zrevrange zremrangebyscore zcard zmscore "
-    "xadd xreadgroup xack xautoclaim xclaim xgroup xinfo xlen xdel xrange xpending "
+    "xadd xread xreadgroup xack xautoclaim xclaim xgroup xinfo xlen xdel xrange xpending "
     "eval evalsha script|load"
 ).split()
 

@@ -10,12 +10,15 @@ as Protocols (structural: the implementer inherits nothing; the wiring hands it 
 - ``health``: how a channel's long-running loop is doing;
 - ``channel_state``: a channel's own small state (Slack's posted messages and followed
   threads, the mailbox's progress and the email copies sent), in typed records;
-- ``channel_ports``: all of a channel's ports in one frozen set, passed whole.
+- ``channel_ports``: all of a channel's ports in one frozen set, passed whole;
+- ``board``: what the Slack App Home shows (typed facts) and the port that reads it;
+- ``home``: who opened the App Home lately, and whether the board changed.
 
 The shell implements them (``bot.shell.streams``, ``bot.shell.store.channel_state``,
-``bot.shell.runtime.tasks``). Channels and agents import nothing from the shell.
+``bot.shell.runtime.tasks``, ``bot.shell.world``). Channels and agents import nothing from
+the shell.
 Pure; imports only ``bot.core.thread``.
 
-Modules: ``agent``, ``audit``, ``channel_ports``, ``channel_state``, ``health``, ``inbound``,
-``outbound``, ``outbox``, ``threads``.
+Modules: ``agent``, ``audit``, ``board``, ``channel_ports``, ``channel_state``, ``health``,
+``home``, ``inbound``, ``outbound``, ``outbox``, ``threads``.
 """

@@ -22,7 +22,7 @@ from bot.core.thread.thread import Thread
 from bot.shell.store.codec import decode_thread, encode_thread
 from bot.shell.store.keys import Keys, queue_script, text
 
-__all__ = ["ClaimTaken", "ThreadStore"]
+__all__ = ["ClaimTaken", "ThreadStore", "stored_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,11 @@ def _decode(stored: bytes) -> Thread | None:
     return decode_thread(blob, version=int(version))
 
 
+def stored_thread(raw: object) -> Thread | None:
+    """A thread as ``ThreadStore.load_in``'s read returns it (None: no such thread)."""
+    return _decode(cast(bytes | None, raw) or b"")
+
+
 class ThreadStore:
     def __init__(self, *, redis: "Redis", keys: Keys) -> None:
         self._redis = redis
@@ -87,6 +92,10 @@ class ThreadStore:
         return _decode(
             cast(bytes | None, await self._redis.get(self._keys.thread(thread_id))) or b""
         )
+
+    def load_in(self, pipe: "Pipeline", thread_id: str) -> None:
+        """Queue ``load``'s read on a pipeline (``stored_thread`` reads its reply)."""
+        pipe.get(self._keys.thread(thread_id))
 
     async def lease_and_load(
         self, thread_id: str, *, token: str, ttl_ms: int
