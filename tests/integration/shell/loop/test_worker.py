@@ -203,9 +203,11 @@ async def test_concurrent_deploys_to_one_environment_take_turns(
     assert len(calls(tmp_path)) == 2
 
 
-async def test_busy_environment_is_reported_with_its_holder(
+async def test_a_busy_environment_queues_behind_its_holder_then_runs(
     redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
 ) -> None:
+    """Issue 19.3: a deploy that finds its pair held waits in line (told who holds it),
+    holding no worker, and runs after the holder, once, never overlapping it."""
     (tmp_path / "scripts" / "sleep_s").write_text("1.5")
     one = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w1", lock_wait_s=0.2)
     two = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w2", lock_wait_s=0.2)
@@ -217,11 +219,14 @@ async def test_busy_environment_is_reported_with_its_holder(
         await asyncio.sleep(0.05)
     await say(two, "b", "slack:U0ALICE", "deploy backend v1.4.2 to staging", new=True)
     await two.worker.run_until_idle()
-    await first
     b = await thread_of(two, "b")
-    assert "busy: deploy backend v1.4.1 for carol since" in texts(b)[-1]
-    assert b.status == "awaiting_human"
-    assert len(calls(tmp_path)) == 1
+    said = "\n".join(texts(b))
+    assert "1st in line, behind deploy backend v1.4.1 by carol" in said
+    await first
+    await two.worker.run_until_idle()  # its turn: the pump saw the pair free
+    b = await thread_of(two, "b")
+    assert b.status == "done"
+    assert [line.split()[2] for line in calls(tmp_path)] == ["v1.4.1", "v1.4.2"]
 
 
 async def test_invalid_model_output_is_retried_three_times_then_a_human_is_asked(
