@@ -17,15 +17,30 @@ from bot.app.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
+from bot.core.ports.home import HomePorts
+from bot.shell.store.guarded import guarded
+from bot.shell.world.board import BoardReader
+from bot.shell.world.board_changes import OutboxWatch
+from bot.shell.world.home_viewers import RedisHomeViewers
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer
 from channels.email.sender import SmtpServer
-from channels.slack import SlackListeners, SocketMode, slack_listeners, slack_routes, slack_sender
+from channels.slack import (
+    HomePublisher,
+    HomeRefresher,
+    SlackListeners,
+    SocketMode,
+    slack_home,
+    slack_listeners,
+    slack_routes,
+    slack_sender,
+)
 from channels.terminal import TerminalChannel
 
 __all__ = [
     "email_channel",
+    "home_ports",
     "missing_email_settings",
     "slack_inbound",
     "socket_mode",
@@ -137,6 +152,30 @@ def start_slack_deliverer(app: App, stop: asyncio.Event) -> None:
             channel="slack", sender=sender, consumer=consumer, stop=stop, health=h
         ),
     )
+    # Open App Homes follow the board; beside the deliverer, off the worker's turns.
+    home = _home(app, bot_token=token.get_secret_value())
+    refresher = HomeRefresher(publisher=home, changes=home.changes)
+    app.tasks.spawn("slack:home", lambda h: refresher.run(stop, health=h))
+
+
+def home_ports(app: App) -> HomePorts:
+    """The App Home's ports on the app's stores (guarded, as the channels' ports are)."""
+    context = app.context
+    return HomePorts(
+        board=guarded(BoardReader(context=context)),
+        viewers=guarded(RedisHomeViewers(redis=app.redis, keys=context.keys)),
+        changes=guarded(OutboxWatch(redis=app.redis, keys=context.keys)),
+    )
+
+
+def _home(app: App, *, bot_token: str) -> HomePublisher:
+    return slack_home(
+        bot_token=bot_token,
+        api_url=app.settings.slack_api_url,
+        ports=home_ports(app),
+        config=app.context.config,
+        clock=utc_now,
+    )
 
 
 def slack_inbound(app: App) -> SlackListeners | None:
@@ -152,6 +191,7 @@ def slack_inbound(app: App) -> SlackListeners | None:
         api_url=settings.slack_api_url,
         ports=app.ports,
         clock=utc_now,
+        home=_home(app, bot_token=token.get_secret_value()),
     )
 
 

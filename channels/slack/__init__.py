@@ -2,6 +2,7 @@
 
 Inbound: ``SlackListeners`` (a Bolt app) behind ``slack_routes`` (HTTP) or ``SocketMode``.
 Outbound: ``SlackSender``, run by the outbox's ``slack`` deliverer.
+App Home: ``HomePublisher`` (on opening the Home tab, ``home``), ``HomeRefresher`` (on change).
 """
 
 from collections.abc import Callable
@@ -10,7 +11,10 @@ from datetime import datetime
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.channel_state import SlackState
+from bot.core.ports.home import HomePorts
 from channels.slack.client import web_client
+from channels.slack.home_publish import HomePublisher
+from channels.slack.home_refresh import HomeRefresher
 from channels.slack.listeners import SlackListeners
 from channels.slack.pacing import ChannelPacer
 from channels.slack.sender import SlackSender
@@ -18,9 +22,12 @@ from channels.slack.transport import SocketMode, slack_routes
 
 __all__ = [
     "ChannelPacer",
+    "HomePublisher",
+    "HomeRefresher",
     "SlackListeners",
     "SlackSender",
     "SocketMode",
+    "slack_home",
     "slack_listeners",
     "slack_routes",
     "slack_sender",
@@ -34,13 +41,28 @@ def slack_listeners(
     api_url: str | None,
     ports: ChannelPorts,
     clock: Callable[[], datetime],
+    home: HomePublisher | None = None,
 ) -> SlackListeners:
     return SlackListeners(
         client=web_client(bot_token, api_url=api_url),
         ports=ports,
         clock=clock,
         signing_secret=signing_secret,
+        home=home,
     )
+
+
+def slack_home(
+    *,
+    bot_token: str,
+    api_url: str | None,
+    ports: HomePorts,
+    config: Config,
+    clock: Callable[[], datetime],
+) -> HomePublisher:
+    """The App Home's publisher (``views.publish``) on the board and viewers ``ports``."""
+    client = web_client(bot_token, api_url=api_url)
+    return HomePublisher(client=client, ports=ports, config=config, clock=clock)
 
 
 def slack_sender(

@@ -5,7 +5,8 @@ Mentions, DMs, replies in a Slack thread the bot follows and ``/deploy`` become
 ``DecisionReceived`` events carrying the plan hash from the button, as data. Bolt runs with
 ``process_before_response=True``, so Slack gets its 200 only after the event is in the
 stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries. A payload
-that makes a parser or a step raise is set aside and acknowledged (``containment``).
+that makes a parser or a step raise is set aside and acknowledged (``containment``). Opening
+the Home tab publishes the person's App Home (``home_publish``): its buttons are the card's.
 """
 
 import asyncio
@@ -26,6 +27,7 @@ from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.thread.events import DecisionReceived, UserMessage
 from channels.slack.blocks import escape, reject_modal
 from channels.slack.containment import Containment, payload_ref
+from channels.slack.home_publish import HomePublisher, home_listener
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
 from channels.slack.payloads import (
@@ -112,10 +114,11 @@ class SlackListeners:
         clock: Callable[[], datetime],
         signing_secret: str | None,
         command: str = "/deploy",
+        home: HomePublisher | None = None,
     ) -> None:
         """``signing_secret`` None: Socket Mode only (requests are not signed there, and
         ``slack_routes`` refuses to serve these listeners over HTTP). An empty secret is a
-        ``ConfigError``: it would verify nothing."""
+        ``ConfigError``: it would verify nothing. ``home`` None: the Home tab is left as is."""
         if signing_secret is not None and not signing_secret.strip():
             raise ConfigError(
                 "SLACK_SIGNING_SECRET is empty: an empty secret verifies nothing. Set the "
@@ -126,6 +129,7 @@ class SlackListeners:
         self._inbound = ports.inbound
         self._state = ports.slack
         self._clock = clock
+        self.home = home
         self.contained = Containment(set_aside=ports.set_aside, clock=clock)
         self.identity = BotIdentity(client)
         self._publishing = asyncio.Semaphore(_MAX_PUBLISHING)
@@ -245,6 +249,7 @@ class SlackListeners:
 
         app.event("app_mention")(on_event)
         app.event("message")(on_event)
+        app.event("app_home_opened")(home_listener(self.home, contained))
         app.action(APPROVE_ACTION)(on_action)
         app.action(REJECT_ACTION)(on_action)
         app.view(REJECT_VIEW)(on_view)

@@ -8,6 +8,11 @@ checks the bearer token. ``fail(method, ...)`` makes the next call(s) answer an 
 429 with ``Retry-After``. ``/socket`` is a Socket Mode WebSocket: it says ``hello``, then
 sends what ``socket_send`` is given and records the client's acknowledgements.
 
+``views.publish`` is as rude as Slack's: a view that is not a ``home`` view, has more than
+100 blocks, repeats a ``block_id`` or names no user is refused (``invalid_arguments``), and
+more than ``publish_limit`` publishes within ``publish_window_s`` are answered 429 with a
+``Retry-After``; each person's current home is in ``fake.homes``.
+
 ``SlackPoster`` posts Events API bodies, interactive payloads and slash commands to a Bolt
 app over HTTP, signed with the v0 scheme.
 """
@@ -17,6 +22,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -34,6 +40,8 @@ __all__ = [
     "SlackPoster",
     "click",
     "event",
+    "home_click",
+    "home_opened",
     "reject_submission",
     "sign",
     "slash",
@@ -68,6 +76,10 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     on_socket_ack: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     base_url: str = ""
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> published view
+    publish_limit: int = 100  # views.publish calls per window (Tier 4: 100+ a minute)
+    publish_window_s: float = 60.0
+    _published_s: list[float] = field(default_factory=list)
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _ts: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -133,9 +145,55 @@ class FakeSlack:
             return web.json_response(
                 {"ok": False, "error": failure.error}, status=failure.status, headers=headers
             )
+        if method == "views.publish" and (wait_s := self._publish_wait_s()) is not None:
+            self.calls.append(Call(method, args, 429))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait_s)},
+            )
         result = self._answer(method, args)
         self.calls.append(Call(method, args, result=result))
         return web.json_response(result)
+
+    def _publish_wait_s(self) -> int | None:
+        """None: a views.publish may go now (and is counted); else the seconds to wait."""
+        now_s = time.monotonic()
+        self._published_s = [t for t in self._published_s if now_s - t < self.publish_window_s]
+        if len(self._published_s) >= self.publish_limit:
+            return max(1, math.ceil(self._published_s[0] + self.publish_window_s - now_s))
+        self._published_s.append(now_s)
+        return None
+
+    def _publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.publish: the view checked as Slack checks it, then kept as the user's home."""
+        view, user = args.get("view"), args.get("user_id")
+        problems = []
+        if not isinstance(user, str) or not user:
+            problems.append("[ERROR] missing required field: user_id")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            problems.append("[ERROR] must be a home view [json-pointer:/view/type]")
+        blocks = view.get("blocks") if isinstance(view, dict) else None
+        if not isinstance(blocks, list):
+            problems.append("[ERROR] missing required field: blocks [json-pointer:/view]")
+        else:
+            if len(blocks) > 100:
+                problems.append(
+                    "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"
+                )
+            ids = [b["block_id"] for b in blocks if isinstance(b, dict) and "block_id" in b]
+            if len(ids) != len(set(ids)):
+                problems.append("[ERROR] duplicate block_id [json-pointer:/view/blocks]")
+        if problems:
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": problems},
+            }
+        assert isinstance(user, str)
+        assert isinstance(view, dict)
+        self.homes[user] = view
+        return {"ok": True, "view": {**view, "id": f"V0HOME{user}"}}
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
@@ -165,6 +223,8 @@ class FakeSlack:
                 return {"ok": True, "message_ts": self._next_ts()}
             case "views.open":
                 return {"ok": True, "view": {**args.get("view", {}), "id": "V0TEST"}}
+            case "views.publish":
+                return self._publish(args)
             case "apps.connections.open":
                 return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"}
             case _:
@@ -340,6 +400,56 @@ def click(
                 "type": "button",
                 "action_id": action_id,
                 "block_id": "decision",
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+
+
+def home_opened(user: str, *, event_id: str, tab: str = "home") -> dict[str, Any]:
+    """An ``app_home_opened`` Events API callback (``tab``: home, messages or about)."""
+    return {
+        "token": "legacy-unused",
+        "team_id": TEAM,
+        "api_app_id": "A0TEST",
+        "event": {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D0{user}",
+            "tab": tab,
+            "event_ts": "1700000000.000100",
+        },
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
+
+
+def home_click(
+    action_id: str,
+    value: str,
+    *,
+    user: str,
+    action_ts: str,
+    trigger_id: str = "trigger-home",
+    view_id: str = "V0HOME",
+) -> dict[str, Any]:
+    """A ``block_actions`` payload: a click on a button of the App Home (a view, no message)."""
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0TEST",
+        "trigger_id": trigger_id,
+        "container": {"type": "view", "view_id": view_id},
+        "view": {"id": view_id, "type": "home", "callback_id": "", "private_metadata": ""},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "decide",
                 "value": value,
                 "action_ts": action_ts,
             }

@@ -15,9 +15,11 @@ SCOPE_OF = {
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
     "views_open": None,
+    "views_publish": None,
 }
 # Each event subscription, and the scope Slack requires for it.
 EVENTS = {
+    "app_home_opened": None,
     "app_mention": "app_mentions:read",
     "message.channels": "channels:history",
     "message.groups": "groups:history",
@@ -38,10 +40,12 @@ def test_the_manifest_asks_for_what_the_code_uses() -> None:
     called = set(re.findall(r"\._client\.(\w+)\(", code))
     assert called == set(SCOPE_OF), "a new Web API method: add it (and its scope) here"
     assert listed(manifest, "bot_events") == set(EVENTS)
-    needed = {s for s in SCOPE_OF.values() if s} | set(EVENTS.values()) | {"commands"}
+    needed = {s for s in (*SCOPE_OF.values(), *EVENTS.values()) if s} | {"commands"}
     assert listed(manifest, "bot") == needed
     assert 'app.event("app_mention")' in code
     assert 'app.event("message")' in code
+    assert 'app.event("app_home_opened")' in code
+    assert "home_tab_enabled: true" in manifest  # the App Home's tab (channels/slack/home.py)
     assert "- command: /deploy" in manifest
     assert 'command: str = "/deploy"' in code
     urls = re.findall(r"(?:url|request_url): (\S+)", manifest)
