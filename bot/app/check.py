@@ -1,7 +1,8 @@
 """``deploybot check-config``: the config, the environment and how they fit, in one report.
 
-Lines start with ``ok:``, ``warning:`` or ``problem:``; the exit status is 1 when there is
-a problem (2 when the config or the environment cannot be read at all).
+Lines start with ``ok:`` (notes, a finding's ``info`` too), ``warning:`` or ``problem:``; the
+exit status is 1 when there is a problem (2 when the config or the environment cannot be read
+at all).
 """
 
 import asyncio
@@ -112,8 +113,9 @@ def check_config(settings: Settings) -> int:
         problems += [unreachable] if unreachable else []
         if unreachable is None and (open_ := asyncio.run(redis_finding(settings, config))):
             found.append(open_)
+    lines = {"problem": problems, "warning": warnings, "info": notes}
     for finding in found:
-        (problems if finding.level == "problem" else warnings).append(finding.text)
+        lines[finding.level].append(finding.text)
     if settings.email_configured and settings.dmarc_required and settings.email_authserv_ids:
         ids = ", ".join(settings.email_authserv_ids)
         notice = settings.email_refusal_notice_s

@@ -3,13 +3,13 @@
 ``findings`` is pure: it returns what is wrong or risky with a set of settings (and the
 config). ``deploybot check-config`` prints every finding; each long-running command prints
 the ones that concern it, and refuses to start on a finding that ``refuses`` it (one line,
-exit 2). How Redis keeps what it acknowledged is judged in ``bot.app.durability``, what
-deployed code could reach in ``bot.app.exposure``.
+exit 2). What a finding is: ``bot.app.finding``. Whether release policy can work as
+configured is judged in ``bot.app.release_findings``, how Redis keeps what it acknowledged in
+``bot.app.durability``, what deployed code could reach in ``bot.app.exposure``.
 """
 
-from dataclasses import dataclass, field
-from typing import Literal
-
+from bot.app.finding import SERVICES, Finding, refusal
+from bot.app.release_findings import release_policy_findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.config.service import GithubWorkflow
@@ -24,28 +24,10 @@ __all__ = [
     "refusal",
 ]
 
-#: The long-running commands (the Procfile's process types, and ``run``).
-SERVICES = frozenset({"worker", "web", "run", "mail", "clock"})
 _HTTP = frozenset({"web", "run"})
 _EMAIL = frozenset({"mail", "run"})
 
-Level = Literal["problem", "warning"]
 _GITHUB_FIND_S = 30  # below this, a run GitHub lists late is held as unknown too often
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: Level
-    text: str
-    #: Commands that must not start with this finding.
-    refuses: frozenset[str] = field(default_factory=frozenset)
-    #: Commands that start but print this finding as a warning.
-    warns: frozenset[str] = field(default_factory=frozenset)
-
-
-def refusal(found: list[Finding], command: str) -> Finding | None:
-    """The first finding that stops ``command`` from starting, if any."""
-    return next((f for f in found if command in f.refuses), None)
 
 
 def _no_data_ignored(config: Config | None) -> list[Finding]:
@@ -72,7 +54,7 @@ def _no_data_ignored(config: Config | None) -> list[Finding]:
 
 
 def findings(settings: Settings, config: Config | None = None) -> list[Finding]:
-    """Every problem and warning of these settings (and config), in a stable order."""
+    """Every problem, warning and note of these settings (and config), in a stable order."""
     return [
         *_no_data_ignored(config),
         *_slack(settings),
@@ -80,6 +62,7 @@ def findings(settings: Settings, config: Config | None = None) -> list[Finding]:
         *_email(settings),
         *_github(settings, config),
         *_release(config),
+        *release_policy_findings(settings, config),
     ]
 
 
