@@ -1,10 +1,11 @@
 """The HTTP API channel: ``/v1/threads`` (launch, query, resume) and signed webhooks.
 
 ``bodies`` (request and response models), ``auth`` (bearer token, HMAC signature),
-``resume`` (is the thread waiting for this, may this person say it), ``webhook`` (filling an
-instruction from a payload), ``openapi`` (the schema served at ``/openapi.json``), ``edge``
-(what every route shares: the auth check, the body cap, error answers) and ``channel`` (the
-Starlette routes).
+``launch`` (release policy's typed fields as the deploy command's words), ``resume`` (is the
+thread waiting for this, may this person say it), ``waiting`` (a queued thread's wait, as
+shown), ``webhook`` (filling an instruction from a payload), ``openapi`` (the schema served
+at ``/openapi.json``), ``edge`` (what every route shares: the auth check, the body cap, error
+answers) and ``channel`` (the Starlette routes).
 """
 
 from collections.abc import Callable

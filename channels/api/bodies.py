@@ -22,13 +22,17 @@ from bot.core.thread.origin import Origin
 from bot.core.thread.plan import Evidence, Plan
 from bot.core.thread.thread import Status
 
+from .waiting import QueueView
+
 __all__ = [
     "ApiError",
     "ApprovalResume",
+    "CancelResume",
     "EventAccepted",
     "LaunchRequest",
     "MessageResume",
     "PendingApproval",
+    "ResumeBody",
     "ResumeRequest",
     "ThreadCreated",
     "ThreadView",
@@ -49,6 +53,18 @@ _User = Annotated[
 _Text = Annotated[
     str, Field(min_length=1, max_length=4000, json_schema_extra={"pattern": r"[^ \t\r\n]"})
 ]
+_PlanHash = Annotated[str, Field(min_length=16, max_length=64, pattern=r"^[0-9a-f]+$")]
+# One line with something in it and no '?' (the grammar defers any text holding one).
+_REASON_PATTERN = r"^[^?\x00-\x1f\x7f]*[^?\x00-\x20\x7f][^?\x00-\x1f\x7f]*$"
+_Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": _REASON_PATTERN}),
+]
+_PLAIN_REASON = (
+    " It must also read as a plain reason: no word of negation, condition or hedging (not, "
+    "don't, if, unless, when, maybe, ...), no symbol, and no 'and'/'or' at either end; "
+    "otherwise 422 and nothing is launched."
+)
 
 
 _BLANK = " \t\r\n"
@@ -67,10 +83,47 @@ class _Request(BaseModel):
 
 
 class LaunchRequest(_Request):
-    """``POST /v1/threads``: start a thread with a request in words."""
+    """``POST /v1/threads``: start a thread with a request in words.
+
+    Release policy's fields (``when_ready``, ``skip_soak``, ``break_glass``) are only for a
+    deploy command in ``text`` with no suffix of its own: the edge appends their words and
+    launches only if the grammar reads exactly them back."""
 
     text: _Text = Field(examples=["deploy backend v1.4.2 to production"])
     user: _User
+    when_ready: bool = Field(
+        default=False,
+        strict=True,  # true or false: "yes" or 1 are not what the schema says
+        description="Wait until release policy (promotion order, soak) allows the deploy, "
+        "then plan it: the same as ending text with 'when ready'. Not with skip_soak or "
+        "break_glass.",
+    )
+    skip_soak: _Reason | None = Field(
+        default=None,
+        description="Override the soak, with this reason (audited, shown to the approvers): "
+        "the same as ending text with 'skip soak <reason>'. Only people the environment's "
+        "soak_override_by names may; approvals still apply." + _PLAIN_REASON,
+        examples=["INC-7 hotfix"],
+    )
+    break_glass: _Reason | None = Field(
+        default=None,
+        description="Deploy inside a freeze, with this reason (audited, shown to the "
+        "approvers): the same as ending text with 'break glass <reason>'. Only people the "
+        "freeze's break_glass names may; approvals still apply." + _PLAIN_REASON,
+        examples=["checkout outage"],
+    )
+
+    @field_validator("skip_soak", "break_glass")
+    @classmethod
+    def _one_plain_line(cls, value: str | None) -> str | None:
+        # The schema's pattern, and what the grammar reads: printable, one line, no '?'.
+        if value is None:
+            return None
+        if "?" in value:
+            raise ValueError("must not contain '?'")
+        if not value.isprintable() or not value.strip():
+            raise ValueError("must be one line of printable characters")
+        return value
 
 
 class ApprovalResume(_Request):
@@ -79,10 +132,7 @@ class ApprovalResume(_Request):
     type: Literal["approval"]
     decision: Literal["approve", "reject"]
     user: _User
-    plan_hash: str = Field(
-        min_length=16,
-        max_length=64,
-        pattern=r"^[0-9a-f]+$",
+    plan_hash: _PlanHash = Field(
         description="The plan being decided: approval.plan_hash from GET /v1/threads/{id}. "
         "A decision counts only for the plan its author was shown: if the thread now "
         "waits on another plan, the answer is 409 and nothing is decided.",
@@ -115,14 +165,32 @@ class MessageResume(_Request):
     user: _User
 
 
-ResumeRequest = Annotated[ApprovalResume | MessageResume, Field(discriminator="type")]
+class CancelResume(_Request):
+    """Leave the queue: the thread's plan waiting in line, or its wait for the soak or a
+    freeze. Said in the thread as ``cancel [plan id]`` by ``user``."""
 
-_RESUME_TAGS = ("approval", "message")
-_RESUME: TypeAdapter[ApprovalResume | MessageResume] = TypeAdapter(ResumeRequest)
+    type: Literal["cancel"]
+    user: _User
+    plan_hash: _PlanHash | None = Field(
+        default=None,
+        description="The plan to take out of the line: queue.plan_hash from GET "
+        "/v1/threads/{id}. Optional; when given and it is not the plan waiting in line "
+        "(none is while the deploy waits for its soak or a freeze), the answer is 409 and "
+        "nothing is cancelled.",
+    )
+
+
+ResumeRequest = Annotated[
+    ApprovalResume | MessageResume | CancelResume, Field(discriminator="type")
+]
+ResumeBody = ApprovalResume | MessageResume | CancelResume
+
+_RESUME_TAGS = ("approval", "message", "cancel")
+_RESUME: TypeAdapter[ResumeBody] = TypeAdapter(ResumeRequest)
 _FIELDS: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
 
-def parse_resume(raw: bytes) -> ApprovalResume | MessageResume:
+def parse_resume(raw: bytes) -> ResumeBody:
     """Raises ``ValidationError``; see ``describe_errors``."""
     return _RESUME.validate_json(raw)
 
@@ -145,7 +213,7 @@ def describe_errors(exc: ValidationError, *, limit: int = 5) -> str:
                 msg = "the body is not valid JSON"
                 loc = ""
             case "union_tag_not_found" | "union_tag_invalid":
-                msg = "type: must be 'approval' or 'message'"
+                msg = "type: must be 'approval', 'message' or 'cancel'"
             case "model_type" | "model_attributes_type" | "dict_type" if not loc:
                 msg = "the body must be a JSON object"
             case "missing":
@@ -214,5 +282,10 @@ class ThreadView(_Response):
     created_at: datetime
     approval: PendingApproval | None = Field(
         description="The open approval request, if the thread is waiting on one."
+    )
+    queue: QueueView | None = Field(
+        default=None,
+        description="What a queued thread waits for (status 'queued'): its place in the "
+        "pair's line, or when release policy lets it be planned; null otherwise.",
     )
     events: list[Event]

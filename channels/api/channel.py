@@ -45,6 +45,7 @@ from .edge import (
     read_body,
     read_json_body,
 )
+from .launch import LaunchError, launch_text
 from .openapi import THREAD_ID_PATTERN, openapi_document
 from .resume import (
     Accept,
@@ -55,6 +56,7 @@ from .resume import (
     api_person,
     check_resume,
 )
+from .waiting import queue_view
 from .webhook import InstructionError, delivery_thread_id, fill_instruction
 
 __all__ = ["MAX_BODY_BYTES", "ApiChannel"]
@@ -131,13 +133,17 @@ class ApiChannel:
                 f"{body.user!r} is not in deploybot's [people]; only people listed in the "
                 "config may start threads.",
             )
+        try:
+            text = launch_text(body=body, config=self._config)
+        except LaunchError as exc:
+            raise Problem(422, str(exc)) from None
         event = UserMessage(
-            id=self._new_id(), at=self._clock(), actor=Actor.of("api", person), text=body.text
+            id=self._new_id(), at=self._clock(), actor=Actor.of("api", person), text=text
         )
         thread = Thread(
             id=self._new_id(),
             origin=ApiOrigin(),
-            agent=agent_for(body.text),
+            agent=agent_for(text),
             created_at=event.at,
             events=[event],
         )
@@ -171,6 +177,7 @@ class ApiChannel:
             agent=thread.agent,
             created_at=thread.created_at,
             approval=pending,
+            queue=queue_view(thread),
             events=thread.events,
         )
         return answer(view, 200)

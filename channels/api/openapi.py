@@ -10,6 +10,7 @@ from .auth import SIGNATURE_HEADER
 from .bodies import (
     ApiError,
     ApprovalResume,
+    CancelResume,
     EventAccepted,
     LaunchRequest,
     MessageResume,
@@ -26,6 +27,7 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (LaunchRequest, "validation"),
     (ApprovalResume, "validation"),
     (MessageResume, "validation"),
+    (CancelResume, "validation"),
     (ThreadCreated, "serialization"),
     (ThreadView, "serialization"),
     (EventAccepted, "serialization"),
@@ -82,12 +84,13 @@ def openapi_document() -> dict[str, JsonValue]:
     _, top = models_json_schema(_MODELS, ref_template="#/components/schemas/{model}")
     schemas: dict[str, JsonValue] = dict(top.get("$defs", {}))
     schemas["ResumeRequest"] = {
-        "oneOf": [_ref("ApprovalResume"), _ref("MessageResume")],
+        "oneOf": [_ref("ApprovalResume"), _ref("MessageResume"), _ref("CancelResume")],
         "discriminator": {
             "propertyName": "type",
             "mapping": {
                 "approval": "#/components/schemas/ApprovalResume",
                 "message": "#/components/schemas/MessageResume",
+                "cancel": "#/components/schemas/CancelResume",
             },
         },
     }
@@ -107,6 +110,12 @@ def openapi_document() -> dict[str, JsonValue]:
                 "post": {
                     "operationId": "launchThread",
                     "summary": "Start a thread with a request in words, as a person.",
+                    "description": "when_ready, skip_soak and break_glass are only for a "
+                    "deploy command in text that deploybot reads exactly and that has no "
+                    "suffix of its own: their words are appended to text, and the launch "
+                    "happens only if the result reads as that deploy with exactly those "
+                    "overrides (else 422 naming the field; nothing is launched). A reason "
+                    "holding negation, condition or hedging is a 422: word it without them.",
                     "security": bearer,
                     "requestBody": {"required": True, "content": _json(_ref("LaunchRequest"))},
                     "responses": _responses(
@@ -129,12 +138,15 @@ def openapi_document() -> dict[str, JsonValue]:
             "/v1/threads/{id}/events": {
                 "post": {
                     "operationId": "resumeThread",
-                    "summary": "Resume a thread: an approval decision or a message.",
+                    "summary": "Resume a thread: an approval decision, a message or a cancel.",
                     "description": "An approval must name the plan it decides: plan_hash, "
                     "as GET shows it in approval.plan_hash (missing: 422). If the thread "
                     "waits on another plan (the request was replaced, superseded or "
                     "expired), the answer is 409 and nothing is decided; 403 when that "
-                    "person may not decide.",
+                    "person may not decide. A cancel takes a queued thread's deploy out of "
+                    "line (or stops its wait for the soak or a freeze): 409 when the thread "
+                    "is not queued or plan_hash is not the plan waiting in line; the thread "
+                    "then says whether that person may (the requester or an approver).",
                     "security": bearer,
                     "parameters": [thread_id],
                     "requestBody": {"required": True, "content": _json(_ref("ResumeRequest"))},

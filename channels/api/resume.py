@@ -5,6 +5,12 @@ checks everything again when it handles the message, so a race between two clien
 An accepted approval becomes a ``decision_received`` event carrying the plan hash the client
 sent (the one GET showed it): an API decision is bound, as data, to the exact plan the client
 was shown. An accepted message is sent as typed.
+
+A cancel (``{"type": "cancel"}``, or a message saying ``cancel [plan id]``) is accepted only
+while the thread is ``queued``, and, when it names a plan, only for the plan waiting in line
+(``waiting.queue_view``); it is sent as the words ``cancel [plan id]`` from that person, so
+the loop's policy decides who may (the requester or one of the environment's approvers) and
+says so in the thread.
 """
 
 from datetime import datetime
@@ -14,12 +20,13 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, NotOpen, Refused, check_decision_on
-from bot.core.reading.commands import ApproveCommand, RejectCommand
+from bot.core.reading.commands import ApproveCommand, CancelCommand, RejectCommand
 from bot.core.reading.grammar import parse_command
 from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.thread import Thread
 
-from .bodies import ApprovalResume, MessageResume
+from .bodies import ApprovalResume, CancelResume, MessageResume, ResumeBody
+from .waiting import queue_view
 
 __all__ = [
     "Accept",
@@ -89,9 +96,7 @@ def api_person(config: Config, user: str) -> str | None:
     return config.person_for(actor)
 
 
-def check_resume(
-    *, thread: Thread, body: ApprovalResume | MessageResume, config: Config, now: datetime
-) -> Verdict:
+def check_resume(*, thread: Thread, body: ResumeBody, config: Config, now: datetime) -> Verdict:
     person = api_person(config, body.user)
     if person is None:
         return Forbidden(
@@ -129,14 +134,44 @@ def check_resume(
                 if isinstance(verdict, AcceptDecision):
                     return Accept(actor=actor, text=text)
                 return verdict
+            if isinstance(command, CancelCommand):
+                refused = _nothing_to_cancel(thread, plan_id=command.plan_id)
+                return refused or Accept(actor=actor, text=text)
             if thread.status == "running":
                 return Conflict(
                     reason=f"thread {thread.id} is still working (status running); send the "
                     "message once it waits for a human (poll GET /v1/threads/{id})."
                 )
             return Accept(actor=actor, text=text)
+        case CancelResume(plan_hash=plan_hash):
+            plan_id = plan_hash[:16] if plan_hash is not None else None
+            refused = _nothing_to_cancel(thread, plan_id=plan_id)
+            words = f"cancel {plan_id}" if plan_id is not None else "cancel"
+            return refused or Accept(actor=actor, text=words)
         case _:
             assert_never(body)
+
+
+def _nothing_to_cancel(thread: Thread, *, plan_id: str | None) -> Conflict | None:
+    """A 409 when the thread has nothing to cancel, or not the plan ``plan_id`` names."""
+    if thread.status != "queued":
+        return Conflict(
+            reason=f"thread {thread.id} has nothing to cancel (status {thread.status}): only "
+            "a queued deploy, waiting in line or for its soak or a freeze, can be cancelled."
+        )
+    view = queue_view(thread)
+    in_line = view.plan_hash if view is not None else None
+    if plan_id is None or (in_line is not None and in_line.startswith(plan_id)):
+        return None
+    if in_line is None:
+        return Conflict(
+            reason=f"no plan waits in line in thread {thread.id} (its deploy waits to be "
+            "planned); nothing was cancelled. Send the cancel without plan_hash."
+        )
+    return Conflict(
+        reason=f"plan #{plan_id} is not the plan waiting in line (#{in_line[:4]} is); "
+        "nothing was cancelled. GET the thread: queue.plan_hash names the plan waiting."
+    )
 
 
 def _decision(

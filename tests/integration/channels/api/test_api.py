@@ -291,7 +291,7 @@ async def test_not_json_and_unknown_threads(api: Api) -> None:
     assert missing.status_code == 404
     bad = await api.resume("nope", type="vote", user="carol")
     assert bad.status_code == 422
-    assert "type: must be 'approval' or 'message'" in bad.json()["error"]
+    assert "type: must be 'approval', 'message' or 'cancel'" in bad.json()["error"]
 
 
 async def test_redis_down_is_503_and_nothing_is_claimed(

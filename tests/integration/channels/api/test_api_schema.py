@@ -1,11 +1,13 @@
 """Schemathesis against the API's own OpenAPI schema, in-process: no input gives a 5xx.
 
-The app runs on real Redis under the test's key prefix, with two real threads in it (one
-waiting for approval, one done). Every request carries the bearer token and a valid webhook
-signature over the exact bytes sent, so generated bodies get past authentication. In the
-positive mode the generated cases are steered towards known people, existing threads and the
-configured webhook, so the handlers' deeper paths (202, 403, 409, 201) run too; the negative
-mode sends schema-invalid data as generated.
+The app runs on real Redis under the test's key prefix, with three real threads in it (one
+waiting for approval, one done, one queued behind a held pair). Every request carries the
+bearer token and a valid webhook signature over the exact bytes sent, so generated bodies get
+past authentication. In the positive mode the generated cases are steered towards known
+people, existing threads and the configured webhook, so the handlers' deeper paths (202, 403,
+409, 201) run too; a launch with release policy's fields gets a deploy command and a plain
+reason (what the schema cannot say: without them it is a 422); the negative mode sends
+schema-invalid data as generated.
 """
 
 import asyncio
@@ -27,6 +29,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, ignored_
 from starlette.types import Receive, Scope, Send
 
 from bot.app.webapp import build_web_app
+from bot.shell.lock.holder import LockHolder
 from channels.api import api_routes
 from channels.api.auth import sign
 from channels.api.openapi import THREAD_ID_PATTERN
@@ -39,7 +42,10 @@ WEBHOOKS = """
 [webhooks.ci]
 instruction = "deploy backend {version} to staging"
 """
-THREADS = ["t-waiting", "t-done", "t-unknown"]
+THREADS = ["t-waiting", "t-done", "t-queued", "t-unknown"]
+DEPLOYS = ["deploy backend v1.4.2 to production", "deploy backend to staging"]
+REASONS = ["INC-7 hotfix", "checkout outage"]
+RELEASE_FIELDS = {"when_ready", "skip_soak", "break_glass"}
 USERS = ["alice", "bob", "carol", "mallory"]
 NOT_CHECKED = [content_type_conformance, ignored_auth]
 OPERATIONS = [
@@ -60,14 +66,23 @@ class _Credentials(requests.auth.AuthBase):
 
 
 async def _seed(config: Path, prefix: str, clock: Clock) -> None:
-    """One thread waiting for approval and one done, made by a real worker."""
+    """One thread waiting for approval, one done and one queued (staging is held by someone
+    else for the rest of the test), made by a real worker."""
     client = Redis.from_url(TEST_REDIS_URL)
     try:
         app = make_app(client, prefix=prefix, config_file=config, clock=clock)
         await say(app, "t-waiting", "api:carol", "deploy backend v1.4.2 to production", new=True)
         await say(app, "t-done", "api:carol", "deploy backend v1.4.1 to staging", new=True)
         await app.worker.run_until_idle()
-        for thread_id, status in (("t-waiting", "awaiting_approval"), ("t-done", "done")):
+        holder = LockHolder(thread_id="x", who="dave", why="a long deploy", since=clock())
+        held, _ = await app.context.env_lock.acquire(
+            service="backend", environment="staging", holder=holder, ttl_ms=600_000
+        )
+        assert held
+        await say(app, "t-queued", "api:carol", "deploy backend v1.4.2 to staging", new=True)
+        await app.worker.run_until_idle()
+        seeded = (("t-waiting", "awaiting_approval"), ("t-done", "done"), ("t-queued", "queued"))
+        for thread_id, status in seeded:
             thread = await app.context.store.load(thread_id)
             assert thread is not None
             assert thread.status == status
@@ -128,7 +143,13 @@ def test_the_schema_lists_every_route(web_schema: schemathesis.BaseSchema) -> No
 
 
 def _steer(
-    case: schemathesis.Case, thread: str, user: str, hook: str, version: str | int
+    case: schemathesis.Case,
+    thread: str,
+    user: str,
+    hook: str,
+    version: str | int,
+    deploy: str,
+    reason: str,
 ) -> schemathesis.Case:
     """Point a schema-valid case at things that exist, keeping it schema-valid."""
     params = case.path_parameters or {}
@@ -139,6 +160,15 @@ def _steer(
         case.body = {**(case.body if isinstance(case.body, dict) else {}), "version": version}
     if isinstance(case.body, dict) and "user" in case.body:
         case.body["user"] = user
+    if isinstance(case.body, dict) and any(case.body.get(f) for f in RELEASE_FIELDS):
+        # Release policy's fields go with a deploy command and a plain reason, and
+        # when_ready with neither override; the schema cannot say so (it is a 422).
+        case.body["text"] = deploy
+        for name in ("skip_soak", "break_glass"):
+            if case.body.get(name) is not None:
+                case.body[name] = reason
+        if case.body.get("skip_soak") or case.body.get("break_glass"):
+            case.body["when_ready"] = False
     return case
 
 
@@ -170,6 +200,8 @@ def test_no_input_gives_a_server_error(
             st.sampled_from(USERS),
             st.sampled_from(["ci", "nope"]),
             st.sampled_from(["v1.4.1", "v1.4.2", 7]),
+            st.sampled_from(DEPLOYS),
+            st.sampled_from(REASONS),
         )
     else:
         cases = cases.map(_steer_negative)

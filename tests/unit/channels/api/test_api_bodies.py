@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from channels.api.bodies import (
     ApprovalResume,
+    CancelResume,
     LaunchRequest,
     MessageResume,
     describe_errors,
@@ -30,6 +31,10 @@ def test_resume_is_a_union_on_type() -> None:
     )
     message = parse_resume(b'{"type":"message","text":"status","user":"carol"}')
     assert message == MessageResume(type="message", text="status", user="carol")
+    cancel = parse_resume(b'{"type":"cancel","user":"carol"}')
+    assert cancel == CancelResume(type="cancel", user="carol", plan_hash=None)
+    named = parse_resume(b'{"type":"cancel","user":"carol","plan_hash":"%s"}' % PLAN)
+    assert named == CancelResume(type="cancel", user="carol", plan_hash=PLAN.decode())
 
 
 @pytest.mark.parametrize(
@@ -38,8 +43,11 @@ def test_resume_is_a_union_on_type() -> None:
         (b"", "the body is not valid JSON"),
         (b"{", "the body is not valid JSON"),
         (b"[]", "the body must be a JSON object"),
-        (b"{}", "type: must be 'approval' or 'message'"),
-        (b'{"type":"vote"}', "type: must be 'approval' or 'message'"),
+        (b"{}", "type: must be 'approval', 'message' or 'cancel'"),
+        (b'{"type":"vote"}', "type: must be 'approval', 'message' or 'cancel'"),
+        (b'{"type":"cancel"}', "user: required"),
+        (b'{"type":"cancel","user":"c","plan_hash":"3f2a"}', "plan_hash: String should have"),
+        (b'{"type":"cancel","user":"c","reason":"x"}', "reason: unknown field"),
         (b'{"type":"approval","user":"alice"}', "decision: required"),
         (b'{"type":"approval","decision":"approve","user":"alice"}', "plan_hash: required"),
         (
@@ -105,6 +113,43 @@ def test_launch_request() -> None:
             LaunchRequest.model_validate_json(bad)
     with pytest.raises(ValidationError):
         LaunchRequest.model_validate_json(b'{"text":"' + b"x" * 4001 + b'","user":"c"}')
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (b"", (False, None, None)),
+        (b',"when_ready":true', (True, None, None)),
+        (b',"skip_soak":"INC-7 hotfix"', (False, "INC-7 hotfix", None)),
+        (b',"break_glass":"St\\u00f6rung","skip_soak":null', (False, None, "St\u00f6rung")),
+    ],
+)
+def test_launch_request_release_fields(
+    fields: bytes, expected: tuple[bool, str | None, str | None]
+) -> None:
+    body = LaunchRequest.model_validate_json(
+        b'{"text":"deploy backend to staging","user":"c"' + fields + b"}"
+    )
+    assert (body.when_ready, body.skip_soak, body.break_glass) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (b'"skip_soak":""', "skip_soak: String should have at least 1 character"),
+        (b'"skip_soak":"   "', "skip_soak: must be one line of printable characters"),
+        (b'"break_glass":"two\\nlines"', "break_glass: must be one line of printable"),
+        (b'"break_glass":"bidi\\u202e"', "break_glass: must be one line of printable"),
+        (b'"skip_soak":"why?"', "skip_soak: must not contain '?'"),
+        (b'"skip_soak":"' + b"x" * 201 + b'"', "skip_soak: String should have at most 200"),
+        (b'"when_ready":"soon"', "when_ready: Input should be a valid boolean"),
+    ],
+)
+def test_launch_request_release_fields_refused(fields: bytes, expected: str) -> None:
+    raw = b'{"text":"deploy backend to staging","user":"c",' + fields + b"}"
+    with pytest.raises(ValidationError) as raised:
+        LaunchRequest.model_validate_json(raw)
+    assert expected in describe_errors(raised.value)
 
 
 def test_webhook_fields() -> None:
