@@ -125,6 +125,8 @@ def _head(card: ApprovalCard, slack_ids: Mapping[str, str]) -> SectionBlock:
     plan = card.plan
     commit = code(plan.sha[:7]) + (f" {escape(plan.subject)}" if plan.subject else "")
     current = code(plan.previous_version) if plan.previous_version else "nothing yet"
+    if plan.ahead is not None and plan.previous_version:  # what the plans ahead leave
+        current += " (queued ahead)" if plan.ahead == "queued" else " (deploying now)"
     approvers = ", ".join(_who(p, slack_ids) for p in card.approvers)
     needed = "" if len(card.approvers) <= 1 else f" ({card.min_approvals} needed)"
     fields = [

@@ -45,6 +45,7 @@ class StartedDeploy(BaseModel):
     version: Name
     requester: Name
     at: datetime
+    sha: str | None = None  # its commit (None: started before it was recorded)
 
 
 class Superseded(BaseModel):

@@ -65,6 +65,7 @@ _Fields = tuple[
     str | None,
     tuple[str, int | None] | None,
     tuple[tuple[str, str, str], ...],
+    str | None,
 ]
 
 
@@ -72,7 +73,7 @@ _Fields = tuple[
 def _hash(fields: _Fields) -> str:
     """``Plan.plan_hash`` of a plan's fields (in the order of ``Plan.plan_hash``'s tuple)."""
     hashed: list[str | None] = list(fields[:8])  # kind ... requester, always hashed
-    attempt, previous_sha, lineage, overrides = fields[8:]
+    attempt, previous_sha, lineage, overrides, ahead = fields[8:]
     if attempt > 1:  # first attempts hash as before attempts existed
         hashed.append(str(attempt))
     if previous_sha is not None:  # plans without these hash as before
@@ -81,6 +82,8 @@ def _hash(fields: _Fields) -> str:
         hashed.append(f"lineage={lineage[0]}:{lineage[1]}")
     for kind, person, reason in overrides:  # plans without overrides hash as before
         hashed.append(f"{kind}={person}:{reason}")
+    if ahead is not None:
+        hashed.append(f"ahead={ahead}")
     blob = json.dumps(hashed, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -139,6 +142,10 @@ def _no_overrides(value: object) -> bool:
     return value == ()
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 def _empty(value: object) -> bool:
     return value == []
 
@@ -163,6 +170,9 @@ class Plan(BaseModel):
     lineage: Lineage | None = None
     # Release policy set aside by a named person (left out of stored plans when empty).
     overrides: tuple[Override, ...] = Field(default=(), exclude_if=_no_overrides)
+    # Made against what the plans ahead of it in the pair's line (or the one running) leave,
+    # not what is live now: ``previous_*`` is their version (the queue, issue 19.3).
+    ahead: Literal["queued", "running"] | None = Field(default=None, exclude_if=_is_none)
 
     @property
     def plan_hash(self) -> str:
@@ -192,6 +202,7 @@ class Plan(BaseModel):
             self.previous_sha,
             None if lineage is None else (lineage.relation, lineage.missing),
             tuple((o.kind, o.person, o.reason) for o in self.overrides),
+            self.ahead,
         )
 
     @property
@@ -221,7 +232,12 @@ class Plan(BaseModel):
             commit += f', "{self.subject}"'
         warning = self.not_built_on_live()
         now = f"; {warning}" if warning else ""
-        now = f" (now {self.previous_version}{now})" if self.previous_version else " (first deploy)"
+        if self.ahead is not None and self.previous_version:
+            after = "queued ahead" if self.ahead == "queued" else "deploying now"
+            now = f" (after {self.previous_version}, {after}{now})"
+        else:
+            live = f" (now {self.previous_version}{now})"
+            now = live if self.previous_version else " (first deploy)"
         verb = "roll back" if self.kind == "rollback" else ""
         head = f"{verb} " if verb else ""
         return f"{head}{self.service} {self.version} ({commit}) -> {self.environment}{now}"

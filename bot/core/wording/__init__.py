@@ -11,10 +11,12 @@ stands in the environments before this one, and why it is not planned yet;
 the bot drives came to (a command, git, GitHub, a check) is worded beside it, in
 ``bot.core.reports``.
 
+``queue``: a plan's place in its pair's line, a ``when ready`` wait, a cancel.
+
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.
 
 Modules: ``announcements``, ``cards``, ``deploys``, ``environments``, ``evidence``, ``freezes``,
-``messages``, ``promotion``, ``quarantine``, ``redact``, ``refusals``, ``secret_shapes``,
-``set_aside``, ``turns``, ``verification``.
+``messages``, ``promotion``, ``queue``, ``quarantine``, ``redact``, ``refusals``,
+``secret_shapes``, ``set_aside``, ``turns``, ``verification``.
 """

@@ -90,7 +90,7 @@ class ReleaseGate:
                     reason=verdict.reason,
                     retry_at=verdict.retry_at,
                 ),
-                MessageSent(id=self._new_id(), at=now, text=text, purpose="progress"),
+                MessageSent(id=self._new_id(), at=now, text=text, purpose="info"),
             ]
         return [ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=verdict.reason)]
 
@@ -139,7 +139,7 @@ class ReleaseGate:
                 id=self._new_id(),
                 at=now,
                 text=awaiting_text("", retry_at=verdict.retry_at).strip(),
-                purpose="progress",
+                purpose="info",
             ),
         ]
         return events

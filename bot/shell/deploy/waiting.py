@@ -89,7 +89,7 @@ class WaitingLine:
         if queued_in(thread, plan) == joined.position:
             return [queued]  # told already: its place is unchanged
         text = queued_text(plan, position=joined.position, behind=ahead)
-        return [queued, MessageSent(id=self._new_id(), at=now, text=text, purpose="progress")]
+        return [queued, MessageSent(id=self._new_id(), at=now, text=text, purpose="info")]
 
     async def cancel_elsewhere(self, thread: Thread, plan_id: str, actor: Actor) -> Event:
         """``cancel <plan id>`` said in a thread that does not hold it: the same words go to

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
-from bot.core.errors import PlanRefused, ToolFailed
+from bot.core.errors import ToolFailed
 from bot.core.loop.next_step import (
     Apply,
     CancelElsewhere,
@@ -31,7 +31,6 @@ from bot.core.loop.next_step import (
     Verify,
     next_step,
 )
-from bot.core.loop.planning import build_plan
 from bot.core.ports.agent import Agent, AgentFailure, Decision
 from bot.core.thread.events import (
     ErrorKind,
@@ -39,20 +38,18 @@ from bot.core.thread.events import (
     Event,
     HistoryListed,
     IntentChosen,
-    PlanProposed,
     TagsListed,
 )
 from bot.core.thread.intents import ListDeploys, ListTags
-from bot.core.thread.plan import Evidence
 from bot.core.thread.thread import Thread
 from bot.core.wording.turns import too_many_steps_message
 from bot.shell.deploy.execution import Executor
 from bot.shell.deploy.recovery import Recovery
-from bot.shell.deploy.release_gate import Planned, ReleaseGate
 from bot.shell.deploy.waiting import WaitingLine
+from bot.shell.loop.plan_maker import PlanMaker
 from bot.shell.verify.after_deploy import Verification
 from bot.shell.world.context import Context
-from bot.shell.world.environments import EnvironmentDesk, frozen_refusal
+from bot.shell.world.environments import EnvironmentDesk
 from bot.shell.world.evidence import EvidenceGatherer
 from bot.shell.world.lookups import Lookups
 from bot.shell.world.turn_reads import TurnReader, TurnReads
@@ -92,14 +89,15 @@ class Runner:
         self._model_calls_per_message = context.limits.model_calls_per_message
         self._agents = agents
         self._lookups = handlers.lookups
-        self._evidence = handlers.evidence
         self._executor = handlers.executor
         self._recovery = handlers.recovery
         self._verification = handlers.verification
         self._desk = handlers.desk
         self._line = context.line
         self._waiting = WaitingLine(context=context, queue=context.line)
-        self._gate = ReleaseGate(context=context)
+        self._planner = PlanMaker(
+            context=context, reads=self._reads, lookups=handlers.lookups, evidence=handlers.evidence
+        )
         self._max_steps = max_steps
 
     async def advance(self, thread: Thread) -> set[str]:
@@ -130,7 +128,7 @@ class Runner:
                 case Lookup(intent=intent):
                     thread.events.append(await self._lookup(intent))
                 case ResolvePlan():
-                    thread.events.extend(await self._resolve(step, memo, thread))
+                    thread.events.extend(await self._planner.resolve(step, memo, thread))
                 case Execute(plan=plan):
                     await self._executor.execute(thread, plan, memo=memo)
                 case Recover():
@@ -247,43 +245,3 @@ class Runner:
                 )
             case _:
                 assert_never(intent)
-
-    async def _resolve(self, step: ResolvePlan, memo: TurnReads, thread: Thread) -> list[Event]:
-        intent = step.intent
-        pair = (intent.service, intent.environment)
-        await self._reads.for_plan(memo, service=intent.service, environment=intent.environment)
-        holder = memo.frozen[intent.environment]
-        if refusal := frozen_refusal(
-            environment=intent.environment, holder=holder, requester=step.requester
-        ):
-            return [self._error("locked", refusal)]
-        try:
-            tags, history = memo.tags_of(intent.service), memo.history[pair]
-            banned = memo.quarantined[pair]
-            lineage = await self._lookups.lineage_for(
-                intent, tags=tags, history=history, quarantined=banned
-            )
-            plan = build_plan(
-                intent,
-                tags=tags,
-                history=history,
-                requester=step.requester,
-                quarantined=banned,
-                lineage=lineage,
-            )
-        except PlanRefused as exc:
-            return [self._error("refused", str(exc))]
-        except ToolFailed as exc:
-            return [self._error("tool_failed", str(exc))]
-        plan = thread.fresh_attempt(plan)
-        gated = await self._gate.when_planned(thread, plan, intent=intent, requester=step.requester)
-        if not isinstance(gated, Planned):
-            return gated  # held by a freeze or by soak: refused, or waiting ("when ready")
-        plan = gated.plan
-        # What an approver should see beside it (bounded; never fails the plan).
-        evidence = await self._evidence.gather(plan)
-        if gated.notes:
-            evidence = (
-                evidence or Evidence(live_version=plan.previous_version, requester=plan.requester)
-            ).model_copy(update={"release": gated.notes})
-        return [PlanProposed(id=self._new_id(), at=self._clock(), plan=plan, evidence=evidence)]

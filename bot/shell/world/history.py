@@ -61,6 +61,7 @@ class DeployHistory:
             version=plan.version,
             requester=plan.requester,
             at=at,
+            sha=plan.sha,
         )
         key = self._keys.newest_started(plan.service, plan.environment)
         pipe.set(key, deploy.model_dump_json())

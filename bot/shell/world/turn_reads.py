@@ -1,5 +1,10 @@
 """What a turn reads from Redis to make a plan, in one round trip.
 
+A busy pair's plan is made against what the plans ahead of it leave (``Ahead``: the last in
+the pair's line, else the deploy running there), read in the same pipeline as the pair's
+quarantine: its card says "after v1.1.0 (queued ahead)", and it runs when its turn comes if
+live is then what they left (drift only if something else changed live).
+
 ``TurnReads`` is the turn's memo (``bot.shell.world.lookups.TurnMemo``: tags, recent deploys,
 messages already published) plus what a plan is made against beside them: each
 environment's person lock (``lock production <reason>``) and each pair's quarantine
@@ -21,28 +26,47 @@ by the time the plan is made; the deploy reads it again under the pair's lock.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from redis.asyncio.client import Pipeline
 
 from bot.core.errors import ToolFailed
-from bot.core.thread.plan import Quarantined
+from bot.core.policy.supersession import StartedDeploy
+from bot.core.thread.plan import DeployRecord, Quarantined
 from bot.shell.lock.holder import LockHolder, holder_of
+from bot.shell.store.keys import text
 from bot.shell.world.context import Context
 from bot.shell.world.history import records
 from bot.shell.world.lookups import DEPLOYS_SHOWN, Lookups, TurnMemo, cached_tags
 from bot.shell.world.quarantine import entries
+from bot.shell.world.queue import QueuedPlan
 
-__all__ = ["TurnReader", "TurnReads", "forget"]
+__all__ = ["Ahead", "TurnReader", "TurnReads", "ahead_of", "forget"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ahead:
+    """What a plan for a busy pair is made against: the last plan waiting in its line
+    (``queued``), else the deploy running there (``running``): what live will be when the
+    new plan's turn comes."""
+
+    version: str
+    sha: str
+    requester: str
+    kind: Literal["queued", "running"]
 
 
 class TurnReads(TurnMemo):
-    """A turn's memo, with the person locks and quarantine entries a plan is made against."""
+    """A turn's memo, with the person locks, quarantine entries and plans ahead (the pair's
+    line, or its running deploy) a plan is made against."""
 
     def __init__(self) -> None:
         super().__init__()
         self.frozen: dict[str, LockHolder | None] = {}  # environment -> a person's lock
         self.quarantined: dict[tuple[str, str], Mapping[str, Quarantined]] = {}
+        self.ahead: dict[tuple[str, str], Ahead | None] = {}
 
 
 def forget(memo: TurnMemo, *, service: str, environment: str) -> None:
@@ -51,6 +75,7 @@ def forget(memo: TurnMemo, *, service: str, environment: str) -> None:
     memo.history.pop((service, environment), None)
     if isinstance(memo, TurnReads):
         memo.quarantined.pop((service, environment), None)
+        memo.ahead.pop((service, environment), None)
         memo.frozen.pop(environment, None)
 
 
@@ -127,6 +152,10 @@ class TurnReader:
     ) -> None:
         for service, environment in banned:
             self._quarantine.of_in(pipe, service=service, environment=environment)
+            pipe.zrange(self._keys.queue(service, environment), -1, -1)
+            pipe.hgetall(self._keys.queue_plans(service, environment))
+            pipe.get(self._keys.env_lock(service, environment))
+            pipe.get(self._keys.newest_started(service, environment))
         for environment in environments:
             self._env_lock.frozen_in(pipe, environment=environment)
 
@@ -139,5 +168,51 @@ class TurnReader:
     ) -> None:
         for pair in banned:
             memo.quarantined[pair] = entries(next(replies))
+            last, plans, lock, started = (next(replies) for _ in range(4))
+            memo.ahead[pair] = _ahead(last, plans, lock, started)
         for environment in environments:
             memo.frozen[environment] = holder_of(next(replies))
+
+
+def _ahead(last: Any, plans: Any, lock: Any, started: Any) -> Ahead | None:
+    """The last plan in the pair's line, else the deploy running there (its lock held by a
+    deploy, not kept after an interruption, and the newest started known with its commit)."""
+    if last:
+        raw = {text(k): v for k, v in plans.items()}.get(text(last[0]))
+        try:
+            waiting = QueuedPlan.model_validate_json(raw) if raw else None
+        except ValueError:
+            waiting = None
+        if waiting is not None:
+            return Ahead(
+                version=waiting.version,
+                sha=waiting.sha,
+                requester=waiting.requester,
+                kind="queued",
+            )
+    holder = holder_of(lock)
+    if holder is None or holder.interrupted or not started:
+        return None
+    try:
+        newest = StartedDeploy.model_validate_json(started)
+    except ValueError:
+        return None
+    if newest.sha is None or newest.kind != "deploy":
+        return None
+    return Ahead(version=newest.version, sha=newest.sha, requester=newest.requester, kind="running")
+
+
+def ahead_of(history: list[DeployRecord], ahead: Ahead, *, now: datetime) -> list[DeployRecord]:
+    """The pair's history as a plan made behind ``ahead`` sees it: what they leave, live."""
+    if history and history[0].sha == ahead.sha and history[0].result == "succeeded":
+        return history  # what they leave is live already
+    left = DeployRecord(
+        thread_id=f"({ahead.kind} ahead)",
+        kind="deploy",
+        version=ahead.version,
+        sha=ahead.sha,
+        requester=ahead.requester,
+        result="succeeded",
+        at=now.isoformat(),
+    )
+    return [left, *history]

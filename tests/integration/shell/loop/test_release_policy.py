@@ -13,7 +13,17 @@ from redis.asyncio import Redis
 from bot.core.thread.events import DeployQueued, PlanProposed, ReleaseAwaited
 from bot.core.thread.intents import AskHuman
 from bot.shell.lock.holder import LockHolder
-from tests.support import Clock, ScriptedAgent, calls, make_app, say, texts, thread_of, write_setup
+from tests.support import (
+    Clock,
+    ScriptedAgent,
+    add_tag,
+    calls,
+    make_app,
+    say,
+    texts,
+    thread_of,
+    write_setup,
+)
 
 # Monday 2 Nov 2026, 09:00 UTC (the support clock's start).
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -200,6 +210,7 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
     redis: Redis, key_prefix: str, tmp_path: Path
 ) -> None:
     config = write_setup(tmp_path)
+    add_tag(tmp_path / "repos" / "backend", "v1.4.3", "one more")
     staging = "[environments.staging]\napproval = false\n"
     config.write_text(config.read_text().replace(staging, staging + "queue_max = 2\n"))
     clock = Clock(START)
@@ -209,35 +220,37 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
         service="backend", environment="staging", holder=holder, ttl_ms=600_000
     )
     assert ok
-    await say(app, "a", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
+    await say(app, "a", "slack:U0CAROL", "deploy backend v1.4.1 to staging", new=True)
     await app.worker.run_until_idle()
-    await say(app, "b", "slack:U0ALICE", "deploy backend v1.4.1 to staging", new=True)
+    await say(app, "b", "slack:U0ALICE", "deploy backend v1.4.2 to staging", new=True)
     await app.worker.run_until_idle()
-    await say(app, "c", "slack:U0BOB", "deploy backend v1.4.0 to staging", new=True)
+    await say(app, "c", "slack:U0BOB", "deploy backend v1.4.3 to staging", new=True)
     await app.worker.run_until_idle()
     first, second = await thread_of(app, "a"), await thread_of(app, "b")
     assert (first.status, second.status) == ("queued", "queued")
     assert "1st in line, behind deploy backend v1.4.0 by dave" in texts(first)[-1]
-    assert "2nd in line, behind backend v1.4.2 by carol" in texts(second)[-1]
+    assert "2nd in line, behind backend v1.4.1 by carol" in texts(second)[-1]
+    # Judged against the plan ahead of it: what live will be when its turn comes.
+    (planned,) = [e.plan for e in second.events if isinstance(e, PlanProposed)]
+    assert (planned.previous_version, planned.ahead) == ("v1.4.1", "queued")
+    assert "(after v1.4.1, queued ahead)" in planned.describe()
     assert "its line is full (2 plans waiting" in texts(await thread_of(app, "c"))[-1]
 
-    await say(app, "a", "slack:U0BOB", "cancel")  # not the requester, not an approver
+    await say(app, "b", "slack:U0BOB", "cancel")  # not the requester, not an approver
     await app.worker.run_until_idle()
+    assert texts(await thread_of(app, "b"))[-1] == "Only the requester can cancel this."
+    assert (await thread_of(app, "b")).status == "queued"
+    # 'cancel <plan id>' anywhere: said in the plan's own thread, where its policy decides.
+    (queued,) = [e for e in first.events if isinstance(e, DeployQueued)]
+    await say(app, "z", "slack:U0ALICE", f"cancel {queued.plan_hash[:4]}", new=True)
+    await app.worker.run_until_idle()
+    assert "to leave the line, in its own thread" in texts(await thread_of(app, "z"))[-1]
     assert texts(await thread_of(app, "a"))[-1] == "Only the requester can cancel this."
-    assert (await thread_of(app, "a")).status == "queued"
     await say(app, "a", "slack:U0CAROL", "cancel")
     await app.worker.run_until_idle()
     assert (await thread_of(app, "a")).status == "done"
     assert "left the line (cancelled by carol)" in texts(await thread_of(app, "a"))[-1]
-    moved = await thread_of(app, "b")
-    assert "is now 1st in line" in texts(moved)[-1]
-    # 'cancel <plan id>' anywhere: said in the plan's own thread, where its policy decides.
-    (queued,) = [e for e in moved.events if isinstance(e, DeployQueued)]
-    await say(app, "z", "slack:U0CAROL", f"cancel {queued.plan_hash[:4]}", new=True)
-    await app.worker.run_until_idle()
-    assert "to leave the line, in its own thread" in texts(await thread_of(app, "z"))[-1]
-    assert texts(await thread_of(app, "b"))[-1] == "Only the requester can cancel this."
-    assert (await thread_of(app, "b")).status == "queued"
+    assert "is now 1st in line" in texts(await thread_of(app, "b"))[-1]
 
     assert taken.fencing_token > 0
     await app.context.env_lock.release(
@@ -245,10 +258,43 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
     )
     clock.advance(1)
     await app.worker.run_until_idle()
-    assert (await thread_of(app, "b")).status == "done"
-    assert deployed(tmp_path) == [("backend", "v1.4.1", "staging")]
-    assert [e for e in (await thread_of(app, "b")).events if isinstance(e, DeployQueued)]
+    # The plan ahead left the line: live is not what it was judged against, so it is made
+    # again (drift), never run against a state nobody approved.
+    ran = await thread_of(app, "b")
+    assert len([e for e in ran.events if isinstance(e, PlanProposed)]) == 2
+    assert ran.status == "done"
+    assert deployed(tmp_path) == [("backend", "v1.4.2", "staging")]
     assert await app.context.line.waiting(service="backend", environment="staging") == []
+
+
+async def test_a_queued_plan_runs_after_the_one_ahead_without_drift(
+    redis: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    config = write_setup(tmp_path)
+    clock = Clock(START)
+    app = make_app(redis, prefix=key_prefix, config_file=config, clock=clock)
+    holder = LockHolder(thread_id="x", who="dave", why="maintenance", since=START)
+    ok, taken = await app.context.env_lock.acquire(
+        service="backend", environment="staging", holder=holder, ttl_ms=600_000
+    )
+    assert ok
+    await say(app, "a", "slack:U0CAROL", "deploy backend v1.4.1 to staging", new=True)
+    await app.worker.run_until_idle()
+    await say(app, "b", "slack:U0ALICE", "deploy backend v1.4.2 to staging", new=True)
+    await app.worker.run_until_idle()
+    await app.context.env_lock.release(
+        service="backend", environment="staging", token=taken.fencing_token
+    )
+    for _ in range(3):  # a's turn, then b's (the pump sees the pair free each time)
+        clock.advance(1)
+        await app.worker.run_until_idle()
+    assert deployed(tmp_path) == [
+        ("backend", "v1.4.1", "staging"),
+        ("backend", "v1.4.2", "staging"),
+    ]
+    b = await thread_of(app, "b")
+    assert b.status == "done"
+    assert len([e for e in b.events if isinstance(e, PlanProposed)]) == 1  # no drift, no remake
 
 
 async def test_a_schedule_in_a_freeze_skips_and_the_skip_is_recorded_and_told(
