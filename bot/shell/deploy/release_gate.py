@@ -1,5 +1,5 @@
 """Release policy when a plan is made (invariant 9): the freeze windows and the promotion order
-and soak (``bot.core.policy.release.check_release`` decides), with what each environment the
+and soak (``bot.core.policy.release.check_release_policy`` decides), with what each environment the
 plan's one requires knows of its commit read in one round trip (``bot.shell.world.soak``; an
 environment without ``requires`` reads nothing).
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.promotion import SoakFacts
-from bot.core.policy.release import Held, check_release
+from bot.core.policy.release import Held, check_release_policy
 from bot.core.thread.events import (
     ApprovalRequested,
     ErrorRecorded,
@@ -67,7 +67,7 @@ class ReleaseGate:
         actor = thread.requester()
         person = self._config.person_for(actor) if actor is not None else None
         now = self._clock()
-        verdict = check_release(
+        verdict = check_release_policy(
             self._config,
             plan=plan,
             facts=await self.facts(plan),
@@ -101,7 +101,7 @@ class ReleaseGate:
         not do (a rollback or failure where it must pass first). Only the overrides the plan
         carries count here: nobody adds one to an approved plan."""
         now = self._clock()
-        verdict = check_release(
+        verdict = check_release_policy(
             self._config, plan=plan, facts=await self.facts(plan), now=now, person=None
         )
         if not isinstance(verdict, Held):
