@@ -144,6 +144,10 @@ def test_production_waits_for_staging_and_its_soak_then_runs_when_ready(tmp_path
         assert deployed(tmp_path) == [["deploy", "backend", "v1.4.2", "staging"]]
 
         session.say("deploy backend v1.4.2 to production when ready")
+        waiting = session.until("bot> ")
+        assert waiting.startswith(soaking.split("ready at ")[0]), waiting
+        assert waiting.split("I will plan it again at ")[1].split(" (")[0] in ready
+        assert waiting.endswith("say 'cancel' to stop waiting."), waiting
         wait_s = (staged + timedelta(seconds=SOAK_S + 0.3) - datetime.now(UTC)).total_seconds()
         time.sleep(max(0.0, wait_s))  # the soak is over; the next line's turn fires its timer
         session.say("status")
