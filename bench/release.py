@@ -5,7 +5,7 @@ A benchmark, not a test: pytest never collects it. Run from the repository root:
     .venv/bin/python bench/release.py [--iterations 20000]
 
 Every plan is checked twice, with the same pure decision
-(``bot.core.policy.release.check_release``): when it is made and under the lock just before
+(``bot.core.policy.release.check_release_policy``): when it is made and under the lock just before
 it runs. Its I/O is zero round trips for an environment without ``requires`` (freezes are
 read from the config, the queue's head rides in the lock grant's pipeline) and one
 ``HMGET`` per required environment, pipelined into one round trip, where it has
@@ -33,7 +33,7 @@ from pathlib import PurePath
 
 from bot.core.config.config import Config, parse_config
 from bot.core.policy.promotion import SoakFacts, SoakMark
-from bot.core.policy.release import check_release
+from bot.core.policy.release import check_release_policy
 from bot.core.thread.plan import Plan
 
 BASE = """
@@ -100,7 +100,7 @@ def _config(*, requires: bool, freezes: bool) -> Config:
 
 def _case(config: Config, now: datetime, facts: dict[str, SoakFacts]) -> Callable[[], object]:
     def check() -> object:
-        return check_release(config, plan=PLAN, facts=facts, now=now, person="alice")
+        return check_release_policy(config, plan=PLAN, facts=facts, now=now, person="alice")
 
     return check
 

@@ -13,7 +13,6 @@ from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.loop.release_steps import waiting
 from bot.core.thread.events import DeployQueued, QueueMoved, ReleaseAwaited
 from bot.core.thread.thread import Thread
 
@@ -45,7 +44,7 @@ def queue_view(thread: Thread) -> QueueView | None:
     """The wait of a ``queued`` thread; None for any other status."""
     if thread.status != "queued":
         return None
-    wait = waiting(thread)
+    wait = thread.waiting()
     match wait:
         case None:
             return None

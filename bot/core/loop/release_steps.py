@@ -22,20 +22,17 @@ from bot.core.loop.steps import (
     ResolvePlan,
     Step,
 )
+from bot.core.policy.approval import Refused
+from bot.core.policy.release import check_cancel
 from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
-    DeployStarted,
-    ErrorRecorded,
-    IntentChosen,
-    PlanProposed,
     QueueLeft,
     QueueMoved,
     QueueTurn,
     ReleaseAwaited,
     TimerFired,
 )
-from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.thread import Thread
 from bot.core.wording.queue import (
     cancelled_text,
@@ -50,38 +47,21 @@ __all__ = [
     "on_queue_moved",
     "on_queue_turn",
     "on_ready_timer",
-    "waiting",
 ]
-
-
-def waiting(thread: Thread) -> ReleaseAwaited | DeployQueued | None:
-    """The wait the thread is in now (its newest, unless something after it ended it: a
-    plan made, a deploy started, a refusal, a cancel, a newer request), or None."""
-    for event in reversed(thread.events):
-        match event:
-            case ReleaseAwaited() | DeployQueued():
-                return event
-            case PlanProposed() | QueueLeft() | DeployStarted() | ErrorRecorded():
-                return None
-            case IntentChosen(intent=Deploy() | Rollback()):
-                return None  # a newer request: any older wait is over
-            case _:
-                continue
-    return None
 
 
 def on_ready_timer(thread: Thread, ctx: Ctx, timer: TimerFired) -> Step:
     """A ``when ready`` wait (or a plan a freeze stopped) comes due: plan it again; the
     release check then says whether it is ready now (else the thread waits again)."""
     before = thread.model_copy(update={"events": thread.events[:-1]})
-    wait = waiting(before)
+    wait = before.waiting()
     if not isinstance(wait, ReleaseAwaited) or wait.id != timer.plan_hash:
         return Pause()
     return ResolvePlan(intent=wait.intent, requester=wait.requester)
 
 
 def on_queue_moved(thread: Thread, ctx: Ctx, moved: QueueMoved) -> Step:
-    wait = waiting(thread)
+    wait = thread.waiting()
     if not isinstance(wait, DeployQueued) or wait.plan_hash != moved.plan_hash:
         return Pause()
     plan = thread.plan(moved.plan_hash)
@@ -93,7 +73,7 @@ def on_queue_moved(thread: Thread, ctx: Ctx, moved: QueueMoved) -> Step:
 def on_queue_turn(thread: Thread, ctx: Ctx, turn: QueueTurn) -> Step:
     """First in line and the pair is free: run, re-checked under the lock as any plan is."""
     plan = thread.plan(turn.plan_hash)
-    wait = waiting(thread.model_copy(update={"events": thread.events[:-1]}))
+    wait = thread.model_copy(update={"events": thread.events[:-1]}).waiting()
     if plan is None:
         return Pause()
     if not isinstance(wait, DeployQueued) or wait.plan_hash != turn.plan_hash:
@@ -105,7 +85,7 @@ def on_queue_left(thread: Thread, ctx: Ctx, left: QueueLeft) -> Step:
     """Another thread's plan for the same commit took this one's place in line (from that
     thread's join, through the inbound stream); said only if this thread was waiting."""
     before = thread.model_copy(update={"events": thread.events[:-1]})
-    wait = waiting(before)
+    wait = before.waiting()
     if left.why != "superseded" or not isinstance(wait, DeployQueued):
         return Pause()
     plan = thread.plan(wait.plan_hash)
@@ -115,21 +95,19 @@ def on_queue_left(thread: Thread, ctx: Ctx, left: QueueLeft) -> Step:
 def on_cancel(thread: Thread, ctx: Ctx, *, actor: Actor, plan_id: str | None) -> Step:
     """``cancel`` / ``cancel <plan id>``: by the requester or one of the environment's
     approvers; the wait ends and, for a queued plan, its place in the queue."""
-    wait = waiting(thread)
+    wait = thread.waiting()
     plan = thread.plan(wait.plan_hash) if isinstance(wait, DeployQueued) else None
     mine = plan is not None and plan_id is not None and plan.plan_hash.startswith(plan_id)
     if plan_id is not None and not mine:
         return CancelElsewhere(plan_id=plan_id, actor=actor)  # "anywhere": its own thread
     if wait is None or (isinstance(wait, DeployQueued) and plan is None):
         return Apply(events=[ctx.tell(thread, actor, nothing_waiting_text(plan_id))])
-    environment = plan.environment if plan is not None else _intent_env(wait)
+    environment = plan.environment if plan is not None else _awaited(wait).intent.environment
     requester = plan.requester if plan is not None else _awaited(wait).requester
     who = ctx.config.person_for(actor)
-    allowed = ctx.config.environments[environment].approvers
-    is_requester = who is not None and who == requester
-    if not is_requester and (who is None or who not in allowed):
-        names = " or ".join(["the requester", *allowed])
-        return Apply(events=[ctx.tell(thread, actor, f"Only {names} can cancel this.", "error")])
+    verdict = check_cancel(ctx.config, environment=environment, person=who, requester=requester)
+    if isinstance(verdict, Refused):
+        return Apply(events=[ctx.tell(thread, actor, verdict.reason, "error")])
     why: Literal["cancelled"] = "cancelled"
     left = QueueLeft(
         id=ctx.new_id(),
@@ -147,7 +125,3 @@ def on_cancel(thread: Thread, ctx: Ctx, *, actor: Actor, plan_id: str | None) ->
 def _awaited(wait: ReleaseAwaited | DeployQueued) -> ReleaseAwaited:
     assert isinstance(wait, ReleaseAwaited)
     return wait
-
-
-def _intent_env(wait: ReleaseAwaited | DeployQueued) -> str:
-    return _awaited(wait).intent.environment

@@ -23,12 +23,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
-from bot.core.policy.approval import Allowed
+from bot.core.policy.approval import Allowed, Refused
 from bot.core.policy.freezes import GlassBroken, check_freeze
 from bot.core.policy.promotion import NotPromotable, SoakFacts, check_promotion
 from bot.core.thread.plan import Override, Plan
+from bot.core.thread.refusals import CancelNotAllowed
 
-__all__ = ["VERIFICATION_POLL_S", "Cleared", "Held", "check_release"]
+__all__ = ["VERIFICATION_POLL_S", "Cleared", "Held", "check_cancel", "check_release_policy"]
 
 #: How soon a ``when ready`` wait looks again while the version's verification is running
 #: in an environment it must pass first (its end is not known in advance).
@@ -56,7 +57,7 @@ class Held(BaseModel):
     retry_at: datetime | None
 
 
-def check_release(
+def check_release_policy(
     config: Config,
     *,
     plan: Plan,
@@ -104,3 +105,18 @@ def check_release(
     if promotion.override is not None:
         overrides.append(promotion.override)
     return Cleared(overrides=tuple(overrides), notes=promotion.notes)
+
+
+def check_cancel(
+    config: Config, *, environment: str, person: str | None, requester: str
+) -> Allowed | Refused:
+    """A waiting plan (in the pair's line, or ``when ready``) is taken out by whoever asked
+    for it or by an approver of its environment; nobody else, and nobody unknown."""
+    approvers = config.environments[environment].approvers
+    if person is not None and (person == requester or person in approvers):
+        return Allowed()
+    return Refused(
+        why=CancelNotAllowed(
+            environment=environment, requester=requester, approvers=tuple(approvers)
+        )
+    )

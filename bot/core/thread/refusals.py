@@ -17,6 +17,7 @@ __all__ = [
     "STALE",
     "AlreadyApproved",
     "AmbiguousApprove",
+    "CancelNotAllowed",
     "CommitQuarantined",
     "EnvironmentLocked",
     "GoesBackwards",
@@ -152,6 +153,16 @@ class ReleaseNotAllowed(_Reason):
     named_by: Literal["release_by", "approvers"]
 
 
+class CancelNotAllowed(_Reason):
+    """Only the requester of a waiting plan, or an approver of its environment, may take it
+    out of the line (``cancel``)."""
+
+    kind: Literal["cancel_not_allowed"] = "cancel_not_allowed"
+    environment: str
+    requester: str
+    approvers: tuple[str, ...]
+
+
 class ReleaseWithoutReason(_Reason):
     kind: Literal["release_without_reason"] = "release_without_reason"
 
@@ -227,6 +238,7 @@ Refusal = Annotated[
     | NobodyMayRelease
     | ReleaseNotAllowed
     | ReleaseWithoutReason
+    | CancelNotAllowed
     | CommitQuarantined
     | GoesBackwards
     | LiveChanged

@@ -13,6 +13,7 @@ from bot.core.thread.events import (
     CronFired,
     DeployFinished,
     DeployInterrupted,
+    DeployQueued,
     DeployStarted,
     ErrorRecorded,
     Event,
@@ -21,12 +22,14 @@ from bot.core.thread.events import (
     MessageSent,
     PlanProposed,
     PlanSuperseded,
+    QueueLeft,
     ReleaseAwaited,
     TagsListed,
     TimerFired,
     UserMessage,
     WebhookReceived,
 )
+from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.origin import Origin
 from bot.core.thread.plan import Evidence, Plan
 from bot.core.thread.status import Status, derive_status
@@ -154,6 +157,21 @@ class Thread(BaseModel):
     def held(self, plan_hash: str) -> bool:
         """Release policy stopped the approved plan ``plan_hash`` just before it ran."""
         return any(isinstance(e, ReleaseAwaited) and e.held == plan_hash for e in self.events)
+
+    def waiting(self) -> ReleaseAwaited | DeployQueued | None:
+        """The wait the thread is in now (its newest, unless something after it ended it: a
+        plan made, a deploy started, a refusal, a cancel, a newer request), or None."""
+        for event in reversed(self.events):
+            match event:
+                case ReleaseAwaited() | DeployQueued():
+                    return event
+                case PlanProposed() | QueueLeft() | DeployStarted() | ErrorRecorded():
+                    return None
+                case IntentChosen(intent=Deploy() | Rollback()):
+                    return None  # a newer request: any older wait is over
+                case _:
+                    continue
+        return None
 
     def started(self, plan_hash: str) -> bool:
         return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)

@@ -8,6 +8,7 @@ from typing import assert_never
 from bot.core.thread.refusals import (
     AlreadyApproved,
     AmbiguousApprove,
+    CancelNotAllowed,
     CommitQuarantined,
     EnvironmentLocked,
     GoesBackwards,
@@ -37,6 +38,9 @@ __all__ = ["quarantined_text", "refusal_text"]
 def refusal_text(why: Refusal) -> str:
     """The sentence a person reads for ``why``."""
     match why:
+        case CancelNotAllowed(requester=requester, approvers=names):
+            who = " or ".join([requester, *names])
+            return f"Only {who} can cancel this; it stays in line."
         case UnknownRequester(who=who, asking=asking):
             return (
                 f"I don't know {who}: only people listed in deploybot's config may {asking}. "

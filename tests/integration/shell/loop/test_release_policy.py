@@ -238,14 +238,14 @@ async def test_a_held_pair_queues_plans_in_order_with_cancel_and_a_bound(
 
     await say(app, "b", "slack:U0BOB", "cancel")  # not the requester, not an approver
     await app.worker.run_until_idle()
-    assert texts(await thread_of(app, "b"))[-1] == "Only the requester can cancel this."
+    assert texts(await thread_of(app, "b"))[-1] == "Only alice can cancel this; it stays in line."
     assert (await thread_of(app, "b")).status == "queued"
     # 'cancel <plan id>' anywhere: said in the plan's own thread, where its policy decides.
     (queued,) = [e for e in first.events if isinstance(e, DeployQueued)]
     await say(app, "z", "slack:U0ALICE", f"cancel {queued.plan_hash[:4]}", new=True)
     await app.worker.run_until_idle()
     assert "to leave the line, in its own thread" in texts(await thread_of(app, "z"))[-1]
-    assert texts(await thread_of(app, "a"))[-1] == "Only the requester can cancel this."
+    assert texts(await thread_of(app, "a"))[-1] == "Only carol can cancel this; it stays in line."
     await say(app, "a", "slack:U0CAROL", "cancel")
     await app.worker.run_until_idle()
     assert (await thread_of(app, "a")).status == "done"

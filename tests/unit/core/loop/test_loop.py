@@ -383,6 +383,7 @@ def test_plan_hash_binds_every_field() -> None:
         "previous_sha": "c" * 40,
         "lineage": Lineage(relation="diverged", missing=3),
         "overrides": (Override(kind="break_glass", person="alice", reason="outage"),),
+        "ahead": "queued",
     }
     assert set(changes) == set(Plan.model_fields), "a new Plan field must be in plan_hash"
     seen = {PLAN.plan_hash}
