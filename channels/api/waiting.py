@@ -3,7 +3,7 @@
 A thread is ``queued`` while release policy holds its deploy: waiting in the pair's line
 (``deploy_queued``, moved up by ``queue_moved``) or waiting to be planned again
 (``release_awaited``: ``when ready`` before the soak allows it, or a plan a freeze stopped).
-Which wait is current is the loop's own answer (``bot.core.loop.release_steps.waiting``), so
+Which wait is current is the thread's own answer (``Thread.waiting``, what the loop acts on), so
 the API never shows a wait the worker would not act on. ``plan_hash`` is what a client
 names in ``{"type": "cancel", "plan_hash": ...}``.
 """
