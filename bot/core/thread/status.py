@@ -62,7 +62,11 @@ def derive_status(events: list[Event]) -> Status:
     unanswered = False
     for event in events:
         unanswered = False
-        match event:
+        match event:  # the commonest events first: each case is one isinstance check
+            case MessageSent(purpose="result") if status == "running":
+                status = "done"  # a lookup answered, a request withdrawn: nothing is running
+            case MessageSent() | LockChanged() | TagsListed() | HistoryListed():
+                pass
             case UserMessage() | CronFired() | WebhookReceived() | DecisionReceived():
                 unanswered = True
                 undoing = undoing and isinstance(event, DecisionReceived)
@@ -107,6 +111,12 @@ def derive_status(events: list[Event]) -> Status:
                         status = "done"
             case TimerFired(kind="verify"):
                 status = "running"
+            case VerificationFinished(result="verified" | "superseded"):
+                status = "done"
+            case VerificationFinished():
+                status = "failed"
+            case PlanProposed():
+                asking = False  # a newer plan replaces any open request
             case TimerFired(kind="ready") | QueueTurn() if status == "queued":
                 status = "running"  # planned again, or its turn: the step follows at once
             case ReleaseAwaited() | DeployQueued():
@@ -117,24 +127,7 @@ def derive_status(events: list[Event]) -> Status:
                 pass  # for a wait the thread no longer has: nothing changes
             case TimerFired():
                 pass
-            case VerificationFinished(result="verified" | "superseded"):
-                status = "done"
-            case VerificationFinished():
-                status = "failed"
-            case PlanProposed():
-                asking = False  # a newer plan replaces any open request
-            case MessageSent(purpose="result") if status == "running":
-                status = "done"  # a lookup answered, a request withdrawn: nothing is running
-            case (
-                TagsListed()
-                | HistoryListed()
-                | ApprovalRefused()
-                | ApprovalEscalated()
-                | MessageSent()
-                | LockChanged()
-                | VersionQuarantined()
-                | VersionReleased()
-            ):
+            case ApprovalRefused() | ApprovalEscalated() | VersionQuarantined() | VersionReleased():
                 pass
             case _:
                 assert_never(event)
