@@ -215,7 +215,7 @@ def approval_blocks(
     warning = plan.not_built_on_live()
     shown = f":warning: {bold(warning[:1].upper() + warning[1:])}" if warning else None
     # Release policy a person set aside: in full, for the approvers to decide with.
-    overrides = [f":rotating_light: {bold(escape(line))}" for line in override_lines(plan)]
+    overrides = [f":rotating_light: {bold(line)}" for line in override_lines(plan)]
     return [
         _head(card, slack_ids),
         *([_context(shown)] if shown else []),

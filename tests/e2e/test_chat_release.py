@@ -259,3 +259,26 @@ def test_a_freeze_refuses_with_its_reason_and_break_glass_goes_on_the_card(
     assert "qa needs 1 approval from: bob, dave (not alice)." in card  # approvals still apply
     assert replies[-1].startswith("Deploying backend v1.4.2 to qa ... ok in ")
     assert deployed(tmp_path) == [["deploy", "backend", "v1.4.2", "qa"]]
+
+
+# -- FAILING on main: product bugs found here, reported (not fixed in bot/) ------------------
+
+
+def test_status_of_a_waiting_thread_says_queued(tmp_path: Path) -> None:
+    """BUG: 'status' always says "running": bot/core/loop/requests.py answers with
+    status_text(thread) on the thread that already holds the 'status' message itself, which
+    derive_status counts as an unanswered request. A 'when ready' wait is 'queued'
+    (DESIGN.md), so is an approval wait 'awaiting approval'."""
+    config, _ = release_setup(tmp_path, soak_s=3600)
+    out = chat(
+        [
+            "deploy backend v1.4.2 to staging",
+            "/new",
+            "deploy backend v1.4.2 to production when ready",
+            "status",
+        ],
+        args=["--config", str(config), "--user", "carol"],
+        home=tmp_path,
+    )
+    [status] = [s for s in said(out) if s.startswith("Thread ")]
+    assert status.split(": ", 1)[1].startswith("queued."), status

@@ -63,8 +63,9 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
             return Prefetch(services=mentioned or sorted(config.services)[:5])
         case HelpCommand():
             return Apply(events=[ctx.say(help_text(config))])
-        case StatusCommand():
-            return Apply(events=[ctx.say(status_text(thread))])
+        case StatusCommand():  # the thread as it was before it was asked
+            before = thread.model_copy(update={"events": thread.events[:-1]})
+            return Apply(events=[ctx.say(status_text(before))])
         case ApproveCommand() | RejectCommand():
             return on_command(thread, ctx, actor=actor, command=command)
         case DeployCommand(service=s, environment=e, version=v):

@@ -192,3 +192,26 @@ async def test_a_request_for_a_busy_pair_is_told_its_place_and_cancel_takes_it_o
         assert calls(tmp_path) == ["deploy backend v1.4.1 staging"]  # only the holder ran
         assert (await slack.thread(holding)).status == "done"
         assert (await slack.thread(waiting)).status == "done"
+
+
+# -- FAILING on main: a product bug found here, reported (not fixed in bot/ or channels/) ---
+
+
+async def test_an_override_reason_is_escaped_once_on_the_card(
+    redis: Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    """BUG: channels/slack/blocks.py approval_blocks builds the override line as
+    ``bold(escape(line))``, and bold() escapes again: a reason with ``&``, ``<`` or ``>``
+    shows the approvers "&amp;lt;" entities instead of its words."""
+    config = gated_setup(tmp_path)
+    async with open_harness(redis, key_prefix, tmp_path, config=config) as slack:
+        typed = "INC-4411 <EU> checkout & payments down"
+        as_sent = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # Slack's
+        request = f"<@U0BOT> deploy backend v1.4.2 to production break glass {as_sent}"
+        assert await slack.say(request, user="U0ALICE") == 200
+        await slack.pump()
+        [card] = slack.cards()
+        proposed = [e for e in (await slack.thread()).events if e.type == "plan_proposed"]
+        assert [o.reason for e in proposed for o in e.plan.overrides] == [typed]
+        glass = f":rotating_light: *BREAK GLASS (deploys during a freeze), by alice: {as_sent}*"
+        assert glass in context_lines(card), context_lines(card)
