@@ -17,7 +17,7 @@ Rollbacks are held by neither freezes nor soak (``bot.core.policy.release``), so
 these stops one; the texts say so where a person might fear it.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from bot.app.finding import Finding
 from bot.app.settings import Settings
@@ -42,6 +42,13 @@ def release_policy_findings(settings: Settings, config: Config | None) -> list[F
         *_glass(config),
         *_announce(settings, config),
     ]
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``staging``, ``staging and production``, ``qa, staging and production``."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _promotions(config: Config) -> Iterator[tuple[str, str, str]]:
@@ -116,7 +123,7 @@ def _glass(config: Config) -> list[Finding]:
         Finding(
             "warning",
             f"freezes[{i}] ({freeze.name}): break_glass is empty: nobody can deploy to "
-            f"{', '.join(freeze.environments)} while it is open, not even a fix (rollbacks "
+            f"{_listed(freeze.environments)} while it is open, not even a fix (rollbacks "
             "still run); name people from [people] in break_glass to allow "
             "'deploy ... break glass <reason>'",
         )
@@ -133,7 +140,7 @@ def _glass(config: Config) -> list[Finding]:
                     Finding(
                         "info",
                         f"freezes {first.name} and {second.name} both hold "
-                        f"{', '.join(shared)} and their break_glass lists share nobody: while "
+                        f"{_listed(shared)} and their break_glass lists share nobody: while "
                         "both are open, nobody can break the glass there",
                     )
                 )

@@ -168,7 +168,7 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], list[Finding]]] = [
         [
             Finding(
                 "warning",
-                "freezes[0] (holidays): break_glass is empty: nobody can deploy to staging, "
+                "freezes[0] (holidays): break_glass is empty: nobody can deploy to staging and "
                 "production while it is open, not even a fix (rollbacks still run); name "
                 "people from [people] in break_glass to allow 'deploy ... break glass "
                 "<reason>'",
@@ -184,6 +184,22 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], list[Finding]]] = [
                 "info",
                 "freezes weekend and release both hold production and their break_glass "
                 "lists share nobody: while both are open, nobody can break the glass there",
+            )
+        ],
+    ),
+    (
+        "two freezes of two environments whose glass breakers share nobody",
+        {
+            "more": freeze("weekend", '["alice"]', '["staging", "production"]')
+            + freeze("release", '["bob"]', '["production", "staging"]')
+        },
+        {},
+        [
+            Finding(
+                "info",
+                "freezes weekend and release both hold staging and production and their "
+                "break_glass lists share nobody: while both are open, nobody can break the "
+                "glass there",
             )
         ],
     ),
