@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.policy.verification import ToVerify, verification_for
+from bot.core.ports.board import SoakProgress
 from bot.core.thread.plan import Override, Plan
 from bot.core.wording.promotion import (
     Standing,
@@ -45,6 +46,7 @@ __all__ = [
     "SoakWrite",
     "Void",
     "check_promotion",
+    "soak_progress",
     "soak_writes_after_deploy",
     "soak_writes_after_verification",
 ]
@@ -154,6 +156,19 @@ def _standing(facts: SoakFacts, *, soak_s: float, now: datetime) -> Standing:
         return Standing(kind="soaking", at=since, until=ready_at, soak_s=soak_s)
     kind: Literal["verified", "live"] = "verified" if mark.needs_verification else "live"
     return Standing(kind=kind, at=since, until=facts.left_at)
+
+
+def soak_progress(facts: SoakFacts, *, version: str, soak_s: float) -> SoakProgress:
+    """Where the live commit of an environment stands in its soak, for the App Home."""
+    mark = facts.mark
+    if facts.voided is not None:
+        return SoakProgress(version=version, note=f"does not count: {facts.voided}")
+    if mark is None:
+        return SoakProgress(version=version, note="not recorded")
+    since = facts.verified_at if mark.needs_verification else mark.deployed_at
+    if since is None:
+        return SoakProgress(version=version, note="not verified yet")
+    return SoakProgress(version=version, since=since, done_at=since + timedelta(seconds=soak_s))
 
 
 def check_promotion(

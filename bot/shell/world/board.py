@@ -5,8 +5,10 @@ The first is one pipeline: for every configured service and environment, its rec
 queue; for every environment, a person's lock. Only when requests are waiting, a second
 pipeline loads their threads, and keeps each thread's open request if it is still the one
 waiting (an entry can outlive its request: decided, expired, replaced by a newer plan). The
-freeze in force comes from the config and the clock (``bot.core.policy.freezes``). Soak is
-not read for the board yet (``PairBoard.soak`` stays empty).
+freeze in force comes from the config and the clock (``bot.core.policy.freezes``). Soak: for
+a pair whose environment another of the service's environments ``requires``, what that
+environment knows of its live commit (``bot.shell.world.soak``), read in one more pipeline
+only where the config has ``requires``.
 
 A stored value that cannot be read (written by another version, damaged) is left out and
 logged: the rest of the board is still shown.
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 
 from bot.core.policy.deploys import live_record
 from bot.core.policy.freezes import active_freeze
+from bot.core.policy.promotion import soak_progress
 from bot.core.ports.board import (
     ActiveFreeze,
     Board,
@@ -26,6 +29,7 @@ from bot.core.ports.board import (
     Held,
     PairBoard,
     QueuedPlan,
+    SoakProgress,
     Waiting,
 )
 from bot.core.thread.plan import DeployRecord, Quarantined
@@ -38,6 +42,7 @@ from bot.shell.world.history import records
 from bot.shell.world.pending import waiting_of
 from bot.shell.world.quarantine import entries
 from bot.shell.world.queue import QueuedPlan as InLine
+from bot.shell.world.soak import facts_of
 
 __all__ = ["BoardReader"]
 
@@ -105,6 +110,7 @@ class BoardReader:
         self._env_lock = context.env_lock
         self._pending = context.pending
         self._quarantine = context.quarantine
+        self._soak = context.soak
 
     def _environments(self) -> list[str]:
         """Every environment, in the config's order (then any only a service names)."""
@@ -135,6 +141,7 @@ class BoardReader:
             for (s, e), raw in zip(pairs, per_pair, strict=True)
         ]
         threads = await self._threads({t for w in waiting for t in w})
+        soaks = await self._soaks(pairs, per_pair)
         return Board(
             at=at,
             environments=[
@@ -146,7 +153,9 @@ class BoardReader:
                 for env, raw in zip(environments, locks, strict=True)
             ],
             pairs=[
-                self._pair(pair, per_pair[i], waiting=waiting[i], threads=threads)
+                self._pair(pair, per_pair[i], waiting=waiting[i], threads=threads).model_copy(
+                    update={"soak": soaks.get(pair)}
+                )
                 for i, pair in enumerate(pairs)
             ],
         )
@@ -178,6 +187,31 @@ class BoardReader:
             waiting=self._waiting(service, env, waiting, threads),
             queue=_queue(where, order=raw[4], plans=raw[5]),
         )
+
+    async def _soaks(
+        self, pairs: list[tuple[str, str]], per_pair: list[list[Any]]
+    ) -> dict[tuple[str, str], SoakProgress]:
+        """The soak of each live commit where a later environment waits for it."""
+        wanted: dict[tuple[str, str], tuple[str, str, float]] = {}
+        for (service, env), raw in zip(pairs, per_pair, strict=True):
+            waits = [
+                self._config.environments[later].soak_s
+                for later in self._config.services[service].environments
+                if env in self._config.environments[later].requires
+            ]
+            history: list[DeployRecord] = _readable(f"{service}/{env}", records, raw[0], [])
+            if waits and (live := live_record(history)) is not None:
+                wanted[(service, env)] = (live.sha, live.version, max(waits))
+        if not wanted:
+            return {}
+        pipe = self._store.pipeline()
+        for (service, env), (sha, _, _) in wanted.items():
+            self._soak.of_in(pipe, service=service, environment=env, sha=sha)
+        found = {}
+        for pair, reply in zip(wanted, await pipe.execute(), strict=True):
+            _, version, wait_s = wanted[pair]
+            found[pair] = soak_progress(facts_of(reply), version=version, soak_s=wait_s)
+        return found
 
     def _freezes(self, env: str, *, at: datetime) -> list[ActiveFreeze]:
         window = active_freeze(self._config.freezes, environment=env, at=at)

@@ -4,7 +4,7 @@ time it is ready, ``when ready`` planned then, ``skip soak`` only by a named per
 on the card), a freeze that starts between approval and run (not run, proposed again after
 it), break glass, and the per-pair queue (positions, cancel, its turn after the holder)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from bot.core.thread.events import DeployQueued, PlanProposed, ReleaseAwaited
 from bot.core.thread.intents import AskHuman
 from bot.shell.lock.holder import LockHolder
+from bot.shell.world.board import BoardReader
 from tests.support import (
     Clock,
     ScriptedAgent,
@@ -62,6 +63,11 @@ async def test_production_waits_for_staging_and_its_soak(
     await say(app, "s", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
     await app.worker.run_until_idle()
     assert deployed(tmp_path) == [("backend", "v1.4.2", "staging")]
+    # The App Home's board shows the soak of staging's live commit, for production.
+    board = await BoardReader(context=app.context).read()
+    (staging,) = [p for p in board.pairs if (p.service, p.environment) == ("backend", "staging")]
+    assert staging.soak is not None
+    assert (staging.soak.version, staging.soak.done_at) == ("v1.4.2", START + timedelta(minutes=30))
 
     clock.advance(12 * 60)
     await say(app, "p", "slack:U0CAROL", "deploy backend v1.4.2 to production")
