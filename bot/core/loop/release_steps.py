@@ -82,13 +82,14 @@ def on_queue_turn(thread: Thread, ctx: Ctx, turn: QueueTurn) -> Step:
 
 
 def on_queue_left(thread: Thread, ctx: Ctx, left: QueueLeft) -> Step:
-    """Another thread's plan for the same commit took this one's place in line (from that
-    thread's join, through the inbound stream); said only if this thread was waiting."""
+    """Another thread took over this one's wait (through the inbound stream): a plan for
+    the same commit took its place in line, or a later request for the same version ended
+    its ``when ready``. Said only if it ends the wait the thread is in."""
     before = thread.model_copy(update={"events": thread.events[:-1]})
     wait = before.waiting()
-    if left.why != "superseded" or not isinstance(wait, DeployQueued):
+    if left.why != "superseded" or wait is None or not left.ends(wait):
         return Pause()
-    plan = thread.plan(wait.plan_hash)
+    plan = thread.plan(wait.plan_hash) if isinstance(wait, DeployQueued) else None
     return Apply(events=[ctx.say(superseded_text(plan, by=left.by), "result")])
 
 

@@ -67,11 +67,23 @@ class QueueTurn(EventBase):
 
 
 class QueueLeft(EventBase):
-    """The plan (or a ``when ready`` wait, ``plan_hash`` None) left the queue without running:
-    ``cancelled`` by ``actor``, or ``superseded`` by a newer plan for the same version."""
+    """A wait ended without running: ``cancelled`` by ``actor`` (the thread's current wait),
+    or ``superseded`` by a newer plan or request for the same version (``by``). It names the
+    wait it ends: ``plan_hash`` (a plan in the pair's line) or ``awaited`` (the id of a
+    ``release_awaited``); a superseding that names another wait than the current one (the
+    thread moved on) ends nothing."""
 
     type: Literal["queue_left"] = "queue_left"
     plan_hash: str | None
     why: Literal["cancelled", "superseded"]
     actor: Actor | None = None
     by: Line | None = None
+    awaited: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    def ends(self, wait: "ReleaseAwaited | DeployQueued") -> bool:
+        """Whether this ends ``wait`` (the thread's current one)."""
+        if self.why == "cancelled":
+            return True
+        if isinstance(wait, DeployQueued):
+            return self.plan_hash == wait.plan_hash
+        return self.awaited == wait.id

@@ -60,6 +60,7 @@ def derive_status(events: list[Event]) -> Status:
     waiting_for = ""  # the plan hash of the open approval request
     asking = False  # that request is still open (it can still be approved)
     unanswered = False
+    wait: ReleaseAwaited | DeployQueued | None = None  # the newest wait, for queue_left
     for event in events:
         unanswered = False
         match event:  # the commonest events first: each case is one isinstance check
@@ -120,8 +121,8 @@ def derive_status(events: list[Event]) -> Status:
             case TimerFired(kind="ready") | QueueTurn() if status == "queued":
                 status = "running"  # planned again, or its turn: the step follows at once
             case ReleaseAwaited() | DeployQueued():
-                status, asking = "queued", False
-            case QueueLeft() if status == "queued":
+                status, asking, wait = "queued", False, event
+            case QueueLeft() if status == "queued" and wait is not None and event.ends(wait):
                 status = "done"
             case QueueLeft() | QueueMoved() | QueueTurn():
                 pass  # for a wait the thread no longer has: nothing changes

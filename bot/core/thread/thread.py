@@ -159,19 +159,23 @@ class Thread(BaseModel):
         return any(isinstance(e, ReleaseAwaited) and e.held == plan_hash for e in self.events)
 
     def waiting(self) -> ReleaseAwaited | DeployQueued | None:
-        """The wait the thread is in now (its newest, unless something after it ended it: a
-        plan made, a deploy started, a refusal, a cancel, a newer request), or None."""
-        for event in reversed(self.events):
+        """The wait the thread is in now, or None: its newest ``release_awaited`` or
+        ``deploy_queued``, unless something after it ended it (a plan made, a deploy
+        started, a refusal, a newer request, a ``queue_left`` naming it)."""
+        wait: ReleaseAwaited | DeployQueued | None = None
+        for event in self.events:
             match event:
                 case ReleaseAwaited() | DeployQueued():
-                    return event
-                case PlanProposed() | QueueLeft() | DeployStarted() | ErrorRecorded():
-                    return None
+                    wait = event
+                case PlanProposed() | DeployStarted() | ErrorRecorded():
+                    wait = None
                 case IntentChosen(intent=Deploy() | Rollback()):
-                    return None  # a newer request: any older wait is over
+                    wait = None  # a newer request: any older wait is over
+                case QueueLeft() if wait is not None and event.ends(wait):
+                    wait = None
                 case _:
                     continue
-        return None
+        return wait
 
     def started(self, plan_hash: str) -> bool:
         return any(isinstance(e, DeployStarted) and e.plan_hash == plan_hash for e in self.events)

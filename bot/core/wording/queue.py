@@ -77,8 +77,12 @@ def cancelled_text(plan: Plan | None, *, who: str) -> str:
 
 
 def superseded_text(plan: Plan | None, *, by: str | None) -> str:
-    what = f"Plan #{plan.short_id} ({plan.service} {plan.version})" if plan else "This plan"
-    return f"{what} left the line: superseded by {by or 'a newer plan for the same version'}."
+    """A wait another thread took over: a plan's place in line, or a ``when ready``."""
+    newer = by or "a newer plan for the same version"
+    if plan is None:
+        return f"Stopped waiting: superseded by {newer}. Nothing was deployed from here."
+    what = f"Plan #{plan.short_id} ({plan.service} {plan.version})"
+    return f"{what} left the line: superseded by {newer}."
 
 
 def cancel_sent_text(plan_id: str, *, what: str) -> str:

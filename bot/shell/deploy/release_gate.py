@@ -16,17 +16,20 @@ from dataclasses import dataclass
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.promotion import SoakFacts
 from bot.core.policy.release import Held, check_release_policy
+from bot.core.ports.inbound import Envelope
 from bot.core.thread.events import (
     ApprovalRequested,
     ErrorRecorded,
     Event,
     MessageSent,
+    QueueLeft,
     ReleaseAwaited,
 )
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
 from bot.core.wording.queue import awaiting_text, release_held_text
+from bot.shell.store.keys import text
 from bot.shell.world.context import Context
 from bot.shell.world.soak import facts_of
 
@@ -48,6 +51,8 @@ class ReleaseGate:
         self._store = context.store
         self._clock = context.clock.now
         self._new_id = context.clock.new_id
+        self._keys = context.keys
+        self._inbound = context.queue
 
     async def facts(self, plan: Plan) -> dict[str, SoakFacts]:
         """The plan's commit in each environment its own requires (one round trip; none
@@ -77,22 +82,51 @@ class ReleaseGate:
             break_glass=intent.break_glass if isinstance(intent, Deploy) else None,
         )
         if not isinstance(verdict, Held):
+            await self._supersede_waits(thread, plan, keep=None)
             cleared = plan.model_copy(update={"overrides": verdict.overrides})
             return Planned(plan=cleared, notes=verdict.notes)
         if isinstance(intent, Deploy) and intent.when_ready and verdict.retry_at is not None:
             text = awaiting_text(verdict.reason, retry_at=verdict.retry_at)
-            return [
-                ReleaseAwaited(
-                    id=self._new_id(),
-                    at=now,
-                    intent=intent,
-                    requester=requester,
-                    reason=verdict.reason,
-                    retry_at=verdict.retry_at,
-                ),
-                MessageSent(id=self._new_id(), at=now, text=text, purpose="info"),
-            ]
+            awaited = ReleaseAwaited(
+                id=self._new_id(),
+                at=now,
+                intent=intent,
+                requester=requester,
+                reason=verdict.reason,
+                retry_at=verdict.retry_at,
+            )
+            await self._supersede_waits(thread, plan, keep=awaited.id)
+            return [awaited, MessageSent(id=self._new_id(), at=now, text=text, purpose="info")]
         return [ErrorRecorded(id=self._new_id(), at=now, kind="refused", message=verdict.reason)]
+
+    async def _supersede_waits(self, thread: Thread, plan: Plan, *, keep: str | None) -> None:
+        """A later request for the same commit (planned now, or waiting: ``keep``, its wait's
+        id) ends an older ``when ready`` wait for it in another thread, which is told so.
+        One round trip, only where release policy can hold a plan there."""
+        env = self._config.environments[plan.environment]
+        frozen = any(plan.environment in f.environments for f in self._config.freezes)
+        if plan.kind != "deploy" or not (env.requires or frozen):
+            return
+        key = self._keys.awaiting(plan.service, plan.environment)
+        pipe = self._store.pipeline()
+        pipe.hget(key, plan.sha)
+        if keep is None:
+            pipe.hdel(key, plan.sha)
+        else:
+            pipe.hset(key, plan.sha, f"{thread.id}|{keep}")
+        older, _ = await pipe.execute()
+        owner, _, awaited = text(older).partition("|") if older else ("", "", "")
+        if not owner or owner == thread.id:
+            return
+        left = QueueLeft(
+            id=f"await-left-{awaited}",
+            at=self._clock(),
+            plan_hash=None,
+            why="superseded",
+            awaited=awaited,
+            by=f"a later request for {plan.service} {plan.version} (thread {thread.id})",
+        )
+        await self._inbound.publish(Envelope(thread_id=owner, event=left))
 
     async def at_run(self, thread: Thread, plan: Plan) -> list[Event] | None:
         """Under the lock, just before ``plan`` runs: None when it may; else it does not run,

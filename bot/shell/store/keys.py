@@ -155,6 +155,11 @@ class Keys:
     def queue_counter(self, service: str, environment: str) -> str:
         return f"{self.prefix}:{{env:{service}:{environment}}}:queue:seq"
 
+    def awaiting(self, service: str, environment: str) -> str:
+        """Hash: commit -> ``<thread>|<release_awaited id>`` of the ``when ready`` wait for
+        it, so a later request for the same commit ends it (bot/shell/deploy/release_gate.py)."""
+        return f"{self.prefix}:{{env:{service}:{environment}}}:awaiting"
+
     def queues(self) -> str:
         """Set: the pairs (``service\x1fenvironment``) that ever had a queue."""
         return f"{self.prefix}:queues"

@@ -62,7 +62,7 @@ if not redis.call('ZSCORE', z, tid) then
       redis.call('ZADD', z, members[i + 1], tid)
       redis.call('ZREM', z, other)
       redis.call('HDEL', h, other, other .. ':told', other .. ':woken')
-      table.insert(gone, other)
+      table.insert(gone, other .. '|' .. cjson.decode(raw)['plan_hash'])
       break
     end
   end
@@ -102,13 +102,13 @@ class QueuedPlan(BaseModel):
 
 @dataclass(frozen=True, kw_only=True)
 class Joined:
-    """``position`` 0: the queue was full (``waiting`` plans). ``superseded``: threads whose
-    plan for the same commit this one replaced (they are told)."""
+    """``position`` 0: the queue was full (``waiting`` plans). ``superseded``: the threads
+    (and plan hashes) whose plan for the same commit this one replaced (they are told)."""
 
     position: int
     waiting: int
     ahead: QueuedPlan | None
-    superseded: list[str]
+    superseded: list[tuple[str, str]]
 
 
 def _plan_of(raw: Any) -> QueuedPlan | None:
@@ -155,7 +155,7 @@ class PairQueue:
             position=int(position),
             waiting=int(waiting),
             ahead=_plan_of(ahead),
-            superseded=[text(g) for g in gone],
+            superseded=[(t, h) for t, _, h in (text(g).partition("|") for g in gone)],
         )
 
     def leave_in(self, pipe: "Pipeline", thread_id: str, plan: Plan) -> None:
@@ -276,14 +276,15 @@ class PairQueue:
         return told
 
     async def tell_superseded(
-        self, thread_ids: Sequence[str], *, by: str, plan: Plan, now: datetime
+        self, superseded: Sequence[tuple[str, str]], *, by: str, plan: Plan, now: datetime
     ) -> None:
-        """Threads whose queued plan a newer one for the same commit replaced."""
-        for thread_id in thread_ids:
+        """Threads whose queued plan (thread id, plan hash) a newer one for the same commit
+        replaced: each hears it through the inbound stream, naming the plan it ends."""
+        for thread_id, plan_hash in superseded:
             event = QueueLeft(
-                id=f"queue-left-{thread_id}-{plan.plan_hash}",
+                id=f"queue-left-{plan_hash}-{plan.plan_hash}",
                 at=now,
-                plan_hash=None,
+                plan_hash=plan_hash,
                 why="superseded",
                 by=by,
             )

@@ -80,13 +80,16 @@ async def test_typed_overrides_reach_the_thread_as_the_grammar_read_them(api: Ap
     await staged(api)
     api.clock.advance(12 * 60)  # 09:12: soaking for 12 of 30 minutes
     ready = await launched(api, user="carol", when_ready=True)
-    skip = await launched(api, user="alice", skip_soak="INC-7  hotfix")
     await api.settle()
-
     text, intent = await chosen(api, ready)
     assert text == f"{PROD} when ready"
     assert (intent.when_ready, intent.skip_soak, intent.break_glass) == (True, None, None)
     assert await api.status(ready) == "queued"
+
+    skip = await launched(api, user="alice", skip_soak="INC-7  hotfix")
+    await api.settle()
+    # A later request for the same version, planned, ends the older 'when ready' wait.
+    assert await api.status(ready) == "done"
 
     text, intent = await chosen(api, skip)
     assert text == f"{PROD} skip soak INC-7 hotfix"

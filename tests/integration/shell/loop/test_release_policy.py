@@ -98,6 +98,29 @@ async def test_production_waits_for_staging_and_its_soak(
     assert len(calls(tmp_path)) == 2
 
 
+async def test_a_later_request_for_the_same_version_supersedes_a_when_ready_wait(
+    redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
+) -> None:
+    clock = Clock(START)
+    app = make_app(redis, prefix=key_prefix, config_file=setup, clock=clock)
+    await say(app, "s", "slack:U0CAROL", "deploy backend v1.4.2 to staging", new=True)
+    await app.worker.run_until_idle()
+    ready = "deploy backend v1.4.2 to production when ready"
+    await say(app, "w1", "slack:U0CAROL", ready, new=True)
+    await app.worker.run_until_idle()
+    assert (await thread_of(app, "w1")).status == "queued"
+    await say(app, "w2", "slack:U0ALICE", ready, new=True)
+    await app.worker.run_until_idle()
+    older = await thread_of(app, "w1")
+    assert older.status == "done"
+    assert texts(older)[-1].startswith("Stopped waiting: superseded by a later request for")
+    assert (await thread_of(app, "w2")).status == "queued"
+    clock.advance(30 * 60)
+    await app.worker.run_until_idle()  # only the newer wait is planned
+    assert (await thread_of(app, "w2")).status == "awaiting_approval"
+    assert not [e for e in (await thread_of(app, "w1")).events if isinstance(e, PlanProposed)]
+
+
 async def test_only_a_named_person_skips_soak_and_no_phrasing_does(
     redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
 ) -> None:
