@@ -126,7 +126,7 @@ def test_production_waits_for_staging_and_its_soak_then_runs_when_ready(tmp_path
         refused = session.until("bot> ")
         assert refused == (
             "bot> backend v1.4.2 is not ready for production: not deployed to staging. "
-            "Nothing was planned. Deploy it to the environments before it first."
+            "Nothing was planned. It goes to production once it is live and healthy in staging."
         )
         asked = datetime.now(UTC)
         session.say("/new", "deploy backend v1.4.2 to staging")

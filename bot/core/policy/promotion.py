@@ -99,13 +99,15 @@ class Promotable(BaseModel):
 
 
 class NotPromotable(BaseModel):
-    """Not yet, or not at all: ``reason`` says why and what to do; ``ready_at`` is when soak
-    allows it (None: time alone will not, e.g. never deployed there); ``waits_for_verification``:
-    it will be ready some time after its verification there succeeds."""
+    """Not yet, or not at all: ``reason`` says why and what to do (``summary``: why alone,
+    for a wait that already says what happens next); ``ready_at`` is when soak allows it
+    (None: time alone will not, e.g. never deployed there); ``waits_for_verification``: it
+    will be ready some time after its verification there succeeds."""
 
     model_config = ConfigDict(frozen=True)
 
     reason: str
+    summary: str = ""
     ready_at: datetime | None = None
     waits_for_verification: bool = False
 
@@ -116,7 +118,9 @@ def soak_writes_after_deploy(
     """The writes when ``plan``'s deploy or rollback ends with ``result`` at ``at`` (soak
     then waits for its verification where the pair has checks)."""
     wanted = verification_for(config, service=plan.service, environment=plan.environment)
-    needs_verification = isinstance(wanted, ToVerify)
+    # Only deploys are verified (bot.core.policy.timers): a rollback's soak counts from its
+    # finish, or the version it put back would wait for a verification that never comes.
+    needs_verification = isinstance(wanted, ToVerify) and plan.kind == "deploy"
     if result != "succeeded":
         reason: Void = "interrupted" if result == "interrupted" else "failed"
         return [SoakWrite(sha=plan.sha, voided=reason)]
@@ -210,15 +214,18 @@ def check_promotion(
         notes=notes,
         can_wait=not blocked,
         override_by=allowed,
+        requires=env.requires,
     )
     if skip_soak is not None and not blocked:
         reason = f"{skip_not_allowed_text(environment, allowed)} {reason}"
+    summary = f"{service} {version} is not ready for {environment}: {'; '.join(notes)}."
     if blocked:
-        return NotPromotable(reason=reason)
+        return NotPromotable(reason=reason, summary=summary)
     times = [s.until for s in waiting.values() if s.kind == "soaking" and s.until is not None]
     unverified = any(s.kind == "unverified" for s in waiting.values())
     return NotPromotable(
         reason=reason,
+        summary=summary,
         ready_at=None if unverified or not times else max(times),
         waits_for_verification=unverified,
     )

@@ -55,6 +55,7 @@ class Held(BaseModel):
     kind: Literal["freeze", "soak"]
     reason: str
     retry_at: datetime | None
+    summary: str = ""  # why alone (a wait says what happens next itself)
 
 
 def check_release_policy(
@@ -101,7 +102,9 @@ def check_release_policy(
         retry_at = promotion.ready_at
         if promotion.waits_for_verification:
             retry_at = now + timedelta(seconds=VERIFICATION_POLL_S)
-        return Held(kind="soak", reason=promotion.reason, retry_at=retry_at)
+        return Held(
+            kind="soak", reason=promotion.reason, retry_at=retry_at, summary=promotion.summary
+        )
     if promotion.override is not None:
         overrides.append(promotion.override)
     return Cleared(overrides=tuple(overrides), notes=promotion.notes)

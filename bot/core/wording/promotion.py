@@ -126,12 +126,14 @@ def not_promotable_text(
     can_wait: bool,
     override_by: list[str],
     service: str = "",
+    requires: list[str] | None = None,
 ) -> str:
     """Why the version is not planned, and what to do."""
     what = f"{service} {version}".strip()
     head = f"{what} is not ready for {environment}: {'; '.join(notes)}. Nothing was planned."
     if not can_wait:
-        return head + " Deploy it to the environments before it first."
+        first = " and ".join(requires or []) or "the environments before it"
+        return head + f" It goes to {environment} once it is live and healthy in {first}."
     command = f"deploy {what} to {environment}"
     tail = f" Say '{command} when ready' to have it planned then"
     if override_by:

@@ -86,7 +86,7 @@ class ReleaseGate:
             cleared = plan.model_copy(update={"overrides": verdict.overrides})
             return Planned(plan=cleared, notes=verdict.notes)
         if isinstance(intent, Deploy) and intent.when_ready and verdict.retry_at is not None:
-            text = awaiting_text(verdict.reason, retry_at=verdict.retry_at)
+            text = awaiting_text(verdict.summary or verdict.reason, retry_at=verdict.retry_at)
             awaited = ReleaseAwaited(
                 id=self._new_id(),
                 at=now,
