@@ -19,7 +19,6 @@ from bot.core.thread.events import (
     DeployFinished,
     DeployInterrupted,
     DeployStarted,
-    ErrorRecorded,
     MessageSent,
 )
 from bot.core.thread.thread import Thread
@@ -404,8 +403,8 @@ async def test_a_dispatch_whose_run_never_shows_is_held_as_unknown_until_unlocke
     tmp_path: Path, key_prefix: str, redis: Redis
 ) -> None:
     """GitHub accepted the dispatch, but no run shows the key within the find window: the
-    outcome is unknown, never "failed"; the pair stays held (another deploy is refused, not
-    run) until a person says 'unlock staging'."""
+    outcome is unknown, never "failed"; the pair stays held (another deploy waits in line, not
+    run) until a person says 'unlock staging', then that one runs."""
     config = workflow_setup(tmp_path)
     port = free_port()
     store = ThreadStore(redis=redis, keys=Keys(key_prefix))
@@ -426,20 +425,20 @@ async def test_a_dispatch_whose_run_never_shows_is_held_as_unknown_until_unlocke
             stored = await redis.get(lock_key)
             blocked_id = await launch(port, "deploy backend v1.4.1 to staging")
 
-            async def refused() -> bool:
-                return (await load(store, blocked_id)).status != "running"
+            async def in_line() -> bool:
+                return (await load(store, blocked_id)).status == "queued"
 
-            await until(refused, "the second deploy refused", procs=procs)
+            await until(in_line, "the second deploy waiting in line", procs=procs)
             blocked = await load(store, blocked_id)
             github.run_name = FakeGithub.run_name  # the workflow's run-name fixed
             unlock_id = await launch(port, "unlock staging")
             await until(
                 lambda: _gone(redis, lock_key), "the pair released", procs=procs, timeout_s=10
             )
-            again_id = await launch(port, "deploy backend v1.4.1 to staging")
 
+            # Released: the plan waiting in line gets its turn (issue 19.3).
             async def again_finished() -> bool:
-                return bool(finished_of(await load(store, again_id)))
+                return bool(finished_of(await load(store, blocked_id)))
 
             await until(again_finished, "the deploy after the unlock", procs=procs)
             unlocked = await load(store, unlock_id)
@@ -453,8 +452,8 @@ async def test_a_dispatch_whose_run_never_shows_is_held_as_unknown_until_unlocke
     assert stored is not None
     assert b'"interrupted":true' in stored
     assert not any(isinstance(e, DeployStarted) for e in blocked.events)
-    told = [e.message for e in blocked.events if isinstance(e, ErrorRecorded)]
-    assert any("backend in staging is busy: interrupted deploy" in t for t in told), told
+    told = [e.text for e in blocked.events if isinstance(e, MessageSent)]
+    assert any("1st in line, behind interrupted deploy" in t for t in told), told
     assert unlocked.status == "done"
     assert [c.status for c in github.dispatches()] == [204, 204]  # the held one, then again
     assert github.overlaps() == []

@@ -31,7 +31,7 @@ async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., 
         rig.bot.start_worker()
         b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
         # The second worker takes thread a over (its lease lapsed) and finds it started with
-        # no result; b waits for, or is refused by, the lock.
+        # no result; b is judged against what runs ahead of it.
         seen = await until_status(client, a, "awaiting_human", "done", "failed")
         taken_over_s = time.monotonic() - stopped
         await asyncio.sleep(max(0.0, 4.5 - (time.monotonic() - stopped)))  # past the lock lease too
@@ -58,7 +58,10 @@ async def test_sigstop_past_both_leases_then_sigcont(rig_factory: Callable[..., 
     assert kinds.index("deploy_interrupted") < kinds.index("deploy_finished")
     assert final_a["status"] == "failed"
     assert [c.how for c in calls if c.key.startswith(a)] == ["term"]
-    assert any("busy" in text for text in messages(final_b))
+    # b is judged against the deploy running ahead of it (issue 19.3): v1.4.1 after v1.4.2
+    # would go backwards, so it is refused as such, and never runs.
+    assert any("back from v1.4.2 to v1.4.1" in text for text in messages(final_b))
+    assert [c for c in calls if c.key.startswith(b)] == []
     assert len([c for c in calls if c.key.startswith(a)]) == 1
     tokens = [c.token for c in calls]
     assert tokens == sorted(set(tokens)), "fencing tokens must grow"

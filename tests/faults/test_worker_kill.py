@@ -97,9 +97,9 @@ async def test_kill_before_the_approval_is_recorded(
 async def test_kill_after_the_approval_before_deploy_started(
     rig_factory: Callable[..., FaultRig],
 ) -> None:
-    """Another holder has the environment's lock, so the worker that read the approval is
-    waiting for it (approval in memory, no deploy_started) when it is killed. Once the lock
-    is free the next worker takes the entry over and deploys once."""
+    """Another holder has the environment's lock, so the approved plan waits in the pair's
+    line (issue 19.3: saved, holding no worker, no deploy_started) when its worker is killed.
+    Once the lock is free the next worker gives it its turn and deploys once."""
     rig = rig_factory()
     lock_key = f"{rig.bot.prefix}:{{env:backend:production}}:lock"
     rig.redis.client().set(
@@ -114,17 +114,10 @@ async def test_kill_after_the_approval_before_deploy_started(
     async with rig.bot.client() as client:
         tid = await awaiting(rig, client)
         await approve(client, tid)
-        inbound = f"{rig.bot.prefix}:inbound"
         admin = rig.redis.client()
-
-        async def read_not_acked() -> bool:  # the worker holds the approval entry
-            pending: Any = admin.xpending(inbound, "workers")
-            return int(pending["pending"]) >= 1
-
-        await until(read_not_acked, what="the approval read and waiting for the lock")
-        await asyncio.sleep(0.3)
-        now = await read_thread(client, tid)
-        assert "approval_decided" not in event_types(now)  # not saved: waiting for the lock
+        now = await until_status(client, tid, "queued")  # in line, durably: no worker held
+        assert "approval_decided" in event_types(now)
+        assert "deploy_started" not in event_types(now)
         rig.bot.kill9(first)
         killed = time.monotonic()
         admin.delete(lock_key)  # the other deploy is over
@@ -166,11 +159,14 @@ async def test_kill_during_the_deploy(rig_factory: Callable[..., FaultRig]) -> N
         assert "deploy_interrupted" in event_types(held)
         assert any("Outcome unknown" in text for text in messages(held))
 
-        # Another deploy of backend to production is refused while it is held.
+        # Another deploy of backend to production does not start while it is held: it
+        # waits in the pair's line (issue 19.3) behind the interrupted deploy.
         second = await rig.launch(client, PROD, user="carol")
         await approve(client, second, user="alice")
-        refused = await until_status(client, second, "awaiting_human", "done", "failed")
-        assert any("busy" in text for text in messages(refused)), messages(refused)
+        waiting = await until_status(client, second, "queued")
+        assert any("1st in line" in text for text in messages(waiting)), messages(waiting)
+        await asyncio.sleep(1.5)  # the pump's rounds: still held, nothing runs
+        assert (await read_thread(client, second))["status"] == "queued"
         rig.release_deploys()
     calls = ledger(rig.base)
     assert len(calls) == 1

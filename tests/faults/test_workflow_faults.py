@@ -136,8 +136,10 @@ async def test_kill_while_following_the_cancel_of_a_timed_out_run(
                 return bool(github.called(r"/cancel$"))
 
             await until(cancelled, what="a's cancel")
-            b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
-            await asyncio.sleep(0.5)  # b waits for the lock
+            # b asks for the same version again: judged against what runs ahead of it (issue
+            # 19.3), an older one would be refused as going backwards.
+            b = await rig.launch(client, "deploy backend v1.4.2 to staging", user="alice")
+            await asyncio.sleep(0.5)  # b waits in the pair's line
             rig.bot.kill9(first)
             assert run_of_key(github, 0).status()[0] == "in_progress"  # the cancel goes on
             rig.bot.start_worker()

@@ -31,7 +31,12 @@ async def test_what_started_writes_newest_started_reads(redis: Redis, key_prefix
     await history.started(PLAN, idempotency_key="k-1", at=AT)
     got = await history.newest_started(service="backend", environment="staging")
     assert got == StartedDeploy(
-        idempotency_key="k-1", kind="rollback", version="v1.4.0", requester="carol", at=AT
+        idempotency_key="k-1",
+        kind="rollback",
+        version="v1.4.0",
+        requester="carol",
+        at=AT,
+        sha="0" * 40,  # its commit: what a plan queued behind it is judged against
     )
     assert await history.newest_started(service="backend", environment="production") is None
 
