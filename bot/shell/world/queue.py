@@ -22,8 +22,9 @@ Protocol:
 - The pump (``pump``, in every worker with the timers, once a second): for each queue, tells
   every thread whose position changed (``queue_moved``), and tells the first its turn came
   (``queue_turn``) when the pair's lock is free, again after ``turn_again_s`` if it has not
-  left by then (its worker died). Both go through the inbound stream with ids that make a
-  second pump's copy a redelivery.
+  left by then (its worker died); a turn that found the pair taken again rejoins in its
+  place and is woken by the next free pair, not after ``turn_again_s``. Both go through the
+  inbound stream with ids that make a second pump's copy a redelivery.
 """
 
 import logging
@@ -53,7 +54,9 @@ _JOIN = """
 local z, h, seq = KEYS[1], KEYS[2], KEYS[3]
 local tid, plan, sha, max = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local gone = {}
-if not redis.call('ZSCORE', z, tid) then
+if redis.call('ZSCORE', z, tid) then
+  redis.call('HDEL', h, tid .. ':woken')  -- its turn found the pair taken: wake it again
+else
   local members = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
   for i = 1, #members, 2 do
     local other = members[i]
@@ -122,7 +125,7 @@ def _plan_of(raw: Any) -> QueuedPlan | None:
 
 class PairQueue:
     def __init__(
-        self, *, redis: "Redis", keys: Keys, inbound: InboundQueue, turn_again_s: float = 60
+        self, *, redis: "Redis", keys: Keys, inbound: InboundQueue, turn_again_s: float = 10
     ) -> None:
         self._redis = redis
         self._keys = keys
