@@ -5,7 +5,7 @@ A benchmark, not a test: pytest never collects it. Run from the repository root:
     .venv/bin/python bench/release.py [--iterations 20000]
 
 Every plan is checked twice, with the same pure decision
-(``bot.core.policy.release.check_release_policy``): when it is made and under the lock just before
+(``bot.core.release.gate.check_release_policy``): when it is made and under the lock just before
 it runs. Its I/O is zero round trips for an environment without ``requires`` (freezes are
 read from the config, the queue's head rides in the lock grant's pipeline) and one
 ``HMGET`` per required environment, pipelined into one round trip, where it has
@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 
 from bot.core.config.config import Config, parse_config
-from bot.core.policy.promotion import SoakFacts, SoakMark
-from bot.core.policy.release import check_release_policy
+from bot.core.release.gate import check_release_policy
+from bot.core.release.promotion import SoakFacts, SoakMark
 from bot.core.thread.plan import Plan
 
 BASE = """

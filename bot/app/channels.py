@@ -18,10 +18,10 @@ from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.home import HomePorts
+from bot.shell.home.board import BoardReader
+from bot.shell.home.board_changes import OutboxWatch
+from bot.shell.home.home_viewers import RedisHomeViewers
 from bot.shell.store.guarded import guarded
-from bot.shell.world.board import BoardReader
-from bot.shell.world.board_changes import OutboxWatch
-from bot.shell.world.home_viewers import RedisHomeViewers
 from channels.api import api_routes
 from channels.email import EmailSender, MailListener, build_email
 from channels.email.listener import ImapServer

@@ -13,7 +13,7 @@ start of the processes that deploy, collected by ``bot.app.preflight``. Pure.
 - An ``announce`` route whose channel is not set up: announcements would wait in the outbox
   (a problem, as for the other routes in ``bot.app.check``).
 
-Rollbacks are held by neither freezes nor soak (``bot.core.policy.release``), so none of
+Rollbacks are held by neither freezes nor soak (``bot.core.release.gate``), so none of
 these stops one; the texts say so where a person might fear it.
 """
 

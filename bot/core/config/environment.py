@@ -45,7 +45,7 @@ class Environment(_Strict):
     release_by: list[str] | None = None
     # The user commands for this environment run as (a service's own run_as comes first).
     run_as: str | None = Field(default=None, pattern=USER_NAME)
-    # Release policy (bot.core.policy.promotion): a version (its commit) is planned here only
+    # Release policy (bot.core.release.promotion): a version (its commit) is planned here only
     # once it was deployed (and verified, where checks are configured) in each of `requires`
     # and stayed live there, unrolled-back, for soak_s. soak_override_by may say
     # "skip soak <reason>".

@@ -7,7 +7,7 @@ offset, and the end of a recurring window (``duration_s`` added on the wall cloc
 becomes an instant is ``local_instant``: zoneinfo with ``fold=0``, which is RFC 5545's rule
 (a time that occurs twice is the first one, a time skipped by the spring-forward gap is read
 with the offset from before the gap). Which window is open when is
-``bot.core.policy.freezes``; the cross-references to ``[environments]`` and ``[people]`` are
+``bot.core.release.freezes``; the cross-references to ``[environments]`` and ``[people]`` are
 ``check_freezes``, called by ``bot.core.config.config.Config``.
 """
 

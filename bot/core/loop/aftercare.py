@@ -14,14 +14,14 @@ says what a person can do and ends ``failed`` (bot/core/thread/thread.py), never
 reply nobody was asked for.
 
 Each deploy's end and verdict are also announced where its environment says
-(``bot.core.policy.announcements``), recorded with the thread's own message about it; the
+(``bot.core.release.announcements``), recorded with the thread's own message about it; the
 bot's rollback after a failed verification, once it succeeded, also marks the deploy it
 undid as rolled back.
 """
 
 from bot.core.config.route import reaches
 from bot.core.loop.steps import Apply, Ctx, Pause, Step, Verify
-from bot.core.policy.announcements import Moment, announce
+from bot.core.release.announcements import Moment, announce
 from bot.core.thread.events import (
     CronFired,
     DeployFinished,

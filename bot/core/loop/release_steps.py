@@ -23,7 +23,13 @@ from bot.core.loop.steps import (
     Step,
 )
 from bot.core.policy.approval import Refused
-from bot.core.policy.release import check_cancel
+from bot.core.release.gate import check_cancel
+from bot.core.release.queue_words import (
+    cancelled_text,
+    moved_text,
+    nothing_waiting_text,
+    superseded_text,
+)
 from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
@@ -34,12 +40,6 @@ from bot.core.thread.events import (
     TimerFired,
 )
 from bot.core.thread.thread import Thread
-from bot.core.wording.queue import (
-    cancelled_text,
-    moved_text,
-    nothing_waiting_text,
-    superseded_text,
-)
 
 __all__ = [
     "on_cancel",

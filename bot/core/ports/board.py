@@ -11,9 +11,9 @@ they are offered, is the channel's to ask policy (``channels.slack.home``).
 The release policy's parts: ``EnvironmentBoard.freezes`` (the freeze window in force),
 ``PairBoard.queue`` (plans waiting for the pair, next to run first) and ``PairBoard.soak``
 (how the live commit stands toward the environments that require this one: its soak, from
-``bot.core.policy.promotion.soak_progress``).
+``bot.core.release.promotion.soak_progress``).
 
-``BoardSource`` is the port that reads it (``bot.shell.world.board.BoardReader``).
+``BoardSource`` is the port that reads it (``bot.shell.home.board.BoardReader``).
 """
 
 from datetime import datetime

@@ -10,7 +10,7 @@ was last shown, and a signal that something the board shows may have changed.
   requested or decided), False when ``timeout_s`` passed without.
 
 ``HomePorts`` carries them with the ``BoardSource``, built once by the wiring (on the
-shell's ``bot.shell.world.board``, ``home_viewers`` and ``board_changes``).
+shell's ``bot.shell.home.board``, ``home_viewers`` and ``board_changes``).
 """
 
 from dataclasses import dataclass

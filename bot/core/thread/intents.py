@@ -62,7 +62,7 @@ class Deploy(_Intent):
     service: str
     environment: str
     version: Annotated[str, Field(pattern=VERSION_PATTERN)] | None = None
-    # Release policy (bot.core.policy.promotion, bot.core.policy.freezes): set only by the
+    # Release policy (bot.core.release.promotion, bot.core.release.freezes): set only by the
     # command grammar's exact suffixes, never by the model (GRAMMAR_ONLY).
     # Left out of the stored thread when unset: ordinary deploys store the bytes they did.
     when_ready: bool = Field(default=False, exclude_if=lambda v: not v)  # "... when ready"

@@ -7,16 +7,17 @@ card's fields, and redaction (``redact``) that keeps secrets out of all of them.
 recovered result's notes; ``set_aside``: an inbound entry set aside, and why; ``turns``: a
 turn the worker stopped; ``refusals``: why policy refused; ``promotion``: where a version
 stands in the environments before this one, and why it is not planned yet;
-``announcements``: a deploy's announcement, from its start to its end. What the tools
 the bot drives came to (a command, git, GitHub, a check) is worded beside it, in
 ``bot.core.reports``.
 
-``queue``: a plan's place in its pair's line, a ``when ready`` wait, a cancel.
 
 Pure. The shell reports facts and never writes a sentence; channels render what this
 package wrote. May import ``bot.core.thread``, ``config``, ``ports``; never ``policy`` or ``loop``.
 
-Modules: ``announcements``, ``cards``, ``deploys``, ``environments``, ``evidence``, ``freezes``,
-``messages``, ``promotion``, ``queue``, ``quarantine``, ``redact``, ``refusals``,
+Release policy (promotion, freezes, the queue's words, announcements) is
+``bot.core.release``.
+
+Modules: ``cards``, ``deploys``, ``environments``, ``evidence``, ``freezes``,
+``messages``, ``promotion``, ``quarantine``, ``redact``, ``refusals``,
 ``secret_shapes``, ``set_aside``, ``turns``, ``verification``.
 """

@@ -1,7 +1,7 @@
 """The words of a freeze window (pure): why a deploy is refused inside one, what breaking its
 glass says, and the clause a frozen environment gets in ``where can I deploy``.
 
-Which freeze holds when, and who may break its glass, is ``bot.core.policy.freezes``; it hands
+Which freeze holds when, and who may break its glass, is ``bot.core.release.freezes``; it hands
 this module the window (any object with the fields of ``FreezeShown``). The end of a freeze
 is given in UTC and on the freeze's own clock, since the config wrote it in that zone.
 """

@@ -1,6 +1,6 @@
 """The words of promotion and soak (pure): where a version stands in each environment it must
 pass through first, and why it cannot be planned yet. The decisions are
-``bot.core.policy.promotion``'s; times are said in UTC."""
+``bot.core.release.promotion``'s; times are said in UTC."""
 
 from datetime import datetime
 from typing import Literal
@@ -20,7 +20,7 @@ __all__ = [
 
 
 class Standing(BaseModel):
-    """Where one commit stands in one required environment (``bot.core.policy.promotion``).
+    """Where one commit stands in one required environment (``bot.core.release.promotion``).
     ``at``: since when (deployed, or soaking from); ``until``: when its soak is done
     (``soaking``), or when it left (``left_early``, ``verified``/``live`` no longer live)."""
 

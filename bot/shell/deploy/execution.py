@@ -24,11 +24,11 @@ from functools import partial
 from typing import Literal
 
 from bot.core.errors import ThreadConflict, ToolFailed
-from bot.core.policy.announcements import announce
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.policy.deploys import record_of
-from bot.core.policy.promotion import soak_writes_after_deploy
 from bot.core.policy.quarantine import after_deploy, quarantined_event
+from bot.core.release.announcements import announce
+from bot.core.release.promotion import soak_writes_after_deploy
 from bot.core.thread.deploy_result import DeployResult, OutcomeUnknown
 from bot.core.thread.events import (
     DeployFinished,

@@ -7,12 +7,12 @@ never showed: bot/shell/github/workflow_deployer.py). Either way the deploy is *
 service and environment stay held without expiry, marked interrupted, until an approver of the
 environment has checked and says ``unlock <environment>``; the history shows it; the thread
 says what is known and that it will not be run again, and so does the announcement of the
-deploy where its environment has one (``bot.core.policy.announcements``).
+deploy where its environment has one (``bot.core.release.announcements``).
 """
 
-from bot.core.policy.announcements import announce
 from bot.core.policy.deploys import record_of
-from bot.core.policy.promotion import soak_writes_after_deploy
+from bot.core.release.announcements import announce
+from bot.core.release.promotion import soak_writes_after_deploy
 from bot.core.thread.deploy_result import OutcomeUnknown
 from bot.core.thread.events import DeployInterrupted, Event, MessageSent
 from bot.core.thread.plan import Plan

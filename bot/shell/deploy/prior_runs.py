@@ -13,7 +13,7 @@ import logging
 
 from bot.core.policy.deploys import record_of
 from bot.core.policy.prior_run import PriorRun, already_ran_events, from_history, from_status
-from bot.core.policy.promotion import soak_writes_after_deploy
+from bot.core.release.promotion import soak_writes_after_deploy
 from bot.core.thread.events import Event
 from bot.core.thread.plan import DeployRecord, Plan
 from bot.core.thread.thread import Thread

@@ -1,5 +1,5 @@
 """Release policy when a plan is made (invariant 9): the freeze windows and the promotion order
-and soak (``bot.core.policy.release.check_release_policy`` decides), with what each environment the
+and soak (``bot.core.release.gate.check_release_policy`` decides), with what each environment the
 plan's one requires knows of its commit read in one round trip (``bot.shell.world.soak``; an
 environment without ``requires`` reads nothing).
 
@@ -14,9 +14,10 @@ The same check runs again under the lock before the plan runs (bot/shell/deploy/
 from dataclasses import dataclass
 
 from bot.core.policy.approval_posts import closing_messages
-from bot.core.policy.promotion import SoakFacts
-from bot.core.policy.release import Held, check_release_policy
 from bot.core.ports.inbound import Envelope
+from bot.core.release.gate import Held, check_release_policy
+from bot.core.release.promotion import SoakFacts
+from bot.core.release.queue_words import awaiting_text, release_held_text
 from bot.core.thread.events import (
     ApprovalRequested,
     ErrorRecorded,
@@ -28,7 +29,6 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
-from bot.core.wording.queue import awaiting_text, release_held_text
 from bot.shell.store.keys import text
 from bot.shell.world.context import Context
 from bot.shell.world.soak import facts_of

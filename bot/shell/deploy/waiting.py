@@ -13,6 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.ports.inbound import Envelope
+from bot.core.release.queue_words import (
+    cancel_sent_text,
+    full_text,
+    nothing_waiting_text,
+    queued_text,
+)
 from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
@@ -26,12 +32,6 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
-from bot.core.wording.queue import (
-    cancel_sent_text,
-    full_text,
-    nothing_waiting_text,
-    queued_text,
-)
 from bot.shell.deploy.under_lock import Busy
 from bot.shell.world.context import Context
 from bot.shell.world.queue import PairQueue

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.core.config.freeze import Freeze
-from bot.core.policy.freezes import active_freeze
+from bot.core.release.freezes import active_freeze
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,

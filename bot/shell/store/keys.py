@@ -166,7 +166,7 @@ class Keys:
 
     def soak(self, service: str, environment: str) -> str:
         """Hash: ``<sha>`` (a ``SoakMark``), ``<sha>:verified``, ``<sha>:left`` (ISO times)
-        and ``<sha>:void`` (why), for promotion (bot/core/policy/promotion.py)."""
+        and ``<sha>:void`` (why), for promotion (bot/core/release/promotion.py)."""
         return f"{self.prefix}:{{env:{service}:{environment}}}:soak"
 
     def home_viewers(self) -> str:

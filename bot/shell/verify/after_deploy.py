@@ -13,11 +13,11 @@ the history for the pair's newest started deploy, and once that is another one i
 
 from collections.abc import Sequence
 
-from bot.core.policy.promotion import soak_writes_after_verification
 from bot.core.policy.quarantine import after_verification, quarantined_event
 from bot.core.policy.supersession import Superseded, standing
 from bot.core.policy.verification import ToVerify, verification_for, verification_result
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.release.promotion import soak_writes_after_verification
 from bot.core.thread.events import Event, MessageSent, VerificationFinished
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread

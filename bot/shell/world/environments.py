@@ -11,7 +11,6 @@ from bot.core.errors import ToolFailed
 from bot.core.loop.steps import LockEnvironment, Release, UnlockEnvironment
 from bot.core.policy.approval import Refused
 from bot.core.policy.deploys import current_version
-from bot.core.policy.freezes import active_freeze
 from bot.core.policy.lock import (
     check_frozen,
     check_release,
@@ -19,6 +18,7 @@ from bot.core.policy.lock import (
     check_unlock,
 )
 from bot.core.policy.quarantine import release_keys
+from bot.core.release.freezes import active_freeze
 from bot.core.thread.events import Event, LockChanged, MessageSent, VersionReleased
 from bot.core.wording.environments import (
     already_locked_text,

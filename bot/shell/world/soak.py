@@ -5,7 +5,7 @@ One hash per service and environment; a commit's facts are separate fields (``<s
 longer counts), so whatever ends (a deploy, a verification, a rollback) writes its own
 field and nothing is read-modified-written: two workers finishing at once cannot undo each
 other. A fresh mark (the commit deployed there again) deletes the other fields first.
-What the fields mean, and the writes each ending makes, is ``bot.core.policy.promotion``.
+What the fields mean, and the writes each ending makes, is ``bot.core.release.promotion``.
 Reads are queued on the caller's pipeline (planning's and the lock grant's), one ``HMGET``
 per required environment, so an environment without ``requires`` pays nothing.
 """
@@ -17,7 +17,7 @@ from typing import cast, get_args
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.core.policy.promotion import SoakFacts, SoakMark, SoakWrite, Void
+from bot.core.release.promotion import SoakFacts, SoakMark, SoakWrite, Void
 from bot.shell.store.keys import Keys, text
 
 __all__ = ["SoakMarks", "facts_of"]

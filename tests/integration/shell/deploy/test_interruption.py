@@ -10,8 +10,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.core.policy.announcements import announce
 from bot.core.ports.outbound import OutboundMessage
+from bot.core.release.announcements import announce
 from bot.core.thread.events import (
     DeployInterrupted,
     DeployStarted,

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from bot.core.thread.events import DeployQueued, PlanProposed, ReleaseAwaited
 from bot.core.thread.intents import AskHuman
+from bot.shell.home.board import BoardReader
 from bot.shell.lock.holder import LockHolder
-from bot.shell.world.board import BoardReader
 from tests.support import (
     Clock,
     ScriptedAgent,

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.config.config import Config, parse_config
 from bot.core.loop.next_step import Apply, next_step
-from bot.core.policy.announcements import announce
+from bot.core.release.announcements import announce
 from bot.core.thread.events import (
     DeployFinished,
     DeployStarted,

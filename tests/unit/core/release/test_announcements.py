@@ -1,4 +1,4 @@
-"""bot/core/policy/announcements.py (pure): every moment of a deploy, with and without an
+"""bot/core/release/announcements.py (pure): every moment of a deploy, with and without an
 ``announce`` route, and from an origin that already is the route (no second copy); each
 later announcement replaces the deploy's first one, and the first one is found past an
 approval channel's copies and never in another deploy."""
@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 
 from bot.core.config.config import Config, parse_config
-from bot.core.policy.announcements import Moment, announce, announce_route, first_announcement
+from bot.core.release.announcements import Moment, announce, announce_route, first_announcement
 from bot.core.thread.events import (
     ApprovalDecided,
     DeployFinished,

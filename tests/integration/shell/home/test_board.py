@@ -1,4 +1,4 @@
-"""The App Home's board (bot/shell/world/board.py) on a real Redis: what is live, held,
+"""The App Home's board (bot/shell/home/board.py) on a real Redis: what is live, held,
 quarantined and waiting, per pair, in two round trips; stale and unreadable entries left out."""
 
 from datetime import UTC, datetime, timedelta
@@ -13,9 +13,9 @@ from bot.core.thread.events import ApprovalDecided, ApprovalRequested, Event, Pl
 from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.plan import DeployRecord, Plan, Quarantined
 from bot.core.thread.thread import Thread
+from bot.shell.home.board import BoardReader
 from bot.shell.lock.holder import LockHolder
 from bot.shell.runtime.clock import Clock
-from bot.shell.world.board import BoardReader
 from bot.shell.world.context import Context
 from tests.context import context_over
 

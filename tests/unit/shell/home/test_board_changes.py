@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.shell.world.board_changes import is_change
+from bot.shell.home.board_changes import is_change
 
 
 def entry(**message: object) -> dict[bytes, bytes]:

@@ -1,4 +1,4 @@
-"""bot/core/wording/announcements.py (pure): a deploy's announcement at every moment, for a
+"""bot/core/release/announcement_words.py (pure): a deploy's announcement at every moment, for a
 deploy and for a rollback, table-driven; then who asked and approved, the evidence card's
 facts (capped) and the run's link, each only when known."""
 
@@ -7,8 +7,8 @@ from typing import get_args
 
 import pytest
 
+from bot.core.release.announcement_words import AnnouncedFacts, Moment, announcement_text
 from bot.core.thread.plan import CommitInfo, Evidence, Plan
-from bot.core.wording.announcements import AnnouncedFacts, Moment, announcement_text
 
 AT = datetime(2026, 11, 2, 9, 14, tzinfo=UTC)
 SHA = "abcdef1" + "0" * 33

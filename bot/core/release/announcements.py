@@ -6,7 +6,7 @@ One announcement per deploy: its first message (at its start) opens it, and ever
 each update is a new mail in the same email thread (``channels/email/compose.py``). Each is a
 ``message_sent`` recorded with the event it tells of, in the same save, and delivered by the
 outbox like every message (write-ahead: never lost, never sent twice within the channel's
-means). The words are ``bot.core.wording.announcements``.
+means). The words are ``bot.core.release.announcement_words``.
 
 Nothing is announced where the environment names no ``announce`` route, nor where the
 thread's own replies already go there (a thread started in the announce channel itself, a
@@ -21,6 +21,7 @@ from bot.core.config.config import Config
 from bot.core.config.environment import Environment
 from bot.core.config.route import email_addresses, origin_route, route_kind
 from bot.core.policy.verification import ToVerify, verification_for
+from bot.core.release.announcement_words import AnnouncedFacts, Moment, announcement_text
 from bot.core.thread.events import (
     DeployFinished,
     DeployStarted,
@@ -29,7 +30,6 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.plan import Plan
 from bot.core.thread.thread import Thread
-from bot.core.wording.announcements import AnnouncedFacts, Moment, announcement_text
 
 __all__ = ["Moment", "announce", "announce_route", "first_announcement"]
 

@@ -5,7 +5,7 @@ The first is one pipeline: for every configured service and environment, its rec
 queue; for every environment, a person's lock. Only when requests are waiting, a second
 pipeline loads their threads, and keeps each thread's open request if it is still the one
 waiting (an entry can outlive its request: decided, expired, replaced by a newer plan). The
-freeze in force comes from the config and the clock (``bot.core.policy.freezes``). Soak: for
+freeze in force comes from the config and the clock (``bot.core.release.freezes``). Soak: for
 a pair whose environment another of the service's environments ``requires``, what that
 environment knows of its live commit (``bot.shell.world.soak``), read in one more pipeline
 only where the config has ``requires``.
@@ -20,8 +20,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.core.policy.deploys import live_record
-from bot.core.policy.freezes import active_freeze
-from bot.core.policy.promotion import soak_progress
 from bot.core.ports.board import (
     ActiveFreeze,
     Board,
@@ -32,6 +30,8 @@ from bot.core.ports.board import (
     SoakProgress,
     Waiting,
 )
+from bot.core.release.freezes import active_freeze
+from bot.core.release.promotion import soak_progress
 from bot.core.thread.plan import DeployRecord, Quarantined
 from bot.core.thread.thread import Thread
 from bot.shell.lock.holder import LockHolder, holder_of

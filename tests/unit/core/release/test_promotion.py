@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError
-from bot.core.policy.promotion import (
+from bot.core.release.promotion import (
     NotPromotable,
     Promotable,
     SoakFacts,

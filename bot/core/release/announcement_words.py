@@ -8,7 +8,7 @@ and who approved; then the evidence card's facts (the commits since the live ver
 on the commit); then the run's link when there is one. Outside text (commit subjects,
 authors, a link) goes through ``bot.core.wording.evidence`` as the approval card's does.
 Which moment is announced, where, and which message it replaces is decided in
-``bot.core.policy.announcements``.
+``bot.core.release.announcements``.
 """
 
 from datetime import datetime

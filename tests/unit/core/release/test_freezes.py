@@ -1,4 +1,4 @@
-"""Which freeze holds an environment when (``bot.core.policy.freezes``): the second before, at
+"""Which freeze holds an environment when (``bot.core.release.freezes``): the second before, at
 and after each edge, windows already open, Berlin's DST weekends, the spring-forward gap,
 one-off windows, chains of overlapping or touching windows, and break glass."""
 
@@ -9,9 +9,9 @@ import pytest
 
 from bot.core.config.config import Config, parse_config
 from bot.core.config.freeze import Freeze
-from bot.core.policy import freezes as policy
+from bot.core.release import freezes as policy
 from bot.core.policy.approval import Allowed
-from bot.core.policy.freezes import (
+from bot.core.release.freezes import (
     HORIZON,
     Frozen,
     GlassBroken,

@@ -4,11 +4,11 @@ Asked twice, with the same rules, like the live-state re-check: when the plan is
 (``bot.shell.loop.turn``) and under the pair's lock just before it runs
 (``bot.shell.deploy.recheck``). In order:
 
-1. A freeze window covering ``now`` (``bot.core.policy.freezes``) holds the plan until it
+1. A freeze window covering ``now`` (``bot.core.release.freezes``) holds the plan until it
    ends, unless a person the freeze names said ``break glass <reason>`` (then the plan
    carries the override; the environment's approvals still apply). Under the lock, a plan
    made with a break-glass override passes the freeze it was made for and any other.
-2. Promotion order and soak (``bot.core.policy.promotion``) hold the plan until the version
+2. Promotion order and soak (``bot.core.release.promotion``) hold the plan until the version
    is ready where the environment ``requires`` it, unless a person named in
    ``soak_override_by`` said ``skip soak <reason>`` (only the time still to wait).
 
@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, Refused
-from bot.core.policy.freezes import GlassBroken, check_freeze
-from bot.core.policy.promotion import NotPromotable, SoakFacts, check_promotion
+from bot.core.release.freezes import GlassBroken, check_freeze
+from bot.core.release.promotion import NotPromotable, SoakFacts, check_promotion
 from bot.core.thread.plan import Override, Plan
 from bot.core.thread.refusals import CancelNotAllowed
 
