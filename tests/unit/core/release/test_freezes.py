@@ -9,8 +9,8 @@ import pytest
 
 from bot.core.config.config import Config, parse_config
 from bot.core.config.freeze import Freeze
-from bot.core.release import freezes as policy
 from bot.core.policy.approval import Allowed
+from bot.core.release import freezes as policy
 from bot.core.release.freezes import (
     HORIZON,
     Frozen,
