@@ -50,6 +50,7 @@ async def run_deploybot(
     paused: int = 0,
     p6_rounds: int = 0,
     profile: Path | None = None,
+    asyncio_loop: bool = False,
 ) -> Result:
     n: int = args.threads
     services = fixture.services
@@ -79,6 +80,7 @@ async def run_deploybot(
         system=f"deploybot ({workers} worker{'s' * (workers > 1)}"
         + (f", {paused:,} paused" if paused else "")
         + (", profiled: cProfile slows it" if profile is not None else "")
+        + (", asyncio's loop" if asyncio_loop else "")
         + ")",
         threads=n,
         total_s=0.0,
@@ -108,6 +110,7 @@ async def run_deploybot(
             concurrency=args.concurrency,
             lock_wait_s=args.timeout_s,
             profile=profile,
+            asyncio_loop=asyncio_loop,
         )
         print(f"  worker pid(s) {pool.pids}", flush=True)
         meter = Meter(redis, pool)

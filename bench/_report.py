@@ -57,6 +57,8 @@ class Report:
     noop: Result | str
     scaled: Result | None = None
     paused: list[Result] = field(default_factory=list)
+    #: rows printed beside the others and never judged (``--asyncio-loop``'s)
+    extra: list[Result] = field(default_factory=list)
     machine: str = ""
     commit: str = ""
     targets: Targets = field(default_factory=Targets)
@@ -69,7 +71,7 @@ class Report:
         print(f"  {what}: {value} (target {target}) {mark}")
 
     def print(self) -> None:
-        rows = [self.ours, *([self.scaled] if self.scaled else []), *self.paused]
+        rows = [self.ours, *self.extra, *([self.scaled] if self.scaled else []), *self.paused]
         rows += [r for r in (self.peer, self.noop) if isinstance(r, Result)]
         print()
         print(table(rows))

@@ -90,6 +90,7 @@ class Workers:
         concurrency: int,
         lock_wait_s: float,
         profile: Path | None,
+        asyncio_loop: bool = False,
     ) -> None:
         for i in range(count):
             argv = [
@@ -106,6 +107,8 @@ class Workers:
                 "--consumer",
                 f"bench-worker-{i}",
             ]
+            if asyncio_loop:
+                argv.append("--asyncio-loop")
             if profile is not None and i == 0:  # the first worker only
                 argv += ["--profile", str(profile)]
             self.procs.append(await WorkerProcess.start(argv))

@@ -5,7 +5,7 @@ A benchmark, not a test: pytest never collects it. Run from the repository root:
 
     .venv/bin/python bench/threads.py [--threads N] [--services K] [--workers W]
         [--paused K1,K2] [--p6-rounds R] [--count-deploys] [--new-installation]
-        [--baseline auto|postgres|sqlite|none] [--profile FILE]
+        [--baseline auto|postgres|sqlite|none] [--profile FILE] [--asyncio-loop]
 
 The deploy commands run as root (the fixture lives in a private temporary folder another
 user cannot enter): the bench sets ``DEPLOYBOT_RUN_COMMANDS_AS_ROOT=true`` for its workers
@@ -139,6 +139,11 @@ async def run(args: argparse.Namespace, tmp: Path, fixture: Fixture) -> int:
         args, fixture, workers=1, p6_rounds=args.p6_rounds, profile=args.profile
     )
     print(f"  done in {ours.total_s:.2f} s", flush=True)
+    extra = []
+    if args.asyncio_loop:
+        print("deploybot, 1 worker on asyncio's own event loop (fresh prefix) ...", flush=True)
+        extra.append(await run_deploybot(args, fixture, workers=1, asyncio_loop=True))
+        print(f"  done in {extra[-1].total_s:.2f} s", flush=True)
     scaled = None
     if args.workers > 1:
         print(f"deploybot, {args.workers} workers (fresh prefix) ...", flush=True)
@@ -157,6 +162,7 @@ async def run(args: argparse.Namespace, tmp: Path, fixture: Fixture) -> int:
         noop=noop,
         scaled=scaled,
         paused=paused,
+        extra=extra,
         machine=machine,
         commit=_commit(),
     ).print()
@@ -235,6 +241,12 @@ def main() -> None:
         action="store_true",
         help="do not write an old intact mark: measure a new installation's first minute "
         "(no deploy lock for a lock lease + 2 s), as the bench did before issue 18",
+    )
+    parser.add_argument(
+        "--asyncio-loop",
+        action="store_true",
+        help="also run the 1-worker deploybot phases with the worker on asyncio's own event "
+        "loop (before uvloop), a row beside the others",
     )
     parser.add_argument(
         "--profile",

@@ -22,6 +22,7 @@ from bot.core.thread.audit import audit_records, parse_since, refusal_record
 from bot.core.thread.set_aside import set_aside_record
 from bot.core.wording.redact import redact
 from bot.shell.process.proctree import mark_undumpable
+from bot.shell.runtime import event_loop
 from bot.shell.runtime.logs import configure_logging
 from bot.shell.streams.refusals import MailRefusals
 from bot.shell.streams.set_aside import SetAsideInputs
@@ -100,22 +101,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         match args.command:
             case "chat":
-                return asyncio.run(_chat(settings, config=args.config, user=args.user))
+                return event_loop.run(_chat(settings, config=args.config, user=args.user))
             case "worker":
-                return asyncio.run(run_worker(settings, concurrency=args.concurrency))
+                return event_loop.run(run_worker(settings, concurrency=args.concurrency))
             case "threads":
-                return asyncio.run(_threads(settings, args))
+                return event_loop.run(_threads(settings, args))
             case "check-config":
                 return check_config(settings)
             case "clock":
-                return asyncio.run(run_clock(settings))
+                return event_loop.run(run_clock(settings))
             case "audit":
-                return asyncio.run(_audit(settings, since=args.since))
+                return event_loop.run(_audit(settings, since=args.since))
             case "mail":
-                return asyncio.run(run_mail(settings))
+                return event_loop.run(run_mail(settings))
             case _:  # argparse admits no command but those above and these two
                 assert args.command in ("web", "run"), args.command
-                return asyncio.run(
+                return event_loop.run(
                     serve(settings, command=args.command, host=args.host, port=args.port)
                 )
     except ConfigError as exc:
