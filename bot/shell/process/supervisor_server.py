@@ -45,6 +45,7 @@ lost with it: its status pipe closes without a line, and nothing ran.
 """
 
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -146,6 +147,10 @@ def _serve(control: socket.socket, parent_pid: int) -> bool:
         _refuse(fds, f"cannot start a supervisor: {exc.strerror or exc}")
         return True
     if pid == 0:  # the clone: never back into this loop
+        # No garbage collection in the clone: a collection walks (so copies, page by page)
+        # every object inherited from the server, and the supervisor's loop makes no
+        # reference cycle worth it (issue 18: 4.3 -> 3.6 ms of CPU per command, measured).
+        gc.disable()
         code = 0
         try:
             _supervise(control, request, parent_pid)
@@ -171,6 +176,7 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     os.set_inheritable(control_fd, False)
     control = socket.socket(fileno=control_fd)
+    gc.freeze()  # what is loaded now is never collected: a clone's writes copy fewer pages
     while _serve(control, parent_pid):
         pass
     return 0
