@@ -37,6 +37,7 @@ class Phase:
     supervisor_cpu_ms: float  # per thread; 0.0 when not measured
     supervisor_measured: bool
     children_cpu_ms: float  # per thread: reaped child processes (supervisors, commands, git)
+    gc_ms: float = 0.0  # per thread: the workers' garbage collections (wall time)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,7 @@ __all__ = [
 class TrafficSource(Protocol):
     async def traffic(self) -> list[dict[str, Any]]:
         """Each worker's counters: ``round_trips``, ``cpu_s``, ``supervisor_cpu_s``,
-        ``children_cpu_s`` (see ``bench/_worker.py``)."""
+        ``children_cpu_s``, ``gc_s`` (see ``bench/_worker.py``)."""
         ...
 
 
@@ -93,13 +93,15 @@ class Meter:
             supervisor_cpu_ms=1000 * delta("supervisor_cpu_s") / n,
             supervisor_measured=measured,
             children_cpu_ms=1000 * delta("children_cpu_s") / n,
+            gc_ms=1000 * delta("gc_s") / n,
         )
         redis_s = after.redis_cpu_s - before.redis_cpu_s
         each = " + ".join(f"{p:.0f}%" for p in pct)
         return got, [
             f"{phase}: worker CPU {got.worker_cpu_ms:.2f} ms/thread ({each} of a core), Redis "
             f"CPU {1000 * redis_s / n:.2f} ms/thread; worker round trips "
-            f"{got.round_trips:.1f}/thread",
+            f"{got.round_trips:.1f}/thread; of the worker's time, garbage collection "
+            f"{got.gc_ms:.2f} ms/thread",
             f"  Redis commands {got.commands:.1f}/thread ({top})",
             f"  supervisor CPU {got.supervisor_cpu_ms:.2f} ms/thread"
             + ("" if measured else " (not measured: no app.supervisors)")

@@ -9,7 +9,8 @@ its CPU time (``cpu_s``), how many messages the outbox delivered, the deploy sup
 CPU (``supervisor_cpu_s``: ``app.supervisors.cpu_s()`` where the App has a long-lived
 supervisor server, else 0.0 with ``supervisor_measured`` false) and the CPU of every child it
 has reaped (``children_cpu_s``, ``RUSAGE_CHILDREN``: per-command supervisors and the commands
-they ran), so the benchmark can take deltas per phase. ``--consumer`` names it, so several
+they ran) and the wall time its garbage collections took (``gc_s``), so the benchmark can
+take deltas per phase. ``--consumer`` names it, so several
 workers can share one Redis. The warning "running ... as root" (one per command, expected: the
 bench sets DEPLOYBOT_RUN_COMMANDS_AS_ROOT) is filtered out; every other log line is kept.
 With ``--profile FILE`` it runs under cProfile and writes the stats to FILE when it stops.
@@ -39,6 +40,7 @@ from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import UserMessage
 from bot.core.thread.intents import Deploy
 from bot.core.thread.thread import Thread
+from bot.shell.runtime import collector, event_loop
 
 __all__ = ["NoopSender", "ScriptedAgent", "main"]
 
@@ -81,6 +83,7 @@ def _report(app: Any) -> None:
         "supervisor_cpu_s": 0.0 if supervisors is None else float(supervisors.cpu_s()),
         "supervisor_measured": supervisors is not None,
         "children_cpu_s": children.ru_utime + children.ru_stime,
+        "gc_s": collector.gc_seconds(),
     }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
@@ -106,6 +109,7 @@ async def serve(args: argparse.Namespace) -> None:
         concurrency=args.concurrency,
         lock_wait_s=args.lock_wait_s,
     )
+    collector.settle()  # as `deploybot worker` does once its app is built
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -140,17 +144,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--lock-wait-s", type=float, default=300)
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--asyncio-loop",
+        action="store_true",
+        help="run on asyncio's own event loop instead of uvloop (as before issue 18's last step)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bot.shell.process.command_deployer").addFilter(_NotAsRootWarning())
     count_traffic()
+    collector.watch_collections()
+    run = asyncio.run if args.asyncio_loop else event_loop.run
     if args.profile is None:
-        asyncio.run(serve(args))
+        run(serve(args))
         return
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        asyncio.run(serve(args))
+        run(serve(args))
     finally:
         profiler.disable()
         profiler.dump_stats(str(args.profile))

@@ -27,6 +27,8 @@ from bot.app.preflight import findings, refusal
 from bot.app.settings import Settings
 from bot.app.webapp import build_web_app
 from bot.core.wording.redact import redact
+from bot.shell.runtime import collector
+from bot.shell.runtime.event_loop import is_uvloop
 from bot.shell.runtime.tasks import DEAD_EXIT_GRACE_S, until_stopped_or_dead
 from channels.slack import SocketMode
 
@@ -38,8 +40,11 @@ def watch_children_with_pidfd() -> None:
     (the default from 3.12 on) waits in the event loop instead: cheaper for every deploy.
 
     Process-wide: call it once, from inside the one event loop of a long-running command.
+    Under uvloop (``bot.shell.runtime.event_loop``) it does nothing: libuv waits for children.
     """
     if sys.version_info >= (3, 12) or not hasattr(asyncio, "PidfdChildWatcher"):
+        return
+    if is_uvloop(asyncio.get_running_loop()):
         return
     try:
         os.close(os.pidfd_open(os.getpid()))
@@ -62,6 +67,7 @@ async def _started(
         await app.close()
         return None
     stop = _stop_on_signals(app)
+    collector.settle()  # what start-up built lives as long as the process
     app.tasks.on_death = f"deploybot {command} exits (status 1) so its supervisor restarts it"
     return app, stop
 
