@@ -145,8 +145,9 @@ def openapi_document() -> dict[str, JsonValue]:
                     "expired), the answer is 409 and nothing is decided; 403 when that "
                     "person may not decide. A cancel takes a queued thread's deploy out of "
                     "line (or stops its wait for the soak or a freeze): 409 when the thread "
-                    "is not queued or plan_hash is not the plan waiting in line; the thread "
-                    "then says whether that person may (the requester or an approver).",
+                    "is not queued or plan_hash is not the plan waiting in line; 403 when "
+                    "that person is neither its requester nor an approver of its "
+                    "environment.",
                     "security": bearer,
                     "parameters": [thread_id],
                     "requestBody": {"required": True, "content": _json(_ref("ResumeRequest"))},

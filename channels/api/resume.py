@@ -8,9 +8,9 @@ was shown. An accepted message is sent as typed.
 
 A cancel (``{"type": "cancel"}``, or a message saying ``cancel [plan id]``) is accepted only
 while the thread is ``queued``, and, when it names a plan, only for the plan waiting in line
-(``waiting.queue_view``); it is sent as the words ``cancel [plan id]`` from that person, so
-the loop's policy decides who may (the requester or one of the environment's approvers) and
-says so in the thread.
+(``waiting.queue_view``) and only from the requester or one of the environment's approvers
+(``check_cancel``, the loop's own rule: anyone else gets a 403 at once); it is sent as the
+words ``cancel [plan id]`` from that person, and the loop checks it all again.
 """
 
 from datetime import datetime
@@ -22,6 +22,7 @@ from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, NotOpen, Refused, check_decision_on
 from bot.core.reading.commands import ApproveCommand, CancelCommand, RejectCommand
 from bot.core.reading.grammar import parse_command
+from bot.core.release.gate import check_cancel, waiting_deploy
 from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.thread import Thread
 
@@ -135,7 +136,9 @@ def check_resume(*, thread: Thread, body: ResumeBody, config: Config, now: datet
                     return Accept(actor=actor, text=text)
                 return verdict
             if isinstance(command, CancelCommand):
-                refused = _nothing_to_cancel(thread, plan_id=command.plan_id)
+                refused: Conflict | Forbidden | None = _nothing_to_cancel(
+                    thread, plan_id=command.plan_id
+                ) or _may_not_cancel(thread, config=config, person=person)
                 return refused or Accept(actor=actor, text=text)
             if thread.status == "running":
                 return Conflict(
@@ -145,11 +148,26 @@ def check_resume(*, thread: Thread, body: ResumeBody, config: Config, now: datet
             return Accept(actor=actor, text=text)
         case CancelResume(plan_hash=plan_hash):
             plan_id = plan_hash[:16] if plan_hash is not None else None
-            refused = _nothing_to_cancel(thread, plan_id=plan_id)
+            cancel_refused: Conflict | Forbidden | None = _nothing_to_cancel(
+                thread, plan_id=plan_id
+            ) or _may_not_cancel(thread, config=config, person=person)
             words = f"cancel {plan_id}" if plan_id is not None else "cancel"
-            return refused or Accept(actor=actor, text=words)
+            return cancel_refused or Accept(actor=actor, text=words)
         case _:
             assert_never(body)
+
+
+def _may_not_cancel(thread: Thread, *, config: Config, person: str) -> Forbidden | None:
+    """A 403 when ``person`` may not cancel what the thread waits for: the loop's own rule
+    (``check_cancel``: the requester or an approver of the environment), answered at once
+    instead of as a refusal in the thread after a 202."""
+    waiting = waiting_deploy(thread)
+    if waiting is None:
+        return None  # nothing to cancel: _nothing_to_cancel said so first
+    verdict = check_cancel(
+        config, environment=waiting.environment, person=person, requester=waiting.requester
+    )
+    return Forbidden(reason=verdict.reason) if isinstance(verdict, Refused) else None
 
 
 def _nothing_to_cancel(thread: Thread, *, plan_id: str | None) -> Conflict | None:

@@ -23,7 +23,7 @@ from bot.core.loop.steps import (
     Step,
 )
 from bot.core.policy.approval import Refused
-from bot.core.release.gate import check_cancel
+from bot.core.release.gate import check_cancel, waiting_deploy
 from bot.core.release.queue_words import (
     cancelled_text,
     moved_text,
@@ -96,15 +96,14 @@ def on_queue_left(thread: Thread, ctx: Ctx, left: QueueLeft) -> Step:
 def on_cancel(thread: Thread, ctx: Ctx, *, actor: Actor, plan_id: str | None) -> Step:
     """``cancel`` / ``cancel <plan id>``: by the requester or one of the environment's
     approvers; the wait ends and, for a queued plan, its place in the queue."""
-    wait = thread.waiting()
-    plan = thread.plan(wait.plan_hash) if isinstance(wait, DeployQueued) else None
+    waiting = waiting_deploy(thread)
+    plan = waiting.plan if waiting is not None else None
     mine = plan is not None and plan_id is not None and plan.plan_hash.startswith(plan_id)
     if plan_id is not None and not mine:
         return CancelElsewhere(plan_id=plan_id, actor=actor)  # "anywhere": its own thread
-    if wait is None or (isinstance(wait, DeployQueued) and plan is None):
+    if waiting is None:
         return Apply(events=[ctx.tell(thread, actor, nothing_waiting_text(plan_id))])
-    environment = plan.environment if plan is not None else _awaited(wait).intent.environment
-    requester = plan.requester if plan is not None else _awaited(wait).requester
+    environment, requester = waiting.environment, waiting.requester
     who = ctx.config.person_for(actor)
     verdict = check_cancel(ctx.config, environment=environment, person=who, requester=requester)
     if isinstance(verdict, Refused):
@@ -121,8 +120,3 @@ def on_cancel(thread: Thread, ctx: Ctx, *, actor: Actor, plan_id: str | None) ->
     if plan is None:
         return Apply(events=[left, said])
     return LeaveQueue(plan=plan, events=[left, said])
-
-
-def _awaited(wait: ReleaseAwaited | DeployQueued) -> ReleaseAwaited:
-    assert isinstance(wait, ReleaseAwaited)
-    return wait

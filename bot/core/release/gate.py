@@ -28,8 +28,18 @@ from bot.core.release.freezes import GlassBroken, check_freeze
 from bot.core.release.promotion import NotPromotable, SoakFacts, check_promotion
 from bot.core.thread.plan import Override, Plan
 from bot.core.thread.refusals import CancelNotAllowed
+from bot.core.thread.release_events import DeployQueued
+from bot.core.thread.thread import Thread
 
-__all__ = ["VERIFICATION_POLL_S", "Cleared", "Held", "check_cancel", "check_release_policy"]
+__all__ = [
+    "VERIFICATION_POLL_S",
+    "Cleared",
+    "Held",
+    "WaitingDeploy",
+    "check_cancel",
+    "check_release_policy",
+    "waiting_deploy",
+]
 
 #: How soon a ``when ready`` wait looks again while the version's verification is running
 #: in an environment it must pass first (its end is not known in advance).
@@ -123,3 +133,29 @@ def check_cancel(
             environment=environment, requester=requester, approvers=tuple(approvers)
         )
     )
+
+
+class WaitingDeploy(BaseModel):
+    """What a thread waits to deploy now, as far as a cancel is concerned: the plan in the
+    pair's line (``plan``), or a ``when ready`` request not yet planned (``plan`` None)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    environment: str
+    requester: str
+    plan: Plan | None
+
+
+def waiting_deploy(thread: Thread) -> WaitingDeploy | None:
+    """The deploy ``thread`` waits for (in line, or for its soak or a freeze to end), or None:
+    nothing waits, or its queued plan is not in the thread. The one answer the loop's
+    ``cancel`` and the API's synchronous 403 both take."""
+    wait = thread.waiting()
+    if wait is None:
+        return None
+    if isinstance(wait, DeployQueued):
+        plan = thread.plan(wait.plan_hash)
+        if plan is None:
+            return None
+        return WaitingDeploy(environment=plan.environment, requester=plan.requester, plan=plan)
+    return WaitingDeploy(environment=wait.intent.environment, requester=wait.requester, plan=None)

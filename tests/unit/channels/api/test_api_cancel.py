@@ -1,5 +1,7 @@
 """Cancelling over the API: accepted (as the words ``cancel [plan id]``) only while the thread
-is queued and for the plan waiting in line; and what ``queue`` shows of a queued thread."""
+is queued, for the plan waiting in line, and from its requester or an approver of the
+environment (anyone else: 403, by the loop's own ``check_cancel``); and what ``queue`` shows
+of a queued thread."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ READY_AT = NOW + timedelta(minutes=30)
 CONFIG = parse_config(
     """
 [people.alice]
+[people.bob]
 [people.carol]
 [services.backend]
 repo = "r"
@@ -95,7 +98,7 @@ def said(user: str, text: str) -> MessageResume:
 C = cancel
 CASES: list[tuple[str, list[Event], ResumeBody, type[Accept | Conflict | Forbidden], str]] = [
     ("in line", IN_LINE, C(), Accept, "cancel"),
-    ("in line, by an approver", IN_LINE, C("alice"), Accept, "cancel"),
+    ("in line, alice approves production only", IN_LINE, C("alice"), Forbidden, "can cancel"),
     ("in line, the plan named", IN_LINE, C(plan_hash=HASH), Accept, f"cancel {HASH[:16]}"),
     ("another plan named", IN_LINE, C(plan_hash=OTHER), Conflict, f"plan #{OTHER} is not the"),
     ("waiting for the soak", WHEN_READY, C(), Accept, "cancel"),
@@ -104,6 +107,10 @@ CASES: list[tuple[str, list[Event], ResumeBody, type[Accept | Conflict | Forbidd
     ("its turn came", TURN, C(), Conflict, "nothing to cancel (status running)"),
     ("still working", [ASKED], C(), Conflict, "nothing to cancel (status running)"),
     ("a stranger", IN_LINE, C("zed"), Forbidden, "'zed' is not in deploybot's [people]"),
+    ("neither requester nor approver", IN_LINE, C("bob"), Forbidden, "can cancel this"),
+    ("the soak's wait, by bob", WHEN_READY, C("bob"), Forbidden, "can cancel this"),
+    ("the soak's wait, by its approver", WHEN_READY, C("alice"), Accept, "cancel"),
+    ("said by bob", IN_LINE, said("bob", "cancel"), Forbidden, "can cancel this"),
     ("said in words", IN_LINE, said("carol", "cancel"), Accept, "cancel"),
     ("said with the plan id", IN_LINE, said("carol", f"cancel #{HASH[:4]}"), Accept, "cancel #"),
     ("said, another plan", IN_LINE, said("carol", "cancel ffff0000"), Conflict, "is not the plan"),
