@@ -32,6 +32,7 @@ from typing import Any, Literal
 import httpx
 import redis
 
+from bot.shell.store.keys import Keys
 from tests.conftest import AS_ROOT
 from tests.support import free_port, stop_processes
 
@@ -433,6 +434,14 @@ def use_github_workflow(config: Path) -> Path:
     text = text.replace(_BACKEND_ARGV, "", 1)
     config.write_text(text.replace("[services.frontend]", table + "[services.frontend]"))
     return config
+
+
+async def clock_ran_before(redis: Any, *, prefix: str, schedule: str, at: datetime) -> None:
+    """Mark ``schedule`` as handled by a clock up to ``at``, as in an installation whose
+    clock has run before: a clock process that starts only after the schedule's next time
+    (a slow start on a busy machine) then finds that time missed and applies the schedule's
+    ``missed`` policy, instead of starting from its own first tick with nothing to replay."""
+    await redis.set(Keys(prefix).cron_last(schedule), at.isoformat())
 
 
 def once_at(at: datetime) -> str:
