@@ -169,7 +169,7 @@ def test_the_outline_agrees_with_the_stdlib_on_well_formed_mail(raw: bytes) -> N
     assert (outline.depth, outline.parts) == _stdlib_shape(raw)
 
 
-@settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_mail, st.integers(0, 10**6))
 def test_no_mail_makes_reading_raise_and_the_next_is_read(raw: bytes, n: int) -> None:
     mail = parse_mail(raw)
