@@ -100,7 +100,7 @@ def _refuse(fds: Sequence[int], reason: str) -> None:
         os.close(fd)
 
 
-def _supervise(control: socket.socket, request: _Request, parent_pid: int) -> None:
+def _supervise(control: socket.socket, request: _Request, parent_pid: int, exe: str | None) -> None:
     """The clone's whole life: the supervisor of one command."""
     control.close()  # only this process's copy: the server keeps reading
     signal.pthread_sigmask(signal.SIG_BLOCK, supervisor.WATCHED)
@@ -123,7 +123,7 @@ def _supervise(control: socket.socket, request: _Request, parent_pid: int) -> No
             watcher.say(f"cannot-run cannot enter {request.cwd}: {exc.strerror}")
         watcher.say("cpu 0")
         return
-    supervisor.supervise(watcher, request.argv)
+    supervisor.supervise(watcher, request.argv, exe=exe)
 
 
 def _serve(control: socket.socket, parent_pid: int) -> bool:
@@ -141,6 +141,7 @@ def _serve(control: socket.socket, parent_pid: int) -> bool:
     except (ValueError, KeyError, TypeError) as exc:
         _refuse(fds, f"bad request to the supervisor server: {exc}")
         return True
+    exe = supervisor.executable(request.argv[0], request.env)  # here: no page is copied
     try:
         pid = proctree.clone_parent()
     except OSError as exc:
@@ -153,7 +154,7 @@ def _serve(control: socket.socket, parent_pid: int) -> bool:
         gc.disable()
         code = 0
         try:
-            _supervise(control, request, parent_pid)
+            _supervise(control, request, parent_pid, exe)
         except BaseException:
             code = _FAILED_EXIT
             with contextlib.suppress(BaseException):
