@@ -2,7 +2,7 @@
 
 A thread is mostly the same field names and event types over and over; a preset dictionary
 written from our own schema lets zlib refer to them from the first byte, which shrinks a
-paused thread from about 800 to about 480 bytes. The dictionary is part of the storage
+paused thread by about 40% (a benchmark's paused thread: 697 bytes at ``_LEVEL``). The dictionary is part of the storage
 format: stored values start with a format tag, and a changed dictionary gets a new tag
 (keeping the old one here so stored threads still decode). A thread stored before approval
 messages carried their card gets the cards on load (``bot.core.wording.cards.with_cards``).
@@ -92,8 +92,15 @@ _FORMATS = {b"z1": _DICTIONARY_V1, b"z2": _DICTIONARY_V2, b"z3": _DICTIONARY_V3}
 _CURRENT = b"z3"
 
 
+#: zlib's fastest level. Every save compresses the whole thread, and at level 6 that was
+#: 5% of a worker's CPU (py-spy, bench/threads.py); level 1 takes about half the time for
+#: 15% more bytes (the paused threads of tests/unit/core/thread/dumps: 601 -> 697 B). The level is not
+#: part of the format: threads written at any level decode alike.
+_LEVEL = 1
+
+
 def encode_thread(thread: Thread) -> bytes:
-    compressor = zlib.compressobj(6, zdict=_FORMATS[_CURRENT])
+    compressor = zlib.compressobj(_LEVEL, zdict=_FORMATS[_CURRENT])
     blob = thread.model_dump_json(exclude=_not_stored(thread.events)).encode()
     return _CURRENT + compressor.compress(blob) + compressor.flush()
 
