@@ -2,10 +2,11 @@
 
 A thread is mostly the same field names and event types over and over; a preset dictionary
 written from our own schema lets zlib refer to them from the first byte, which shrinks a
-paused thread by about 40% (a benchmark's paused thread: 697 bytes at ``_LEVEL``). The dictionary is part of the storage
-format: stored values start with a format tag, and a changed dictionary gets a new tag
-(keeping the old one here so stored threads still decode). A thread stored before approval
-messages carried their card gets the cards on load (``bot.core.wording.cards.with_cards``).
+paused thread by about 40% (a benchmark's paused thread: 697 bytes at ``_LEVEL``). The
+dictionary is part of the storage format: stored values start with a format tag, and a
+changed dictionary gets a new tag (keeping the old one here so stored threads still
+decode). A thread stored before approval messages carried their card gets the cards on load
+(``bot.core.wording.cards.with_cards``).
 
 What is stored is read as recorded (``bot.core.thread.actor.RECORDED``: an actor older code
 wrote loads even where an edge would refuse it now). Nothing is stored twice or empty: a
@@ -94,8 +95,8 @@ _CURRENT = b"z3"
 
 #: zlib's fastest level. Every save compresses the whole thread, and at level 6 that was
 #: 5% of a worker's CPU (py-spy, bench/threads.py); level 1 takes about half the time for
-#: 15% more bytes (the paused threads of tests/unit/core/thread/dumps: 601 -> 697 B). The level is not
-#: part of the format: threads written at any level decode alike.
+#: 15% more bytes (the paused thread of tests/unit/core/thread/dumps: 601 -> 697 B). The
+#: level is not part of the format: threads written at any level decode alike.
 _LEVEL = 1
 
 
