@@ -3,7 +3,8 @@
 ``LineRenderer.event_text`` turns one thread event into its ``<thread>`` line (``None`` for
 events the model reads elsewhere or that only repeat the line before). The pieces under it are
 the one way outside text, people and times are written anywhere in the prompt, so the section
-code in ``agents.render`` uses them too: outside text is made inert (``bot.core.thread.outside``: no
+code in ``agents.render`` uses them too: outside text is made inert
+(``bot.core.thread.text.outside``: no
 escape sequences, control, bidi or zero-width characters, which could also hide a secret from
 redaction), redacted before it is shortened, and has ``<`` escaped so it cannot open or close
 a section; people are shown by their ``[people]`` name, never by an approver's channel
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.config.config import Config
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -46,7 +46,8 @@ from bot.core.thread.events import (
     WebhookReceived,
 )
 from bot.core.thread.intents import AskHuman, Done
-from bot.core.thread.outside import inert
+from bot.core.thread.text.actor import Actor, ActorError
+from bot.core.thread.text.outside import inert
 from bot.core.thread.thread import Thread
 from bot.core.wording.redact import compact_tail, redact
 

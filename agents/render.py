@@ -12,8 +12,8 @@ One user-message string, XML-tagged sections in a fixed order::
 Pure and deterministic (golden-tested). Text that came from outside (messages, tag
 subjects, deploy output, error messages) is made inert and redacted before it is shortened,
 and has ``<`` escaped so it cannot open or close a section; the whole prompt is made inert
-(``bot.core.thread.outside``) and goes through ``bot.core.wording.redact.redact`` once more at the
-end, so neither a hidden control nor a secret reaches the model. People are
+(``bot.core.thread.text.outside``) and goes through ``bot.core.wording.redact.redact`` once more at
+the end, so neither a hidden control nor a secret reaches the model. People are
 shown by their ``[people]`` name when the config knows them; approvers' channel identities
 (Slack ids, email addresses) are never shown.
 
@@ -36,7 +36,7 @@ from bot.core.thread.events import (
     MessageSent,
     TagsListed,
 )
-from bot.core.thread.outside import inert
+from bot.core.thread.text.outside import inert
 from bot.core.thread.thread import Thread
 from bot.core.wording.redact import redact
 

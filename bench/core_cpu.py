@@ -135,7 +135,7 @@ def _measure(fixture: Path, iterations: int) -> dict[str, float]:
     import bot
     from bot.core.config.config import parse_config
     from bot.core.loop.next_step import next_step
-    from bot.core.thread import outside
+    from bot.core.thread.text import outside
     from bot.core.thread.thread import derive_status
     from bot.core.wording import evidence
     from bot.shell.store.codec import decode_thread, encode_thread

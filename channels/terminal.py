@@ -6,7 +6,8 @@ starts), and the replies come back through this session's own outbox stream. ``/
 switches who is speaking, so a second person's approval can be tried locally.
 
 Everything written goes through ``_write``: whatever the terminal would act on (escape
-sequences, control, bidi and zero-width characters; ``bot.core.thread.outside.inert``) is removed
+sequences, control, bidi and zero-width characters; ``bot.core.thread.text.outside.inert``) is
+removed
 first, so no text (a commit subject in a plan, deploy output, a model's answer) can move the
 cursor, erase or hide a line, or draw over the plan being approved.
 """
@@ -19,10 +20,10 @@ from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.ports.outbound import OutboundMessage
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import UserMessage
 from bot.core.thread.origin import TerminalOrigin, outbox_channel
-from bot.core.thread.outside import inert
+from bot.core.thread.text.actor import Actor, ActorError
+from bot.core.thread.text.outside import inert
 
 __all__ = ["TerminalChannel"]
 

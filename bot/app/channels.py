@@ -13,7 +13,7 @@ from typing import TextIO
 from starlette.routing import BaseRoute
 
 from bot.app.bootstrap import App, new_id, utc_now
-from bot.app.preflight import findings
+from bot.app.findings.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts

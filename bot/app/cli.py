@@ -12,9 +12,9 @@ from agents.render import thread_to_prompt
 from bot.app.bootstrap import App, bootstrap, utc_now
 from bot.app.bootstrap import new_id as make_id
 from bot.app.channels import terminal_channel
-from bot.app.check import check_config
-from bot.app.exposure import command_findings
-from bot.app.preflight import SERVICES, findings, refusal
+from bot.app.findings.check import check_config
+from bot.app.findings.exposure import command_findings
+from bot.app.findings.preflight import SERVICES, findings, refusal
 from bot.app.services import run_clock, run_mail, run_worker, serve, watch_children_with_pidfd
 from bot.app.settings import Settings, load_settings
 from bot.core.errors import ConfigError

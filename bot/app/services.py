@@ -21,9 +21,9 @@ from bot.app.channels import (
     start_slack_deliverer,
     web_routes,
 )
-from bot.app.durability import read_persistence
-from bot.app.exposure import command_findings, redis_finding
-from bot.app.preflight import findings, refusal
+from bot.app.findings.durability import read_persistence
+from bot.app.findings.exposure import command_findings, redis_finding
+from bot.app.findings.preflight import findings, refusal
 from bot.app.settings import Settings
 from bot.app.webapp import build_web_app
 from bot.core.wording.redact import redact

@@ -18,9 +18,9 @@ from starlette.routing import BaseRoute, Route
 from bot.core.config.config import Config
 from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.inbound import Envelope, agent_for
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import DecisionReceived, UserMessage, WebhookReceived
 from bot.core.thread.origin import ApiOrigin, ScheduleOrigin
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 
 from .auth import SIGNATURE_HEADER, signature_problem

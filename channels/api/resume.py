@@ -23,7 +23,7 @@ from bot.core.policy.approval import Allowed, NotOpen, Refused, check_decision_o
 from bot.core.reading.commands import ApproveCommand, CancelCommand, RejectCommand
 from bot.core.reading.grammar import parse_command
 from bot.core.release.gate import check_cancel, waiting_deploy
-from bot.core.thread.actor import Actor, ActorError
+from bot.core.thread.text.actor import Actor, ActorError
 from bot.core.thread.thread import Thread
 
 from .bodies import ApprovalResume, CancelResume, MessageResume, ResumeBody

@@ -5,7 +5,8 @@ its own stable Message-ID derived from the thread and message ids, so a retried 
 the same id. ``Auto-Submitted: auto-generated`` keeps other robots from answering. Approval
 requests go to each approver with an email address, each with a personal reply token.
 
-Text is written for the medium: the Subject is one line (``bot.core.thread.outside.inert``: no CR
+Text is written for the medium: the Subject is one line (``bot.core.thread.text.outside.inert``: no
+CR
 or LF can start another header, no control or bidi character), the text part has nothing a
 reader would act on, and the HTML part is that text HTML-escaped.
 """
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.config.route import email_addresses
 from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.origin import EmailOrigin, delivery_route
-from bot.core.thread.outside import clean, inert
+from bot.core.thread.text.outside import clean, inert
 from channels.email.token import sign_token
 from channels.email.triage import own_message_id
 

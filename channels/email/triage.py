@@ -32,10 +32,10 @@ from bot.core.reading.vocabulary import (
     decision_of,
     looks_like_decision,
 )
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.audit import RefusalKind
 from bot.core.thread.events import DecisionReceived, UserMessage
 from bot.core.thread.origin import EmailOrigin
+from bot.core.thread.text.actor import Actor, ActorError
 from channels.email.dmarc import NoDmarcPass, dmarc_verdict
 from channels.email.message import ParsedMail
 from channels.email.token import TokenError, verify_token

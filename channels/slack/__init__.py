@@ -2,7 +2,8 @@
 
 Inbound: ``SlackListeners`` (a Bolt app) behind ``slack_routes`` (HTTP) or ``SocketMode``.
 Outbound: ``SlackSender``, run by the outbox's ``slack`` deliverer.
-App Home: ``HomePublisher`` (on opening the Home tab, ``home``), ``HomeRefresher`` (on change).
+App Home (the ``home`` package): ``HomePublisher`` (on opening the Home tab),
+``HomeRefresher`` (on change).
 """
 
 from collections.abc import Callable
@@ -13,8 +14,8 @@ from bot.core.ports.channel_ports import ChannelPorts
 from bot.core.ports.channel_state import SlackState
 from bot.core.ports.home import HomePorts
 from channels.slack.client import web_client
-from channels.slack.home_publish import HomePublisher
-from channels.slack.home_refresh import HomeRefresher
+from channels.slack.home.publish import HomePublisher
+from channels.slack.home.refresh import HomeRefresher
 from channels.slack.listeners import SlackListeners
 from channels.slack.pacing import ChannelPacer
 from channels.slack.sender import SlackSender

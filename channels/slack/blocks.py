@@ -13,7 +13,8 @@ parses no mention, link or formatting there: ``<!channel>`` and ``*bold*`` stay 
 
 Everything put into ``mrkdwn`` is escaped (``escape``: ``&``, ``<``, ``>``, so no text can
 ping ``<!channel>``, mention ``<@U..>`` or forge a ``<url|link>``; anything a reader would act
-on, bot.core.thread.outside's ``inert``, is removed); a value inside a bold or code span is written
+on, bot.core.thread.text.outside's ``inert``, is removed); a value inside a bold or code span is
+written
 with ``bold``/``code``, which replace the span's own closing mark in it with a look-alike, so
 no text closes the span early and formats what follows. Text that is all prose (a decided
 card's steps and latest word) is ``plain_text``.
@@ -38,8 +39,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.ports.outbound import ApprovalCard
-from bot.core.thread.outside import inert
 from bot.core.thread.plan import Evidence, Plan
+from bot.core.thread.text.outside import inert
 from bot.core.wording.evidence import evidence_commits, evidence_range, evidence_url, outside_text
 from bot.core.wording.promotion import override_lines
 from channels.slack.ids import (

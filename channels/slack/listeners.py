@@ -6,7 +6,7 @@ Mentions, DMs, replies in a Slack thread the bot follows and ``/deploy`` become
 ``process_before_response=True``, so Slack gets its 200 only after the event is in the
 stream; if Redis (or Slack's ``auth.test``) fails, Slack gets a 500 and retries. A payload
 that makes a parser or a step raise is set aside and acknowledged (``containment``). Opening
-the Home tab publishes the person's App Home (``home_publish``): its buttons are the card's.
+the Home tab publishes the person's App Home (``home.publish``): its buttons are the card's.
 """
 
 import asyncio
@@ -27,7 +27,7 @@ from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.thread.events import DecisionReceived, UserMessage
 from channels.slack.blocks import escape, reject_modal
 from channels.slack.containment import Containment, payload_ref
-from channels.slack.home_publish import HomePublisher, home_listener
+from channels.slack.home.publish import HomePublisher, home_listener
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import APPROVE_ACTION, REASON_BLOCK, REJECT_ACTION, REJECT_VIEW
 from channels.slack.payloads import (

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.reading.vocabulary import APPROVE_WORDS, REJECT_WORDS, ROLLBACK_WORDS
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.origin import SlackOrigin
+from bot.core.thread.text.actor import Actor, ActorError
 from channels.slack.ids import (
     APPROVE_ACTION,
     REASON_BLOCK,

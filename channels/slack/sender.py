@@ -30,8 +30,8 @@ from bot.core.config.route import slack_channel
 from bot.core.errors import Undeliverable
 from bot.core.ports.channel_state import Posted, SlackState
 from bot.core.ports.outbound import OutboundMessage
-from bot.core.thread.actor import Actor
 from bot.core.thread.origin import SlackOrigin, delivery_route
+from bot.core.thread.text.actor import Actor
 from channels.slack.blocks import approval_blocks, decided_blocks, escape
 from channels.slack.identity import BotIdentity
 from channels.slack.ids import thread_id_for

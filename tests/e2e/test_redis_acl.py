@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.exposure import acl_setuser
+from bot.app.findings.exposure import acl_setuser
 from tests.conftest import mark_intact
 from tests.e2e.test_api import SECRET, TOKEN, WEBHOOK, drive
 from tests.harness import Processes, RedisServer, api_client, bot_env, deploybot, healthy

@@ -6,8 +6,8 @@ are the ones check-config makes."""
 import re
 from pathlib import Path
 
-from bot.app.finding import Finding
-from bot.app.release_findings import release_policy_findings
+from bot.app.findings.finding import Finding
+from bot.app.findings.release import release_policy_findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config, parse_config
 from bot.core.config.environment import Environment

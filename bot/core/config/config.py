@@ -29,7 +29,7 @@ from bot.core.config.freeze import Freeze, check_freezes
 from bot.core.config.route import email_addresses
 from bot.core.config.service import USER_NAME, PrometheusCheck, Service
 from bot.core.errors import ConfigError
-from bot.core.thread.actor import Actor
+from bot.core.thread.text.actor import Actor
 
 __all__ = [
     "Config",

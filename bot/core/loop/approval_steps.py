@@ -21,7 +21,6 @@ from bot.core.policy.approval import (
 )
 from bot.core.policy.approval_posts import escalation, everywhere, requests_for
 from bot.core.reading.commands import ApproveCommand, RejectCommand
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRefused,
@@ -33,6 +32,7 @@ from bot.core.thread.events import (
     TimerFired,
 )
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 from bot.core.wording.cards import cards_for
 from bot.core.wording.messages import approval_progress_text, rejected_text

@@ -50,7 +50,6 @@ from bot.core.loop.steps import (
     UnlockEnvironment,
     Verify,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -84,6 +83,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import (
     AskHuman,
 )
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 from bot.core.wording.messages import (
     interrupted_text,

@@ -30,7 +30,6 @@ from bot.core.release.queue_words import (
     nothing_waiting_text,
     superseded_text,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
     QueueLeft,
@@ -39,6 +38,7 @@ from bot.core.thread.events import (
     ReleaseAwaited,
     TimerFired,
 )
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 
 __all__ = [

@@ -34,7 +34,6 @@ from bot.core.reading.commands import (
     WhereCommand,
 )
 from bot.core.reading.grammar import parse_command
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     IntentChosen,
 )
@@ -44,6 +43,7 @@ from bot.core.thread.intents import (
     ListDeploys,
     Rollback,
 )
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 from bot.core.wording.messages import (
     help_text,

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config
 from bot.core.policy.approval_posts import closing_messages, reply_route
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployStarted,
     ErrorKind,
@@ -22,6 +21,7 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.intents import Deploy, ListDeploys, ListTags, Rollback
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 
 __all__ = [

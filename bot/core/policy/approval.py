@@ -10,11 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.config import Config, Environment
-from bot.core.thread.actor import Actor
+from bot.core.thread.derived.quorum import quorum_reached
 from bot.core.thread.events import ApprovalRequested, PlanProposed
 from bot.core.thread.intents import Intent
 from bot.core.thread.plan import Plan
-from bot.core.thread.quorum import quorum_reached
 from bot.core.thread.refusals import (
     STALE,
     AlreadyApproved,
@@ -28,6 +27,7 @@ from bot.core.thread.refusals import (
     UnknownRequester,
     UnknownService,
 )
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval, Thread
 from bot.core.wording.refusals import refusal_text
 

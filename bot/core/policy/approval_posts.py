@@ -13,10 +13,10 @@ from datetime import datetime
 
 from bot.core.config.config import Config, Environment
 from bot.core.config.route import origin_route, reaches, route_kind
-from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import ApprovalEscalated, ApprovalRequested, MessageSent, Purpose
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval, Thread
 from bot.core.wording.messages import approval_request_text
 

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.policy.approval_posts import closing_messages
 from bot.core.thread.deploy_result import DeployResult
 from bot.core.thread.events import DeployInterrupted, DeployStarted, ErrorRecorded, Event
-from bot.core.thread.outside import Url
 from bot.core.thread.plan import DeployRecord, Plan
+from bot.core.thread.text.outside import Url
 from bot.core.thread.thread import Thread
 
 __all__ = [

@@ -28,9 +28,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.policy.approval import Allowed, Refused
-from bot.core.thread.outside import Name
 from bot.core.thread.plan import Plan
 from bot.core.thread.refusals import RollbackNoLongerUndoes
+from bot.core.thread.text.outside import Name
 
 __all__ = ["StartedDeploy", "Superseded", "standing", "still_undoes"]
 

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from bot.core.config.config import Config
 from bot.core.config.service import Check
 from bot.core.policy.supersession import Superseded
-from bot.core.thread.outside import Line, Output
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.outside import Line, Output
 from bot.core.wording.verification import (
     check_label,
     check_subject,

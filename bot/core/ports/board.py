@@ -6,7 +6,7 @@ pair's deploy lock, the quarantined commits and the requests waiting for approva
 its thread's open request, so a channel can ask ``bot.core.policy.approval`` who may decide
 it). For every environment (``EnvironmentBoard``): a person's lock on it and the freezes in
 force. Facts only, as read at ``Board.at``: which of them a person sees, and which decisions
-they are offered, is the channel's to ask policy (``channels.slack.home``).
+they are offered, is the channel's to ask policy (``channels.slack.home.view``).
 
 The release policy's parts: ``EnvironmentBoard.freezes`` (the freeze window in force),
 ``PairBoard.queue`` (plans waiting for the pair, next to run first) and ``PairBoard.soak``

@@ -5,11 +5,11 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.events import Purpose
 from bot.core.thread.origin import Origin
-from bot.core.thread.outside import Text
+from bot.core.thread.text.actor import Actor
+from bot.core.thread.text.outside import Text
 
 __all__ = ["ApprovalCard", "OutboundMessage", "Sender"]
 

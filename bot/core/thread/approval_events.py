@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from bot.core.thread.actor import Actor
 from bot.core.thread.event_base import EventBase
-from bot.core.thread.outside import Line
+from bot.core.thread.text.actor import Actor
+from bot.core.thread.text.outside import Line
 
 __all__ = [
     "ApprovalDecided",

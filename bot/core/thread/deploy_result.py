@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.thread.outside import Output, Url
+from bot.core.thread.text.outside import Output, Url
 
 __all__ = ["DeployResult", "Keepalive", "OnOutput", "OutcomeUnknown"]
 
@@ -37,7 +37,7 @@ class DeployResult(BaseModel):
     result: Literal["succeeded", "failed", "timed_out"]
     exit_code: int | None  # negative: killed by that signal; None: never started
     duration_s: float
-    output_tail: Output  # redacted, compacted, cleaned (bot.core.thread.outside)
+    output_tail: Output  # redacted, compacted, cleaned (bot.core.thread.text.outside)
     link: Url | None = None  # where to see it (a workflow run)
 
 

@@ -1,13 +1,12 @@
 """Events: the append-only facts a thread is made of (past tense or noun-shaped). Each has an
 ``id`` (inbound: the channel's, so a redelivery is recognised), ``at`` (UTC), a typed ``actor``
-where a person acts (``bot.core.thread.actor``); outside text in it is typed
-(``bot.core.thread.outside``), cleaned when it is made and when it is loaded."""
+where a person acts (``bot.core.thread.text.actor``); outside text in it is typed
+(``bot.core.thread.text.outside``), cleaned when it is made and when it is loaded."""
 
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from bot.core.thread.actor import Actor
 from bot.core.thread.approval_card import ApprovalCard
 from bot.core.thread.approval_events import (
     ApprovalDecided,
@@ -19,7 +18,6 @@ from bot.core.thread.approval_events import (
 )
 from bot.core.thread.event_base import EventBase
 from bot.core.thread.intents import Intent
-from bot.core.thread.outside import Line, Output, Text, Url
 from bot.core.thread.plan import DeployRecord, Evidence, Plan, Tag
 from bot.core.thread.release_events import (
     DeployQueued,
@@ -28,6 +26,8 @@ from bot.core.thread.release_events import (
     QueueTurn,
     ReleaseAwaited,
 )
+from bot.core.thread.text.actor import Actor
+from bot.core.thread.text.outside import Line, Output, Text, Url
 
 __all__ = [
     "ApprovalDecided",

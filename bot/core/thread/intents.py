@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.outside import Line, Text
+from bot.core.thread.text.outside import Line, Text
 
 __all__ = [
     "GRAMMAR_ONLY",

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.outside import Subject
+from bot.core.thread.text.outside import Subject
 
 __all__ = [
     "ApiOrigin",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.outside import Line, Name, Subject, Url
+from bot.core.thread.text.outside import Line, Name, Subject, Url
 
 __all__ = [
     "CommitInfo",

@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from bot.core.thread.actor import Actor
 from bot.core.thread.event_base import EventBase
 from bot.core.thread.intents import Deploy
-from bot.core.thread.outside import Line, Text
+from bot.core.thread.text.actor import Actor
+from bot.core.thread.text.outside import Line, Text
 
 __all__ = [
     "DeployQueued",

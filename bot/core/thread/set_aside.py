@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.outside import Line
+from bot.core.thread.text.outside import Line
 
 __all__ = [
     "SetAside",

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread.actor import Actor
+from bot.core.thread.derived.status import Status, derive_status
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -32,7 +32,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import Deploy, Rollback
 from bot.core.thread.origin import Origin
 from bot.core.thread.plan import Evidence, Plan
-from bot.core.thread.status import Status, derive_status
+from bot.core.thread.text.actor import Actor
 
 __all__ = ["OpenApproval", "Status", "Thread", "derive_status"]
 

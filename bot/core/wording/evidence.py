@@ -9,8 +9,8 @@ card (channels/slack/blocks.py) builds its blocks from the same pieces.
 import functools
 from string import hexdigits
 
-from bot.core.thread.outside import clean
 from bot.core.thread.plan import Evidence, Plan
+from bot.core.thread.text.outside import clean
 from bot.core.wording.redact import redact
 
 __all__ = [
@@ -30,7 +30,8 @@ _MEMO_CHARS = 512  # texts up to this long are remembered (a bounded memo: 4096 
 
 def outside_text(text: str, *, max_chars: int) -> str:
     """Text from outside (a commit subject, an author) as one short, redacted line: cleaned
-    (``bot.core.thread.outside``: no escape sequences, control, bidi or zero-width characters, no
+    (``bot.core.thread.text.outside``: no escape sequences, control, bidi or zero-width characters,
+    no
     line breaks), credential shapes masked before it is cut.
 
     Pure, and asked for the same subjects and authors on every turn of a thread that shows

@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 
-from bot.core.thread.outside import inert
+from bot.core.thread.text.outside import inert
 from bot.core.wording.secret_shapes import CUT_TOKEN, MASK, SHAPES
 
 __all__ = [
@@ -117,7 +117,7 @@ def redact(text: str, *, secrets: Iterable[str]) -> str:
 
 def strip_ansi(text: str) -> str:
     """``text`` without terminal escape codes, control, bidi and zero-width characters (tabs
-    and newlines stay; ``bot.core.thread.outside.inert``), so nothing hidden in it can split a
+    and newlines stay; ``bot.core.thread.text.outside.inert``), so nothing hidden in it can split a
     secret that ``redact`` then would not recognise.
 
     A carriage return (progress bars) keeps only what was drawn last on the line.

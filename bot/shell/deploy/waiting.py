@@ -19,7 +19,6 @@ from bot.core.release.queue_words import (
     nothing_waiting_text,
     queued_text,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     DeployQueued,
     DeployStarted,
@@ -31,6 +30,7 @@ from bot.core.thread.events import (
     UserMessage,
 )
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread
 from bot.shell.deploy.under_lock import Busy
 from bot.shell.world.context import Context

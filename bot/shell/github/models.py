@@ -1,13 +1,14 @@
 """The few GitHub REST response shapes deploybot reads (unknown fields are ignored).
 
-Names, titles, messages and URLs in them are outside text (``bot.core.thread.outside``): cleaned as
+Names, titles, messages and URLs in them are outside text (``bot.core.thread.text.outside``):
+cleaned as
 they are parsed, before anything shows them."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.core.thread.outside import Line, Name, Text, Url
+from bot.core.thread.text.outside import Line, Name, Text, Url
 
 __all__ = [
     "CombinedStatus",

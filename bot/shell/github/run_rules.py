@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.config.service import GithubWorkflow
 from bot.core.reports import workflow_runs as words
-from bot.core.thread.outside import Name, Url
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.outside import Name, Url
 from bot.shell.github.models import RunJob, WorkflowRun
 
 __all__ = [

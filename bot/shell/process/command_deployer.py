@@ -36,8 +36,8 @@ from bot.core.config.config import Config
 from bot.core.config.principal import Refused
 from bot.core.reports import command_run as words
 from bot.core.thread.deploy_result import DeployResult, Keepalive, OnOutput
-from bot.core.thread.outside import clean
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.outside import clean
 from bot.core.wording.redact import SECRET_ENV_NAMES, compact_tail, redact, strip_ansi
 from bot.shell.process.deploy_command import command_argv, command_template, deploy_variables
 from bot.shell.process.forkserver import default_server

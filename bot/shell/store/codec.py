@@ -8,7 +8,7 @@ changed dictionary gets a new tag (keeping the old one here so stored threads st
 decode). A thread stored before approval messages carried their card gets the cards on load
 (``bot.core.wording.cards.with_cards``).
 
-What is stored is read as recorded (``bot.core.thread.actor.RECORDED``: an actor older code
+What is stored is read as recorded (``bot.core.thread.text.actor.RECORDED``: an actor older code
 wrote loads even where an edge would refuse it now). Nothing is stored twice or empty: a
 message without a card stores no ``card`` (loading still takes ``"card":null``), and a card
 whose evidence is the evidence of its plan's newest proposal before it (always, unless the
@@ -18,9 +18,9 @@ plan was proposed again since) stores no ``evidence``: loading takes it from tha
 import zlib
 from typing import Any
 
-from bot.core.thread.actor import RECORDED
 from bot.core.thread.events import Event, MessageSent, PlanProposed
 from bot.core.thread.plan import Evidence
+from bot.core.thread.text.actor import RECORDED
 from bot.core.thread.thread import Thread
 from bot.core.wording.cards import with_cards
 

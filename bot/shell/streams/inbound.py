@@ -17,8 +17,8 @@ from redis.exceptions import ResponseError
 
 from bot.core.ports.inbound import Envelope, agent_for
 from bot.core.reading.json_shape import check_json_depth
-from bot.core.thread.actor import RECORDED
 from bot.core.thread.set_aside import SetAside, SetAsideReason
+from bot.core.thread.text.actor import RECORDED
 from bot.shell.store.keys import Keys, stream_entries, text
 from bot.shell.streams.set_aside import MAX_KEPT, set_aside_field
 

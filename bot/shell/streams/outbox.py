@@ -20,9 +20,9 @@ from redis.exceptions import ResponseError
 
 from bot.core.errors import Undeliverable
 from bot.core.ports.outbound import OutboundMessage, Sender
-from bot.core.thread.actor import RECORDED
 from bot.core.thread.events import MessageSent
 from bot.core.thread.origin import outbox_channel
+from bot.core.thread.text.actor import RECORDED
 from bot.core.thread.thread import Thread
 from bot.core.wording.cards import topic_of
 from bot.shell.runtime.tasks import TaskHandle

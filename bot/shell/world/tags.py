@@ -15,7 +15,7 @@ still be deployed by name, but "the latest tag" is always a version.
 For a repository on a local path, each tag's commit subject is filled in (in-process, or
 with one ``git log --no-walk`` call); for a remote repository the subject stays ``None``
 (that would need a fetch). Subjects are outside text (``Tag.subject``,
-bot/core/thread/outside.py: cleaned and capped). Tags whose names could not be asked for
+bot/core/thread/text/outside.py: cleaned and capped). Tags whose names could not be asked for
 (``bot.core.thread.intents.VERSION_PATTERN``: control, bidi or zero-width characters,
 look-alike digits, spaces) are left out: nobody could type them, and they could pass for
 another version.

@@ -8,8 +8,8 @@ import pytest
 
 from bot.app.config_file import load_config
 from bot.app.demo import default_data_dir, ensure_demo
-from bot.core.thread.actor import Actor
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.shell.process.command_deployer import CommandDeployer
 from bot.shell.world.tags import list_tags
 

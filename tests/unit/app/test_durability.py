@@ -1,4 +1,4 @@
-"""How Redis keeps what it acknowledged, judged (bot/app/durability.py): a table of server
+"""How Redis keeps what it acknowledged, judged (bot/app/findings/durability.py): a table of server
 answers (as CONFIG GET and INFO replication give them) and DEPLOYBOT_REDIS_REPLICAS, and the
 findings and summary line each must give. The same texts reach check-config and start-up
 (tests/e2e/test_redis_durability.py drives real servers)."""
@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.app.durability import RedisFacts, judge
-from bot.app.preflight import SERVICES
+from bot.app.findings.durability import RedisFacts, judge
+from bot.app.findings.preflight import SERVICES
 
 # Debian's redis.conf: RDB snapshots only.
 DEBIAN = RedisFacts(

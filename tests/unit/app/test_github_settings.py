@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.app.preflight import findings, refusal
+from bot.app.findings.preflight import findings, refusal
 from bot.app.settings import Settings, load_settings
 from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.check import check_config
-from bot.app.preflight import findings
+from bot.app.findings.check import check_config
+from bot.app.findings.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError

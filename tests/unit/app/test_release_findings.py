@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.app.check import check_config
-from bot.app.finding import Finding, refusal
-from bot.app.preflight import findings
-from bot.app.release_findings import release_policy_findings
+from bot.app.findings.check import check_config
+from bot.app.findings.finding import Finding, refusal
+from bot.app.findings.preflight import findings
+from bot.app.findings.release import release_policy_findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config, parse_config
 

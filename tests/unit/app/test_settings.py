@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app.bootstrap import build_agents
-from bot.app.check import check_config
-from bot.app.preflight import SERVICES, findings, refusal
+from bot.app.findings.check import check_config
+from bot.app.findings.preflight import SERVICES, findings, refusal
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings, load_settings
 from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError

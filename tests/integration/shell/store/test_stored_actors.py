@@ -4,8 +4,8 @@ loaded again unchanged; the stored bytes are what that older code wrote (format 
 
 from redis.asyncio import Redis
 
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import MessageSent, UserMessage
+from bot.core.thread.text.actor import Actor
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ThreadStore
 from tests.unit.shell.store.test_stored_actors import AT, said, stored

@@ -111,7 +111,7 @@ def test_card_variants(plan: dict[str, Any], expect: str) -> None:
 def test_a_long_subject_is_clipped_not_rejected_by_slack() -> None:
     blocks = approval_blocks(card(subject="x" * 5000), thread_id="s1", slack_ids=IDS)
     commit = dicts(blocks)[0]["fields"][3]["text"]
-    # A subject is outside text: capped when the plan is made (bot.core.thread.outside, 200).
+    # A subject is outside text: capped when the plan is made (bot.core.thread.text.outside, 200).
     assert commit == "*Commit*\n`a1b2c3d` " + "x" * 199 + "…"
 
 

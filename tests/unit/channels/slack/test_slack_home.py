@@ -20,13 +20,13 @@ from bot.core.ports.board import (
     Waiting,
 )
 from bot.core.ports.outbound import ApprovalCard
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.plan import DeployRecord, Plan, Quarantined
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval
 from channels.slack.blocks import approval_blocks
-from channels.slack.home import MAX_BLOCKS, fingerprint, home_view, stranger_view
-from channels.slack.home_lines import when
+from channels.slack.home.lines import when
+from channels.slack.home.view import MAX_BLOCKS, fingerprint, home_view, stranger_view
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 IDS = {"alice": "U0ALICE", "bob": "U0BOB", "carol": "U0CAROL"}

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from channels.slack.home_publish import HomeOpened, home_opened
-from channels.slack.home_refresh import Debounce
+from channels.slack.home.publish import HomeOpened, home_opened
+from channels.slack.home.refresh import Debounce
 
 # Each step: (what happens, at second t); then whether a round is due at t and when next.
 STEPS = [

@@ -7,7 +7,7 @@ import pytest
 from bot.app.config_file import load_config
 from bot.core.config.config import parse_config
 from bot.core.errors import ConfigError
-from bot.core.thread.actor import Actor
+from bot.core.thread.text.actor import Actor
 
 GOOD = """
 [people.alice]

@@ -8,7 +8,6 @@ import pytest
 from bot.core.config.config import parse_config
 from bot.core.loop.next_step import Apply, Pause, Step, next_step
 from bot.core.policy.approval import Allowed, Refused, check_decision
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -22,6 +21,7 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.refusals import NotAnApprover, OwnRequest
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval
 from tests.unit.core.loop.test_loop import NOW, PLAN, msg
 from tests.unit.core.policy.test_approvals import CONFIG, LATER, TEXT, asked, new_id, sent, thread

@@ -42,7 +42,6 @@ from bot.core.loop.next_step import (
 from bot.core.loop.planning import build_plan
 from bot.core.policy.approval import Refused
 from bot.core.policy.live import check_live_state
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -67,6 +66,7 @@ from bot.core.thread.events import (
 from bot.core.thread.intents import AskHuman, Deploy, Done, Intent, ListDeploys, ListTags, Rollback
 from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.plan import DeployRecord, Plan, Tag
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import Thread, derive_status
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from bot.core.policy.approval_posts import (
     reply_route,
     requests_for,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -33,6 +32,7 @@ from bot.core.thread.origin import (
     TerminalOrigin,
 )
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval, Thread
 from bot.core.wording.messages import approval_request_text
 from tests.unit.core.loop.test_loop import NOW, PLAN

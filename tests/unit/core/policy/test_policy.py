@@ -14,9 +14,9 @@ from bot.core.policy.approval import (
     eligible_approvers,
     has_quorum,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.events import ApprovalRequested
 from bot.core.thread.plan import Plan
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -24,7 +24,6 @@ from bot.core.policy.lock import (
     check_release_interrupted,
     check_unlock,
 )
-from bot.core.thread.actor import Actor
 from bot.core.thread.intents import Deploy
 from bot.core.thread.origin import ApiOrigin
 from bot.core.thread.refusals import (
@@ -43,6 +42,7 @@ from bot.core.thread.refusals import (
     UnknownService,
     UnlockNotAllowed,
 )
+from bot.core.thread.text.actor import Actor
 from bot.core.thread.thread import OpenApproval
 from tests.unit.core.loop.test_approvals_escalation import decided
 from tests.unit.core.loop.test_loop import NOW, PLAN

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.preflight import findings
+from bot.app.findings.preflight import findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config, parse_config
 from bot.core.errors import ConfigError

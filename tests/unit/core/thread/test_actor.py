@@ -1,4 +1,4 @@
-"""A typed actor (bot.core.thread.actor): parsed once where a channel builds the event, read
+"""A typed actor (bot.core.thread.text.actor): parsed once where a channel builds the event, read
 as ``channel`` and ``id`` after, stored as the same string, and refused clearly when a string
 is not one: at each channel's edge a malformed identity is a refusal, never a crash."""
 
@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot.core.config.config import parse_config
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import ApprovalDecided, DecisionReceived, MessageSent, UserMessage
+from bot.core.thread.text.actor import Actor, ActorError
 from bot.shell.store.codec import decode_thread
 from channels.api.resume import api_person
 from channels.slack.payloads import (

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.thread import outside
 from bot.core.thread.events import (
     DeployFinished,
     DeployInterrupted,
@@ -29,8 +28,20 @@ from bot.core.thread.events import (
     MessageSent,
 )
 from bot.core.thread.origin import ApiOrigin
-from bot.core.thread.outside import CAPS, Kind, Line, Name, Output, Subject, Text, Url, clean, inert
 from bot.core.thread.plan import Lineage, Plan
+from bot.core.thread.text import outside
+from bot.core.thread.text.outside import (
+    CAPS,
+    Kind,
+    Line,
+    Name,
+    Output,
+    Subject,
+    Text,
+    Url,
+    clean,
+    inert,
+)
 from bot.core.thread.thread import Thread
 from bot.core.wording import evidence, redact
 from bot.core.wording.secret_shapes import SHAPES

@@ -33,9 +33,9 @@ import pytest
 from pydantic import BaseModel, TypeAdapter
 
 import bot.core.thread as thread_package
-from bot.core.thread.actor import RECORDED
 from bot.core.thread.events import Event
 from bot.core.thread.intents import Intent
+from bot.core.thread.text.actor import RECORDED
 from bot.core.thread.thread import Thread
 from bot.shell.store.codec import _FORMATS, decode_thread, encode_thread
 

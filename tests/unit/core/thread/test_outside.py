@@ -1,4 +1,5 @@
-"""Outside text (bot/core/thread/outside.py): what ``clean`` removes, keeps and caps, per kind, and
+"""Outside text (bot/core/thread/text/outside.py): what ``clean`` removes, keeps and caps, per
+kind, and
 that every model field typed with it cleans what enters it, also from a stored thread."""
 
 import json
@@ -16,8 +17,8 @@ from bot.core.thread.events import (
 )
 from bot.core.thread.intents import AskHuman
 from bot.core.thread.origin import EmailOrigin, TerminalOrigin
-from bot.core.thread.outside import CAPS, Kind, Name, Outside, Subject, clean, inert
 from bot.core.thread.plan import CommitInfo, Evidence, Plan, Tag
+from bot.core.thread.text.outside import CAPS, Kind, Name, Outside, Subject, clean, inert
 from bot.core.thread.thread import Thread
 from bot.shell.github.models import RunJob, WorkflowRun
 from bot.shell.store.codec import decode_thread, encode_thread

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.thread.outside import CAPS, Kind, clean
+from bot.core.thread.text.outside import CAPS, Kind, clean
 from tests.unit.outside_channels import Rendered, around_types, through_types
 
 HOSTILE = [

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.policy.approval import has_quorum
+from bot.core.thread.derived.quorum import approvals_count, quorum_reached
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -15,7 +16,6 @@ from bot.core.thread.events import (
     UserMessage,
 )
 from bot.core.thread.origin import TerminalOrigin
-from bot.core.thread.quorum import approvals_count, quorum_reached
 from bot.core.thread.thread import Thread, derive_status
 from tests.unit.core.loop.test_loop import NOW, PLAN
 

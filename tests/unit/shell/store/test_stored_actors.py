@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.core.thread.actor import Actor, ActorError
 from bot.core.thread.events import UserMessage
+from bot.core.thread.text.actor import Actor, ActorError
 from bot.shell.store.codec import _DICTIONARY_V2, decode_thread, encode_thread
 
 AT = "2026-11-02T09:00:00Z"

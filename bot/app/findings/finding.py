@@ -5,8 +5,9 @@ and which long-running commands it stops or warns.
 or an ``info`` note (printed as an ``ok:`` line: how the config will behave, nothing to fix).
 A long-running command refuses to start on a finding that ``refuses`` it and prints, as a
 warning, each one that ``warns`` it. The findings themselves are made by
-``bot.app.preflight`` (and ``bot.app.release_findings``), ``bot.app.durability`` and
-``bot.app.exposure``.
+``bot.app.findings.preflight`` (and ``bot.app.findings.release``), ``bot.app.findings.durability``
+and
+``bot.app.findings.exposure``.
 """
 
 from dataclasses import dataclass, field

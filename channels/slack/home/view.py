@@ -37,9 +37,9 @@ from slack_sdk.models.views import View
 from bot.core.config.config import Config
 from bot.core.policy.approval import Allowed, check_decision
 from bot.core.ports.board import Board, PairBoard, Waiting
-from bot.core.thread.actor import Actor
+from bot.core.thread.text.actor import Actor
 from channels.slack.blocks import bold, clip, code, escape, plan_title
-from channels.slack.home_lines import environment_line, mine_line, pair_field, when, who
+from channels.slack.home.lines import environment_line, mine_line, pair_field, when, who
 from channels.slack.ids import APPROVE_ACTION, REJECT_ACTION, button_value
 
 __all__ = ["MAX_BLOCKS", "fingerprint", "home_view", "stranger_view"]

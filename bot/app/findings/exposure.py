@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from bot.app.preflight import SERVICES, Finding
+from bot.app.findings.preflight import SERVICES, Finding
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.config.principal import ROOT_OPT_IN, Refused

@@ -2,6 +2,7 @@
 
 from typing import Literal, assert_never
 
+from bot.core.thread.derived.quorum import quorum_reached
 from bot.core.thread.events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -34,7 +35,6 @@ from bot.core.thread.events import (
     WebhookReceived,
 )
 from bot.core.thread.intents import AskHuman, Deploy, Done, ListDeploys, ListTags, Rollback
-from bot.core.thread.quorum import quorum_reached
 
 __all__ = ["Status", "derive_status"]
 
@@ -56,7 +56,7 @@ def derive_status(events: list[Event]) -> Status:
     status: Status = "done"
     undoing = False  # the bot's own rollback after a failed verification is under way
     needed = 0
-    approved: list[str] = []  # who approved the open request (bot.core.thread.quorum)
+    approved: list[str] = []  # who approved the open request (bot.core.thread.derived.quorum)
     waiting_for = ""  # the plan hash of the open approval request
     asking = False  # that request is still open (it can still be approved)
     unanswered = False

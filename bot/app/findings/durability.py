@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from bot.app.preflight import SERVICES, Finding
+from bot.app.findings.preflight import SERVICES, Finding
 from bot.shell.store.keys import text
 
 __all__ = ["CONFIG_NAMES", "Durability", "RedisFacts", "judge", "read_facts", "read_persistence"]

@@ -14,9 +14,9 @@ from redis.exceptions import RedisError
 
 from bot.app.bootstrap import config_path
 from bot.app.config_file import load_config
-from bot.app.durability import Durability, read_persistence
-from bot.app.exposure import accounts, command_findings, redis_finding
-from bot.app.preflight import findings
+from bot.app.findings.durability import Durability, read_persistence
+from bot.app.findings.exposure import accounts, command_findings, redis_finding
+from bot.app.findings.preflight import findings
 from bot.app.settings import DEFAULT_ANTHROPIC_URL, Settings
 from bot.core.config.config import Config
 from bot.core.config.principal import Refused

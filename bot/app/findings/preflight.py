@@ -3,13 +3,13 @@
 ``findings`` is pure: it returns what is wrong or risky with a set of settings (and the
 config). ``deploybot check-config`` prints every finding; each long-running command prints
 the ones that concern it, and refuses to start on a finding that ``refuses`` it (one line,
-exit 2). What a finding is: ``bot.app.finding``. Whether release policy can work as
-configured is judged in ``bot.app.release_findings``, how Redis keeps what it acknowledged in
-``bot.app.durability``, what deployed code could reach in ``bot.app.exposure``.
+exit 2). What a finding is: ``bot.app.findings.finding``. Whether release policy can work as
+configured is judged in ``bot.app.findings.release``, how Redis keeps what it acknowledged in
+``bot.app.findings.durability``, what deployed code could reach in ``bot.app.findings.exposure``.
 """
 
-from bot.app.finding import SERVICES, Finding, refusal
-from bot.app.release_findings import release_policy_findings
+from bot.app.findings.finding import SERVICES, Finding, refusal
+from bot.app.findings.release import release_policy_findings
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.config.service import GithubWorkflow

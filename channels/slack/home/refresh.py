@@ -24,7 +24,7 @@ from collections.abc import Callable
 from bot.core.errors import StoreUnavailable
 from bot.core.ports.health import Health
 from bot.core.ports.home import BoardChanges
-from channels.slack.home_publish import HomePublisher, RateLimited
+from channels.slack.home.publish import HomePublisher, RateLimited
 
 __all__ = ["Debounce", "HomeRefresher"]
 

@@ -1,5 +1,5 @@
 """Whether release policy can work as configured (issue 19): findings for check-config and the
-start of the processes that deploy, collected by ``bot.app.preflight``. Pure.
+start of the processes that deploy, collected by ``bot.app.findings.preflight``. Pure.
 
 - An environment ``requires`` one that a service deploying there does not deploy to: no
   version of that service can ever be promoted there (a problem).
@@ -11,7 +11,7 @@ start of the processes that deploy, collected by ``bot.app.preflight``. Pure.
   freezes of one environment whose ``break_glass`` share nobody: nobody can while both are
   open (a note).
 - An ``announce`` route whose channel is not set up: announcements would wait in the outbox
-  (a problem, as for the other routes in ``bot.app.check``).
+  (a problem, as for the other routes in ``bot.app.findings.check``).
 
 Rollbacks are held by neither freezes nor soak (``bot.core.release.gate``), so none of
 these stops one; the texts say so where a person might fear it.
@@ -19,7 +19,7 @@ these stops one; the texts say so where a person might fear it.
 
 from collections.abc import Iterator, Sequence
 
-from bot.app.finding import Finding
+from bot.app.findings.finding import Finding
 from bot.app.settings import Settings
 from bot.core.config.config import Config
 from bot.core.config.route import route_kind

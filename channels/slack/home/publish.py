@@ -28,9 +28,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.config.config import Config
 from bot.core.ports.board import Board
 from bot.core.ports.home import HomePorts
-from bot.core.thread.actor import Actor, ActorError
+from bot.core.thread.text.actor import Actor, ActorError
 from channels.slack.containment import Containment, payload_ref
-from channels.slack.home import fingerprint, home_view, stranger_view
+from channels.slack.home.view import fingerprint, home_view, stranger_view
 from channels.slack.pacing import ChannelPacer
 
 __all__ = ["HomeOpened", "HomePublisher", "RateLimited", "home_listener", "home_opened"]
