@@ -104,73 +104,44 @@ def edges(freeze: Freeze, start: datetime, end: datetime) -> list[tuple[datetime
     ]
 
 
-CASES: list[tuple[str, list[Freeze], datetime, Window]] = [
+#: (case, freeze, first second inside, first second after): each gives the cases one
+#: second before, at and after both edges (``edges``)
+EDGES: list[tuple[str, Freeze, datetime, datetime]] = [
     # an ordinary weekend: 16:00 CET is 15:00 UTC, Monday 08:00 CET is 07:00 UTC
-    *(
-        ("december weekend", [WEEKEND], at, window)
-        for at, window in edges(WEEKEND, utc(2026, 12, 4, 15), utc(2026, 12, 7, 7))
-    ),
+    ("december weekend", WEEKEND, utc(2026, 12, 4, 15), utc(2026, 12, 7, 7)),
     # summer time starts Sunday 29 Mar: Friday 16:00 CET -> Monday 08:00 CEST, 63 real hours
-    *(
-        ("march DST weekend", [WEEKEND], at, window)
-        for at, window in edges(WEEKEND, utc(2026, 3, 27, 15), utc(2026, 3, 30, 6))
-    ),
+    ("march DST weekend", WEEKEND, utc(2026, 3, 27, 15), utc(2026, 3, 30, 6)),
     # summer time ends Sunday 25 Oct: Friday 16:00 CEST -> Monday 08:00 CET, 65 real hours
-    *(
-        ("october DST weekend", [WEEKEND], at, window)
-        for at, window in edges(WEEKEND, utc(2026, 10, 23, 14), utc(2026, 10, 26, 7))
-    ),
+    ("october DST weekend", WEEKEND, utc(2026, 10, 23, 14), utc(2026, 10, 26, 7)),
     # 23:00-01:00 the nights around the spring change: 22:00-00:00 UTC, then 21:00-23:00
-    *(
-        ("nightly before spring", [NIGHTLY], at, window)
-        for at, window in edges(NIGHTLY, utc(2026, 3, 28, 22), utc(2026, 3, 29, 0))
-    ),
-    *(
-        ("nightly after spring", [NIGHTLY], at, window)
-        for at, window in edges(NIGHTLY, utc(2026, 3, 29, 21), utc(2026, 3, 29, 23))
-    ),
+    ("nightly before spring", NIGHTLY, utc(2026, 3, 28, 22), utc(2026, 3, 29, 0)),
+    ("nightly after spring", NIGHTLY, utc(2026, 3, 29, 21), utc(2026, 3, 29, 23)),
     # ... and around the autumn change: 21:00-23:00 UTC, then 22:00-00:00
-    *(
-        ("nightly before autumn", [NIGHTLY], at, window)
-        for at, window in edges(NIGHTLY, utc(2026, 10, 24, 21), utc(2026, 10, 24, 23))
-    ),
-    *(
-        ("nightly after autumn", [NIGHTLY], at, window)
-        for at, window in edges(NIGHTLY, utc(2026, 10, 25, 22), utc(2026, 10, 26, 0))
-    ),
+    ("nightly before autumn", NIGHTLY, utc(2026, 10, 24, 21), utc(2026, 10, 24, 23)),
+    ("nightly after autumn", NIGHTLY, utc(2026, 10, 25, 22), utc(2026, 10, 26, 0)),
     # 01:00-03:00 on the wall clock across the change: 1 real hour in spring, 3 in autumn
-    *(
-        ("early spring", [EARLY], at, window)
-        for at, window in edges(EARLY, utc(2026, 3, 29, 0), utc(2026, 3, 29, 1))
-    ),
-    *(
-        ("early autumn", [EARLY], at, window)
-        for at, window in edges(EARLY, utc(2026, 10, 24, 23), utc(2026, 10, 25, 2))
-    ),
+    ("early spring", EARLY, utc(2026, 3, 29, 0), utc(2026, 3, 29, 1)),
+    ("early autumn", EARLY, utc(2026, 10, 24, 23), utc(2026, 10, 25, 2)),
     # 02:30 does not exist on 29 Mar: read with the offset before the gap, it is 03:30 CEST
     # (01:30 UTC); two wall-clock hours later is 04:30 CEST (02:30 UTC)
+    ("gap start", GAP_2H, utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30)),
+    # 02:30 happens twice on 25 Oct: the first (CEST, 00:30 UTC) opens it; two wall-clock
+    # hours later is 04:30 CET (03:30 UTC), three real hours
+    ("ambiguous start", GAP_2H, utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 3, 30)),
+    # one-off windows: local to the zone (CET: -1 h), or as written with an offset or Z
+    ("holidays, local", HOLIDAYS, utc(2026, 12, 23, 17), utc(2027, 1, 4, 7)),
+    ("holidays, offsets", HOLIDAYS_UTC, utc(2026, 12, 23, 18), utc(2027, 1, 4, 7)),
+]
+
+CASES: list[tuple[str, list[Freeze], datetime, Window]] = [
     *(
-        ("gap start", [GAP_2H], at, window)
-        for at, window in edges(GAP_2H, utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30))
+        (name, [freeze], at, window)
+        for name, freeze, start, end in EDGES
+        for at, window in edges(freeze, start, end)
     ),
     # one wall-clock hour from a start in the gap ends (03:30 CEST) where it starts: no window
     ("gap start, empty", [GAP_1H], utc(2026, 3, 29, 1, 15), None),
     ("gap start, empty", [GAP_1H], utc(2026, 3, 29, 1, 30), None),
-    # 02:30 happens twice on 25 Oct: the first (CEST, 00:30 UTC) opens it; two wall-clock
-    # hours later is 04:30 CET (03:30 UTC), three real hours
-    *(
-        ("ambiguous start", [GAP_2H], at, window)
-        for at, window in edges(GAP_2H, utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 3, 30))
-    ),
-    # one-off windows: local to the zone (CET: -1 h), or as written with an offset or Z
-    *(
-        ("holidays, local", [HOLIDAYS], at, window)
-        for at, window in edges(HOLIDAYS, utc(2026, 12, 23, 17), utc(2027, 1, 4, 7))
-    ),
-    *(
-        ("holidays, offsets", [HOLIDAYS_UTC], at, window)
-        for at, window in edges(HOLIDAYS_UTC, utc(2026, 12, 23, 18), utc(2027, 1, 4, 7))
-    ),
     # a freeze for another environment holds nothing here
     (
         "other environment",
