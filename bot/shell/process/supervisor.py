@@ -250,7 +250,7 @@ def executable(name: str, env: Mapping[str, str]) -> str | None:
     its pages are its own: a few ``stat`` calls there."""
     if os.sep in name:
         return None
-    for folder in os.get_exec_path(dict(env)):
+    for folder in os.get_exec_path(env):
         if not os.path.isabs(folder):
             return None
         candidate = os.path.join(folder, name)
