@@ -63,8 +63,27 @@ _NOT_A_WORD = "\x00"  # what a non-ASCII word is keyed as: it equals no keyword 
 _CONJUNCTIONS = {"and", "or", "&", "+", "plus", "then"}
 
 
-def _index(names: Collection[str]) -> dict[str, str]:
-    return _index_of(tuple(names))
+class _Names:
+    """Configured names looked up case-insensitively, indexed on the first lookup: most
+    commands (``approve``, ``reject``, ``status``) name no service or environment, and an
+    index of a thousand services is most of a parse's time."""
+
+    __slots__ = ("_index", "_names")
+
+    def __init__(self, names: Collection[str]) -> None:
+        self._names = names
+        self._index: dict[str, str] | None = None
+
+    def _get(self) -> dict[str, str]:
+        if self._index is None:
+            self._index = _index_of(tuple(self._names))
+        return self._index
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._get()
+
+    def __getitem__(self, key: str) -> str:
+        return self._get()[key]
 
 
 @functools.lru_cache(maxsize=64)
@@ -115,7 +134,7 @@ def parse_command(
         return None
     words = core.split()
     keys = [w.lower() if w.isascii() else _NOT_A_WORD for w in words]
-    svc, env = _index(services), _index(environments)
+    svc, env = _Names(services), _Names(environments)
     if question:
         match keys:
             case ["where", "can", "i", "deploy", s] if s in svc:
@@ -171,9 +190,7 @@ def parse_command(
     return None
 
 
-def _deploy(
-    words: list[str], keys: list[str], svc: dict[str, str], env: dict[str, str]
-) -> DeployCommand | None:
+def _deploy(words: list[str], keys: list[str], svc: _Names, env: _Names) -> DeployCommand | None:
     """A deploy: its target in the first 3, 4 or 5 words (exactly one of them), then its suffix."""
     found = [
         (size, target)
@@ -197,7 +214,7 @@ def _deploy(
 
 
 def _target(
-    words: list[str], keys: list[str], svc: dict[str, str], env: dict[str, str]
+    words: list[str], keys: list[str], svc: _Names, env: _Names
 ) -> tuple[str, str, str | None] | None:
     """(service, environment, version) when ``words`` are exactly a deploy's target."""
     typed: str | None  # the version as typed, if the command names one
@@ -220,7 +237,7 @@ def _target(
 
 
 def _rollback(
-    words: list[str], keys: list[str], svc: dict[str, str], env: dict[str, str]
+    words: list[str], keys: list[str], svc: _Names, env: _Names
 ) -> RollbackCommand | None:
     match keys:
         case [s, "in", e] if s in svc and e in env:
