@@ -1,8 +1,12 @@
 """The one deploybot worker process the benchmark (``bench/threads.py``) drives.
 
 Started as a subprocess: builds the app with ``bot.app.bootstrap.bootstrap`` and a zero-latency
-scripted agent, runs the worker plus a no-op outbox deliverer for the ``api`` channel, and
-stops cleanly on SIGTERM/SIGINT. It prints ``ready`` once its consumer groups exist.
+scripted agent, runs the worker as ``deploybot worker`` does (its own pump delivers the ``api``
+channel's replies, ``LogSender``: the bench counts them, ``CountingLogSender``), and stops
+cleanly on SIGTERM/SIGINT. It prints ``ready`` once its consumer groups exist. (Until issue
+18's third session it also ran a second deliverer of its own for the ``api`` channel, beside
+the worker's: two consumers polling one stream, about 0.5 round trips per thread that a real
+worker does not make.)
 
 On SIGUSR1 it prints one JSON line with its Redis traffic so far (see ``bench/_traffic.py``),
 its CPU time (``cpu_s``), how many messages the outbox delivered, the deploy supervisors' own
@@ -18,7 +22,6 @@ With ``--profile FILE`` it runs under cProfile and writes the stats to FILE when
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import json
 import logging
@@ -40,9 +43,11 @@ from bot.core.ports.outbound import OutboundMessage
 from bot.core.thread.events import UserMessage
 from bot.core.thread.intents import Deploy
 from bot.core.thread.thread import Thread
+from bot.shell.loop import worker as worker_module
 from bot.shell.runtime import collector, event_loop
+from bot.shell.streams.outbox import LogSender
 
-__all__ = ["NoopSender", "ScriptedAgent", "main"]
+__all__ = ["CountingLogSender", "ScriptedAgent", "main"]
 
 
 class ScriptedAgent:
@@ -59,13 +64,14 @@ class ScriptedAgent:
         return Decision(intent=Deploy(service=named[0], environment="production"))
 
 
-class NoopSender:
-    """Delivers nothing, instantly; keeps the outbox stream from piling up."""
+class CountingLogSender(LogSender):
+    """The worker's own sender for pull-only channels, counting what it delivers."""
 
     sent = 0
 
     async def send(self, message: OutboundMessage) -> None:
-        NoopSender.sent += 1
+        CountingLogSender.sent += 1
+        await super().send(message)
 
 
 class _NotAsRootWarning(logging.Filter):
@@ -78,7 +84,7 @@ def _report(app: Any) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = {
         **Traffic.snapshot(),
-        "sent": NoopSender.sent,
+        "sent": CountingLogSender.sent,
         "cpu_s": time.process_time(),
         "supervisor_cpu_s": 0.0 if supervisors is None else float(supervisors.cpu_s()),
         "supervisor_measured": supervisors is not None,
@@ -120,17 +126,8 @@ async def serve(args: argparse.Namespace) -> None:
         await app.context.outbox.ensure_group("api")
         sys.stdout.write("ready\n")
         sys.stdout.flush()
-        deliverer = asyncio.create_task(
-            app.context.outbox.run(
-                channel="api", sender=NoopSender(), consumer=f"out-{args.consumer}"
-            )
-        )
-        try:
-            await app.worker.run(stop=stop)
-        finally:
-            deliverer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await deliverer
+        worker_module.LogSender = CountingLogSender  # type: ignore[misc]
+        await app.worker.run(stop=stop)
     finally:
         await app.close()
 

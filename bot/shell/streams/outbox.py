@@ -127,33 +127,52 @@ class Outbox:
         block_ms: int | None,
         retry_idle_ms: int = 5_000,
         count: int = 50,
+        batches: int = 8,
     ) -> int:
         """Deliver what is waiting (and retry what failed earlier); returns how many sent.
 
         The failed ones (idle ``retry_idle_ms``) and the new ones are read in one round trip;
-        only when there are none does a second read wait up to ``block_ms`` for new ones. A
-        read that fails raises the server's own reply, as a lone read would (redis-py would
-        put its pipeline annotation in front: ``stream_gone`` and the task's death must read
-        the reply itself)."""
+        only when there are none does a second read wait up to ``block_ms`` for new ones.
+        While messages keep coming (up to ``batches`` batches of ``count``, and only while
+        every send of a batch succeeds), a batch's acknowledgements go in one round trip
+        with the next batch's read: a busy outbox takes two round trips a batch (which of
+        them were delivered before, then the acknowledgements and the next read), not three.
+        A read that fails raises the server's own reply, as a lone read would (redis-py
+        would put its pipeline annotation in front: ``stream_gone`` and the task's death must
+        read the reply itself)."""
         stream = self._keys.outbox(channel)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.xautoclaim(stream, self.group, consumer, retry_idle_ms, "0-0", count=count)
-        pipe.xreadgroup(self.group, consumer, {stream: ">"}, count=count)
-        claimed, fresh = await pipe.execute(raise_on_error=False)
-        for reply in (claimed, fresh):
-            if isinstance(reply, Exception):
-                raise reply
-        entries = stream_entries(claimed[1]) + stream_entries(fresh)
+        self._read_in(pipe, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
+        entries = _read_entries(await pipe.execute(raise_on_error=False))
         if not entries and block_ms is not None:
             fresh = await self._redis.xreadgroup(
                 self.group, consumer, {stream: ">"}, count=count, block=block_ms
             )
             entries = stream_entries(fresh)
-        if not entries:
-            return 0
-        batch = await self._deliver(channel, stream, sender, entries)
-        self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
-        return batch.sent
+        sent = 0
+        for left in range(batches - 1, -1, -1):
+            if not entries:
+                break
+            batch, done = await self._deliver(channel, stream, sender, entries)
+            self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
+            sent += batch.sent
+            written = len(done)
+            again = left > 0 and batch.failure is None
+            if again:
+                self._read_in(done, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
+            replies = await done.execute(raise_on_error=False)
+            for reply in replies[:written]:
+                if isinstance(reply, Exception):
+                    raise reply
+            entries = _read_entries(replies[written:]) if again else []
+        return sent
+
+    def _read_in(
+        self, pipe: "Pipeline", stream: str, consumer: str, *, retry_idle_ms: int, count: int
+    ) -> None:
+        """Queue a read of the failed entries (idle ``retry_idle_ms``) and the new ones."""
+        pipe.xautoclaim(stream, self.group, consumer, retry_idle_ms, "0-0", count=count)
+        pipe.xreadgroup(self.group, consumer, {stream: ">"}, count=count)
 
     async def _deliver(
         self,
@@ -161,7 +180,9 @@ class Outbox:
         stream: str,
         sender: Sender,
         entries: list[tuple[str, dict[bytes, bytes]]],
-    ) -> "_Batch":
+    ) -> "tuple[_Batch, Pipeline]":
+        """Send the entries not delivered before; returns the batch and its acknowledgements,
+        queued on a pipeline the caller executes."""
         done = self._redis.pipeline(transaction=False)
         parsed: list[tuple[str, OutboundMessage]] = []
         for entry_id, fields in entries:
@@ -219,8 +240,7 @@ class Outbox:
             done.xack(stream, self.group, entry_id)
             done.xdel(stream, entry_id)
         done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
-        await done.execute()
-        return batch
+        return batch, done
 
     async def set_aside(self) -> int:
         """Messages a channel refused for good (see ``Undeliverable``)."""
@@ -277,6 +297,15 @@ class Outbox:
                 health.recovered()
             if not sent:
                 await pause(stop, 0.05)
+
+
+def _read_entries(replies: list[object]) -> list[tuple[str, dict[bytes, bytes]]]:
+    """The entries of ``_read_in``'s two replies; a failed read raises the server's reply."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    claimed, fresh = replies
+    return stream_entries(claimed[1]) + stream_entries(fresh)  # type: ignore[index]
 
 
 class _Batch:

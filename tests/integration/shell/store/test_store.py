@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 
 from bot.core.errors import ThreadConflict
 from bot.core.ports.outbound import OutboundMessage
@@ -151,3 +152,61 @@ async def test_outbox_retries_failures_and_never_sends_twice(redis: Redis, key_p
     assert up.sent == ["hello 0", "hello 1", "hello 2"]
     assert await outbox.pending("api") == 0
     assert await outbox.undelivered(thread) == []
+
+
+async def test_a_busy_outbox_takes_two_round_trips_a_batch_and_sends_each_message_once(
+    redis: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven batches of three, one message enqueued again in a later batch (a worker that
+    re-enqueued after a crash): one call delivers them all, each once, in one read plus two
+    round trips a batch (which were delivered before; the acknowledgements with the next
+    read), and leaves nothing pending."""
+    outbox = Outbox(redis=redis, keys=Keys(key_prefix))
+    await outbox.ensure_group("api")
+    thread = new_thread()
+    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(20)]
+    thread.events.extend(messages)
+    await outbox.enqueue(thread, messages)
+    await outbox.enqueue(thread, messages[:1])
+    trips = [0]
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, *args: object, **kwargs: object) -> None:
+        trips[0] += 1
+        await send(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    up = Recorder()
+    sent = await outbox.deliver_some(
+        channel="api", sender=up, consumer="d", block_ms=None, count=3, batches=10
+    )
+    monkeypatch.undo()
+    assert sent == 20
+    assert up.sent == [f"hello {n}" for n in range(20)]
+    assert trips[0] == 1 + 2 * 7
+    assert await outbox.pending("api") == 0
+
+
+async def test_a_failing_batch_ends_the_call_and_is_retried_later(
+    redis: Redis, key_prefix: str
+) -> None:
+    outbox = Outbox(redis=redis, keys=Keys(key_prefix))
+    await outbox.ensure_group("api")
+    thread = new_thread()
+    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(6)]
+    thread.events.extend(messages)
+    await outbox.enqueue(thread, messages)
+    flaky = Recorder(fail_first=1)  # the first send fails: that batch's others still go
+    sent = await outbox.deliver_some(
+        channel="api", sender=flaky, consumer="d", block_ms=None, count=2
+    )
+    assert sent == 1  # the batch with the failure is the last of the call
+    assert outbox.failing["api"] is None  # one of the batch went through: not failing
+    assert await outbox.pending("api") == 5
+    await asyncio.sleep(0.05)
+    sent = await outbox.deliver_some(
+        channel="api", sender=flaky, consumer="d", block_ms=None, count=2, retry_idle_ms=10
+    )
+    assert sent == 5
+    assert sorted(flaky.sent) == sorted(f"hello {n}" for n in range(6))
+    assert await outbox.pending("api") == 0
