@@ -33,6 +33,7 @@ class Phase:
     worker_cpu_ms: float  # all workers together, per thread
     worker_pct: tuple[float, ...]  # each worker's CPU over the phase, % of a core
     round_trips: float
+    turn_round_trips: float  # per thread: those made while an entry was handled (the turn's)
     commands: float
     supervisor_cpu_ms: float  # per thread; 0.0 when not measured
     supervisor_measured: bool

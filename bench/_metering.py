@@ -89,6 +89,7 @@ class Meter:
             worker_cpu_ms=1000 * delta("cpu_s") / n,
             worker_pct=pct,
             round_trips=delta("round_trips") / n,
+            turn_round_trips=delta("turn_round_trips") / n,
             commands=total / n,
             supervisor_cpu_ms=1000 * delta("supervisor_cpu_s") / n,
             supervisor_measured=measured,
@@ -100,7 +101,8 @@ class Meter:
         return got, [
             f"{phase}: worker CPU {got.worker_cpu_ms:.2f} ms/thread ({each} of a core), Redis "
             f"CPU {1000 * redis_s / n:.2f} ms/thread; worker round trips "
-            f"{got.round_trips:.1f}/thread; of the worker's time, garbage collection "
+            f"{got.round_trips:.1f}/thread (the turn's own {got.turn_round_trips:.1f}; the rest: "
+            "reading entries, the outbox pump, timers); of the worker's time, garbage collection "
             f"{got.gc_ms:.2f} ms/thread",
             f"  Redis commands {got.commands:.1f}/thread ({top})",
             f"  supervisor CPU {got.supervisor_cpu_ms:.2f} ms/thread"

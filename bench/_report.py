@@ -129,7 +129,8 @@ class Report:
             ("worker round trips per approve+deploy", approve, t.approve_trips),
         ):
             ok = phase.round_trips <= goal
-            self._check(what, f"{phase.round_trips:.1f}", f"<= {goal:g}", ok)
+            shown = f"{phase.round_trips:.1f} (the turn's own {phase.turn_round_trips:.1f})"
+            self._check(what, shown, f"<= {goal:g}", ok)
         if approve.supervisor_measured:
             bot = approve.worker_cpu_ms + approve.supervisor_cpu_ms
             how = (

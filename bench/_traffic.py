@@ -2,35 +2,60 @@
 
 Wraps redis-py's asyncio connection methods (bench only; the bot is not changed): every
 ``send_packed_command`` is one round trip (a pipeline or a script call is one), every
-``pack_command`` one command.
+``pack_command`` one command. Round trips made while ``EntryHandler.handle`` handles an
+entry (a context variable marks its task and the tasks it starts, as
+tests/integration/shell/loop/test_round_trips.py counts them) are also counted apart as the
+turns' own (``turn_round_trips``); the rest are the worker's reading of its entries, its
+outbox pumps, timers and watches.
 """
 
+import contextvars
 from collections import Counter
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
+
+from bot.shell.loop.entry import EntryHandler
+from bot.shell.streams.inbound import Delivery
+
+_in_turn: contextvars.ContextVar[bool] = contextvars.ContextVar("in_turn", default=False)
 
 __all__ = ["Traffic", "count_traffic"]
 
 
 class Traffic:
     round_trips = 0
+    turn_round_trips = 0
     commands: Counter[str] = Counter()
 
     @classmethod
     def snapshot(cls) -> dict[str, Any]:
-        return {"round_trips": cls.round_trips, "commands": dict(cls.commands)}
+        return {
+            "round_trips": cls.round_trips,
+            "turn_round_trips": cls.turn_round_trips,
+            "commands": dict(cls.commands),
+        }
 
 
 def count_traffic() -> None:
     send = AbstractConnection.send_packed_command
     pack = AbstractConnection.pack_command
+    handle = EntryHandler.handle
 
     async def counted_send(
         self: AbstractConnection, command: Any, check_health: bool = True
     ) -> None:
         Traffic.round_trips += 1
+        if _in_turn.get():
+            Traffic.turn_round_trips += 1
         await send(self, command, check_health)
+
+    async def marked_handle(self: EntryHandler, delivery: Delivery) -> None:
+        token = _in_turn.set(True)
+        try:
+            await handle(self, delivery)
+        finally:
+            _in_turn.reset(token)
 
     def counted_pack(self: AbstractConnection, *args: Any) -> list[bytes]:
         name = args[0]
@@ -40,3 +65,4 @@ def count_traffic() -> None:
 
     AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
     AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
+    EntryHandler.handle = marked_handle  # type: ignore[method-assign]
