@@ -6,16 +6,21 @@ each other, are the same today and tomorrow, in every copy of the repository tha
 So they are kept in a bounded least-recently-used map in this process (1,024 entries), keyed
 by the repository's path and the shas (and the sizes asked for). Nothing found through a
 ref name (a tag, a branch) is ever kept: a tag can move. A failure is never kept either.
+Likewise what an object a tag points at peels to (``PEELED``: an annotated tag's object
+names the object it tags by hash) and that commit's subject: the tag's name is read again
+every time, only what its object id stands for is kept (4,096 entries).
 
-The map lives only in this process: another worker that asks again reads the repository
-again, and gets the same answer. Only the event loop's thread reads and writes it.
+The maps live only in this process: another worker that asks again reads the repository
+again, and gets the same answer. Only the event loop's thread reads and writes ``RANGES``;
+``PEELED`` is used by the reads' worker threads, under its lock.
 """
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
-__all__ = ["RANGES", "Lru", "is_full_sha"]
+__all__ = ["PEELED", "RANGES", "LockedLru", "Lru", "is_full_sha"]
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -58,3 +63,29 @@ class Lru:
 
 
 RANGES = Lru(size=1024)
+
+
+class LockedLru(Lru):
+    """An ``Lru`` for several threads: every call under one lock."""
+
+    def __init__(self, *, size: int) -> None:
+        super().__init__(size=size)
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        with self._lock:
+            return super().get(key)
+
+    def put(self, key: Hashable, value: object) -> None:
+        with self._lock:
+            super().put(key, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+
+
+#: (repository path, a tag ref's object id) -> (the id it peels to, whether that is a
+#: commit); (path, a commit's id, "subject") -> its subject: what ``gitrepo`` read once for
+#: an object, never for a name.
+PEELED = LockedLru(size=4096)

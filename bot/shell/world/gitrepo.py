@@ -36,7 +36,7 @@ from pygit2.enums import ReferenceFilter, RepositoryOpenFlag, SortMode
 from bot.core.errors import ToolFailed
 from bot.core.reports import git_runs as git
 from bot.core.wording.redact import compact_tail, redact
-from bot.shell.world.gitcache import RANGES, is_full_sha
+from bot.shell.world.gitcache import PEELED, RANGES, is_full_sha
 
 __all__ = [
     "CommitLine",
@@ -140,31 +140,61 @@ def _tags(
     if repo is None:
         return None
     peeled: dict[str, str] = {}
-    commits: dict[str, pygit2.Commit | None] = {}
+    commits: set[str] = set()  # what the tags peel to that is a commit
     try:
         for ref in repo.references.iterator(ReferenceFilter.TAGS):
             name = ref.name.removeprefix("refs/tags/")
             oid = ref.resolve().target
             assert isinstance(oid, pygit2.Oid)
-            obj: pygit2.Object | None = None
-            for _ in range(_MAX_PEEL):  # an annotated tag (of a tag...) peels to its object
-                try:
-                    obj = repo.get(oid)
-                except pygit2.GitError:
-                    obj = None  # unreadable: listed as it stands, like git ls-remote does
-                if not isinstance(obj, pygit2.Tag):
-                    break
-                oid = obj.target
-            peeled[name] = str(oid)
-            commits[str(oid)] = obj if isinstance(obj, pygit2.Commit) else None
+            known = PEELED.get((path, str(oid)))
+            sha, is_commit = known if isinstance(known, tuple) else _peel(repo, path, oid)
+            peeled[name] = sha
+            if is_commit:
+                commits.add(sha)
     except (pygit2.GitError, KeyError, ValueError) as exc:
         raise ToolFailed(git.failed_text(what=what, reason=_short(exc))) from exc
-    chosen = select(peeled)
     out = []
-    for name in chosen:
-        commit = commits[peeled[name]]
-        out.append((name, TagRef(sha=peeled[name], subject=_subject(commit) if commit else None)))
+    for name in select(peeled):
+        sha = peeled[name]
+        subject = _subject_of(repo, path, sha) if sha in commits else None
+        out.append((name, TagRef(sha=sha, subject=subject)))
     return out
+
+
+def _peel(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> tuple[str, bool]:
+    """What a tag's object ``oid`` peels to (an annotated tag, of a tag..., to its object) and
+    whether that is a commit; kept in ``PEELED`` once every object on the way was read. An
+    unreadable object is listed as it stands, like git ls-remote does, and not kept."""
+    start = str(oid)
+    obj: pygit2.Object | None = None
+    for _ in range(_MAX_PEEL):
+        try:
+            obj = repo.get(oid)
+        except pygit2.GitError:
+            obj = None
+        if not isinstance(obj, pygit2.Tag):
+            break
+        oid = obj.target
+    found = (str(oid), isinstance(obj, pygit2.Commit))
+    if obj is not None and not isinstance(obj, pygit2.Tag):
+        PEELED.put((path, start), found)
+    return found
+
+
+def _subject_of(repo: pygit2.Repository, path: str, sha: str) -> str | None:
+    """The subject of commit ``sha`` (kept in ``PEELED``); None if it cannot be read."""
+    key = (path, sha, "subject")
+    if isinstance(known := PEELED.get(key), str):
+        return known
+    try:
+        commit = repo.get(sha)
+    except pygit2.GitError:
+        return None
+    if not isinstance(commit, pygit2.Commit):
+        return None
+    subject = _subject(commit)
+    PEELED.put(key, subject)
+    return subject
 
 
 async def read_tags(

@@ -14,7 +14,7 @@ import pytest
 from bot.core.errors import ToolFailed
 from bot.core.thread.plan import Lineage
 from bot.shell.world import gitrepo
-from bot.shell.world.gitcache import RANGES
+from bot.shell.world.gitcache import PEELED, RANGES
 from bot.shell.world.gitcli import range_by_git
 from bot.shell.world.tags import _parse_ls_remote, lineage, list_tags
 from tests.support import GIT_ENV
@@ -37,6 +37,7 @@ def commit(repo: Path, message: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     RANGES.clear()
+    PEELED.clear()
     path = tmp_path / "repo"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
@@ -78,6 +79,10 @@ async def test_tags_peel_like_ls_remote_and_subjects_read_like_git_log(repo: Pat
     assert git(repo, "log", "-1", "--format=%s", second) == "fix login timeout in two lines"
     by_git = _parse_ls_remote(git(repo, "ls-remote", "--tags", "."))
     assert {t.name: t.sha for t in tags} == by_git
+    # Read again: the names are read again, what their objects peel to is known already.
+    misses = PEELED.misses
+    assert await list_tags(str(repo)) == tags
+    assert PEELED.misses == misses
 
 
 async def test_a_subject_with_terminal_escapes_is_cleaned(repo: Path) -> None:
@@ -180,6 +185,7 @@ async def test_a_corrupt_object_fails_like_git_did(repo: Path) -> None:
     assert unknown.why is not None
     assert unknown.why.startswith("git rev-list: ")
     assert len(RANGES) == 0  # failures are not kept
+    assert PEELED.get((str(repo), bad)) is None  # nor an object that could not be read
 
 
 async def test_a_missing_revision_reads_like_git_s_bad_revision(repo: Path) -> None:
