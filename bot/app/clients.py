@@ -7,7 +7,7 @@ here connects until a command is sent.
 from collections.abc import Callable
 from datetime import datetime
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +20,7 @@ from bot.core.ports.agent import Agent
 from bot.shell.github.auth import AppAuth, TokenAuth
 from bot.shell.github.client import DEFAULT_API_URL, GithubClient
 from bot.shell.github.timings import ApiTimings
+from bot.shell.store.pool import QuickPool
 
 __all__ = ["build_agents", "github_client", "redis_client"]
 
@@ -34,7 +35,9 @@ def redis_client(settings: Settings) -> tuple["Redis", bool]:
         # (an API request answered 503) though Redis is back. One retry only: a Redis that
         # is really down fails fast. (A retried XADD whose reply was lost may append twice;
         # the worker drops the second copy by event id.)
-        pool = BlockingConnectionPool.from_url(
+        #
+        # Quick when nobody waits for a connection (bot/shell/store/pool.py).
+        pool = QuickPool.from_url(
             settings.redis_url,
             max_connections=100,
             timeout=5,
