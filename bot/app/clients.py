@@ -20,7 +20,7 @@ from bot.core.ports.agent import Agent
 from bot.shell.github.auth import AppAuth, TokenAuth
 from bot.shell.github.client import DEFAULT_API_URL, GithubClient
 from bot.shell.github.timings import ApiTimings
-from bot.shell.store.pool import QuickPool
+from bot.shell.store.pool import quick_pool
 
 __all__ = ["build_agents", "github_client", "redis_client"]
 
@@ -36,8 +36,9 @@ def redis_client(settings: Settings) -> tuple["Redis", bool]:
         # is really down fails fast. (A retried XADD whose reply was lost may append twice;
         # the worker drops the second copy by event id.)
         #
-        # Quick when nobody waits for a connection (bot/shell/store/pool.py).
-        pool = QuickPool.from_url(
+        # Quick when nobody waits for a connection, and a write quick when it cannot wait
+        # (bot/shell/store/pool.py).
+        pool = quick_pool(
             settings.redis_url,
             max_connections=100,
             timeout=5,

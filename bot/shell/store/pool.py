@@ -1,5 +1,5 @@
-"""The worker's Redis connection pool: redis-py's blocking pool, with a quick way through when
-nobody waits.
+"""The worker's Redis connection pool and its connections: redis-py's, each with a quick way
+through when nothing can wait.
 
 Every command and every pipeline takes a connection from the pool and gives it back. In
 redis-py's ``BlockingConnectionPool`` each of the two takes a condition, a lock and a timeout,
@@ -21,14 +21,107 @@ without any of that when it cannot matter, and asks the blocking pool otherwise:
 What is given up on the quick way: redis-py's pool metrics (connection counts and wait times
 for OpenTelemetry), which this bot does not export. Where the condition does not show its
 waiters (another implementation), every call goes the blocking pool's way.
+
+Sending (``QuickSend``, mixed into redis-py's TCP, TLS and Unix socket connections,
+``quick_pool``): redis-py puts every write under the socket timeout with ``asyncio.wait_for``,
+which on Python 3.11 wraps the write in a task of its own: a GET 56-69 -> 44-45 us of CPU
+without it. A write only waits when the transport's buffer is over its high-water mark (the
+server does not read); below the low-water mark it cannot wait, so it is sent and drained
+without the timeout. Anything else (a fuller buffer, a transport that does not tell its
+buffer, a connection not yet made, a health check due) goes redis-py's way, timeout and all.
+Reading keeps its timeout always: a Redis that stopped answering still fails the command
+after the socket timeout (5 s), as before. Errors read as redis-py's own: a timeout is
+``TimeoutError``, an ``OSError`` is ``ConnectionError``, and the connection is closed.
 """
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["QuickPool"]
+__all__ = ["QuickPool", "QuickSend", "quick_pool"]
+
+
+class QuickSend(AbstractConnection):
+    """A connection whose writes skip the socket timeout when they cannot wait."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        writer = self._writer
+        if (
+            not self.socket_timeout
+            or writer is None
+            or not self.is_connected
+            or writer.transport.is_closing()
+            or isinstance(command, str)
+            or not _cannot_wait(writer.transport)
+        ):
+            await super().send_packed_command(command, check_health)
+            return
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        try:
+            writer.writelines([command] if isinstance(command, bytes) else command)
+            if _cannot_wait(writer.transport):
+                await writer.drain()  # not paused: returns without waiting
+            else:
+                await asyncio.wait_for(writer.drain(), self.socket_timeout)
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:
+            await self.disconnect(nowait=True)
+            raise
+
+
+def _cannot_wait(transport: asyncio.BaseTransport) -> bool:
+    """The transport's write buffer is at most its low-water mark: writing is not paused."""
+    try:
+        size = transport.get_write_buffer_size()  # type: ignore[attr-defined]
+        low, _high = transport.get_write_buffer_limits()  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError):
+        return False
+    return bool(size <= low)
+
+
+class QuickConnection(QuickSend, Connection):
+    pass
+
+
+class QuickSSLConnection(QuickSend, SSLConnection):
+    pass
+
+
+class QuickUnixConnection(QuickSend, UnixDomainSocketConnection):
+    pass
+
+
+_QUICK: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: QuickConnection,
+    SSLConnection: QuickSSLConnection,
+    UnixDomainSocketConnection: QuickUnixConnection,
+}
+
+
+def quick_pool(url: str, **options: Any) -> "QuickPool":
+    """A ``QuickPool`` for ``url`` whose connections send the quick way (the URL's own kind
+    of connection: TCP, TLS or a Unix socket)."""
+    kind = parse_url(url).get("connection_class", Connection)
+    return QuickPool.from_url(url, connection_class=_QUICK.get(kind, kind), **options)
 
 
 class QuickPool(BlockingConnectionPool):
