@@ -27,8 +27,9 @@ Sending (``QuickSend``, mixed into redis-py's TCP, TLS and Unix socket connectio
 which on Python 3.11 wraps the write in a task of its own: a GET 56-69 -> 44-45 us of CPU
 without it. A write only waits when the transport's buffer is over its high-water mark (the
 server does not read); below the low-water mark it cannot wait, so it is sent and drained
-without the timeout. Anything else (a fuller buffer, a transport that does not tell its
-buffer, a connection not yet made, a health check due) goes redis-py's way, timeout and all.
+without the timeout (a health check that is due is made first, as redis-py makes it).
+Anything else (a fuller buffer, a transport that does not tell its buffer, a connection not
+yet made or closing, a command given as text) goes redis-py's way, timeout and all.
 Reading keeps its timeout always: a Redis that stopped answering still fails the command
 after the socket timeout (5 s), as before. Errors read as redis-py's own: a timeout is
 ``TimeoutError``, an ``OSError`` is ``ConnectionError``, and the connection is closed.
