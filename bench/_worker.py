@@ -45,7 +45,7 @@ from bot.core.thread.intents import Deploy
 from bot.core.thread.thread import Thread
 from bot.shell.loop import worker as worker_module
 from bot.shell.runtime import collector, event_loop
-from bot.shell.streams.outbox import LogSender
+from bot.shell.streams.pull import LogSender
 
 __all__ = ["CountingLogSender", "ScriptedAgent", "main"]
 

@@ -19,7 +19,7 @@ from bot.shell.loop.turn import Runner
 from bot.shell.runtime.tasks import TaskHandle, TaskRegistry
 from bot.shell.store.redis_faults import TRANSIENT, Backoff, pause, stream_gone
 from bot.shell.streams.inbound import Delivery
-from bot.shell.streams.outbox import PULL_CHANNELS, LogSender
+from bot.shell.streams.pull import PULL_CHANNELS, LogSender
 from bot.shell.world.context import Context
 
 __all__ = ["Worker"]

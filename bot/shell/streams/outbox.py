@@ -13,6 +13,8 @@ refused for good (``Undeliverable``): it goes to ``deploybot:outbox:dead`` with 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -29,25 +31,7 @@ from bot.shell.runtime.tasks import TaskHandle
 from bot.shell.store.keys import Keys, stream_entries
 from bot.shell.store.redis_faults import TRANSIENT, Backoff, pause, stream_gone
 
-__all__ = ["PULL_CHANNELS", "LogSender", "Outbox"]
-
-# Origins nobody pushes replies to: API clients read them with GET /v1/threads/{id}, and
-# schedules without a channel to report to leave them in the thread and the logs.
-PULL_CHANNELS = ("api", "schedule")
-
-
-class LogSender:
-    """Delivers by logging (one JSON line with the thread id), for pull-only origins."""
-
-    async def send(self, message: OutboundMessage) -> None:
-        log.info(
-            "message for %s thread %s (%s): %s",
-            message.origin.kind,
-            message.thread_id,
-            message.purpose,
-            message.text.splitlines()[0] if message.text else "",
-        )
-
+__all__ = ["Outbox"]
 
 log = logging.getLogger("deploybot.outbox")
 
@@ -133,17 +117,15 @@ class Outbox:
 
         The failed ones (idle ``retry_idle_ms``) and the new ones are read in one round trip;
         only when there are none does a second read wait up to ``block_ms`` for new ones.
-        While messages keep coming (up to ``batches`` batches of ``count``, and only while
-        every send of a batch succeeds), a batch's acknowledgements go in one round trip
-        with the next batch's read: a busy outbox takes two round trips a batch (which of
-        them were delivered before, then the acknowledgements and the next read), not three.
-        A read that fails raises the server's own reply, as a lone read would (redis-py
-        would put its pipeline annotation in front: ``stream_gone`` and the task's death must
-        read the reply itself)."""
+        While batches keep coming (at most ``batches``, while every send works) a batch's
+        acknowledgements share a round trip with the next read: two round trips a batch
+        (what was delivered before; acknowledgements and the next read), not three. A read
+        that fails raises the server's own reply, as a lone read would (redis-py would put its
+        pipeline annotation in front: ``stream_gone`` and the task's death read the reply)."""
         stream = self._keys.outbox(channel)
-        pipe = self._redis.pipeline(transaction=False)
-        self._read_in(pipe, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
-        entries = _read_entries(await pipe.execute(raise_on_error=False))
+        read = self._redis.pipeline(transaction=False)
+        self._read_in(read, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
+        entries = _read_entries(await read.execute(raise_on_error=False))
         if not entries and block_ms is not None:
             fresh = await self._redis.xreadgroup(
                 self.group, consumer, {stream: ">"}, count=count, block=block_ms
@@ -155,15 +137,10 @@ class Outbox:
                 break
             batch, done = await self._deliver(channel, stream, sender, entries)
             self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
-            sent += batch.sent
-            written = len(done)
-            again = left > 0 and batch.failure is None
+            sent, written, again = sent + batch.sent, len(done), left > 0 and not batch.failure
             if again:
                 self._read_in(done, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
-            replies = await done.execute(raise_on_error=False)
-            for reply in replies[:written]:
-                if isinstance(reply, Exception):
-                    raise reply
+            replies = _raised(await done.execute(raise_on_error=False))
             entries = _read_entries(replies[written:]) if again else []
         return sent
 
@@ -192,14 +169,8 @@ class Outbox:
                 )
             except (KeyError, ValueError):  # never deliverable: set aside, do not stop the pump
                 log.error("outbox %s entry %s is not a valid message, set aside", channel, entry_id)
-                done.xadd(
-                    self._keys.outbox_dead(),
-                    {"m": fields.get(b"m", b""), "channel": channel, "reason": "invalid message"},
-                    maxlen=10_000,
-                    approximate=True,
-                )
-                done.xack(stream, self.group, entry_id)
-                done.xdel(stream, entry_id)
+                self._set_aside_in(done, fields.get(b"m", b""), channel, "invalid message")
+                self._ack_in(done, stream, entry_id)
         delivered = self._keys.delivered()
         already = (
             await self._redis.zmscore(
@@ -223,12 +194,7 @@ class Outbox:
                         exc,
                         extra={"thread_id": message.thread_id},
                     )
-                    done.xadd(
-                        self._keys.outbox_dead(),
-                        {"m": message.model_dump_json(), "channel": channel, "reason": str(exc)},
-                        maxlen=10_000,
-                        approximate=True,
-                    )
+                    self._set_aside_in(done, message.model_dump_json(), channel, str(exc))
                 except Exception as exc:  # the channel failed: leave it pending, retry later
                     log.warning("delivery to %s failed, will retry: %s", channel, exc)
                     batch.failure = f"{type(exc).__name__}: {exc}"
@@ -237,10 +203,17 @@ class Outbox:
                     batch.sent += 1
             this_batch.add(member)
             done.zadd(delivered, {member: now_s})
-            done.xack(stream, self.group, entry_id)
-            done.xdel(stream, entry_id)
+            self._ack_in(done, stream, entry_id)
         done.zremrangebyscore(delivered, "-inf", now_s - _REMEMBER_DELIVERED_S)
         return batch, done
+
+    def _ack_in(self, pipe: "Pipeline", stream: str, entry_id: str) -> None:
+        pipe.xack(stream, self.group, entry_id)
+        pipe.xdel(stream, entry_id)
+
+    def _set_aside_in(self, pipe: "Pipeline", m: bytes | str, channel: str, reason: str) -> None:
+        entry: dict[Any, Any] = {"m": m, "channel": channel, "reason": reason}
+        pipe.xadd(self._keys.outbox_dead(), entry, maxlen=10_000, approximate=True)
 
     async def set_aside(self) -> int:
         """Messages a channel refused for good (see ``Undeliverable``)."""
@@ -299,16 +272,20 @@ class Outbox:
                 await pause(stop, 0.05)
 
 
+def _raised(replies: list[object]) -> list[object]:
+    """A pipeline's replies; the first that is an error is raised, as the server wrote it."""
+    if (failed := next((r for r in replies if isinstance(r, Exception)), None)) is not None:
+        raise failed
+    return replies
+
+
 def _read_entries(replies: list[object]) -> list[tuple[str, dict[bytes, bytes]]]:
-    """The entries of ``_read_in``'s two replies; a failed read raises the server's reply."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    claimed, fresh = replies
+    """The entries of ``_read_in``'s two replies."""
+    claimed, fresh = _raised(replies)
     return stream_entries(claimed[1]) + stream_entries(fresh)  # type: ignore[index]
 
 
+@dataclass
 class _Batch:
-    def __init__(self) -> None:
-        self.sent = 0
-        self.failure: str | None = None
+    sent: int = 0
+    failure: str | None = None
