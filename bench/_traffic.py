@@ -2,11 +2,12 @@
 
 Wraps redis-py's asyncio connection methods (bench only; the bot is not changed): every
 ``send_packed_command`` is one round trip (a pipeline or a script call is one), every
-``pack_command`` one command. Round trips made while ``EntryHandler.handle`` handles an
-entry (a context variable marks its task and the tasks it starts, as
-tests/integration/shell/loop/test_round_trips.py counts them) are also counted apart as the
-turns' own (``turn_round_trips``); the rest are the worker's reading of its entries, its
-outbox pumps, timers and watches.
+``pack_command`` one command. The bot's connections write through
+``bot.shell.store.pool.QuickSend``, wrapped too: each write is counted once, whichever way it
+goes. Round trips made while ``EntryHandler.handle`` handles an entry (a context variable
+marks its task and the tasks it starts, as tests/integration/shell/loop/test_round_trips.py
+counts them) are also counted apart as the turns' own (``turn_round_trips``); the rest are
+the worker's reading of its entries, its outbox pumps, timers and watches.
 """
 
 import contextvars
@@ -16,6 +17,7 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection
 
 from bot.shell.loop.entry import EntryHandler
+from bot.shell.store.pool import QuickSend
 from bot.shell.streams.inbound import Delivery
 
 _in_turn: contextvars.ContextVar[bool] = contextvars.ContextVar("in_turn", default=False)
@@ -39,16 +41,25 @@ class Traffic:
 
 def count_traffic() -> None:
     send = AbstractConnection.send_packed_command
+    quick_send = QuickSend.send_packed_command
     pack = AbstractConnection.pack_command
     handle = EntryHandler.handle
+
+    def count() -> None:
+        Traffic.round_trips += 1
+        if _in_turn.get():
+            Traffic.turn_round_trips += 1
 
     async def counted_send(
         self: AbstractConnection, command: Any, check_health: bool = True
     ) -> None:
-        Traffic.round_trips += 1
-        if _in_turn.get():
-            Traffic.turn_round_trips += 1
+        if not isinstance(self, QuickSend):  # counted there, even when it falls back to this
+            count()
         await send(self, command, check_health)
+
+    async def counted_quick_send(self: QuickSend, command: Any, check_health: bool = True) -> None:
+        count()
+        await quick_send(self, command, check_health)
 
     async def marked_handle(self: EntryHandler, delivery: Delivery) -> None:
         token = _in_turn.set(True)
@@ -64,5 +75,6 @@ def count_traffic() -> None:
         return pack(self, *args)
 
     AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
+    QuickSend.send_packed_command = counted_quick_send  # type: ignore[method-assign]
     AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
     EntryHandler.handle = marked_handle  # type: ignore[method-assign]
