@@ -72,6 +72,9 @@ class QuickSend(AbstractConnection):
             return
         if check_health:
             await self.check_health()  # type: ignore[no-untyped-call]
+            if writer is not self._writer:  # the check found it dead and connected again
+                await super().send_packed_command(command, check_health=False)
+                return
         try:
             writer.writelines([command] if isinstance(command, bytes) else command)
             if _cannot_wait(writer.transport):

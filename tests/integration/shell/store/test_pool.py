@@ -209,3 +209,33 @@ async def test_a_command_cancelled_mid_way_leaves_the_pool_usable(key_prefix: st
     finally:
         await redis.delete(key)
         await redis.aclose()
+
+
+async def test_a_health_check_that_connects_again_sends_on_the_new_connection(
+    key_prefix: str,
+) -> None:
+    """A due health check whose PING finds the connection dead connects again (redis-py's
+    retry); the command then goes out on the new connection, not into the closed one."""
+    redis = Redis(connection_pool=quick_pool(TEST_REDIS_URL, max_connections=1, socket_timeout=1))
+    key = f"{key_prefix}health"
+    try:
+        await redis.set(key, b"v")
+        pool = redis.connection_pool
+        (connection,) = pool._available_connections
+        assert isinstance(connection, QuickConnection)
+        reconnected = [0]
+
+        async def failed_ping_then_connected_again() -> None:
+            if not reconnected[0]:  # once: connecting checks its own commands' health too
+                reconnected[0] += 1
+                await connection.disconnect()
+                await connection.connect()
+
+        connection.check_health = failed_ping_then_connected_again  # type: ignore[method-assign]
+        started = time.monotonic()
+        assert await redis.get(key) == b"v"
+        assert reconnected[0] == 1
+        assert time.monotonic() - started < 0.9  # answered, not timed out on the old socket
+    finally:
+        await redis.delete(key)
+        await redis.aclose()
