@@ -133,13 +133,21 @@ class Recorder:
         self.sent.append(message.text)
 
 
-async def test_outbox_retries_failures_and_never_sends_twice(redis: Redis, key_prefix: str) -> None:
+async def queued(
+    redis: Redis, key_prefix: str, count: int
+) -> tuple[Outbox, Thread, list[MessageSent]]:
+    """An ``api`` outbox with ``count`` messages of one thread queued ("hello 0", ...)."""
     outbox = Outbox(redis=redis, keys=Keys(key_prefix))
     await outbox.ensure_group("api")
     thread = new_thread()
-    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(3)]
+    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(count)]
     thread.events.extend(messages)
     await outbox.enqueue(thread, messages)
+    return outbox, thread, messages
+
+
+async def test_outbox_retries_failures_and_never_sends_twice(redis: Redis, key_prefix: str) -> None:
+    outbox, thread, messages = await queued(redis, key_prefix, 3)
     await outbox.enqueue(thread, messages[:1])  # a worker re-enqueued after a crash
     down = Recorder(fail_first=10)
     assert await outbox.deliver_some(channel="api", sender=down, consumer="d", block_ms=None) == 0
@@ -161,12 +169,7 @@ async def test_a_busy_outbox_takes_two_round_trips_a_batch_and_sends_each_messag
     re-enqueued after a crash): one call delivers them all, each once, in one read plus two
     round trips a batch (which were delivered before; the acknowledgements with the next
     read), and leaves nothing pending."""
-    outbox = Outbox(redis=redis, keys=Keys(key_prefix))
-    await outbox.ensure_group("api")
-    thread = new_thread()
-    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(20)]
-    thread.events.extend(messages)
-    await outbox.enqueue(thread, messages)
+    outbox, thread, messages = await queued(redis, key_prefix, 20)
     await outbox.enqueue(thread, messages[:1])
     trips = [0]
     send = AbstractConnection.send_packed_command
@@ -190,12 +193,7 @@ async def test_a_busy_outbox_takes_two_round_trips_a_batch_and_sends_each_messag
 async def test_a_failing_batch_ends_the_call_and_is_retried_later(
     redis: Redis, key_prefix: str
 ) -> None:
-    outbox = Outbox(redis=redis, keys=Keys(key_prefix))
-    await outbox.ensure_group("api")
-    thread = new_thread()
-    messages = [MessageSent(id=f"m{n}", at=AT, text=f"hello {n}") for n in range(6)]
-    thread.events.extend(messages)
-    await outbox.enqueue(thread, messages)
+    outbox, _thread, _messages = await queued(redis, key_prefix, 6)
     flaky = Recorder(fail_first=1)  # the first send fails: that batch's others still go
     sent = await outbox.deliver_some(
         channel="api", sender=flaky, consumer="d", block_ms=None, count=2
