@@ -9,6 +9,7 @@ path and checks, after each, that the listener is alive and handles the next req
 """
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -104,10 +105,17 @@ async def listen(
 
 
 def flags(dovecot: Dovecot) -> list[str]:
-    """Each message's Maildir flags (``FS``: flagged and seen), oldest first."""
+    """Each message's Maildir flags (``FS``: flagged and seen), oldest first: by the time in
+    its file name (``<seconds>.M<microseconds>P<pid>...``; the microseconds are not padded,
+    so the names alone do not sort by age)."""
     folder = dovecot.base / "mail" / "deploybot"
     names = [p.name for sub in ("new", "cur") for p in (folder / sub).glob("*")]
-    return [n.partition(":2,")[2] for n in sorted(names)]
+    return [n.partition(":2,")[2] for n in sorted(names, key=_delivered_at)]
+
+
+def _delivered_at(name: str) -> tuple[int, int, str]:
+    found = re.match(r"(\d+)\.M(\d+)", name)
+    return (int(found[1]), int(found[2]), name) if found else (0, 0, name)
 
 
 async def set_aside(redis: Redis, key_prefix: str) -> list[SetAside]:
