@@ -30,17 +30,27 @@ class Heartbeat:
         self._token = token
         self._entry_id = entry_id
         self._task: asyncio.Task[None] | None = None
+        self._due: asyncio.TimerHandle | None = None
         self._stopped = False
 
     async def __aenter__(self) -> "Heartbeat":
-        self._task = asyncio.create_task(self._beat())
+        # No task until the first renewal is due (a third of the lease): most turns end long
+        # before, and a task made and cancelled per turn cost about 20 us of worker CPU.
+        loop = asyncio.get_running_loop()
+        self._due = loop.call_later(self._lease_ttl_ms / 3000, self._start)
         return self
+
+    def _start(self) -> None:
+        if not self._stopped:
+            self._task = asyncio.create_task(self._beat())
 
     async def __aexit__(self, *_exc: object) -> None:
         # A flag as well as cancel(): on Python 3.11 asyncio.wait_for (used by redis-py)
         # can swallow a cancellation that arrives as its call completes, and a beat that
         # survived would keep the lease for ever (seen as a hung CI run).
         self._stopped = True
+        if self._due is not None:
+            self._due.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -49,10 +59,8 @@ class Heartbeat:
                 )
 
     async def _beat(self) -> None:
+        """Renew now (the first renewal is due), then every third of the lease."""
         while not self._stopped:
-            await asyncio.sleep(self._lease_ttl_ms / 3000)
-            if self._stopped:
-                return
             try:
                 held = await self._store.renew_lease(
                     self._thread_id, token=self._token, ttl_ms=self._lease_ttl_ms
@@ -60,6 +68,7 @@ class Heartbeat:
                 await self._queue.touch(consumer=self._consumer, entry_ids=[self._entry_id])
             except Exception as exc:  # Redis away: we can no longer vouch for the lease
                 log.warning("heartbeat for thread %s failed: %s", self._thread_id, exc)
-                continue
-            if not held:
-                log.warning("thread %s: another worker holds its lease now", self._thread_id)
+            else:
+                if not held:
+                    log.warning("thread %s: another worker holds its lease now", self._thread_id)
+            await asyncio.sleep(self._lease_ttl_ms / 3000)

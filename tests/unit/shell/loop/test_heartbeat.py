@@ -120,3 +120,17 @@ async def test_a_failed_renewal_is_logged_and_the_beat_goes_on(
             assert await lease_holder(context, redis) == b"w1:a"  # renewed after the failure
     assert failures == [1]
     assert any("heartbeat for thread t1 failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_turn_shorter_than_a_third_of_the_lease_starts_no_task(
+    setup: tuple[Context, Any, str],
+) -> None:
+    """The first renewal is a timer, not a task: a short turn (most) makes and cancels none."""
+    context, _redis, entry_id = setup
+    await context.store.lease_and_load("t1", token="w1:a", ttl_ms=LEASE_MS)
+    before = len(asyncio.all_tasks())
+    async with heartbeat(context, entry_id):
+        await asyncio.sleep(LEASE_MS / 6000)
+        assert len(asyncio.all_tasks()) == before
+    await asyncio.sleep(LEASE_MS / 1000)  # its timer was cancelled: nothing starts later
+    assert len(asyncio.all_tasks()) == before
