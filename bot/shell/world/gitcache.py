@@ -85,7 +85,6 @@ class LockedLru(Lru):
             super().clear()
 
 
-#: (repository path, a tag ref's object id) -> (the id it peels to, whether that is a
-#: commit); (path, a commit's id, "subject") -> its subject: what ``gitrepo`` read once for
-#: an object, never for a name.
+#: (repository path, a tag ref's object id) -> ``gitrepo.TagRef`` (the id it peels to and
+#: that commit's subject): what ``gitrepo`` read once for an object, never for a name.
 PEELED = LockedLru(size=4096)

@@ -139,31 +139,22 @@ def _tags(
     repo = _open(path)
     if repo is None:
         return None
-    peeled: dict[str, str] = {}
-    commits: set[str] = set()  # what the tags peel to that is a commit
+    found: dict[str, TagRef] = {}
     try:
         for ref in repo.references.iterator(ReferenceFilter.TAGS):
-            name = ref.name.removeprefix("refs/tags/")
             oid = ref.resolve().target
             assert isinstance(oid, pygit2.Oid)
             known = PEELED.get((path, str(oid)))
-            sha, is_commit = known if isinstance(known, tuple) else _peel(repo, path, oid)
-            peeled[name] = sha
-            if is_commit:
-                commits.add(sha)
+            tag = known if isinstance(known, TagRef) else _peel(repo, path, oid)
+            found[ref.name.removeprefix("refs/tags/")] = tag
     except (pygit2.GitError, KeyError, ValueError) as exc:
         raise ToolFailed(git.failed_text(what=what, reason=_short(exc))) from exc
-    out = []
-    for name in select(peeled):
-        sha = peeled[name]
-        subject = _subject_of(repo, path, sha) if sha in commits else None
-        out.append((name, TagRef(sha=sha, subject=subject)))
-    return out
+    return [(name, found[name]) for name in select({n: t.sha for n, t in found.items()})]
 
 
-def _peel(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> tuple[str, bool]:
-    """What a tag's object ``oid`` peels to (an annotated tag, of a tag..., to its object) and
-    whether that is a commit; kept in ``PEELED`` once every object on the way was read. An
+def _peel(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> TagRef:
+    """What a tag's object ``oid`` peels to (an annotated tag, of a tag..., to its object)
+    and that commit's subject; kept in ``PEELED`` once every object on the way was read. An
     unreadable object is listed as it stands, like git ls-remote does, and not kept."""
     start = str(oid)
     obj: pygit2.Object | None = None
@@ -175,26 +166,10 @@ def _peel(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> tuple[str, boo
         if not isinstance(obj, pygit2.Tag):
             break
         oid = obj.target
-    found = (str(oid), isinstance(obj, pygit2.Commit))
+    tag = TagRef(sha=str(oid), subject=_subject(obj) if isinstance(obj, pygit2.Commit) else None)
     if obj is not None and not isinstance(obj, pygit2.Tag):
-        PEELED.put((path, start), found)
-    return found
-
-
-def _subject_of(repo: pygit2.Repository, path: str, sha: str) -> str | None:
-    """The subject of commit ``sha`` (kept in ``PEELED``); None if it cannot be read."""
-    key = (path, sha, "subject")
-    if isinstance(known := PEELED.get(key), str):
-        return known
-    try:
-        commit = repo.get(sha)
-    except pygit2.GitError:
-        return None
-    if not isinstance(commit, pygit2.Commit):
-        return None
-    subject = _subject(commit)
-    PEELED.put(key, subject)
-    return subject
+        PEELED.put((path, start), tag)
+    return tag
 
 
 async def read_tags(
