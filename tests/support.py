@@ -7,8 +7,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
+from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 
 from bot.app.bootstrap import App, bootstrap
 from bot.app.settings import Settings
@@ -17,6 +20,7 @@ from bot.core.thread.events import UserMessage
 from bot.core.thread.intents import Intent
 from bot.core.thread.origin import ApiOrigin, Origin
 from bot.core.thread.thread import Thread
+from bot.shell.store.pool import QuickSend
 from bot.shell.streams.inbound import Envelope
 
 __all__ = ["CALLS", "add_tag", "make_repo", "write_setup"]
@@ -272,3 +276,33 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, timeout_s: float
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def count_round_trips(
+    monkeypatch: pytest.MonkeyPatch, *, into: Callable[[], list[int] | None] | None = None
+) -> list[int]:
+    """Round trips this process sends to Redis from now on: one per write (a command, a
+    pipeline, a script call), on redis-py's connections and the bot's ``QuickSend`` ones
+    alike (a quick write that goes redis-py's way is counted once). ``into`` says where each
+    is counted (None: this one is not); by default, in the list returned."""
+    counter = [0]
+    where = into or (lambda: counter)
+    send = AbstractConnection.send_packed_command
+    quick_send = QuickSend.send_packed_command
+
+    def count() -> None:
+        if (found := where()) is not None:
+            found[0] += 1
+
+    async def counted_send(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        if not isinstance(self, QuickSend):  # counted there, even when it falls back here
+            count()
+        await send(self, *args, **kwargs)
+
+    async def counted_quick_send(self: QuickSend, *args: Any, **kwargs: Any) -> None:
+        count()
+        await quick_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted_send)
+    monkeypatch.setattr(QuickSend, "send_packed_command", counted_quick_send)
+    return counter

@@ -14,21 +14,29 @@ tags cache, the intact mark); the counts are of the turns after it. A count, nev
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from bot.app.bootstrap import App, bootstrap
 from bot.app.settings import Settings
 from bot.core.ports.agent import Agent
 from bot.core.thread.intents import Deploy
 from bot.shell.loop.entry import EntryHandler
-from bot.shell.store.pool import QuickSend, quick_pool
+from bot.shell.store.pool import quick_pool
 from bot.shell.streams.inbound import Delivery
 from tests.conftest import TEST_REDIS_URL
-from tests.support import Clock, ScriptedAgent, calls, say, seq_id, thread_of, write_setup
+from tests.support import (
+    Clock,
+    ScriptedAgent,
+    calls,
+    count_round_trips,
+    say,
+    seq_id,
+    thread_of,
+    write_setup,
+)
 
 _counting: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "counting", default=None
@@ -39,22 +47,8 @@ _counting: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
 def trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """Round trips per thread id, of every entry handled while the test runs."""
     per_thread: dict[str, list[int]] = {}
-    send = AbstractConnection.send_packed_command
-    quick_send = QuickSend.send_packed_command
     handle = EntryHandler.handle
-
-    def count() -> None:
-        if (counter := _counting.get()) is not None:
-            counter[0] += 1
-
-    async def counted_send(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
-        if not isinstance(self, QuickSend):  # counted there, even when it falls back here
-            count()
-        await send(self, *args, **kwargs)
-
-    async def counted_quick_send(self: QuickSend, *args: Any, **kwargs: Any) -> None:
-        count()
-        await quick_send(self, *args, **kwargs)
+    count_round_trips(monkeypatch, into=_counting.get)
 
     async def counted_handle(self: EntryHandler, delivery: Delivery) -> None:
         counter = [0]
@@ -66,8 +60,6 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
             assert delivery.envelope is not None
             per_thread.setdefault(delivery.envelope.thread_id, []).append(counter[0])
 
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted_send)
-    monkeypatch.setattr(QuickSend, "send_packed_command", counted_quick_send)
     monkeypatch.setattr(EntryHandler, "handle", counted_handle)
     return per_thread
 

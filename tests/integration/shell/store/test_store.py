@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from bot.core.errors import ThreadConflict
 from bot.core.ports.outbound import OutboundMessage
@@ -17,6 +16,7 @@ from bot.shell.lock.lease import EnvLock
 from bot.shell.store.keys import Keys
 from bot.shell.store.threads import ClaimTaken, ThreadStore
 from bot.shell.streams.outbox import Outbox
+from tests.support import count_round_trips
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -171,14 +171,7 @@ async def test_a_busy_outbox_takes_two_round_trips_a_batch_and_sends_each_messag
     read), and leaves nothing pending."""
     outbox, thread, messages = await queued(redis, key_prefix, 20)
     await outbox.enqueue(thread, messages[:1])
-    trips = [0]
-    send = AbstractConnection.send_packed_command
-
-    async def counted(self: AbstractConnection, *args: object, **kwargs: object) -> None:
-        trips[0] += 1
-        await send(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    trips = count_round_trips(monkeypatch)
     up = Recorder()
     sent = await outbox.deliver_some(
         channel="api", sender=up, consumer="d", block_ms=None, count=3, batches=10

@@ -15,7 +15,6 @@ from typing import Any, cast
 import pytest
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from bot.core.config.config import parse_config
 from bot.core.errors import ToolFailed
@@ -25,6 +24,7 @@ from bot.shell.world.context import Context
 from bot.shell.world.lookups import Lookups
 from bot.shell.world.turn_reads import TurnReader, TurnReads, forget
 from tests.context import context_over
+from tests.support import count_round_trips
 
 CONFIG = """
 [services.backend]
@@ -69,15 +69,7 @@ class Repository:
 @pytest.fixture
 def sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Round trips made by any client of this process (the test makes none meanwhile)."""
-    counter = [0]
-    send = AbstractConnection.send_packed_command
-
-    async def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
-        counter[0] += 1
-        await send(self, *args, **kwargs)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return counter
+    return count_round_trips(monkeypatch)
 
 
 def reader(redis: Redis, prefix: str, repository: Repository) -> tuple[TurnReader, Context]:
