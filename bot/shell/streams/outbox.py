@@ -132,16 +132,18 @@ class Outbox:
             )
             entries = stream_entries(fresh)
         sent = 0
-        for left in range(batches - 1, -1, -1):
+        for n in range(batches):
             if not entries:
                 break
             batch, done = await self._deliver(channel, stream, sender, entries)
             self.failing[channel] = batch.failure if batch.failure and not batch.sent else None
-            sent, written, again = sent + batch.sent, len(done), left > 0 and not batch.failure
-            if again:
+            sent += batch.sent
+            ours = len(done)  # the batch's own writes; the next read, if any, follows them
+            more = n + 1 < batches and batch.failure is None
+            if more:
                 self._read_in(done, stream, consumer, retry_idle_ms=retry_idle_ms, count=count)
             replies = _raised(await done.execute(raise_on_error=False))
-            entries = _read_entries(replies[written:]) if again else []
+            entries = _read_entries(replies[ours:]) if more else []
         return sent
 
     def _read_in(
