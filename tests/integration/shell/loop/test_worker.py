@@ -174,6 +174,44 @@ async def test_fifty_duplicate_approvals_across_two_workers_deploy_once(
     assert thread.status == "done"
 
 
+async def test_a_deploy_longer_than_the_lease_keeps_its_thread_from_the_other_worker(
+    redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
+) -> None:
+    """A lease of 0.3 s and a deploy of 1.2 s, two workers, and carol's ``status`` sent right
+    behind alice's ``approve``: the heartbeat renews the lease through the whole deploy (its
+    holder never changes and never lapses), so the other entry waits its turn; the deploy
+    runs once and the status is answered after."""
+    (tmp_path / "scripts" / "sleep_s").write_text("1.2")
+    one = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w1", lease_ttl_ms=300)
+    two = make_app(redis, prefix=key_prefix, config_file=setup, consumer="w2", lease_ttl_ms=300)
+    await say(one, "t1", "slack:U0CAROL", "deploy backend to production", new=True)
+    await one.worker.run_until_idle()
+    await say(one, "t1", "slack:U0ALICE", "approve")
+    status = await say(one, "t1", "slack:U0CAROL", "status")
+    holders: list[bytes | None] = []
+
+    async def watch_the_lease_while_it_deploys() -> None:
+        for _ in range(1000):  # the deploy script's first line: it has started
+            if calls(tmp_path):
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(20):  # 1 s of the 1.2 s deploy: more than three leases
+            holders.append(await redis.get(one.context.keys.lease("t1")))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(
+        one.worker.run_until_idle(), two.worker.run_until_idle(), watch_the_lease_while_it_deploys()
+    )
+    assert len(holders) == 20
+    assert None not in holders
+    assert len(set(holders)) == 1
+    thread = await thread_of(one, "t1")
+    assert len(calls(tmp_path)) == 1
+    assert sum(isinstance(e, DeployStarted) for e in thread.events) == 1
+    assert thread.has_event(status)
+    assert thread.status == "done"
+
+
 async def test_concurrent_deploys_to_one_environment_take_turns(
     redis: Redis, key_prefix: str, setup: Path, tmp_path: Path
 ) -> None:
