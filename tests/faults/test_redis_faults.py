@@ -6,6 +6,8 @@ the bot recovers; never a double deploy and never an overlap in the script's led
 """
 
 import asyncio
+import os
+import signal
 import statistics
 import time
 from collections.abc import Callable
@@ -120,6 +122,44 @@ async def test_redis_outage_during_a_deploy_with_a_second_request_queued(
         f"outage {outage_s:.0f} s: a={final_a['status']} b={final_b['status']}; ledger="
         f"{[(c.key[-6:], c.token, c.how) for c in calls]}; overlaps={overlaps(calls)}; "
         f"settled {settled_s:.1f} s after Redis came back; a says {messages(final_a)[-1:]}"
+    )
+    assert overlaps(calls) == 0
+    assert len([c for c in calls if c.key.startswith(a)]) == 1
+    assert len([c for c in calls if c.key.startswith(b)]) <= 1
+
+
+async def test_a_redis_that_stops_answering_during_a_deploy_with_a_second_request_queued(
+    rig_factory: Callable[..., FaultRig],
+) -> None:
+    """Redis is SIGSTOPped for 7 s (longer than the clients' 5 s socket timeout: writes go
+    into the kernel's buffers and the replies never come) while deploy a runs and deploy b of
+    the same pair waits for the lock, then SIGCONT. Through the real web and worker and their
+    own Redis connections: no overlap in the ledger, a runs once, b at most once, both end.
+    (The lock's 6 s lease cannot be renewed meanwhile, so a's command is stopped, as a command
+    must not outlive its lock; b, an older version once a's is recorded, is not deployed.)"""
+    rig = rig_factory(persistence="always", settings={"DEPLOYBOT_LOCK_TTL_MS": "6000"})
+    rig.hold_deploys()
+    rig.bot.start_web()
+    rig.bot.start_worker()
+    async with rig.bot.client() as client:
+        a = await rig.launch(client, "deploy backend v1.4.2 to staging")
+        await rig.started(1)
+        b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
+        await asyncio.sleep(0.5)  # b is read and waits for the lock
+        assert rig.redis.proc is not None
+        os.kill(rig.redis.proc.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(7)
+        finally:
+            os.kill(rig.redis.proc.pid, signal.SIGCONT)
+        rig.release_deploys()
+        final_a = await until_status(client, a, "done", "failed", "awaiting_human", timeout_s=40)
+        final_b = await until_status(client, b, "done", "failed", "awaiting_human", timeout_s=40)
+    calls = ledger(rig.base)
+    print(
+        f"stalled 7 s: a={final_a['status']} b={final_b['status']}; ledger="
+        f"{[(c.key[-6:], c.token, c.how) for c in calls]}; overlaps={overlaps(calls)}; "
+        f"a says {messages(final_a)[-1:]}; b says {messages(final_b)[-1:]}"
     )
     assert overlaps(calls) == 0
     assert len([c for c in calls if c.key.startswith(a)]) == 1
