@@ -92,51 +92,22 @@ async def test_redis_kill9_without_persistence_loses_everything_and_recovers(
     assert done["status"] == "done"
 
 
-@pytest.mark.parametrize("outage_s", [2.0, 8.0], ids=["2s", "8s"])
+@pytest.mark.parametrize(
+    ("fault", "outage_s"),
+    [("kill9", 2.0), ("kill9", 8.0), ("sigstop", 7.0)],
+    ids=["2s", "8s", "stalled-7s"],
+)
 async def test_redis_outage_during_a_deploy_with_a_second_request_queued(
-    rig_factory: Callable[..., FaultRig], outage_s: float
+    rig_factory: Callable[..., FaultRig], fault: str, outage_s: float
 ) -> None:
     """Redis (AOF always) is down for 2 s, or for 8 s: longer than the 6 s lock lease
     (DEPLOYBOT_LOCK_TTL_MS=6000 instead of the default 30 s, to stay fast), while deploy a
     runs and deploy b of the same service and environment waits for the lock. The 8 s case
-    takes ~20 s: the outage itself and the worker's reconnect."""
-    rig = rig_factory(persistence="always", settings={"DEPLOYBOT_LOCK_TTL_MS": "6000"})
-    rig.hold_deploys()
-    rig.bot.start_web()
-    rig.bot.start_worker()
-    async with rig.bot.client() as client:
-        a = await rig.launch(client, "deploy backend v1.4.2 to staging")
-        await rig.started(1)
-        b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
-        await asyncio.sleep(0.5)  # b is read and waits for the lock
-        rig.redis.kill9()
-        await asyncio.sleep(outage_s)
-        rig.redis.start()
-        began = time.monotonic()
-        rig.release_deploys()
-        final_a = await until_status(client, a, "done", "failed", "awaiting_human", timeout_s=30)
-        final_b = await until_status(client, b, "done", "failed", "awaiting_human", timeout_s=30)
-        settled_s = time.monotonic() - began
-    calls = ledger(rig.base)
-    print(
-        f"outage {outage_s:.0f} s: a={final_a['status']} b={final_b['status']}; ledger="
-        f"{[(c.key[-6:], c.token, c.how) for c in calls]}; overlaps={overlaps(calls)}; "
-        f"settled {settled_s:.1f} s after Redis came back; a says {messages(final_a)[-1:]}"
-    )
-    assert overlaps(calls) == 0
-    assert len([c for c in calls if c.key.startswith(a)]) == 1
-    assert len([c for c in calls if c.key.startswith(b)]) <= 1
-
-
-async def test_a_redis_that_stops_answering_during_a_deploy_with_a_second_request_queued(
-    rig_factory: Callable[..., FaultRig],
-) -> None:
-    """Redis is SIGSTOPped for 7 s (longer than the clients' 5 s socket timeout: writes go
-    into the kernel's buffers and the replies never come) while deploy a runs and deploy b of
-    the same pair waits for the lock, then SIGCONT. Through the real web and worker and their
-    own Redis connections: no overlap in the ledger, a runs once, b at most once, both end.
-    (The lock's 6 s lease cannot be renewed meanwhile, so a's command is stopped, as a command
-    must not outlive its lock; b, an older version once a's is recorded, is not deployed.)"""
+    takes ~20 s: the outage itself and the worker's reconnect. Or Redis stops answering
+    (SIGSTOP, then SIGCONT) for 7 s, past the clients' 5 s socket timeout: writes go into the
+    kernel's buffers and the replies never come, through the web's and worker's own
+    connections (QuickPool, QuickSend); the lock's lease cannot be renewed meanwhile, so a's
+    command is stopped, as a command must not outlive its lock."""
     rig = rig_factory(persistence="always", settings={"DEPLOYBOT_LOCK_TTL_MS": "6000"})
     rig.hold_deploys()
     rig.bot.start_web()
@@ -147,19 +118,27 @@ async def test_a_redis_that_stops_answering_during_a_deploy_with_a_second_reques
         b = await rig.launch(client, "deploy backend v1.4.1 to staging", user="alice")
         await asyncio.sleep(0.5)  # b is read and waits for the lock
         assert rig.redis.proc is not None
-        os.kill(rig.redis.proc.pid, signal.SIGSTOP)
+        if fault == "kill9":
+            rig.redis.kill9()
+        else:
+            os.kill(rig.redis.proc.pid, signal.SIGSTOP)
         try:
-            await asyncio.sleep(7)
+            await asyncio.sleep(outage_s)
         finally:
-            os.kill(rig.redis.proc.pid, signal.SIGCONT)
+            if fault == "kill9":
+                rig.redis.start()
+            else:
+                os.kill(rig.redis.proc.pid, signal.SIGCONT)
+        began = time.monotonic()
         rig.release_deploys()
-        final_a = await until_status(client, a, "done", "failed", "awaiting_human", timeout_s=40)
-        final_b = await until_status(client, b, "done", "failed", "awaiting_human", timeout_s=40)
+        final_a = await until_status(client, a, "done", "failed", "awaiting_human", timeout_s=30)
+        final_b = await until_status(client, b, "done", "failed", "awaiting_human", timeout_s=30)
+        settled_s = time.monotonic() - began
     calls = ledger(rig.base)
     print(
-        f"stalled 7 s: a={final_a['status']} b={final_b['status']}; ledger="
+        f"{fault} {outage_s:.0f} s: a={final_a['status']} b={final_b['status']}; ledger="
         f"{[(c.key[-6:], c.token, c.how) for c in calls]}; overlaps={overlaps(calls)}; "
-        f"a says {messages(final_a)[-1:]}; b says {messages(final_b)[-1:]}"
+        f"settled {settled_s:.1f} s after Redis came back; a says {messages(final_a)[-1:]}"
     )
     assert overlaps(calls) == 0
     assert len([c for c in calls if c.key.startswith(a)]) == 1
