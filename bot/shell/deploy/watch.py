@@ -147,8 +147,8 @@ class DeployWatch:
     ) -> str:
         """Renew the deploy's lock every third of its lease until ``done``; ride out Redis
         outages with retries (backoff up to 1 s). Returns why it cannot keep the lock: it was
-        taken away, or Redis was unreachable for half the lease (the rest of the lease is the
-        time the deployer needs to stop the command)."""
+        taken away, or Redis was unreachable (refused, or silent) for half the lease; the rest
+        of the lease is the time the deployer needs to stop the command."""
         loop = asyncio.get_running_loop()
         ttl_s = self._lock_ttl_ms / 1000
         last_ok = loop.time()
@@ -157,14 +157,20 @@ class DeployWatch:
             await asyncio.sleep(wait_s)
             if done.is_set():
                 break
+            renewal = self._env_lock.renew(
+                service=plan.service, environment=plan.environment, token=token, ttl_ms=lease_ms
+            )
             try:
-                kept = await self._env_lock.renew(
-                    service=plan.service,
-                    environment=plan.environment,
-                    token=token,
-                    ttl_ms=lease_ms,
-                )
-            except (RedisError, OSError) as exc:
+                if lease_ms == self._lock_ttl_ms:
+                    # A Redis that stops answering (stopped, swapping) leaves the reply to the
+                    # socket timeout, which may be longer than the half lease: bound the wait,
+                    # so the reason is Redis and the command is stopped here, before the
+                    # supervisor's own switch kills it with no reason given.
+                    left_s = max(ttl_s / 2 - (loop.time() - last_ok), 0.05)
+                    kept = await asyncio.wait_for(renewal, timeout=left_s)
+                else:
+                    kept = await renewal
+            except (RedisError, OSError) as exc:  # TimeoutError is an OSError
                 unreachable_s = loop.time() - last_ok
                 log.warning(
                     "renewing the lock of %s in %s failed (%s); retrying",
