@@ -8,8 +8,8 @@ The same supervised command (``/bin/true``) through ``CommandDeployer.run``, its
 forked by the worker's supervisor server (``forkserver``), side by side in one run, rounds
 interleaved so that the machine's noise falls on both rows alike; who runs it: the bot's own
 user (``DEPLOYBOT_RUN_COMMANDS_AS_ROOT``) or ``nobody`` (the default for a root bot: groups,
-gid and uid set in the child, a private working folder made, handed over and removed by a
-child that is that user again).
+gid and uid set in the child, a private working folder made, handed over and removed: by
+``rmdir`` when the command left it empty, else by a child that is that user again).
 
 Per command: median and p95 wall time, the worker's CPU (this process, all its threads) and
 the supervisors' own CPU (each supervisor's ``cpu`` status line and the server process's

@@ -11,8 +11,9 @@ groups, so none of root's stay), ``setresgid`` then ``setresuid`` (real, effecti
 ids: nothing can be regained once the uid is dropped), then the working folder. The
 working folder is made by root (mode 0700, a random name in ``$TMPDIR`` or /tmp, so a name
 planted in advance makes ``mkdir`` fail instead of being used) and handed to the user;
-it is removed by a child that is that user again, so a link the command left in it cannot
-make root remove anything outside it.
+left empty, root removes it with ``rmdir`` (which follows no link); anything else is removed
+by a child that is that user again, so a link the command left in it cannot make root remove
+anything outside it.
 """
 
 import contextlib
@@ -156,7 +157,21 @@ def become_user(uid: int, gid: int, groups: Sequence[int], workdir: str) -> None
 
 
 def remove_workdir(uid: int, gid: int, groups: Sequence[int], workdir: str) -> None:
-    """Remove ``workdir`` as its user (whatever the command left in it)."""
+    """Remove ``workdir``: an empty folder here, at once; anything else as its user, by a
+    child (whatever the command left in it, links included, is the user's to remove).
+
+    ``rmdir`` as root is safe on a name the user could have changed (the folder is theirs, in
+    a sticky /tmp): it removes only an empty folder, and a link in its place is not followed
+    (ENOTDIR). It spares a fork (about 0.4 ms of the supervisor's CPU, issue 18) after every
+    command that cleans up after itself."""
+    try:
+        os.rmdir(workdir)
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    else:
+        return
     pid = os.fork()
     if pid == 0:
         try:

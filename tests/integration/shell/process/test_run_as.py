@@ -241,3 +241,57 @@ def _state(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
+
+
+@pytest.fixture
+def roots() -> Iterator[Path]:
+    """An empty folder of root's (0755) a command may point a link at."""
+    path = Path(tempfile.mkdtemp(prefix="dbt-runas-roots-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def folder_script(base: Path, step: str) -> Path:
+    script = base / "scripts" / "folder.sh"
+    script.write_text(f'#!/bin/sh\necho "home=$HOME" >> {base / "out.log"}\n{step}\n')
+    script.chmod(0o755)
+    return script
+
+
+def what_is_at(path: str) -> str:
+    """ "nothing", "link" (left in place afterwards: removed here) or "folder"."""
+    if os.path.islink(path):
+        os.unlink(path)
+        return "link"
+    return "folder" if os.path.lexists(path) else "nothing"
+
+
+@pytest.mark.parametrize(
+    ("step", "left"),
+    [
+        ("", "nothing"),  # removed by the supervisor itself (rmdir), no fork
+        ('cd / && rmdir "$HOME" && ln -s {roots} "$HOME"', "link"),  # not followed
+        ('cd / && rmdir "$HOME" && mkdir "$HOME"', "nothing"),  # the user's own: removed
+    ],
+    ids=["left-empty", "a-link-to-roots-folder-in-its-place", "its-own-folder-in-its-place"],
+)
+async def test_a_commands_folder_is_removed_and_nothing_it_points_at(
+    base: Path, roots: Path, step: str, left: str
+) -> None:
+    """Whatever the command does with its private folder, the supervisor (root) removes at
+    most that folder: an empty one at once, anything else as the command's user."""
+    script = folder_script(base, step.format(roots=roots))
+
+    result = await CommandDeployer(config=config(base), secrets=[]).run_argv(
+        argv=[str(script)], plan=PLAN, idempotency_key="k1", timeout_s=10
+    )
+
+    assert result.result == "succeeded", result.output_tail
+    (line,) = seen(base)
+    home = facts(line)["home"]
+    assert home.startswith(tempfile.gettempdir() + "/deploybot-run-")
+    assert what_is_at(home) == left  # a link the user left stays: theirs, harmless
+    assert exists(str(roots))  # what a link pointed at is never removed
