@@ -34,6 +34,7 @@ from bot.core.reading.commands import (
     WhereCommand,
 )
 from bot.core.reading.grammar import parse_command
+from bot.core.reading.mentions import mentioned
 from bot.core.thread.events import (
     IntentChosen,
 )
@@ -58,9 +59,7 @@ def on_request(thread: Thread, ctx: Ctx, *, actor: Actor, text: str) -> Step:
     command = parse_command(text, services=config.services, environments=config.environments)
     match command:
         case None:
-            lowered = text.lower()
-            mentioned = [s for s in sorted(config.services) if s in lowered]
-            return Prefetch(services=mentioned or sorted(config.services)[:5])
+            return Prefetch(services=mentioned(text, config.services, otherwise=5))
         case HelpCommand():
             return Apply(events=[ctx.say(help_text(config))])
         case StatusCommand():  # the thread as it was before it was asked
