@@ -30,9 +30,18 @@ server does not read); below the low-water mark it cannot wait, so it is sent an
 without the timeout (a health check that is due is made first, as redis-py makes it).
 Anything else (a fuller buffer, a transport that does not tell its buffer, a connection not
 yet made or closing, a command given as text) goes redis-py's way, timeout and all.
-Reading keeps its timeout always: a Redis that stopped answering still fails the command
-after the socket timeout (5 s), as before. Errors read as redis-py's own: a timeout is
-``TimeoutError``, an ``OSError`` is ``ConnectionError``, and the connection is closed.
+Errors read as redis-py's own: a timeout is ``TimeoutError``, an ``OSError`` is
+``ConnectionError``, and the connection is closed.
+
+Reading (``QuickSend.read_response``): redis-py reads every reply under the socket timeout,
+one ``asyncio.timeout`` each, also the replies of a pipeline that came in one packet with
+the first: a launch reads 37 replies in 4 round trips, and the timeouts were 7% of its CPU
+(py-spy, bench/threads.py). A reply hiredis already holds is taken as it is, and handled as
+redis-py handles it (an error reply raised, a connection error raised and the connection
+closed, the health check put off); a read that must wait for the socket goes redis-py's
+way, so a Redis that stopped answering still fails the command after the socket timeout
+(5 s), as before. Only through hiredis, and without a timeout of the caller's own; a
+RESP3 push message taken this way is handed to redis-py's parser, then the reply is read.
 """
 
 import asyncio
@@ -48,7 +57,15 @@ from redis.asyncio.connection import (
     parse_url,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+try:  # redis-py's own, private: without them every read goes redis-py's way
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+    from redis._parsers.hiredis import _AsyncHiredisParser as _HiredisParser
+except ImportError:  # pragma: no cover (another redis-py)
+    _HiredisParser = None  # type: ignore[assignment,misc]
+    _NOT_ENOUGH_DATA = object()
 
 __all__ = ["QuickPool", "QuickSend", "quick_pool"]
 
@@ -90,6 +107,70 @@ class QuickSend(AbstractConnection):
         except BaseException:
             await self.disconnect(nowait=True)
             raise
+
+    async def read_response(
+        self,
+        disable_decoding: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109  (redis-py's signature)
+        *,
+        disconnect_on_error: bool = True,
+        push_request: bool | None = False,
+    ) -> Any:
+        """A reply already read from the socket (a pipeline's second reply onwards) is
+        taken as it is; only a read that waits for the socket goes redis-py's way, under the
+        socket timeout."""
+        reader = self._buffered_reader() if timeout is None and not push_request else None
+        if reader is None:
+            return await super().read_response(
+                disable_decoding,
+                timeout,
+                disconnect_on_error=disconnect_on_error,
+                push_request=push_request,
+            )
+        reply = reader.gets(False) if disable_decoding else reader.gets()
+        if reply is not _NOT_ENOUGH_DATA and _is_push(self._parser, reply):
+            try:  # RESP3's out-of-band message (maintenance, invalidation): redis-py's to handle
+                await self._parser.handle_push_response(reply)  # type: ignore[attr-defined]
+            except BaseException:
+                if disconnect_on_error:
+                    await self.disconnect(nowait=True)
+                raise
+            reply = _NOT_ENOUGH_DATA  # the reply itself is still to come
+        if reply is _NOT_ENOUGH_DATA:  # nothing taken: wait for it, as redis-py waits
+            return await super().read_response(
+                disable_decoding, None, disconnect_on_error=disconnect_on_error
+            )
+        # What redis-py does with a reply it has read: a connection error in it closes the
+        # connection and is raised, an error reply is raised, and the health check is due
+        # an interval after the last reply.
+        failed = reply[0] if isinstance(reply, list) and reply else reply
+        if isinstance(failed, RedisConnectionError):
+            if disconnect_on_error:
+                await self.disconnect(nowait=True)
+            raise failed
+        if self.health_check_interval:
+            loop = asyncio.get_running_loop()
+            self.next_health_check = loop.time() + self.health_check_interval
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def _buffered_reader(self) -> Any:
+        """hiredis's reader of this connection's replies, when the connection is open and
+        reads through redis-py's hiredis parser; else None."""
+        parser = self._parser
+        if (
+            _HiredisParser is None
+            or type(parser) is not _HiredisParser
+            or not getattr(parser, "_connected", False)
+        ):
+            return None
+        return getattr(parser, "_reader", None)
+
+
+def _is_push(parser: object, reply: object) -> bool:
+    push = getattr(parser, "_hiredis_PushNotificationType", None)
+    return push is not None and isinstance(reply, push)
 
 
 def _cannot_wait(transport: asyncio.BaseTransport) -> bool:
