@@ -16,6 +16,7 @@ created there).
 """
 
 import asyncio
+import functools
 from collections.abc import Mapping
 
 from pydantic import TypeAdapter
@@ -45,8 +46,15 @@ _TagList = TypeAdapter(list[Tag])
 
 
 def cached_tags(raw: bytes | str) -> list[Tag]:
-    """The tags as a read of the tags cache returns them (not empty)."""
-    return _TagList.validate_json(raw)
+    """The tags as a read of the tags cache returns them (not empty). The same bytes read
+    again (a service's tags change seldom, and every turn about it reads them) are not
+    validated again: tags are frozen, so the list is handed out as a copy of the one read."""
+    return list(_parsed_tags(raw))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_tags(raw: bytes | str) -> tuple[Tag, ...]:
+    return tuple(_TagList.validate_json(raw))
 
 
 def cache_tags_in(
