@@ -8,7 +8,9 @@ queue the messages pay nothing for it. Each ``wait`` first compares each stream'
 generated id with the last it saw (``XINFO STREAM``: a message delivered, and so deleted,
 while nobody was reading still moved it), then blocks in ``XREAD`` for new entries up to the
 caller's timeout. A deploy's progress edits read in ``XREAD`` are not changes. A terminal
-session's stream (``deploybot chat``) is not watched.
+session's stream (``deploybot chat``) has a name of its own per session, which cannot be
+watched: what is queued there is also told, purpose only, in one shared stream
+(``Keys.board_changes``, written beside it by the outbox), which is.
 
 It starts from the streams as they are at its first call; what happened before is on the
 board the first refresh reads anyway.
@@ -47,7 +49,7 @@ class OutboxWatch:
 
     def __init__(self, *, redis: "Redis", keys: Keys, channels: Sequence[str] = WATCHED) -> None:
         self._redis = redis
-        self._streams = [keys.outbox(c) for c in channels]
+        self._streams = [keys.outbox(c) for c in channels] + [keys.board_changes()]
         self._seen: dict[str, str] = {}  # stream -> the last entry id read
 
     async def _generated(self) -> dict[str, str]:

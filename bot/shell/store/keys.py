@@ -101,6 +101,11 @@ class Keys:
     def outbox(self, channel: str) -> str:
         return f"{self.prefix}:outbox:{channel}"
 
+    def board_changes(self) -> str:
+        """Stream telling the App Home of changes told only in a terminal session's own
+        outbox stream (``deploybot chat``), which a watcher cannot name in advance."""
+        return f"{self.prefix}:outbox:board-changes"
+
     def outbox_dead(self) -> str:
         """Stream of outbound messages a channel refused for good, with the reason."""
         return f"{self.prefix}:outbox:dead"

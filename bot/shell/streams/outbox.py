@@ -11,6 +11,7 @@ refused for good (``Undeliverable``): it goes to ``deploybot:outbox:dead`` with 
 """
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ class Outbox:
         """Queue the messages on a pipeline the caller executes."""
         topic = topic_of(thread)
         for message in messages:
-            stream = self._keys.outbox(outbox_channel(thread.origin, message.route))
+            channel = outbox_channel(thread.origin, message.route)
+            stream = self._keys.outbox(channel)
             out = OutboundMessage(
                 thread_id=thread.id,
                 message_id=message.id,
@@ -75,6 +77,9 @@ class Outbox:
                 card=message.card,  # recorded by the core, never rebuilt here
             )
             pipe.xadd(stream, {"m": out.model_dump_json()}, maxlen=100_000, approximate=True)
+            if channel.startswith("terminal:"):  # only its session reads it: tell the home
+                told = json.dumps({"thread_id": thread.id, "purpose": message.purpose})
+                pipe.xadd(self._keys.board_changes(), {"m": told}, maxlen=1000, approximate=True)
 
     async def send_transient(self, message: OutboundMessage) -> None:
         """Queue a message that is not recorded in its thread (deploy progress): losing or

@@ -4,6 +4,7 @@ Slack refuses and rate-limits), on real Redis, git and deploy scripts."""
 
 import asyncio
 import contextlib
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from channels.slack import (
     slack_routes,
     slack_sender,
 )
+from channels.terminal import TerminalChannel
 from tests.fakes.slack_api import FakeSlack, SlackPoster, home_click, home_opened
 from tests.harness import until
 from tests.integration.channels.slack.test_slack import CHANNEL, ROOT, SECRET, Harness, serving
@@ -346,3 +348,31 @@ async def test_the_refresher_runs_beside_the_deliverer_until_stopped(home: Home)
     finally:
         stop.set()
         await asyncio.wait_for(running, timeout=5)
+
+
+async def test_a_change_made_in_a_terminal_session_refreshes_the_open_homes(home: Home) -> None:
+    """``deploybot chat`` on the same Redis: its replies go to its own session's stream,
+    which nobody else can name in advance, yet the lock it takes reaches every open home."""
+    slack = home.slack
+    await home.open("U0BOB")
+    assert await home.refresher.step(wait_s=0) is None  # starts watching; nothing changed
+    out = io.StringIO()
+    terminal = TerminalChannel(
+        config=slack.app.context.config,
+        ports=slack.app.ports,
+        worker=slack.app.worker,
+        user="alice",
+        out=out,
+        clock=slack.clock,
+        new_id=lambda: "chat-session-1",
+        echo=False,
+    )
+
+    await terminal.run(["lock staging release day"])
+
+    assert "locked" in out.getvalue()  # the session was answered on its own stream
+    assert await home.refresher.step(wait_s=0) is None  # it settles first
+    home.mono.now_s += 1
+    assert await home.refresher.step(wait_s=0) == 1
+    assert ":lock: locked by" in home.shown("U0BOB")
+    assert "(release day)" in home.shown("U0BOB")
