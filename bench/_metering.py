@@ -63,7 +63,7 @@ class Meter:
 
     async def start(self) -> None:
         self.before = await self._read()
-        self.ours = Counter(Traffic.commands)
+        self.ours = Counter(Traffic.snapshot()["commands"])
         self.started = time.perf_counter()
 
     async def stop(self, n: int, phase: str) -> tuple[Phase, list[str]]:
@@ -71,7 +71,8 @@ class Meter:
         after = await self._read()
         before = self.before
         assert before is not None
-        worker = (after.server - before.server) - (Counter(Traffic.commands) - self.ours)
+        ours = Counter(Traffic.snapshot()["commands"]) - self.ours  # the bench's own commands
+        worker = (after.server - before.server) - ours
         total = sum(worker.values())
         top = ", ".join(f"{name} {calls / n:.1f}" for name, calls in worker.most_common(9))
 
