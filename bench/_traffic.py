@@ -2,12 +2,13 @@
 
 Wraps redis-py's asyncio connection methods (bench only; the bot is not changed): every
 ``send_packed_command`` is one round trip (a pipeline or a script call is one), every
-``pack_command`` one command. The bot's connections write through
-``bot.shell.store.pool.QuickSend``, wrapped too: each write is counted once, whichever way it
-goes. Round trips made while ``EntryHandler.handle`` handles an entry (a context variable
-marks its task and the tasks it starts, as tests/integration/shell/loop/test_round_trips.py
-counts them) are also counted apart as the turns' own (``turn_round_trips``); the rest are
-the worker's reading of its entries, its outbox pumps, timers and watches.
+``pack_command`` one command. The bot's connections write and pack through
+``bot.shell.store.pool.QuickSend``, wrapped too: each write and each command is counted
+once, whichever way it goes. Round trips made while ``EntryHandler.handle`` handles an
+entry (a context variable marks its task and the tasks it starts, as
+tests/integration/shell/loop/test_round_trips.py counts them) are also counted apart as the
+turns' own (``turn_round_trips``); the rest are the worker's reading of its entries, its
+outbox pumps, timers and watches.
 """
 
 import contextvars
@@ -49,6 +50,7 @@ def count_traffic() -> None:
     send = AbstractConnection.send_packed_command
     quick_send = QuickSend.send_packed_command
     pack = AbstractConnection.pack_command
+    quick_pack = QuickSend.pack_command
     handle = EntryHandler.handle
 
     def count() -> None:
@@ -75,10 +77,16 @@ def count_traffic() -> None:
             _in_turn.reset(token)
 
     def counted_pack(self: AbstractConnection, *args: Any) -> list[bytes]:
-        Traffic.sent[args[0]] += 1
+        if not isinstance(self, QuickSend):  # counted there, even when it falls back to this
+            Traffic.sent[args[0]] += 1
         return pack(self, *args)
+
+    def counted_quick_pack(self: QuickSend, *args: Any) -> list[bytes]:
+        Traffic.sent[args[0]] += 1
+        return quick_pack(self, *args)
 
     AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
     QuickSend.send_packed_command = counted_quick_send  # type: ignore[method-assign]
     AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
+    QuickSend.pack_command = counted_quick_pack  # type: ignore[method-assign]
     EntryHandler.handle = marked_handle  # type: ignore[method-assign]

@@ -46,7 +46,7 @@ RESP3 push message taken this way is handed to redis-py's parser, then the reply
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.connection import (
@@ -60,11 +60,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-try:  # redis-py's own, private: without them every read goes redis-py's way
+try:  # redis-py's own, private: without them every read and write goes redis-py's way
+    from hiredis import pack_command as _pack
     from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
     from redis._parsers.hiredis import _AsyncHiredisParser as _HiredisParser
-except ImportError:  # pragma: no cover (another redis-py)
+    from redis.connection import HiredisRespSerializer as _HiredisSerializer
+except ImportError:  # pragma: no cover (another redis-py, or no hiredis)
     _HiredisParser = None  # type: ignore[assignment,misc]
+    _HiredisSerializer = None  # type: ignore[assignment,misc]
     _NOT_ENOUGH_DATA = object()
 
 __all__ = ["QuickPool", "QuickSend", "quick_pool"]
@@ -155,6 +158,26 @@ class QuickSend(AbstractConnection):
             raise reply
         return reply
 
+    def pack_command(self, *args: Any) -> list[bytes]:
+        """A command of text, bytes and whole numbers packed by hiredis at once; anything
+        else (a float, a bool, a memoryview, a name of two words) redis-py's way."""
+        if self._quick_pack is None:
+            encoder = self.encoder
+            self._quick_pack = (
+                _HiredisSerializer is not None
+                and type(self._command_packer) is _HiredisSerializer
+                and (encoder.encoding, encoder.encoding_errors) == ("utf-8", "strict")
+            )
+        if self._quick_pack:
+            name = args[0]
+            if type(name) is str and " " not in name:
+                packed = _packed(args)
+                if packed is not None:
+                    return [packed]
+        return super().pack_command(*args)
+
+    _quick_pack: bool | None = None
+
     def _buffered_reader(self) -> Any:
         """hiredis's reader of this connection's replies, when the connection is open and
         reads through redis-py's hiredis parser; else None."""
@@ -166,6 +189,16 @@ class QuickSend(AbstractConnection):
         ):
             return None
         return getattr(parser, "_reader", None)
+
+
+def _packed(args: tuple[Any, ...]) -> bytes | None:
+    """``args`` as one RESP command, as redis-py's encoder writes them (text as UTF-8, whole
+    numbers in decimal: hiredis writes both alike); None for any other kind of argument."""
+    for arg in args:
+        kind = type(arg)
+        if kind is not str and kind is not bytes and kind is not int:  # a bool is not an int
+            return None
+    return cast(bytes, _pack(cast(Any, args)))
 
 
 def _is_push(parser: object, reply: object) -> bool:
