@@ -46,7 +46,10 @@ class Traffic:
         }
 
 
-def count_traffic() -> None:
+def count_traffic(*, commands: bool = True) -> None:
+    """Count round trips (and, with ``commands``, commands by name) from now on. A worker
+    counts round trips only: its commands are Redis's own count (``INFO commandstats``) less
+    what the bench sent (bench/_metering.py), so it pays nothing per command for them."""
     send = AbstractConnection.send_packed_command
     quick_send = QuickSend.send_packed_command
     pack = AbstractConnection.pack_command
@@ -87,6 +90,7 @@ def count_traffic() -> None:
 
     AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
     QuickSend.send_packed_command = counted_quick_send  # type: ignore[method-assign]
-    AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
-    QuickSend.pack_command = counted_quick_pack  # type: ignore[method-assign]
+    if commands:
+        AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
+        QuickSend.pack_command = counted_quick_pack  # type: ignore[method-assign]
     EntryHandler.handle = marked_handle  # type: ignore[method-assign]

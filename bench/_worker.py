@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bot.shell.process.command_deployer").addFilter(_NotAsRootWarning())
-    count_traffic()
+    count_traffic(commands=False)  # its commands: Redis's commandstats (bench/_metering.py)
     collector.watch_collections()
     run = asyncio.run if args.asyncio_loop else event_loop.run
     if args.profile is None:
