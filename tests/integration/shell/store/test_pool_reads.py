@@ -23,10 +23,12 @@ from tests.conftest import TEST_REDIS_URL
 Clients = dict[str, Redis]
 
 
-def clients(url: str) -> Clients:
+def clients(url: str, **options: Any) -> Clients:
     return {
-        "quick": Redis(connection_pool=quick_pool(url, max_connections=4)),
-        "redis-py": Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=4)),
+        "quick": Redis(connection_pool=quick_pool(url, max_connections=4, **options)),
+        "redis-py": Redis(
+            connection_pool=BlockingConnectionPool.from_url(url, max_connections=4, **options)
+        ),
     }
 
 
@@ -180,3 +182,25 @@ async def test_a_single_reply_still_waits_under_the_socket_timeout(timeouts: lis
         assert timeouts[0] - before == 1
     finally:
         await redis.aclose()
+
+
+async def test_a_reply_cut_short_waits_for_the_rest_under_the_socket_timeout() -> None:
+    """The first reply comes, the second only in part, and no more: the rest is waited for
+    under the socket timeout, as redis-py waits, and the connection is dropped."""
+    replies = {b"a": b"$1\r\n1\r\n", b"b": b"$10\r\n12345"}  # 5 of 10 bytes, then silence
+    seen: dict[str, Any] = {}
+    took: dict[str, float] = {}
+    for name in ("quick", "redis-py"):
+        async with scripted(replies) as (server, url):
+            redis = clients(url, socket_timeout=0.5)[name]
+            try:
+                pipe = redis.pipeline(transaction=False).get("a").get("b")
+                began = asyncio.get_running_loop().time()
+                seen[name] = await outcome(lambda pipe=pipe: pipe.execute())
+                took[name] = asyncio.get_running_loop().time() - began
+                assert await redis.get("a") == b"1"  # a new connection answers
+            finally:
+                await redis.aclose()
+            assert server.connections >= 2
+    assert seen["quick"][:2] == seen["redis-py"][:2] == ("raised", "TimeoutError")
+    assert 0.4 < took["quick"] < 5
