@@ -130,7 +130,11 @@ class QuickSend(AbstractConnection):
                 disconnect_on_error=disconnect_on_error,
                 push_request=push_request,
             )
-        reply = reader.gets(False) if disable_decoding else reader.gets()
+        try:
+            reply = reader.gets(False) if disable_decoding else reader.gets()
+        except BaseException:  # bytes that are no reply: the connection cannot be read on
+            await self.disconnect(nowait=True)
+            raise
         if reply is not _NOT_ENOUGH_DATA and _is_push(self._parser, reply):
             try:  # RESP3's out-of-band message (maintenance, invalidation): redis-py's to handle
                 await self._parser.handle_push_response(reply)  # type: ignore[attr-defined]

@@ -151,8 +151,17 @@ LOADING = b"-LOADING Redis is loading the dataset in memory\r\n"
             {b"a": b"$1\r\n1\r\n", b"b": LOADING},
             ("raised", BusyLoadingError.__name__, "Redis is loading the dataset in memory"),
         ),
+        (
+            {b"a": b"$1\r\n1\r\n", b"b": b"?not a reply\r\n"},
+            ("raised", "InvalidResponse", 'Protocol error, got "?" as reply type byte'),
+        ),
     ],
-    ids=["a-push-message-in-front-of-a-reply", "an-error-reply", "a-connection-error-reply"],
+    ids=[
+        "a-push-message-in-front-of-a-reply",
+        "an-error-reply",
+        "a-connection-error-reply",
+        "bytes-that-are-no-reply",
+    ],
 )
 async def test_every_kind_of_reply_held_in_the_buffer_reads_as_redis_py_reads_it(
     replies: dict[bytes, bytes], expected: Any
