@@ -130,31 +130,32 @@ class QuickSend(AbstractConnection):
                 disconnect_on_error=disconnect_on_error,
                 push_request=push_request,
             )
+        # What redis-py does with a reply it has read, in its order: bytes that are no reply
+        # drop the connection whatever the caller asked (nothing after them can be read); a
+        # RESP3 push message (maintenance, invalidation) goes to its parser, and the reply
+        # is still to come; a connection error in the reply, or one the push raised, drops
+        # the connection when asked and is raised; an error reply is raised; the health
+        # check is due an interval after the last reply.
         try:
             reply = reader.gets(False) if disable_decoding else reader.gets()
-        except BaseException:  # bytes that are no reply: the connection cannot be read on
+        except BaseException:
             await self.disconnect(nowait=True)
             raise
-        if reply is not _NOT_ENOUGH_DATA and _is_push(self._parser, reply):
-            try:  # RESP3's out-of-band message (maintenance, invalidation): redis-py's to handle
+        try:
+            if reply is not _NOT_ENOUGH_DATA and _is_push(self._parser, reply):
                 await self._parser.handle_push_response(reply)  # type: ignore[attr-defined]
-            except BaseException:
-                if disconnect_on_error:
-                    await self.disconnect(nowait=True)
-                raise
-            reply = _NOT_ENOUGH_DATA  # the reply itself is still to come
+                reply = _NOT_ENOUGH_DATA
+            failed = reply[0] if isinstance(reply, list) and reply else reply
+            if isinstance(failed, RedisConnectionError):
+                raise failed
+        except BaseException:
+            if disconnect_on_error:
+                await self.disconnect(nowait=True)
+            raise
         if reply is _NOT_ENOUGH_DATA:  # nothing taken: wait for it, as redis-py waits
             return await super().read_response(
                 disable_decoding, None, disconnect_on_error=disconnect_on_error
             )
-        # What redis-py does with a reply it has read: a connection error in it closes the
-        # connection and is raised, an error reply is raised, and the health check is due
-        # an interval after the last reply.
-        failed = reply[0] if isinstance(reply, list) and reply else reply
-        if isinstance(failed, RedisConnectionError):
-            if disconnect_on_error:
-                await self.disconnect(nowait=True)
-            raise failed
         if self.health_check_interval:
             loop = asyncio.get_running_loop()
             self.next_health_check = loop.time() + self.health_check_interval
