@@ -15,7 +15,7 @@ import hiredis
 import pytest
 import redis.asyncio.connection as redis_connection
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, InvalidResponse
 
 from bot.shell.store.pool import quick_pool
 from tests.conftest import TEST_REDIS_URL
@@ -213,3 +213,27 @@ async def test_a_reply_cut_short_waits_for_the_rest_under_the_socket_timeout() -
             assert server.connections >= 2
     assert seen["quick"][:2] == seen["redis-py"][:2] == ("raised", "TimeoutError")
     assert 0.4 < took["quick"] < 5
+
+
+async def test_bytes_that_are_no_reply_drop_the_connection_they_came_on() -> None:
+    """Read on the connection itself, below the pipeline (which drops a connection on any
+    error of its own): the first reply waits for the socket, the second is already held and
+    is no reply, so nothing after it on that connection can be read: it is closed, as
+    redis-py's own connection closes it."""
+    replies = {b"a": b"$1\r\n1\r\n", b"b": b"?not a reply\r\n"}
+    for name in ("quick", "redis-py"):
+        async with scripted(replies) as (_, url):
+            redis = clients(url)[name]
+            pool = redis.connection_pool
+            connection = await pool.get_connection()
+            try:
+                await connection.send_packed_command(
+                    connection.pack_commands([("GET", "a"), ("GET", "b")])
+                )
+                assert await connection.read_response() == b"1"
+                with pytest.raises(InvalidResponse):
+                    await connection.read_response()
+                assert not connection.is_connected, name
+            finally:
+                await pool.release(connection)
+                await redis.aclose()
